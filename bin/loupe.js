@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Launcher: runs the TypeScript CLI through tsx so that `npm start` needs no build step.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../cli/main.ts');
