@@ -1,0 +1,129 @@
+/**
+ * Runs the parts of Loupe a command asks for, in one process: the embedded broker, the edge
+ * stations with their ingest sources, and the dashboard, all on one HTTP server. Shuts down
+ * cleanly on SIGINT / SIGTERM (stations say "offline" before they go).
+ */
+import path from 'node:path';
+import Fastify from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.ts';
+import { StationLink, type BrokerOptions } from '../edge/src/bus/link.ts';
+import { Station } from '../edge/src/station.ts';
+import { FolderIngest } from '../edge/src/ingest/folder.ts';
+import { SyntheticCamera } from '../edge/src/ingest/synthetic.ts';
+import { httpIngest } from '../edge/src/ingest/http.ts';
+import { loadModel } from '../edge/src/vision/model.ts';
+import { LineFeed } from '../dashboard/src/feed.ts';
+import { dashboard } from '../dashboard/src/server.ts';
+import { createLogger } from './log.ts';
+
+export interface Parts {
+  broker: boolean;
+  edge: boolean;
+  dashboard: boolean;
+}
+
+export interface Running {
+  httpUrl: string;
+  mqttUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function run(config: Config, parts: Parts, log: Logger = createLogger()): Promise<Running> {
+  const stoppers: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const stopper of stoppers.reverse()) await stopper();
+  };
+  try {
+    let broker: EmbeddedBroker | null = null;
+    if (parts.broker && !config.mqtt.url) {
+      broker = await startEmbeddedBroker(config.mqtt.host, config.mqtt.port);
+      stoppers.push(() => broker?.close());
+      log.info({ url: broker.url }, 'embedded MQTT broker listening');
+    }
+    const mqttUrl = config.mqtt.url ?? broker?.url ?? `mqtt://${config.mqtt.host}:${config.mqtt.port}`;
+    const brokerOptions: BrokerOptions = { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, clientId: config.mqtt.clientId };
+
+    const app = Fastify({ loggerInstance: log.child({ component: 'http' }), disableRequestLogging: true, bodyLimit: config.http.bodyLimitBytes });
+    stoppers.push(() => app.close());
+    app.get('/healthz', async () => ({ ok: true }));
+
+    if (parts.edge) {
+      const stations = new Map<string, Station>();
+      for (const stationConfig of config.stations) {
+        const stationLog = log.child({ station: stationConfig.id });
+        const model = await loadModel(path.resolve(stationConfig.model));
+        stoppers.push(() => model.close());
+        const address = { prefix: config.mqtt.topicPrefix, line: config.line, station: stationConfig.id };
+        const clientId = brokerOptions.clientId ? `${brokerOptions.clientId}-${stationConfig.id}` : undefined;
+        const link = new StationLink({ ...brokerOptions, clientId }, address, stationLog);
+        const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), stationLog);
+        await station.start();
+        stoppers.push(() => station.stop());
+        stations.set(station.id, station);
+        const submit = station.submit.bind(station);
+        const { folder, synthetic } = stationConfig.ingest;
+        if (folder) {
+          const ingest = new FolderIngest(path.resolve(folder.path), folder.pollMs, submit, stationLog);
+          await ingest.start();
+          stoppers.push(() => ingest.stop());
+        }
+        if (synthetic) {
+          const camera = new SyntheticCamera(stationConfig.id, synthetic, submit, stationLog);
+          station.camera = camera;
+          camera.start();
+          stoppers.push(() => camera.stop());
+        }
+      }
+      await app.register(httpIngest, {
+        stations,
+        tokens: new Map(config.stations.map((s) => [s.id, s.ingest.httpToken])),
+        bodyLimitBytes: config.http.bodyLimitBytes,
+        loopbackOnly: isLoopback(config.http.host),
+      });
+    }
+
+    if (parts.dashboard) {
+      const feed = new LineFeed({ ...brokerOptions, clientId: brokerOptions.clientId ? `${brokerOptions.clientId}-dashboard` : undefined }, config.mqtt.topicPrefix, log.child({ component: 'dashboard' }));
+      await feed.start();
+      stoppers.push(() => feed.stop());
+      await app.register(dashboard, { feed });
+    }
+
+    await app.listen({ host: config.http.host, port: config.http.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.http.port;
+    const httpUrl = `http://${config.http.host}:${port}/`;
+    log.info({ httpUrl, mqttUrl, httpPort: port, mqttPort: broker?.port ?? null }, 'ready');
+    return { httpUrl, mqttUrl, stop };
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** Runs until SIGINT / SIGTERM, then stops everything; used by the start, edge and dashboard commands. */
+export async function runUntilSignal(config: Config, parts: Parts): Promise<number> {
+  const log = createLogger();
+  let running: Running;
+  try {
+    running = await run(config, parts, log);
+  } catch (error) {
+    log.fatal({ err: (error as Error).message }, 'could not start');
+    return 1;
+  }
+  if (parts.dashboard) console.error(`\n  Loupe dashboard: ${running.httpUrl}\n  MQTT broker:     ${running.mqttUrl}\n`);
+  await new Promise<void>((resolve) => {
+    const onSignal = () => resolve();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  log.info('shutting down');
+  await running.stop();
+  return 0;
+}

@@ -1,0 +1,108 @@
+/**
+ * The configuration schema: the reference for every option, with its default and description in
+ * one place. The TypeScript type is derived from it; `config/schema.json` is generated from it
+ * (`npm run schemas`) for editors and for people.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Port = (description: string, dflt: number) => Type.Integer({ minimum: 0, maximum: 65535, default: dflt, description });
+
+export const ThresholdsSchema = Type.Object(
+  {
+    passBelow: Type.Number({ description: 'score below this passes without a person' }),
+    rejectAbove: Type.Number({ description: 'score at or above this is rejected (or reviewed when autoReject is false)' }),
+  },
+  { additionalProperties: false },
+);
+
+export const StationSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'station id, used in MQTT topics and URLs' }),
+    model: Type.String({ default: 'models/default', description: 'model folder (model.onnx + manifest.json), relative to the working directory' }),
+    thresholds: Type.Optional(Type.Union([ThresholdsSchema, Type.Null()], { description: 'overrides the thresholds proposed in the model manifest' })),
+    autoReject: Type.Boolean({ default: true, description: 'reject clear defects without a person; when false they go to review' }),
+    defectCategories: Type.Array(Type.String({ minLength: 1 }), { default: ['scratch', 'dent', 'crack', 'missing', 'contamination', 'other'], description: 'defect categories a technician can choose from' }),
+    review: Type.Object(
+      {
+        deadlineSeconds: Type.Number({ exclusiveMinimum: 0, default: 300, description: 'time a person has to decide a review before the default action applies' }),
+        defaultAction: Type.Union([Type.Literal('reject'), Type.Literal('hold')], { default: 'reject', description: 'verdict applied when a review deadline passes (decidedBy: timeout)' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    audit: Type.Object(
+      { share: Type.Number({ minimum: 0, maximum: 1, default: 0, description: 'share of auto-passed parts sent to review anyway, to measure the escape rate' }) },
+      { additionalProperties: false, default: {} },
+    ),
+    queue: Type.Object(
+      {
+        maxDepth: Type.Integer({ minimum: 1, default: 64, description: 'frames waiting for inspection before new ones are sent to review with reason overload' }),
+        concurrency: Type.Integer({ minimum: 1, maximum: 16, default: 2, description: 'frames inspected at the same time' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    trigger: Type.Object(
+      { frameTimeoutMs: Type.Integer({ minimum: 1, default: 5000, description: 'how long a trigger waits for its frame before the part goes to review with reason missing_frame' }) },
+      { additionalProperties: false, default: {} },
+    ),
+    ingest: Type.Object(
+      {
+        folder: Type.Optional(
+          Type.Object(
+            {
+              path: Type.String({ minLength: 1, description: 'folder watched for new image files; the file name (without extension) is the part id' }),
+              pollMs: Type.Integer({ minimum: 10, default: 200, description: 'how often the folder is scanned' }),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+        synthetic: Type.Optional(
+          Type.Object(
+            {
+              ratePerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 1000, default: 1, description: 'parts per second emitted by the synthetic camera' }),
+              defectShare: Type.Number({ minimum: 0, maximum: 1, default: 0.2, description: 'share of emitted parts that carry a defect' }),
+              seed: Type.Integer({ default: 1 }),
+              category: Type.String({ default: 'bracket', description: 'synthetic part category' }),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+        httpToken: Type.Optional(Type.String({ minLength: 8, description: 'bearer token required by HTTP frame ingest (optional only on loopback)' })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    line: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'line-1', description: 'production line id, the second level of every MQTT topic' }),
+    dataDir: Type.String({ default: '.data', description: 'where images, review state and the defect log are kept' }),
+    mqtt: Type.Object(
+      {
+        url: Type.Optional(Type.Union([Type.String({ pattern: '^(mqtts?|wss?|tcp|ssl)://' }), Type.Null()], { description: 'broker URL; when unset, `loupe start` embeds a broker' })),
+        host: Type.String({ default: '127.0.0.1', description: 'address the embedded broker listens on' }),
+        port: Port('port of the embedded broker', 1883),
+        topicPrefix: Type.String({ pattern: '^[A-Za-z0-9_/-]{1,64}$', default: 'loupe', description: 'first level(s) of every topic (per plant)' }),
+        username: Type.Optional(Type.String({ description: 'broker user; or env LOUPE_MQTT_USERNAME' })),
+        password: Type.Optional(Type.String({ description: 'broker password; prefer env LOUPE_MQTT_PASSWORD or ${VAR}' })),
+        clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    http: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1', description: 'address the HTTP server listens on' }),
+        port: Port('dashboard and ingest HTTP port', 8080),
+        bodyLimitBytes: Type.Integer({ minimum: 1024, default: 20 * 1024 * 1024, description: 'largest accepted frame upload; larger gets 413' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    stations: Type.Array(StationSchema, { minItems: 1, description: 'one entry per camera' }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type StationConfig = Static<typeof StationSchema>;
+export type Thresholds = Static<typeof ThresholdsSchema>;

@@ -1,0 +1,142 @@
+/**
+ * One schema per MQTT payload, v1. Types are derived from these schemas; the JSON files in
+ * contract/schemas/ are generated from them (`npm run schemas`) and a test keeps them in step.
+ * Inbound payloads (trigger, decision) are validated before any code acts on them.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { PART_ID_PATTERN } from './topics.ts';
+
+const PartId = Type.String({ pattern: PART_ID_PATTERN, description: 'the part id: letters, digits and . _ : -, at most 128 characters' });
+const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 time' });
+const schemaTag = (name: string) => Type.Literal(`loupe/${name}@1`, { description: 'payload schema and version' });
+const Verdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('review')]);
+const FinalVerdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('hold')]);
+const Reason = Type.Union(
+  ['borderline', 'above_reject', 'audit', 'unreadable_image', 'model_error', 'overload', 'missing_frame'].map((r) => Type.Literal(r)),
+);
+const Thresholds = Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }, { additionalProperties: false });
+const ModelRef = Type.Object({ id: Type.String(), version: Type.String() }, { additionalProperties: false });
+
+export const TriggerSchema = Type.Object(
+  {
+    schema: Type.Optional(schemaTag('trigger')),
+    partId: PartId,
+  },
+  { additionalProperties: false, $id: 'loupe/trigger@1', title: 'trigger (in)', description: 'asks the station to inspect part partId' },
+);
+
+export const DecisionSchema = Type.Object(
+  {
+    schema: Type.Optional(schemaTag('decision')),
+    partId: PartId,
+    decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')], { description: 'accept: the part is good; reject: it is defective' }),
+    category: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "one of the station's defectCategories" })),
+    note: Type.Optional(Type.String({ maxLength: 1000 })),
+    user: Type.String({ minLength: 1, maxLength: 64, description: 'who decided' }),
+  },
+  { additionalProperties: false, $id: 'loupe/decision@1', title: 'decision (in)', description: "a person's decision on a review" },
+);
+
+export const ResultSchema = Type.Object(
+  {
+    schema: schemaTag('result'),
+    line: Type.String(),
+    station: Type.String(),
+    partId: PartId,
+    verdict: Verdict,
+    score: Type.Union([Type.Number(), Type.Null()], { description: 'null when the part could not be scored' }),
+    thresholds: Thresholds,
+    model: ModelRef,
+    reasons: Type.Array(Reason),
+    detail: Type.Optional(Type.String({ description: 'human-readable detail for error reasons' })),
+    source: Type.String({ description: 'where the frame came from: http, folder, mqtt, synthetic, trigger' }),
+    timings: Type.Object(
+      { queueMs: Type.Number(), decodeMs: Type.Number(), inferMs: Type.Number(), totalMs: Type.Number() },
+      { additionalProperties: false, description: 'milliseconds from frame arrival' },
+    ),
+    at: Timestamp,
+  },
+  { additionalProperties: false, $id: 'loupe/result@1', title: 'result (out)', description: "the model's result, exactly one per part" },
+);
+
+export const ReviewSchema = Type.Object(
+  {
+    schema: schemaTag('review'),
+    line: Type.String(),
+    station: Type.String(),
+    partId: PartId,
+    score: Type.Union([Type.Number(), Type.Null()]),
+    thresholds: Thresholds,
+    model: ModelRef,
+    reasons: Type.Array(Reason),
+    openedAt: Timestamp,
+    deadline: Timestamp,
+    defaultAction: FinalVerdict,
+    categories: Type.Array(Type.String()),
+  },
+  { additionalProperties: false, $id: 'loupe/review@1', title: 'review (out, retained until decided)', description: 'a part waiting for a person' },
+);
+
+export const VerdictSchema = Type.Object(
+  {
+    schema: schemaTag('verdict'),
+    line: Type.String(),
+    station: Type.String(),
+    partId: PartId,
+    verdict: FinalVerdict,
+    decidedBy: Type.Union([Type.Literal('model'), Type.Literal('human'), Type.Literal('timeout')]),
+    user: Type.Optional(Type.String()),
+    category: Type.Optional(Type.String()),
+    note: Type.Optional(Type.String()),
+    score: Type.Union([Type.Number(), Type.Null()]),
+    at: Timestamp,
+  },
+  { additionalProperties: false, $id: 'loupe/verdict@1', title: 'verdict (out)', description: 'the final word on a part' },
+);
+
+export const StatusSchema = Type.Object(
+  {
+    schema: schemaTag('status'),
+    line: Type.String(),
+    station: Type.String(),
+    state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+    model: Type.Optional(ModelRef),
+    queueDepth: Type.Optional(Type.Integer()),
+    overloaded: Type.Optional(Type.Boolean()),
+    at: Timestamp,
+  },
+  { additionalProperties: false, $id: 'loupe/status@1', title: 'status (out, retained, last will)', description: 'station availability and health' },
+);
+
+export const ErrorSchema = Type.Object(
+  {
+    schema: schemaTag('error'),
+    line: Type.String(),
+    station: Type.String(),
+    topic: Type.String({ description: 'the topic of the message that was refused' }),
+    code: Type.Union([Type.Literal('malformed_json'), Type.Literal('invalid_payload'), Type.Literal('unknown_part'), Type.Literal('conflict'), Type.Literal('invalid_part_id')]),
+    message: Type.String(),
+    partId: Type.Optional(Type.String()),
+    at: Timestamp,
+  },
+  { additionalProperties: false, $id: 'loupe/error@1', title: 'error (out)', description: 'why an inbound message was not used' },
+);
+
+export type Trigger = Static<typeof TriggerSchema>;
+export type Decision = Static<typeof DecisionSchema>;
+export type Result = Static<typeof ResultSchema>;
+export type Review = Static<typeof ReviewSchema>;
+export type VerdictMessage = Static<typeof VerdictSchema>;
+export type Status = Static<typeof StatusSchema>;
+export type ErrorMessage = Static<typeof ErrorSchema>;
+export type Reason = Static<typeof Reason>;
+
+export const payloadSchemas: Record<string, TSchema> = {
+  trigger: TriggerSchema,
+  decision: DecisionSchema,
+  result: ResultSchema,
+  review: ReviewSchema,
+  verdict: VerdictSchema,
+  status: StatusSchema,
+  error: ErrorSchema,
+};

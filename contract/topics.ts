@@ -1,0 +1,54 @@
+/**
+ * The MQTT topic tree, v1. Every topic of a station lives under `{prefix}/{line}/{station}/`.
+ * This module is the single place that spells topic names; docs/mqtt.md documents them.
+ */
+export interface StationAddress {
+  prefix: string;
+  line: string;
+  station: string;
+}
+
+export const topics = {
+  base: (a: StationAddress) => `${a.prefix}/${a.line}/${a.station}`,
+  /** retained; last will sets it offline */
+  status: (a: StationAddress) => `${topics.base(a)}/status`,
+  /** in: PLC asks for an inspection of part N */
+  trigger: (a: StationAddress) => `${topics.base(a)}/trigger`,
+  /** in: image bytes (JPEG or PNG) of part N, payload is the raw file */
+  frame: (a: StationAddress, partId: string) => `${topics.base(a)}/frame/${partId}`,
+  /** out: the model's result, one per part */
+  result: (a: StationAddress) => `${topics.base(a)}/result`,
+  /** out, retained until decided: a part waiting for a person */
+  review: (a: StationAddress, partId: string) => `${topics.base(a)}/review/${partId}`,
+  /** in: a person's decision on a review */
+  decision: (a: StationAddress) => `${topics.base(a)}/decision`,
+  /** out: the final word on a part */
+  verdict: (a: StationAddress) => `${topics.base(a)}/verdict`,
+  /** out: answers to inbound messages that could not be used */
+  error: (a: StationAddress) => `${topics.base(a)}/error`,
+};
+
+/** Wildcard subscriptions a dashboard uses for every station of every line under a prefix. */
+export const allStations = {
+  status: (prefix: string) => `${prefix}/+/+/status`,
+  result: (prefix: string) => `${prefix}/+/+/result`,
+  review: (prefix: string) => `${prefix}/+/+/review/+`,
+  verdict: (prefix: string) => `${prefix}/+/+/verdict`,
+  error: (prefix: string) => `${prefix}/+/+/error`,
+};
+
+/** Splits `{prefix}/{line}/{station}/{kind}[/{partId}]` for a known prefix. */
+export function parseTopic(prefix: string, topic: string): { line: string; station: string; kind: string; partId?: string } | null {
+  if (!topic.startsWith(`${prefix}/`)) return null;
+  const rest = topic.slice(prefix.length + 1).split('/');
+  if (rest.length < 3 || rest.length > 4) return null;
+  const [line, station, kind, partId] = rest;
+  return { line, station, kind, partId };
+}
+
+/** Part ids travel in topics and file names: keep them to a safe alphabet. */
+export const PART_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+const partIdRegex = new RegExp(PART_ID_PATTERN);
+export function isPartId(value: string): boolean {
+  return partIdRegex.test(value);
+}

@@ -1,0 +1,93 @@
+/**
+ * The review book of one station: which parts wait for a person, and what was decided. A pure
+ * state machine with no I/O and no clock of its own (time is passed in), so its rules are tested
+ * directly: one decision per part, the same decision twice is harmless, a conflicting one is refused.
+ */
+import type { Reason } from '../../../contract/payloads.ts';
+
+export type FinalVerdict = 'pass' | 'reject' | 'hold';
+
+export interface OpenReview {
+  partId: string;
+  score: number | null;
+  reasons: Reason[];
+  openedAt: number;
+  deadline: number;
+}
+
+export interface Closing {
+  partId: string;
+  score: number | null;
+  verdict: FinalVerdict;
+  decidedBy: 'human' | 'timeout';
+  user?: string;
+  category?: string;
+  note?: string;
+  at: number;
+}
+
+export type DecideOutcome =
+  | { kind: 'decided'; closing: Closing; review: OpenReview }
+  | { kind: 'duplicate'; closing: Closing }
+  | { kind: 'conflict'; closing: Closing; message: string }
+  | { kind: 'unknown'; message: string };
+
+export interface HumanDecision {
+  partId: string;
+  decision: 'accept' | 'reject';
+  user: string;
+  category?: string;
+  note?: string;
+}
+
+export class ReviewBook {
+  private readonly open = new Map<string, OpenReview>();
+  private readonly closed = new Map<string, Closing>();
+
+  constructor(private readonly keepClosed = 10_000) {}
+
+  openReview(review: OpenReview): void {
+    this.open.set(review.partId, review);
+  }
+
+  pending(): OpenReview[] {
+    return [...this.open.values()];
+  }
+
+  get(partId: string): OpenReview | undefined {
+    return this.open.get(partId);
+  }
+
+  decide(decision: HumanDecision, now: number): DecideOutcome {
+    const verdict: FinalVerdict = decision.decision === 'accept' ? 'pass' : 'reject';
+    const done = this.closed.get(decision.partId);
+    if (done) {
+      const same = done.decidedBy === 'human' && done.verdict === verdict && done.user === decision.user && done.category === decision.category;
+      if (same) return { kind: 'duplicate', closing: done };
+      const who = done.decidedBy === 'human' ? `by ${done.user}` : 'by timeout';
+      return { kind: 'conflict', closing: done, message: `part ${decision.partId} was already decided ${who} as ${done.verdict}` };
+    }
+    const review = this.open.get(decision.partId);
+    if (!review) return { kind: 'unknown', message: `no review is open for part ${decision.partId}` };
+    const closing: Closing = { partId: decision.partId, score: review.score, verdict, decidedBy: 'human', user: decision.user, at: now };
+    if (decision.category !== undefined) closing.category = decision.category;
+    if (decision.note !== undefined) closing.note = decision.note;
+    this.close(closing);
+    return { kind: 'decided', closing, review };
+  }
+
+  /** Applies the default action to a review whose deadline has passed; null when it was already decided. */
+  expire(partId: string, defaultAction: FinalVerdict, now: number): Closing | null {
+    const review = this.open.get(partId);
+    if (!review) return null;
+    const closing: Closing = { partId, score: review.score, verdict: defaultAction, decidedBy: 'timeout', at: now };
+    this.close(closing);
+    return closing;
+  }
+
+  private close(closing: Closing): void {
+    this.open.delete(closing.partId);
+    this.closed.set(closing.partId, closing);
+    if (this.closed.size > this.keepClosed) this.closed.delete(this.closed.keys().next().value as string);
+  }
+}

@@ -1,0 +1,320 @@
+/**
+ * One station: frames from every ingest source go through one bounded queue, are inspected by the
+ * model, decided by the policy and published on the bus. Reviews wait for a person until their
+ * deadline. Every part gets exactly one result, whatever goes wrong.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { StationConfig, Thresholds } from '../../config/schema.ts';
+import type { Decision as DecisionMessage, Reason, Result, Review, Status, Trigger, VerdictMessage } from '../../contract/payloads.ts';
+import { decide, failSafe, type Decision } from './decide/policy.ts';
+import { InspectionError } from './reasons.ts';
+import { ReviewBook, type Closing } from './review/book.ts';
+import type { StationLink } from './bus/link.ts';
+
+/** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
+export interface Inspector {
+  readonly manifest: { id: string; version: string | number; thresholds: Thresholds };
+  inspect(image: Buffer): Promise<{ score: number; decodeMs: number; inferMs: number }>;
+}
+
+/** Something that can take a picture on demand (the synthetic camera; later a real one). */
+export interface Camera {
+  capture(partId: string): Promise<Buffer>;
+}
+
+export interface Frame {
+  partId: string;
+  image: Buffer;
+  source: 'http' | 'folder' | 'mqtt' | 'synthetic' | 'trigger';
+  receivedAt: number;
+}
+
+interface Waiting {
+  frame: Frame;
+  resolve: (result: Result) => void;
+}
+
+export class Station {
+  readonly id: string;
+  private readonly book = new ReviewBook();
+  private readonly results = new Map<string, Result>();
+  private readonly inFlight = new Map<string, Promise<Result>>();
+  private readonly awaitingFrame = new Map<string, { timer: NodeJS.Timeout; resolve: (frame: Frame | null) => void }>();
+  private readonly deadlines = new Map<string, NodeJS.Timeout>();
+  private readonly queue: Waiting[] = [];
+  private running = 0;
+  private overloaded = false;
+  camera: Camera | null = null;
+
+  constructor(
+    private readonly config: StationConfig,
+    private readonly line: string,
+    private readonly model: Inspector,
+    private readonly link: StationLink,
+    private readonly imageDir: string,
+    private readonly log: Logger,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.id = config.id;
+  }
+
+  get thresholds(): Thresholds {
+    return this.config.thresholds ?? this.model.manifest.thresholds;
+  }
+
+  get modelRef(): { id: string; version: string } {
+    return { id: this.model.manifest.id, version: String(this.model.manifest.version) };
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.imageDir, { recursive: true });
+    await this.link.start(
+      {
+        trigger: (trigger) => void this.trigger(trigger),
+        frame: (partId, image) => void this.submit({ partId, image, source: 'mqtt', receivedAt: performance.now() }),
+        decision: (decision) => this.decide(decision),
+      },
+      () => this.status('online'),
+    );
+    this.log.info({ thresholds: this.thresholds, model: this.modelRef }, 'station online');
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.deadlines.values()) clearTimeout(timer);
+    for (const waiting of this.awaitingFrame.values()) clearTimeout(waiting.timer);
+    await this.link.stop(this.status('offline'));
+  }
+
+  status(state: 'online' | 'offline'): Status {
+    return {
+      schema: 'loupe/status@1',
+      line: this.line,
+      station: this.id,
+      state,
+      model: this.modelRef,
+      queueDepth: this.queue.length + this.running,
+      overloaded: this.overloaded,
+      at: new Date().toISOString(),
+    };
+  }
+
+  /**
+   * Inspects one frame and resolves with its result. The same part id inspected twice answers the
+   * first result again instead of inspecting a second time.
+   */
+  submit(frame: Frame): Promise<Result> {
+    const waitingTrigger = this.awaitingFrame.get(frame.partId);
+    if (waitingTrigger) {
+      // A trigger is waiting for this frame: hand it over, the trigger's inspection answers both.
+      this.awaitingFrame.delete(frame.partId);
+      clearTimeout(waitingTrigger.timer);
+      waitingTrigger.resolve(frame);
+      return this.inFlight.get(frame.partId) ?? this.inspectOnce(frame);
+    }
+    return this.inspectOnce(frame);
+  }
+
+  /** PLC handshake: every trigger gets exactly one result for its part id. */
+  trigger(trigger: Trigger): Promise<Result> {
+    const { partId } = trigger;
+    const known = this.results.get(partId) ?? this.inFlight.get(partId);
+    if (known) {
+      return Promise.resolve(known).then((result) => {
+        this.link.publishResult(result);
+        return result;
+      });
+    }
+    const receivedAt = performance.now();
+    const framePromise: Promise<Frame | null> = this.camera
+      ? this.camera.capture(partId).then((image) => ({ partId, image, source: 'trigger' as const, receivedAt }))
+      : new Promise((resolve) => {
+          const timer = setTimeout(() => {
+            this.awaitingFrame.delete(partId);
+            resolve(null);
+          }, this.config.trigger.frameTimeoutMs);
+          this.awaitingFrame.set(partId, { timer, resolve });
+        });
+    const pending = framePromise.then(
+      (frame) =>
+        frame
+          ? this.enqueue(frame)
+          : this.conclude({ partId, image: Buffer.alloc(0), source: 'trigger', receivedAt }, failSafe('missing_frame'), null, { decodeMs: 0, inferMs: 0 }, receivedAt, `no frame arrived within ${this.config.trigger.frameTimeoutMs} ms of the trigger`),
+      (error: unknown) =>
+        this.conclude({ partId, image: Buffer.alloc(0), source: 'trigger', receivedAt }, failSafe('missing_frame'), null, { decodeMs: 0, inferMs: 0 }, receivedAt, `camera failed: ${(error as Error).message}`),
+    );
+    this.track(partId, pending);
+    return pending;
+  }
+
+  private inspectOnce(frame: Frame): Promise<Result> {
+    const known = this.results.get(frame.partId) ?? this.inFlight.get(frame.partId);
+    if (known) {
+      this.log.info({ partId: frame.partId, source: frame.source }, 'part already inspected; answering its result again');
+      return Promise.resolve(known);
+    }
+    const pending = this.enqueue(frame);
+    this.track(frame.partId, pending);
+    return pending;
+  }
+
+  private track(partId: string, pending: Promise<Result>): void {
+    this.inFlight.set(partId, pending);
+    void pending.then((result) => {
+      this.inFlight.delete(partId);
+      this.results.set(partId, result);
+      if (this.results.size > 10_000) this.results.delete(this.results.keys().next().value as string);
+    });
+  }
+
+  private enqueue(frame: Frame): Promise<Result> {
+    if (this.queue.length >= this.config.queue.maxDepth) {
+      if (!this.overloaded) {
+        this.overloaded = true;
+        this.link.publishStatus(this.status('online'));
+      }
+      this.log.warn({ partId: frame.partId, queueDepth: this.queue.length }, 'queue full; part sent to review without inspection');
+      return this.conclude(frame, failSafe('overload'), null, { decodeMs: 0, inferMs: 0 }, performance.now(), `station queue full (${this.config.queue.maxDepth} frames waiting)`);
+    }
+    return new Promise((resolve) => {
+      this.queue.push({ frame, resolve });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.running < this.config.queue.concurrency && this.queue.length > 0) {
+      const next = this.queue.shift() as Waiting;
+      this.running += 1;
+      void this.inspect(next.frame)
+        .then(next.resolve)
+        .finally(() => {
+          this.running -= 1;
+          if (this.overloaded && this.queue.length === 0) {
+            this.overloaded = false;
+            this.link.publishStatus(this.status('online'));
+          }
+          this.pump();
+        });
+    }
+  }
+
+  private async inspect(frame: Frame): Promise<Result> {
+    const startedAt = performance.now();
+    try {
+      const inspection = await this.model.inspect(frame.image);
+      const decision = decide(inspection.score, { thresholds: this.thresholds, autoReject: this.config.autoReject, auditShare: this.config.audit.share }, this.random());
+      return await this.conclude(frame, decision, inspection.score, inspection, startedAt);
+    } catch (error) {
+      const reason: Reason = error instanceof InspectionError ? error.code : 'model_error';
+      const message = (error as Error).message;
+      this.log.warn({ partId: frame.partId, reason, err: message }, 'part could not be inspected; sent to review');
+      return this.conclude(frame, failSafe(reason), null, { decodeMs: 0, inferMs: 0 }, startedAt, message);
+    }
+  }
+
+  private async conclude(frame: Frame, decision: Decision, score: number | null, timing: { decodeMs: number; inferMs: number }, startedAt: number, detail?: string): Promise<Result> {
+    const now = performance.now();
+    const result: Result = {
+      schema: 'loupe/result@1',
+      line: this.line,
+      station: this.id,
+      partId: frame.partId,
+      verdict: decision.verdict,
+      score,
+      thresholds: this.thresholds,
+      model: this.modelRef,
+      reasons: decision.reasons,
+      source: frame.source,
+      timings: { queueMs: round(startedAt - frame.receivedAt), decodeMs: round(timing.decodeMs), inferMs: round(timing.inferMs), totalMs: round(now - frame.receivedAt) },
+      at: new Date().toISOString(),
+    };
+    if (detail) result.detail = detail;
+    this.link.publishResult(result);
+    if (decision.verdict === 'review') {
+      await this.openReview(result, frame.image);
+    } else {
+      this.publishVerdict({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now() });
+    }
+    this.log.info({ partId: frame.partId, verdict: result.verdict, score, reasons: result.reasons, ms: result.timings.totalMs }, 'result');
+    return result;
+  }
+
+  private async openReview(result: Result, image: Buffer): Promise<void> {
+    const now = Date.now();
+    const deadline = now + this.config.review.deadlineSeconds * 1000;
+    if (image.length > 0) {
+      await writeFile(path.join(this.imageDir, `${result.partId}.img`), image).catch((error: Error) =>
+        this.log.error({ partId: result.partId, err: error.message }, 'could not keep the image of a review'),
+      );
+    }
+    this.book.openReview({ partId: result.partId, score: result.score, reasons: result.reasons, openedAt: now, deadline });
+    const review: Review = {
+      schema: 'loupe/review@1',
+      line: this.line,
+      station: this.id,
+      partId: result.partId,
+      score: result.score,
+      thresholds: result.thresholds,
+      model: result.model,
+      reasons: result.reasons,
+      openedAt: new Date(now).toISOString(),
+      deadline: new Date(deadline).toISOString(),
+      defaultAction: this.config.review.defaultAction,
+      categories: this.config.defectCategories,
+    };
+    this.link.publishReview(review);
+    this.deadlines.set(
+      result.partId,
+      setTimeout(() => this.expire(result.partId), deadline - now),
+    );
+  }
+
+  private expire(partId: string): void {
+    this.deadlines.delete(partId);
+    const closing = this.book.expire(partId, this.config.review.defaultAction, Date.now());
+    if (!closing) return;
+    this.log.info({ partId, verdict: closing.verdict }, 'review deadline passed; default action applied');
+    this.close(closing);
+  }
+
+  decide(decision: DecisionMessage): void {
+    if (decision.category !== undefined && !this.config.defectCategories.includes(decision.category)) {
+      this.link.refuse(this.link.decisionTopic, 'invalid_payload', `category "${decision.category}" is not one of ${this.config.defectCategories.join(', ')}`, decision.partId);
+      return;
+    }
+    const outcome = this.book.decide(decision, Date.now());
+    switch (outcome.kind) {
+      case 'decided':
+        clearTimeout(this.deadlines.get(decision.partId));
+        this.deadlines.delete(decision.partId);
+        this.log.info({ partId: decision.partId, verdict: outcome.closing.verdict, user: decision.user }, 'review decided');
+        this.close(outcome.closing);
+        return;
+      case 'duplicate':
+        this.log.info({ partId: decision.partId }, 'same decision received again; nothing changes');
+        return;
+      case 'conflict':
+        this.link.refuse(this.link.decisionTopic, 'conflict', outcome.message, decision.partId);
+        return;
+      case 'unknown':
+        this.link.refuse(this.link.decisionTopic, 'unknown_part', outcome.message, decision.partId);
+        return;
+    }
+  }
+
+  private close(closing: Closing): void {
+    this.link.clearReview(closing.partId);
+    this.publishVerdict(closing);
+  }
+
+  private publishVerdict(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string }): void {
+    const message: VerdictMessage = { schema: 'loupe/verdict@1', line: this.line, station: this.id, ...v, at: new Date(v.at).toISOString() };
+    this.link.publishVerdict(message);
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
