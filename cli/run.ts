@@ -13,7 +13,7 @@ import { Station } from '../edge/src/station.ts';
 import { FolderIngest } from '../edge/src/ingest/folder.ts';
 import { SyntheticCamera } from '../edge/src/ingest/synthetic.ts';
 import { httpIngest } from '../edge/src/ingest/http.ts';
-import { loadModel } from '../edge/src/vision/model.ts';
+import { InspectionPool } from '../edge/src/vision/pool.ts';
 import { LineFeed } from '../dashboard/src/feed.ts';
 import { dashboard } from '../dashboard/src/server.ts';
 import { createLogger } from './log.ts';
@@ -53,7 +53,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       const stations = new Map<string, Station>();
       for (const stationConfig of config.stations) {
         const stationLog = log.child({ station: stationConfig.id });
-        const model = await loadModel(path.resolve(stationConfig.model));
+        const model = await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers);
         stoppers.push(() => model.close());
         const address = { prefix: config.mqtt.topicPrefix, line: config.line, station: stationConfig.id };
         const clientId = brokerOptions.clientId ? `${brokerOptions.clientId}-${stationConfig.id}` : undefined;

@@ -36,7 +36,8 @@ export const StationSchema = Type.Object(
     queue: Type.Object(
       {
         maxDepth: Type.Integer({ minimum: 1, default: 64, description: 'frames waiting for inspection before new ones are sent to review with reason overload' }),
-        concurrency: Type.Integer({ minimum: 1, maximum: 16, default: 2, description: 'frames inspected at the same time' }),
+        concurrency: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'frames handed to the inspection workers at the same time (a little above workers keeps them busy)' }),
+        workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, description: 'inspection worker threads, each with its own model session (default: one per core)' })),
       },
       { additionalProperties: false, default: {} },
     ),
