@@ -17,6 +17,7 @@ import sharp from 'sharp';
 import * as ort from 'onnxruntime-node';
 import { stringify } from 'yaml';
 import { startEmbeddedBroker } from '../broker/embedded.ts';
+import { sendWithoutDelay } from '../edge/src/bus/link.ts';
 import { generatePart } from '../lab/synth.ts';
 import { loadManifest } from '../edge/src/vision/manifest.ts';
 import type { Result } from '../contract/payloads.ts';
@@ -29,6 +30,7 @@ export interface PipelineBenchOptions {
   saturationParts?: number;
   latencyParts?: number;
   maxSeconds?: number;
+  workers?: number;
 }
 
 export async function benchPipeline(options: PipelineBenchOptions = {}): Promise<Record<string, number>> {
@@ -43,7 +45,7 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     dataDir: path.join(dir, 'data'),
     mqtt: { url: broker.url },
     http: { port: 0 },
-    stations: [{ id: 'bench-1', model: modelDir, queue: { maxDepth: 1000, concurrency: 4 }, review: { deadlineSeconds: 3600 } }],
+    stations: [{ id: 'bench-1', model: modelDir, queue: { maxDepth: 1000, concurrency: 4, ...(options.workers ? { workers: options.workers } : {}) }, review: { deadlineSeconds: 3600 } }],
   };
   await writeFile(path.join(dir, 'loupe.yaml'), stringify(config));
   const child = spawn(process.execPath, [path.join(root, 'bin', 'loupe.js'), 'edge', '--config', path.join(dir, 'loupe.yaml')], {
@@ -52,6 +54,7 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const client = mqtt.connect(broker.url, { clientId: `loupe-bench-${process.pid}` });
+  sendWithoutDelay(client);
   try {
     await waitForReady(child);
     await client.subscribeAsync('loupe/bench/bench-1/result', { qos: 1 });
@@ -217,5 +220,5 @@ function round(value: number, digits = 1): number {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  console.log(JSON.stringify(await benchPipeline()));
+  console.log(JSON.stringify(await benchPipeline({ workers: process.env.LOUPE_BENCH_WORKERS ? Number(process.env.LOUPE_BENCH_WORKERS) : undefined })));
 }

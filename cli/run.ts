@@ -4,7 +4,7 @@
  * cleanly on SIGINT / SIGTERM (stations say "offline" before they go).
  */
 import path from 'node:path';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.ts';
@@ -45,7 +45,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     const mqttUrl = config.mqtt.url ?? broker?.url ?? `mqtt://${config.mqtt.host}:${config.mqtt.port}`;
     const brokerOptions: BrokerOptions = { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, clientId: config.mqtt.clientId };
 
-    const app = Fastify({ loggerInstance: log.child({ component: 'http' }), disableRequestLogging: true, bodyLimit: config.http.bodyLimitBytes });
+    // Per-request access logs would double every part's log line; the station logs each part itself.
+    const app = Fastify({ loggerInstance: log.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }), bodyLimit: config.http.bodyLimitBytes });
     stoppers.push(() => app.close());
     app.get('/healthz', async () => ({ ok: true }));
 
@@ -95,7 +96,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     const httpUrl = `http://${config.http.host}:${port}/`;
-    log.info({ httpUrl, mqttUrl, httpPort: port, mqttPort: broker?.port ?? null }, 'ready');
+    const memory = process.memoryUsage();
+    log.info({ httpUrl, mqttUrl, httpPort: port, mqttPort: broker?.port ?? null, rssMb: Math.round(memory.rss / 2 ** 20), heapMb: Math.round(memory.heapUsed / 2 ** 20), externalMb: Math.round(memory.external / 2 ** 20) }, 'ready');
     return { httpUrl, mqttUrl, stop };
   } catch (error) {
     await stop().catch(() => undefined);

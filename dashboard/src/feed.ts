@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { allStations, parseTopic } from '../../contract/topics.ts';
 import { ResultSchema, ReviewSchema, StatusSchema, VerdictSchema, type Result, type Review, type Status, type VerdictMessage } from '../../contract/payloads.ts';
 import { parsePayload } from '../../contract/validate.ts';
-import type { BrokerOptions } from '../../edge/src/bus/link.ts';
+import { sendWithoutDelay, type BrokerOptions } from '../../edge/src/bus/link.ts';
 
 export type FeedEvent =
   | { type: 'status'; status: Status }
@@ -40,6 +40,7 @@ export class LineFeed {
       reconnectPeriod: 1000,
     });
     this.client = client;
+    sendWithoutDelay(client);
     client.on('message', (topic, payload) => this.receive(topic, payload));
     client.on('error', (error) => this.log.warn({ err: error.message }, 'dashboard mqtt error'));
     await new Promise<void>((resolve, reject) => {

@@ -39,12 +39,12 @@ describe('overload', () => {
   const send = (partId: string, i: number) => collector.client.publish(`loupe/line-o/cam-o/frame/${partId}`, images[i % images.length], { qos: 1 });
 
   it('gives every part a result at twice the saturation rate for ten seconds, and passes none without inspecting it', async () => {
-    // Saturation: keep a few frames in flight for three seconds and count what comes back.
+    // Saturation: keep the station's queue busy (but short of full) for three seconds and count what comes back.
     const probeStart = performance.now();
     let sent = 0;
     while (performance.now() - probeStart < 3000) {
       const done = [...results().keys()].filter((id) => id.startsWith('probe-')).length;
-      while (sent - done < 4) send(`probe-${sent}`, sent++);
+      while (sent - done < 8) send(`probe-${sent}`, sent++);
       await new Promise((r) => setTimeout(r, 5));
     }
     await collector.waitFor('probe results', () => [...results().keys()].filter((id) => id.startsWith('probe-')).length === sent);

@@ -27,6 +27,15 @@ export interface BrokerOptions {
   clientId?: string;
 }
 
+/**
+ * Turns off Nagle's algorithm on the client's socket: results and verdicts are small messages that
+ * must leave at once, and Nagle combined with the peer's delayed ACK holds each for ~40 ms.
+ * mqtt.js does not expose the option, so it is set on the socket after every (re)connect.
+ */
+export function sendWithoutDelay(client: MqttClient): void {
+  client.on('connect', () => (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true));
+}
+
 export interface InboundHandlers {
   trigger(trigger: Trigger): void;
   frame(partId: string, image: Buffer): void;
@@ -57,6 +66,7 @@ export class StationLink {
     };
     const client = mqtt.connect(this.broker.url, options);
     this.client = client;
+    sendWithoutDelay(client);
     client.on('message', (topic, payload) => this.receive(topic, payload));
     client.on('error', (error) => this.log.warn({ err: error.message }, 'mqtt error'));
     client.on('offline', () => this.log.warn('mqtt broker unreachable; publishes are queued until it is back'));

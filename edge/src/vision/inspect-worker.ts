@@ -1,14 +1,21 @@
 /** One inspection worker: loads the model once, then inspects frames sent by the pool. */
 import { parentPort, workerData } from 'node:worker_threads';
+import sharp from 'sharp';
 import { loadModel, type Model } from './model.ts';
 import { InspectionError } from '../reasons.ts';
+
+// Each worker decodes one frame at a time: libvips needs no thread pool of its own here, and its
+// operation cache only helps repeated operations on the same image, which frames never are.
+sharp.cache(false);
+sharp.concurrency(1);
 
 const port = parentPort;
 if (!port) throw new Error('inspect-worker must run in a worker thread');
 
 let model: Model;
 try {
-  model = await loadModel((workerData as { dir: string }).dir, { threads: 1 });
+  const { dir, threads } = workerData as { dir: string; threads: number };
+  model = await loadModel(dir, { threads });
   port.postMessage({ ready: true, manifest: model.manifest });
 } catch (error) {
   port.postMessage({ ready: false, message: (error as Error).message });

@@ -45,7 +45,9 @@ export class InspectionPool {
     let manifest: Manifest | null = null;
     try {
       for (let i = 0; i < size; i++) {
-        const worker = new Worker(bootstrap, { workerData: { dir } });
+        // Cores are shared out between workers: each worker's ORT session gets its share of threads.
+        const threads = Math.max(1, Math.floor(os.availableParallelism() / size));
+        const worker = new Worker(bootstrap, { workerData: { dir, threads } });
         slots.push({ worker, busy: 0, pending: new Map() });
         manifest = await new Promise<Manifest>((resolve, reject) => {
           const onMessage = (reply: Reply) => {
