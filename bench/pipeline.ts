@@ -123,20 +123,17 @@ async function rawCost(modelDir: string, images: Buffer[], iterations: number) {
   const { width, height, channels } = manifest.input;
   const session = await ort.InferenceSession.create(readFileSync(path.join(modelDir, 'model.onnx')), { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const inputName = session.inputNames[0];
-  const tensors: ort.Tensor[] = [];
   let decodeMs = 0;
   let runMs = 0;
   const cpuStart = process.cpuUsage();
   for (let i = 0; i < iterations; i++) {
     const t0 = performance.now();
-    let pipeline = sharp(images[i % images.length]).resize(width, height, { fit: 'fill' });
-    pipeline = channels === 1 ? pipeline.grayscale() : pipeline.removeAlpha();
-    const pixels = await pipeline.raw().toBuffer();
+    const pixels = await sharp(images[i % images.length]).resize(width, height, { fit: manifest.input.resize }).raw().toBuffer();
     const t1 = performance.now();
-    const data = new Float32Array(pixels.length);
-    for (let p = 0; p < pixels.length; p++) data[p] = pixels[p] / 255;
-    const tensor = new ort.Tensor('float32', data, [1, channels, height, width]);
-    tensors.push(tensor);
+    const tensor =
+      manifest.input.format === 'uint8-nhwc'
+        ? new ort.Tensor('uint8', new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length), [1, height, width, channels])
+        : new ort.Tensor('float32', Float32Array.from(pixels, (v) => v / 255), [1, channels, height, width]);
     const t2 = performance.now();
     await session.run({ [inputName]: tensor });
     runMs += performance.now() - t2;

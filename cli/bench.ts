@@ -11,8 +11,7 @@ type Suite = () => Promise<Record<string, number>>;
 const suites: Record<string, { about: string; run: Suite }> = {
   pipeline: { about: 'parts/s at saturation, latency at 50% / 90% load, CPU per part, overhead over raw decode + run, RSS', run: async () => (await import('../bench/pipeline.ts')).benchPipeline() },
   vision: { about: "model pre/post-processing over a bare session.run", run: async () => (await import('../bench/vision.ts')).benchVision() },
-  review: { about: 'edge opens a review → item drawn in the browser, p50 / p99', run: async () => (await import('../bench/review-to-screen.ts')).benchReviewToScreen() },
-  log: { about: 'defect log: bytes per inspection, event-loop stall, filtered query time', run: async () => (await import('../bench/log.ts')).benchLog() },
+
 };
 
 export default async function bench(argv: string[]): Promise<number> {

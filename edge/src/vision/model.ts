@@ -1,0 +1,116 @@
+/**
+ * A loaded model: decode a frame with sharp, bring it to the manifest's input (size, channels,
+ * normalisation), run the ONNX session, and read the score and the anomaly map. Loading checks the
+ * ONNX file against the manifest, so a mismatch fails at start with its name, not on the first part.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { InspectionError } from '../reasons.ts';
+import { loadManifest, ModelLoadError, type Manifest } from './manifest.ts';
+import { framePixels, frameToTensor } from './preprocess.ts';
+
+export interface Inspection {
+  score: number;
+  /** the anomaly map, row-major, mapWidth × mapHeight */
+  map: Float32Array;
+  mapWidth: number;
+  mapHeight: number;
+  decodeMs: number;
+  inferMs: number;
+}
+
+export interface Model {
+  readonly manifest: Manifest;
+  readonly dir: string;
+  inspect(image: Buffer): Promise<Inspection>;
+  close(): Promise<void>;
+}
+
+export interface LoadOptions {
+  /** ORT intra-op threads; 0 lets ORT choose */
+  threads?: number;
+}
+
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
+  const manifest = await loadManifest(dir);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path.join(dir, 'model.onnx'));
+  } catch {
+    throw new ModelLoadError(dir, 'model.onnx is missing');
+  }
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: options.threads ?? 0, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  } catch (error) {
+    throw new ModelLoadError(dir, `model.onnx cannot be loaded by onnxruntime: ${(error as Error).message}`);
+  }
+  checkAgainstSession(dir, manifest, session);
+
+  return {
+    manifest,
+    dir,
+    async inspect(image: Buffer): Promise<Inspection> {
+      const t0 = performance.now();
+      const tensor = await inputTensor(image, manifest.input);
+      const t1 = performance.now();
+      let outputs: ort.InferenceSession.OnnxValueMapType;
+      try {
+        outputs = await session.run({ [manifest.input.name]: tensor });
+      } catch (error) {
+        throw new InspectionError('model_error', `onnxruntime failed: ${(error as Error).message}`, { cause: error });
+      }
+      const t2 = performance.now();
+      return { ...readOutputs(manifest, outputs), decodeMs: t1 - t0, inferMs: t2 - t1 };
+    },
+    close: () => session.release(),
+  };
+}
+
+/**
+ * The model's input tensor for a frame. Our own models take the decoded bytes as they are:
+ * conversion and normalisation run inside the graph, in C++, instead of a per-pixel loop here.
+ */
+export async function inputTensor(image: Buffer, input: Manifest['input']): Promise<ort.Tensor> {
+  const { width, height, channels } = input;
+  if (input.format === 'uint8-nhwc') {
+    const pixels = await framePixels(image, input);
+    return new ort.Tensor('uint8', new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length), [1, height, width, channels]);
+  }
+  return new ort.Tensor('float32', await frameToTensor(image, input), [1, channels, height, width]);
+}
+
+function readOutputs(manifest: Manifest, outputs: ort.InferenceSession.OnnxValueMapType): Pick<Inspection, 'score' | 'map' | 'mapWidth' | 'mapHeight'> {
+  if (manifest.kind === 'classifier') {
+    const probabilities = outputs[manifest.outputs.probabilities as string].data as Float32Array;
+    const ok = (manifest.outputs.classes as string[]).indexOf('ok');
+    // The classifier has no spatial evidence: its "map" is one cell holding the defect probability.
+    const score = 1 - probabilities[ok];
+    return { score, map: Float32Array.of(score), mapWidth: 1, mapHeight: 1 };
+  }
+  const scoreTensor = outputs[manifest.outputs.score as string];
+  const mapTensor = outputs[manifest.outputs.map as string];
+  const dims = mapTensor.dims;
+  const map = mapTensor.data as Float32Array;
+  const score = (scoreTensor.data as Float32Array)[0];
+  if (!Number.isFinite(score)) throw new InspectionError('model_error', `the model returned a score that is not a number (${score})`);
+  return { score, map, mapWidth: dims[dims.length - 1], mapHeight: dims[dims.length - 2] };
+}
+
+function checkAgainstSession(dir: string, manifest: Manifest, session: ort.InferenceSession): void {
+  const input = manifest.input;
+  if (!session.inputNames.includes(input.name)) throw new ModelLoadError(dir, `manifest input.name "${input.name}" is not an input of model.onnx (inputs: ${session.inputNames.join(', ')})`);
+  const meta = session.inputMetadata.find((m) => m.name === input.name);
+  if (meta && meta.isTensor) {
+    const nhwc = input.format === 'uint8-nhwc';
+    const expected = nhwc ? [1, input.height, input.width, input.channels] : [1, input.channels, input.height, input.width];
+    if (meta.type !== (nhwc ? 'uint8' : 'float32')) throw new ModelLoadError(dir, `model.onnx input "${input.name}" takes ${meta.type}, but the manifest's input.format ${input.format ?? 'float32-nchw'} gives ${nhwc ? 'uint8' : 'float32'}`);
+    const mismatch = meta.shape.some((d, i) => typeof d === 'number' && d !== expected[i]);
+    if (meta.shape.length !== 4 || mismatch) throw new ModelLoadError(dir, `model.onnx input "${input.name}" has shape [${meta.shape.join(', ')}], but the manifest says [${expected.join(', ')}]`);
+  }
+  const wanted = manifest.kind === 'classifier' ? [manifest.outputs.probabilities] : [manifest.outputs.score, manifest.outputs.map];
+  for (const name of wanted) {
+    if (name && !session.outputNames.includes(name)) throw new ModelLoadError(dir, `manifest output "${name}" is not an output of model.onnx (outputs: ${session.outputNames.join(', ')})`);
+  }
+}
