@@ -4,6 +4,7 @@
  * on Debian's Mosquitto.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +54,24 @@ function resultFor(collector: Collector, partId: string) {
 
 async function postFrame(loupe: LoupeProcess, partId: string, image: Buffer, type = 'image/jpeg') {
   return fetch(new URL(`/api/stations/cam-1/frames?partId=${partId}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(image) });
+}
+
+/**
+ * A server may answer 413 and close before the whole body is sent: the upload then fails with
+ * EPIPE, as it would for a real client. Keep the answer, ignore the broken write.
+ */
+function postExpectingEarlyAnswer(url: URL, body: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'content-length': body.length } }, (response) => {
+      let text = '';
+      response.on('data', (chunk) => (text += String(chunk)));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+    });
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') reject(error);
+    });
+    request.end(body);
+  });
 }
 
 function frameFromEverySource(name: string, getSetup: () => Setup) {
@@ -141,8 +160,9 @@ describe('walking skeleton on the embedded broker', () => {
 
   it('refuses an oversized upload with 413 and an unknown station with 404', async () => {
     const big = Buffer.alloc(21 * 1024 * 1024, 1);
-    const response = await postFrame(setup.loupe, 'too-big-1', big);
+    const response = await postExpectingEarlyAnswer(new URL('/api/stations/cam-1/frames?partId=too-big-1', setup.loupe.httpUrl), big);
     expect(response.status).toBe(413);
+    expect(response.body).toContain('Request body is too large');
     const unknown = await fetch(new URL('/api/stations/nope/frames?partId=p1', setup.loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(await goodPart(5)) });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ error: 'unknown_station' });

@@ -1,0 +1,75 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSyntheticDataset } from '../../lab/dataset.ts';
+import { auroc } from '../../lab/evaluate.ts';
+import { generatePart } from '../../lab/synth.ts';
+import { runLoupe } from '../support/loupe.ts';
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'loupe-lab-'));
+});
+afterAll(async () => rm(tmp, { recursive: true, force: true }));
+
+describe('synthetic parts', () => {
+  it('are the same for the same seed and differ for another', async () => {
+    const a = await generatePart({ category: 'bracket', seed: 3, index: 5, defect: 'crack' });
+    const b = await generatePart({ category: 'bracket', seed: 3, index: 5, defect: 'crack' });
+    const c = await generatePart({ category: 'bracket', seed: 4, index: 5, defect: 'crack' });
+    expect(a.image.equals(b.image)).toBe(true);
+    expect(a.mask?.equals(b.mask as Buffer)).toBe(true);
+    expect(a.image.equals(c.image)).toBe(false);
+  });
+
+  it('writes the MVTec AD layout with a mask for every defective image', async () => {
+    await writeSyntheticDataset({ out: path.join(tmp, 'layout'), seed: 2, count: 4, categories: ['brushed'] });
+    const root = path.join(tmp, 'layout', 'brushed');
+    expect((await readdir(path.join(root, 'train', 'good'))).length).toBe(4);
+    expect((await readdir(path.join(root, 'test'))).sort()).toEqual(['contamination', 'crack', 'good', 'scratch', 'spot']);
+    for (const defect of ['contamination', 'crack', 'scratch', 'spot']) {
+      const images = await readdir(path.join(root, 'test', defect));
+      const masks = await readdir(path.join(root, 'ground_truth', defect));
+      expect(masks.sort()).toEqual(images.map((f) => f.replace('.png', '_mask.png')).sort());
+    }
+  });
+});
+
+describe('auroc', () => {
+  it('is 1 for a perfect separation, 0.5 for ties, and counts ranks', () => {
+    expect(auroc([1, 2, 3], [4, 5])).toBe(1);
+    expect(auroc([1, 1], [1, 1])).toBe(0.5);
+    expect(auroc([1, 3], [2, 4])).toBe(0.75);
+  });
+});
+
+describe('fit → eval round trip through the CLI', () => {
+  it('fits on good parts only and finds defects it has never seen', async () => {
+    const data = path.join(tmp, 'ds');
+    expect((await runLoupe(['synth', '--out', data, '--seed', '12', '--count', '40', '--category', 'bracket'])).code).toBe(0);
+    const out = path.join(tmp, 'model');
+    const fitted = await runLoupe(['fit', '--data', path.join(data, 'bracket'), '--out', out]);
+    expect(fitted.code, fitted.stderr).toBe(0);
+    const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ kind: 'loupe-padim', fittedOn: { goodImages: 32, heldOutImages: 8 } });
+    expect(manifest.thresholds.passBelow).toBeGreaterThan(manifest.fittedOn.heldOutMaxScore);
+    expect(manifest.thresholds.rejectAbove).toBeGreaterThan(manifest.thresholds.passBelow);
+
+    const evaluated = await runLoupe(['eval', '--model', out, '--data', path.join(data, 'bracket'), '--json']);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    const e = JSON.parse(evaluated.stdout);
+    expect(Object.keys(e)).toEqual(expect.arrayContaining(['imageAuroc', 'pixelAuroc', 'perDefect', 'autoPassAtZeroEscape', 'inferenceMsPerImage']));
+    expect(e.imageAuroc).toBeGreaterThan(0.95);
+    expect(e.pixelAuroc).toBeGreaterThan(0.9);
+    expect(Object.keys(e.perDefect).sort()).toEqual(['contamination', 'crack', 'missing', 'scratch', 'spot']);
+    expect(e.autoPassAtZeroEscape).toBeGreaterThan(0.5);
+    expect(e.inferenceMsPerImage).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('names a dataset folder that is not in the MVTec layout', async () => {
+    const result = await runLoupe(['fit', '--data', path.join(tmp, 'nowhere'), '--out', path.join(tmp, 'x')]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('no images in train/good');
+  });
+});
