@@ -10,6 +10,12 @@ import { framePixels } from '../edge/src/vision/preprocess.ts';
 import { loadModel } from '../edge/src/vision/model.ts';
 import { readImage, trainImages } from './dataset.ts';
 import { fitGaussian, scoringGraph } from './padim.ts';
+import { fitTexture, textureScoringGraph } from './texture.ts';
+
+const METHODS = {
+  aligned: 'aligned: per-position Gaussian of a fixed colour + edge filter bank, 6×6 patches, stride 4',
+  texture: 'texture: one full-covariance Gaussian of multi-scale brightness statistics (6×6 and 14×14 patches), whitened distance',
+};
 
 export interface FitOptions {
   data: string;
@@ -18,6 +24,8 @@ export interface FitOptions {
   version?: string;
   size?: number;
   heldOutShare?: number;
+  /** aligned: a Gaussian per position (objects in a fixture); texture: one Gaussian for every position */
+  method?: 'aligned' | 'texture';
 }
 
 export interface FitReport {
@@ -38,10 +46,18 @@ export async function fit(options: FitOptions): Promise<FitReport> {
 
   const pixels: Uint8Array[] = [];
   for (const file of fitFiles) pixels.push(await framePixels(await readImage(file), input));
-  const { mean, invStd } = await fitGaussian({ width: size, height: size }, pixels);
-
+  const shape = { width: size, height: size };
+  const method = options.method ?? 'aligned';
+  let graph: Uint8Array;
+  if (method === 'texture') {
+    const { mean, whitening } = await fitTexture(shape, pixels);
+    graph = textureScoringGraph(shape, mean, whitening);
+  } else {
+    const { mean, invStd } = await fitGaussian(shape, pixels);
+    graph = scoringGraph(shape, mean, invStd);
+  }
   await mkdir(options.out, { recursive: true });
-  await writeFile(path.join(options.out, 'model.onnx'), scoringGraph({ width: size, height: size }, mean, invStd));
+  await writeFile(path.join(options.out, 'model.onnx'), graph);
   const manifest: Manifest = {
     id: options.id ?? path.basename(path.resolve(options.out)),
     version: options.version ?? '1',
@@ -49,7 +65,7 @@ export async function fit(options: FitOptions): Promise<FitReport> {
     input,
     outputs: { score: 'score', map: 'anomaly_map' },
     thresholds: { passBelow: 0, rejectAbove: 0 },
-    fittedOn: { data: path.basename(path.resolve(options.data)), goodImages: fitFiles.length, heldOutImages: heldOutFiles.length, method: 'per-position Gaussian of a fixed colour + edge filter bank, 6×6 patches, stride 4' },
+    fittedOn: { data: path.basename(path.resolve(options.data)), goodImages: fitFiles.length, heldOutImages: heldOutFiles.length, method: METHODS[method] },
     createdBy: 'loupe fit',
   };
   await writeManifest(options.out, manifest);

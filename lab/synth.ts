@@ -103,6 +103,25 @@ function brushed(random: () => number): string {
   return strokes;
 }
 
+/**
+ * Paints a defect onto any image (a photograph, say) and returns the image with its mask, so real
+ * textures get the same defect kinds as the synthetic parts.
+ */
+export async function paintOnto(image: Buffer, defect: string, random: () => number): Promise<{ image: Buffer; mask: Buffer }> {
+  const { width = 256, height = 256 } = await sharp(image).metadata();
+  const mark = paintDefect(defect, 'brushed', random);
+  const severity = 0.35 + 0.65 * random();
+  const svg = (body: string, background: string | null) =>
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 256 256">${background ? `<rect width="256" height="256" fill="${background}"/>` : ''}${body}</svg>`;
+  const painted = await sharp(image)
+    .toColourspace('srgb')
+    .composite([{ input: Buffer.from(svg(`<g opacity="${severity.toFixed(2)}">${mark.draw}</g>`, null)) }])
+    .png()
+    .toBuffer();
+  const mask = await sharp(Buffer.from(svg(mark.mask, '#000'))).greyscale().threshold(128).png().toBuffer();
+  return { image: painted, mask };
+}
+
 /** A defect as SVG, and the same shape in white for its mask. */
 function paintDefect(defect: string, category: Category, random: () => number): { draw: string; mask: string } {
   // Defects land on visible surface: on the plate, not inside a hole, the slot or the label, where

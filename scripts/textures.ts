@@ -1,0 +1,66 @@
+/**
+ * Real photographs as a dataset: the brick, grass and gravel textures that Debian's python3-skimage
+ * ships, cut into 256×256 parts (random crops and mirror images) with the synthetic defect kinds
+ * painted on, in the MVTec AD layout. A photo is only 512×512, so two regions apart would each give
+ * a handful of distinct 256×256 crops: train and test crops are drawn independently from the whole
+ * photo (positions and mirroring differ), as a camera sees the same kind of surface again.
+ *
+ *   npx tsx scripts/textures.ts --skimage DIR --out DIR [--seed S] [--count N]
+ *
+ * DIR is skimage's data folder; get it without installing Python with
+ *   apt-get download python3-skimage && dpkg -x python3-skimage_*.deb /tmp/skimage
+ *   → /tmp/skimage/usr/lib/python3/dist-packages/skimage/data
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { paintOnto, rng } from '../lab/synth.ts';
+
+export const TEXTURES = ['brick', 'grass', 'gravel'] as const;
+const DEFECTS = ['scratch', 'spot', 'crack', 'contamination'];
+const SIZE = 256;
+
+export async function writeTextureDataset(options: { skimage: string; out: string; seed: number; count: number }): Promise<void> {
+  for (const texture of TEXTURES) {
+    const photo = path.join(options.skimage, `${texture}.png`);
+    const meta = await sharp(photo).metadata();
+    const width = meta.width ?? 0;
+    const height = meta.height ?? 0;
+    if (width < SIZE || height < SIZE) throw new Error(`${photo}: ${width}×${height} is too small to cut 256×256 parts from`);
+    const random = rng(options.seed * 31 + texture.length);
+    const crop = async (): Promise<Buffer> => {
+      const left = Math.floor(random() * (width - SIZE + 1));
+      const top = Math.floor(random() * (height - SIZE + 1));
+      let part = sharp(photo).extract({ left, top, width: SIZE, height: SIZE });
+      if (random() < 0.5) part = part.flop();
+      return part.toColourspace('srgb').png().toBuffer();
+    };
+    const root = path.join(options.out, texture);
+    const save = async (folder: string, name: string, data: Buffer) => {
+      await mkdir(path.join(root, folder), { recursive: true });
+      await writeFile(path.join(root, folder, name), data);
+    };
+    const pad = (n: number) => String(n).padStart(3, '0');
+    for (let i = 0; i < options.count; i++) await save('train/good', `${pad(i)}.png`, await crop());
+    const testCount = Math.max(4, Math.round(options.count / 4));
+    for (let i = 0; i < testCount; i++) await save('test/good', `${pad(i)}.png`, await crop());
+    for (const defect of DEFECTS) {
+      for (let i = 0; i < testCount; i++) {
+        const painted = await paintOnto(await crop(), defect, random);
+        await save(`test/${defect}`, `${pad(i)}.png`, painted.image);
+        await save(`ground_truth/${defect}`, `${pad(i)}_mask.png`, painted.mask);
+      }
+    }
+    console.log(`${texture}: ${options.count} train, ${testCount * (1 + DEFECTS.length)} test parts`);
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
+  const { values } = parseArgs({ options: { skimage: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string', default: '1' }, count: { type: 'string', default: '100' } } });
+  if (!values.skimage || !values.out) {
+    console.error('usage: npx tsx scripts/textures.ts --skimage DIR --out DIR [--seed S] [--count N]');
+    process.exit(2);
+  }
+  await writeTextureDataset({ skimage: values.skimage, out: values.out, seed: Number(values.seed), count: Number(values.count) });
+}
