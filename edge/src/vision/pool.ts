@@ -47,7 +47,7 @@ export class InspectionPool {
       for (let i = 0; i < size; i++) {
         // Cores are shared out between workers: each worker's ORT session gets its share of threads.
         const threads = Math.max(1, Math.floor(os.availableParallelism() / size));
-        const worker = new Worker(bootstrap, { workerData: { dir, threads } });
+        const worker = new Worker(bootstrap, { workerData: { dir, threads }, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
         slots.push({ worker, busy: 0, pending: new Map() });
         manifest = await new Promise<Manifest>((resolve, reject) => {
           const onMessage = (reply: Reply) => {
