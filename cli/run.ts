@@ -3,6 +3,7 @@
  * stations with their ingest sources, and the dashboard, all on one HTTP server. Shuts down
  * cleanly on SIGINT / SIGTERM (stations say "offline" before they go).
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
@@ -17,6 +18,7 @@ import { InspectionPool } from '../edge/src/vision/pool.ts';
 import { LineFeed } from '../dashboard/src/feed.ts';
 import { dashboard } from '../dashboard/src/server.ts';
 import { createLogger } from './log.ts';
+import { EdgeMetrics } from '../edge/src/health/metrics.ts';
 
 export interface Parts {
   broker: boolean;
@@ -43,23 +45,30 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       log.info({ url: broker.url }, 'embedded MQTT broker listening');
     }
     const mqttUrl = config.mqtt.url ?? broker?.url ?? `mqtt://${config.mqtt.host}:${config.mqtt.port}`;
-    const brokerOptions: BrokerOptions = { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, clientId: config.mqtt.clientId };
+    const brokerOptions: BrokerOptions = { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, clientId: config.mqtt.clientId, ...(await tlsFiles(config)) };
 
     // Per-request access logs would double every part's log line; the station logs each part itself.
     const app = Fastify({ loggerInstance: log.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }), bodyLimit: config.http.bodyLimitBytes });
     stoppers.push(() => app.close());
-    app.get('/healthz', async () => ({ ok: true }));
+    const stations = new Map<string, Station>();
+    const metrics = new EdgeMetrics();
+    app.get('/healthz', async (_request, reply) => {
+      // Healthy means able to inspect; a broker outage is reported (and buffered), not fatal.
+      const body = { ok: true, stations: [...stations.values()].map((s) => ({ ...s.status('online'), brokerConnected: s.connected })) };
+      return reply.send(body);
+    });
+    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
 
     if (parts.edge) {
-      const stations = new Map<string, Station>();
       for (const stationConfig of config.stations) {
         const stationLog = log.child({ station: stationConfig.id });
         const model = await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers);
         stoppers.push(() => model.close());
         const address = { prefix: config.mqtt.topicPrefix, line: config.line, station: stationConfig.id };
         const clientId = brokerOptions.clientId ? `${brokerOptions.clientId}-${stationConfig.id}` : undefined;
-        const link = new StationLink({ ...brokerOptions, clientId }, address, stationLog);
+        const link = new StationLink({ ...brokerOptions, clientId }, address, path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id), stationLog);
         const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), stationLog);
+        station.metrics = metrics;
         await station.start();
         stoppers.push(() => station.stop());
         stations.set(station.id, station);
@@ -103,6 +112,21 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     await stop().catch(() => undefined);
     throw error;
   }
+}
+
+async function tlsFiles(config: Config): Promise<Partial<BrokerOptions>> {
+  const tls = config.mqtt.tls;
+  if (!tls) return {};
+  const read = async (key: 'ca' | 'cert' | 'key') => {
+    const file = tls[key];
+    if (!file) return undefined;
+    try {
+      return await readFile(path.resolve(file));
+    } catch (error) {
+      throw new Error(`mqtt.tls.${key}: cannot read ${file}: ${(error as Error).message}`);
+    }
+  };
+  return { ca: await read('ca'), cert: await read('cert'), key: await read('key'), rejectUnauthorized: tls.rejectUnauthorized };
 }
 
 function isLoopback(host: string): boolean {

@@ -41,6 +41,7 @@ export const StationSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    statusIntervalSeconds: Type.Number({ exclusiveMinimum: 0, default: 10, description: 'how often the retained status (health) is republished, besides on every change' }),
     trigger: Type.Object(
       { frameTimeoutMs: Type.Integer({ minimum: 1, default: 5000, description: 'how long a trigger waits for its frame before the part goes to review with reason missing_frame' }) },
       { additionalProperties: false, default: {} },
@@ -87,7 +88,18 @@ export const ConfigSchema = Type.Object(
         topicPrefix: Type.String({ pattern: '^[A-Za-z0-9_/-]{1,64}$', default: 'loupe', description: 'first level(s) of every topic (per plant)' }),
         username: Type.Optional(Type.String({ description: 'broker user; or env LOUPE_MQTT_USERNAME' })),
         password: Type.Optional(Type.String({ description: 'broker password; prefer env LOUPE_MQTT_PASSWORD or ${VAR}' })),
-        clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'client id prefix; each station connects as <clientId>-<station>' })),
+        tls: Type.Optional(
+          Type.Object(
+            {
+              ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the CA that signed the broker certificate' })),
+              cert: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of this client certificate (brokers that require one)' })),
+              key: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the client private key' })),
+              rejectUnauthorized: Type.Boolean({ default: true, description: 'refuse a broker whose certificate does not verify against the CA' }),
+            },
+            { additionalProperties: false, description: 'TLS for mqtts:// and wss:// URLs' },
+          ),
+        ),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { allStations, parseTopic } from '../../contract/topics.ts';
 import { ResultSchema, ReviewSchema, StatusSchema, VerdictSchema, type Result, type Review, type Status, type VerdictMessage } from '../../contract/payloads.ts';
 import { parsePayload } from '../../contract/validate.ts';
-import { sendWithoutDelay, type BrokerOptions } from '../../edge/src/bus/link.ts';
+import { connectOptions, sendWithoutDelay, type BrokerOptions } from '../../edge/src/bus/link.ts';
 
 export type FeedEvent =
   | { type: 'status'; status: Status }
@@ -33,12 +33,7 @@ export class LineFeed {
   ) {}
 
   async start(): Promise<void> {
-    const client = mqtt.connect(this.broker.url, {
-      clientId: this.broker.clientId ?? `loupe-dashboard-${process.pid}`,
-      username: this.broker.username,
-      password: this.broker.password,
-      reconnectPeriod: 1000,
-    });
+    const client = mqtt.connect(this.broker.url, connectOptions(this.broker, this.broker.clientId ?? `loupe-dashboard-${process.pid}`));
     this.client = client;
     sendWithoutDelay(client);
     client.on('message', (topic, payload) => this.receive(topic, payload));

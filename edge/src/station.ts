@@ -12,6 +12,7 @@ import { decide, failSafe, type Decision } from './decide/policy.ts';
 import { InspectionError } from './reasons.ts';
 import { ReviewBook, type Closing } from './review/book.ts';
 import type { StationLink } from './bus/link.ts';
+import type { EdgeMetrics } from './health/metrics.ts';
 
 /** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
 export interface Inspector {
@@ -46,7 +47,10 @@ export class Station {
   private readonly queue: Waiting[] = [];
   private running = 0;
   private overloaded = false;
+  private lastFrameAt: number | null = null;
+  private statusTimer: NodeJS.Timeout | null = null;
   camera: Camera | null = null;
+  metrics: EdgeMetrics | null = null;
 
   constructor(
     private readonly config: StationConfig,
@@ -64,13 +68,17 @@ export class Station {
     return this.config.thresholds ?? this.model.manifest.thresholds;
   }
 
+  get connected(): boolean {
+    return this.link.connected;
+  }
+
   get modelRef(): { id: string; version: string } {
     return { id: this.model.manifest.id, version: String(this.model.manifest.version) };
   }
 
   async start(): Promise<void> {
     await mkdir(this.imageDir, { recursive: true });
-    await this.link.start(
+    this.link.start(
       {
         trigger: (trigger) => void this.trigger(trigger),
         frame: (partId, image) => void this.submit({ partId, image, source: 'mqtt', receivedAt: performance.now() }),
@@ -78,10 +86,19 @@ export class Station {
       },
       () => this.status('online'),
     );
+    this.statusTimer = setInterval(() => this.link.publishStatus(this.status('online')), this.config.statusIntervalSeconds * 1000);
+    this.metrics?.watch({
+      id: this.id,
+      queueDepth: () => this.queue.length + this.running,
+      openReviews: () => this.book.pending().length,
+      outboxDepth: () => this.link.outboxDepth,
+      brokerConnected: () => this.link.connected,
+    });
     this.log.info({ thresholds: this.thresholds, model: this.modelRef }, 'station online');
   }
 
   async stop(): Promise<void> {
+    if (this.statusTimer) clearInterval(this.statusTimer);
     for (const timer of this.deadlines.values()) clearTimeout(timer);
     for (const waiting of this.awaitingFrame.values()) clearTimeout(waiting.timer);
     await this.link.stop(this.status('offline'));
@@ -94,8 +111,12 @@ export class Station {
       station: this.id,
       state,
       model: this.modelRef,
+      modelLoaded: state === 'online',
       queueDepth: this.queue.length + this.running,
       overloaded: this.overloaded,
+      openReviews: this.book.pending().length,
+      outboxDepth: this.link.outboxDepth,
+      lastFrameAgeMs: this.lastFrameAt === null ? null : Math.round(performance.now() - this.lastFrameAt),
       at: new Date().toISOString(),
     };
   }
@@ -105,6 +126,7 @@ export class Station {
    * first result again instead of inspecting a second time.
    */
   submit(frame: Frame): Promise<Result> {
+    this.lastFrameAt = frame.receivedAt;
     const waitingTrigger = this.awaitingFrame.get(frame.partId);
     if (waitingTrigger) {
       // A trigger is waiting for this frame: hand it over, the trigger's inspection answers both.
@@ -232,6 +254,9 @@ export class Station {
     };
     if (detail) result.detail = detail;
     this.link.publishResult(result);
+    this.metrics?.frames.inc({ station: this.id, source: frame.source, verdict: result.verdict, reason: result.reasons[0] ?? '' });
+    if (score !== null) this.metrics?.inference.observe({ station: this.id }, (timing.decodeMs + timing.inferMs) / 1000);
+    this.metrics?.endToEnd.observe({ station: this.id }, (now - frame.receivedAt) / 1000);
     if (decision.verdict === 'review') {
       await this.openReview(result, frame.image);
     } else {

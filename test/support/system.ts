@@ -60,7 +60,9 @@ export async function startMosquitto(binary: string, extraConfig: string[] = [],
   const conf = path.join(dir, 'mosquitto.conf');
   await writeFile(
     conf,
-    [`listener ${chosen} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'log_dest stderr', 'log_type error', ...extraConfig].join('\n') + '\n',
+    // `user root`: started as root (CI), Mosquitto would switch to its own user, which cannot read the
+    // test's private temp folder (persistence, certificates); started as anyone else it is ignored.
+    ['user root', `listener ${chosen} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'log_dest stderr', 'log_type error', ...extraConfig].join('\n') + '\n',
   );
   const launch = async (): Promise<ChildProcess> => {
     const child = spawn(binary, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });

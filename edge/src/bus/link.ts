@@ -19,12 +19,33 @@ import {
   type VerdictMessage,
 } from '../../../contract/payloads.ts';
 import { parsePayload } from '../../../contract/validate.ts';
+import { Outbox } from './outbox.ts';
 
 export interface BrokerOptions {
   url: string;
   username?: string;
   password?: string;
   clientId?: string;
+  /** TLS: PEM contents of the CA, client certificate and key */
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  rejectUnauthorized?: boolean;
+}
+
+/** The mqtt.js options every Loupe connection shares: credentials, TLS, reconnect. */
+export function connectOptions(broker: BrokerOptions, clientId: string): IClientOptions {
+  return {
+    clientId,
+    username: broker.username,
+    password: broker.password,
+    ca: broker.ca,
+    cert: broker.cert,
+    key: broker.key,
+    rejectUnauthorized: broker.rejectUnauthorized ?? true,
+    reconnectPeriod: 1000,
+    connectTimeout: 10_000,
+  };
 }
 
 /**
@@ -45,82 +66,106 @@ export interface InboundHandlers {
 export class StationLink {
   private client: MqttClient | null = null;
   private handlers: InboundHandlers | null = null;
+  private readonly outbox: Outbox;
 
   constructor(
     private readonly broker: BrokerOptions,
     private readonly address: StationAddress,
+    outboxDir: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.outbox = new Outbox(outboxDir);
+    if (this.outbox.depth > 0) log.info({ messages: this.outbox.depth }, 'outbox holds messages from before the restart; delivering them first');
+  }
 
-  async start(handlers: InboundHandlers, online: () => Status): Promise<void> {
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  get outboxDepth(): number {
+    return this.outbox.depth;
+  }
+
+  /**
+   * Connects in the background: a station inspects parts whether or not the broker is reachable,
+   * and what it owes the line waits in the outbox.
+   */
+  start(handlers: InboundHandlers, online: () => Status): void {
     this.handlers = handlers;
     const offline: Status = { schema: 'loupe/status@1', line: this.address.line, station: this.address.station, state: 'offline', at: new Date().toISOString() };
-    const options: IClientOptions = {
-      clientId: this.broker.clientId ?? `loupe-${this.address.line}-${this.address.station}`,
-      username: this.broker.username,
-      password: this.broker.password,
+    const client = mqtt.connect(this.broker.url, {
+      ...connectOptions(this.broker, this.broker.clientId ?? `loupe-${this.address.line}-${this.address.station}`),
       clean: false, // persistent session: decisions sent while we were away are delivered on return
-      reconnectPeriod: 1000,
-      connectTimeout: 10_000,
       will: { topic: topics.status(this.address), payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
-    };
-    const client = mqtt.connect(this.broker.url, options);
+    });
     this.client = client;
     sendWithoutDelay(client);
     client.on('message', (topic, payload) => this.receive(topic, payload));
     client.on('error', (error) => this.log.warn({ err: error.message }, 'mqtt error'));
-    client.on('offline', () => this.log.warn('mqtt broker unreachable; publishes are queued until it is back'));
-    client.on('connect', () => {
-      this.log.info({ url: this.broker.url }, 'mqtt connected');
-      this.publish(topics.status(this.address), online(), true);
+    client.on('offline', () => this.log.warn({ outbox: this.outbox.depth }, 'mqtt broker unreachable; results and verdicts wait in the outbox'));
+    client.on('connect', (connack) => {
+      this.log.info({ url: this.broker.url, sessionPresent: connack.sessionPresent }, 'mqtt connected');
+      this.publishStatus(online());
+      if (!connack.sessionPresent) {
+        client.subscribe([topics.trigger(this.address), `${topics.base(this.address)}/frame/+`, topics.decision(this.address)], { qos: 1 }, (error) => {
+          if (error) this.log.error({ err: error.message }, 'subscribe failed');
+        });
+      }
+      this.outbox.resume();
     });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`cannot reach MQTT broker at ${this.broker.url} within 10 s`)), 10_000);
-      client.once('connect', () => {
-        clearTimeout(timer);
-        resolve();
-      });
+    this.outbox.attach({
+      get connected() {
+        return client.connected;
+      },
+      publish: (message, done) => client.publish(message.topic, message.payload, { qos: 1, retain: message.retain }, (error) => done(error ?? undefined)),
     });
-    await client.subscribeAsync([topics.trigger(this.address), `${topics.base(this.address)}/frame/+`, topics.decision(this.address)], { qos: 1 });
   }
 
   async stop(offline: Status): Promise<void> {
     const client = this.client;
     if (!client) return;
     this.client = null;
-    await client.publishAsync(topics.status(this.address), JSON.stringify(offline), { qos: 1, retain: true }).catch(() => undefined);
-    await client.endAsync();
+    if (client.connected) {
+      await client.publishAsync(topics.status(this.address), JSON.stringify(offline), { qos: 1, retain: true }).catch(() => undefined);
+      // Give messages on the wire a moment to be acknowledged; the rest stay in the outbox.
+      await new Promise((resolve) => setTimeout(resolve, this.outbox.depth > 0 ? 200 : 0));
+    }
+    await client.endAsync(true);
+    this.outbox.close();
   }
 
   get decisionTopic(): string {
     return topics.decision(this.address);
   }
 
+  /** Status is state, not history: only the latest matters, so it skips the outbox (retained, last will). */
   publishStatus(status: Status): void {
-    this.publish(topics.status(this.address), status, true);
+    const client = this.client;
+    if (!client?.connected) return;
+    client.publish(topics.status(this.address), JSON.stringify(status), { qos: 1, retain: true }, (error) => {
+      if (error) this.log.warn({ err: error.message }, 'status publish failed');
+    });
   }
   publishResult(result: Result): void {
-    this.publish(topics.result(this.address), result, false);
+    this.send(topics.result(this.address), result, false);
   }
   publishReview(review: Review): void {
-    this.publish(topics.review(this.address, review.partId), review, true);
+    this.send(topics.review(this.address, review.partId), review, true);
   }
   /** An empty retained message removes the retained review from the broker. */
   clearReview(partId: string): void {
-    this.client?.publish(topics.review(this.address, partId), '', { qos: 1, retain: true });
+    this.outbox.send({ topic: topics.review(this.address, partId), payload: '', retain: true });
   }
   publishVerdict(verdict: VerdictMessage): void {
-    this.publish(topics.verdict(this.address), verdict, false);
+    this.send(topics.verdict(this.address), verdict, false);
   }
   publishError(error: Omit<ErrorMessage, 'schema' | 'line' | 'station' | 'at'>): void {
     const message: ErrorMessage = { schema: 'loupe/error@1', line: this.address.line, station: this.address.station, at: new Date().toISOString(), ...error };
-    this.publish(topics.error(this.address), message, false);
+    this.send(topics.error(this.address), message, false);
   }
 
-  private publish(topic: string, payload: object, retain: boolean): void {
-    this.client?.publish(topic, JSON.stringify(payload), { qos: 1, retain }, (error) => {
-      if (error) this.log.error({ topic, err: error.message }, 'publish failed');
-    });
+  private send(topic: string, payload: object, retain: boolean): void {
+    this.outbox.send({ topic, payload: JSON.stringify(payload), retain });
   }
 
   private receive(topic: string, payload: Buffer): void {
