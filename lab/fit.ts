@@ -10,7 +10,7 @@ import { framePixels } from '../edge/src/vision/preprocess.ts';
 import { loadModel } from '../edge/src/vision/model.ts';
 import { readImage, trainImages } from './dataset.ts';
 import { fitGaussian, scoringGraph } from './padim.ts';
-import { fitTexture, textureScoringGraph } from './texture.ts';
+import { fitPatchcore, patchcoreGraph } from './patchcore.ts';
 
 const METHODS = {
   aligned: 'aligned: per-position Gaussian of a fixed colour + edge filter bank, 6×6 patches, stride 4',
@@ -50,8 +50,8 @@ export async function fit(options: FitOptions): Promise<FitReport> {
   const method = options.method ?? 'aligned';
   let graph: Uint8Array;
   if (method === 'texture') {
-    const { mean, whitening } = await fitTexture(shape, pixels);
-    graph = textureScoringGraph(shape, mean, whitening);
+    const { mean, invStd, memory, size: bankSize } = await fitPatchcore(shape, pixels);
+    graph = patchcoreGraph(shape, mean, invStd, memory, bankSize);
   } else {
     const { mean, invStd } = await fitGaussian(shape, pixels);
     graph = scoringGraph(shape, mean, invStd);

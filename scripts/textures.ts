@@ -5,7 +5,7 @@
  * a handful of distinct 256×256 crops: train and test crops are drawn independently from the whole
  * photo (positions and mirroring differ), as a camera sees the same kind of surface again.
  *
- *   npx tsx scripts/textures.ts --skimage DIR --out DIR [--seed S] [--count N]
+ *   npx tsx scripts/textures.ts --skimage DIR --out DIR [--seed S] [--count N] [--apart]
  *
  * DIR is skimage's data folder; get it without installing Python with
  *   apt-get download python3-skimage && dpkg -x python3-skimage_*.deb /tmp/skimage
@@ -21,7 +21,7 @@ export const TEXTURES = ['brick', 'grass', 'gravel'] as const;
 const DEFECTS = ['scratch', 'spot', 'crack', 'contamination'];
 const SIZE = 256;
 
-export async function writeTextureDataset(options: { skimage: string; out: string; seed: number; count: number }): Promise<void> {
+export async function writeTextureDataset(options: { skimage: string; out: string; seed: number; count: number; apart?: boolean }): Promise<void> {
   for (const texture of TEXTURES) {
     const photo = path.join(options.skimage, `${texture}.png`);
     const meta = await sharp(photo).metadata();
@@ -29,9 +29,12 @@ export async function writeTextureDataset(options: { skimage: string; out: strin
     const height = meta.height ?? 0;
     if (width < SIZE || height < SIZE) throw new Error(`${photo}: ${width}×${height} is too small to cut 256×256 parts from`);
     const random = rng(options.seed * 31 + texture.length);
-    const crop = async (): Promise<Buffer> => {
+    // --apart: training crops from the top rows, test crops from the bottom rows (on a 512-pixel
+    // photo they still share a quarter of their rows: a harder check, not a clean split).
+    const crop = async (use: 'train' | 'test' = 'train'): Promise<Buffer> => {
       const left = Math.floor(random() * (width - SIZE + 1));
-      const top = Math.floor(random() * (height - SIZE + 1));
+      const span = height - SIZE;
+      const top = !options.apart ? Math.floor(random() * (span + 1)) : use === 'train' ? Math.floor(random() * (span / 4 + 1)) : span - Math.floor(random() * (span / 4 + 1));
       let part = sharp(photo).extract({ left, top, width: SIZE, height: SIZE });
       if (random() < 0.5) part = part.flop();
       return part.toColourspace('srgb').png().toBuffer();
@@ -44,10 +47,10 @@ export async function writeTextureDataset(options: { skimage: string; out: strin
     const pad = (n: number) => String(n).padStart(3, '0');
     for (let i = 0; i < options.count; i++) await save('train/good', `${pad(i)}.png`, await crop());
     const testCount = Math.max(4, Math.round(options.count / 4));
-    for (let i = 0; i < testCount; i++) await save('test/good', `${pad(i)}.png`, await crop());
+    for (let i = 0; i < testCount; i++) await save('test/good', `${pad(i)}.png`, await crop('test'));
     for (const defect of DEFECTS) {
       for (let i = 0; i < testCount; i++) {
-        const painted = await paintOnto(await crop(), defect, random);
+        const painted = await paintOnto(await crop('test'), defect, random);
         await save(`test/${defect}`, `${pad(i)}.png`, painted.image);
         await save(`ground_truth/${defect}`, `${pad(i)}_mask.png`, painted.mask);
       }
@@ -57,10 +60,10 @@ export async function writeTextureDataset(options: { skimage: string; out: strin
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  const { values } = parseArgs({ options: { skimage: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string', default: '1' }, count: { type: 'string', default: '100' } } });
+  const { values } = parseArgs({ options: { skimage: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string', default: '1' }, count: { type: 'string', default: '100' }, apart: { type: 'boolean' } } });
   if (!values.skimage || !values.out) {
     console.error('usage: npx tsx scripts/textures.ts --skimage DIR --out DIR [--seed S] [--count N]');
     process.exit(2);
   }
-  await writeTextureDataset({ skimage: values.skimage, out: values.out, seed: Number(values.seed), count: Number(values.count) });
+  await writeTextureDataset({ skimage: values.skimage, out: values.out, seed: Number(values.seed), count: Number(values.count), apart: values.apart });
 }

@@ -1,0 +1,202 @@
+/**
+ * The texture model, PatchCore-style: a memory bank of patch features of good parts, chosen to cover
+ * them (greedy k-centre coreset), and the anomaly of a patch is its distance to the nearest patch in
+ * the bank. No Gaussian has to fit the whole, many-modal variety of a real texture: a normal patch
+ * only has to resemble *some* normal patch. Features are multi-scale filter responses of brightness
+ * (derivative-of-Gaussian in x and y, Laplacian of Gaussian, at two scales), brightness, its square
+ * and chroma, pooled over 6×6 and 14×14 patches and standardised. One ONNX graph: features, then
+ * all distances to the bank as one MatMul, then the minimum.
+ */
+import * as ort from 'onnxruntime-node';
+import { floats, ints, model, node, tensorInfo, UINT8 } from './onnx.ts';
+import { PATCH_STRIDE, gridOf, type PadimShape } from './padim.ts';
+import { rng } from './synth.ts';
+
+const SIGMAS = [1, 2.5];
+const FILTERS_PER_SIGMA = 3;
+const PIXEL_FEATURES = 1 + 1 + 2 + SIGMAS.length * FILTERS_PER_SIGMA;
+const POOLS = [6, 14];
+const FEATURES = PIXEL_FEATURES * POOLS.length;
+const KERNEL = 11;
+
+/** Derivative-of-Gaussian (x, y) and Laplacian-of-Gaussian kernels, 11×11, for each σ. */
+function filterBank(): Float32Array {
+  const w = new Float32Array(SIGMAS.length * FILTERS_PER_SIGMA * KERNEL * KERNEL);
+  const r = (KERNEL - 1) / 2;
+  SIGMAS.forEach((sigma, s) => {
+    const s2 = sigma * sigma;
+    for (let y = -r; y <= r; y++) {
+      for (let x = -r; x <= r; x++) {
+        const g = Math.exp(-(x * x + y * y) / (2 * s2));
+        const at = (f: number) => ((s * FILTERS_PER_SIGMA + f) * KERNEL + (y + r)) * KERNEL + (x + r);
+        w[at(0)] = (-x / s2) * g;
+        w[at(1)] = (-y / s2) * g;
+        w[at(2)] = ((x * x + y * y - 2 * s2) / (s2 * s2)) * g;
+      }
+    }
+    // each filter sums to zero and has unit L1 norm, so scales are comparable
+    for (let f = 0; f < FILTERS_PER_SIGMA; f++) {
+      const base = (s * FILTERS_PER_SIGMA + f) * KERNEL * KERNEL;
+      let mean = 0;
+      for (let k = 0; k < KERNEL * KERNEL; k++) mean += w[base + k] / (KERNEL * KERNEL);
+      let l1 = 0;
+      for (let k = 0; k < KERNEL * KERNEL; k++) l1 += Math.abs((w[base + k] -= mean));
+      for (let k = 0; k < KERNEL * KERNEL; k++) w[base + k] /= l1;
+    }
+  });
+  return w;
+}
+
+function featureNodes() {
+  const pad = (KERNEL - 1) / 2;
+  const nodes = [
+    node('Cast', ['image'], ['image_f'], { to: 1 }),
+    node('Transpose', ['image_f'], ['image_chw'], { perm: [0, 3, 1, 2] }),
+    node('Mul', ['image_chw', 'byte_scale'], ['rgb']),
+    node('ReduceMean', ['rgb'], ['grey'], { axes: [1], keepdims: 1 }),
+    node('Mul', ['grey', 'grey'], ['grey2']),
+    node('Conv', ['rgb', 'chroma_bank'], ['chroma_signed'], { kernel_shape: [1, 1] }),
+    node('Abs', ['chroma_signed'], ['chroma']),
+    node('Conv', ['grey', 'bank'], ['responses'], { kernel_shape: [KERNEL, KERNEL], pads: [pad, pad, pad, pad] }),
+    node('Abs', ['responses'], ['magnitudes']),
+    node('Concat', ['grey', 'grey2', 'chroma', 'magnitudes'], ['pixel_features'], { axis: 1 }),
+  ];
+  const pooled: string[] = [];
+  for (const size of POOLS) {
+    const p = (size - PATCH_STRIDE) / 2;
+    nodes.push(node('AveragePool', ['pixel_features'], [`pooled_${size}`], { kernel_shape: [size, size], strides: [PATCH_STRIDE, PATCH_STRIDE], pads: [p, p, p, p], count_include_pad: 0 }));
+    pooled.push(`pooled_${size}`);
+  }
+  nodes.push(node('Concat', pooled, ['raw_features'], { axis: 1 }));
+  return {
+    nodes,
+    initializers: [
+      floats('bank', [SIGMAS.length * FILTERS_PER_SIGMA, 1, KERNEL, KERNEL], filterBank()),
+      floats('chroma_bank', [2, 3, 1, 1], [1, -1, 0, 0, -1, 1]),
+      floats('byte_scale', [], [1 / 255]),
+    ],
+  };
+}
+
+const imageInput = (shape: PadimShape) => tensorInfo('image', [1, shape.height, shape.width, 3], UINT8);
+
+export function patchFeatureGraph(shape: PadimShape): Uint8Array {
+  const { gw, gh } = gridOf(shape);
+  const { nodes, initializers } = featureNodes();
+  return model({ name: 'loupe-patch-features', node: nodes, initializer: initializers, input: [imageInput(shape)], output: [tensorInfo('raw_features', [1, FEATURES, gh, gw])] });
+}
+
+export function patchcoreGraph(shape: PadimShape, mean: Float32Array, invStd: Float32Array, memory: Float32Array, size: number): Uint8Array {
+  const { gw, gh } = gridOf(shape);
+  const positions = gw * gh;
+  const { nodes, initializers } = featureNodes();
+  const bankT = new Float32Array(FEATURES * size); // C × M
+  const bankNorm = new Float32Array(size);
+  for (let m = 0; m < size; m++) {
+    for (let c = 0; c < FEATURES; c++) {
+      const v = memory[m * FEATURES + c];
+      bankT[c * size + m] = v;
+      bankNorm[m] += v * v;
+    }
+  }
+  return model({
+    name: 'loupe-patchcore',
+    node: [
+      ...nodes,
+      node('Sub', ['raw_features', 'mean'], ['centred']),
+      node('Mul', ['centred', 'inv_std'], ['features']),
+      node('Reshape', ['features', 'flat_shape'], ['flat']), // C × N
+      node('Transpose', ['flat'], ['patches'], { perm: [1, 0] }), // N × C
+      node('MatMul', ['patches', 'memory_t'], ['dot']), // N × M
+      node('Mul', ['patches', 'patches'], ['patches2']),
+      node('ReduceSum', ['patches2', 'feature_axis'], ['patch_norm'], { keepdims: 1 }), // N × 1
+      node('Mul', ['dot', 'minus_two'], ['minus_2dot']),
+      node('Add', ['minus_2dot', 'memory_norm'], ['partial']),
+      node('Add', ['partial', 'patch_norm'], ['distance2']),
+      node('ReduceMin', ['distance2'], ['nearest2'], { axes: [1], keepdims: 1 }),
+      node('Relu', ['nearest2'], ['nearest2_pos']),
+      node('Sqrt', ['nearest2_pos'], ['nearest']),
+      node('Reshape', ['nearest', 'map_shape'], ['patch_distance']),
+      node('AveragePool', ['patch_distance'], ['patch_map'], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], count_include_pad: 0 }),
+      node('ReduceMax', ['patch_map'], ['score'], { keepdims: 0 }),
+      node('Resize', ['patch_map', '', 'upscale'], ['anomaly_map'], { mode: 'linear' }),
+    ],
+    initializer: [
+      ...initializers,
+      floats('mean', [1, FEATURES, 1, 1], mean),
+      floats('inv_std', [1, FEATURES, 1, 1], invStd),
+      floats('memory_t', [FEATURES, size], bankT),
+      floats('memory_norm', [1, size], bankNorm),
+      floats('minus_two', [], [-2]),
+      ints('flat_shape', [2], [FEATURES, positions]),
+      ints('map_shape', [4], [1, 1, gh, gw]),
+      ints('feature_axis', [1], [1]),
+      floats('upscale', [4], [1, 1, PATCH_STRIDE, PATCH_STRIDE]),
+    ],
+    input: [imageInput(shape)],
+    output: [tensorInfo('score', []), tensorInfo('anomaly_map', [1, 1, shape.height, shape.width])],
+  });
+}
+
+/** Standardises the features of good patches and keeps a coreset of `size` of them as the memory bank. */
+export async function fitPatchcore(shape: PadimShape, goodPixels: Uint8Array[], size = 2048, seed = 1): Promise<{ mean: Float32Array; invStd: Float32Array; memory: Float32Array; size: number }> {
+  const session = await ort.InferenceSession.create(patchFeatureGraph(shape));
+  const { gw, gh } = gridOf(shape);
+  const positions = gw * gh;
+  const all: Float32Array[] = [];
+  for (const pixels of goodPixels) {
+    const out = await session.run({ image: new ort.Tensor('uint8', pixels, [1, shape.height, shape.width, 3]) });
+    all.push(Float32Array.from(out.raw_features.data as Float32Array));
+  }
+  await session.release();
+  const count = all.length * positions;
+  const mean = new Float64Array(FEATURES);
+  const sq = new Float64Array(FEATURES);
+  for (const f of all) {
+    for (let c = 0; c < FEATURES; c++) {
+      for (let p = 0; p < positions; p++) {
+        const v = f[c * positions + p];
+        mean[c] += v;
+        sq[c] += v * v;
+      }
+    }
+  }
+  const invStd = new Float32Array(FEATURES);
+  for (let c = 0; c < FEATURES; c++) {
+    mean[c] /= count;
+    invStd[c] = 1 / Math.max(Math.sqrt(Math.max(0, sq[c] / count - mean[c] * mean[c])), 1e-6);
+  }
+  // Candidates: a random sample of all patches (standardised), then greedy k-centre over them.
+  const random = rng(seed);
+  const candidates = Math.min(count, 30_000);
+  const pool = new Float32Array(candidates * FEATURES);
+  for (let i = 0; i < candidates; i++) {
+    const pick = Math.floor(random() * count);
+    const f = all[Math.floor(pick / positions)];
+    const p = pick % positions;
+    for (let c = 0; c < FEATURES; c++) pool[i * FEATURES + c] = (f[c * positions + p] - mean[c]) * invStd[c];
+  }
+  const chosen = Math.min(size, candidates);
+  const memory = new Float32Array(chosen * FEATURES);
+  const nearest = new Float32Array(candidates).fill(Infinity);
+  let next = 0;
+  for (let m = 0; m < chosen; m++) {
+    memory.set(pool.subarray(next * FEATURES, (next + 1) * FEATURES), m * FEATURES);
+    let farthest = 0;
+    let farthestDistance = -1;
+    for (let i = 0; i < candidates; i++) {
+      let d = 0;
+      for (let c = 0; c < FEATURES; c++) {
+        const diff = pool[i * FEATURES + c] - memory[m * FEATURES + c];
+        d += diff * diff;
+      }
+      if (d < nearest[i]) nearest[i] = d;
+      if (nearest[i] > farthestDistance) {
+        farthestDistance = nearest[i];
+        farthest = i;
+      }
+    }
+    next = farthest;
+  }
+  return { mean: Float32Array.from(mean), invStd, memory, size: chosen };
+}
