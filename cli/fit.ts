@@ -1,10 +1,36 @@
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.ts';
+import { decidedParts } from '../lab/decided.ts';
 import { fit } from '../lab/fit.ts';
+import { refitFromDecisions } from '../lab/refit.ts';
+import { DEFAULT_CONFIG } from './options.ts';
+import { openStation } from './station-state.ts';
 
 export default async function fitCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { data: { type: 'string' }, out: { type: 'string' }, id: { type: 'string' }, version: { type: 'string' }, texture: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { data: { type: 'string' }, out: { type: 'string' }, id: { type: 'string' }, version: { type: 'string' }, texture: { type: 'boolean' }, 'from-decisions': { type: 'boolean' }, config: { type: 'string', default: DEFAULT_CONFIG }, station: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values['from-decisions'] && values.out) {
+    // Parts people accepted join the good set (plus --data's train/good, if given): a new model version.
+    const config = await loadConfig(values.config);
+    const station = await openStation(config, values.station);
+    const parts = decidedParts(station.reviews.closings(365), station.imageDir);
+    station.reviews.close();
+    const report = await refitFromDecisions({ parent: station.modelDir, parts, goodData: values.data, out: values.out, method: values.texture ? 'texture' : 'aligned' });
+    console.log(`refitted ${report.manifest.id} v${report.manifest.version} from ${JSON.stringify(report.manifest.lineage)}`);
+    console.log(`proposed thresholds: passBelow ${report.manifest.thresholds.passBelow}, rejectAbove ${report.manifest.thresholds.rejectAbove}`);
+    console.log(`swap it in: POST /api/stations/${station.id}/model { "model": "${values.out}", "approvedBy": "<manager>" }`);
+    return 0;
+  }
   if (values.help || !values.data || !values.out) {
-    console.log('Usage: loupe fit --data DIR/CATEGORY --out models/NAME [--texture] [--id ID] [--version V]\n\nFits on DIR/CATEGORY/train/good only; writes model.onnx and manifest.json with proposed thresholds.\n--texture: for surfaces with no fixed layout (one Gaussian for every position) instead of aligned parts.');
+    console.log(
+      'Usage: loupe fit --data DIR/CATEGORY --out models/NAME [--texture] [--id ID] [--version V]\n' +
+        '       loupe fit --from-decisions --out models/NAME [--config FILE] [--station S] [--data DIR/CATEGORY]\n\n' +
+        'Fits on DIR/CATEGORY/train/good only; writes model.onnx and manifest.json with proposed thresholds.\n' +
+        '--texture: for surfaces with no fixed layout (a memory bank of patches) instead of aligned parts.\n' +
+        '--from-decisions: a new version of the station\'s model, with the parts people accepted added to the good set.',
+    );
     return values.help ? 0 : 2;
   }
   const report = await fit({ data: values.data, out: values.out, id: values.id, version: values.version, method: values.texture ? 'texture' : 'aligned' });

@@ -11,6 +11,9 @@ const commands: Record<string, Command> = {
   synth: { summary: 'write a synthetic dataset in the MVTec AD layout', load: () => import('./synth.ts') },
   fit: { summary: 'fit an anomaly model on good parts and write model.onnx + manifest.json', load: () => import('./fit.ts') },
   eval: { summary: 'evaluate a model on a dataset: AUROC, auto-pass share at zero escapes, speed', load: () => import('./eval.ts') },
+  calibrate: { summary: "propose pass_below / reject_above from a station's decided history", load: () => import('./calibrate.ts') },
+  export: { summary: 'export decided parts with their labels as an MVTec AD dataset', load: () => import('./export.ts') },
+  simulate: { summary: 'run the human loop on synthetic parts: review rate, escapes, false rejects over time', load: () => import('./simulate.ts') },
   bench: { summary: 'measure throughput, latency and overhead against raw decode + inference', load: () => import('./bench.ts') },
 };
 

@@ -11,12 +11,16 @@ import type { Config } from '../config/schema.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.ts';
 import { StationLink, type BrokerOptions } from '../edge/src/bus/link.ts';
 import { Station } from '../edge/src/station.ts';
+import { FileReviewStore } from '../edge/src/review/store.ts';
+import { ThresholdHistory } from '../edge/src/decide/thresholds.ts';
 import { FolderIngest } from '../edge/src/ingest/folder.ts';
 import { SyntheticCamera } from '../edge/src/ingest/synthetic.ts';
 import { httpIngest } from '../edge/src/ingest/http.ts';
 import { InspectionPool } from '../edge/src/vision/pool.ts';
 import { LineFeed } from '../dashboard/src/feed.ts';
 import { dashboard } from '../dashboard/src/server.ts';
+import { ClaimBook } from '../dashboard/src/claims.ts';
+import { reviewApi } from '../edge/src/review/api.ts';
 import { createLogger } from './log.ts';
 import { EdgeMetrics } from '../edge/src/health/metrics.ts';
 
@@ -67,7 +71,10 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         const address = { prefix: config.mqtt.topicPrefix, line: config.line, station: stationConfig.id };
         const clientId = brokerOptions.clientId ? `${brokerOptions.clientId}-${stationConfig.id}` : undefined;
         const link = new StationLink({ ...brokerOptions, clientId }, address, path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id), stationLog);
-        const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), stationLog);
+        const stateDir = path.resolve(config.dataDir, 'reviews', config.line, stationConfig.id);
+        const reviews = new FileReviewStore(stateDir);
+        stoppers.push(() => reviews.close());
+        const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), { reviews, thresholds: new ThresholdHistory(stateDir) }, stationLog);
         station.metrics = metrics;
         await station.start();
         stoppers.push(() => station.stop());
@@ -86,6 +93,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
           stoppers.push(() => camera.stop());
         }
       }
+      await app.register(reviewApi, { stations });
       await app.register(httpIngest, {
         stations,
         tokens: new Map(config.stations.map((s) => [s.id, s.ingest.httpToken])),
@@ -98,7 +106,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       const feed = new LineFeed({ ...brokerOptions, clientId: brokerOptions.clientId ? `${brokerOptions.clientId}-dashboard` : undefined }, config.mqtt.topicPrefix, log.child({ component: 'dashboard' }));
       await feed.start();
       stoppers.push(() => feed.stop());
-      await app.register(dashboard, { feed });
+      await app.register(dashboard, { feed, claims: new ClaimBook(path.resolve(config.dataDir, 'dashboard'), config.dashboard.claimSeconds) });
     }
 
     await app.listen({ host: config.http.host, port: config.http.port });

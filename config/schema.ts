@@ -111,6 +111,10 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    dashboard: Type.Object(
+      { claimSeconds: Type.Number({ exclusiveMinimum: 0, default: 120, description: 'how long a technician holds a review they opened before others may take it' }) },
+      { additionalProperties: false, default: {} },
+    ),
     stations: Type.Array(StationSchema, { minItems: 1, description: 'one entry per camera' }),
   },
   { additionalProperties: false },

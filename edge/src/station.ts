@@ -11,6 +11,9 @@ import type { Decision as DecisionMessage, Reason, Result, Review, Status, Trigg
 import { decide, failSafe, type Decision } from './decide/policy.ts';
 import { InspectionError } from './reasons.ts';
 import { ReviewBook, type Closing } from './review/book.ts';
+import type { ReviewStore } from './review/store.ts';
+import { propose, type Proposal } from './decide/calibrate.ts';
+import type { ThresholdHistory, ThresholdVersion } from './decide/thresholds.ts';
 import type { StationLink } from './bus/link.ts';
 import type { EdgeMetrics } from './health/metrics.ts';
 
@@ -55,17 +58,54 @@ export class Station {
   constructor(
     private readonly config: StationConfig,
     private readonly line: string,
-    private readonly model: Inspector,
+    private model: Inspector,
     private readonly link: StationLink,
     private readonly imageDir: string,
+    private readonly state: { reviews: ReviewStore; thresholds: ThresholdHistory },
     private readonly log: Logger,
     private readonly random: () => number = Math.random,
   ) {
     this.id = config.id;
   }
 
+  /** In force: the last approved version, else the configuration, else the model's proposal. */
   get thresholds(): Thresholds {
+    const approved = this.state.thresholds.current;
+    if (approved) return { passBelow: approved.passBelow, rejectAbove: approved.rejectAbove };
     return this.config.thresholds ?? this.model.manifest.thresholds;
+  }
+
+  /** Proposes thresholds from people's decisions; nothing changes until someone approves. */
+  proposal(): Proposal {
+    return propose(this.state.reviews.closings(30), this.thresholds, this.state.reviews.scoreHistogram(), { auditShare: this.config.audit.share });
+  }
+
+  approveThresholds(thresholds: Thresholds, approvedBy: string, basis?: string): ThresholdVersion {
+    const version = this.state.thresholds.approve(thresholds, approvedBy, basis);
+    this.log.info({ thresholds, approvedBy, version: version.version }, 'thresholds changed');
+    this.link.publishStatus(this.status('online'));
+    return version;
+  }
+
+  get thresholdVersions(): ThresholdVersion[] {
+    return this.state.thresholds.versions;
+  }
+
+  /**
+   * Swaps the model between two frames: frames already handed to the old model finish on it, every
+   * later frame goes to the new one; none is dropped or scored twice.
+   */
+  async swapModel(next: Inspector & { close(): Promise<void> }): Promise<void> {
+    const previous = this.model as Inspector & { close?: () => Promise<void> };
+    this.model = next;
+    this.log.info({ from: previous.manifest.id + '@' + previous.manifest.version, to: next.manifest.id + '@' + next.manifest.version }, 'model swapped');
+    this.link.publishStatus(this.status('online'));
+    await this.drained();
+    await previous.close?.();
+  }
+
+  private async drained(): Promise<void> {
+    while (this.running > 0 || this.queue.length > 0) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   get connected(): boolean {
@@ -78,6 +118,16 @@ export class Station {
 
   async start(): Promise<void> {
     await mkdir(this.imageDir, { recursive: true });
+    // What was decided and what was waiting before a restart comes back first.
+    for (const closing of this.state.reviews.closings()) this.book.remember(closing);
+    const now = Date.now();
+    for (const review of this.state.reviews.openReviews()) {
+      this.book.openReview(review);
+      // Published again: a broker that lost its retained messages (or a dashboard that never saw them) learns of it.
+      if (review.message) this.link.publishReview(review.message);
+      this.deadlines.set(review.partId, setTimeout(() => this.expire(review.partId), Math.max(0, review.deadline - now)));
+    }
+    if (this.book.pending().length > 0) this.log.info({ open: this.book.pending().length }, 'reviews open before the restart are waiting again');
     this.link.start(
       {
         trigger: (trigger) => void this.trigger(trigger),
@@ -253,20 +303,21 @@ export class Station {
       at: new Date().toISOString(),
     };
     if (detail) result.detail = detail;
+    if (score !== null) this.state.reviews.scored(score);
+    // A review is on disk before any message about the part goes out: a crash in between cannot
+    // leave a part the line was told is waiting for a person, with no one knowing.
+    const review = decision.verdict === 'review' ? await this.recordReview(result, frame.image) : null;
     this.link.publishResult(result);
     this.metrics?.frames.inc({ station: this.id, source: frame.source, verdict: result.verdict, reason: result.reasons[0] ?? '' });
     if (score !== null) this.metrics?.inference.observe({ station: this.id }, (timing.decodeMs + timing.inferMs) / 1000);
     this.metrics?.endToEnd.observe({ station: this.id }, (now - frame.receivedAt) / 1000);
-    if (decision.verdict === 'review') {
-      await this.openReview(result, frame.image);
-    } else {
-      this.publishVerdict({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now() });
-    }
+    if (review) this.link.publishReview(review);
+    else if (decision.verdict !== 'review') this.publishVerdict({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now() });
     this.log.info({ partId: frame.partId, verdict: result.verdict, score, reasons: result.reasons, ms: result.timings.totalMs }, 'result');
     return result;
   }
 
-  private async openReview(result: Result, image: Buffer): Promise<void> {
+  private async recordReview(result: Result, image: Buffer): Promise<Review> {
     const now = Date.now();
     const deadline = now + this.config.review.deadlineSeconds * 1000;
     if (image.length > 0) {
@@ -274,7 +325,6 @@ export class Station {
         this.log.error({ partId: result.partId, err: error.message }, 'could not keep the image of a review'),
       );
     }
-    this.book.openReview({ partId: result.partId, score: result.score, reasons: result.reasons, openedAt: now, deadline });
     const review: Review = {
       schema: 'loupe/review@1',
       line: this.line,
@@ -289,11 +339,14 @@ export class Station {
       defaultAction: this.config.review.defaultAction,
       categories: this.config.defectCategories,
     };
-    this.link.publishReview(review);
+    const open = { partId: result.partId, score: result.score, reasons: result.reasons, openedAt: now, deadline, message: review };
+    this.state.reviews.opened(open); // on disk before anyone is told
+    this.book.openReview(open);
     this.deadlines.set(
       result.partId,
       setTimeout(() => this.expire(result.partId), deadline - now),
     );
+    return review;
   }
 
   private expire(partId: string): void {
@@ -330,6 +383,7 @@ export class Station {
   }
 
   private close(closing: Closing): void {
+    this.state.reviews.closed(closing); // on disk before the verdict goes out
     this.link.clearReview(closing.partId);
     this.publishVerdict(closing);
   }

@@ -3,7 +3,7 @@
  * state machine with no I/O and no clock of its own (time is passed in), so its rules are tested
  * directly: one decision per part, the same decision twice is harmless, a conflicting one is refused.
  */
-import type { Reason } from '../../../contract/payloads.ts';
+import type { Reason, Review } from '../../../contract/payloads.ts';
 
 export type FinalVerdict = 'pass' | 'reject' | 'hold';
 
@@ -13,6 +13,8 @@ export interface OpenReview {
   reasons: Reason[];
   openedAt: number;
   deadline: number;
+  /** the review message as published, so it can be published again after a restart */
+  message?: Review;
 }
 
 export interface Closing {
@@ -50,6 +52,13 @@ export class ReviewBook {
     this.open.set(review.partId, review);
   }
 
+  /** Records a closing; also brings back what was decided before a restart, so repeats and conflicts are still recognised. */
+  remember(closing: Closing): void {
+    this.open.delete(closing.partId);
+    this.closed.set(closing.partId, closing);
+    if (this.closed.size > this.keepClosed) this.closed.delete(this.closed.keys().next().value as string);
+  }
+
   pending(): OpenReview[] {
     return [...this.open.values()];
   }
@@ -72,7 +81,7 @@ export class ReviewBook {
     const closing: Closing = { partId: decision.partId, score: review.score, verdict, decidedBy: 'human', user: decision.user, at: now };
     if (decision.category !== undefined) closing.category = decision.category;
     if (decision.note !== undefined) closing.note = decision.note;
-    this.close(closing);
+    this.remember(closing);
     return { kind: 'decided', closing, review };
   }
 
@@ -81,13 +90,7 @@ export class ReviewBook {
     const review = this.open.get(partId);
     if (!review) return null;
     const closing: Closing = { partId, score: review.score, verdict: defaultAction, decidedBy: 'timeout', at: now };
-    this.close(closing);
+    this.remember(closing);
     return closing;
-  }
-
-  private close(closing: Closing): void {
-    this.open.delete(closing.partId);
-    this.closed.set(closing.partId, closing);
-    if (this.closed.size > this.keepClosed) this.closed.delete(this.closed.keys().next().value as string);
   }
 }

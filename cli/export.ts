@@ -1,0 +1,20 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.ts';
+import { decidedParts, exportDataset } from '../lab/decided.ts';
+import { DEFAULT_CONFIG } from './options.ts';
+import { openStation } from './station-state.ts';
+
+export default async function exportCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', default: DEFAULT_CONFIG }, station: { type: 'string' }, out: { type: 'string' }, days: { type: 'string', default: '30' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help || !values.out) {
+    console.log('Usage: loupe export --out DIR [--config FILE] [--station S] [--days N]\n\nWrites the parts people decided, with their labels, in the MVTec AD layout:\nDIR/train/good (accepted) and DIR/test/<defect category> (rejected). No pixel masks: people label parts, not pixels.');
+    return values.help ? 0 : 2;
+  }
+  const config = await loadConfig(values.config);
+  const station = await openStation(config, values.station);
+  const parts = decidedParts(station.reviews.closings(Number(values.days)), station.imageDir);
+  station.reviews.close();
+  const counts = await exportDataset(parts, values.out);
+  console.log(`${station.id}: ${counts.good} accepted and ${counts.defective} rejected parts written to ${values.out}`);
+  return 0;
+}

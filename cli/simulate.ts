@@ -1,0 +1,26 @@
+import { parseArgs } from 'node:util';
+import { simulate } from '../lab/simulate.ts';
+
+export default async function simulateCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { parts: { type: 'string', default: '5000' }, windows: { type: 'string', default: '10' }, 'calibrate-every': { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log('Usage: loupe simulate [--parts N] [--windows W] [--calibrate-every K] [--seed S] [--json]\n\nStreams synthetic parts through the real station and broker; a simulated technician decides\nreviews from the ground truth; calibration is approved every K decisions.');
+    return 0;
+  }
+  const parts = Number(values.parts);
+  if (!Number.isInteger(parts) || parts < 10) {
+    console.error('loupe simulate: --parts must be an integer of at least 10');
+    return 2;
+  }
+  const outcome = await simulate({ parts, windows: Number(values.windows), calibrateEvery: Number(values['calibrate-every']), seed: Number(values.seed) });
+  if (values.json) {
+    console.log(JSON.stringify(outcome));
+    return 0;
+  }
+  console.log('window  parts  review rate  escapes  false rejects  passBelow  rejectAbove');
+  outcome.windows.forEach((w, i) =>
+    console.log(`${String(i + 1).padStart(6)}  ${String(w.parts).padStart(5)}  ${(w.reviewRate * 100).toFixed(1).padStart(10)}%  ${String(w.escapes).padStart(7)}  ${String(w.falseRejects).padStart(13)}  ${String(w.thresholds.passBelow).padStart(9)}  ${String(w.thresholds.rejectAbove).padStart(11)}`),
+  );
+  console.log(`total escapes ${outcome.totalEscapes}, false rejects ${outcome.totalFalseRejects}, ${outcome.decisions} decisions, ${outcome.thresholdChanges} threshold changes`);
+  return 0;
+}

@@ -1,0 +1,62 @@
+/**
+ * The edge's review API: a station's calibration proposal, its threshold versions and their
+ * approval, and swapping in a refitted model. Registered on the station's HTTP server.
+ */
+import path from 'node:path';
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { Station } from '../station.ts';
+import { InspectionPool } from '../vision/pool.ts';
+
+export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> = async (app, { stations }) => {
+  const find = (id: string) => stations.get(id);
+  const StationParams = Type.Object({ station: Type.String() });
+  const unknown = (id: string) => ({ error: 'unknown_station', message: `no station "${id}" here; stations: ${[...stations.keys()].join(', ')}` });
+
+  app.get<{ Params: { station: string } }>('/api/stations/:station/calibration', { schema: { params: StationParams } }, async (request, reply) => {
+    const station = find(request.params.station);
+    if (!station) return reply.code(404).send(unknown(request.params.station));
+    return station.proposal();
+  });
+
+  app.get<{ Params: { station: string } }>('/api/stations/:station/thresholds', { schema: { params: StationParams } }, async (request, reply) => {
+    const station = find(request.params.station);
+    if (!station) return reply.code(404).send(unknown(request.params.station));
+    return { current: station.thresholds, versions: station.thresholdVersions };
+  });
+
+  app.post<{ Params: { station: string }; Body: { passBelow: number; rejectAbove: number; approvedBy: string; basis?: string } }>(
+    '/api/stations/:station/thresholds',
+    {
+      schema: {
+        params: StationParams,
+        body: Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number(), approvedBy: Type.String({ minLength: 1, maxLength: 64 }), basis: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+      },
+    },
+    async (request, reply) => {
+      const station = find(request.params.station);
+      if (!station) return reply.code(404).send(unknown(request.params.station));
+      const { passBelow, rejectAbove, approvedBy, basis } = request.body;
+      if (!(passBelow <= rejectAbove)) return reply.code(400).send({ error: 'invalid_thresholds', message: `passBelow ${passBelow} must not exceed rejectAbove ${rejectAbove}` });
+      return reply.code(201).send(station.approveThresholds({ passBelow, rejectAbove }, approvedBy, basis));
+    },
+  );
+
+  app.post<{ Params: { station: string }; Body: { model: string; approvedBy: string } }>(
+    '/api/stations/:station/model',
+    { schema: { params: StationParams, body: Type.Object({ model: Type.String({ minLength: 1 }), approvedBy: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }) } },
+    async (request, reply) => {
+      const station = find(request.params.station);
+      if (!station) return reply.code(404).send(unknown(request.params.station));
+      let pool: InspectionPool;
+      try {
+        pool = await InspectionPool.start(path.resolve(request.body.model));
+      } catch (error) {
+        return reply.code(400).send({ error: 'invalid_model', message: (error as Error).message });
+      }
+      request.log.info({ station: station.id, model: request.body.model, approvedBy: request.body.approvedBy }, 'model change approved');
+      await station.swapModel(pool);
+      return { model: station.modelRef };
+    },
+  );
+};
