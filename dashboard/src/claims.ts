@@ -6,8 +6,8 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { JSONFileSyncPreset } from 'lowdb/node';
 import type { LowSync } from 'lowdb';
+import { jsonDocument } from '../../edge/src/review/store.ts';
 
 export interface Claim {
   key: string;
@@ -26,7 +26,7 @@ export class ClaimBook {
     private readonly now: () => number = Date.now,
   ) {
     mkdirSync(dir, { recursive: true });
-    this.db = JSONFileSyncPreset(path.join(dir, 'claims.json'), { claims: [] as Claim[] });
+    this.db = jsonDocument(path.join(dir, 'claims.json'), { claims: [] as Claim[] });
   }
 
   holder(key: string): Claim | null {

@@ -52,7 +52,8 @@ export function propose(closings: Closing[], current: Thresholds, scores: ScoreH
   const passBelow = Math.min(lowestRejected * (1 - margin), current.passBelow * (options.maxStep ?? 1.5));
   // Just above the highest accepted part, but never below passBelow.
   const rejectAbove = Math.max(passBelow, highestAccepted * (options.headroom ?? 1.25));
-  const thresholds = { passBelow: round(passBelow), rejectAbove: round(rejectAbove) };
+  // Rounded towards caution: passBelow down, rejectAbove up, so rounding never lets a part through.
+  const thresholds = { passBelow: Math.floor(passBelow * 10_000) / 10_000, rejectAbove: Math.ceil(rejectAbove * 10_000) / 10_000 };
   const audit = options.auditShare ?? 0;
   const reviewRate = (t: Thresholds) => (scores ? scores.share(t.passBelow, t.rejectAbove) + audit * scores.share(0, t.passBelow) : Number.NaN);
   return {
@@ -65,8 +66,4 @@ export function propose(closings: Closing[], current: Thresholds, scores: ScoreH
     projectedReviewRate: reviewRate(thresholds),
     currentReviewRate: reviewRate(current),
   };
-}
-
-function round(value: number): number {
-  return Math.round(value * 10_000) / 10_000;
 }

@@ -4,8 +4,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { JSONFileSyncPreset } from 'lowdb/node';
 import type { LowSync } from 'lowdb';
+import { jsonDocument } from '../review/store.ts';
 import type { Thresholds } from '../../../config/schema.ts';
 
 export interface ThresholdVersion extends Thresholds {
@@ -20,7 +20,7 @@ export class ThresholdHistory {
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
-    this.db = JSONFileSyncPreset(path.join(dir, 'thresholds.json'), { versions: [] as ThresholdVersion[] });
+    this.db = jsonDocument(path.join(dir, 'thresholds.json'), { versions: [] as ThresholdVersion[] });
   }
 
   get current(): ThresholdVersion | null {

@@ -7,9 +7,19 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { JSONFileSyncPreset } from 'lowdb/node';
-import type { LowSync } from 'lowdb';
+import { JSONFileSync } from 'lowdb/node';
+import { LowSync } from 'lowdb';
 import type { Closing, OpenReview } from './book.ts';
+
+/**
+ * A lowdb document backed by its file, always. (lowdb's own presets swap in an in-memory adapter
+ * when NODE_ENV is "test", which would make every durability test pass without touching the disk.)
+ */
+export function jsonDocument<T>(file: string, defaults: T): LowSync<T> {
+  const db = new LowSync<T>(new JSONFileSync<T>(file), defaults);
+  db.read();
+  return db;
+}
 
 export interface ReviewStore {
   openReviews(): OpenReview[];
@@ -69,8 +79,8 @@ export class FileReviewStore implements ReviewStore {
 
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true });
-    this.db = JSONFileSyncPreset<OpenFile>(path.join(dir, 'open-reviews.json'), { open: [] });
-    this.scoresDb = JSONFileSyncPreset<{ counts: number[] }>(path.join(dir, 'scores.json'), { counts: new Array(ScoreHistogram.BINS).fill(0) });
+    this.db = jsonDocument<OpenFile>(path.join(dir, 'open-reviews.json'), { open: [] });
+    this.scoresDb = jsonDocument<{ counts: number[] }>(path.join(dir, 'scores.json'), { counts: new Array(ScoreHistogram.BINS).fill(0) });
     this.histogram = new ScoreHistogram(this.scoresDb.data.counts.length === ScoreHistogram.BINS ? this.scoresDb.data.counts : undefined);
     // The histogram is statistics, not a record: written every few seconds, not per part.
     this.timer = setInterval(() => this.flushScores(), 5000);
