@@ -8,18 +8,14 @@
  * graph through onnxruntime, so fit and inference see identical numbers.
  */
 import * as ort from 'onnxruntime-node';
-import { floats, ints, model, node, tensorInfo, UINT8 } from './onnx.ts';
-
-export const PATCH_STRIDE = 4;
+import { floats, ints, model, node, tensorInfo } from './onnx.ts';
+import { bytesToRgb, gridOf, imageInput, mapOutputs, PATCH_STRIDE, type Shape } from './stages.ts';
 const FEATURES = 5;
 // 6×6 patches at stride 4: small enough that a faint, thin scratch is not averaged away, large
 // enough to absorb the part's small shifts (measured on the synthetic bracket at zero escapes: 8×8 auto-passed 90% of good parts, 6×6 98%).
 const POOL = 6;
 
-export interface PadimShape {
-  width: number;
-  height: number;
-}
+export type PadimShape = Shape;
 
 /** Fixed 3×3 filter bank over RGB: the three colours, then |∂x| and |∂y| of brightness (Sobel). */
 function filterBank(): Float32Array {
@@ -38,24 +34,16 @@ function filterBank(): Float32Array {
 }
 
 function featureNodes() {
+  const input = bytesToRgb();
   return {
     nodes: [
-      // The input is the decoded frame as bytes, height × width × RGB: cast, make planar, scale to 0..1.
-      node('Cast', ['image'], ['image_f'], { to: 1 }),
-      node('Transpose', ['image_f'], ['image_chw'], { perm: [0, 3, 1, 2] }),
-      node('Mul', ['image_chw', 'byte_scale'], ['rgb']),
+      ...input.nodes,
       node('Conv', ['rgb', 'bank'], ['responses'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
       node('Abs', ['responses'], ['magnitudes']),
       node('AveragePool', ['magnitudes'], ['features'], { kernel_shape: [POOL, POOL], strides: [PATCH_STRIDE, PATCH_STRIDE], pads: [(POOL - PATCH_STRIDE) / 2, (POOL - PATCH_STRIDE) / 2, (POOL - PATCH_STRIDE) / 2, (POOL - PATCH_STRIDE) / 2] }),
     ],
-    initializers: [floats('bank', [FEATURES, 3, 3, 3], filterBank()), floats('byte_scale', [], [1 / 255])],
+    initializers: [...input.initializers, floats('bank', [FEATURES, 3, 3, 3], filterBank())],
   };
-}
-
-const imageInput = (shape: PadimShape) => tensorInfo('image', [1, shape.height, shape.width, 3], UINT8);
-
-export function gridOf(shape: PadimShape): { gw: number; gh: number } {
-  return { gw: shape.width / PATCH_STRIDE, gh: shape.height / PATCH_STRIDE };
 }
 
 /** The feature half alone, used while fitting. */
@@ -72,6 +60,7 @@ export function featureGraph(shape: PadimShape): Uint8Array {
 export function scoringGraph(shape: PadimShape, mean: Float32Array, invStd: Float32Array): Uint8Array {
   const { gw, gh } = gridOf(shape);
   const { nodes, initializers } = featureNodes();
+  const out = mapOutputs(shape);
   return model({
     name: 'loupe-padim',
     node: [
@@ -82,18 +71,11 @@ export function scoringGraph(shape: PadimShape, mean: Float32Array, invStd: Floa
       node('ReduceSum', ['z2', 'feature_axis'], ['distance'], { keepdims: 1 }),
       node('AveragePool', ['distance'], ['smoothed'], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }),
       node('Sqrt', ['smoothed'], ['patch_map']),
-      node('ReduceMax', ['patch_map'], ['score'], { keepdims: 0 }),
-      node('Resize', ['patch_map', '', 'upscale'], ['anomaly_map'], { mode: 'linear' }),
+      ...out.nodes,
     ],
-    initializer: [
-      ...initializers,
-      floats('mean', [1, FEATURES, gh, gw], mean),
-      floats('inv_std', [1, FEATURES, gh, gw], invStd),
-      ints('feature_axis', [1], [1]),
-      floats('upscale', [4], [1, 1, PATCH_STRIDE, PATCH_STRIDE]),
-    ],
+    initializer: [...initializers, floats('mean', [1, FEATURES, gh, gw], mean), floats('inv_std', [1, FEATURES, gh, gw], invStd), ints('feature_axis', [1], [1]), ...out.initializers],
     input: [imageInput(shape)],
-    output: [tensorInfo('score', []), tensorInfo('anomaly_map', [1, 1, shape.height, shape.width])],
+    output: out.outputs,
   });
 }
 

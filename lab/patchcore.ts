@@ -8,8 +8,8 @@
  * all distances to the bank as one MatMul, then the minimum.
  */
 import * as ort from 'onnxruntime-node';
-import { floats, ints, model, node, tensorInfo, UINT8 } from './onnx.ts';
-import { PATCH_STRIDE, gridOf, type PadimShape } from './padim.ts';
+import { floats, ints, model, node, tensorInfo } from './onnx.ts';
+import { bytesToRgb, gridOf, imageInput, mapOutputs, PATCH_STRIDE, type Shape } from './stages.ts';
 import { rng } from './synth.ts';
 
 const SIGMAS = [1, 2.5];
@@ -49,10 +49,9 @@ function filterBank(): Float32Array {
 
 function featureNodes() {
   const pad = (KERNEL - 1) / 2;
+  const input = bytesToRgb();
   const nodes = [
-    node('Cast', ['image'], ['image_f'], { to: 1 }),
-    node('Transpose', ['image_f'], ['image_chw'], { perm: [0, 3, 1, 2] }),
-    node('Mul', ['image_chw', 'byte_scale'], ['rgb']),
+    ...input.nodes,
     node('ReduceMean', ['rgb'], ['grey'], { axes: [1], keepdims: 1 }),
     node('Mul', ['grey', 'grey'], ['grey2']),
     node('Conv', ['rgb', 'chroma_bank'], ['chroma_signed'], { kernel_shape: [1, 1] }),
@@ -71,25 +70,24 @@ function featureNodes() {
   return {
     nodes,
     initializers: [
+      ...input.initializers,
       floats('bank', [SIGMAS.length * FILTERS_PER_SIGMA, 1, KERNEL, KERNEL], filterBank()),
       floats('chroma_bank', [2, 3, 1, 1], [1, -1, 0, 0, -1, 1]),
-      floats('byte_scale', [], [1 / 255]),
     ],
   };
 }
 
-const imageInput = (shape: PadimShape) => tensorInfo('image', [1, shape.height, shape.width, 3], UINT8);
-
-export function patchFeatureGraph(shape: PadimShape): Uint8Array {
+export function patchFeatureGraph(shape: Shape): Uint8Array {
   const { gw, gh } = gridOf(shape);
   const { nodes, initializers } = featureNodes();
   return model({ name: 'loupe-patch-features', node: nodes, initializer: initializers, input: [imageInput(shape)], output: [tensorInfo('raw_features', [1, FEATURES, gh, gw])] });
 }
 
-export function patchcoreGraph(shape: PadimShape, mean: Float32Array, invStd: Float32Array, memory: Float32Array, size: number): Uint8Array {
+export function patchcoreGraph(shape: Shape, mean: Float32Array, invStd: Float32Array, memory: Float32Array, size: number): Uint8Array {
   const { gw, gh } = gridOf(shape);
   const positions = gw * gh;
   const { nodes, initializers } = featureNodes();
+  const out = mapOutputs(shape);
   const bankT = new Float32Array(FEATURES * size); // C × M
   const bankNorm = new Float32Array(size);
   for (let m = 0; m < size; m++) {
@@ -118,8 +116,7 @@ export function patchcoreGraph(shape: PadimShape, mean: Float32Array, invStd: Fl
       node('Sqrt', ['nearest2_pos'], ['nearest']),
       node('Reshape', ['nearest', 'map_shape'], ['patch_distance']),
       node('AveragePool', ['patch_distance'], ['patch_map'], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], count_include_pad: 0 }),
-      node('ReduceMax', ['patch_map'], ['score'], { keepdims: 0 }),
-      node('Resize', ['patch_map', '', 'upscale'], ['anomaly_map'], { mode: 'linear' }),
+      ...out.nodes,
     ],
     initializer: [
       ...initializers,
@@ -131,15 +128,15 @@ export function patchcoreGraph(shape: PadimShape, mean: Float32Array, invStd: Fl
       ints('flat_shape', [2], [FEATURES, positions]),
       ints('map_shape', [4], [1, 1, gh, gw]),
       ints('feature_axis', [1], [1]),
-      floats('upscale', [4], [1, 1, PATCH_STRIDE, PATCH_STRIDE]),
+      ...out.initializers,
     ],
     input: [imageInput(shape)],
-    output: [tensorInfo('score', []), tensorInfo('anomaly_map', [1, 1, shape.height, shape.width])],
+    output: out.outputs,
   });
 }
 
 /** Standardises the features of good patches and keeps a coreset of `size` of them as the memory bank. */
-export async function fitPatchcore(shape: PadimShape, goodPixels: Uint8Array[], size = 2048, seed = 1): Promise<{ mean: Float32Array; invStd: Float32Array; memory: Float32Array; size: number }> {
+export async function fitPatchcore(shape: Shape, goodPixels: Uint8Array[], size = 2048, seed = 1): Promise<{ mean: Float32Array; invStd: Float32Array; memory: Float32Array; size: number }> {
   const session = await ort.InferenceSession.create(patchFeatureGraph(shape));
   const { gw, gh } = gridOf(shape);
   const positions = gw * gh;

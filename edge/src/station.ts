@@ -127,7 +127,7 @@ export class Station {
       if (review.message) this.link.publishReview(review.message);
       this.deadlines.set(review.partId, setTimeout(() => this.expire(review.partId), Math.max(0, review.deadline - now)));
     }
-    if (this.book.pending().length > 0) this.log.info({ open: this.book.pending().length }, 'reviews open before the restart are waiting again');
+    if (this.book.openCount > 0) this.log.info({ open: this.book.openCount }, 'reviews open before the restart are waiting again');
     this.link.start(
       {
         trigger: (trigger) => void this.trigger(trigger),
@@ -140,7 +140,7 @@ export class Station {
     this.metrics?.watch({
       id: this.id,
       queueDepth: () => this.queue.length + this.running,
-      openReviews: () => this.book.pending().length,
+      openReviews: () => this.book.openCount,
       outboxDepth: () => this.link.outboxDepth,
       brokerConnected: () => this.link.connected,
     });
@@ -164,7 +164,7 @@ export class Station {
       modelLoaded: state === 'online',
       queueDepth: this.queue.length + this.running,
       overloaded: this.overloaded,
-      openReviews: this.book.pending().length,
+      openReviews: this.book.openCount,
       outboxDepth: this.link.outboxDepth,
       lastFrameAgeMs: this.lastFrameAt === null ? null : Math.round(performance.now() - this.lastFrameAt),
       at: new Date().toISOString(),

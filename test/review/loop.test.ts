@@ -39,13 +39,19 @@ afterEach(async () => {
   collectors = [];
 });
 
+/** `loupe start` with a separate MQTT client on everything the station says; both stopped after the test. */
+async function startWithPlc(file: string): Promise<{ loupe: LoupeProcess; plc: Collector }> {
+  const loupe = await startLoupe('start', ['--config', file]);
+  running.push(loupe);
+  const plc = await Collector.connect(loupe.mqttUrl, ['loupe/line-r/cam-r/#']);
+  collectors.push(plc);
+  return { loupe, plc };
+}
+
 describe('the review loop', () => {
   it('applies the default action when nobody decides in time, published as decided by timeout', async () => {
     const { file } = await product({ review: { deadlineSeconds: 1, defaultAction: 'hold' } });
-    const loupe = await startLoupe('start', ['--config', file]);
-    running.push(loupe);
-    const plc = await Collector.connect(loupe.mqttUrl, ['loupe/line-r/cam-r/#']);
-    collectors.push(plc);
+    const { loupe, plc } = await startWithPlc(file);
     await post(loupe, 'LATE-1');
     const verdict = await plc.waitFor('timeout verdict', () => verdictsOf(plc, 'LATE-1')[0], 10_000);
     expect(verdict).toMatchObject({ verdict: 'hold', decidedBy: 'timeout' });
@@ -56,10 +62,7 @@ describe('the review loop', () => {
 
   it('lets one technician claim a part; a second gets 409 with who holds it and cannot decide', async () => {
     const { file } = await product({});
-    const loupe = await startLoupe('start', ['--config', file]);
-    running.push(loupe);
-    const plc = await Collector.connect(loupe.mqttUrl, ['loupe/line-r/cam-r/#']);
-    collectors.push(plc);
+    const { loupe, plc } = await startWithPlc(file);
     await post(loupe, 'CLAIM-1');
     await plc.waitFor('review published', () => plc.json<Review>('/review/CLAIM-1')[0]);
     // the dashboard's own subscription may see it a moment later: 404 until then
@@ -85,10 +88,7 @@ describe('the review loop', () => {
 
   it('takes the same MQTT decision twice as one, and refuses a conflicting one with the reason', async () => {
     const { file } = await product({});
-    const loupe = await startLoupe('start', ['--config', file]);
-    running.push(loupe);
-    const hmi = await Collector.connect(loupe.mqttUrl, ['loupe/line-r/cam-r/#']);
-    collectors.push(hmi);
+    const { loupe, plc: hmi } = await startWithPlc(file);
     await post(loupe, 'HMI-1');
     const decision = JSON.stringify({ partId: 'HMI-1', decision: 'accept', user: 'line-hmi' });
     await hmi.client.publishAsync('loupe/line-r/cam-r/decision', decision, { qos: 1 });

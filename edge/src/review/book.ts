@@ -59,6 +59,10 @@ export class ReviewBook {
     if (this.closed.size > this.keepClosed) this.closed.delete(this.closed.keys().next().value as string);
   }
 
+  get openCount(): number {
+    return this.open.size;
+  }
+
   pending(): OpenReview[] {
     return [...this.open.values()];
   }
