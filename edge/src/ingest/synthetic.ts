@@ -18,6 +18,8 @@ export interface SyntheticSettings {
 export class SyntheticCamera implements Camera {
   private timer: NodeJS.Timeout | null = null;
   private index = 0;
+  // Part ids must never repeat, also across restarts: a run prefix (start time, base 36) sees to it.
+  private readonly run = Date.now().toString(36);
 
   constructor(
     private readonly station: string,
@@ -45,7 +47,7 @@ export class SyntheticCamera implements Camera {
     const receivedAt = performance.now();
     try {
       const { image } = await this.shoot(index);
-      await this.submit({ partId: `${this.station}-${String(index).padStart(6, '0')}`, image, source: 'synthetic', receivedAt });
+      await this.submit({ partId: `${this.station}-${this.run}-${String(index).padStart(6, '0')}`, image, source: 'synthetic', receivedAt });
     } catch (error) {
       this.log.error({ err: (error as Error).message }, 'synthetic camera failed');
     }
