@@ -119,10 +119,14 @@ export class Station {
   async start(): Promise<void> {
     await mkdir(this.imageDir, { recursive: true });
     // What was decided and what was waiting before a restart comes back first.
-    for (const closing of this.state.reviews.closings()) this.book.remember(closing);
+    for (const closing of this.state.reviews.closings()) {
+      this.book.remember(closing);
+      if (closing.result) this.results.set(closing.partId, closing.result);
+    }
     const now = Date.now();
     for (const review of this.state.reviews.openReviews()) {
       this.book.openReview(review);
+      if (review.result) this.results.set(review.partId, review.result);
       // Published again: a broker that lost its retained messages (or a dashboard that never saw them) learns of it.
       if (review.message) this.link.publishReview(review.message);
       this.deadlines.set(review.partId, setTimeout(() => this.expire(review.partId), Math.max(0, review.deadline - now)));
@@ -339,7 +343,7 @@ export class Station {
       defaultAction: this.config.review.defaultAction,
       categories: this.config.defectCategories,
     };
-    const open = { partId: result.partId, score: result.score, reasons: result.reasons, openedAt: now, deadline, message: review };
+    const open = { partId: result.partId, score: result.score, reasons: result.reasons, openedAt: now, deadline, message: review, result };
     this.state.reviews.opened(open); // on disk before anyone is told
     this.book.openReview(open);
     this.deadlines.set(

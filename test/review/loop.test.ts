@@ -6,7 +6,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ErrorMessage, Review, VerdictMessage } from '../../contract/payloads.ts';
+import type { ErrorMessage, Result, Review, VerdictMessage } from '../../contract/payloads.ts';
 import { Collector } from '../support/collector.ts';
 import { startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts';
 import { goodPart } from '../support/parts.ts';
@@ -21,9 +21,11 @@ async function product(station: object, dir?: string) {
   return { file, dir: where, mqttPort };
 }
 
-async function post(loupe: LoupeProcess, partId: string) {
+async function post(loupe: LoupeProcess, partId: string): Promise<Result> {
   const response = await fetch(new URL(`/api/stations/cam-r/frames?partId=${partId}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await goodPart(1, 'png')) });
-  expect(await response.json()).toMatchObject({ partId, verdict: 'review', reasons: ['borderline'] });
+  const result = (await response.json()) as Result;
+  expect(result).toMatchObject({ partId, verdict: 'review', reasons: ['borderline'] });
+  return result;
 }
 
 const decisionApi = (loupe: LoupeProcess, partId: string, action = 'decision') => new URL(`/api/reviews/line-r/cam-r/${partId}/${action}`, loupe.httpUrl);
@@ -103,7 +105,8 @@ describe('the review loop', () => {
   it('loses no open review and decides nothing twice across a SIGKILL', async () => {
     const { file, mqttPort } = await product({ review: { deadlineSeconds: 600 } });
     let loupe = await startLoupe('start', ['--config', file]);
-    for (const id of ['K-1', 'K-2', 'K-3']) await post(loupe, id);
+    const firstAnswers = new Map<string, Result>();
+    for (const id of ['K-1', 'K-2', 'K-3']) firstAnswers.set(id, await post(loupe, id));
     const before = await Collector.connect(loupe.mqttUrl, ['loupe/line-r/cam-r/#']);
     await before.client.publishAsync('loupe/line-r/cam-r/decision', JSON.stringify({ partId: 'K-1', decision: 'reject', category: 'crack', user: 'ana' }), { qos: 1 });
     await before.waitFor('K-1 decided', () => verdictsOf(before, 'K-1')[0]);
@@ -124,8 +127,15 @@ describe('the review loop', () => {
     // a conflicting decision on K-1 is refused: the decision before the kill stands
     await after.client.publishAsync('loupe/line-r/cam-r/decision', JSON.stringify({ partId: 'K-1', decision: 'accept', user: 'ben' }), { qos: 1 });
     expect(await after.waitFor('conflict on K-1', () => after.json<ErrorMessage>('/error').find((e) => e.partId === 'K-1'))).toMatchObject({ code: 'conflict' });
+    // a repeated frame for a part still under review, or already decided, is not inspected again:
+    // the answer is the first one, to the millisecond
+    for (const id of ['K-3', 'K-1']) {
+      const again = await fetch(new URL(`/api/stations/cam-r/frames?partId=${id}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await goodPart(2, 'png')) });
+      expect(await again.json()).toEqual(firstAnswers.get(id));
+    }
     await after.client.publishAsync('loupe/line-r/cam-r/decision', JSON.stringify({ partId: 'K-2', decision: 'accept', user: 'ana' }), { qos: 1 });
     expect(await after.waitFor('K-2 decided', () => verdictsOf(after, 'K-2')[0])).toMatchObject({ verdict: 'pass', decidedBy: 'human' });
     expect(verdictsOf(after, 'K-1')).toEqual([]);
+    expect(verdictsOf(after, 'K-3')).toEqual([]);
   });
 });

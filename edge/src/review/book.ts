@@ -3,7 +3,7 @@
  * state machine with no I/O and no clock of its own (time is passed in), so its rules are tested
  * directly: one decision per part, the same decision twice is harmless, a conflicting one is refused.
  */
-import type { Reason, Review } from '../../../contract/payloads.ts';
+import type { Reason, Result, Review } from '../../../contract/payloads.ts';
 
 export type FinalVerdict = 'pass' | 'reject' | 'hold';
 
@@ -15,6 +15,8 @@ export interface OpenReview {
   deadline: number;
   /** the review message as published, so it can be published again after a restart */
   message?: Review;
+  /** the part's result, so a repeated frame or trigger after a restart gets the same answer */
+  result?: Result;
 }
 
 export interface Closing {
@@ -26,6 +28,7 @@ export interface Closing {
   category?: string;
   note?: string;
   at: number;
+  result?: Result;
 }
 
 export type DecideOutcome =
@@ -82,7 +85,7 @@ export class ReviewBook {
     }
     const review = this.open.get(decision.partId);
     if (!review) return { kind: 'unknown', message: `no review is open for part ${decision.partId}` };
-    const closing: Closing = { partId: decision.partId, score: review.score, verdict, decidedBy: 'human', user: decision.user, at: now };
+    const closing: Closing = { partId: decision.partId, score: review.score, verdict, decidedBy: 'human', user: decision.user, at: now, ...(review.result ? { result: review.result } : {}) };
     if (decision.category !== undefined) closing.category = decision.category;
     if (decision.note !== undefined) closing.note = decision.note;
     this.remember(closing);
@@ -93,7 +96,7 @@ export class ReviewBook {
   expire(partId: string, defaultAction: FinalVerdict, now: number): Closing | null {
     const review = this.open.get(partId);
     if (!review) return null;
-    const closing: Closing = { partId, score: review.score, verdict: defaultAction, decidedBy: 'timeout', at: now };
+    const closing: Closing = { partId, score: review.score, verdict: defaultAction, decidedBy: 'timeout', at: now, ...(review.result ? { result: review.result } : {}) };
     this.remember(closing);
     return closing;
   }
