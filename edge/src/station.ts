@@ -51,6 +51,8 @@ export class Station {
   private running = 0;
   private overloaded = false;
   private lastFrameAt: number | null = null;
+  /** frames being inspected, per model: a swapped-out model is closed when its count reaches zero */
+  private readonly onModel = new Map<Inspector, number>();
   private statusTimer: NodeJS.Timeout | null = null;
   camera: Camera | null = null;
   metrics: EdgeMetrics | null = null;
@@ -100,12 +102,10 @@ export class Station {
     this.model = next;
     this.log.info({ from: previous.manifest.id + '@' + previous.manifest.version, to: next.manifest.id + '@' + next.manifest.version }, 'model swapped');
     this.link.publishStatus(this.status('online'));
-    await this.drained();
+    // Only the frames already on the old model are waited for, not the queue, which may never empty.
+    while ((this.onModel.get(previous) ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    this.onModel.delete(previous);
     await previous.close?.();
-  }
-
-  private async drained(): Promise<void> {
-    while (this.running > 0 || this.queue.length > 0) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   get connected(): boolean {
@@ -113,7 +113,7 @@ export class Station {
   }
 
   get modelRef(): { id: string; version: string } {
-    return { id: this.model.manifest.id, version: String(this.model.manifest.version) };
+    return refOf(this.model);
   }
 
   async start(): Promise<void> {
@@ -279,9 +279,11 @@ export class Station {
   private async inspect(frame: Frame): Promise<Result> {
     const startedAt = performance.now();
     try {
-      const inspection = await this.model.inspect(frame.image);
+      const model = this.model; // the model this frame is inspected by, even if a swap happens meanwhile
+      this.onModel.set(model, (this.onModel.get(model) ?? 0) + 1);
+      const inspection = await model.inspect(frame.image).finally(() => this.onModel.set(model, (this.onModel.get(model) ?? 1) - 1));
       const decision = decide(inspection.score, { thresholds: this.thresholds, autoReject: this.config.autoReject, auditShare: this.config.audit.share }, this.random());
-      return await this.conclude(frame, decision, inspection.score, inspection, startedAt);
+      return await this.conclude(frame, decision, inspection.score, inspection, startedAt, undefined, refOf(model));
     } catch (error) {
       const reason: Reason = error instanceof InspectionError ? error.code : 'model_error';
       const message = (error as Error).message;
@@ -290,7 +292,7 @@ export class Station {
     }
   }
 
-  private async conclude(frame: Frame, decision: Decision, score: number | null, timing: { decodeMs: number; inferMs: number }, startedAt: number, detail?: string): Promise<Result> {
+  private async conclude(frame: Frame, decision: Decision, score: number | null, timing: { decodeMs: number; inferMs: number }, startedAt: number, detail?: string, scoredBy = this.modelRef): Promise<Result> {
     const now = performance.now();
     const result: Result = {
       schema: 'loupe/result@1',
@@ -300,7 +302,7 @@ export class Station {
       verdict: decision.verdict,
       score,
       thresholds: this.thresholds,
-      model: this.modelRef,
+      model: scoredBy,
       reasons: decision.reasons,
       source: frame.source,
       timings: { queueMs: round(startedAt - frame.receivedAt), decodeMs: round(timing.decodeMs), inferMs: round(timing.inferMs), totalMs: round(now - frame.receivedAt) },
@@ -396,6 +398,10 @@ export class Station {
     const message: VerdictMessage = { schema: 'loupe/verdict@1', line: this.line, station: this.id, ...v, at: new Date(v.at).toISOString() };
     this.link.publishVerdict(message);
   }
+}
+
+function refOf(model: Inspector): { id: string; version: string } {
+  return { id: model.manifest.id, version: String(model.manifest.version) };
 }
 
 function round(ms: number): number {
