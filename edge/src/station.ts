@@ -156,6 +156,8 @@ export class Station {
     for (const timer of this.deadlines.values()) clearTimeout(timer);
     for (const waiting of this.awaitingFrame.values()) clearTimeout(waiting.timer);
     await this.link.stop(this.status('offline'));
+    // The model in force may not be the one the station started with (a swap): close that one.
+    await (this.model as Inspector & { close?: () => Promise<void> }).close?.();
   }
 
   status(state: 'online' | 'offline'): Status {

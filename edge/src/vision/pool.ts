@@ -87,6 +87,7 @@ export class InspectionPool {
     });
   }
 
+  /** Stops the workers; closing twice is harmless (the station and start-up clean-up may both do it). */
   async close(): Promise<void> {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
