@@ -1,0 +1,259 @@
+/**
+ * The defect log: every inspection counted, every part that was not a plain auto-pass kept in full
+ * with its timeline. Events are applied to an in-memory index at once (queries see them
+ * immediately) and written in batches: appended lines and changed count documents go to disk every
+ * `flushMs` (and on close), so a busy line costs a few writes a second, not one per part.
+ */
+import { appendFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Result } from '../../../contract/payloads.ts';
+import { apply, partKey, resultEvent, worthKeeping, type Entry, type LogEvent } from './entry.ts';
+import { countsDocument, countsFile, dayOf, days, hourOf, hoursOf, partsFile, readCounts, readEvents, type Problem } from './partition.ts';
+
+export type { Problem } from './partition.ts';
+
+/** What is counted per minute: a final verdict and who decided it, or a review opened by the model. */
+export type Outcome = `${'pass' | 'reject' | 'hold'}/${'model' | 'human' | 'timeout'}` | 'review/model';
+
+export interface Count {
+  minute: string; // YYYY-MM-DDTHH:MM, UTC
+  line: string;
+  station: string;
+  outcome: Outcome;
+  n: number;
+}
+
+export interface DefectLogOptions {
+  logger?: Logger;
+  /** how long writes are gathered before they go to disk */
+  flushMs?: number;
+  /** the least time between two rewrites of an hour's counts (statistics, not records: a crash loses at most this) */
+  countsEveryMs?: number;
+}
+
+export interface VerdictRecord {
+  line: string;
+  station: string;
+  partId: string;
+  verdict: 'pass' | 'reject' | 'hold';
+  decidedBy: 'model' | 'human' | 'timeout';
+  user?: string;
+  category?: string;
+  at: string;
+}
+
+export class DefectLog {
+  readonly problems: Problem[] = [];
+  private readonly entries = new Map<string, Entry>();
+  /** entries in order of their result time, for range queries */
+  private readonly ordered: Entry[] = [];
+  /** hour (YYYY-MM-DDTHH) → "minute|line|station|outcome" → count */
+  private readonly counts = new Map<string, Map<string, number>>();
+  private readonly pendingLines = new Map<string, string[]>();
+  private readonly dirtyHours = new Set<string>();
+  private readonly knownDays = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+  private closed = false;
+  private countsWrittenAt = 0;
+  /** bytes and writes handed to the file system since open (what the benchmark and tests measure) */
+  bytesWritten = 0;
+  fileWrites = 0;
+
+  private constructor(
+    readonly dir: string,
+    private readonly logger: Logger | undefined,
+    private readonly flushMs: number,
+    private readonly countsEveryMs: number,
+  ) {}
+
+  static async open(dir: string, options: DefectLogOptions = {}): Promise<DefectLog> {
+    const log = new DefectLog(dir, options.logger, options.flushMs ?? 200, options.countsEveryMs ?? 1000);
+    await mkdir(dir, { recursive: true });
+    for (const day of await days(dir)) {
+      log.knownDays.add(day);
+      const { events, problem } = await readEvents(partsFile(dir, day));
+      if (problem) log.report(problem);
+      for (const event of events) log.index(event);
+      for (const hour of await hoursOf(dir, day)) {
+        const read = await readCounts(countsFile(dir, hour));
+        if (read.problem) log.report(read.problem);
+        log.counts.set(hour, new Map(Object.entries(read.counts)));
+      }
+    }
+    return log;
+  }
+
+  private report(problem: Problem): void {
+    this.problems.push(problem);
+    this.logger?.error({ file: problem.file, movedTo: problem.movedTo, problem: problem.message }, 'defect log: damaged partition file moved aside; the rest of the log is loaded');
+  }
+
+  /** The model's result for a part, with the evidence the station kept (paths relative to the images folder). */
+  result(result: Result, evidence: { image?: string; heatmap?: string } = {}): void {
+    if (result.verdict === 'review') this.count(result.at, result.line, result.station, 'review/model');
+    if (worthKeeping(result)) this.record(resultEvent(result, evidence));
+  }
+
+  verdict(verdict: VerdictRecord): void {
+    this.count(verdict.at, verdict.line, verdict.station, `${verdict.verdict}/${verdict.decidedBy}`);
+    const { line, station, partId, at } = verdict;
+    if (!this.entries.has(partKey(line, station, partId))) return; // a plain auto-pass: counted only
+    this.record({ kind: 'verdict', line, station, partId, at, verdict: verdict.verdict, decidedBy: verdict.decidedBy, ...(verdict.user ? { user: verdict.user } : {}), ...(verdict.category ? { category: verdict.category } : {}) });
+  }
+
+  decision(line: string, station: string, decision: { partId: string; user: string; decision: 'accept' | 'reject'; category?: string; note?: string }, at: string): void {
+    if (!this.entries.has(partKey(line, station, decision.partId))) return;
+    const { partId, user } = decision;
+    this.record({ kind: 'decision', line, station, partId, at, user, decision: decision.decision, ...(decision.category ? { category: decision.category } : {}), ...(decision.note ? { note: decision.note } : {}) });
+  }
+
+  /** A person took the review of a part; false when the log does not know the part. */
+  claimed(line: string, station: string, partId: string, user: string, at: string = new Date().toISOString()): boolean {
+    if (!this.entries.has(partKey(line, station, partId))) return false;
+    this.record({ kind: 'claim', line, station, partId, at, user });
+    return true;
+  }
+
+  /** Marks a part's image and heatmap as deleted by retention; the references stay. */
+  expired(line: string, station: string, partId: string, at: string = new Date().toISOString()): void {
+    const entry = this.entries.get(partKey(line, station, partId));
+    if (!entry || (!entry.image && !entry.heatmap) || entry.image?.expired || entry.heatmap?.expired) return;
+    this.record({ kind: 'expired', line, station, partId, at });
+  }
+
+  get(line: string, station: string, partId: string): Entry | undefined {
+    return this.entries.get(partKey(line, station, partId));
+  }
+
+  /** Every stored entry, oldest first. */
+  all(): readonly Entry[] {
+    return this.ordered;
+  }
+
+  /** Per-minute counts between two ISO times (from inclusive, to exclusive, to the minute), in no particular order. */
+  countsBetween(from?: string, to?: string): Count[] {
+    const out: Count[] = [];
+    for (const [hour, counts] of this.counts) {
+      if ((from && hour < from.slice(0, 13)) || (to && `${hour}:00` >= to.slice(0, 16))) continue;
+      for (const [key, n] of counts) {
+        const [minute, line, station, outcome] = key.split('|');
+        if (from && minute < from.slice(0, 16)) continue;
+        if (to && minute >= to.slice(0, 16)) continue;
+        out.push({ minute, line, station, outcome: outcome as Outcome, n });
+      }
+    }
+    return out;
+  }
+
+  private count(at: string, line: string, station: string, outcome: Outcome): void {
+    const hour = hourOf(at);
+    let counts = this.counts.get(hour);
+    if (!counts) this.counts.set(hour, (counts = new Map()));
+    const key = `${at.slice(0, 16)}|${line}|${station}|${outcome}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    this.dirtyHours.add(hour);
+    this.schedule();
+  }
+
+  private record(event: LogEvent): void {
+    this.index(event);
+    const file = partsFile(this.dir, dayOf(event.at));
+    let lines = this.pendingLines.get(file);
+    if (!lines) this.pendingLines.set(file, (lines = []));
+    lines.push(JSON.stringify(event));
+    this.schedule();
+  }
+
+  private index(event: LogEvent): void {
+    const entry = apply(this.entries, event);
+    if (event.kind !== 'result' || !entry) return;
+    const last = this.ordered[this.ordered.length - 1];
+    if (!last || last.at <= entry.at) {
+      this.ordered.push(entry);
+      return;
+    }
+    // Out of order (a result stamped before the last one, or the same part logged again): keep the order.
+    const existing = this.ordered.findIndex((e) => e.line === entry.line && e.station === entry.station && e.partId === entry.partId);
+    if (existing >= 0) this.ordered.splice(existing, 1);
+    let low = 0;
+    let high = this.ordered.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (this.ordered[mid].at <= entry.at) low = mid + 1;
+      else high = mid;
+    }
+    this.ordered.splice(low, 0, entry);
+  }
+
+  private schedule(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush(false);
+    }, this.flushMs);
+  }
+
+  /** Writes what has gathered; one flush at a time, so lines keep their order. */
+  flush(everything = true): Promise<void> {
+    this.flushing = this.flushing.then(() => this.write(everything)).catch((error: unknown) => {
+      this.logger?.error({ err: (error as Error).message }, 'defect log: write failed; kept in memory, retried at the next flush');
+    });
+    return this.flushing;
+  }
+
+  private async write(everything: boolean): Promise<void> {
+    const lines = [...this.pendingLines];
+    this.pendingLines.clear();
+    const countsDue = everything || Date.now() - this.countsWrittenAt >= this.countsEveryMs;
+    const hours = countsDue ? [...this.dirtyHours] : [];
+    if (countsDue) {
+      this.dirtyHours.clear();
+      this.countsWrittenAt = Date.now();
+    } else if (this.dirtyHours.size > 0) this.schedule();
+    for (const [file, batch] of lines) {
+      const day = path.basename(path.dirname(file));
+      if (!this.knownDays.has(day)) {
+        await mkdir(path.dirname(file), { recursive: true });
+        this.knownDays.add(day);
+      }
+      const text = batch.map((line) => `${line}\n`).join('');
+      try {
+        await appendFile(file, text);
+      } catch (error) {
+        // Put them back first: nothing is lost because the disk hiccupped once.
+        const pending = this.pendingLines.get(file) ?? [];
+        this.pendingLines.set(file, [...batch, ...pending]);
+        throw error;
+      }
+      this.bytesWritten += Buffer.byteLength(text);
+      this.fileWrites += 1;
+    }
+    for (const hour of hours) {
+      const day = dayOf(hour);
+      if (!this.knownDays.has(day)) {
+        await mkdir(path.join(this.dir, day), { recursive: true });
+        this.knownDays.add(day);
+      }
+      const db = countsDocument(countsFile(this.dir, hour));
+      db.data = { counts: Object.fromEntries(this.counts.get(hour) ?? []) };
+      try {
+        await db.write();
+      } catch (error) {
+        this.dirtyHours.add(hour);
+        throw error;
+      }
+      this.bytesWritten += Buffer.byteLength(JSON.stringify(db.data));
+      this.fileWrites += 1;
+    }
+  }
+
+  /** Writes everything still gathered and stops the timer; later events stay in memory only. */
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.flush();
+    this.closed = true;
+  }
+}
