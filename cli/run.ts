@@ -23,6 +23,10 @@ import { ClaimBook } from '../dashboard/src/claims.ts';
 import { reviewApi } from '../edge/src/review/api.ts';
 import { createLogger } from './log.ts';
 import { EdgeMetrics } from '../edge/src/health/metrics.ts';
+import { DefectLog } from '../edge/src/log/defect-log.ts';
+import { partKey } from '../edge/src/log/entry.ts';
+import { sweepImages } from '../edge/src/log/retention.ts';
+import { logApi } from '../edge/src/log/api.ts';
 
 export interface Parts {
   broker: boolean;
@@ -64,6 +68,10 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
 
     if (parts.edge) {
+      // Opened before the stations and closed after them (stoppers run in reverse): their last verdicts are written.
+      const defectLog = await DefectLog.open(path.resolve(config.dataDir, 'log'), { logger: log.child({ component: 'defect-log' }) });
+      stoppers.push(() => defectLog.close());
+      const imagesDir = path.resolve(config.dataDir, 'images');
       for (const stationConfig of config.stations) {
         const stationLog = log.child({ station: stationConfig.id });
         const model = await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers);
@@ -76,6 +84,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         stoppers.push(() => reviews.close());
         const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), { reviews, thresholds: new ThresholdHistory(stateDir) }, stationLog);
         station.metrics = metrics;
+        station.defectLog = defectLog;
         await station.start();
         stoppers.push(() => station.stop());
         stations.set(station.id, station);
@@ -93,6 +102,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
           stoppers.push(() => camera.stop());
         }
       }
+      stoppers.push(keepImagesWithin(config, imagesDir, defectLog, stations, log));
+      await app.register(logApi, { log: defectLog, imagesDir, shifts: config.log.shifts });
       await app.register(reviewApi, { stations });
       await app.register(httpIngest, {
         stations,
@@ -120,6 +131,28 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     await stop().catch(() => undefined);
     throw error;
   }
+}
+
+/** Image retention every 15 minutes (and soon after start); answers its stopper. */
+function keepImagesWithin(config: Config, imagesDir: string, defectLog: DefectLog, stations: Map<string, Station>, log: Logger): () => void {
+  let sweeping = false;
+  const sweep = () => {
+    if (sweeping) return;
+    sweeping = true;
+    const openParts = () => [...stations.values()].flatMap((station) => station.openPartIds().map((partId) => partKey(config.line, station.id, partId)));
+    sweepImages(imagesDir, defectLog, { now: Date.now(), maxAgeMs: config.log.retentionDays * 86_400_000, quotaBytes: config.log.imageQuotaMb * 2 ** 20, openParts })
+      .then((swept) => swept.parts > 0 && log.info({ component: 'defect-log', ...swept }, 'image retention: images of old parts deleted'))
+      .catch((error: unknown) => log.error({ component: 'defect-log', err: (error as Error).message }, 'image retention failed; retried at the next sweep'))
+      .finally(() => (sweeping = false));
+  };
+  const first = setTimeout(sweep, 10_000);
+  const every = setInterval(sweep, 15 * 60_000);
+  first.unref();
+  every.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(every);
+  };
 }
 
 async function tlsFiles(config: Config): Promise<Partial<BrokerOptions>> {

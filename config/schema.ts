@@ -15,6 +15,14 @@ export const ThresholdsSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const ShiftSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 32, description: 'shift name shown in analytics' }),
+    start: Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$', description: 'local start time, HH:MM; the shift lasts until the next one starts' }),
+  },
+  { additionalProperties: false },
+);
+
 export const StationSchema = Type.Object(
   {
     id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'station id, used in MQTT topics and URLs' }),
@@ -115,6 +123,21 @@ export const ConfigSchema = Type.Object(
       { claimSeconds: Type.Number({ exclusiveMinimum: 0, default: 120, description: 'how long a technician holds a review they opened before others may take it' }) },
       { additionalProperties: false, default: {} },
     ),
+    log: Type.Object(
+      {
+        retentionDays: Type.Number({ exclusiveMinimum: 0, default: 90, description: 'images of parts older than this many days are deleted (never those of an open review); the log entries stay, marked expired' }),
+        imageQuotaMb: Type.Number({ exclusiveMinimum: 0, default: 2048, description: 'disk space for kept images (MiB); over it, the oldest are deleted first (never those of an open review)' }),
+        shifts: Type.Array(ShiftSchema, {
+          default: [
+            { name: 'early', start: '06:00' },
+            { name: 'late', start: '14:00' },
+            { name: 'night', start: '22:00' },
+          ],
+          description: 'shifts for the analytics, by local start time; each lasts until the next starts (the last runs past midnight)',
+        }),
+      },
+      { additionalProperties: false, default: {}, description: 'the defect log (every inspection counted, every part not plainly passed stored in full) and image retention' },
+    ),
     stations: Type.Array(StationSchema, { minItems: 1, description: 'one entry per camera' }),
   },
   { additionalProperties: false },
@@ -123,3 +146,4 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type StationConfig = Static<typeof StationSchema>;
 export type Thresholds = Static<typeof ThresholdsSchema>;
+export type Shift = Static<typeof ShiftSchema>;

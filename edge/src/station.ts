@@ -4,6 +4,7 @@
  * deadline. Every part gets exactly one result, whatever goes wrong.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { StationConfig, Thresholds } from '../../config/schema.ts';
 import type { Decision as DecisionMessage, Reason, Result, Review, Status, Trigger, VerdictMessage } from '../../contract/payloads.ts';
@@ -15,6 +16,7 @@ import { propose, type Proposal } from './decide/calibrate.ts';
 import type { ThresholdHistory, ThresholdVersion } from './decide/thresholds.ts';
 import type { StationLink } from './bus/link.ts';
 import type { EdgeMetrics } from './health/metrics.ts';
+import type { DefectLog } from './log/defect-log.ts';
 import { imageFile, mapFile } from './evidence/files.ts';
 import { renderMap } from './vision/heatmap.ts';
 
@@ -67,6 +69,8 @@ export class Station {
   private statusTimer: NodeJS.Timeout | null = null;
   camera: Camera | null = null;
   metrics: EdgeMetrics | null = null;
+  /** where every result, human decision and final verdict is logged for quality managers */
+  defectLog: Pick<DefectLog, 'result' | 'decision' | 'verdict'> | null = null;
 
   constructor(
     private readonly config: StationConfig,
@@ -117,6 +121,11 @@ export class Station {
     while ((this.onModel.get(previous) ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, 10));
     this.onModel.delete(previous);
     await previous.close?.();
+  }
+
+  /** Part ids of the reviews waiting for a person (their images must stay). */
+  openPartIds(): string[] {
+    return this.book.pending().map((review) => review.partId);
   }
 
   get connected(): boolean {
@@ -325,7 +334,8 @@ export class Station {
     if (score !== null) this.state.reviews.scored(score);
     // A review is on disk before any message about the part goes out: a crash in between cannot
     // leave a part the line was told is waiting for a person, with no one knowing.
-    if (decision.verdict !== 'pass') await this.keepEvidence(result, frame.image, timing);
+    const evidence = decision.verdict !== 'pass' ? await this.keepEvidence(result, frame.image, timing) : {};
+    this.defectLog?.result(result, evidence);
     const review = decision.verdict === 'review' ? this.recordReview(result) : null;
     this.link.publishResult(result);
     this.metrics?.frames.inc({ station: this.id, source: frame.source, verdict: result.verdict, reason: result.reasons[0] ?? '' });
@@ -337,19 +347,33 @@ export class Station {
     return result;
   }
 
-  /** The image and anomaly map of a part someone may look at; a failure is logged, never fatal. */
-  private async keepEvidence(result: Result, image: Buffer, measured: Measured): Promise<void> {
+  /**
+   * The image and anomaly map of a part someone may look at; a failure is logged, never fatal.
+   * Answers the files kept, relative to the images folder (`<line>/<station>/<file>`), for the log.
+   */
+  private async keepEvidence(result: Result, image: Buffer, measured: Measured): Promise<{ image?: string; heatmap?: string }> {
     const writes: Promise<unknown>[] = [];
-    if (image.length > 0) writes.push(writeFile(imageFile(this.imageDir, result.partId), image));
+    const kept: { image?: string; heatmap?: string } = {};
+    const relative = (file: string) => `${this.line}/${this.id}/${path.basename(file)}`;
+    if (image.length > 0) {
+      const file = imageFile(this.imageDir, result.partId);
+      writes.push(writeFile(file, image).then(() => (kept.image = relative(file))));
+    }
     const { map, mapWidth, mapHeight } = measured;
     if (map && mapWidth && mapHeight) {
       const { passBelow, rejectAbove } = result.thresholds;
       // Drawn from pass_below (transparent) to reject_above (full colour): the scale of the decision.
-      writes.push(renderMap({ map, mapWidth, mapHeight }, { floor: passBelow * 0.5, fullScale: rejectAbove, opacity: 1 }).then((png) => writeFile(mapFile(this.imageDir, result.partId), png)));
+      const file = mapFile(this.imageDir, result.partId);
+      writes.push(
+        renderMap({ map, mapWidth, mapHeight }, { floor: passBelow * 0.5, fullScale: rejectAbove, opacity: 1 })
+          .then((png) => writeFile(file, png))
+          .then(() => (kept.heatmap = relative(file))),
+      );
     }
     for (const outcome of await Promise.allSettled(writes)) {
       if (outcome.status === 'rejected') this.log.error({ partId: result.partId, err: (outcome.reason as Error).message }, 'could not keep the evidence of a part');
     }
+    return kept;
   }
 
   private recordReview(result: Result): Review {
@@ -398,6 +422,7 @@ export class Station {
         clearTimeout(this.deadlines.get(decision.partId));
         this.deadlines.delete(decision.partId);
         this.log.info({ partId: decision.partId, verdict: outcome.closing.verdict, user: decision.user }, 'review decided');
+        this.defectLog?.decision(this.line, this.id, decision, new Date(outcome.closing.at).toISOString());
         this.close(outcome.closing);
         return;
       case 'duplicate':
@@ -420,6 +445,7 @@ export class Station {
 
   private publishVerdict(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string }): void {
     const message: VerdictMessage = { schema: 'loupe/verdict@1', line: this.line, station: this.id, ...v, at: new Date(v.at).toISOString() };
+    this.defectLog?.verdict(message);
     this.link.publishVerdict(message);
   }
 }
