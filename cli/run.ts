@@ -67,10 +67,11 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     });
     app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
 
+    let defectLog: DefectLog | null = null;
     if (parts.edge) {
       // Opened before the stations and closed after them (stoppers run in reverse): their last verdicts are written.
-      const defectLog = await DefectLog.open(path.resolve(config.dataDir, 'log'), { logger: log.child({ component: 'defect-log' }) });
-      stoppers.push(() => defectLog.close());
+      const opened = (defectLog = await DefectLog.open(path.resolve(config.dataDir, 'log'), { logger: log.child({ component: 'defect-log' }) }));
+      stoppers.push(() => opened.close());
       const imagesDir = path.resolve(config.dataDir, 'images');
       for (const stationConfig of config.stations) {
         const stationLog = log.child({ station: stationConfig.id });
@@ -84,7 +85,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         stoppers.push(() => reviews.close());
         const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), { reviews, thresholds: new ThresholdHistory(stateDir) }, stationLog);
         station.metrics = metrics;
-        station.defectLog = defectLog;
+        station.defectLog = opened;
         await station.start();
         stoppers.push(() => station.stop());
         stations.set(station.id, station);
@@ -102,8 +103,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
           stoppers.push(() => camera.stop());
         }
       }
-      stoppers.push(keepImagesWithin(config, imagesDir, defectLog, stations, log));
-      await app.register(logApi, { log: defectLog, imagesDir, shifts: config.log.shifts });
+      stoppers.push(keepImagesWithin(config, imagesDir, opened, stations, log));
+      await app.register(logApi, { log: opened, imagesDir, shifts: config.log.shifts });
       await app.register(reviewApi, { stations });
       await app.register(httpIngest, {
         stations,
@@ -117,7 +118,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       const feed = new LineFeed({ ...brokerOptions, clientId: brokerOptions.clientId ? `${brokerOptions.clientId}-dashboard` : undefined }, config.mqtt.topicPrefix, log.child({ component: 'dashboard' }));
       await feed.start();
       stoppers.push(() => feed.stop());
-      await app.register(dashboard, { feed, claims: new ClaimBook(path.resolve(config.dataDir, 'dashboard'), config.dashboard.claimSeconds) });
+      const claimed = defectLog ? defectLog.claimed.bind(defectLog) : undefined;
+      await app.register(dashboard, { feed, claims: new ClaimBook(path.resolve(config.dataDir, 'dashboard'), config.dashboard.claimSeconds), claimed });
     }
 
     await app.listen({ host: config.http.host, port: config.http.port });

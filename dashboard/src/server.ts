@@ -17,7 +17,8 @@ const webDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'we
 const assets: Record<string, string> = { '/': 'index.html', '/app.js': 'app.js', '/app.css': 'app.css' };
 const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
-export const dashboard: FastifyPluginAsync<{ feed: LineFeed; claims: ClaimBook }> = async (app, { feed, claims }) => {
+/** `claimed` is told of every claim taken (the defect log records it in the part's timeline). */
+export const dashboard: FastifyPluginAsync<{ feed: LineFeed; claims: ClaimBook; claimed?: (line: string, station: string, partId: string, user: string) => void }> = async (app, { feed, claims, claimed: onClaim }) => {
   await app.register(websocket);
 
   for (const [route, file] of Object.entries(assets)) {
@@ -40,6 +41,7 @@ export const dashboard: FastifyPluginAsync<{ feed: LineFeed; claims: ClaimBook }
       if (!feed.reviews.has(key)) return reply.code(404).send({ error: 'unknown_part', message: `no open review for part ${partId} at ${line}/${station}` });
       const outcome = claims.claim(key, request.body.user);
       if (!outcome.ok) return reply.code(409).send(claimed(outcome.holder));
+      onClaim?.(line, station, partId, outcome.claim.user);
       return { holder: outcome.claim.user, expiresAt: new Date(outcome.claim.expiresAt).toISOString() };
     },
   );
