@@ -33,9 +33,9 @@ describe('defect log store', () => {
     // the plain auto-pass was counted, not stored
     const reopened = await DefectLog.open(dir);
     expect(reopened.all().map((e) => e.partId)).toEqual(['p-1', 'p-3']);
-    expect(reopened.countsBetween().map((c) => [c.minute, c.outcome, c.n]).sort()).toEqual([
-      ['2026-11-24T10:00', 'review/model', 1],
-      ['2026-11-24T10:01', 'pass/model', 1],
+    expect(reopened.countsBetween().map((c) => [new Date(c.minute).toISOString(), c.outcome, c.n]).sort()).toEqual([
+      ['2026-11-24T10:00:00.000Z', 'review/model', 1],
+      ['2026-11-24T10:01:00.000Z', 'pass/model', 1],
     ]);
   });
 });
@@ -52,8 +52,9 @@ describe('defect log writes', () => {
     expect(log.fileWrites).toBe(2);
     const lines = (await readFile(path.join(dir, '2026-11-25', 'parts.jsonl'), 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(100);
-    const counts = JSON.parse(await readFile(path.join(dir, '2026-11-25', 'counts-09.json'), 'utf8')) as { counts: Record<string, number> };
-    expect(counts.counts['2026-11-25T09:00|line-1|cam-1|review/model']).toBe(100);
+    const counts = JSON.parse(await readFile(path.join(dir, '2026-11-25', 'counts-09.json'), 'utf8')) as { series: Record<string, number[]> };
+    // 100 reviews over the minute's 60 seconds: all in minute 0 of 09:00
+    expect(counts.series['line-1|cam-1|review/model']).toEqual([100, ...new Array(59).fill(0)]);
     await log.close();
   });
 
@@ -102,7 +103,7 @@ describe('damaged partition files', () => {
     log.result(result('p-2', '2026-11-24T11:00:00.000Z'));
     await log.close();
     const file = path.join(dir, '2026-11-24', 'counts-10.json');
-    await writeFile(file, '{"counts": {"2026-11-24T10:00|line-1|cam-1|review/mo');
+    await writeFile(file, '{"series": {"line-1|cam-1|review/model": [1, 0, 0, ');
 
     const lines: string[] = [];
     const logger = pino(new Writable({ write: (chunk, _encoding, done) => { lines.push(String(chunk)); done(); } }));
@@ -111,7 +112,7 @@ describe('damaged partition files', () => {
     expect(lines.map((line) => JSON.parse(line))).toEqual([expect.objectContaining({ level: 50, file, movedTo: reopened.problems[0].movedTo })]);
     expect(reopened.problems[0].movedTo).toMatch(/counts-10\.json\.corrupt-/);
     expect(reopened.all()).toHaveLength(2);
-    expect(reopened.countsBetween().map((c) => c.minute)).toEqual(['2026-11-24T11:00']);
+    expect(reopened.countsBetween().map((c) => new Date(c.minute).toISOString())).toEqual(['2026-11-24T11:00:00.000Z']);
     expect((await readdir(path.join(dir, '2026-11-24'))).filter((f) => f.includes('.corrupt-'))).toHaveLength(1);
   });
 });

@@ -74,26 +74,43 @@ const pad = (n: number) => String(n).padStart(2, '0');
 const localDate = (d: Date) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
-/** The shift a time falls in (local time): the last one started that day, else the last of the day before. */
-export function shiftOf(time: number, shifts: Shift[]): { shift: string; date: string; start: string } | null {
-  if (shifts.length === 0) return null;
-  const sorted = [...shifts].sort((a, b) => minutesOf(a.start) - minutesOf(b.start));
-  const d = new Date(time);
-  const minute = d.getHours() * 60 + d.getMinutes();
-  let shift = [...sorted].reverse().find((s) => minutesOf(s.start) <= minute);
-  const day = new Date(d.getFullYear(), d.getMonth(), d.getDate());
-  if (!shift) {
-    shift = sorted[sorted.length - 1];
-    day.setDate(day.getDate() - 1);
-  }
-  const start = new Date(day.getFullYear(), day.getMonth(), day.getDate(), Number(shift.start.slice(0, 2)), Number(shift.start.slice(3, 5)));
-  return { shift: shift.name, date: localDate(day), start: start.toISOString() };
+type ShiftKey = { shift: string; date: string; start: string };
+
+/**
+ * Finds the shift a time falls in (local time): the last one started that day, else the last of the
+ * day before. Analytics asks once per minute of a month, so the shifts are sorted once and a shift's
+ * description is built once per day and shift.
+ */
+function shiftFinder(shifts: Shift[]): (time: number) => ShiftKey | null {
+  const sorted = shifts.map((s) => ({ name: s.name, minute: minutesOf(s.start) })).sort((a, b) => a.minute - b.minute);
+  const known = new Map<string, ShiftKey>();
+  return (time) => {
+    if (sorted.length === 0) return null;
+    const d = new Date(time);
+    const minute = d.getHours() * 60 + d.getMinutes();
+    let index = sorted.length - 1;
+    while (index >= 0 && sorted[index].minute > minute) index--;
+    const previousDay = index < 0;
+    if (previousDay) index = sorted.length - 1;
+    const id = `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}-${previousDay ? 'p' : ''}${index}`;
+    let key = known.get(id);
+    if (!key) {
+      const day = new Date(d.getFullYear(), d.getMonth(), d.getDate() - (previousDay ? 1 : 0));
+      const start = new Date(day.getFullYear(), day.getMonth(), day.getDate(), Math.floor(sorted[index].minute / 60), sorted[index].minute % 60);
+      known.set(id, (key = { shift: sorted[index].name, date: localDate(day), start: start.toISOString() }));
+    }
+    return key;
+  };
+}
+
+export function shiftOf(time: number, shifts: Shift[]): ShiftKey | null {
+  return shiftFinder(shifts)(time);
 }
 
 /** Local hours, like shifts: in a time zone with a half-hour offset, UTC hours would cut across the line's hours. */
 const hourStart = (time: number) => {
   const d = new Date(time);
-  return new Date(d.getFullYear(), d.getMonth(), d.getDate(), d.getHours()).toISOString();
+  return time - d.getMinutes() * 60_000 - d.getSeconds() * 1000 - d.getMilliseconds();
 };
 
 /** Filters counts cannot answer: with any of them, the entries are the basis. */
@@ -102,17 +119,25 @@ const ENTRY_ONLY: (keyof Filter)[] = ['verdict', 'decidedBy', 'category', 'reaso
 export function analyse(entries: readonly Entry[], counts: readonly Count[], filter: Filter, shifts: Shift[]): Analytics {
   const basis = ENTRY_ONLY.some((key) => filter[key] !== undefined) ? 'entries' : 'counts';
   const totals = emptyTally();
-  const hours = new Map<string, Tally>();
-  const shiftTallies = new Map<string, { key: { shift: string; date: string; start: string }; tally: Tally }>();
+  const hours = new Map<number, Tally>();
+  const findShift = shiftFinder(shifts);
+  const shiftTallies = new Map<string, { key: ShiftKey; tally: Tally }>();
+  // Hours and shifts start on whole minutes: the buckets of a minute are looked up once (a month of counts is ~40k minutes).
+  const byMinute = new Map<number, Tally[]>();
   const tallies = (time: number): Tally[] => {
+    const minute = Math.floor(time / 60_000);
+    let found = byMinute.get(minute);
+    if (!found) byMinute.set(minute, (found = bucketsOf(minute * 60_000)));
+    return found;
+  };
+  const bucketsOf = (time: number): Tally[] => {
     const hour = hourStart(time);
     if (!hours.has(hour)) hours.set(hour, emptyTally());
     const out = [totals, hours.get(hour) as Tally];
-    const shift = shiftOf(time, shifts);
+    const shift = findShift(time);
     if (shift) {
-      const id = `${shift.date} ${shift.shift}`;
-      if (!shiftTallies.has(id)) shiftTallies.set(id, { key: shift, tally: emptyTally() });
-      out.push((shiftTallies.get(id) as { tally: Tally }).tally);
+      if (!shiftTallies.has(shift.start)) shiftTallies.set(shift.start, { key: shift, tally: emptyTally() });
+      out.push((shiftTallies.get(shift.start) as { tally: Tally }).tally);
     }
     return out;
   };
@@ -121,7 +146,7 @@ export function analyse(entries: readonly Entry[], counts: readonly Count[], fil
     for (const count of counts) {
       if ((filter.line && count.line !== filter.line) || (filter.station && count.station !== filter.station)) continue;
       const [verdict, decidedBy] = count.outcome.split('/');
-      for (const t of tallies(Date.parse(`${count.minute}:00Z`))) {
+      for (const t of tallies(count.minute)) {
         if (verdict === 'review') {
           t.reviews += count.n;
           t.inspected += count.n;
@@ -161,7 +186,7 @@ export function analyse(entries: readonly Entry[], counts: readonly Count[], fil
   return {
     basis,
     totals: stats(totals),
-    hours: [...hours].sort(([a], [b]) => a.localeCompare(b)).map(([start, t]) => ({ start, ...stats(t) })),
+    hours: [...hours].sort(([a], [b]) => a - b).map(([start, t]) => ({ start: new Date(start).toISOString(), ...stats(t) })),
     shifts: [...shiftTallies.values()].sort((a, b) => a.key.start.localeCompare(b.key.start)).map(({ key, tally }) => ({ ...key, ...stats(tally) })),
     pareto: [...pareto]
       .sort(([a, n], [b, m]) => m - n || a.localeCompare(b))

@@ -17,7 +17,8 @@ export type { Problem } from './partition.ts';
 export type Outcome = `${'pass' | 'reject' | 'hold'}/${'model' | 'human' | 'timeout'}` | 'review/model';
 
 export interface Count {
-  minute: string; // YYYY-MM-DDTHH:MM, UTC
+  /** start of the minute, ms since the epoch */
+  minute: number;
   line: string;
   station: string;
   outcome: Outcome;
@@ -48,8 +49,8 @@ export class DefectLog {
   private readonly entries = new Map<string, Entry>();
   /** entries in order of their result time, for range queries */
   private readonly ordered: Entry[] = [];
-  /** hour (YYYY-MM-DDTHH) → "minute|line|station|outcome" → count */
-  private readonly counts = new Map<string, Map<string, number>>();
+  /** hour (YYYY-MM-DDTHH) → "line|station|outcome" → a count per minute */
+  private readonly counts = new Map<string, Map<string, number[]>>();
   private readonly pendingLines = new Map<string, string[]>();
   private readonly dirtyHours = new Set<string>();
   private readonly knownDays = new Set<string>();
@@ -79,7 +80,7 @@ export class DefectLog {
       for (const hour of await hoursOf(dir, day)) {
         const read = await readCounts(countsFile(dir, hour));
         if (read.problem) log.report(read.problem);
-        log.counts.set(hour, new Map(Object.entries(read.counts)));
+        log.counts.set(hour, new Map(Object.entries(read.series)));
       }
     }
     return log;
@@ -135,13 +136,18 @@ export class DefectLog {
   /** Per-minute counts between two ISO times (from inclusive, to exclusive, to the minute), in no particular order. */
   countsBetween(from?: string, to?: string): Count[] {
     const out: Count[] = [];
+    const fromMinute = from ? Math.floor(Date.parse(from) / 60_000) * 60_000 : -Infinity;
+    const toMinute = to ? Math.floor(Date.parse(to) / 60_000) * 60_000 : Infinity;
     for (const [hour, counts] of this.counts) {
       if ((from && hour < from.slice(0, 13)) || (to && `${hour}:00` >= to.slice(0, 16))) continue;
-      for (const [key, n] of counts) {
-        const [minute, line, station, outcome] = key.split('|');
-        if (from && minute < from.slice(0, 16)) continue;
-        if (to && minute >= to.slice(0, 16)) continue;
-        out.push({ minute, line, station, outcome: outcome as Outcome, n });
+      const hourStart = Date.parse(`${hour}:00:00.000Z`);
+      for (const [key, minutes] of counts) {
+        const [line, station, outcome] = key.split('|');
+        minutes.forEach((n, m) => {
+          const minute = hourStart + m * 60_000;
+          if (n === 0 || minute < fromMinute || minute >= toMinute) return;
+          out.push({ minute, line, station, outcome: outcome as Outcome, n });
+        });
       }
     }
     return out;
@@ -151,8 +157,10 @@ export class DefectLog {
     const hour = hourOf(at);
     let counts = this.counts.get(hour);
     if (!counts) this.counts.set(hour, (counts = new Map()));
-    const key = `${at.slice(0, 16)}|${line}|${station}|${outcome}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
+    const key = `${line}|${station}|${outcome}`;
+    let minutes = counts.get(key);
+    if (!minutes) counts.set(key, (minutes = new Array<number>(60).fill(0)));
+    minutes[Number(at.slice(14, 16))] += 1;
     this.dirtyHours.add(hour);
     this.schedule();
   }
@@ -237,7 +245,7 @@ export class DefectLog {
         this.knownDays.add(day);
       }
       const db = countsDocument(countsFile(this.dir, hour));
-      db.data = { counts: Object.fromEntries(this.counts.get(hour) ?? []) };
+      db.data = { series: Object.fromEntries(this.counts.get(hour) ?? []) };
       try {
         await db.write();
       } catch (error) {

@@ -20,8 +20,12 @@ export interface Problem {
   message: string;
 }
 
+/**
+ * One hour of counts: per series (`line|station|outcome`), 60 numbers, one per minute. A series of
+ * minute counts costs ~2 bytes a minute; one key per minute and outcome would cost ~45.
+ */
 export interface CountsDocument {
-  counts: Record<string, number>;
+  series: Record<string, number[]>;
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -35,7 +39,7 @@ export const countsFile = (dir: string, hour: string) => path.join(dir, hour.sli
 
 /** A compact document adapter: lowdb's JSONFile indents, which triples the bytes of every rewrite. */
 export function countsDocument(file: string): Low<CountsDocument> {
-  return new Low<CountsDocument>(new DataFile<CountsDocument>(file, { parse: JSON.parse, stringify: (data) => JSON.stringify(data) }), { counts: {} });
+  return new Low<CountsDocument>(new DataFile<CountsDocument>(file, { parse: JSON.parse, stringify: (data) => JSON.stringify(data) }), { series: {} });
 }
 
 export async function days(dir: string): Promise<string[]> {
@@ -95,14 +99,15 @@ export async function readEvents(file: string): Promise<{ events: LogEvent[]; pr
 }
 
 /** The counts of one hour; a document that does not read is moved aside and the hour starts empty. */
-export async function readCounts(file: string): Promise<{ counts: Record<string, number>; problem: Problem | null }> {
+export async function readCounts(file: string): Promise<{ series: Record<string, number[]>; problem: Problem | null }> {
   const db = countsDocument(file);
   try {
     await db.read();
-    const counts = db.data?.counts;
-    if (typeof counts !== 'object' || counts === null || Object.values(counts).some((n) => !Number.isInteger(n))) throw new Error('not a counts document');
-    return { counts, problem: null };
+    const series = db.data?.series;
+    const valid = typeof series === 'object' && series !== null && Object.values(series).every((minutes) => Array.isArray(minutes) && minutes.length === 60 && minutes.every(Number.isInteger));
+    if (!valid) throw new Error('expected { series: { "line|station|outcome": [60 minute counts] } }');
+    return { series, problem: null };
   } catch (error) {
-    return { counts: {}, problem: await moveAside(file, `not a counts document: ${(error as Error).message}`) };
+    return { series: {}, problem: await moveAside(file, `not a counts document: ${(error as Error).message}`) };
   }
 }
