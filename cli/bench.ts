@@ -11,7 +11,7 @@ type Suite = () => Promise<Record<string, number>>;
 const suites: Record<string, { about: string; run: Suite }> = {
   pipeline: { about: 'parts/s at saturation, latency at 50% / 90% load, CPU per part, overhead over raw decode + run, RSS', run: async () => (await import('../bench/pipeline.ts')).benchPipeline() },
   vision: { about: "model pre/post-processing over a bare session.run", run: async () => (await import('../bench/vision.ts')).benchVision() },
-
+  log: { about: 'defect log: 100k inspections (5% stored): bytes per inspection, longest stall, month query, vs raw appends', run: async () => (await import('../bench/log.ts')).benchLog() },
 };
 
 export default async function bench(argv: string[]): Promise<number> {
