@@ -16,16 +16,21 @@ export const FinalVerdictSchema = Type.Union([Type.Literal('pass'), Type.Literal
 export const DecidedBySchema = Type.Union([Type.Literal('model'), Type.Literal('human'), Type.Literal('timeout')]);
 const Where = { line: Type.String(), station: Type.String(), partId: Type.String(), at: Time };
 
-export const ResultEventSchema = Type.Object({
-  kind: Type.Literal('result'),
-  ...Where,
-  verdict: ModelVerdict,
+/** What the model said about a part, and with what in force: in its result event and in its entry. */
+const Scored = {
   score: Type.Union([Type.Number(), Type.Null()]),
   thresholds: Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }),
   model: Type.Object({ id: Type.String(), version: Type.String() }),
   reasons: Type.Array(Type.String()),
   detail: Type.Optional(Type.String()),
   source: Type.String(),
+};
+
+export const ResultEventSchema = Type.Object({
+  kind: Type.Literal('result'),
+  ...Where,
+  verdict: ModelVerdict,
+  ...Scored,
   image: Type.Optional(Type.String({ description: 'path of the kept frame, relative to the images folder' })),
   heatmap: Type.Optional(Type.String({ description: 'path of the kept anomaly map, relative to the images folder' })),
 });
@@ -62,12 +67,7 @@ export const EntrySchema = Type.Object(
     partId: Type.String(),
     at: Type.String({ format: 'date-time', description: 'time of the model result' }),
     modelVerdict: ModelVerdict,
-    score: Type.Union([Type.Number(), Type.Null()]),
-    thresholds: Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }),
-    model: Type.Object({ id: Type.String(), version: Type.String() }),
-    reasons: Type.Array(Type.String()),
-    detail: Type.Optional(Type.String()),
-    source: Type.String(),
+    ...Scored,
     image: Evidence,
     heatmap: Evidence,
     claimedBy: Type.Union([Type.String(), Type.Null()], { description: 'the last person who claimed the review' }),
