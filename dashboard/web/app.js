@@ -88,7 +88,7 @@ function render() {
   const added = [];
   $('queue').replaceChildren(...reviews.map((r) => {
     const key = keyOf(r);
-    if (!state.drawn.has(key)) added.push(r.partId);
+    if (!state.drawn.has(key)) added.push({ partId: r.partId, openedAt: r.openedAt });
     const holder = heldByOther(key);
     return el('li', { className: [key === state.selected && 'selected', state.sent.has(key) && 'sent', !state.drawn.has(key) && 'fresh'].filter(Boolean).join(' '), dataset: { part: r.partId, key }, onclick: () => select(key) },
       el('strong', {}, r.partId), ' ', el('span', { className: 'muted' }, r.station), ' ',
@@ -105,7 +105,7 @@ function render() {
   if (!state.selected || !state.reviews.has(state.selected)) select(firstOpen(), { quiet: true });
   else renderPart();
   // Told once the browser has painted the new items (the review-to-screen benchmark listens).
-  if (added.length) requestAnimationFrame(() => dispatchEvent(new CustomEvent('loupe:drawn', { detail: { partIds: added, at: Date.now() } })));
+  if (added.length) requestAnimationFrame(() => dispatchEvent(new CustomEvent('loupe:drawn', { detail: { items: added, at: Date.now() } })));
 }
 
 function renderStations(reviews) {
