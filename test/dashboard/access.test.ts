@@ -3,6 +3,7 @@
  * logout, login throttling, and a first admin whose password is never a built-in default.
  */
 import { mkdtemp, readFile } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +84,25 @@ describe('people and access', () => {
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     const forged = await fetch(new URL('/api/session', loupe.httpUrl), { headers: { cookie: cookie.split(';')[0].replace(/\.[^.]+$/, '.forged') } });
     expect(forged.status).toBe(401);
+  });
+
+  it('refuses the live feed (WebSocket upgrade) without a session, and opens it with one', async () => {
+    const upgrade = (cookie?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const request = http.get(new URL('/ws', loupe.httpUrl), { agent: false, headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...(cookie ? { cookie } : {}) } });
+        request.on('upgrade', (response, socket) => {
+          socket.destroy();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('response', (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('error', reject);
+      });
+    expect(await upgrade()).toBe(401);
+    const tech = await login(loupe.httpUrl, 'cleo', 'cleo-password-123');
+    expect(await upgrade(tech.cookie)).toBe(101);
   });
 
   it('ends a session at logout', async () => {
