@@ -16,6 +16,7 @@ async function start() {
   if (response.status === 401) return toLogin(await response.json().catch(() => ({})));
   state.me = await response.json();
   $('who').textContent = `${state.me.name} · ${state.me.role}`;
+  $('manager-nav').hidden = state.me.role === 'technician';
   connect();
   setInterval(tick, 1000);
 }
