@@ -20,6 +20,8 @@ import { InspectionPool } from '../edge/src/vision/pool.ts';
 import { LineFeed } from '../dashboard/src/feed.ts';
 import { dashboard } from '../dashboard/src/server.ts';
 import { ClaimBook } from '../dashboard/src/claims.ts';
+import { People } from '../dashboard/src/people.ts';
+import { cookieSecret, ensureFirstAdmin, installAuth } from '../dashboard/src/auth.ts';
 import { reviewApi } from '../edge/src/review/api.ts';
 import { createLogger } from './log.ts';
 import { EdgeMetrics } from '../edge/src/health/metrics.ts';
@@ -60,12 +62,18 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     stoppers.push(() => app.close());
     const stations = new Map<string, Station>();
     const metrics = new EdgeMetrics();
-    app.get('/healthz', async (_request, reply) => {
+    // Every route needs a session unless it says otherwise (dashboard/src/auth.ts); the edge's own
+    // routes (calibration, thresholds, model swap) are guarded the same way.
+    const dashboardDir = path.resolve(config.dataDir, 'dashboard');
+    const people = new People(dashboardDir, config.dashboard.sessionHours);
+    await ensureFirstAdmin(people, config.dashboard.admin, process.env, log);
+    await installAuth(app, { people, secret: cookieSecret(dashboardDir), secureCookies: config.dashboard.secureCookies, sessionHours: config.dashboard.sessionHours });
+    app.get('/healthz', { config: { access: 'public' } }, async (_request, reply) => {
       // Healthy means able to inspect; a broker outage is reported (and buffered), not fatal.
       const body = { ok: true, stations: [...stations.values()].map((s) => ({ ...s.status('online'), brokerConnected: s.connected })) };
       return reply.send(body);
     });
-    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+    app.get('/metrics', { config: { access: 'public' } }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
 
     let defectLog: DefectLog | null = null;
     if (parts.edge) {
@@ -104,7 +112,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         }
       }
       stoppers.push(keepImagesWithin(config, imagesDir, opened, stations, log));
-      await app.register(logApi, { log: opened, imagesDir, shifts: config.log.shifts });
+      // The quality managers' view: every route of the log needs the manager role (dashboard/src/auth.ts).
+      await app.register(logApi, { log: opened, shifts: config.log.shifts, routeConfig: { access: 'manager' } });
       await app.register(reviewApi, { stations });
       await app.register(httpIngest, {
         stations,
@@ -119,7 +128,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       await feed.start();
       stoppers.push(() => feed.stop());
       const claimed = defectLog ? defectLog.claimed.bind(defectLog) : undefined;
-      await app.register(dashboard, { feed, claims: new ClaimBook(path.resolve(config.dataDir, 'dashboard'), config.dashboard.claimSeconds), claimed });
+      await app.register(dashboard, { feed, claims: new ClaimBook(dashboardDir, config.dashboard.claimSeconds), imagesDir: path.resolve(config.dataDir, 'images'), people, claimed });
     }
 
     await app.listen({ host: config.http.host, port: config.http.port });

@@ -1,16 +1,15 @@
 /**
  * The defect log over HTTP, as one Fastify plugin: the filtered list (JSON and CSV), a part's detail
- * with its timeline, the analytics, its image and heatmap, and an OpenAPI document built from the
- * same TypeBox schemas the handlers use. `guard` (a preHandler) is applied to every route here;
- * the dashboard passes one that requires a manager's session. Refusals are `{ error, param?, message }`.
+ * with its timeline, the analytics, and an OpenAPI document built from the same TypeBox schemas the
+ * handlers use (it also describes the dashboard's image and heatmap routes the entries link to).
+ * Access: `routeConfig` is given to every route here (`loupe` passes `{ access: 'manager' }`, read by
+ * dashboard/src/auth.ts), and `guard`, a preHandler, runs before each of them when given.
+ * Refusals are `{ error, param?, message }`.
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Readable } from 'node:stream';
-import type { FastifyPluginAsync, FastifyReply, preHandlerHookHandler } from 'fastify';
+import type { FastifyContextConfig, FastifyPluginAsync, FastifyReply, preHandlerHookHandler } from 'fastify';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { PART_ID_PATTERN } from '../../../contract/topics.ts';
-import { mapFile, viewableImage } from '../evidence/files.ts';
 import type { DefectLog } from './defect-log.ts';
 import { EntrySchema, type Entry } from './entry.ts';
 import { FilterSchema, PageSchema, paginate, parseFilter, select, type Refusal } from './query.ts';
@@ -20,8 +19,8 @@ import { csvChunks } from './csv.ts';
 
 export interface LogApiOptions {
   log: DefectLog;
-  imagesDir: string;
   guard?: preHandlerHookHandler;
+  routeConfig?: FastifyContextConfig;
   shifts?: Shift[];
 }
 
@@ -46,17 +45,18 @@ function view(entry: Entry, withTimeline: boolean) {
 
 const refuse = (reply: FastifyReply, refusal: Refusal) => reply.code(400).send({ error: refusal.code, param: refusal.param, message: refusal.message });
 
-export const logApi: FastifyPluginAsync<LogApiOptions> = async (app, { log, imagesDir, guard, shifts = [] }) => {
+export const logApi: FastifyPluginAsync<LogApiOptions> = async (app, { log, guard, routeConfig = {}, shifts = [] }) => {
   if (guard) app.addHook('preHandler', guard);
+  const config = routeConfig;
 
-  app.get('/api/log', async (request, reply) => {
+  app.get('/api/log', { config }, async (request, reply) => {
     const parsed = parseFilter(request.query as Record<string, unknown>, { paging: true });
     if (!parsed.ok) return refuse(reply, parsed);
     const page = paginate(select(log.all(), parsed.filter), parsed.page);
     return { ...page, items: page.items.map((e) => view(e, false)) };
   });
 
-  app.get('/api/log.csv', async (request, reply) => {
+  app.get('/api/log.csv', { config }, async (request, reply) => {
     const parsed = parseFilter(request.query as Record<string, unknown>);
     if (!parsed.ok) return refuse(reply, parsed);
     const entries = select(log.all(), parsed.filter);
@@ -66,39 +66,22 @@ export const logApi: FastifyPluginAsync<LogApiOptions> = async (app, { log, imag
       .send(Readable.from(csvChunks(entries)));
   });
 
-  app.get<{ Params: PartParams }>('/api/log/:line/:station/:partId', { schema: { params: PartParams } }, async (request, reply) => {
+  app.get<{ Params: PartParams }>('/api/log/:line/:station/:partId', { config, schema: { params: PartParams } }, async (request, reply) => {
     const { line, station, partId } = request.params;
     const entry = log.get(line, station, partId);
     if (!entry) return reply.code(404).send({ error: 'unknown_part', message: `the log holds no part ${partId} at ${line}/${station} (plain auto-passes are counted, not stored)` });
     return view(entry, true);
   });
 
-  app.get('/api/analytics', async (request, reply) => {
+  app.get('/api/analytics', { config }, async (request, reply) => {
     const parsed = parseFilter(request.query as Record<string, unknown>);
     if (!parsed.ok) return refuse(reply, parsed);
     const { filter } = parsed;
     return analyse(select(log.all(), filter), log.countsBetween(filter.from, filter.to), filter, shifts);
   });
 
-  const evidence = async (request: { params: PartParams }, reply: FastifyReply, kind: 'image' | 'heatmap') => {
-    const { line, station, partId } = request.params;
-    const expired = log.get(line, station, partId)?.[kind]?.expired;
-    if (expired) return reply.code(404).send({ error: 'expired', message: `the ${kind} of part ${partId} was deleted by image retention` });
-    const dir = path.join(imagesDir, line, station);
-    if (kind === 'heatmap') {
-      const bytes = await readFile(mapFile(dir, partId)).catch(() => null);
-      if (!bytes) return reply.code(404).send({ error: 'not_found', message: `no heatmap kept for part ${partId} at ${line}/${station}` });
-      return reply.type('image/png').send(bytes);
-    }
-    const image = await viewableImage(dir, partId);
-    if (!image.ok) return reply.code(image.code === 'not_found' ? 404 : 422).send({ error: image.code, message: image.message });
-    return reply.type(image.type).send(image.bytes);
-  };
-  app.get<{ Params: PartParams }>('/api/parts/:line/:station/:partId/image', { schema: { params: PartParams } }, (request, reply) => evidence(request, reply, 'image'));
-  app.get<{ Params: PartParams }>('/api/parts/:line/:station/:partId/heatmap', { schema: { params: PartParams } }, (request, reply) => evidence(request, reply, 'heatmap'));
-
   const document = openApi();
-  app.get('/api/openapi.json', async () => document);
+  app.get('/api/openapi.json', { config }, async () => document);
 };
 
 /** Plain JSON Schema from a TypeBox schema (its symbol keys dropped, its $id moved to the component name). */
@@ -113,9 +96,9 @@ export function openApi(): object {
   const partParams = Object.entries(PartParams.properties).map(([name, schema]) => ({ name, in: 'path', required: true, schema: plain(schema as TSchema) }));
   const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
   const refused = { description: 'unknown filter or invalid value; `param` names it', ...json('Error') };
-  const missing = { description: 'not in the log, not kept, or deleted by retention', ...json('Error') };
+  const missing = { description: 'not in the log, not kept, or deleted by image retention', ...json('Error') };
   const LogView = { allOf: [{ $ref: '#/components/schemas/LogEntry' }, { type: 'object', properties: { url: { type: 'string' }, imageUrl: { type: ['string', 'null'] }, heatmapUrl: { type: ['string', 'null'] } } }] };
-  const image = (what: string) => ({ get: { summary: `the ${what} of a part`, parameters: partParams, responses: { 200: { description: what, content: { 'image/png': {}, 'image/jpeg': {} } }, 404: missing } } });
+  const image = (what: string) => ({ get: { summary: `the ${what} of a part (served by the dashboard)`, parameters: partParams, responses: { 200: { description: what, content: { 'image/png': {}, 'image/jpeg': {} } }, 404: missing } } });
   return {
     openapi: '3.1.0',
     info: { title: 'Loupe defect log', version: '1', description: 'Every inspection counted; every part that was not a plain auto-pass stored with its timeline.' },
