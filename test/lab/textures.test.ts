@@ -32,7 +32,9 @@ describe.skipIf(!present)('the texture model on real photographs', () => {
     const aurocs: number[] = [];
     for (const texture of TEXTURES) {
       const modelDir = path.join(tmp, `model-${texture}`);
-      await fit({ data: path.join(tmp, texture), out: modelDir, method: 'texture' });
+      // as `loupe fit` does by default: the method is chosen from the good parts, not told
+      const report = await fit({ data: path.join(tmp, texture), out: modelDir });
+      expect(report.method, `${texture}: ${JSON.stringify(report.choice)}`).toBe('texture');
       const e = await evaluate(modelDir, path.join(tmp, texture));
       aurocs.push(e.imageAuroc);
       expect(e.imageAuroc, texture).toBeGreaterThan(0.9);
