@@ -198,13 +198,18 @@ export async function fitPatchcore(shape: Shape, goodPixels: Uint8Array[], size 
     memory.set(pool.subarray(next * FEATURES, (next + 1) * FEATURES), m * FEATURES);
     let farthest = 0;
     let farthestDistance = -1;
+    const centre = memory.subarray(m * FEATURES, (m + 1) * FEATURES);
     for (let i = 0; i < candidates; i++) {
+      // Only whether the new centre is nearer matters: stop summing once it cannot be (exact, and
+      // most candidates stop after a few features once the bank has grown).
+      const limit = nearest[i];
+      const base = i * FEATURES;
       let d = 0;
-      for (let c = 0; c < FEATURES; c++) {
-        const diff = pool[i * FEATURES + c] - memory[m * FEATURES + c];
+      for (let c = 0; c < FEATURES && d < limit; c++) {
+        const diff = pool[base + c] - centre[c];
         d += diff * diff;
       }
-      if (d < nearest[i]) nearest[i] = d;
+      if (d < limit) nearest[i] = d;
       if (nearest[i] > farthestDistance) {
         farthestDistance = nearest[i];
         farthest = i;
