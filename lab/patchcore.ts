@@ -188,11 +188,15 @@ export async function fitPatchcore(shape: Shape, goodPixels: Uint8Array[], size 
       }
     }
   }
-  const invStd = new Float32Array(FEATURES);
+  const std = new Float64Array(FEATURES);
   for (let c = 0; c < FEATURES; c++) {
     mean[c] /= count;
-    invStd[c] = 1 / Math.max(Math.sqrt(Math.max(0, sq[c] / count - mean[c] * mean[c])), 1e-6);
+    std[c] = Math.sqrt(Math.max(0, sq[c] / count - mean[c] * mean[c]));
   }
+  // A feature that never varies on good parts (colour, on a grey surface) gets a floor of a quarter
+  // of one grey level: below what any camera delivers, so it binds only on truly grey data, where
+  // any tint is far out; the scores stay readable numbers rather than millions.
+  const invStd = Float32Array.from(std, (s) => 1 / Math.max(s, 0.001));
   // Candidates: a random sample of all patches (standardised), then greedy k-centre over them.
   const random = rng(seed);
   // 100,000 candidates rather than 30,000: rarer normal patches make it into the bank (grey brick 0.955 → 0.973)
