@@ -4,7 +4,6 @@
  * deadline. Every part gets exactly one result, whatever goes wrong.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { StationConfig, Thresholds } from '../../config/schema.ts';
 import type { Decision as DecisionMessage, Reason, Result, Review, Status, Trigger, VerdictMessage } from '../../contract/payloads.ts';
@@ -16,11 +15,23 @@ import { propose, type Proposal } from './decide/calibrate.ts';
 import type { ThresholdHistory, ThresholdVersion } from './decide/thresholds.ts';
 import type { StationLink } from './bus/link.ts';
 import type { EdgeMetrics } from './health/metrics.ts';
+import { imageFile, mapFile } from './evidence/files.ts';
+import { renderMap } from './vision/heatmap.ts';
 
 /** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
 export interface Inspector {
   readonly manifest: { id: string; version: string | number; thresholds: Thresholds };
-  inspect(image: Buffer): Promise<{ score: number; decodeMs: number; inferMs: number }>;
+  inspect(image: Buffer): Promise<Measured & { score: number }>;
+}
+
+/** What an inspection measured: its timings and, when the model ran, the anomaly map. */
+export interface Measured {
+  score?: number;
+  decodeMs: number;
+  inferMs: number;
+  map?: Float32Array;
+  mapWidth?: number;
+  mapHeight?: number;
 }
 
 /** Something that can take a picture on demand (the synthetic camera; later a real one). */
@@ -294,7 +305,7 @@ export class Station {
     }
   }
 
-  private async conclude(frame: Frame, decision: Decision, score: number | null, timing: { decodeMs: number; inferMs: number }, startedAt: number, detail?: string, scoredBy = this.modelRef): Promise<Result> {
+  private async conclude(frame: Frame, decision: Decision, score: number | null, timing: Measured, startedAt: number, detail?: string, scoredBy = this.modelRef): Promise<Result> {
     const now = performance.now();
     const result: Result = {
       schema: 'loupe/result@1',
@@ -314,7 +325,8 @@ export class Station {
     if (score !== null) this.state.reviews.scored(score);
     // A review is on disk before any message about the part goes out: a crash in between cannot
     // leave a part the line was told is waiting for a person, with no one knowing.
-    const review = decision.verdict === 'review' ? await this.recordReview(result, frame.image) : null;
+    if (decision.verdict !== 'pass') await this.keepEvidence(result, frame.image, timing);
+    const review = decision.verdict === 'review' ? this.recordReview(result) : null;
     this.link.publishResult(result);
     this.metrics?.frames.inc({ station: this.id, source: frame.source, verdict: result.verdict, reason: result.reasons[0] ?? '' });
     if (score !== null) this.metrics?.inference.observe({ station: this.id }, (timing.decodeMs + timing.inferMs) / 1000);
@@ -325,14 +337,24 @@ export class Station {
     return result;
   }
 
-  private async recordReview(result: Result, image: Buffer): Promise<Review> {
+  /** The image and anomaly map of a part someone may look at; a failure is logged, never fatal. */
+  private async keepEvidence(result: Result, image: Buffer, measured: Measured): Promise<void> {
+    const writes: Promise<unknown>[] = [];
+    if (image.length > 0) writes.push(writeFile(imageFile(this.imageDir, result.partId), image));
+    const { map, mapWidth, mapHeight } = measured;
+    if (map && mapWidth && mapHeight) {
+      const { passBelow, rejectAbove } = result.thresholds;
+      // Drawn from pass_below (transparent) to reject_above (full colour): the scale of the decision.
+      writes.push(renderMap({ map, mapWidth, mapHeight }, { floor: passBelow * 0.5, fullScale: rejectAbove, opacity: 1 }).then((png) => writeFile(mapFile(this.imageDir, result.partId), png)));
+    }
+    for (const outcome of await Promise.allSettled(writes)) {
+      if (outcome.status === 'rejected') this.log.error({ partId: result.partId, err: (outcome.reason as Error).message }, 'could not keep the evidence of a part');
+    }
+  }
+
+  private recordReview(result: Result): Review {
     const now = Date.now();
     const deadline = now + this.config.review.deadlineSeconds * 1000;
-    if (image.length > 0) {
-      await writeFile(path.join(this.imageDir, `${result.partId}.img`), image).catch((error: Error) =>
-        this.log.error({ partId: result.partId, err: error.message }, 'could not keep the image of a review'),
-      );
-    }
     const review: Review = {
       schema: 'loupe/review@1',
       line: this.line,
