@@ -11,7 +11,7 @@ type Suite = () => Promise<Record<string, number>>;
 const suites: Record<string, { about: string; run: Suite }> = {
   pipeline: { about: 'parts/s at saturation, latency at 50% / 90% load, CPU per part, overhead over raw decode + run, RSS', run: async () => (await import('../bench/pipeline.ts')).benchPipeline() },
   vision: { about: "model pre/post-processing over a bare session.run", run: async () => (await import('../bench/vision.ts')).benchVision() },
-
+  screen: { about: 'review opened at the edge to part drawn in Chromium, p50 / p99, against a bare WebSocket to the same browser', run: async () => (await import('../bench/screen.ts')).benchScreen() },
 };
 
 export default async function bench(argv: string[]): Promise<number> {

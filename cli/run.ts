@@ -20,6 +20,8 @@ import { InspectionPool } from '../edge/src/vision/pool.ts';
 import { LineFeed } from '../dashboard/src/feed.ts';
 import { dashboard } from '../dashboard/src/server.ts';
 import { ClaimBook } from '../dashboard/src/claims.ts';
+import { People } from '../dashboard/src/people.ts';
+import { cookieSecret, ensureFirstAdmin, installAuth } from '../dashboard/src/auth.ts';
 import { reviewApi } from '../edge/src/review/api.ts';
 import { createLogger } from './log.ts';
 import { EdgeMetrics } from '../edge/src/health/metrics.ts';
@@ -56,12 +58,18 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     stoppers.push(() => app.close());
     const stations = new Map<string, Station>();
     const metrics = new EdgeMetrics();
-    app.get('/healthz', async (_request, reply) => {
+    // Every route needs a session unless it says otherwise (dashboard/src/auth.ts); the edge's own
+    // routes (calibration, thresholds, model swap) are guarded the same way.
+    const dashboardDir = path.resolve(config.dataDir, 'dashboard');
+    const people = new People(dashboardDir, config.dashboard.sessionHours);
+    await ensureFirstAdmin(people, config.dashboard.admin, process.env, log);
+    await installAuth(app, { people, secret: cookieSecret(dashboardDir), secureCookies: config.dashboard.secureCookies, sessionHours: config.dashboard.sessionHours });
+    app.get('/healthz', { config: { access: 'public' } }, async (_request, reply) => {
       // Healthy means able to inspect; a broker outage is reported (and buffered), not fatal.
       const body = { ok: true, stations: [...stations.values()].map((s) => ({ ...s.status('online'), brokerConnected: s.connected })) };
       return reply.send(body);
     });
-    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+    app.get('/metrics', { config: { access: 'public' } }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
 
     if (parts.edge) {
       for (const stationConfig of config.stations) {
@@ -106,7 +114,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       const feed = new LineFeed({ ...brokerOptions, clientId: brokerOptions.clientId ? `${brokerOptions.clientId}-dashboard` : undefined }, config.mqtt.topicPrefix, log.child({ component: 'dashboard' }));
       await feed.start();
       stoppers.push(() => feed.stop());
-      await app.register(dashboard, { feed, claims: new ClaimBook(path.resolve(config.dataDir, 'dashboard'), config.dashboard.claimSeconds) });
+      await app.register(dashboard, { feed, claims: new ClaimBook(dashboardDir, config.dashboard.claimSeconds), imagesDir: path.resolve(config.dataDir, 'images'), people });
     }
 
     await app.listen({ host: config.http.host, port: config.http.port });

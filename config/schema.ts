@@ -112,7 +112,20 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     dashboard: Type.Object(
-      { claimSeconds: Type.Number({ exclusiveMinimum: 0, default: 120, description: 'how long a technician holds a review they opened before others may take it' }) },
+      {
+        claimSeconds: Type.Number({ exclusiveMinimum: 0, default: 120, description: 'how long a technician holds a review they opened before others may take it' }),
+        sessionHours: Type.Number({ exclusiveMinimum: 0, maximum: 720, default: 12, description: 'how long a login lasts (a shift, by default)' }),
+        secureCookies: Type.Boolean({ default: false, description: 'mark the session cookie Secure and send HSTS: turn on when the dashboard is served over HTTPS' }),
+        admin: Type.Optional(
+          Type.Object(
+            {
+              user: Type.String({ pattern: '^[A-Za-z0-9._@-]{1,64}$', default: 'admin', description: 'name of the first admin, created on first start when nobody is registered (or env LOUPE_ADMIN_USER)' }),
+              password: Type.Optional(Type.String({ minLength: 10, description: 'their password; prefer env LOUPE_ADMIN_PASSWORD or ${VAR}. Unset: a random one is shown once on first start' })),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+      },
       { additionalProperties: false, default: {} },
     ),
     stations: Type.Array(StationSchema, { minItems: 1, description: 'one entry per camera' }),

@@ -34,6 +34,11 @@ export class ClaimBook {
     return claim && claim.expiresAt > this.now() ? claim : null;
   }
 
+  /** Every claim still in force. */
+  live(): Claim[] {
+    return this.db.data.claims.filter((c) => c.expiresAt > this.now());
+  }
+
   /** Claims (or renews one's own claim on) an item. */
   claim(key: string, user: string): ClaimOutcome {
     const held = this.holder(key);

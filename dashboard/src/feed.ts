@@ -15,7 +15,9 @@ export type FeedEvent =
   | { type: 'review'; review: Review }
   | { type: 'review-closed'; station: string; line: string; partId: string }
   | { type: 'result'; result: Result }
-  | { type: 'verdict'; verdict: VerdictMessage };
+  | { type: 'verdict'; verdict: VerdictMessage }
+  | { type: 'claim'; line: string; station: string; partId: string; holder: string; expiresAt: string }
+  | { type: 'claim-released'; line: string; station: string; partId: string };
 
 const key = (line: string, station: string, partId = '') => `${line}/${station}/${partId}`;
 
@@ -24,6 +26,8 @@ export class LineFeed {
   readonly statuses = new Map<string, Status>();
   readonly reviews = new Map<string, Review>();
   readonly recent: Result[] = [];
+  /** the last decisions people made (newest first), to show how similar scores were judged */
+  readonly decided: VerdictMessage[] = [];
   private readonly listeners = new Set<(event: FeedEvent) => void>();
 
   constructor(
@@ -64,7 +68,17 @@ export class LineFeed {
     await this.client.publishAsync(`${this.prefix}/${line}/${station}/decision`, JSON.stringify(payload), { qos: 1 });
   }
 
-  private emit(event: FeedEvent): void {
+  /** The `count` human decisions at this station whose scores were closest to `score` (on a log scale). */
+  similar(station: string, score: number | null, count = 5): VerdictMessage[] {
+    if (score === null) return [];
+    const distance = (v: VerdictMessage) => Math.abs(Math.log(Math.max(v.score ?? 0, 1e-6)) - Math.log(Math.max(score, 1e-6)));
+    return this.decided
+      .filter((v) => v.station === station && v.score !== null)
+      .sort((a, b) => distance(a) - distance(b))
+      .slice(0, count);
+  }
+
+  emit(event: FeedEvent): void {
     for (const listener of this.listeners) listener(event);
   }
 
@@ -97,6 +111,10 @@ export class LineFeed {
     if (where.kind === 'verdict') {
       const parsed = parsePayload(VerdictSchema, payload);
       if (!parsed.ok) return;
+      if (parsed.value.decidedBy === 'human') {
+        this.decided.unshift(parsed.value);
+        if (this.decided.length > 1000) this.decided.pop();
+      }
       return this.emit({ type: 'verdict', verdict: parsed.value });
     }
   }

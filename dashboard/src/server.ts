@@ -1,60 +1,78 @@
 /**
- * The dashboard as a Fastify plugin: the page, the live WebSocket feed, and the review API.
- * It is registered on the same server as frame ingest by `loupe start`, or alone by
- * `loupe dashboard`.
+ * The dashboard as a Fastify plugin: the technician's page, the live WebSocket feed, the review
+ * API and each part's evidence (image and anomaly map). It is registered on the same server as
+ * frame ingest by `loupe start`, or alone by `loupe dashboard`. Who may call what is decided by
+ * auth.ts from each route's `access` (default: any logged-in person).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import websocket from '@fastify/websocket';
 import { Type } from '@sinclair/typebox';
 import { PART_ID_PATTERN } from '../../contract/topics.ts';
+import { mapFile, viewableImage } from '../../edge/src/evidence/files.ts';
 import type { LineFeed } from './feed.ts';
 import type { ClaimBook, Claim } from './claims.ts';
+import type { People, Session } from './people.ts';
 
 const webDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web');
-const assets: Record<string, string> = { '/': 'index.html', '/app.js': 'app.js', '/app.css': 'app.css' };
 const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+const ID = '^[A-Za-z0-9_-]{1,64}$';
 
-export const dashboard: FastifyPluginAsync<{ feed: LineFeed; claims: ClaimBook }> = async (app, { feed, claims }) => {
-  await app.register(websocket);
+export interface DashboardOptions {
+  feed: LineFeed;
+  claims: ClaimBook;
+  /** `<dataDir>/images`: the stations' evidence, `<line>/<station>/<partId>.*` */
+  imagesDir: string;
+  people: People;
+}
 
-  for (const [route, file] of Object.entries(assets)) {
-    app.get(route, async (_request, reply) => reply.type(types[path.extname(file)]).send(await readFile(path.join(webDir, file))));
-  }
+type PartParams = { line: string; station: string; partId: string };
+
+export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { feed, claims, imagesDir, people }) => {
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  const asset = (file: string) => async (_request: unknown, reply: FastifyReply) => reply.type(types[path.extname(file)]).header('cache-control', 'no-cache').send(await readFile(path.join(webDir, file)));
+  app.get('/', asset('index.html'));
+  app.get('/app.js', asset('app.js'));
 
   app.get('/api/stations', async () => [...feed.statuses.values()]);
   app.get('/api/reviews', async () => [...feed.reviews.values()].sort((a, b) => a.deadline.localeCompare(b.deadline)));
   app.get('/api/results', async () => feed.recent);
 
-  const ReviewParams = Type.Object({ line: Type.String(), station: Type.String(), partId: Type.String({ pattern: PART_ID_PATTERN }) });
-  const claimed = (holder: Claim) => ({ error: 'claimed', message: `${holder.user} holds this part until ${new Date(holder.expiresAt).toISOString()}`, holder: holder.user, expiresAt: new Date(holder.expiresAt).toISOString() });
+  const PartParams = Type.Object({ line: Type.String({ pattern: ID }), station: Type.String({ pattern: ID }), partId: Type.String({ pattern: PART_ID_PATTERN }) });
+  const keyOf = ({ line, station, partId }: PartParams) => `${line}/${station}/${partId}`;
+  const describeClaim = (claim: Claim) => ({ holder: claim.user, expiresAt: new Date(claim.expiresAt).toISOString() });
+  const claimed = (holder: Claim) => ({ error: 'claimed', message: `${holder.user} is deciding this part (claim held until ${new Date(holder.expiresAt).toLocaleTimeString('en-GB')})`, ...describeClaim(holder) });
+  const unknownPart = ({ line, station, partId }: PartParams) => ({ error: 'unknown_part', message: `part ${partId} at ${line}/${station} has no open review: it was already decided, timed out, or never existed` });
+  const announce = (params: PartParams, claim: Claim) => feed.emit({ type: 'claim', line: params.line, station: params.station, partId: params.partId, ...describeClaim(claim) });
 
-  app.post<{ Params: { line: string; station: string; partId: string }; Body: { user: string } }>(
-    '/api/reviews/:line/:station/:partId/claim',
-    { schema: { params: ReviewParams, body: Type.Object({ user: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }) } },
-    async (request, reply) => {
-      const { line, station, partId } = request.params;
-      const key = `${line}/${station}/${partId}`;
-      if (!feed.reviews.has(key)) return reply.code(404).send({ error: 'unknown_part', message: `no open review for part ${partId} at ${line}/${station}` });
-      const outcome = claims.claim(key, request.body.user);
-      if (!outcome.ok) return reply.code(409).send(claimed(outcome.holder));
-      return { holder: outcome.claim.user, expiresAt: new Date(outcome.claim.expiresAt).toISOString() };
-    },
-  );
+  app.get<{ Params: PartParams }>('/api/reviews/:line/:station/:partId/similar', { schema: { params: PartParams } }, async (request, reply) => {
+    const review = feed.reviews.get(keyOf(request.params));
+    if (!review) return reply.code(404).send(unknownPart(request.params));
+    return feed.similar(review.station, review.score).map(({ partId, verdict, score, user, category, at }) => ({ partId, verdict, score, user, category, at }));
+  });
 
-  app.post<{ Params: { line: string; station: string; partId: string }; Body: { decision: 'accept' | 'reject'; category?: string; note?: string; user: string } }>(
+  app.post<{ Params: PartParams }>('/api/reviews/:line/:station/:partId/claim', { schema: { params: PartParams } }, async (request, reply) => {
+    const key = keyOf(request.params);
+    if (!feed.reviews.has(key)) return reply.code(404).send(unknownPart(request.params));
+    const outcome = claims.claim(key, (request.person as Session).name);
+    if (!outcome.ok) return reply.code(409).send(claimed(outcome.holder));
+    announce(request.params, outcome.claim);
+    return describeClaim(outcome.claim);
+  });
+
+  app.post<{ Params: PartParams; Body: { decision: 'accept' | 'reject'; category?: string; note?: string } }>(
     '/api/reviews/:line/:station/:partId/decision',
     {
       schema: {
-        params: ReviewParams,
+        params: PartParams,
         body: Type.Object(
           {
             decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
             category: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
             note: Type.Optional(Type.String({ maxLength: 1000 })),
-            user: Type.String({ minLength: 1, maxLength: 64 }),
           },
           { additionalProperties: false },
         ),
@@ -62,29 +80,49 @@ export const dashboard: FastifyPluginAsync<{ feed: LineFeed; claims: ClaimBook }
     },
     async (request, reply) => {
       const { line, station, partId } = request.params;
-      const key = `${line}/${station}/${partId}`;
+      const key = keyOf(request.params);
+      const user = (request.person as Session).name;
       const review = feed.reviews.get(key);
-      if (!review) {
-        return reply.code(404).send({ error: 'unknown_part', message: `no open review for part ${partId} at ${line}/${station} (unknown, or already decided)` });
-      }
+      if (!review) return reply.code(404).send(unknownPart(request.params));
       if (request.body.category !== undefined && !review.categories.includes(request.body.category)) {
         return reply.code(400).send({ error: 'invalid_category', message: `category "${request.body.category}" is not one of ${review.categories.join(', ')}` });
       }
       // Deciding claims the part; someone else's live claim refuses the decision.
-      const outcome = claims.claim(key, request.body.user);
+      const outcome = claims.claim(key, user);
       if (!outcome.ok) return reply.code(409).send(claimed(outcome.holder));
-      const decision = { schema: 'loupe/decision@1' as const, partId, ...request.body };
+      const decision = { schema: 'loupe/decision@1' as const, partId, ...request.body, user };
       claims.recordDecision({ line, station, ...decision });
       await feed.publishDecision(line, station, decision);
       claims.release(key);
+      request.log.info({ partId, station, user, decision: request.body.decision, category: request.body.category }, 'decision sent');
       return reply.code(202).send({ accepted: true });
     },
   );
 
-  app.get('/ws', { websocket: true }, (socket) => {
-    // A new client first gets the whole picture, then every change.
-    socket.send(JSON.stringify({ type: 'snapshot', statuses: [...feed.statuses.values()], reviews: [...feed.reviews.values()], results: feed.recent.slice(0, 50) }));
-    const unsubscribe = feed.onEvent((event) => socket.send(JSON.stringify(event)));
+  app.get<{ Params: PartParams }>('/api/parts/:line/:station/:partId/image', { schema: { params: PartParams } }, async (request, reply) => {
+    const { line, station, partId } = request.params;
+    const image = await viewableImage(path.join(imagesDir, line, station), partId);
+    if (!image.ok) return reply.code(image.code === 'not_found' ? 404 : 422).send({ error: image.code, message: image.message });
+    return reply.type(image.type).header('cache-control', 'private, max-age=86400').send(image.bytes);
+  });
+
+  app.get<{ Params: PartParams }>('/api/parts/:line/:station/:partId/heatmap', { schema: { params: PartParams } }, async (request, reply) => {
+    const { line, station, partId } = request.params;
+    const png = await readFile(mapFile(path.join(imagesDir, line, station), partId)).catch(() => null);
+    if (!png) return reply.code(404).send({ error: 'not_found', message: `no anomaly map kept for part ${partId} (the model did not run on it, or it has expired)` });
+    return reply.type('image/png').header('cache-control', 'private, max-age=86400').send(png);
+  });
+
+  app.get('/ws', { websocket: true }, (socket, request) => {
+    const person = request.person as Session;
+    // A new client first gets the whole picture, then every change; the session is checked again on
+    // every event, so an expired or ended session stops the feed.
+    const live = claims.live().filter((c) => feed.reviews.has(c.key)).map((c) => ({ key: c.key, ...describeClaim(c) }));
+    socket.send(JSON.stringify({ type: 'snapshot', statuses: [...feed.statuses.values()], reviews: [...feed.reviews.values()], results: feed.recent.slice(0, 50), claims: live, you: person.name }));
+    const unsubscribe = feed.onEvent((event) => {
+      if (typeof people.session(person.id) !== 'object') return socket.close(4401, 'session ended');
+      socket.send(JSON.stringify(event));
+    });
     socket.on('close', unsubscribe);
   });
 };

@@ -344,8 +344,12 @@ export class Station {
     const { map, mapWidth, mapHeight } = measured;
     if (map && mapWidth && mapHeight) {
       const { passBelow, rejectAbove } = result.thresholds;
-      // Drawn from pass_below (transparent) to reject_above (full colour): the scale of the decision.
-      writes.push(renderMap({ map, mapWidth, mapHeight }, { floor: passBelow * 0.5, fullScale: rejectAbove, opacity: 1 }).then((png) => writeFile(mapFile(this.imageDir, result.partId), png)));
+      // Full colour at the map's strongest point, but never brighter than a reject nor dimmer than a
+      // pass: the evidence of a borderline part always shows, and a faint map means a faint anomaly.
+      let strongest = 0;
+      for (const v of map) strongest = v > strongest ? v : strongest;
+      const fullScale = Math.min(Math.max(strongest, passBelow), rejectAbove);
+      writes.push(renderMap({ map, mapWidth, mapHeight }, { floor: Math.min(passBelow * 0.5, fullScale * 0.5), fullScale, opacity: 1 }).then((png) => writeFile(mapFile(this.imageDir, result.partId), png)));
     }
     for (const outcome of await Promise.allSettled(writes)) {
       if (outcome.status === 'rejected') this.log.error({ partId: result.partId, err: (outcome.reason as Error).message }, 'could not keep the evidence of a part');

@@ -11,6 +11,7 @@ import { Collector } from '../support/collector.ts';
 import { startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts';
 import { goodPart } from '../support/parts.ts';
 import { freePort } from '../support/system.ts';
+import { person } from '../support/session.ts';
 
 const everythingToReview = { passBelow: 0, rejectAbove: 1e9 };
 
@@ -28,8 +29,7 @@ async function post(loupe: LoupeProcess, partId: string): Promise<Result> {
   return result;
 }
 
-const decisionApi = (loupe: LoupeProcess, partId: string, action = 'decision') => new URL(`/api/reviews/line-r/cam-r/${partId}/${action}`, loupe.httpUrl);
-const postJson = (url: URL, body: object) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const decisionApi = (partId: string, action = 'decision') => `/api/reviews/line-r/cam-r/${partId}/${action}`;
 const verdictsOf = (c: Collector, partId: string) => c.json<VerdictMessage>('/verdict').filter((v) => v.partId === partId);
 
 let running: LoupeProcess[] = [];
@@ -68,21 +68,23 @@ describe('the review loop', () => {
     await post(loupe, 'CLAIM-1');
     await plc.waitFor('review published', () => plc.json<Review>('/review/CLAIM-1')[0]);
     // the dashboard's own subscription may see it a moment later: 404 until then
+    const ana = await person(loupe.httpUrl, 'ana');
+    const ben = await person(loupe.httpUrl, 'ben');
     let claim: Response;
     for (let i = 0; ; i++) {
-      claim = await postJson(decisionApi(loupe, 'CLAIM-1', 'claim'), { user: 'ana' });
+      claim = await ana.post(decisionApi('CLAIM-1', 'claim'));
       if (claim.status !== 404 || i > 50) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(claim.status).toBe(200);
-    const second = await postJson(decisionApi(loupe, 'CLAIM-1', 'claim'), { user: 'ben' });
+    const second = await ben.post(decisionApi('CLAIM-1', 'claim'));
     expect(second.status).toBe(409);
     expect(await second.json()).toMatchObject({ error: 'claimed', holder: 'ana' });
-    const bensDecision = await postJson(decisionApi(loupe, 'CLAIM-1'), { decision: 'accept', user: 'ben' });
+    const bensDecision = await ben.post(decisionApi('CLAIM-1'), { decision: 'accept' });
     expect(bensDecision.status).toBe(409);
-    const badCategory = await postJson(decisionApi(loupe, 'CLAIM-1'), { decision: 'reject', category: 'rust', user: 'ana' });
+    const badCategory = await ana.post(decisionApi('CLAIM-1'), { decision: 'reject', category: 'rust' });
     expect(badCategory.status).toBe(400);
-    const anasDecision = await postJson(decisionApi(loupe, 'CLAIM-1'), { decision: 'reject', category: 'scratch', note: 'deep', user: 'ana' });
+    const anasDecision = await ana.post(decisionApi('CLAIM-1'), { decision: 'reject', category: 'scratch', note: 'deep' });
     expect(anasDecision.status).toBe(202);
     const verdict = await plc.waitFor('human verdict', () => verdictsOf(plc, 'CLAIM-1')[0]);
     expect(verdict).toMatchObject({ verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'scratch', note: 'deep' });

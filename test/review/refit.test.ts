@@ -9,6 +9,7 @@ import { Collector } from '../support/collector.ts';
 import { runLoupe, startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts';
 import { defectivePart, goodPart } from '../support/parts.ts';
 import { repoRoot } from '../support/loupe.ts';
+import { person } from '../support/session.ts';
 
 describe('decisions become data', () => {
   let loupe: LoupeProcess | undefined;
@@ -42,7 +43,8 @@ describe('decisions become data', () => {
     const manifest = JSON.parse(await readFile(path.join(refitted, 'manifest.json'), 'utf8'));
     expect(manifest).toMatchObject({ id: 'default', version: '2', lineage: { parent: 'default@1', acceptedParts: 4 } });
 
-    const swap = await fetch(new URL('/api/stations/cam-f/model', loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: refitted, approvedBy: 'qm' }) });
+    const qm = await person(loupe.httpUrl, 'qm', 'manager');
+    const swap = await qm.post('/api/stations/cam-f/model', { model: refitted });
     expect(await swap.json()).toMatchObject({ model: { id: 'default', version: '2' } });
     const after = await fetch(new URL('/api/stations/cam-f/frames?partId=AFTER-1', loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await goodPart(30, 'png')) });
     expect(((await after.json()) as Result).model).toEqual({ id: 'default', version: '2' });

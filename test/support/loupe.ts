@@ -7,6 +7,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { ADMIN } from './session.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 
@@ -29,7 +30,7 @@ export async function writeConfig(config: object, dir?: string): Promise<{ file:
 export async function startLoupe(command: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<LoupeProcess> {
   const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'loupe.js'), command, ...args], {
     cwd: repoRoot,
-    env: { ...process.env, LOUPE_LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, LOUPE_LOG_LEVEL: 'info', LOUPE_ADMIN_USER: ADMIN.name, LOUPE_ADMIN_PASSWORD: ADMIN.password, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

@@ -23,6 +23,8 @@ export const httpIngest: FastifyPluginAsync<HttpIngestOptions> = async (app: Fas
   app.post<{ Params: { station: string }; Querystring: { partId: string } }>(
     '/api/stations/:station/frames',
     {
+      // A camera or PLC has no session: frame ingest takes the station's token instead (below).
+      config: { access: 'public' },
       bodyLimit: options.bodyLimitBytes,
       schema: {
         params: Type.Object({ station: Type.String() }),

@@ -13,7 +13,7 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
   const StationParams = Type.Object({ station: Type.String() });
   const unknown = (id: string) => ({ error: 'unknown_station', message: `no station "${id}" here; stations: ${[...stations.keys()].join(', ')}` });
 
-  app.get<{ Params: { station: string } }>('/api/stations/:station/calibration', { schema: { params: StationParams } }, async (request, reply) => {
+  app.get<{ Params: { station: string } }>('/api/stations/:station/calibration', { config: { access: 'manager' }, schema: { params: StationParams } }, async (request, reply) => {
     const station = find(request.params.station);
     if (!station) return reply.code(404).send(unknown(request.params.station));
     return station.proposal();
@@ -25,26 +25,29 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
     return { current: station.thresholds, versions: station.thresholdVersions };
   });
 
-  app.post<{ Params: { station: string }; Body: { passBelow: number; rejectAbove: number; approvedBy: string; basis?: string } }>(
+  // Who approves is who is logged in: a threshold or model change is signed by a session, not by a field.
+  app.post<{ Params: { station: string }; Body: { passBelow: number; rejectAbove: number; basis?: string } }>(
     '/api/stations/:station/thresholds',
     {
+      config: { access: 'manager' },
       schema: {
         params: StationParams,
-        body: Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number(), approvedBy: Type.String({ minLength: 1, maxLength: 64 }), basis: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+        body: Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number(), basis: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
       },
     },
     async (request, reply) => {
       const station = find(request.params.station);
       if (!station) return reply.code(404).send(unknown(request.params.station));
-      const { passBelow, rejectAbove, approvedBy, basis } = request.body;
+      const { passBelow, rejectAbove, basis } = request.body;
+      const approvedBy = request.person?.name ?? 'unknown';
       if (!(passBelow <= rejectAbove)) return reply.code(400).send({ error: 'invalid_thresholds', message: `passBelow ${passBelow} must not exceed rejectAbove ${rejectAbove}` });
       return reply.code(201).send(station.approveThresholds({ passBelow, rejectAbove }, approvedBy, basis));
     },
   );
 
-  app.post<{ Params: { station: string }; Body: { model: string; approvedBy: string } }>(
+  app.post<{ Params: { station: string }; Body: { model: string } }>(
     '/api/stations/:station/model',
-    { schema: { params: StationParams, body: Type.Object({ model: Type.String({ minLength: 1 }), approvedBy: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }) } },
+    { config: { access: 'manager' }, schema: { params: StationParams, body: Type.Object({ model: Type.String({ minLength: 1 }) }, { additionalProperties: false }) } },
     async (request, reply) => {
       const station = find(request.params.station);
       if (!station) return reply.code(404).send(unknown(request.params.station));
@@ -54,7 +57,7 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
       } catch (error) {
         return reply.code(400).send({ error: 'invalid_model', message: (error as Error).message });
       }
-      request.log.info({ station: station.id, model: request.body.model, approvedBy: request.body.approvedBy }, 'model change approved');
+      request.log.info({ station: station.id, model: request.body.model, approvedBy: request.person?.name }, 'model change approved');
       await station.swapModel(pool);
       return { model: station.modelRef };
     },

@@ -1,0 +1,201 @@
+/**
+ * Who may do what on the HTTP server. Every route is closed unless it says otherwise in its route
+ * config (`config: { access: 'public' | 'technician' | 'manager' | 'admin' }`, default technician):
+ * a route added later without thinking about access is refused to strangers, not opened to them.
+ *
+ * A session is a random id in a signed, HttpOnly, SameSite=Strict cookie. State-changing requests
+ * must also echo the session's CSRF token in `x-csrf-token`, and come from our own origin when the
+ * browser says where they come from. Every answer carries security headers.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import cookie from '@fastify/cookie';
+import { Type } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+import { allows, MIN_PASSWORD, NAME_PATTERN, People, ROLES, type Role, type Session } from './people.ts';
+
+export type Access = 'public' | Role;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    person: Session | null;
+  }
+}
+
+export const SESSION_COOKIE = 'loupe_session';
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'permissions-policy': 'camera=(), microphone=(), geolocation=()',
+};
+
+const webDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web');
+
+export interface AuthOptions {
+  people: People;
+  /** signs the session cookie; kept in the data folder so a restart keeps people logged in */
+  secret: string;
+  /** Secure cookies: on when the dashboard is served over HTTPS (behind a proxy) */
+  secureCookies: boolean;
+  sessionHours: number;
+}
+
+/** The cookie-signing secret of this installation, made on first start (readable by its owner only). */
+export function cookieSecret(dir: string): string {
+  const file = path.join(dir, 'cookie-secret');
+  if (!existsSync(file)) {
+    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+/**
+ * The first admin, on a first start with nobody registered: from LOUPE_ADMIN_USER /
+ * LOUPE_ADMIN_PASSWORD or the config; without a password, a random one is made and shown once in
+ * the log. There is never a built-in default password.
+ */
+export async function ensureFirstAdmin(people: People, configured: { user?: string; password?: string } | undefined, env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
+  if (people.count > 0) return;
+  const name = env.LOUPE_ADMIN_USER || configured?.user || 'admin';
+  let password = env.LOUPE_ADMIN_PASSWORD || configured?.password;
+  const generated = !password;
+  password ??= randomBytes(12).toString('base64url');
+  const added = await people.add(name, 'admin', password);
+  if (!added.ok) throw new Error(`cannot create the first admin "${name}": ${added.message} (set LOUPE_ADMIN_USER / LOUPE_ADMIN_PASSWORD or dashboard.admin)`);
+  if (generated) {
+    log.warn({ user: name }, 'first admin created with a generated password (shown once on stderr); set LOUPE_ADMIN_PASSWORD to choose it');
+    console.error(`\n  First start: admin "${name}" created with password  ${password}\n  Keep it now; it is not shown again.\n`);
+  } else log.info({ user: name }, 'first admin created');
+}
+
+/** Installs on the root server (not as an encapsulated plugin), so its hooks see every route. */
+export async function installAuth(app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>, options: AuthOptions): Promise<void> {
+  const { people } = options;
+  await app.register(cookie, { secret: options.secret });
+  app.decorateRequest('person', null);
+
+  const sessionOf = (request: FastifyRequest): Session | 'expired' | null => {
+    const raw = request.cookies[SESSION_COOKIE];
+    if (!raw) return null;
+    const unsigned = request.unsignCookie(raw);
+    return unsigned.valid && unsigned.value ? people.session(unsigned.value) : null;
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    const access = request.routeOptions.config?.access ?? 'technician';
+    if (access === 'public') return;
+    const session = sessionOf(request);
+    if (session === null || session === 'expired') {
+      const wantsPage = request.method === 'GET' && (request.headers.accept ?? '').includes('text/html') && !request.url.startsWith('/api/') && request.url !== '/ws';
+      if (wantsPage) return reply.redirect(`/login?next=${encodeURIComponent(request.url)}${session === 'expired' ? '&expired=1' : ''}`);
+      return reply
+        .code(401)
+        .send(session === 'expired' ? { error: 'session_expired', message: 'your session has expired; log in again' } : { error: 'unauthenticated', message: 'log in first (POST /api/login)' });
+    }
+    if (!allows(session.role, access)) {
+      return reply.code(403).send({ error: 'forbidden', message: `this needs the ${access} role; ${session.name} is ${session.role}` });
+    }
+    if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method)) {
+      const refused = crossSite(request) ?? (request.headers['x-csrf-token'] === session.csrf ? null : 'missing or wrong x-csrf-token header (GET /api/session gives it)');
+      if (refused) return reply.code(403).send({ error: 'csrf', message: refused });
+    }
+    request.person = session;
+  });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    if (options.secureCookies) reply.header('strict-transport-security', 'max-age=31536000');
+    return payload;
+  });
+
+  const page = (file: string, type: string) => async (_request: FastifyRequest, reply: FastifyReply) => reply.type(type).send(await readFile(path.join(webDir, file)));
+  app.get('/login', { config: { access: 'public' } }, page('login.html', 'text/html; charset=utf-8'));
+  app.get('/login.js', { config: { access: 'public' } }, page('login.js', 'text/javascript; charset=utf-8'));
+  app.get('/app.css', { config: { access: 'public' } }, page('app.css', 'text/css; charset=utf-8'));
+
+  app.post<{ Body: { name: string; password: string } }>(
+    '/api/login',
+    { config: { access: 'public' }, schema: { body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }) } },
+    async (request, reply) => {
+      const refused = crossSite(request);
+      if (refused) return reply.code(403).send({ error: 'csrf', message: refused });
+      const outcome = await people.login(request.body.name, request.body.password);
+      if (!outcome.ok) {
+        request.log.warn({ user: request.body.name, code: outcome.code }, 'login refused');
+        return reply.code(outcome.code === 'locked' ? 429 : 401).send({ error: outcome.code, message: outcome.message });
+      }
+      request.log.info({ user: outcome.session.name, role: outcome.session.role }, 'logged in');
+      reply.setCookie(SESSION_COOKIE, outcome.session.id, {
+        signed: true,
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: options.secureCookies,
+        path: '/',
+        maxAge: options.sessionHours * 3600,
+      });
+      return describe(outcome.session);
+    },
+  );
+
+  app.get('/api/session', async (request) => describe(request.person as Session));
+
+  app.post('/api/logout', async (request, reply) => {
+    people.logout((request.person as Session).id);
+    return reply.clearCookie(SESSION_COOKIE, { path: '/' }).send({ loggedOut: true });
+  });
+
+  app.get('/api/people', { config: { access: 'admin' } }, async () => people.list());
+  app.post<{ Body: { name: string; role: Role; password: string } }>(
+    '/api/people',
+    {
+      config: { access: 'admin' },
+      schema: {
+        body: Type.Object(
+          { name: Type.String({ pattern: NAME_PATTERN }), role: Type.Union(ROLES.map((r) => Type.Literal(r))), password: Type.String({ minLength: MIN_PASSWORD, maxLength: 1024 }) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const added = await people.add(request.body.name, request.body.role, request.body.password);
+      if (!added.ok) return reply.code(added.code === 'exists' ? 409 : 400).send({ error: added.code, message: added.message });
+      request.log.info({ user: request.body.name, role: request.body.role, by: request.person?.name }, 'person added');
+      return reply.code(201).send({ name: request.body.name, role: request.body.role });
+    },
+  );
+  app.delete<{ Params: { name: string } }>('/api/people/:name', { config: { access: 'admin' } }, async (request, reply) => {
+    if (request.params.name === request.person?.name) return reply.code(400).send({ error: 'self', message: 'an admin cannot remove themselves' });
+    if (!people.remove(request.params.name)) return reply.code(404).send({ error: 'unknown_person', message: `no person called "${request.params.name}"` });
+    return { removed: request.params.name };
+  });
+}
+
+function describe(session: Session) {
+  return { name: session.name, role: session.role, csrf: session.csrf, expiresAt: new Date(session.expiresAt).toISOString() };
+}
+
+/** Why a state-changing request is refused as coming from another site, or null when it is ours. */
+function crossSite(request: FastifyRequest): string | null {
+  const origin = request.headers.origin;
+  if (!origin) return null; // not a browser, or a same-origin request from an old one; the CSRF token still applies
+  try {
+    if (new URL(origin).host === request.headers.host) return null;
+  } catch {
+    // fall through
+  }
+  return `requests from ${origin} are refused; use the dashboard at ${request.headers.host ?? 'its own address'}`;
+}

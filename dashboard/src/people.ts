@@ -1,0 +1,141 @@
+/**
+ * The people who may use the dashboard, their roles and their sessions. Passwords are kept as
+ * scrypt hashes (salted, memory-hard); sessions are random ids kept server-side, so logging out or
+ * removing a person ends their session at once. Both live in small lowdb files under the dashboard's
+ * data folder, so a restart logs no one out.
+ */
+import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { LowSync } from 'lowdb';
+import { jsonDocument } from '../../edge/src/review/store.ts';
+
+export const ROLES = ['technician', 'manager', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** A role includes every role before it: a manager can do what a technician does. */
+export const allows = (held: Role, needed: Role) => ROLES.indexOf(held) >= ROLES.indexOf(needed);
+
+export interface Person {
+  name: string;
+  role: Role;
+  /** `scrypt$N$r$p$salt$hash`, salt and hash in base64 */
+  password: string;
+  createdAt: string;
+}
+
+export interface Session {
+  id: string;
+  name: string;
+  role: Role;
+  /** the token state-changing requests must echo in `x-csrf-token` */
+  csrf: string;
+  expiresAt: number;
+}
+
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1 };
+const KEY_LENGTH = 32;
+export const NAME_PATTERN = '^[A-Za-z0-9._@-]{1,64}$';
+export const MIN_PASSWORD = 10;
+
+function scrypt(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scryptCallback(password.normalize('NFKC'), salt, KEY_LENGTH, { ...options, maxmem: 128 * options.N! * options.r! * 2 }, (error, key) => (error ? reject(error) : resolve(key))),
+  );
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, SCRYPT);
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$');
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [kind, n, r, p, salt, hash] = stored.split('$');
+  if (kind !== 'scrypt' || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64');
+  const key = await scrypt(password, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(r), p: Number(p) });
+  return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+export type LoginOutcome =
+  | { ok: true; session: Session }
+  | { ok: false; code: 'bad_credentials' | 'locked'; message: string };
+
+export class People {
+  private readonly people: LowSync<{ people: Person[] }>;
+  private readonly sessions: LowSync<{ sessions: Session[] }>;
+  /** failed logins per name: after 5 within 5 minutes the name is locked for 30 s */
+  private readonly failures = new Map<string, number[]>();
+  /** a hash to compare against when the name is unknown, so timing does not reveal who exists */
+  private decoy: Promise<string> | null = null;
+
+  constructor(
+    dir: string,
+    private readonly sessionHours: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    mkdirSync(dir, { recursive: true });
+    this.people = jsonDocument(path.join(dir, 'people.json'), { people: [] as Person[] });
+    this.sessions = jsonDocument(path.join(dir, 'sessions.json'), { sessions: [] as Session[] });
+  }
+
+  get count(): number {
+    return this.people.data.people.length;
+  }
+
+  list(): Omit<Person, 'password'>[] {
+    return this.people.data.people.map(({ name, role, createdAt }) => ({ name, role, createdAt }));
+  }
+
+  async add(name: string, role: Role, password: string): Promise<{ ok: true } | { ok: false; code: 'exists' | 'weak_password' | 'invalid_name'; message: string }> {
+    if (!new RegExp(NAME_PATTERN).test(name)) return { ok: false, code: 'invalid_name', message: `a name is 1 to 64 letters, digits or . _ @ - (got "${name}")` };
+    if (password.length < MIN_PASSWORD) return { ok: false, code: 'weak_password', message: `a password needs at least ${MIN_PASSWORD} characters` };
+    if (this.people.data.people.some((p) => p.name === name)) return { ok: false, code: 'exists', message: `there is already a person called "${name}"` };
+    this.people.data.people.push({ name, role, password: await hashPassword(password), createdAt: new Date(this.now()).toISOString() });
+    this.people.write();
+    return { ok: true };
+  }
+
+  remove(name: string): boolean {
+    const before = this.people.data.people.length;
+    this.people.data.people = this.people.data.people.filter((p) => p.name !== name);
+    if (before === this.people.data.people.length) return false;
+    this.people.write();
+    this.sessions.data.sessions = this.sessions.data.sessions.filter((s) => s.name !== name);
+    this.sessions.write();
+    return true;
+  }
+
+  async login(name: string, password: string): Promise<LoginOutcome> {
+    const recent = (this.failures.get(name) ?? []).filter((at) => at > this.now() - 5 * 60_000);
+    if (recent.length >= 5 && recent[recent.length - 1] > this.now() - 30_000) {
+      return { ok: false, code: 'locked', message: 'too many failed logins for this name; wait 30 seconds' };
+    }
+    const person = this.people.data.people.find((p) => p.name === name);
+    this.decoy ??= hashPassword(randomBytes(12).toString('base64'));
+    const matches = await verifyPassword(password, person?.password ?? (await this.decoy));
+    if (!person || !matches) {
+      this.failures.set(name, [...recent, this.now()]);
+      return { ok: false, code: 'bad_credentials', message: 'unknown name or wrong password' };
+    }
+    this.failures.delete(name);
+    const session: Session = { id: randomBytes(32).toString('base64url'), name, role: person.role, csrf: randomBytes(24).toString('base64url'), expiresAt: this.now() + this.sessionHours * 3_600_000 };
+    this.sessions.data.sessions = this.sessions.data.sessions.filter((s) => s.expiresAt > this.now());
+    this.sessions.data.sessions.push(session);
+    this.sessions.write();
+    return { ok: true, session };
+  }
+
+  /** The live session with this id; `expired` when it existed but its time is up. */
+  session(id: string): Session | 'expired' | null {
+    const session = this.sessions.data.sessions.find((s) => s.id === id);
+    if (!session) return null;
+    return session.expiresAt > this.now() ? session : 'expired';
+  }
+
+  logout(id: string): void {
+    this.sessions.data.sessions = this.sessions.data.sessions.filter((s) => s.id !== id);
+    this.sessions.write();
+  }
+}

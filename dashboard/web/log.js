@@ -1,0 +1,163 @@
+// The quality manager's view of the defect log: filters (kept in the URL, so a view can be shared),
+// trends drawn as plain SVG, the parts, a part's detail with its timeline, and CSV of the same view.
+const $ = (id) => document.getElementById(id);
+const FILTERS = ['station', 'from', 'to', 'verdict', 'decidedBy', 'category', 'reason', 'modelVersion', 'user'];
+const state = { me: null, offset: 0 };
+
+async function start() {
+  const response = await fetch('/api/session');
+  if (response.status === 401) return location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  state.me = await response.json();
+  $('who').textContent = `${state.me.name} · ${state.me.role}`;
+  const params = new URLSearchParams(location.search);
+  for (const name of FILTERS) if (params.has(name)) $('filters').elements[name].value = name === 'from' || name === 'to' ? toLocalInput(params.get(name)) : params.get(name);
+  const stations = await fetch('/api/stations').then((r) => (r.ok ? r.json() : [])).catch(() => []);
+  $('stations-list').replaceChildren(...stations.map((s) => el('option', { value: s.station })));
+  await load();
+  if (location.hash.startsWith('#part=')) openPart(decodeURIComponent(location.hash.slice(6)));
+}
+
+/** The filters as query parameters; datetime-local fields become ISO times in this browser's zone. */
+function query() {
+  const form = $('filters').elements;
+  const params = new URLSearchParams();
+  for (const name of FILTERS) {
+    const value = form[name].value.trim();
+    if (value) params.set(name, name === 'from' || name === 'to' ? new Date(value).toISOString() : value);
+  }
+  return params;
+}
+
+async function load(append = false) {
+  const params = query();
+  history.replaceState(null, '', `/log${params.size ? `?${params}` : ''}${location.hash}`);
+  $('csv').href = `/api/log.csv${params.size ? `?${params}` : ''}`;
+  if (!append) state.offset = 0;
+  const page = new URLSearchParams(params); page.set('offset', String(state.offset)); page.set('limit', '200');
+  const [log, analytics] = await Promise.all([get(`/api/log?${page}`), append ? null : get(`/api/analytics?${params}`)]);
+  if (!log) return;
+  renderEntries(log, append);
+  if (analytics) renderAnalytics(analytics);
+}
+
+async function get(url) {
+  const response = await fetch(url).catch(() => null);
+  if (!response) { notice('The dashboard cannot be reached.', 'error'); return null; }
+  const body = await response.json().catch(() => ({}));
+  if (response.status === 401) { location.assign(`/login?next=${encodeURIComponent('/log')}&expired=1`); return null; }
+  if (!response.ok) { notice(body.message ?? `Refused (${response.status})`, 'error'); return null; }
+  $('notice').hidden = true;
+  return body;
+}
+
+function renderEntries(log, append) {
+  $('total').textContent = String(log.total);
+  const rows = log.items.map((e) => el('tr', { className: 'entry', dataset: { key: `${e.line}/${e.station}/${e.partId}` }, onclick: () => openPart(`${e.line}/${e.station}/${e.partId}`) },
+    el('td', {}, time(e.at)), el('td', {}, el('a', { href: `#part=${encodeURIComponent(`${e.line}/${e.station}/${e.partId}`)}` }, e.partId)), el('td', {}, e.station),
+    el('td', { className: `v-${e.modelVerdict}` }, e.modelVerdict), el('td', {}, fmt(e.score)), el('td', {}, e.reasons.join(', ')),
+    el('td', { className: `v-${e.final?.verdict ?? 'review'}` }, e.final?.verdict ?? 'open'), el('td', {}, e.final?.decidedBy ?? ''),
+    el('td', {}, e.final?.user ?? e.decision?.user ?? e.claimedBy ?? ''), el('td', {}, e.final?.category ?? e.decision?.category ?? ''), el('td', {}, `${e.model.id} v${e.model.version}`)));
+  if (append) $('log').tBodies[0].append(...rows); else $('log').tBodies[0].replaceChildren(...rows);
+  state.offset = log.nextOffset ?? state.offset;
+  $('more').hidden = log.nextOffset === null;
+}
+
+function renderAnalytics(a) {
+  $('basis').textContent = a.basis === 'counts' ? '(every inspection)' : '(stored parts only: filters beyond station and time leave out plain auto-passes)';
+  const t = a.totals;
+  $('totals').replaceChildren(...[['inspected', t.inspected], ['yield', pct(t.yield)], ['review rate', pct(t.reviewRate)], ['override rate', pct(t.overrideRate)], ['human decisions', t.humanDecisions]]
+    .map(([label, value]) => el('div', { className: 'total', dataset: { total: label } }, el('strong', {}, String(value)), el('span', { className: 'muted' }, label))));
+  lineChart($('chart-yield'), a.hours, 'yield');
+  lineChart($('chart-review'), a.hours, 'reviewRate');
+  lineChart($('chart-override'), a.hours, 'overrideRate');
+  pareto($('chart-pareto'), a.pareto);
+  $('shifts').tBodies[0].replaceChildren(...a.shifts.map((s) => el('tr', {}, el('td', {}, s.shift), el('td', {}, s.date), el('td', {}, String(s.inspected)), el('td', {}, pct(s.yield)), el('td', {}, pct(s.reviewRate)), el('td', {}, pct(s.overrideRate)))));
+}
+
+// ---- charts: plain SVG, no library --------------------------------------------------------------
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs, ...children) { const n = document.createElementNS(SVG, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v)); n.append(...children); return n; }
+
+function lineChart(box, hours, key) {
+  const points = hours.filter((h) => h[key] !== null);
+  if (points.length === 0) return box.replaceChildren(el('p', { className: 'muted' }, 'no data in this range'));
+  const W = 420, H = 150, L = 36, B = 20;
+  const x = (i) => L + (points.length === 1 ? (W - L) / 2 : (i / (points.length - 1)) * (W - L - 8));
+  const y = (v) => H - B - v * (H - B - 8);
+  const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': key },
+    ...[0, 0.5, 1].map((v) => svg('g', {}, svg('line', { x1: L, x2: W, y1: y(v), y2: y(v), class: 'grid' }), svg('text', { x: 2, y: y(v) + 4, class: 'axis' }, `${v * 100}%`))),
+    svg('polyline', { points: points.map((p, i) => `${x(i)},${y(p[key])}`).join(' '), class: 'series' }),
+    ...points.map((p, i) => svg('circle', { cx: x(i), cy: y(p[key]), r: 3, class: 'dot' }, svg('title', {}, `${time(p.start)}: ${pct(p[key])}`))),
+    svg('text', { x: L, y: H - 4, class: 'axis' }, time(points[0].start)),
+    svg('text', { x: W, y: H - 4, class: 'axis', 'text-anchor': 'end' }, time(points[points.length - 1].start)));
+  box.replaceChildren(chart);
+}
+
+function pareto(box, rows) {
+  if (rows.length === 0) return box.replaceChildren(el('p', { className: 'muted' }, 'no rejects in this range'));
+  const W = 420, H = 150, B = 34, L = 28;
+  const top = Math.max(...rows.map((r) => r.count));
+  const step = (W - L) / rows.length;
+  const y = (share) => H - B - share * (H - B - 8);
+  box.replaceChildren(svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'defect pareto' },
+    ...rows.map((r, i) => svg('g', { class: 'bar' },
+      svg('rect', { x: L + i * step + 4, y: H - B - (r.count / top) * (H - B - 8), width: step - 8, height: (r.count / top) * (H - B - 8) }, svg('title', {}, `${r.category}: ${r.count} (${pct(r.share)})`)),
+      svg('text', { x: L + i * step + step / 2, y: H - B + 14, 'text-anchor': 'middle', class: 'axis' }, r.category),
+      svg('text', { x: L + i * step + step / 2, y: H - B + 27, 'text-anchor': 'middle', class: 'axis' }, String(r.count)))),
+    svg('polyline', { points: rows.map((r, i) => `${L + i * step + step / 2},${y(r.cumulativeShare)}`).join(' '), class: 'series' }),
+    svg('text', { x: 0, y: y(1) + 4, class: 'axis' }, '100%')));
+}
+
+// ---- a part -------------------------------------------------------------------------------------
+
+async function openPart(key) {
+  const [line, station, ...rest] = key.split('/');
+  const partId = rest.join('/');
+  const entry = await get(`/api/log/${line}/${station}/${encodeURIComponent(partId)}`);
+  if (!entry) return;
+  history.replaceState(null, '', `${location.pathname}${location.search}#part=${encodeURIComponent(key)}`);
+  $('detail-title').textContent = `${entry.partId} · ${entry.final ? entry.final.verdict : 'open'}`;
+  $('detail-meta').textContent = `${entry.line}/${entry.station} · score ${fmt(entry.score)} (pass below ${fmt(entry.thresholds.passBelow)}, reject above ${fmt(entry.thresholds.rejectAbove)}) · model ${entry.model.id} v${entry.model.version} · ${entry.reasons.join(', ')}${entry.detail ? ` · ${entry.detail}` : ''}`;
+  $('detail-image').hidden = !entry.imageUrl; $('detail-map').hidden = !entry.heatmapUrl;
+  if (entry.imageUrl) $('detail-image').src = entry.imageUrl;
+  if (entry.heatmapUrl) $('detail-map').src = entry.heatmapUrl;
+  if (!entry.imageUrl) $('detail-meta').append(el('div', {}, entry.image?.expired ? 'image deleted by retention' : 'no image kept'));
+  $('timeline').replaceChildren(...entry.timeline.map((event) => el('li', { dataset: { kind: event.kind } }, el('time', {}, time(event.at)), ' ', describe(event))));
+  $('detail').hidden = false;
+}
+
+function describe(e) {
+  switch (e.kind) {
+    case 'result': return `model: ${e.verdict} (score ${fmt(e.score)}; ${e.reasons.join(', ') || 'no reason'})`;
+    case 'claim': return `${e.user} opened it`;
+    case 'decision': return `${e.user} decided ${e.decision}${e.category ? ` (${e.category})` : ''}${e.note ? `: “${e.note}”` : ''}`;
+    case 'verdict': return `final: ${e.verdict}, decided by ${e.decidedBy}${e.user ? ` (${e.user})` : ''}`;
+    case 'expired': return 'image deleted by retention';
+    default: return e.kind;
+  }
+}
+
+const closeDetail = () => { $('detail').hidden = true; history.replaceState(null, '', `${location.pathname}${location.search}`); };
+$('detail-close').onclick = closeDetail;
+addEventListener('keydown', (event) => { if (event.key === 'Escape') closeDetail(); });
+$('filters').onsubmit = (event) => { event.preventDefault(); load(); };
+$('clear').onclick = () => { $('filters').reset(); load(); };
+$('more').onclick = () => load(true);
+$('logout').onclick = async () => { await fetch('/api/logout', { method: 'POST', headers: { 'x-csrf-token': state.me.csrf } }); location.assign('/login?out=1'); };
+
+// ---- small things -------------------------------------------------------------------------------
+
+function toLocalInput(iso) { const d = new Date(iso); return Number.isNaN(d.getTime()) ? '' : new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16); }
+const time = (iso) => new Date(iso).toLocaleString('en-GB', { dateStyle: 'short', timeStyle: 'short' });
+const fmt = (v) => (v === null || v === undefined ? '—' : Number(v).toPrecision(3));
+const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
+function notice(text, kind) { const n = $('notice'); n.textContent = text; n.className = kind; n.hidden = false; }
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) { if (name === 'dataset') Object.assign(node.dataset, value); else node[name] = value; }
+  node.append(...children);
+  return node;
+}
+
+start();

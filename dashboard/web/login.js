@@ -1,0 +1,20 @@
+// Log in, then go back to the page that sent us here (only ever a page of this site).
+const form = document.getElementById('login');
+const notice = document.getElementById('notice');
+const params = new URLSearchParams(location.search);
+if (params.has('expired')) notice.textContent = 'Your session has expired. Log in again; nothing you decided was lost.';
+if (params.has('out')) notice.textContent = 'You are logged out.';
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const data = new FormData(form);
+  notice.textContent = '';
+  const response = await fetch('/api/login', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: data.get('name'), password: data.get('password') }),
+  }).catch(() => null);
+  if (!response) { notice.textContent = 'The dashboard cannot be reached. Check the network and try again.'; return; }
+  if (!response.ok) { notice.textContent = (await response.json().catch(() => ({}))).message ?? `Login failed (${response.status})`; return; }
+  const next = params.get('next') ?? '/';
+  location.assign(next.startsWith('/') && !next.startsWith('//') ? next : '/');
+});

@@ -1,0 +1,36 @@
+/** Debian's Chromium driven by playwright-core, as the dashboard tests and the benchmark use it. */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { requireSystem } from './system.ts';
+
+export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
+
+/** Where tests leave screenshots for people to look at (not committed; see README for one). */
+export const screenshotDir = path.resolve(import.meta.dirname, '..', '..', 'test-output', 'screenshots');
+
+export const chromiumPath = () => requireSystem('Chromium', ['/usr/bin/chromium', 'chromium'], 'apt-get install chromium');
+
+export async function launchChromium(executablePath: string): Promise<Browser> {
+  return chromium.launch({ executablePath, args: CHROMIUM_FLAGS, headless: true });
+}
+
+/** A fresh browser context logged in through the login page, on the technician screen. */
+export async function loggedIn(browser: Browser, baseUrl: string, name: string, password: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  await page.goto(baseUrl);
+  await page.waitForURL(/\/login/);
+  await page.fill('input[name=name]', name);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#link.online');
+  return { context, page };
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(screenshotDir, { recursive: true });
+  const file = path.join(screenshotDir, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
