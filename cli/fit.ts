@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import { decidedParts } from '../lab/decided.ts';
-import { fit } from '../lab/fit.ts';
+import { fit, type FitMethod, type MethodChoice } from '../lab/fit.ts';
 import { refitFromDecisions } from '../lab/refit.ts';
 import { DEFAULT_CONFIG } from './options.ts';
 import { openStation } from './station-state.ts';
@@ -9,15 +9,20 @@ import { openStation } from './station-state.ts';
 export default async function fitCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { data: { type: 'string' }, out: { type: 'string' }, id: { type: 'string' }, version: { type: 'string' }, texture: { type: 'boolean' }, 'from-decisions': { type: 'boolean' }, config: { type: 'string', default: DEFAULT_CONFIG }, station: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { data: { type: 'string' }, out: { type: 'string' }, id: { type: 'string' }, version: { type: 'string' }, texture: { type: 'boolean' }, method: { type: 'string' }, 'from-decisions': { type: 'boolean' }, config: { type: 'string', default: DEFAULT_CONFIG }, station: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
+  const method = values.texture ? 'texture' : (values.method ?? 'auto');
+  if (!isFitMethod(method)) {
+    console.error(`loupe fit: --method must be auto, aligned or texture, got "${method}"`);
+    return 2;
+  }
   if (values['from-decisions'] && values.out) {
     // Parts people accepted join the good set (plus --data's train/good, if given): a new model version.
     const config = await loadConfig(values.config);
     const station = await openStation(config, values.station);
     const parts = decidedParts(station.reviews.closings(365), station.imageDir);
     station.reviews.close();
-    const report = await refitFromDecisions({ parent: station.modelDir, parts, goodData: values.data, out: values.out, method: values.texture ? 'texture' : 'aligned' });
+    const report = await refitFromDecisions({ parent: station.modelDir, parts, goodData: values.data, out: values.out, method: values.texture || values.method ? method : undefined });
     console.log(`refitted ${report.manifest.id} v${report.manifest.version} from ${JSON.stringify(report.manifest.lineage)}`);
     console.log(`proposed thresholds: passBelow ${report.manifest.thresholds.passBelow}, rejectAbove ${report.manifest.thresholds.rejectAbove}`);
     console.log(`swap it in: POST /api/stations/${station.id}/model { "model": "${values.out}", "approvedBy": "<manager>" }`);
@@ -25,16 +30,30 @@ export default async function fitCommand(argv: string[]): Promise<number> {
   }
   if (values.help || !values.data || !values.out) {
     console.log(
-      'Usage: loupe fit --data DIR/CATEGORY --out models/NAME [--texture] [--id ID] [--version V]\n' +
+      'Usage: loupe fit --data DIR/CATEGORY --out models/NAME [--method auto|aligned|texture] [--id ID] [--version V]\n' +
         '       loupe fit --from-decisions --out models/NAME [--config FILE] [--station S] [--data DIR/CATEGORY]\n\n' +
         'Fits on DIR/CATEGORY/train/good only; writes model.onnx and manifest.json with proposed thresholds.\n' +
-        '--texture: for surfaces with no fixed layout (a memory bank of patches) instead of aligned parts.\n' +
+        '--method: aligned (a Gaussian per position, parts in a fixture), texture (a memory bank of patches, surfaces\n' +
+        '  with no fixed layout), or auto (default): aligned when features stay at their place in the good parts,\n' +
+        '  otherwise whichever finds defects painted onto held-out good parts better. --texture = --method texture.\n' +
         '--from-decisions: a new version of the station\'s model, with the parts people accepted added to the good set.',
     );
     return values.help ? 0 : 2;
   }
-  const report = await fit({ data: values.data, out: values.out, id: values.id, version: values.version, method: values.texture ? 'texture' : 'aligned' });
+  const report = await fit({ data: values.data, out: values.out, id: values.id, version: values.version, method });
   console.log(`fitted ${report.manifest.id} v${report.manifest.version} in ${report.fitSeconds.toFixed(1)} s on ${String(report.manifest.fittedOn?.goodImages)} good images`);
+  console.log(`method ${report.method}${method === 'auto' ? ` (auto: ${describeChoice(report.choice)})` : ''}`);
   console.log(`proposed thresholds: passBelow ${report.manifest.thresholds.passBelow}, rejectAbove ${report.manifest.thresholds.rejectAbove}`);
   return 0;
+}
+
+function isFitMethod(name: string): name is FitMethod {
+  return name === 'auto' || name === 'aligned' || name === 'texture';
+}
+
+function describeChoice(choice: MethodChoice): string {
+  const layout = `share of feature variance explained by position ${choice.positionalShare}`;
+  if (!choice.probes) return layout;
+  const { aligned, texture } = choice.probes;
+  return `${layout}; on painted held-out parts aligned AUROC ${aligned.auroc}, texture AUROC ${texture.auroc}`;
 }

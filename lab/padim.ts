@@ -8,6 +8,7 @@
  * graph through onnxruntime, so fit and inference see identical numbers.
  */
 import * as ort from 'onnxruntime-node';
+import type { PositionStats } from './method.ts';
 import { floats, ints, model, node, tensorInfo } from './onnx.ts';
 import { bytesToRgb, gridOf, imageInput, mapOutputs, PATCH_STRIDE, type Shape } from './stages.ts';
 const FEATURES = 5;
@@ -83,7 +84,7 @@ export function scoringGraph(shape: PadimShape, mean: Float32Array, invStd: Floa
  * Fits the per-position Gaussian on tensors of good parts. The standard deviation has a floor so
  * that positions where good parts never vary (flat paint) do not turn sensor noise into alarms.
  */
-export async function fitGaussian(shape: PadimShape, goodPixels: Uint8Array[], stdFloor = 0.005): Promise<{ mean: Float32Array; invStd: Float32Array }> {
+export async function fitGaussian(shape: PadimShape, goodPixels: Uint8Array[], stdFloor = 0.005): Promise<{ mean: Float32Array; invStd: Float32Array; stats: PositionStats }> {
   const session = await ort.InferenceSession.create(featureGraph(shape));
   const { gw, gh } = gridOf(shape);
   const size = FEATURES * gw * gh;
@@ -101,10 +102,12 @@ export async function fitGaussian(shape: PadimShape, goodPixels: Uint8Array[], s
   const n = goodPixels.length;
   const mean = new Float32Array(size);
   const invStd = new Float32Array(size);
+  const variance = new Float32Array(size);
   for (let i = 0; i < size; i++) {
     mean[i] = sum[i] / n;
-    const variance = Math.max(0, sumSq[i] / n - mean[i] * mean[i]);
-    invStd[i] = 1 / Math.max(Math.sqrt(variance), stdFloor);
+    variance[i] = Math.max(0, sumSq[i] / n - mean[i] * mean[i]);
+    invStd[i] = 1 / Math.max(Math.sqrt(variance[i]), stdFloor);
   }
-  return { mean, invStd };
+  // The raw statistics also tell whether the category is aligned at all (lab/method.ts).
+  return { mean, invStd, stats: { mean, variance, features: FEATURES, gridWidth: gw, gridHeight: gh } };
 }

@@ -8,6 +8,7 @@
  * all distances to the bank as one MatMul, then the minimum.
  */
 import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
 import { floats, ints, model, node, tensorInfo } from './onnx.ts';
 import { bytesToRgb, gridOf, imageInput, mapOutputs, PATCH_STRIDE, type Shape } from './stages.ts';
 import { rng } from './synth.ts';
@@ -18,6 +19,8 @@ const PIXEL_FEATURES = 1 + 1 + 2 + SIGMAS.length * FILTERS_PER_SIGMA;
 const POOLS = [6, 14];
 const FEATURES = PIXEL_FEATURES * POOLS.length;
 const KERNEL = 11;
+/** patches at the frame's edge left out of the score: 2 patches, 8 pixels at 256×256 (measured on grey skimage brick: image AUROC 0.973 → 0.999) */
+const SCORE_RIM = 2;
 
 /** Derivative-of-Gaussian (x, y) and Laplacian-of-Gaussian kernels, 11×11, for each σ. */
 function filterBank(): Float32Array {
@@ -56,14 +59,23 @@ function featureNodes() {
     node('Mul', ['grey', 'grey'], ['grey2']),
     node('Conv', ['rgb', 'chroma_bank'], ['chroma_signed'], { kernel_shape: [1, 1] }),
     node('Abs', ['chroma_signed'], ['chroma']),
-    node('Conv', ['grey', 'bank'], ['responses'], { kernel_shape: [KERNEL, KERNEL], pads: [pad, pad, pad, pad] }),
+    // Mirror the frame at its edges before filtering: zero padding would make every border patch an
+    // edge of its own, a kind of patch as varied as the frame's rim and never well covered by the bank.
+    node('Pad', ['grey', 'filter_pads'], ['grey_padded'], { mode: 'reflect' }),
+    node('Conv', ['grey_padded', 'bank'], ['responses'], { kernel_shape: [KERNEL, KERNEL] }),
     node('Abs', ['responses'], ['magnitudes']),
     node('Concat', ['grey', 'grey2', 'chroma', 'magnitudes'], ['pixel_features'], { axis: 1 }),
   ];
   const pooled: string[] = [];
+  const poolPads = [];
   for (const size of POOLS) {
     const p = (size - PATCH_STRIDE) / 2;
-    nodes.push(node('AveragePool', ['pixel_features'], [`pooled_${size}`], { kernel_shape: [size, size], strides: [PATCH_STRIDE, PATCH_STRIDE], pads: [p, p, p, p], count_include_pad: 0 }));
+    // mirrored here too, so a patch on the rim averages as many pixels as one inside
+    nodes.push(
+      node('Pad', ['pixel_features', `pool_pads_${size}`], [`padded_${size}`], { mode: 'reflect' }),
+      node('AveragePool', [`padded_${size}`], [`pooled_${size}`], { kernel_shape: [size, size], strides: [PATCH_STRIDE, PATCH_STRIDE] }),
+    );
+    poolPads.push(ints(`pool_pads_${size}`, [8], [0, 0, p, p, 0, 0, p, p]));
     pooled.push(`pooled_${size}`);
   }
   nodes.push(node('Concat', pooled, ['raw_features'], { axis: 1 }));
@@ -73,6 +85,8 @@ function featureNodes() {
       ...input.initializers,
       floats('bank', [SIGMAS.length * FILTERS_PER_SIGMA, 1, KERNEL, KERNEL], filterBank()),
       floats('chroma_bank', [2, 3, 1, 1], [1, -1, 0, 0, -1, 1]),
+      ints('filter_pads', [8], [0, 0, pad, pad, 0, 0, pad, pad]),
+      ...poolPads,
     ],
   };
 }
@@ -87,7 +101,7 @@ export function patchcoreGraph(shape: Shape, mean: Float32Array, invStd: Float32
   const { gw, gh } = gridOf(shape);
   const positions = gw * gh;
   const { nodes, initializers } = featureNodes();
-  const out = mapOutputs(shape);
+  const out = mapOutputs(shape, SCORE_RIM);
   const bankT = new Float32Array(FEATURES * size); // C × M
   const bankNorm = new Float32Array(size);
   for (let m = 0; m < size; m++) {
@@ -115,7 +129,9 @@ export function patchcoreGraph(shape: Shape, mean: Float32Array, invStd: Float32
       node('Relu', ['nearest2'], ['nearest2_pos']),
       node('Sqrt', ['nearest2_pos'], ['nearest']),
       node('Reshape', ['nearest', 'map_shape'], ['patch_distance']),
-      node('AveragePool', ['patch_distance'], ['patch_map'], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], count_include_pad: 0 }),
+      // smoothed over 3×3 patches, the rim mirrored so that rim patches are averaged as much as the rest
+      node('Pad', ['patch_distance', 'smooth_pads'], ['patch_distance_padded'], { mode: 'reflect' }),
+      node('AveragePool', ['patch_distance_padded'], ['patch_map'], { kernel_shape: [3, 3], strides: [1, 1] }),
       ...out.nodes,
     ],
     initializer: [
@@ -128,6 +144,7 @@ export function patchcoreGraph(shape: Shape, mean: Float32Array, invStd: Float32
       ints('flat_shape', [2], [FEATURES, positions]),
       ints('map_shape', [4], [1, 1, gh, gw]),
       ints('feature_axis', [1], [1]),
+      ints('smooth_pads', [8], [0, 0, 1, 1, 0, 0, 1, 1]),
       ...out.initializers,
     ],
     input: [imageInput(shape)],
@@ -136,20 +153,33 @@ export function patchcoreGraph(shape: Shape, mean: Float32Array, invStd: Float32
 }
 
 /** Standardises the features of good patches and keeps a coreset of `size` of them as the memory bank. */
+/**
+ * The same surface is rarely seen at exactly one scale: a camera a little closer, bricks nearer the
+ * lens. The bank also holds patches of each good part zoomed in and out by these factors, so a
+ * change of scale alone is not an anomaly (grey brick, trained on the photo's top and
+ * tested on its bottom, where perspective makes the bricks larger: image AUROC 0.77 → 0.95).
+ */
+const SCALES = [0.7, 1, 1.4];
+
+/** Standardises the features of good patches and keeps a coreset of `size` of them as the memory bank. */
 export async function fitPatchcore(shape: Shape, goodPixels: Uint8Array[], size = 2048, seed = 1): Promise<{ mean: Float32Array; invStd: Float32Array; memory: Float32Array; size: number }> {
-  const session = await ort.InferenceSession.create(patchFeatureGraph(shape));
-  const { gw, gh } = gridOf(shape);
-  const positions = gw * gh;
-  const all: Float32Array[] = [];
-  for (const pixels of goodPixels) {
-    const out = await session.run({ image: new ort.Tensor('uint8', pixels, [1, shape.height, shape.width, 3]) });
-    all.push(Float32Array.from(out.raw_features.data as Float32Array));
+  const all: { f: Float32Array; positions: number }[] = [];
+  for (const scale of SCALES) {
+    const scaled = { width: Math.round((shape.width * scale) / PATCH_STRIDE) * PATCH_STRIDE, height: Math.round((shape.height * scale) / PATCH_STRIDE) * PATCH_STRIDE };
+    const session = await ort.InferenceSession.create(patchFeatureGraph(scaled));
+    const { gw, gh } = gridOf(scaled);
+    for (const pixels of goodPixels) {
+      const input = scale === 1 ? pixels : await sharp(pixels, { raw: { width: shape.width, height: shape.height, channels: 3 } }).resize(scaled.width, scaled.height, { fit: 'fill' }).raw().toBuffer();
+      const out = await session.run({ image: new ort.Tensor('uint8', input, [1, scaled.height, scaled.width, 3]) });
+      all.push({ f: Float32Array.from(out.raw_features.data as Float32Array), positions: gw * gh });
+    }
+    await session.release();
   }
-  await session.release();
-  const count = all.length * positions;
+  let count = 0;
   const mean = new Float64Array(FEATURES);
   const sq = new Float64Array(FEATURES);
-  for (const f of all) {
+  for (const { f, positions } of all) {
+    count += positions;
     for (let c = 0; c < FEATURES; c++) {
       for (let p = 0; p < positions; p++) {
         const v = f[c * positions + p];
@@ -158,19 +188,23 @@ export async function fitPatchcore(shape: Shape, goodPixels: Uint8Array[], size 
       }
     }
   }
-  const invStd = new Float32Array(FEATURES);
+  const std = new Float64Array(FEATURES);
   for (let c = 0; c < FEATURES; c++) {
     mean[c] /= count;
-    invStd[c] = 1 / Math.max(Math.sqrt(Math.max(0, sq[c] / count - mean[c] * mean[c])), 1e-6);
+    std[c] = Math.sqrt(Math.max(0, sq[c] / count - mean[c] * mean[c]));
   }
+  // A feature that never varies on good parts (colour, on a grey surface) gets a floor of a quarter
+  // of one grey level: below what any camera delivers, so it binds only on truly grey data, where
+  // any tint is far out; the scores stay readable numbers rather than millions.
+  const invStd = Float32Array.from(std, (s) => 1 / Math.max(s, 0.001));
   // Candidates: a random sample of all patches (standardised), then greedy k-centre over them.
   const random = rng(seed);
-  const candidates = Math.min(count, 30_000);
+  // 100,000 candidates rather than 30,000: rarer normal patches make it into the bank (grey brick 0.955 → 0.973)
+  const candidates = Math.min(count, 100_000);
   const pool = new Float32Array(candidates * FEATURES);
   for (let i = 0; i < candidates; i++) {
-    const pick = Math.floor(random() * count);
-    const f = all[Math.floor(pick / positions)];
-    const p = pick % positions;
+    const { f, positions } = all[Math.floor(random() * all.length)];
+    const p = Math.floor(random() * positions);
     for (let c = 0; c < FEATURES; c++) pool[i * FEATURES + c] = (f[c * positions + p] - mean[c]) * invStd[c];
   }
   const chosen = Math.min(size, candidates);
@@ -181,13 +215,18 @@ export async function fitPatchcore(shape: Shape, goodPixels: Uint8Array[], size 
     memory.set(pool.subarray(next * FEATURES, (next + 1) * FEATURES), m * FEATURES);
     let farthest = 0;
     let farthestDistance = -1;
+    const centre = memory.subarray(m * FEATURES, (m + 1) * FEATURES);
     for (let i = 0; i < candidates; i++) {
+      // Only whether the new centre is nearer matters: stop summing once it cannot be (exact, and
+      // most candidates stop after a few features once the bank has grown).
+      const limit = nearest[i];
+      const base = i * FEATURES;
       let d = 0;
-      for (let c = 0; c < FEATURES; c++) {
-        const diff = pool[i * FEATURES + c] - memory[m * FEATURES + c];
+      for (let c = 0; c < FEATURES && d < limit; c++) {
+        const diff = pool[base + c] - centre[c];
         d += diff * diff;
       }
-      if (d < nearest[i]) nearest[i] = d;
+      if (d < limit) nearest[i] = d;
       if (nearest[i] > farthestDistance) {
         farthestDistance = nearest[i];
         farthest = i;

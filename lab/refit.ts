@@ -8,9 +8,9 @@ import path from 'node:path';
 import { loadManifest } from '../edge/src/vision/manifest.ts';
 import { listImages } from './dataset.ts';
 import type { DecidedPart } from './decided.ts';
-import { fit, type FitReport } from './fit.ts';
+import { fit, type FitMethod, type FitReport } from './fit.ts';
 
-export async function refitFromDecisions(options: { parent: string; parts: DecidedPart[]; goodData?: string; out: string; method?: 'aligned' | 'texture' }): Promise<FitReport> {
+export async function refitFromDecisions(options: { parent: string; parts: DecidedPart[]; goodData?: string; out: string; method?: FitMethod }): Promise<FitReport> {
   const parent = await loadManifest(options.parent);
   const accepted = options.parts.filter((p) => p.verdict === 'pass');
   const work = await mkdtemp(path.join(os.tmpdir(), 'loupe-refit-'));
@@ -22,7 +22,9 @@ export async function refitFromDecisions(options: { parent: string; parts: Decid
     for (const part of accepted) await writeFile(path.join(good, `accepted-${part.partId}.img.png`), await readFile(part.image));
     if (earlier.length + accepted.length < 3) throw new Error(`refit needs at least 3 good images; has ${earlier.length} from --data and ${accepted.length} accepted parts`);
     const version = String(Number.isFinite(Number(parent.version)) ? Number(parent.version) + 1 : `${parent.version}.1`);
-    const report = await fit({ data: work, out: options.out, id: parent.id, version, method: options.method });
+    // A new version keeps its parent's method unless asked otherwise.
+    const parentMethod = String(parent.fittedOn?.method ?? '').startsWith('texture') ? 'texture' : 'aligned';
+    const report = await fit({ data: work, out: options.out, id: parent.id, version, method: options.method ?? parentMethod });
     report.manifest.lineage = { parent: `${parent.id}@${parent.version}`, acceptedParts: accepted.length, baseImages: earlier.length, refittedAt: new Date().toISOString() };
     await writeFile(path.join(options.out, 'manifest.json'), `${JSON.stringify(report.manifest, null, 2)}\n`);
     return report;

@@ -3,7 +3,7 @@
  * planar RGB in 0..1; a map of patch anomalies goes out as the image score (its maximum) and the
  * anomaly map upsampled to the input size.
  */
-import { floats, node, tensorInfo, UINT8 } from './onnx.ts';
+import { floats, ints, node, tensorInfo, UINT8 } from './onnx.ts';
 
 export interface Shape {
   width: number;
@@ -32,11 +32,20 @@ export function bytesToRgb() {
   };
 }
 
-/** `patch_map` (1 × 1 × grid) → outputs `score` and `anomaly_map` (1 × 1 × height × width). */
-export function mapOutputs(shape: Shape) {
+/**
+ * `patch_map` (1 × 1 × grid) → outputs `score` and `anomaly_map` (1 × 1 × height × width).
+ * `scoreRim` patches at the frame's edge are left out of the score (not of the map): where a
+ * texture is cut by the frame, its patches are rarer in the training set than any inside, and
+ * they alone set the score of good parts.
+ */
+export function mapOutputs(shape: Shape, scoreRim = 0) {
+  const { gw, gh } = gridOf(shape);
+  const rim = scoreRim > 0
+    ? { nodes: [node('Slice', ['patch_map', 'rim_starts', 'rim_ends', 'rim_axes'], ['scored_map'])], initializers: [ints('rim_starts', [2], [scoreRim, scoreRim]), ints('rim_ends', [2], [gh - scoreRim, gw - scoreRim]), ints('rim_axes', [2], [2, 3])] }
+    : { nodes: [node('Identity', ['patch_map'], ['scored_map'])], initializers: [] };
   return {
-    nodes: [node('ReduceMax', ['patch_map'], ['score'], { keepdims: 0 }), node('Resize', ['patch_map', '', 'upscale'], ['anomaly_map'], { mode: 'linear' })],
-    initializers: [floats('upscale', [4], [1, 1, PATCH_STRIDE, PATCH_STRIDE])],
+    nodes: [...rim.nodes, node('ReduceMax', ['scored_map'], ['score'], { keepdims: 0 }), node('Resize', ['patch_map', '', 'upscale'], ['anomaly_map'], { mode: 'linear' })],
+    initializers: [floats('upscale', [4], [1, 1, PATCH_STRIDE, PATCH_STRIDE]), ...rim.initializers],
     outputs: [tensorInfo('score', []), tensorInfo('anomaly_map', [1, 1, shape.height, shape.width])],
   };
 }

@@ -5,7 +5,10 @@
  * a handful of distinct 256×256 crops: train and test crops are drawn independently from the whole
  * photo (positions and mirroring differ), as a camera sees the same kind of surface again.
  *
- *   npx tsx scripts/textures.ts --skimage DIR --out DIR [--seed S] [--count N] [--apart]
+ *   npx tsx scripts/textures.ts --skimage DIR --out DIR [--seed S] [--count N] [--apart] [--grey]
+ *
+ * --grey: the painted parts are turned grey like the photographs, so that a defect cannot be found
+ * by its colour alone (the harder check).
  *
  * DIR is skimage's data folder; get it without installing Python with
  *   apt-get download python3-skimage && dpkg -x python3-skimage_*.deb /tmp/skimage
@@ -21,7 +24,7 @@ export const TEXTURES = ['brick', 'grass', 'gravel'] as const;
 const DEFECTS = ['scratch', 'spot', 'crack', 'contamination'];
 const SIZE = 256;
 
-export async function writeTextureDataset(options: { skimage: string; out: string; seed: number; count: number; apart?: boolean }): Promise<void> {
+export async function writeTextureDataset(options: { skimage: string; out: string; seed: number; count: number; apart?: boolean; grey?: boolean }): Promise<void> {
   for (const texture of TEXTURES) {
     const photo = path.join(options.skimage, `${texture}.png`);
     const meta = await sharp(photo).metadata();
@@ -51,7 +54,7 @@ export async function writeTextureDataset(options: { skimage: string; out: strin
     for (const defect of DEFECTS) {
       for (let i = 0; i < testCount; i++) {
         const painted = await paintOnto(await crop('test'), defect, random);
-        await save(`test/${defect}`, `${pad(i)}.png`, painted.image);
+        await save(`test/${defect}`, `${pad(i)}.png`, options.grey ? await sharp(painted.image).greyscale().png().toBuffer() : painted.image);
         await save(`ground_truth/${defect}`, `${pad(i)}_mask.png`, painted.mask);
       }
     }
@@ -60,10 +63,10 @@ export async function writeTextureDataset(options: { skimage: string; out: strin
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  const { values } = parseArgs({ options: { skimage: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string', default: '1' }, count: { type: 'string', default: '100' }, apart: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { skimage: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string', default: '1' }, count: { type: 'string', default: '100' }, apart: { type: 'boolean' }, grey: { type: 'boolean' } } });
   if (!values.skimage || !values.out) {
-    console.error('usage: npx tsx scripts/textures.ts --skimage DIR --out DIR [--seed S] [--count N]');
+    console.error('usage: npx tsx scripts/textures.ts --skimage DIR --out DIR [--seed S] [--count N] [--apart] [--grey]');
     process.exit(2);
   }
-  await writeTextureDataset({ skimage: values.skimage, out: values.out, seed: Number(values.seed), count: Number(values.count), apart: values.apart });
+  await writeTextureDataset({ skimage: values.skimage, out: values.out, seed: Number(values.seed), count: Number(values.count), apart: values.apart, grey: values.grey });
 }

@@ -52,7 +52,10 @@ describe('fit → eval round trip through the CLI', () => {
     const fitted = await runLoupe(['fit', '--data', path.join(data, 'bracket'), '--out', out]);
     expect(fitted.code, fitted.stderr).toBe(0);
     const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ kind: 'loupe-padim', fittedOn: { goodImages: 32, heldOutImages: 8 } });
+    expect(manifest).toMatchObject({ kind: 'loupe-padim', fittedOn: { goodImages: 32, heldOutImages: 8, choice: { requested: 'auto' } } });
+    // a bracket in a fixture: the method chosen by itself is the per-position one
+    expect(fitted.stdout).toContain('method aligned (auto');
+    expect(manifest.fittedOn.method).toMatch(/^aligned/);
     expect(manifest.thresholds.passBelow).toBeGreaterThan(manifest.fittedOn.heldOutMaxScore);
     expect(manifest.thresholds.rejectAbove).toBeGreaterThan(manifest.thresholds.passBelow);
 
