@@ -38,6 +38,8 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
   const asset = (file: string) => async (_request: unknown, reply: FastifyReply) => reply.type(types[path.extname(file)]).header('cache-control', 'no-cache').send(await readFile(path.join(webDir, file)));
   app.get('/', asset('index.html'));
   app.get('/app.js', asset('app.js'));
+  app.get('/log', { config: { access: 'manager' } }, asset('log.html'));
+  app.get('/log.js', { config: { access: 'manager' } }, asset('log.js'));
 
   app.get('/api/stations', async () => [...feed.statuses.values()]);
   app.get('/api/reviews', async () => [...feed.reviews.values()].sort((a, b) => a.deadline.localeCompare(b.deadline)));

@@ -120,6 +120,7 @@ async function openPart(key) {
   $('detail-title').textContent = `${entry.partId} · ${entry.final ? entry.final.verdict : 'open'}`;
   $('detail-meta').textContent = `${entry.line}/${entry.station} · score ${fmt(entry.score)} (pass below ${fmt(entry.thresholds.passBelow)}, reject above ${fmt(entry.thresholds.rejectAbove)}) · model ${entry.model.id} v${entry.model.version} · ${entry.reasons.join(', ')}${entry.detail ? ` · ${entry.detail}` : ''}`;
   $('detail-image').hidden = !entry.imageUrl; $('detail-map').hidden = !entry.heatmapUrl;
+  $('detail-image').onerror = () => { $('detail-image').hidden = true; $('detail-meta').append(el('div', {}, 'the kept frame cannot be shown: it is not a readable image')); };
   if (entry.imageUrl) $('detail-image').src = entry.imageUrl;
   if (entry.heatmapUrl) $('detail-map').src = entry.heatmapUrl;
   if (!entry.imageUrl) $('detail-meta').append(el('div', {}, entry.image?.expired ? 'image deleted by retention' : 'no image kept'));

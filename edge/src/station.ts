@@ -364,6 +364,7 @@ export class Station {
       const { passBelow, rejectAbove } = result.thresholds;
       // Full colour at the map's strongest point, but never brighter than a reject nor dimmer than a
       // pass: the evidence of a borderline part always shows, and a faint map means a faint anomaly.
+      // Values below half of that (or of pass_below) stay transparent.
       let strongest = 0;
       for (const v of map) strongest = v > strongest ? v : strongest;
       const fullScale = Math.min(Math.max(strongest, passBelow), rejectAbove);

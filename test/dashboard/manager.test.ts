@@ -1,0 +1,107 @@
+/**
+ * The quality manager's view in Debian's Chromium, against `loupe start`: a small shift of parts
+ * (passes, model rejects, an unreadable frame a technician rejects), then the manager filters the
+ * log, opens a part with its timeline, and exports the filtered view as CSV.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Result } from '../../contract/payloads.ts';
+import { chromiumPath, launchChromium, screenshot } from '../support/browser.ts';
+import { startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts';
+import { defectivePart, goodPart } from '../support/parts.ts';
+import { person, type Client } from '../support/session.ts';
+import { freePort } from '../support/system.ts';
+
+const chromium = chromiumPath();
+
+describe.skipIf(!chromium)('defect log in Chromium', () => {
+  let loupe: LoupeProcess;
+  let browser: Browser;
+  let tech: Client;
+
+  const post = async (partId: string, body: Buffer, type = 'image/png') => {
+    const response = await fetch(new URL(`/api/stations/cam-m/frames?partId=${partId}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(body) });
+    return (await response.json()) as Result;
+  };
+
+  beforeAll(async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-manager-'));
+    const { file } = await writeConfig({ line: 'line-m', dataDir: path.join(dir, 'data'), mqtt: { port: await freePort() }, http: { port: 0 }, stations: [{ id: 'cam-m', audit: { share: 0 }, review: { deadlineSeconds: 600 } }] }, dir);
+    loupe = await startLoupe('start', ['--config', file]);
+    browser = await launchChromium(chromium as string);
+    tech = await person(loupe.httpUrl, 'tina');
+    for (let i = 0; i < 3; i++) expect((await post(`GOOD-${i}`, await goodPart(i, 'png'))).verdict).toBe('pass');
+    for (let i = 0; i < 2; i++) expect((await post(`SCRATCH-${i}`, await defectivePart(i, 'scratch', 'png'))).verdict).toBe('reject');
+    const unreadable = await post('BROKEN-1', Buffer.from('not an image at all'), 'image/jpeg');
+    expect(unreadable).toMatchObject({ verdict: 'review', reasons: ['unreadable_image'] });
+    // The technician rejects it; the dashboard learns of the review from the broker first.
+    for (let attempt = 0; ; attempt++) {
+      const decided = await tech.post('/api/reviews/line-m/cam-m/BROKEN-1/decision', { decision: 'reject', category: 'contamination', note: 'label, "smeared"' });
+      if (decided.status === 202) break;
+      expect(decided.status).toBe(404);
+      expect(attempt).toBeLessThan(50);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await loupe?.stop();
+  });
+
+  it('is for managers: a technician is refused the page and the API', async () => {
+    expect((await tech.get('/log')).status).toBe(403);
+    expect((await tech.get('/api/log')).status).toBe(403);
+  });
+
+  it('lets a manager filter the log, open a part with its timeline, and export the view as CSV', async () => {
+    await person(loupe.httpUrl, 'quinn', 'manager');
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
+    const page = await context.newPage();
+    await page.goto(new URL('/log', loupe.httpUrl).href);
+    await page.fill('input[name=name]', 'quinn');
+    await page.fill('input[name=password]', 'quinn-password-123');
+    await page.click('button[type=submit]');
+    await page.waitForURL(/\/log/);
+    // Six parts inspected, three passed: the counts cover every inspection, stored or not.
+    await expect.poll(async () => { await page.click('#filters button[type=submit]'); return page.textContent('[data-total="inspected"] strong'); }, { timeout: 10_000 }).toBe('6');
+    expect(await page.textContent('[data-total="yield"] strong')).toBe('50.0%');
+    expect(await page.locator('#log tr.entry').count()).toBe(3); // two model rejects and the reviewed part
+    await expect.poll(() => page.textContent('#chart-pareto')).toContain('contamination');
+    await screenshot(page, 'manager-log');
+
+    await page.selectOption('select[name=decidedBy]', 'human');
+    await page.click('#filters button[type=submit]');
+    await expect.poll(() => page.locator('#log tr.entry').count()).toBe(1);
+    expect(page.url()).toContain('decidedBy=human');
+    expect(await page.textContent('#log tr.entry')).toContain('BROKEN-1');
+
+    await page.click('#log tr.entry');
+    await page.waitForSelector('#detail:not([hidden])');
+    const timeline = await page.textContent('#timeline');
+    expect(timeline).toContain('model: review');
+    expect(timeline).toContain('tina decided reject (contamination)');
+    expect(timeline).toContain('final: reject, decided by human (tina)');
+    await expect.poll(() => page.textContent('#detail-meta')).toContain('cannot be shown');
+    expect(await page.isHidden('#detail-image')).toBe(true);
+    await page.keyboard.press('Escape');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
+    // A scored part's detail: its image with the anomaly map over it.
+    await page.selectOption('select[name=decidedBy]', 'model');
+    await page.click('#filters button[type=submit]');
+    await page.click('#log tr.entry >> nth=0');
+    await page.waitForFunction(() => (document.getElementById('detail-map') as HTMLImageElement).naturalWidth > 0);
+    await screenshot(page, 'manager-part');
+    const csv = await readFile((await download.path()) as string, 'utf8');
+    const lines = csv.trim().split(/\r?\n/);
+    expect(lines).toHaveLength(2); // the header and the one part the filter shows
+    expect(lines[0]).toContain('partId');
+    expect(lines[1]).toContain('BROKEN-1');
+    expect(lines[1]).toContain('"label, ""smeared"""'); // a note with a comma and quotes survives
+    await context.close();
+  });
+});
