@@ -61,6 +61,7 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
   try {
     await waitForReady(child);
     await client.subscribeAsync('loupe/bench/bench-1/result', { qos: 1 });
+    await stationOnline(client, 'loupe/bench/bench-1/status');
     const arrivals = new Map<string, (result: Result) => void>();
     client.on('message', (_topic, payload) => {
       const result = JSON.parse(payload.toString()) as Result;
@@ -72,7 +73,13 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       const partId = `b-${serial}`;
       const image = images[serial++ % images.length];
       const sentAt = performance.now();
-      const arrived = new Promise<{ ms: number; result: Result }>((resolve) => arrivals.set(partId, (result) => resolve({ ms: performance.now() - sentAt, result })));
+      const arrived = new Promise<{ ms: number; result: Result }>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no result for part ${partId} within 30 s: the station lost it or stalled`)), 30_000);
+        arrivals.set(partId, (result) => {
+          clearTimeout(timer);
+          resolve({ ms: performance.now() - sentAt, result });
+        });
+      });
       client.publish(`loupe/bench/bench-1/frame/${partId}`, image, { qos: 1 });
       return arrived;
     };
@@ -159,15 +166,15 @@ async function closedLoop(send: () => Promise<unknown>, parts: number, window: n
   const start = performance.now();
   let started = 0;
   let done = 0;
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
     const next = (): void => {
       if (done === started && (started >= parts || Date.now() > deadline)) return resolve();
       if (started >= parts || Date.now() > deadline) return;
       started += 1;
-      void send().then(() => {
+      send().then(() => {
         done += 1;
         next();
-      });
+      }, reject);
     };
     for (let i = 0; i < window; i++) next();
   });
@@ -201,6 +208,21 @@ function childCpuMs(pid: number): number {
 function childPeakRssMb(pid: number): number {
   const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+/** Resolves when the station's retained status says online (it then listens for frames). */
+async function stationOnline(client: mqtt.MqttClient, topic: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`station not online on ${topic} within 30 s`)), 30_000);
+    const onMessage = (received: string, payload: Buffer) => {
+      if (received !== topic || !payload.toString().includes('"state":"online"')) return;
+      clearTimeout(timer);
+      client.off('message', onMessage);
+      resolve();
+    };
+    client.on('message', onMessage);
+    void client.subscribeAsync(topic, { qos: 1 });
+  });
 }
 
 function waitForReady(child: ReturnType<typeof spawn>): Promise<void> {

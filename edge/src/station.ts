@@ -18,7 +18,7 @@ import type { StationLink } from './bus/link.ts';
 import type { EdgeMetrics } from './health/metrics.ts';
 import type { DefectLog } from './log/defect-log.ts';
 import { imageFile, mapFile } from './evidence/files.ts';
-import { renderMap } from './vision/heatmap.ts';
+import { renderMap, shrinkMap } from './vision/heatmap.ts';
 
 /** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
 export interface Inspector {
@@ -370,7 +370,7 @@ export class Station {
       const fullScale = Math.min(Math.max(strongest, passBelow), rejectAbove);
       const file = mapFile(this.imageDir, result.partId);
       writes.push(
-        renderMap({ map, mapWidth, mapHeight }, { floor: Math.min(passBelow * 0.5, fullScale * 0.5), fullScale, opacity: 1 })
+        renderMap(shrinkMap({ map, mapWidth, mapHeight }), { floor: Math.min(passBelow * 0.5, fullScale * 0.5), fullScale, opacity: 1 })
           .then((png) => writeFile(file, png))
           .then(() => (kept.heatmap = relative(file))),
       );

@@ -105,12 +105,13 @@ export class StationLink {
     client.on('offline', () => this.log.warn({ outbox: this.outbox.depth }, 'mqtt broker unreachable; results and verdicts wait in the outbox'));
     client.on('connect', (connack) => {
       this.log.info({ url: this.broker.url, sessionPresent: connack.sessionPresent }, 'mqtt connected');
-      this.publishStatus(online());
+      // "online" is said once the station listens: a PLC that waits for it never sends into the void.
       if (!connack.sessionPresent) {
         client.subscribe([topics.trigger(this.address), `${topics.base(this.address)}/frame/+`, topics.decision(this.address)], { qos: 1 }, (error) => {
           if (error) this.log.error({ err: error.message }, 'subscribe failed');
+          this.publishStatus(online());
         });
-      }
+      } else this.publishStatus(online());
       this.outbox.resume();
     });
     this.outbox.attach({

@@ -17,6 +17,28 @@ export interface HeatmapOptions {
 
 type MapOf = Pick<Inspection, 'map' | 'mapWidth' | 'mapHeight'>;
 
+/**
+ * The map shrunk to at most `maxSide` cells a side, each the maximum of the cells it covers (a peak
+ * is never averaged away). Anomaly maps are smooth at that scale (the models pool patches), and a
+ * map kept for every reject must cost little: 64×64 is 16 times less to colour and encode than 256×256.
+ */
+export function shrinkMap({ map, mapWidth, mapHeight }: MapOf, maxSide = 64): MapOf {
+  const factor = Math.ceil(Math.max(mapWidth, mapHeight) / maxSide);
+  if (factor <= 1) return { map, mapWidth, mapHeight };
+  const width = Math.ceil(mapWidth / factor);
+  const height = Math.ceil(mapHeight / factor);
+  const out = new Float32Array(width * height).fill(-Infinity);
+  for (let y = 0; y < mapHeight; y++) {
+    const row = Math.floor(y / factor) * width;
+    for (let x = 0; x < mapWidth; x++) {
+      const cell = row + Math.floor(x / factor);
+      const v = map[y * mapWidth + x];
+      if (v > out[cell]) out[cell] = v;
+    }
+  }
+  return { map: out, mapWidth: width, mapHeight: height };
+}
+
 /** The map alone as an RGBA PNG of its own size (for a client that draws it over the image itself). */
 export async function renderMap(inspection: MapOf, options: HeatmapOptions = {}): Promise<Buffer> {
   return sharp(colourise(inspection, options), { raw: { width: inspection.mapWidth, height: inspection.mapHeight, channels: 4 } }).png().toBuffer();
