@@ -11,7 +11,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import websocket from '@fastify/websocket';
 import { Type } from '@sinclair/typebox';
 import { PART_ID_PATTERN } from '../../contract/topics.ts';
-import { mapFile, viewableImage } from '../../edge/src/evidence/files.ts';
+import { viewableImage, viewableMap } from '../../edge/src/evidence/files.ts';
 import type { LineFeed } from './feed.ts';
 import type { ClaimBook, Claim } from './claims.ts';
 import type { People, Session } from './people.ts';
@@ -113,9 +113,9 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
 
   app.get<{ Params: PartParams }>('/api/parts/:line/:station/:partId/heatmap', { schema: { params: PartParams } }, async (request, reply) => {
     const { line, station, partId } = request.params;
-    const png = await readFile(mapFile(path.join(imagesDir, line, station), partId)).catch(() => null);
-    if (!png) return reply.code(404).send({ error: 'not_found', message: `no anomaly map kept for part ${partId} (the model did not run on it, or it has expired)` });
-    return reply.type('image/png').header('cache-control', 'private, max-age=86400').send(png);
+    const map = await viewableMap(path.join(imagesDir, line, station), partId);
+    if (!map.ok) return reply.code(map.code === 'not_found' ? 404 : 422).send({ error: map.code, message: map.message });
+    return reply.type('image/png').header('cache-control', 'private, max-age=86400').send(map.png);
   });
 
   app.get('/ws', { websocket: true }, (socket, request) => {

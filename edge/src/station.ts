@@ -17,8 +17,7 @@ import type { ThresholdHistory, ThresholdVersion } from './decide/thresholds.ts'
 import type { StationLink } from './bus/link.ts';
 import type { EdgeMetrics } from './health/metrics.ts';
 import type { DefectLog } from './log/defect-log.ts';
-import { imageFile, mapFile } from './evidence/files.ts';
-import { renderMap, shrinkMap } from './vision/heatmap.ts';
+import { encodeMap, imageFile, mapFile } from './evidence/files.ts';
 
 /** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
 export interface Inspector {
@@ -369,11 +368,7 @@ export class Station {
       for (const v of map) strongest = v > strongest ? v : strongest;
       const fullScale = Math.min(Math.max(strongest, passBelow), rejectAbove);
       const file = mapFile(this.imageDir, result.partId);
-      writes.push(
-        renderMap(shrinkMap({ map, mapWidth, mapHeight }), { floor: Math.min(passBelow * 0.5, fullScale * 0.5), fullScale, opacity: 1 })
-          .then((png) => writeFile(file, png))
-          .then(() => (kept.heatmap = relative(file))),
-      );
+      writes.push(writeFile(file, encodeMap({ map, mapWidth, mapHeight }, Math.min(passBelow * 0.5, fullScale * 0.5), fullScale)).then(() => (kept.heatmap = relative(file))));
     }
     for (const outcome of await Promise.allSettled(writes)) {
       if (outcome.status === 'rejected') this.log.error({ partId: result.partId, err: (outcome.reason as Error).message }, 'could not keep the evidence of a part');

@@ -13,7 +13,7 @@ describe('defect log HTTP API', () => {
   beforeAll(async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'loupe-log-api-'));
     log = await DefectLog.open(path.join(root, 'log'), { flushMs: 5 });
-    log.result(result('p-1', '2026-11-25T07:00:00.000Z'), { image: 'line-1/cam-1/p-1.img', heatmap: 'line-1/cam-1/p-1.map.png' });
+    log.result(result('p-1', '2026-11-25T07:00:00.000Z'), { image: 'line-1/cam-1/p-1.img', heatmap: 'line-1/cam-1/p-1.map' });
     log.result(result('p-2', '2026-11-25T07:05:00.000Z', { verdict: 'reject' }), { image: 'line-1/cam-1/p-2.img' });
     log.verdict({ line: 'line-1', station: 'cam-1', partId: 'p-2', verdict: 'reject', decidedBy: 'model', at: '2026-11-25T07:05:00.000Z' });
     log.expired('line-1', 'cam-1', 'p-2');

@@ -16,10 +16,10 @@ async function keep(imagesDir: string, parts: { partId: string; ageDays: number 
   for (const { partId, ageDays } of parts) {
     const time = new Date(now - ageDays * DAY);
     await writeFile(path.join(dir, `${partId}.img`), Buffer.alloc(1000, 1));
-    await writeFile(path.join(dir, `${partId}.map.png`), Buffer.alloc(200, 2));
+    await writeFile(path.join(dir, `${partId}.map`), Buffer.alloc(200, 2));
     await utimes(path.join(dir, `${partId}.img`), time, time);
-    await utimes(path.join(dir, `${partId}.map.png`), time, time);
-    log.result(result(partId, time.toISOString()), { image: `line-1/cam-1/${partId}.img`, heatmap: `line-1/cam-1/${partId}.map.png` });
+    await utimes(path.join(dir, `${partId}.map`), time, time);
+    log.result(result(partId, time.toISOString()), { image: `line-1/cam-1/${partId}.img`, heatmap: `line-1/cam-1/${partId}.map` });
   }
   return dir;
 }

@@ -22,3 +22,30 @@ describe('anomaly map kept with a part', () => {
     expect(await sharp(await renderMap(odd)).metadata()).toMatchObject({ width: 44, height: 24, channels: 4 });
   });
 });
+
+describe('anomaly map file', () => {
+  it('keeps a map in a few kilobytes and draws it as a PNG on request, peak at full colour', async () => {
+    const { encodeMap, decodeMap, viewableMap, mapFile } = await import('../../edge/src/evidence/files.ts');
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const map = new Float32Array(256 * 256).fill(1);
+    map[128 * 256 + 128] = 20;
+    const bytes = encodeMap({ map, mapWidth: 256, mapHeight: 256 }, 2, 10);
+    expect(bytes.length).toBe(8 + 64 * 64);
+    const decoded = decodeMap(bytes);
+    expect(decoded?.map[32 * 64 + 32]).toBe(1); // above full scale: clamped to full colour
+    expect(decoded?.map[0]).toBe(0); // below the floor: transparent
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-map-'));
+    await writeFile(mapFile(dir, 'P-1'), bytes);
+    const shown = await viewableMap(dir, 'P-1');
+    expect(shown.ok).toBe(true);
+    const { data, info } = await sharp((shown as { png: Buffer }).png).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([64, 64, 4]);
+    expect(data[(32 * 64 + 32) * 4 + 3]).toBe(255); // the peak is opaque
+    expect(data[3]).toBe(0); // a normal cell is transparent
+    await writeFile(mapFile(dir, 'P-2'), Buffer.from('damaged'));
+    expect(await viewableMap(dir, 'P-2')).toMatchObject({ ok: false, code: 'unreadable_map' });
+    expect(await viewableMap(dir, 'P-3')).toMatchObject({ ok: false, code: 'not_found' });
+  });
+});

@@ -2,15 +2,18 @@
  * A part's evidence on disk: the frame as it arrived and its anomaly map, kept for every part a
  * person or an auditor may look at (reviews and rejects). Files live under
  * `<dataDir>/images/<line>/<station>/`, named by part id: `<partId>.img` (the original bytes, so
- * nothing is lost to re-encoding) and `<partId>.map.png` (the map alone, RGBA, at the map's own
- * size; the browser scales and blends it over the image, so opacity is the viewer's choice).
+ * nothing is lost to re-encoding) and `<partId>.map` (the anomaly map, max-pooled to at most 64×64
+ * and scaled to one byte a cell between the floor and full colour chosen when it was kept). The map
+ * becomes a PNG only when someone asks to see it: most kept parts are never looked at, and
+ * encoding a PNG for every reject cost more CPU than inspecting it.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { renderMap, shrinkMap, type MapOf } from '../vision/heatmap.ts';
 
 export const imageFile = (dir: string, partId: string) => path.join(dir, `${partId}.img`);
-export const mapFile = (dir: string, partId: string) => path.join(dir, `${partId}.map.png`);
+export const mapFile = (dir: string, partId: string) => path.join(dir, `${partId}.map`);
 
 export type ImageKind = 'image/png' | 'image/jpeg';
 
@@ -42,4 +45,40 @@ export async function viewableImage(dir: string, partId: string): Promise<Viewab
   } catch (error) {
     return { ok: false, code: 'unreadable_image', message: `the image of part ${partId} cannot be decoded: ${(error as Error).message}` };
   }
+}
+
+const MAGIC = 0x4c4d4150; // "LMAP"
+const HEADER = 8;
+
+/** The map as kept: "LMAP", width and height (u16), then one byte a cell, 0 at `floor`, 255 at `fullScale`. */
+export function encodeMap(full: MapOf, floor: number, fullScale: number): Buffer {
+  const { map, mapWidth, mapHeight } = shrinkMap(full);
+  const span = fullScale > floor ? fullScale - floor : 1;
+  const bytes = Buffer.alloc(HEADER + map.length);
+  bytes.writeUInt32BE(MAGIC, 0);
+  bytes.writeUInt16BE(mapWidth, 4);
+  bytes.writeUInt16BE(mapHeight, 6);
+  for (let i = 0; i < map.length; i++) bytes[HEADER + i] = Math.round(Math.min(1, Math.max(0, (map[i] - floor) / span)) * 255);
+  return bytes;
+}
+
+export function decodeMap(bytes: Buffer): MapOf | null {
+  if (bytes.length < HEADER || bytes.readUInt32BE(0) !== MAGIC) return null;
+  const mapWidth = bytes.readUInt16BE(4);
+  const mapHeight = bytes.readUInt16BE(6);
+  if (bytes.length !== HEADER + mapWidth * mapHeight) return null;
+  const map = new Float32Array(mapWidth * mapHeight);
+  for (let i = 0; i < map.length; i++) map[i] = bytes[HEADER + i] / 255;
+  return { map, mapWidth, mapHeight };
+}
+
+export type ViewableMap = { ok: true; png: Buffer } | { ok: false; code: 'not_found' | 'unreadable_map'; message: string };
+
+/** A kept map as an RGBA PNG (transparent where normal, full colour at the kept scale). */
+export async function viewableMap(dir: string, partId: string): Promise<ViewableMap> {
+  const bytes = await readFile(mapFile(dir, partId)).catch(() => null);
+  if (!bytes) return { ok: false, code: 'not_found', message: `no anomaly map kept for part ${partId} (the model did not run on it, or it has expired)` };
+  const map = decodeMap(bytes);
+  if (!map) return { ok: false, code: 'unreadable_map', message: `the anomaly map of part ${partId} is damaged` };
+  return { ok: true, png: await renderMap(map, { floor: 0, fullScale: 1, opacity: 1 }) };
 }

@@ -44,7 +44,7 @@ export function planExpiry(parts: readonly KeptPart[], rule: RetentionRule): Kep
   return doomed;
 }
 
-const FILE = /^(.+?)(\.img|\.map\.png)$/;
+const FILE = /^(.+?)(\.img|\.map)$/;
 
 /** Every part with kept evidence under `<imagesDir>/<line>/<station>/`. */
 export async function keptParts(imagesDir: string): Promise<KeptPart[]> {

@@ -15,7 +15,7 @@ export interface HeatmapOptions {
   floor?: number;
 }
 
-type MapOf = Pick<Inspection, 'map' | 'mapWidth' | 'mapHeight'>;
+export type MapOf = Pick<Inspection, 'map' | 'mapWidth' | 'mapHeight'>;
 
 /**
  * The map shrunk to at most `maxSide` cells a side, each the maximum of the cells it covers (a peak
