@@ -127,7 +127,14 @@ export class StationLink {
     if (!client) return;
     this.client = null;
     if (client.connected) {
-      await client.publishAsync(topics.status(this.address), JSON.stringify(offline), { qos: 1, retain: true }).catch(() => undefined);
+      // Bounded: a broker that just died never acknowledges, and a station must still stop (the
+      // last will says offline for it then).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        client.publishAsync(topics.status(this.address), JSON.stringify(offline), { qos: 1, retain: true }).catch(() => undefined),
+        new Promise((resolve) => (timer = setTimeout(resolve, 2000))),
+      ]);
+      clearTimeout(timer);
       // Give messages on the wire a moment to be acknowledged; the rest stay in the outbox.
       await new Promise((resolve) => setTimeout(resolve, this.outbox.depth > 0 ? 200 : 0));
     }
