@@ -18,6 +18,7 @@ import type { StationLink } from './bus/link.ts';
 import type { EdgeMetrics } from './health/metrics.ts';
 import type { DefectLog } from './log/defect-log.ts';
 import { encodeMap, imageFile, mapFile } from './evidence/files.ts';
+import { shrinkMap } from './vision/heatmap.ts';
 
 /** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
 export interface Inspector {
@@ -364,11 +365,12 @@ export class Station {
       // Full colour at the map's strongest point, but never brighter than a reject nor dimmer than a
       // pass: the evidence of a borderline part always shows, and a faint map means a faint anomaly.
       // Values below half of that (or of pass_below) stay transparent.
+      const small = shrinkMap({ map, mapWidth, mapHeight }); // max-pooled: its peak is the map's peak
       let strongest = 0;
-      for (const v of map) strongest = v > strongest ? v : strongest;
+      for (const v of small.map) strongest = v > strongest ? v : strongest;
       const fullScale = Math.min(Math.max(strongest, passBelow), rejectAbove);
       const file = mapFile(this.imageDir, result.partId);
-      writes.push(writeFile(file, encodeMap({ map, mapWidth, mapHeight }, Math.min(passBelow * 0.5, fullScale * 0.5), fullScale)).then(() => (kept.heatmap = relative(file))));
+      writes.push(writeFile(file, encodeMap(small, Math.min(passBelow * 0.5, fullScale * 0.5), fullScale)).then(() => (kept.heatmap = relative(file))));
     }
     for (const outcome of await Promise.allSettled(writes)) {
       if (outcome.status === 'rejected') this.log.error({ partId: result.partId, err: (outcome.reason as Error).message }, 'could not keep the evidence of a part');

@@ -50,7 +50,10 @@ export async function viewableImage(dir: string, partId: string): Promise<Viewab
 const MAGIC = 0x4c4d4150; // "LMAP"
 const HEADER = 8;
 
-/** The map as kept: "LMAP", width and height (u16), then one byte a cell, 0 at `floor`, 255 at `fullScale`. */
+/**
+ * The map as kept: "LMAP", width and height (u16), then one byte a cell, 0 at `floor`, 255 at
+ * `fullScale`. A map larger than 64 a side is max-pooled first (a no-op for one already shrunk).
+ */
 export function encodeMap(full: MapOf, floor: number, fullScale: number): Buffer {
   const { map, mapWidth, mapHeight } = shrinkMap(full);
   const span = fullScale > floor ? fullScale - floor : 1;
