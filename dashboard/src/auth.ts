@@ -9,14 +9,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import cookie from '@fastify/cookie';
 import { Type } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import { asset } from './assets.ts';
 import { allows, MIN_PASSWORD, NAME_PATTERN, People, ROLES, type Role, type Session } from './people.ts';
 
 export type Access = 'public' | Role;
@@ -42,7 +41,6 @@ const SECURITY_HEADERS: Record<string, string> = {
   'permissions-policy': 'camera=(), microphone=(), geolocation=()',
 };
 
-const webDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web');
 
 export interface AuthOptions {
   people: People;
@@ -122,10 +120,9 @@ export async function installAuth(app: FastifyInstance<RawServerDefault, Incomin
     return payload;
   });
 
-  const page = (file: string, type: string) => async (_request: FastifyRequest, reply: FastifyReply) => reply.type(type).send(await readFile(path.join(webDir, file)));
-  app.get('/login', { config: { access: 'public' } }, page('login.html', 'text/html; charset=utf-8'));
-  app.get('/login.js', { config: { access: 'public' } }, page('login.js', 'text/javascript; charset=utf-8'));
-  app.get('/app.css', { config: { access: 'public' } }, page('app.css', 'text/css; charset=utf-8'));
+  app.get('/login', { config: { access: 'public' } }, asset('login.html'));
+  app.get('/login.js', { config: { access: 'public' } }, asset('login.js'));
+  app.get('/app.css', { config: { access: 'public' } }, asset('app.css'));
 
   app.post<{ Body: { name: string; password: string } }>(
     '/api/login',

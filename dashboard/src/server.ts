@@ -4,20 +4,17 @@
  * frame ingest by `loupe start`, or alone by `loupe dashboard`. Who may call what is decided by
  * auth.ts from each route's `access` (default: any logged-in person).
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import websocket from '@fastify/websocket';
 import { Type } from '@sinclair/typebox';
 import { PART_ID_PATTERN } from '../../contract/topics.ts';
 import { viewableImage, viewableMap } from '../../edge/src/evidence/files.ts';
 import type { LineFeed } from './feed.ts';
 import type { ClaimBook, Claim } from './claims.ts';
+import { asset } from './assets.ts';
 import type { People, Session } from './people.ts';
 
-const webDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web');
-const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 const ID = '^[A-Za-z0-9_-]{1,64}$';
 
 export interface DashboardOptions {
@@ -35,7 +32,6 @@ type PartParams = { line: string; station: string; partId: string };
 export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { feed, claims, imagesDir, people, claimed: onClaim }) => {
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
-  const asset = (file: string) => async (_request: unknown, reply: FastifyReply) => reply.type(types[path.extname(file)]).header('cache-control', 'no-cache').send(await readFile(path.join(webDir, file)));
   app.get('/', asset('index.html'));
   app.get('/app.js', asset('app.js'));
   app.get('/log', { config: { access: 'manager' } }, asset('log.html'));

@@ -1,0 +1,12 @@
+/** The browser client's files (dashboard/web), served as they are: no build step, no cache surprises. */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyReply } from 'fastify';
+
+const webDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web');
+const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+
+/** A route handler sending one file of the client; `no-cache` so a new release is picked up at once. */
+export const asset = (file: string) => async (_request: unknown, reply: FastifyReply) =>
+  reply.type(types[path.extname(file)]).header('cache-control', 'no-cache').send(await readFile(path.join(webDir, file)));
