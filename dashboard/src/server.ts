@@ -34,6 +34,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
 
   app.get('/', asset('index.html'));
   app.get('/app.js', asset('app.js'));
+  app.get('/dom.js', asset('dom.js'));
   app.get('/log', { config: { access: 'manager' } }, asset('log.html'));
   app.get('/log.js', { config: { access: 'manager' } }, asset('log.js'));
 

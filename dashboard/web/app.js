@@ -1,7 +1,8 @@
 // Loupe technician screen. One WebSocket: a snapshot first, then every change; on reconnect the
 // snapshot replaces what we had, so nothing is lost or shown twice. No framework, no build: it
 // runs on line tablets and old PCs.
-const $ = (id) => document.getElementById(id);
+import { $, el, fmt } from '/dom.js';
+
 const keyOf = (r) => `${r.line}/${r.station}/${r.partId}`;
 const state = {
   me: null, statuses: new Map(), reviews: new Map(), claims: new Map(), results: [],
@@ -327,19 +328,6 @@ function notice(text, kind = 'ok') {
   node.textContent = text; node.className = kind; node.hidden = false;
   clearTimeout(noticeTimer);
   noticeTimer = setTimeout(() => { node.hidden = true; }, kind === 'error' ? 10000 : 5000);
-}
-
-const fmt = (v) => (v === null || v === undefined ? '—' : Number(v).toPrecision(3));
-
-function el(tag, props, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(props)) {
-    if (name === 'dataset') Object.assign(node.dataset, value);
-    else if (name === 'style') Object.assign(node.style, value); // CSSOM, which the page's CSP allows
-    else node[name] = value;
-  }
-  node.append(...children);
-  return node;
 }
 
 $('mute').textContent = state.muted ? 'sound off' : 'sound on';

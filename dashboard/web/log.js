@@ -1,6 +1,7 @@
 // The quality manager's view of the defect log: filters (kept in the URL, so a view can be shared),
 // trends drawn as plain SVG, the parts, a part's detail with its timeline, and CSV of the same view.
-const $ = (id) => document.getElementById(id);
+import { $, el, fmt } from '/dom.js';
+
 const FILTERS = ['station', 'from', 'to', 'verdict', 'decidedBy', 'category', 'reason', 'modelVersion', 'user'];
 const state = { me: null, offset: 0 };
 
@@ -151,14 +152,7 @@ $('logout').onclick = async () => { await fetch('/api/logout', { method: 'POST',
 
 function toLocalInput(iso) { const d = new Date(iso); return Number.isNaN(d.getTime()) ? '' : new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16); }
 const time = (iso) => new Date(iso).toLocaleString('en-GB', { dateStyle: 'short', timeStyle: 'short' });
-const fmt = (v) => (v === null || v === undefined ? '—' : Number(v).toPrecision(3));
 const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
 function notice(text, kind) { const n = $('notice'); n.textContent = text; n.className = kind; n.hidden = false; }
-function el(tag, props, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(props)) { if (name === 'dataset') Object.assign(node.dataset, value); else node[name] = value; }
-  node.append(...children);
-  return node;
-}
 
 start();
