@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -27,7 +27,12 @@ const root = path.resolve(import.meta.dirname, '..');
 export interface PipelineBenchOptions {
   modelDir?: string;
   distinctImages?: number;
-  saturationParts?: number;
+  /** saturation is measured in this many blocks, each between two blocks of the raw work */
+  blocks?: number;
+  /** parts per saturation block */
+  blockParts?: number;
+  /** bare decode + run iterations per raw block */
+  rawIterations?: number;
   latencyParts?: number;
   maxSeconds?: number;
   workers?: number;
@@ -36,8 +41,7 @@ export interface PipelineBenchOptions {
 export async function benchPipeline(options: PipelineBenchOptions = {}): Promise<Record<string, number>> {
   const modelDir = options.modelDir ?? path.join(root, 'models', 'default');
   const images = await megapixelParts(options.distinctImages ?? 24);
-  // Raw cost before and after the station runs, averaged, so drift on a shared machine hits both sides.
-  const rawBefore = await rawCost(modelDir, images, 150);
+  const raw = await rawWork(modelDir, images);
 
   const broker = await startEmbeddedBroker('127.0.0.1', 0);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-bench-'));
@@ -51,8 +55,8 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
   await writeFile(path.join(dir, 'loupe.yaml'), stringify(config));
   const child = spawn(process.execPath, [path.join(root, 'bin', 'loupe.js'), 'edge', '--config', path.join(dir, 'loupe.yaml')], {
     cwd: root,
-    // As deployed (npm start, the systemd unit in the README): a log line per part is part of the cost,
-    // and glibc keeps at most two malloc arenas, so libvips' and ORT's threads do not fragment memory.
+    // As deployed (npm start, the systemd unit in the README): glibc keeps at most two malloc arenas,
+    // so libvips' and ORT's threads do not fragment memory.
     env: { ...process.env, LOUPE_LOG_LEVEL: 'info', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -84,43 +88,55 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       return arrived;
     };
 
-    const deadline = Date.now() + (options.maxSeconds ?? 60) * 1000;
+    const pid = child.pid as number;
+    const deadline = Date.now() + (options.maxSeconds ?? 90) * 1000;
     // Warm up: first inferences pay for lazy allocations in ORT and sharp.
-    await closedLoop(send, 20, 4, deadline);
-    const cpuBefore = childCpuMs(child.pid as number);
-    const saturation = await closedLoop(send, options.saturationParts ?? 300, 8, deadline);
-    const cpuMs = childCpuMs(child.pid as number) - cpuBefore;
-    const partsPerSecond = saturation.done / (saturation.ms / 1000);
+    await closedLoop(send, 40, 8, deadline);
+    // Saturation and the raw work alternate, block by block, and the ratio is the median over the
+    // blocks: on a shared machine a neighbour's burst then spoils one block, not the figure.
+    const blocks = options.blocks ?? 5;
+    const blockParts = options.blockParts ?? 120;
+    const rawIterations = options.rawIterations ?? 60;
+    const rawBlocks = [await raw.measure(rawIterations)];
+    const saturation: { parts: number; ms: number; cpuMs: number; mainMs: number }[] = [];
+    for (let b = 0; b < blocks && Date.now() < deadline; b++) {
+      const cpuBefore = cpuMs(pid);
+      const mainBefore = cpuMs(pid, pid);
+      const block = await closedLoop(send, blockParts, 8, deadline);
+      saturation.push({ parts: block.done, ms: block.ms, cpuMs: cpuMs(pid) - cpuBefore, mainMs: cpuMs(pid, pid) - mainBefore });
+      rawBlocks.push(await raw.measure(rawIterations));
+    }
+    const ratios = saturation.map((block, b) => block.cpuMs / block.parts / ((rawBlocks[b].cpuMsPerPart + rawBlocks[b + 1].cpuMsPerPart) / 2));
+    const parts = sum(saturation.map((b) => b.parts));
+    const partsPerSecond = parts / (sum(saturation.map((b) => b.ms)) / 1000);
     const at50 = await openLoop(send, partsPerSecond * 0.5, options.latencyParts ?? 200, deadline);
     const at90 = await openLoop(send, partsPerSecond * 0.9, options.latencyParts ?? 200, deadline);
-    const cpuMsPerPart = cpuMs / saturation.done;
-    const rawAfter = await rawCost(modelDir, images, 150);
-    const raw = {
-      cpuMsPerPart: (rawBefore.cpuMsPerPart + rawAfter.cpuMsPerPart) / 2,
-      decodeMs: (rawBefore.decodeMs + rawAfter.decodeMs) / 2,
-      runMs: (rawBefore.runMs + rawAfter.runMs) / 2,
-      megapixels: rawBefore.megapixels,
-    };
+    const rawCpu = sum(rawBlocks.map((b) => b.cpuMsPerPart)) / rawBlocks.length;
     return {
       partsPerSecond: round(partsPerSecond),
       p50Ms: round(percentile(at50, 0.5)),
       p99Ms: round(percentile(at50, 0.99)),
       p50MsAt90: round(percentile(at90, 0.5)),
       p99MsAt90: round(percentile(at90, 0.99)),
-      cpuMsPerPart: round(cpuMsPerPart),
-      rawMsPerPart: round(raw.cpuMsPerPart),
-      rawDecodeMsPerPart: round(raw.decodeMs),
-      rawRunMsPerPart: round(raw.runMs),
-      overheadRatio: round(cpuMsPerPart / raw.cpuMsPerPart, 3),
-      rssMb: round(childPeakRssMb(child.pid as number)),
+      cpuMsPerPart: round(sum(saturation.map((b) => b.cpuMs)) / parts, 2),
+      mainThreadMsPerPart: round(sum(saturation.map((b) => b.mainMs)) / parts, 2),
+      rawMsPerPart: round(rawCpu, 2),
+      rawDecodeMsPerPart: round(sum(rawBlocks.map((b) => b.decodeMs)) / rawBlocks.length, 2),
+      rawRunMsPerPart: round(sum(rawBlocks.map((b) => b.runMs)) / rawBlocks.length, 2),
+      overheadRatio: round(percentile(ratios, 0.5), 3),
+      overheadRatioMin: round(Math.min(...ratios), 3),
+      overheadRatioMax: round(Math.max(...ratios), 3),
+      rssMb: round(childPeakRssMb(pid)),
       frameMegapixels: round(raw.megapixels, 2),
-      benchParts: saturation.done + at50.length + at90.length,
+      benchParts: serial,
     };
   } finally {
     await client.endAsync().catch(() => undefined);
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
     await broker.close();
+    await raw.close();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -134,18 +150,21 @@ async function megapixelParts(count: number): Promise<Buffer[]> {
   return frames;
 }
 
-/** The unavoidable work, bare: decode + resize with sharp, then one `session.run`, on one thread. */
-async function rawCost(modelDir: string, images: Buffer[], iterations: number) {
+/**
+ * The unavoidable work, bare: decode + resize with sharp, then one `session.run`, one part at a
+ * time, with the settings the station's workers use (libvips on one thread without its cache, ORT on
+ * one thread with every graph optimisation), so the ratio compares the same work done the same way.
+ */
+async function rawWork(modelDir: string, images: Buffer[]) {
   const manifest = await loadManifest(modelDir);
   const { width, height, channels } = manifest.input;
-  const session = await ort.InferenceSession.create(readFileSync(path.join(modelDir, 'model.onnx')), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(readFileSync(path.join(modelDir, 'model.onnx')), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   const inputName = session.inputNames[0];
-  let decodeMs = 0;
-  let runMs = 0;
-  const cpuStart = process.cpuUsage();
-  for (let i = 0; i < iterations; i++) {
+  const meta = await sharp(images[0]).metadata();
+  let serial = 0;
+  const one = async () => {
     const t0 = performance.now();
-    const pixels = await sharp(images[i % images.length]).resize(width, height, { fit: manifest.input.resize }).raw().toBuffer();
+    const pixels = await sharp(images[serial++ % images.length]).resize(width, height, { fit: manifest.input.resize }).raw().toBuffer();
     const t1 = performance.now();
     const tensor =
       manifest.input.format === 'uint8-nhwc'
@@ -153,13 +172,31 @@ async function rawCost(modelDir: string, images: Buffer[], iterations: number) {
         : new ort.Tensor('float32', Float32Array.from(pixels, (v) => v / 255), [1, channels, height, width]);
     const t2 = performance.now();
     await session.run({ [inputName]: tensor });
-    runMs += performance.now() - t2;
-    decodeMs += t1 - t0;
-  }
-  const cpu = process.cpuUsage(cpuStart);
-  await session.release();
-  const meta = await sharp(images[0]).metadata();
-  return { decodeMs: decodeMs / iterations, runMs: runMs / iterations, cpuMsPerPart: (cpu.user + cpu.system) / 1000 / iterations, megapixels: ((meta.width ?? 0) * (meta.height ?? 0)) / 1e6 };
+    return { decodeMs: t1 - t0, runMs: performance.now() - t2 };
+  };
+  const settings = { concurrency: sharp.concurrency(), cache: sharp.cache() };
+  const measure = async (iterations: number) => {
+    sharp.concurrency(1);
+    sharp.cache(false);
+    try {
+      await one(); // the first call after an idle spell pays for waking libvips' threads
+      let decodeMs = 0;
+      let runMs = 0;
+      const cpuStart = process.cpuUsage();
+      for (let i = 0; i < iterations; i++) {
+        const t = await one();
+        decodeMs += t.decodeMs;
+        runMs += t.runMs;
+      }
+      const cpu = process.cpuUsage(cpuStart);
+      return { decodeMs: decodeMs / iterations, runMs: runMs / iterations, cpuMsPerPart: (cpu.user + cpu.system) / 1000 / iterations };
+    } finally {
+      sharp.concurrency(settings.concurrency);
+      sharp.cache({ memory: settings.cache.memory.max, files: settings.cache.files.max, items: settings.cache.items.max });
+    }
+  };
+  await measure(10); // warm-up
+  return { measure, close: () => session.release(), megapixels: ((meta.width ?? 0) * (meta.height ?? 0)) / 1e6 };
 }
 
 async function closedLoop(send: () => Promise<unknown>, parts: number, window: number, deadline: number) {
@@ -199,8 +236,9 @@ function percentile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 }
 
-function childCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+/** CPU time of a process, or of one of its threads (the main thread's id is the process id). */
+function cpuMs(pid: number, thread?: number): number {
+  const fields = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1].split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
   return (ticks * 1000) / 100;
 }
@@ -241,6 +279,10 @@ function waitForReady(child: ReturnType<typeof spawn>): Promise<void> {
     });
     child.once('exit', (code) => reject(new Error(`station exited with ${code}: ${seen}`)));
   });
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
 }
 
 function round(value: number, digits = 1): number {
