@@ -21,6 +21,25 @@ describe('anomaly map kept with a part', () => {
     expect(odd.map.every((v) => v === 1)).toBe(true);
     expect(await sharp(await renderMap(odd)).metadata()).toMatchObject({ width: 44, height: 24, channels: 4 });
   });
+
+  it('takes each cell as the maximum of exactly the cells it covers', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 10 - 5;
+    for (const [mapWidth, mapHeight] of [[256, 256], [130, 70], [65, 200]]) {
+      const map = Float32Array.from({ length: mapWidth * mapHeight }, random);
+      const small = shrinkMap({ map, mapWidth, mapHeight });
+      const factor = Math.ceil(Math.max(mapWidth, mapHeight) / 64);
+      for (let cy = 0; cy < small.mapHeight; cy++) {
+        for (let cx = 0; cx < small.mapWidth; cx++) {
+          let expected = -Infinity;
+          for (let y = cy * factor; y < Math.min((cy + 1) * factor, mapHeight); y++) {
+            for (let x = cx * factor; x < Math.min((cx + 1) * factor, mapWidth); x++) expected = Math.max(expected, map[y * mapWidth + x]);
+          }
+          expect(small.map[cy * small.mapWidth + cx]).toBe(expected);
+        }
+      }
+    }
+  });
 });
 
 describe('anomaly map file', () => {

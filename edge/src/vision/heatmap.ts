@@ -28,12 +28,18 @@ export function shrinkMap({ map, mapWidth, mapHeight }: MapOf, maxSide = 64): Ma
   const width = Math.ceil(mapWidth / factor);
   const height = Math.ceil(mapHeight / factor);
   const out = new Float32Array(width * height).fill(-Infinity);
+  // Row by row, each run of `factor` cells into its output cell: no division per cell (this runs
+  // on the event loop for every part kept as evidence).
   for (let y = 0; y < mapHeight; y++) {
     const row = Math.floor(y / factor) * width;
-    for (let x = 0; x < mapWidth; x++) {
-      const cell = row + Math.floor(x / factor);
-      const v = map[y * mapWidth + x];
-      if (v > out[cell]) out[cell] = v;
+    const from = y * mapWidth;
+    for (let cell = 0, x = 0; cell < width; cell++) {
+      let peak = out[row + cell];
+      for (const end = Math.min(x + factor, mapWidth); x < end; x++) {
+        const v = map[from + x];
+        if (v > peak) peak = v;
+      }
+      out[row + cell] = peak;
     }
   }
   return { map: out, mapWidth: width, mapHeight: height };

@@ -81,8 +81,8 @@ export class InspectionPool {
       slot.pending.set(id, { resolve, reject });
       // Copy into a fresh buffer that can be transferred: the caller's buffer may be a slice of a
       // pooled allocation (HTTP bodies, MQTT payloads) that must not be detached.
-      const copy = new Uint8Array(image.length);
-      copy.set(image);
+      const copy = Buffer.allocUnsafeSlow(image.length); // its own ArrayBuffer, not zero-filled
+      image.copy(copy);
       slot.worker.postMessage({ id, image: copy }, [copy.buffer]);
     });
   }
