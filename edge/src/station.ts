@@ -343,7 +343,9 @@ export class Station {
     this.metrics?.endToEnd.observe({ station: this.id }, (now - frame.receivedAt) / 1000);
     if (review) this.link.publishReview(review);
     else if (decision.verdict !== 'review') this.publishVerdict({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now() });
-    this.log.info({ partId: frame.partId, verdict: result.verdict, score, reasons: result.reasons, ms: result.timings.totalMs }, 'result');
+    // One line per part only at debug: the defect log keeps every part, and a line per part at info
+    // would be millions a day in the journal of a busy line.
+    this.log.debug({ partId: frame.partId, verdict: result.verdict, score, reasons: result.reasons, ms: result.timings.totalMs }, 'result');
     return result;
   }
 
