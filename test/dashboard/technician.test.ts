@@ -164,7 +164,9 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     await item(page, partId).click();
     await page.keyboard.press('A');
     await expect.poll(() => page.textContent('#notice'), { timeout: 5000 }).toMatch(/log in/i);
-    await page.waitForURL(/\/login/, { timeout: 10_000 });
+    // The WebSocket's close and the refused decision may each send the page to login; the first
+    // navigation can be aborted by the second, so the test waits for where the page ends up.
+    await expect.poll(() => page.url(), { timeout: 10_000 }).toMatch(/\/login/);
     const admin = await login(loupe.httpUrl, ADMIN.name, ADMIN.password);
     const open = (await (await admin.get('/api/reviews')).json()) as Review[];
     expect(open.map((r) => r.partId)).toContain(partId); // nothing was decided
