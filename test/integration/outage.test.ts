@@ -99,6 +99,10 @@ suite('the line keeps its results when the network drops', () => {
 
     await mosquitto.restart();
     loupe = await startLoupe('edge', ['--config', file]);
+    // The PLC comes back only once the station has emptied its outbox: the results wait in the PLC's
+    // persistent session and reach it right behind its CONNACK.
+    const restarted = loupe;
+    await expect.poll(async () => ((await (await fetch(new URL('/healthz', restarted.httpUrl))).json()) as typeof health).stations[0].outboxDepth, { timeout: 20_000, interval: 100 }).toBe(0);
     const plc = await Collector.connect(mosquitto.url, ['loupe/line-i/cam-i/result'], { clientId: 'plc-kill', clean: false });
     collectors.push(plc);
     const received = await plc.waitFor('the five results from before the kill', () => {

@@ -12,9 +12,17 @@ export class Collector {
     });
   }
 
+  /**
+   * The collector listens before it connects: a persistent session's queued messages arrive right
+   * behind the CONNACK, and mqtt.js emits (and acknowledges) them before `connectAsync` resolves.
+   */
   static async connect(url: string, topics: string[], options: mqtt.IClientOptions = {}): Promise<Collector> {
-    const client = await mqtt.connectAsync(url, { clientId: `loupe-test-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 200, ...options });
+    const client = mqtt.connect(url, { clientId: `loupe-test-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 200, ...options });
     const collector = new Collector(client);
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
     await client.subscribeAsync(topics, { qos: 1 });
     return collector;
   }
