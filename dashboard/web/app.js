@@ -7,7 +7,7 @@ const keyOf = (r) => `${r.line}/${r.station}/${r.partId}`;
 const state = {
   me: null, statuses: new Map(), reviews: new Map(), claims: new Map(), results: [],
   selected: null, category: null, sent: new Set(), muted: localStorage.getItem('loupe.muted') === '1',
-  view: { scale: 1, x: 0, y: 0 }, drawn: new Set(), retry: 0,
+  view: { scale: 1, x: 0, y: 0 }, drawn: new Set(), retry: 0, leaving: false,
 };
 
 // ---- session and feed -------------------------------------------------------------------------
@@ -23,6 +23,9 @@ async function start() {
 }
 
 function toLogin(body) {
+  // The feed closing and a refused request can both notice the end of a session: leave once.
+  if (state.leaving) return;
+  state.leaving = true;
   const expired = body && body.error === 'session_expired';
   notice(expired ? 'Your session has expired: log in again. Nothing you decided was lost.' : 'Please log in.', 'error');
   setTimeout(() => location.assign(`/login?next=${encodeURIComponent(location.pathname)}${expired ? '&expired=1' : ''}`), 1500);
