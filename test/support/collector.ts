@@ -20,8 +20,17 @@ export class Collector {
     const client = mqtt.connect(url, { clientId: `loupe-test-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 200, ...options });
     const collector = new Collector(client);
     await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('error', reject);
+      const settle = (error?: Error) => {
+        client.off('connect', onConnect);
+        client.off('error', onError);
+        if (!error) return resolve();
+        client.end(true); // as connectAsync does: a client that failed to connect stops retrying
+        reject(error);
+      };
+      const onConnect = () => settle();
+      const onError = (error: Error) => settle(error);
+      client.on('connect', onConnect);
+      client.on('error', onError);
     });
     await client.subscribeAsync(topics, { qos: 1 });
     return collector;
