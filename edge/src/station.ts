@@ -3,8 +3,7 @@
  * model, decided by the policy and published on the bus. Reviews wait for a person until their
  * deadline. Every part gets exactly one result, whatever goes wrong.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { StationConfig, Thresholds } from '../../config/schema.ts';
 import type { Decision as DecisionMessage, Reason, Result, Review, Status, Trigger, VerdictMessage } from '../../contract/payloads.ts';
@@ -17,13 +16,16 @@ import type { ThresholdHistory, ThresholdVersion } from './decide/thresholds.ts'
 import type { StationLink } from './bus/link.ts';
 import type { EdgeMetrics } from './health/metrics.ts';
 import type { DefectLog } from './log/defect-log.ts';
-import { encodeMap, imageFile, mapFile } from './evidence/files.ts';
-import { shrinkMap } from './vision/heatmap.ts';
+import { keepEvidence, type EvidenceRequest, type Kept } from './evidence/files.ts';
 
 /** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
 export interface Inspector {
   readonly manifest: { id: string; version: string | number; thresholds: Thresholds };
-  inspect(image: Buffer): Promise<Measured & { score: number }>;
+  /**
+   * `evidence`: keep the part's frame and map when its score reaches `from`, if this inspector can
+   * (an inspection worker can; it then answers what it kept and no map). Others ignore it.
+   */
+  inspect(image: Buffer, evidence?: EvidenceRequest): Promise<Measured & { score: number }>;
 }
 
 /** What an inspection measured: its timings and, when the model ran, the anomaly map. */
@@ -34,6 +36,8 @@ export interface Measured {
   map?: Float32Array;
   mapWidth?: number;
   mapHeight?: number;
+  /** the evidence the inspector kept itself */
+  kept?: Kept;
 }
 
 /** Something that can take a picture on demand (the synthetic camera; later a real one). */
@@ -303,8 +307,13 @@ export class Station {
     try {
       const model = this.model; // the model this frame is inspected by, even if a swap happens meanwhile
       this.onModel.set(model, (this.onModel.get(model) ?? 0) + 1);
-      const inspection = await model.inspect(frame.image).finally(() => this.onModel.set(model, (this.onModel.get(model) ?? 1) - 1));
-      const decision = decide(inspection.score, { thresholds: this.thresholds, autoReject: this.config.autoReject, auditShare: this.config.audit.share }, this.random());
+      // The audit draw comes first, so the inspector knows which scores keep evidence: from
+      // pass_below up, or any score of a part drawn for audit.
+      const draw = this.random();
+      const thresholds = this.thresholds;
+      const evidence = { dir: this.imageDir, partId: frame.partId, thresholds, from: draw < this.config.audit.share ? -Infinity : thresholds.passBelow };
+      const inspection = await model.inspect(frame.image, evidence).finally(() => this.onModel.set(model, (this.onModel.get(model) ?? 1) - 1));
+      const decision = decide(inspection.score, { thresholds: this.thresholds, autoReject: this.config.autoReject, auditShare: this.config.audit.share }, draw);
       return await this.conclude(frame, decision, inspection.score, inspection, startedAt, undefined, refOf(model));
     } catch (error) {
       const reason: Reason = error instanceof InspectionError ? error.code : 'model_error';
@@ -350,34 +359,17 @@ export class Station {
   }
 
   /**
-   * The image and anomaly map of a part someone may look at; a failure is logged, never fatal.
-   * Answers the files kept, relative to the images folder (`<line>/<station>/<file>`), for the log.
+   * The image and anomaly map of a part someone may look at, as the inspector kept them or kept here
+   * (a part no worker kept: unreadable, overloaded, or thresholds changed while it was inspected); a
+   * failure is logged, never fatal. Answers the files, relative to the images folder
+   * (`<line>/<station>/<file>`), for the log.
    */
   private async keepEvidence(result: Result, image: Buffer, measured: Measured): Promise<{ image?: string; heatmap?: string }> {
-    const writes: Promise<unknown>[] = [];
-    const kept: { image?: string; heatmap?: string } = {};
-    const relative = (file: string) => `${this.line}/${this.id}/${path.basename(file)}`;
-    if (image.length > 0) {
-      const file = imageFile(this.imageDir, result.partId);
-      writes.push(writeFile(file, image).then(() => (kept.image = relative(file))));
-    }
     const { map, mapWidth, mapHeight } = measured;
-    if (map && mapWidth && mapHeight) {
-      const { passBelow, rejectAbove } = result.thresholds;
-      // Full colour at the map's strongest point, but never brighter than a reject nor dimmer than a
-      // pass: the evidence of a borderline part always shows, and a faint map means a faint anomaly.
-      // Values below half of that (or of pass_below) stay transparent.
-      const small = shrinkMap({ map, mapWidth, mapHeight }); // max-pooled: its peak is the map's peak
-      let strongest = 0;
-      for (const v of small.map) strongest = v > strongest ? v : strongest;
-      const fullScale = Math.min(Math.max(strongest, passBelow), rejectAbove);
-      const file = mapFile(this.imageDir, result.partId);
-      writes.push(writeFile(file, encodeMap(small, Math.min(passBelow * 0.5, fullScale * 0.5), fullScale)).then(() => (kept.heatmap = relative(file))));
-    }
-    for (const outcome of await Promise.allSettled(writes)) {
-      if (outcome.status === 'rejected') this.log.error({ partId: result.partId, err: (outcome.reason as Error).message }, 'could not keep the evidence of a part');
-    }
-    return kept;
+    const kept = measured.kept ?? (await keepEvidence({ dir: this.imageDir, partId: result.partId, thresholds: result.thresholds }, image, map && mapWidth && mapHeight ? { map, mapWidth, mapHeight } : null));
+    for (const error of kept.errors ?? []) this.log.error({ partId: result.partId, err: error }, 'could not keep the evidence of a part');
+    const relative = (file: string) => `${this.line}/${this.id}/${file}`;
+    return { ...(kept.image ? { image: relative(kept.image) } : {}), ...(kept.heatmap ? { heatmap: relative(kept.heatmap) } : {}) };
   }
 
   private recordReview(result: Result): Review {

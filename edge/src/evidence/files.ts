@@ -7,13 +7,85 @@
  * becomes a PNG only when someone asks to see it: most kept parts are never looked at, and
  * encoding a PNG for every reject cost more CPU than inspecting it.
  */
-import { readFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import type { Thresholds } from '../../../config/schema.ts';
 import { renderMap, shrinkMap, type MapOf } from '../vision/heatmap.ts';
 
 export const imageFile = (dir: string, partId: string) => path.join(dir, `${partId}.img`);
 export const mapFile = (dir: string, partId: string) => path.join(dir, `${partId}.map`);
+
+/** What was kept of a part: file names inside its station's images folder. */
+export interface Kept {
+  image?: string;
+  heatmap?: string;
+  /** writes that failed, with the file system's reason; the part goes on without them */
+  errors?: string[];
+}
+
+/** Which part's evidence to keep, where, and the thresholds its map is scaled against. */
+export interface EvidenceOf {
+  dir: string;
+  partId: string;
+  thresholds: Thresholds;
+}
+
+/** Evidence to keep once the part's score is known: only if it reaches `from`. */
+export type EvidenceRequest = EvidenceOf & { from: number };
+
+/**
+ * The files of a part's evidence: the frame's bytes as they are, and the map max-pooled and scaled
+ * at full colour to its peak, but never brighter than a reject nor dimmer than a pass (the evidence
+ * of a borderline part always shows, and a faint map means a faint anomaly); values below half of
+ * that (or of pass_below) stay transparent.
+ */
+function evidenceFiles(of: EvidenceOf, image: Buffer, map: MapOf | null): { file: string; bytes: Buffer; kind: 'image' | 'heatmap' }[] {
+  const files: { file: string; bytes: Buffer; kind: 'image' | 'heatmap' }[] = [];
+  if (image.length > 0) files.push({ file: imageFile(of.dir, of.partId), bytes: image, kind: 'image' });
+  if (map && map.mapWidth > 0 && map.mapHeight > 0) {
+    const { passBelow, rejectAbove } = of.thresholds;
+    const small = shrinkMap(map); // max-pooled: its peak is the map's peak
+    let strongest = 0;
+    for (const v of small.map) strongest = v > strongest ? v : strongest;
+    const fullScale = Math.min(Math.max(strongest, passBelow), rejectAbove);
+    files.push({ file: mapFile(of.dir, of.partId), bytes: encodeMap(small, Math.min(passBelow * 0.5, fullScale * 0.5), fullScale), kind: 'heatmap' });
+  }
+  return files;
+}
+
+/**
+ * Keeps a part's evidence from an inspection worker, which holds the frame and the full map: the
+ * writes block only that worker, and neither the map nor a file system round trip crosses to the
+ * event loop.
+ */
+export function keepEvidenceSync(of: EvidenceOf, image: Buffer, map: MapOf | null): Kept {
+  const kept: Kept = {};
+  for (const { file, bytes, kind } of evidenceFiles(of, image, map)) {
+    try {
+      writeFileSync(file, bytes);
+      kept[kind] = path.basename(file);
+    } catch (error) {
+      (kept.errors ??= []).push(`${path.basename(file)}: ${(error as Error).message}`);
+    }
+  }
+  return kept;
+}
+
+/** The same from the event loop, for parts no worker kept (unreadable frames, overload, a model in process). */
+export async function keepEvidence(of: EvidenceOf, image: Buffer, map: MapOf | null): Promise<Kept> {
+  const kept: Kept = {};
+  await Promise.all(
+    evidenceFiles(of, image, map).map(({ file, bytes, kind }) =>
+      writeFile(file, bytes).then(
+        () => (kept[kind] = path.basename(file)),
+        (error: unknown) => (kept.errors ??= []).push(`${path.basename(file)}: ${(error as Error).message}`),
+      ),
+    ),
+  );
+  return kept;
+}
 
 export type ImageKind = 'image/png' | 'image/jpeg';
 

@@ -29,7 +29,7 @@ export function shrinkMap({ map, mapWidth, mapHeight }: MapOf, maxSide = 64): Ma
   const height = Math.ceil(mapHeight / factor);
   const out = new Float32Array(width * height).fill(-Infinity);
   // Row by row, each run of `factor` cells into its output cell: no division per cell (this runs
-  // on the event loop for every part kept as evidence).
+  // for every part kept as evidence).
   for (let y = 0; y < mapHeight; y++) {
     const row = Math.floor(y / factor) * width;
     const from = y * mapWidth;

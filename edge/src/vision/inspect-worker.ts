@@ -5,6 +5,7 @@ import vm from 'node:vm';
 import sharp from 'sharp';
 import { loadModel, type Model } from './model.ts';
 import { InspectionError } from '../reasons.ts';
+import { keepEvidenceSync, type EvidenceRequest } from '../evidence/files.ts';
 
 // Each worker decodes one frame at a time: libvips needs no thread pool of its own here, and its
 // operation cache only helps repeated operations on the same image, which frames never are.
@@ -34,10 +35,14 @@ v8.setFlagsFromString('--expose-gc');
 const collectYoung = vm.runInNewContext('gc') as (options: { type: 'minor' }) => void;
 const FRAMES_PER_COLLECTION = 8;
 let inspected = 0;
-port.on('message', async ({ id, image }: { id: number; image: Uint8Array }) => {
+port.on('message', async ({ id, image, evidence }: { id: number; image: Uint8Array; evidence?: EvidenceRequest }) => {
   try {
-    const inspection = await model.inspect(Buffer.from(image.buffer, image.byteOffset, image.byteLength));
-    port.postMessage({ id, ok: true, inspection }, [inspection.map.buffer as ArrayBuffer]);
+    const frame = Buffer.from(image.buffer, image.byteOffset, image.byteLength);
+    const inspection = await model.inspect(frame);
+    if (evidence) {
+      const kept = inspection.score >= evidence.from ? keepEvidenceSync(evidence, frame, inspection) : undefined;
+      port.postMessage({ id, ok: true, inspection: { ...inspection, map: undefined, kept } });
+    } else port.postMessage({ id, ok: true, inspection }, [inspection.map.buffer as ArrayBuffer]);
     if (++inspected % FRAMES_PER_COLLECTION === 0) collectYoung({ type: 'minor' });
   } catch (error) {
     port.postMessage({ id, ok: false, code: error instanceof InspectionError ? error.code : null, message: (error as Error).message });

@@ -10,9 +10,16 @@ import os from 'node:os';
 import type { Inspection } from './model.ts';
 import type { Manifest } from './manifest.ts';
 import { InspectionError, type ReasonCode } from '../reasons.ts';
+import type { EvidenceRequest, Kept } from '../evidence/files.ts';
+
+/**
+ * What a worker answers. Asked to keep evidence, it writes it itself when the score calls for it and
+ * sends no map back: the event loop never needs it then.
+ */
+export type PoolInspection = Omit<Inspection, 'map'> & { map?: Float32Array; kept?: Kept };
 
 interface Pending {
-  resolve: (inspection: Inspection) => void;
+  resolve: (inspection: PoolInspection) => void;
   reject: (error: Error) => void;
 }
 
@@ -23,7 +30,7 @@ interface Slot {
 }
 
 type Reply =
-  | { id: number; ok: true; inspection: Inspection }
+  | { id: number; ok: true; inspection: PoolInspection }
   | { id: number; ok: false; code: ReasonCode | null; message: string }
   | { ready: true; manifest: Manifest }
   | { ready: false; message: string };
@@ -73,7 +80,7 @@ export class InspectionPool {
     return this.slots.length;
   }
 
-  inspect(image: Buffer): Promise<Inspection> {
+  inspect(image: Buffer, evidence?: EvidenceRequest): Promise<PoolInspection> {
     const slot = this.slots.reduce((best, s) => (s.busy < best.busy ? s : best));
     const id = this.nextId++;
     slot.busy += 1;
@@ -83,7 +90,7 @@ export class InspectionPool {
       // pooled allocation (HTTP bodies, MQTT payloads) that must not be detached.
       const copy = Buffer.allocUnsafeSlow(image.length); // its own ArrayBuffer, not zero-filled
       image.copy(copy);
-      slot.worker.postMessage({ id, image: copy }, [copy.buffer]);
+      slot.worker.postMessage({ id, image: copy, evidence }, [copy.buffer]);
     });
   }
 

@@ -1,0 +1,71 @@
+/**
+ * The inspection workers keep a part's evidence themselves when its score calls for it: the frame's
+ * bytes as they arrived and the max-pooled map, and then no map crosses back to the event loop.
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InspectionPool } from '../../edge/src/vision/pool.ts';
+import { decodeMap } from '../../edge/src/evidence/files.ts';
+import { generatePart } from '../../lab/synth.ts';
+import { repoRoot } from '../support/loupe.ts';
+
+let pool: InspectionPool;
+let dir: string;
+
+beforeAll(async () => {
+  pool = await InspectionPool.start(path.join(repoRoot, 'models', 'default'), 1);
+  dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-pool-'));
+});
+afterAll(async () => {
+  await pool?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('inspection workers keeping evidence', () => {
+  const thresholds = () => pool.manifest.thresholds;
+
+  it('keeps nothing and sends no map for a part that scores below where evidence starts', async () => {
+    const good = (await generatePart({ category: 'bracket', seed: 90, index: 1, defect: null })).image;
+    const inspection = await pool.inspect(good, { dir, partId: 'G-1', thresholds: thresholds(), from: thresholds().passBelow });
+    expect(inspection.score).toBeLessThan(thresholds().passBelow);
+    expect(inspection.kept).toBeUndefined();
+    expect(inspection.map).toBeUndefined();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('writes the frame as it arrived and the max-pooled map of a part at or above it', async () => {
+    const defective = (await generatePart({ category: 'bracket', seed: 90, index: 2, defect: 'missing' })).image;
+    const inspection = await pool.inspect(defective, { dir, partId: 'D-1', thresholds: thresholds(), from: thresholds().passBelow });
+    expect(inspection.score).toBeGreaterThanOrEqual(thresholds().passBelow);
+    expect(inspection.kept).toEqual({ image: 'D-1.img', heatmap: 'D-1.map' });
+    expect(inspection.map).toBeUndefined();
+    expect((await readFile(path.join(dir, 'D-1.img'))).equals(defective)).toBe(true);
+    const map = decodeMap(await readFile(path.join(dir, 'D-1.map')));
+    expect([map?.mapWidth, map?.mapHeight]).toEqual([64, 64]);
+    expect(Math.max(...(map?.map ?? []))).toBe(1); // the peak at full colour
+  });
+
+  it('keeps any score when asked from minus infinity (a part drawn for audit)', async () => {
+    const good = (await generatePart({ category: 'bracket', seed: 90, index: 3, defect: null })).image;
+    const inspection = await pool.inspect(good, { dir, partId: 'A-1', thresholds: thresholds(), from: -Infinity });
+    expect(inspection.score).toBeLessThan(thresholds().passBelow);
+    expect(inspection.kept).toEqual({ image: 'A-1.img', heatmap: 'A-1.map' });
+  });
+
+  it('answers the score with the failed writes named when the evidence cannot be written', async () => {
+    const defective = (await generatePart({ category: 'bracket', seed: 90, index: 4, defect: 'missing' })).image;
+    const inspection = await pool.inspect(defective, { dir: path.join(dir, 'no-such-folder'), partId: 'D-2', thresholds: thresholds(), from: thresholds().passBelow });
+    expect(inspection.score).toBeGreaterThanOrEqual(thresholds().passBelow);
+    expect(inspection.kept?.image).toBeUndefined();
+    expect(inspection.kept?.errors).toEqual([expect.stringMatching(/^D-2\.img: ENOENT/), expect.stringMatching(/^D-2\.map: ENOENT/)]);
+  });
+
+  it('sends the whole map back when no evidence is asked for', async () => {
+    const part = (await generatePart({ category: 'bracket', seed: 90, index: 5, defect: null })).image;
+    const inspection = await pool.inspect(part);
+    expect(inspection.kept).toBeUndefined();
+    expect(inspection.map?.length).toBe(256 * 256);
+  });
+});
