@@ -37,6 +37,7 @@ async function setUp(broker: 'embedded' | Mosquitto): Promise<Setup> {
   );
   const loupe = await startLoupe('start', ['--config', file, '--mqtt-port', String(mqttPort)]);
   const collector = await Collector.connect(loupe.mqttUrl, ['loupe/line-e2e/cam-1/#']);
+  await collector.stationOnline('loupe/line-e2e/cam-1');
   return {
     loupe,
     collector,

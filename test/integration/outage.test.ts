@@ -122,6 +122,7 @@ suite('inbound messages and the PLC handshake', () => {
     const { file } = await edgeConfig(mosquitto, path.join(await mkdtemp(path.join(os.tmpdir(), 'loupe-inbound-')), 'data'));
     loupe = await startLoupe('edge', ['--config', file]);
     plc = await Collector.connect(mosquitto.url, ['loupe/line-i/cam-i/#']);
+    await plc.stationOnline('loupe/line-i/cam-i');
   });
   afterAll(async () => {
     await plc?.close();

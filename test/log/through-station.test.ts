@@ -32,6 +32,7 @@ describe('defect log fed by a real station', () => {
     );
     loupe = await startLoupe('start', ['--config', file, '--mqtt-port', String(mqttPort)]);
     collector = await Collector.connect(loupe.mqttUrl, ['loupe/line-log/cam-1/#']);
+    await collector.stationOnline('loupe/line-log/cam-1');
   });
   afterAll(async () => {
     await collector?.close();

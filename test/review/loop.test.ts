@@ -47,6 +47,7 @@ async function startWithPlc(file: string): Promise<{ loupe: LoupeProcess; plc: C
   running.push(loupe);
   const plc = await Collector.connect(loupe.mqttUrl, ['loupe/line-r/cam-r/#']);
   collectors.push(plc);
+  await plc.stationOnline('loupe/line-r/cam-r');
   return { loupe, plc };
 }
 
@@ -110,6 +111,7 @@ describe('the review loop', () => {
     const firstAnswers = new Map<string, Result>();
     for (const id of ['K-1', 'K-2', 'K-3']) firstAnswers.set(id, await post(loupe, id));
     const before = await Collector.connect(loupe.mqttUrl, ['loupe/line-r/cam-r/#']);
+    await before.stationOnline('loupe/line-r/cam-r');
     await before.client.publishAsync('loupe/line-r/cam-r/decision', JSON.stringify({ partId: 'K-1', decision: 'reject', category: 'crack', user: 'ana' }), { qos: 1 });
     await before.waitFor('K-1 decided', () => verdictsOf(before, 'K-1')[0]);
     await before.close();

@@ -40,6 +40,15 @@ export class Collector {
     return this.messages.filter((m) => m.topic.endsWith(suffix) && m.payload.length > 0).map((m) => JSON.parse(m.payload.toString()) as T);
   }
 
+  /**
+   * Waits for a station's status to say online, as a PLC does before it sends anything: the station
+   * says so only once it listens on its inbound topics (docs/mqtt.md), and a message sent before that
+   * reaches no one. Needs a subscription that covers `<base>/status`.
+   */
+  async stationOnline(base: string): Promise<void> {
+    await this.waitFor(`${base} to say online`, () => this.messages.some((m) => m.topic === `${base}/status` && m.payload.includes('"state":"online"')), 30_000);
+  }
+
   /** Waits until `predicate` holds over the messages so far, or fails after `timeoutMs`. */
   async waitFor<T>(what: string, predicate: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
