@@ -28,6 +28,7 @@ describe('overload', () => {
     }, dir);
     loupe = await startLoupe('start', ['--config', file]);
     collector = await Collector.connect(loupe.mqttUrl, ['loupe/line-o/cam-o/result', 'loupe/line-o/cam-o/status']);
+    await collector.stationOnline('loupe/line-o/cam-o');
     for (let i = 0; i < 8; i++) images.push(i % 4 === 3 ? await defectivePart(i, 'scratch') : await goodPart(i));
   });
   afterAll(async () => {
