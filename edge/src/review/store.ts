@@ -1,11 +1,12 @@
 /**
- * Where a station keeps what must survive a crash: the reviews still open (a small lowdb file,
- * written atomically on every change), the decided history (append-only JSON lines, one file a day,
- * so no write rewrites a large file) and a histogram of every score seen (for the review rate a
- * threshold change would give). Writes happen before the matching message is published: after a
- * SIGKILL, nothing decided is forgotten and nothing open is lost.
+ * Where a station keeps what must survive a crash: the reviews still open (a journal of opened and
+ * closed reviews, one JSON line each, rewritten as the open ones alone at start and once closed ones
+ * are most of it), the decided history (append-only JSON lines, one file a day) and a histogram of
+ * every score seen (for the review rate a threshold change would give). No write rewrites a file
+ * that grows with the line's work, and writes happen before the matching message is published:
+ * after a SIGKILL, nothing decided is forgotten and nothing open is lost.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { JSONFileSync } from 'lowdb/node';
 import { LowSync } from 'lowdb';
@@ -66,12 +67,14 @@ export class ScoreHistogram {
   }
 }
 
-interface OpenFile {
-  open: OpenReview[];
-}
+/** A line of the open reviews' journal. */
+type JournalLine = { opened: OpenReview } | { closed: string };
 
 export class FileReviewStore implements ReviewStore {
-  private readonly db: LowSync<OpenFile>;
+  private readonly open = new Map<string, OpenReview>();
+  private readonly journal: string;
+  private fd = -1;
+  private lines = 0;
   private readonly histogram: ScoreHistogram;
   private readonly scoresDb: LowSync<{ counts: number[] }>;
   private scoresDirty = false;
@@ -79,7 +82,8 @@ export class FileReviewStore implements ReviewStore {
 
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true });
-    this.db = jsonDocument<OpenFile>(path.join(dir, 'open-reviews.json'), { open: [] });
+    this.journal = path.join(dir, 'open-reviews.jsonl');
+    this.load();
     this.scoresDb = jsonDocument<{ counts: number[] }>(path.join(dir, 'scores.json'), { counts: new Array(ScoreHistogram.BINS).fill(0) });
     this.histogram = new ScoreHistogram(this.scoresDb.data.counts.length === ScoreHistogram.BINS ? this.scoresDb.data.counts : undefined);
     // The histogram is statistics, not a record: written every few seconds, not per part.
@@ -88,7 +92,7 @@ export class FileReviewStore implements ReviewStore {
   }
 
   openReviews(): OpenReview[] {
-    return [...this.db.data.open];
+    return [...this.open.values()];
   }
 
   closings(days = 2): Closing[] {
@@ -111,14 +115,15 @@ export class FileReviewStore implements ReviewStore {
   }
 
   opened(review: OpenReview): void {
-    this.db.data.open.push(review);
-    this.db.write();
+    this.append({ opened: review });
+    this.open.set(review.partId, review);
   }
 
   closed(closing: Closing): void {
     appendFileSync(path.join(this.dir, `decisions-${new Date(closing.at).toISOString().slice(0, 10)}.jsonl`), `${JSON.stringify(closing)}\n`);
-    this.db.data.open = this.db.data.open.filter((r) => r.partId !== closing.partId);
-    this.db.write();
+    if (!this.open.has(closing.partId)) return;
+    this.append({ closed: closing.partId });
+    this.open.delete(closing.partId);
   }
 
   scored(score: number): void {
@@ -140,9 +145,50 @@ export class FileReviewStore implements ReviewStore {
   close(): void {
     clearInterval(this.timer);
     this.flushScores();
+    if (this.fd >= 0) closeSync(this.fd);
   }
 
-  static exists(dir: string): boolean {
-    return existsSync(path.join(dir, 'open-reviews.json'));
+  /**
+   * The open reviews, from the journal (and from `open-reviews.json`, the single lowdb document
+   * stations kept before, which rewrote every open review on every change).
+   */
+  private load(): void {
+    const legacy = path.join(this.dir, 'open-reviews.json');
+    if (existsSync(legacy)) for (const review of (JSON.parse(readFileSync(legacy, 'utf8')) as { open?: OpenReview[] }).open ?? []) this.open.set(review.partId, review);
+    if (!existsSync(this.journal)) return;
+    for (const text of readFileSync(this.journal, 'utf8').split('\n')) {
+      if (!text) continue;
+      let line: JournalLine;
+      try {
+        line = JSON.parse(text) as JournalLine;
+      } catch {
+        continue; // a line cut short by a crash: the review it opened or closed was never published
+      }
+      if ('opened' in line) this.open.set(line.opened.partId, line.opened);
+      else this.open.delete(line.closed);
+    }
+  }
+
+  /**
+   * Appends a change to the journal, before the open reviews in memory take it. The first write of a
+   * process starts the journal again from the open reviews (the offline commands, calibrate, export
+   * and fit, only read, and never rewrite it under a running station), and so does a write once
+   * closed reviews have left most of its lines behind.
+   */
+  private append(line: JournalLine): void {
+    if (this.fd < 0 || (this.lines > 1000 && this.lines > 4 * this.open.size)) this.compact();
+    writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    this.lines += 1;
+  }
+
+  /** Rewrites the journal as the open reviews alone: a temporary file renamed over it, so a crash leaves one or the other. */
+  private compact(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    const temporary = `${this.journal}.tmp`;
+    writeFileSync(temporary, [...this.open.values()].map((review) => `${JSON.stringify({ opened: review })}\n`).join(''));
+    renameSync(temporary, this.journal);
+    rmSync(path.join(this.dir, 'open-reviews.json'), { force: true });
+    this.fd = openSync(this.journal, 'a');
+    this.lines = this.open.size;
   }
 }

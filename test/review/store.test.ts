@@ -1,0 +1,91 @@
+/**
+ * The open reviews survive a restart from their journal: appended per change (no write rewrites
+ * every open review), cut-short lines skipped, compacted once closed reviews are most of it, and the
+ * lowdb document of earlier versions read once.
+ */
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileReviewStore } from '../../edge/src/review/store.ts';
+import type { OpenReview } from '../../edge/src/review/book.ts';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-store-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const review = (partId: string): OpenReview => ({ partId, score: 12.5, reasons: ['borderline'], openedAt: 1_764_000_000_000, deadline: 1_764_000_600_000 });
+const closing = (partId: string) => ({ partId, score: 12.5, verdict: 'reject' as const, decidedBy: 'human' as const, user: 'ana', at: 1_764_000_100_000 });
+const openIds = (store: FileReviewStore) => store.openReviews().map((r) => r.partId);
+
+describe('the open reviews of a station', () => {
+  it('come back after a restart, in the order they were opened, without the closed ones', () => {
+    const store = new FileReviewStore(dir);
+    for (const id of ['R-1', 'R-2', 'R-3']) store.opened(review(id));
+    store.closed(closing('R-2'));
+    store.close();
+    const again = new FileReviewStore(dir);
+    expect(openIds(again)).toEqual(['R-1', 'R-3']);
+    expect(again.openReviews()[0]).toEqual(review('R-1'));
+    expect(again.closings().map((c) => c.partId)).toEqual(['R-2']);
+    again.close();
+  });
+
+  it('are appended one line a change, not rewritten', () => {
+    const store = new FileReviewStore(dir);
+    for (let i = 0; i < 50; i++) store.opened(review(`A-${i}`));
+    store.closed(closing('A-7'));
+    const lines = readFileSync(path.join(dir, 'open-reviews.jsonl'), 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(51);
+    expect(JSON.parse(lines[50])).toEqual({ closed: 'A-7' });
+    store.close();
+  });
+
+  it('skip a line cut short by a crash and keep everything before it', () => {
+    const store = new FileReviewStore(dir);
+    store.opened(review('C-1'));
+    store.close();
+    appendFileSync(path.join(dir, 'open-reviews.jsonl'), '{"opened":{"partId":"C-2","sco');
+    const again = new FileReviewStore(dir);
+    expect(openIds(again)).toEqual(['C-1']);
+    again.opened(review('C-3')); // the first write starts the journal again from the open reviews
+    again.close();
+    expect(openIds(new FileReviewStore(dir))).toEqual(['C-1', 'C-3']);
+  });
+
+  it('start the journal again from the open ones once closed reviews are most of it', () => {
+    const store = new FileReviewStore(dir);
+    for (let i = 0; i < 1200; i++) store.opened(review(`M-${i}`));
+    for (let i = 0; i < 1150; i++) store.closed(closing(`M-${i}`));
+    store.close();
+    const lines = readFileSync(path.join(dir, 'open-reviews.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.length).toBeLessThan(1000); // 2350 changes, compacted along the way
+    expect(openIds(new FileReviewStore(dir))).toEqual(Array.from({ length: 50 }, (_, i) => `M-${1150 + i}`));
+  });
+
+  it('read the single document earlier versions kept, and leave it once written again', () => {
+    writeFileSync(path.join(dir, 'open-reviews.json'), JSON.stringify({ open: [review('L-1'), review('L-2')] }));
+    const store = new FileReviewStore(dir);
+    expect(openIds(store)).toEqual(['L-1', 'L-2']);
+    store.closed(closing('L-1'));
+    store.close();
+    expect(() => readFileSync(path.join(dir, 'open-reviews.json'))).toThrow(/ENOENT/);
+    expect(openIds(new FileReviewStore(dir))).toEqual(['L-2']);
+  });
+
+  it('are not rewritten by a reader (the offline commands beside a running station)', () => {
+    const store = new FileReviewStore(dir);
+    store.opened(review('W-1'));
+    const reader = new FileReviewStore(dir);
+    expect(openIds(reader)).toEqual(['W-1']);
+    reader.close();
+    store.opened(review('W-2')); // still appended to the file the reader read
+    store.close();
+    expect(openIds(new FileReviewStore(dir))).toEqual(['W-1', 'W-2']);
+  });
+});
