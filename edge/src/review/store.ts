@@ -67,6 +67,20 @@ export class ScoreHistogram {
   }
 }
 
+/** The JSON lines of a file. A line cut short by a crash is skipped: what it held was never published. */
+function jsonLines<T>(file: string): T[] {
+  const out: T[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue;
+    try {
+      out.push(JSON.parse(line) as T);
+    } catch {
+      // cut short by a crash
+    }
+  }
+  return out;
+}
+
 /** A line of the open reviews' journal. */
 type JournalLine = { opened: OpenReview } | { closed: string };
 
@@ -100,18 +114,7 @@ export class FileReviewStore implements ReviewStore {
       .filter((name) => /^decisions-\d{4}-\d{2}-\d{2}\.jsonl$/.test(name))
       .sort()
       .slice(-days);
-    const out: Closing[] = [];
-    for (const file of files) {
-      for (const line of readFileSync(path.join(this.dir, file), 'utf8').split('\n')) {
-        if (!line) continue;
-        try {
-          out.push(JSON.parse(line) as Closing);
-        } catch {
-          // a line cut short by a crash: the closing it held was never published
-        }
-      }
-    }
-    return out;
+    return files.flatMap((file) => jsonLines<Closing>(path.join(this.dir, file)));
   }
 
   opened(review: OpenReview): void {
@@ -156,14 +159,7 @@ export class FileReviewStore implements ReviewStore {
     const legacy = path.join(this.dir, 'open-reviews.json');
     if (existsSync(legacy)) for (const review of (JSON.parse(readFileSync(legacy, 'utf8')) as { open?: OpenReview[] }).open ?? []) this.open.set(review.partId, review);
     if (!existsSync(this.journal)) return;
-    for (const text of readFileSync(this.journal, 'utf8').split('\n')) {
-      if (!text) continue;
-      let line: JournalLine;
-      try {
-        line = JSON.parse(text) as JournalLine;
-      } catch {
-        continue; // a line cut short by a crash: the review it opened or closed was never published
-      }
+    for (const line of jsonLines<JournalLine>(this.journal)) {
       if ('opened' in line) this.open.set(line.opened.partId, line.opened);
       else this.open.delete(line.closed);
     }
