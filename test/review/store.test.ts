@@ -78,6 +78,19 @@ describe('the open reviews of a station', () => {
     expect(openIds(new FileReviewStore(dir))).toEqual(['L-2']);
   });
 
+  it('keep a decision logged after a crash cut the previous one short', () => {
+    const store = new FileReviewStore(dir);
+    store.opened(review('T-1'));
+    store.opened(review('T-2'));
+    store.closed(closing('T-1'));
+    store.close();
+    appendFileSync(path.join(dir, 'decisions-2025-11-24.jsonl'), '{"partId":"T-0","sco'); // killed mid-write
+    const again = new FileReviewStore(dir);
+    again.closed(closing('T-2'));
+    again.close();
+    expect(new FileReviewStore(dir).closings().map((c) => c.partId)).toEqual(['T-1', 'T-2']);
+  });
+
   it('are not rewritten by a reader (the offline commands beside a running station)', () => {
     const store = new FileReviewStore(dir);
     store.opened(review('W-1'));

@@ -81,6 +81,8 @@ function jsonLines<T>(file: string): T[] {
   return out;
 }
 
+const NEWLINE = Buffer.from('\n');
+
 /** A line of the open reviews' journal. */
 type JournalLine = { opened: OpenReview } | { closed: string };
 
@@ -89,6 +91,8 @@ export class FileReviewStore implements ReviewStore {
   private readonly journal: string;
   private fd = -1;
   private lines = 0;
+  /** decision logs this process has appended to (their last line is known to be whole) */
+  private readonly appending = new Set<string>();
   private readonly histogram: ScoreHistogram;
   private readonly scoresDb: LowSync<{ counts: number[] }>;
   private scoresDirty = false;
@@ -123,7 +127,13 @@ export class FileReviewStore implements ReviewStore {
   }
 
   closed(closing: Closing): void {
-    appendFileSync(path.join(this.dir, `decisions-${new Date(closing.at).toISOString().slice(0, 10)}.jsonl`), `${JSON.stringify(closing)}\n`);
+    const file = path.join(this.dir, `decisions-${new Date(closing.at).toISOString().slice(0, 10)}.jsonl`);
+    if (!this.appending.has(file)) {
+      // A crash may have cut the last line short: end it, or this decision would join it and be lost too.
+      if (existsSync(file) && !readFileSync(file).subarray(-1).equals(NEWLINE)) appendFileSync(file, NEWLINE);
+      this.appending.add(file);
+    }
+    appendFileSync(file, `${JSON.stringify(closing)}\n`);
     if (!this.open.has(closing.partId)) return;
     this.append({ closed: closing.partId });
     this.open.delete(closing.partId);
