@@ -159,6 +159,7 @@ export class FileReviewStore implements ReviewStore {
     clearInterval(this.timer);
     this.flushScores();
     if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1; // never write through a descriptor the process may reuse
   }
 
   /**
