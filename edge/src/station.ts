@@ -343,7 +343,7 @@ export class Station {
     if (score !== null) this.state.reviews.scored(score);
     // A review is on disk before any message about the part goes out: a crash in between cannot
     // leave a part the line was told is waiting for a person, with no one knowing.
-    const evidence = decision.verdict !== 'pass' ? await this.keepEvidence(result, frame.image, timing) : {};
+    const evidence = decision.verdict !== 'pass' ? await this.evidenceOf(result, frame.image, timing) : {};
     this.defectLog?.result(result, evidence);
     const review = decision.verdict === 'review' ? this.recordReview(result) : null;
     this.link.publishResult(result);
@@ -364,7 +364,7 @@ export class Station {
    * failure is logged, never fatal. Answers the files, relative to the images folder
    * (`<line>/<station>/<file>`), for the log.
    */
-  private async keepEvidence(result: Result, image: Buffer, measured: Measured): Promise<{ image?: string; heatmap?: string }> {
+  private async evidenceOf(result: Result, image: Buffer, measured: Measured): Promise<{ image?: string; heatmap?: string }> {
     const { map, mapWidth, mapHeight } = measured;
     const kept = measured.kept ?? (await keepEvidence({ dir: this.imageDir, partId: result.partId, thresholds: result.thresholds }, image, map && mapWidth && mapHeight ? { map, mapWidth, mapHeight } : null));
     for (const error of kept.errors ?? []) this.log.error({ partId: result.partId, err: error }, 'could not keep the evidence of a part');
