@@ -45,7 +45,7 @@ export const StationSchema = Type.Object(
       {
         maxDepth: Type.Integer({ minimum: 1, default: 64, description: 'frames waiting for inspection before new ones are sent to review with reason overload' }),
         concurrency: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'frames handed to the inspection workers at the same time (a little above workers keeps them busy)' }),
-        workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, description: 'inspection worker threads, each with its own model session (default: one per core)' })),
+        workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, description: 'inspection worker threads, each with its own model session (default: one for every two cores; sharp decodes on the libuv thread pool, so the thread of a worker only runs the model)' })),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -6,7 +6,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InspectionPool } from '../../edge/src/vision/pool.ts';
+import type { Worker } from 'node:worker_threads';
+import { InspectionPool, defaultWorkers, threadsPerWorker } from '../../edge/src/vision/pool.ts';
 import { decodeMap } from '../../edge/src/evidence/files.ts';
 import { generatePart } from '../../lab/synth.ts';
 import { repoRoot } from '../support/loupe.ts';
@@ -67,5 +68,39 @@ describe('inspection workers keeping evidence', () => {
     const inspection = await pool.inspect(part);
     expect(inspection.kept).toBeUndefined();
     expect(inspection.map?.length).toBe(256 * 256);
+  });
+});
+
+describe('a worker that dies', () => {
+  it('fails its parts as model errors, refuses new ones while it restarts, then inspects again', async () => {
+    const crashing = await InspectionPool.start(path.join(repoRoot, 'models', 'default'), 1);
+    try {
+      const part = (await generatePart({ category: 'bracket', seed: 90, index: 6, defect: null })).image;
+      const inFlight = crashing.inspect(part);
+      // The worker's thread ends under it, as an out-of-memory or a fatal error in a native library would end it.
+      const { slots } = crashing as unknown as { slots: { worker: Worker | null }[] };
+      await slots[0].worker?.terminate();
+      await expect(inFlight).rejects.toMatchObject({ code: 'model_error', message: expect.stringMatching(/^inspection worker crashed/) });
+      await expect(crashing.inspect(part)).rejects.toMatchObject({ code: 'model_error', message: expect.stringMatching(/^no inspection worker is running/) });
+      // Bounded wait for the replacement to load the model.
+      let inspection = null;
+      for (let attempt = 0; attempt < 300 && !inspection; attempt++) {
+        inspection = await crashing.inspect(part).catch(() => null);
+        if (!inspection) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(inspection?.score).toBeLessThan(crashing.manifest.thresholds.passBelow);
+    } finally {
+      await crashing.close();
+    }
+  });
+});
+
+describe('how many workers', () => {
+  it('starts one worker for every two cores, each with one ORT thread for every two cores it stands for', () => {
+    expect([1, 2, 3, 4, 8].map((cores) => defaultWorkers(cores))).toEqual([1, 1, 1, 2, 4]);
+    expect(threadsPerWorker(1, 2)).toBe(1);
+    expect(threadsPerWorker(1, 8)).toBe(4);
+    expect(threadsPerWorker(4, 8)).toBe(1);
+    expect(threadsPerWorker(16, 2)).toBe(1);
   });
 });
