@@ -27,6 +27,8 @@ const root = path.resolve(import.meta.dirname, '..');
 export interface PipelineBenchOptions {
   modelDir?: string;
   distinctImages?: number;
+  /** parts sent before anything is measured */
+  warmupParts?: number;
   /** saturation is measured in this many blocks, each between two blocks of the raw work */
   blocks?: number;
   /** parts per saturation block */
@@ -90,11 +92,14 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
 
     const pid = child.pid as number;
     const deadline = Date.now() + (options.maxSeconds ?? 90) * 1000;
-    // Warm up: first inferences pay for lazy allocations in ORT and sharp.
-    await closedLoop(send, 40, 8, deadline);
+    // Warm up: the first inferences pay for lazy allocations in ORT and sharp, and V8 optimises the
+    // station's hot functions only after some hundreds of parts (traced with --trace-opt: after 40
+    // parts, ~60 functions were still being compiled during the measured blocks). A station runs for
+    // hours; what it costs in its first seconds is not what it costs a line.
+    await closedLoop(send, options.warmupParts ?? 400, 8, deadline);
     // Saturation and the raw work alternate, block by block, and the ratio is the median over the
     // blocks: on a shared machine a neighbour's burst then spoils one block, not the figure.
-    const blocks = options.blocks ?? 5;
+    const blocks = options.blocks ?? 7;
     const blockParts = options.blockParts ?? 120;
     const rawIterations = options.rawIterations ?? 60;
     const rawBlocks = [await raw.measure(rawIterations)];

@@ -96,6 +96,9 @@ export class StationLink {
     const client = mqtt.connect(this.broker.url, {
       ...connectOptions(this.broker, this.broker.clientId ?? `loupe-${this.address.line}-${this.address.station}`),
       clean: false, // persistent session: decisions sent while we were away are delivered on return
+      // The keepalive ping goes out on its own timer: rescheduling it on every packet meant clearing
+      // and setting a timer three times a part, for a ping a busy connection never needs anyway.
+      reschedulePings: false,
       will: { topic: topics.status(this.address), payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
     });
     this.client = client;
