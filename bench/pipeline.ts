@@ -27,7 +27,7 @@ const root = path.resolve(import.meta.dirname, '..');
 export interface PipelineBenchOptions {
   modelDir?: string;
   distinctImages?: number;
-  /** parts sent before anything is measured */
+  /** parts sent before anything is measured (at most 30 s of them) */
   warmupParts?: number;
   /** saturation is measured in this many blocks, each between two blocks of the raw work */
   blocks?: number;
@@ -93,10 +93,12 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     const pid = child.pid as number;
     const deadline = Date.now() + (options.maxSeconds ?? 90) * 1000;
     // Warm up: the first inferences pay for lazy allocations in ORT and sharp, and V8 optimises the
-    // station's hot functions only after some hundreds of parts (traced with --trace-opt: after 40
-    // parts, ~60 functions were still being compiled during the measured blocks). A station runs for
-    // hours; what it costs in its first seconds is not what it costs a line.
-    await closedLoop(send, options.warmupParts ?? 400, 8, deadline);
+    // station's hottest functions only after a thousand parts or more (traced with --trace-opt: after
+    // 400 parts, 78 functions, `conclude` and `inspect` among them, were still being compiled by
+    // TurboFan during the measured blocks; after 2,000, 26 small ones, such as the defect log's
+    // counters; after 4,000, 6). A station runs for hours; its first seconds are not what it costs.
+    // Bounded in time too, so a slow machine still has time left to measure.
+    await closedLoop(send, options.warmupParts ?? 2000, 8, Math.min(deadline, Date.now() + 30_000));
     // Saturation and the raw work alternate, block by block, and the ratio is the median over the
     // blocks: on a shared machine a neighbour's burst then spoils one block, not the figure.
     const blocks = options.blocks ?? 7;
