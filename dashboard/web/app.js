@@ -69,11 +69,31 @@ function apply(event) {
     case 'result':
       state.results.unshift(event.result);
       if (state.results.length > 50) state.results.length = 50;
-      renderResults();
+      later('results');
       return;
     default: return;
   }
-  render();
+  later('queue');
+}
+
+// The feed's changes are drawn once per frame, not once per message: each draw walks the whole
+// queue and rebuilds the results table, so a busy line (tens of reviews and results a second,
+// hundreds open) would otherwise make the page fall behind. A timer backs the frame up, so a tab in
+// the background (no frames) still keeps its title's count.
+const due = { queue: false, results: false, armed: false };
+function later(what) {
+  due[what] = true;
+  if (due.armed) return;
+  due.armed = true;
+  requestAnimationFrame(drawDue);
+  setTimeout(drawDue, 250);
+}
+function drawDue() {
+  if (!due.armed) return;
+  const { queue, results } = due;
+  due.queue = due.results = due.armed = false;
+  if (results) renderResults();
+  if (queue) render();
 }
 
 // ---- queue ------------------------------------------------------------------------------------
@@ -88,21 +108,45 @@ const firstOpen = (after) => {
   return next ? keyOf(next) : null;
 };
 
+// The queue's items, by review: a draw adds the new ones, rebuilds only those whose content changed
+// and drops the closed ones. Rebuilding every item on every change cost more than a core of the
+// browser at a few hundred open reviews, and the line's own server shares those cores.
+const items = new Map();
+
 function render() {
   const reviews = ordered();
   const added = [];
-  $('queue').replaceChildren(...reviews.map((r) => {
+  const queue = $('queue');
+  const open = new Set();
+  let before = queue.firstChild;
+  for (const r of reviews) {
     const key = keyOf(r);
-    if (!state.drawn.has(key)) added.push({ partId: r.partId, openedAt: r.openedAt });
+    open.add(key);
     const holder = heldByOther(key);
-    return el('li', { className: [key === state.selected && 'selected', state.sent.has(key) && 'sent', !state.drawn.has(key) && 'fresh'].filter(Boolean).join(' '), dataset: { part: r.partId, key }, onclick: () => select(key) },
-      el('strong', {}, r.partId), ' ', el('span', { className: 'muted' }, r.station), ' ',
-      el('span', { className: 'countdown', dataset: { deadline: r.deadline } }, countdown(r.deadline)),
-      el('div', { className: 'muted' }, `score ${fmt(r.score)} · ${r.reasons.join(', ')}`),
-      holder ? el('div', { className: 'holder' }, `🔒 ${holder.holder} is deciding`) : '',
-      state.sent.has(key) ? el('div', { className: 'muted' }, 'decision sent…') : '');
-  }));
-  state.drawn = new Set(reviews.map(keyOf));
+    const sent = state.sent.has(key);
+    const content = `${holder ? holder.holder : ''}|${sent}|${r.deadline}|${r.score}|${r.reasons.join(',')}`;
+    let li = items.get(key);
+    if (!li || li.dataset.content !== content) {
+      const fresh = !state.drawn.has(key);
+      if (fresh) added.push({ partId: r.partId, openedAt: r.openedAt });
+      const item = el('li', { className: fresh ? 'fresh' : '', dataset: { part: r.partId, key, content }, onclick: () => select(key) },
+        el('strong', {}, r.partId), ' ', el('span', { className: 'muted' }, r.station), ' ',
+        el('span', { className: 'countdown', dataset: { deadline: r.deadline } }, countdown(r.deadline)),
+        el('div', { className: 'muted' }, `score ${fmt(r.score)} · ${r.reasons.join(', ')}`),
+        holder ? el('div', { className: 'holder' }, `🔒 ${holder.holder} is deciding`) : '',
+        sent ? el('div', { className: 'muted' }, 'decision sent…') : '');
+      if (li) li.replaceWith(item);
+      if (before === li) before = item;
+      li = item;
+      items.set(key, li);
+    }
+    li.classList.toggle('selected', key === state.selected);
+    li.classList.toggle('sent', sent);
+    if (li !== before) queue.insertBefore(li, before);
+    before = li.nextSibling;
+  }
+  for (const [key, li] of items) if (!open.has(key)) { li.remove(); items.delete(key); }
+  state.drawn = open;
   $('queue-count').textContent = String(reviews.length);
   $('queue-empty').hidden = reviews.length > 0;
   document.title = reviews.length ? `(${reviews.length}) Loupe` : 'Loupe';

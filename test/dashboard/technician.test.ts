@@ -148,6 +148,12 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     await page.waitForSelector('#link.online');
     for (const partId of during) await item(page, partId).waitFor({ timeout: 5000 });
     for (const partId of during) expect(await item(page, partId).count()).toBe(1);
+    // The queue is drawn item by item as it changes: each open part once, soonest deadline first.
+    const shown = await page.$$eval('#queue li', (lis) => lis.map((li) => (li as HTMLElement).dataset.part as string));
+    expect(new Set(shown).size).toBe(shown.length);
+    expect(shown.indexOf(during[0])).toBeLessThan(shown.indexOf(during[1]));
+    const deadlines = await page.$$eval('#queue li .countdown', (spans) => spans.map((span) => Date.parse((span as HTMLElement).dataset.deadline as string)));
+    expect(deadlines).toEqual([...deadlines].sort((a, b) => a - b));
     await context.close();
   });
 
