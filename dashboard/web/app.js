@@ -7,7 +7,7 @@ const keyOf = (r) => `${r.line}/${r.station}/${r.partId}`;
 const state = {
   me: null, statuses: new Map(), reviews: new Map(), claims: new Map(), results: [],
   selected: null, category: null, sent: new Set(), muted: localStorage.getItem('loupe.muted') === '1',
-  view: { scale: 1, x: 0, y: 0 }, drawn: new Set(), retry: 0, leaving: false,
+  view: { scale: 1, x: 0, y: 0 }, retry: 0, leaving: false,
 };
 
 // ---- session and feed -------------------------------------------------------------------------
@@ -110,7 +110,8 @@ const firstOpen = (after) => {
 
 // The queue's items, by review: a draw adds the new ones, rebuilds only those whose content changed
 // and drops the closed ones. Rebuilding every item on every change cost more than a core of the
-// browser at a few hundred open reviews, and the line's own server shares those cores.
+// browser at a few hundred open reviews (in the review-to-screen bench, on the station's cores).
+// A review without an item yet is new: it is marked fresh and reported drawn.
 const items = new Map();
 
 function render() {
@@ -127,7 +128,7 @@ function render() {
     const content = `${holder ? holder.holder : ''}|${sent}|${r.deadline}|${r.score}|${r.reasons.join(',')}`;
     let li = items.get(key);
     if (!li || li.dataset.content !== content) {
-      const fresh = !state.drawn.has(key);
+      const fresh = !li;
       if (fresh) added.push({ partId: r.partId, openedAt: r.openedAt });
       const item = el('li', { className: fresh ? 'fresh' : '', dataset: { part: r.partId, key, content }, onclick: () => select(key) },
         el('strong', {}, r.partId), ' ', el('span', { className: 'muted' }, r.station), ' ',
@@ -146,7 +147,6 @@ function render() {
     before = li.nextSibling;
   }
   for (const [key, li] of items) if (!open.has(key)) { li.remove(); items.delete(key); }
-  state.drawn = open;
   $('queue-count').textContent = String(reviews.length);
   $('queue-empty').hidden = reviews.length > 0;
   document.title = reviews.length ? `(${reviews.length}) Loupe` : 'Loupe';
