@@ -3,7 +3,9 @@
 import { $, el, fmt } from '/dom.js';
 
 const FILTERS = ['station', 'from', 'to', 'verdict', 'decidedBy', 'category', 'reason', 'modelVersion', 'user'];
-const state = { me: null, offset: 0 };
+// `view` and `opening` count requests: a reply that a newer filter or click has overtaken is dropped,
+// so the table always shows the filters in the form and the detail the part clicked last.
+const state = { me: null, offset: 0, view: 0, opening: 0 };
 
 async function start() {
   const response = await fetch('/api/session');
@@ -33,9 +35,13 @@ async function load(append = false) {
   const params = query();
   history.replaceState(null, '', `/log${params.size ? `?${params}` : ''}${location.hash}`);
   $('csv').href = `/api/log.csv${params.size ? `?${params}` : ''}`;
-  if (!append) state.offset = 0;
+  if (!append) { state.offset = 0; state.view++; }
+  const view = state.view;
   const page = new URLSearchParams(params); page.set('offset', String(state.offset)); page.set('limit', '200');
+  $('log').setAttribute('aria-busy', 'true');
   const [log, analytics] = await Promise.all([get(`/api/log?${page}`), append ? null : get(`/api/analytics?${params}`)]);
+  if (view !== state.view) return;
+  $('log').removeAttribute('aria-busy');
   if (!log) return;
   renderEntries(log, append);
   if (analytics) renderAnalytics(analytics);
@@ -115,8 +121,9 @@ function pareto(box, rows) {
 async function openPart(key) {
   const [line, station, ...rest] = key.split('/');
   const partId = rest.join('/');
+  const opening = ++state.opening;
   const entry = await get(`/api/log/${line}/${station}/${encodeURIComponent(partId)}`);
-  if (!entry) return;
+  if (!entry || opening !== state.opening) return;
   history.replaceState(null, '', `${location.pathname}${location.search}#part=${encodeURIComponent(key)}`);
   $('detail-title').textContent = `${entry.partId} · ${entry.final ? entry.final.verdict : 'open'}`;
   $('detail-meta').textContent = `${entry.line}/${entry.station} · score ${fmt(entry.score)} (pass below ${fmt(entry.thresholds.passBelow)}, reject above ${fmt(entry.thresholds.rejectAbove)}) · model ${entry.model.id} v${entry.model.version} · ${entry.reasons.join(', ')}${entry.detail ? ` · ${entry.detail}` : ''}`;
