@@ -87,4 +87,35 @@ describe('outbox', () => {
     expect(lines.every((line) => JSON.parse(line))).toBeTruthy();
     after.close();
   });
+
+  it('starts its file again once everything past 1 MB is delivered, and resumes from the right offset after a crash', async () => {
+    const where = dir();
+    const before = new Outbox(where, 64, 10);
+    const publisher = new HeldPublisher();
+    before.attach(publisher);
+    const big = (n: number): OutgoingMessage => ({ ...message(n), payload: JSON.stringify({ n, pad: 'x'.repeat(1000) }) });
+    const sendAndAck = (from: number, to: number) => {
+      for (let n = from; n < to; n++) {
+        before.send(big(n));
+        publisher.ackAll();
+      }
+    };
+    sendAndAck(0, 900); // under 1 MB: the file stays, and the offset on disk grows to six digits
+    await expect.poll(() => readFileSync(path.join(where, 'outbox.ack'), 'utf8').trim()).toMatch(/^\d{6}$/);
+    sendAndAck(900, 1100);
+    await expect.poll(() => readFileSync(path.join(where, 'outbox.jsonl')).length).toBe(0);
+    // The offset shrank from six digits to one: what is left of the old number must not count.
+    expect(readFileSync(path.join(where, 'outbox.ack'), 'utf8').trim()).toBe('0');
+    before.send(message(5000));
+    before.send(message(5001));
+    publisher.wire.splice(0, 1)[0].done(); // 5000 acknowledged, 5001 not
+    await expect.poll(() => Number(readFileSync(path.join(where, 'outbox.ack'), 'utf8'))).toBeGreaterThan(0);
+    // the process dies here, without close
+    const after = new Outbox(where, 8);
+    const republisher = new HeldPublisher();
+    after.attach(republisher);
+    expect(republisher.wire.map((w) => JSON.parse(w.message.payload).n)).toEqual([5001]);
+    after.close();
+    before.close();
+  });
 });

@@ -7,10 +7,12 @@
  * Files, per station: `outbox.jsonl` (one message a line, appended) and `outbox.ack` (the byte offset
  * up to which every message was acknowledged). Appends are `write()` calls that complete before the
  * message is handed to MQTT, so a killed process loses nothing; the file is fsynced every
- * `syncMs` against power loss. Delivery is at least once: a message in flight when the process died
- * is sent again.
+ * `syncMs` against power loss, on libuv's thread pool: an fsync takes milliseconds on this machine and
+ * can take hundreds on an edge box's SD card or eMMC, and the event loop must not wait for it. The
+ * acknowledged offset is rewritten in place, padded to a fixed width, on a file kept open. Delivery
+ * is at least once: a message in flight when the process died is sent again.
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 export interface OutgoingMessage {
@@ -31,6 +33,9 @@ export interface Publisher {
   publish(message: OutgoingMessage, done: (error?: Error) => void): void;
 }
 
+/** Wide enough for any byte offset (2^53 has 16 digits); old files hold a shorter unpadded number. */
+const ACK_WIDTH = 16;
+
 export class Outbox {
   private readonly file: string;
   private readonly ackFile: string;
@@ -41,8 +46,12 @@ export class Outbox {
   private inFlight = 0;
   private publisher: Publisher | null = null;
   private syncTimer: NodeJS.Timeout | null = null;
+  private readonly ackFd: number;
   private dirty = false;
   private ackDirty = false;
+  /** an fsync runs on the thread pool; the file is closed only after it */
+  private syncing = false;
+  private closed = false;
 
   constructor(
     dir: string,
@@ -53,9 +62,12 @@ export class Outbox {
     this.file = path.join(dir, 'outbox.jsonl');
     this.ackFile = path.join(dir, 'outbox.ack');
     this.fd = openSync(this.file, 'a+');
+    // Read and written in place: not truncated (it holds the offset to resume from), and not opened
+    // for appending, which on Linux makes a positioned write append.
+    this.ackFd = openSync(this.ackFile, constants.O_RDWR | constants.O_CREAT, 0o644);
     const content = readFileSync(this.file);
     this.size = content.length;
-    this.acked = Math.min(this.size, existsSync(this.ackFile) ? Number(readFileSync(this.ackFile, 'utf8')) || 0 : 0);
+    this.acked = Math.min(this.size, Number(readFileSync(this.ackFile, 'utf8')) || 0);
     this.recover(content);
   }
 
@@ -107,10 +119,15 @@ export class Outbox {
     }
   }
 
+  /** Makes everything durable before it returns: the process may exit right after. */
   close(): void {
     if (this.syncTimer) clearInterval(this.syncTimer);
-    this.sync();
-    closeSync(this.fd);
+    this.closed = true;
+    if (this.dirty) fsyncSync(this.fd);
+    this.dirty = false;
+    this.writeAck();
+    closeSync(this.ackFd);
+    if (!this.syncing) closeSync(this.fd);
   }
 
   /** Moves the acknowledged prefix forward; acknowledgements that arrive early wait for their elders. */
@@ -124,20 +141,30 @@ export class Outbox {
   }
 
   private sync(): void {
-    if (this.dirty) {
-      fsyncSync(this.fd);
+    if (this.dirty && !this.syncing) {
       this.dirty = false;
+      this.syncing = true;
+      fsync(this.fd, (error) => {
+        this.syncing = false;
+        if (error) this.dirty = true; // the lines are written: the next tick tries again
+        if (this.closed) closeSync(this.fd);
+      });
     }
-    if (this.ackDirty) {
-      this.ackDirty = false;
-      if (this.pending.length === 0 && this.size > 1 << 20) {
-        // Everything is delivered: start the file again rather than let it grow without bound.
-        ftruncateSync(this.fd, 0);
-        this.size = 0;
-        this.acked = 0;
-      }
-      writeFileSync(this.ackFile, String(this.acked));
+    if (this.ackDirty && this.pending.length === 0 && this.size > 1 << 20) {
+      // Everything is delivered: start the file again rather than let it grow without bound.
+      ftruncateSync(this.fd, 0);
+      this.size = 0;
+      this.acked = 0;
     }
+    this.writeAck();
+  }
+
+  /** Rewrites the acknowledged offset in place (one write, no truncation, so never a torn number). */
+  private writeAck(): void {
+    if (!this.ackDirty) return;
+    this.ackDirty = false;
+    const text = Buffer.from(String(this.acked).padEnd(ACK_WIDTH));
+    writeSync(this.ackFd, text, 0, text.length, 0);
   }
 
   /** Loads what was written after the acknowledged offset (a restart after a crash). */
