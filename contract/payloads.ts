@@ -12,7 +12,7 @@ const schemaTag = (name: string) => Type.Literal(`loupe/${name}@1`, { descriptio
 const Verdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('review')]);
 const FinalVerdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('hold')]);
 const Reason = Type.Union(
-  ['borderline', 'above_reject', 'audit', 'unreadable_image', 'model_error', 'overload', 'missing_frame'].map((r) => Type.Literal(r)),
+  ['borderline', 'above_reject', 'audit', 'unreadable_image', 'model_error', 'overload', 'missing_frame', 'interrupted'].map((r) => Type.Literal(r)),
 );
 const Thresholds = Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }, { additionalProperties: false });
 const ModelRef = Type.Object({ id: Type.String(), version: Type.String() }, { additionalProperties: false });

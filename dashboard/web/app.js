@@ -232,7 +232,8 @@ function renderPart(changed = false) {
 
 function explain(reason) {
   return ({ borderline: 'score between pass and reject', above_reject: 'score above reject (sent to a person)', audit: 'random audit of a passed part',
-    unreadable_image: 'the image could not be read', model_error: 'the model failed on this image', overload: 'the station was overloaded', missing_frame: 'no image arrived for the trigger' })[reason] ?? reason;
+    unreadable_image: 'the image could not be read', model_error: 'the model failed on this image', overload: 'the station was overloaded', missing_frame: 'no image arrived for the trigger',
+    interrupted: 'the station stopped before inspecting it: look at the part itself' })[reason] ?? reason;
 }
 
 function drawScale(review) {

@@ -11,6 +11,7 @@ export const REASON_CODES = [
   'model_error', // the model failed on a decodable frame
   'overload', // the station's queue was full; the part was not inspected
   'missing_frame', // a trigger arrived and no frame came for it in time
+  'interrupted', // the station stopped (crash, kill, power) while the part was queued or being inspected
 ] as const;
 
 export type ReasonCode = (typeof REASON_CODES)[number];

@@ -156,6 +156,14 @@ export class Station {
       this.deadlines.set(review.partId, setTimeout(() => this.expire(review.partId), Math.max(0, review.deadline - now)));
     }
     if (this.book.openCount > 0) this.log.info({ open: this.book.openCount }, 'reviews open before the restart are waiting again');
+    for (const part of this.link.interrupted) {
+      const known = this.results.get(part.partId);
+      if (known) this.link.publishResult(known); // concluded just before the crash: its result again
+      else {
+        const frame: Frame = { partId: part.partId, image: Buffer.alloc(0), source: part.source as Frame['source'], receivedAt: performance.now() };
+        this.track(part.partId, this.conclude(frame, failSafe('interrupted'), null, { decodeMs: 0, inferMs: 0 }, frame.receivedAt, `the station stopped while this part was in hand (taken ${part.at}); its frame was not kept`));
+      }
+    }
     this.link.start(
       {
         trigger: (trigger) => void this.trigger(trigger),
@@ -229,6 +237,7 @@ export class Station {
       });
     }
     const receivedAt = performance.now();
+    this.link.take(partId, 'trigger');
     const framePromise: Promise<Frame | null> = this.camera
       ? this.camera.capture(partId).then((image) => ({ partId, image, source: 'trigger' as const, receivedAt }))
       : new Promise((resolve) => {
@@ -251,11 +260,17 @@ export class Station {
   }
 
   private inspectOnce(frame: Frame): Promise<Result> {
-    const known = this.results.get(frame.partId) ?? this.inFlight.get(frame.partId);
-    if (known) {
+    const concluded = this.results.get(frame.partId);
+    if (concluded) {
       this.log.info({ partId: frame.partId, source: frame.source }, 'part already inspected; answering its result again');
-      return Promise.resolve(known);
+      // Over MQTT the answer is the result topic (a frame sent again by the broker, or by a PLC that
+      // missed the result); over HTTP it is the response.
+      if (frame.source === 'mqtt') this.link.publishResult(concluded);
+      return Promise.resolve(concluded);
     }
+    const inFlight = this.inFlight.get(frame.partId);
+    if (inFlight) return inFlight; // its result is published once, when it is concluded
+    this.link.take(frame.partId, frame.source);
     const pending = this.enqueue(frame);
     this.track(frame.partId, pending);
     return pending;

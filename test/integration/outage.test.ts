@@ -111,6 +111,39 @@ suite('the line keeps its results when the network drops', () => {
     }, 30_000);
     expect(received).toEqual(parts);
   }, 120_000);
+  it('answers every part it accepted before a SIGKILL: inspected, or review / interrupted, never both', async () => {
+    mosquitto = await startMosquitto(binary as string);
+    const { file } = await edgeConfig(mosquitto, path.join(await mkdtemp(path.join(os.tmpdir(), 'loupe-inhand-')), 'data'));
+    loupe = await startLoupe('edge', ['--config', file]);
+    const plc = await Collector.connect(mosquitto.url, ['loupe/line-i/cam-i/result', 'loupe/line-i/cam-i/status'], { clientId: 'plc-inhand', clean: false });
+    collectors.push(plc);
+    await plc.stationOnline('loupe/line-i/cam-i');
+    // A camera that sends a burst of frames (under the queue's 64), each acknowledged by the broker
+    // only after the station took it; the station dies right behind the last acknowledgement.
+    const camera = await Collector.connect(mosquitto.url, ['loupe/line-i/cam-i/error'], { clientId: 'camera-inhand' });
+    collectors.push(camera);
+    const parts = [...Array(48).keys()].map((i) => `H-${String(i).padStart(2, '0')}`);
+    await Promise.all(parts.map((partId, i) => camera.client.publishAsync(`loupe/line-i/cam-i/frame/${partId}`, images[i % images.length], { qos: 1 })));
+    await loupe.stop('SIGKILL');
+
+    loupe = await startLoupe('edge', ['--config', file]);
+    const results = await plc.waitFor('a result for every part', () => {
+      const all = plc.json<Result>('/result');
+      return parts.every((partId) => all.some((r) => r.partId === partId)) && all;
+    }, 60_000);
+    const interrupted = results.filter((r) => r.reasons.includes('interrupted'));
+    expect(interrupted.length).toBeGreaterThan(0); // the kill caught parts in hand
+    for (const r of interrupted) {
+      expect(r).toMatchObject({ verdict: 'review', score: null, reasons: ['interrupted'] });
+      expect(r.detail).toMatch(/stopped while this part was in hand/);
+    }
+    for (const r of results.filter((o) => o.verdict === 'pass')) expect(r.score).not.toBeNull();
+    // A part inspected before the kill is not also answered as interrupted: one outcome per part.
+    for (const partId of parts) {
+      const outcomes = new Set(results.filter((r) => r.partId === partId).map((r) => `${r.verdict} ${r.reasons.join()}`));
+      expect([partId, outcomes.size]).toEqual([partId, 1]);
+    }
+  }, 120_000);
 });
 
 suite('inbound messages and the PLC handshake', () => {

@@ -19,6 +19,7 @@ import {
   type VerdictMessage,
 } from '../../../contract/payloads.ts';
 import { parsePayload } from '../../../contract/validate.ts';
+import { PartsInHand, type InHand } from './in-hand.ts';
 import { Outbox } from './outbox.ts';
 
 export interface BrokerOptions {
@@ -67,6 +68,9 @@ export class StationLink {
   private client: MqttClient | null = null;
   private handlers: InboundHandlers | null = null;
   private readonly outbox: Outbox;
+  private readonly inHand: PartsInHand;
+  /** parts a previous process took and never answered: the station answers them at start */
+  readonly interrupted: InHand[];
 
   constructor(
     private readonly broker: BrokerOptions,
@@ -74,8 +78,33 @@ export class StationLink {
     outboxDir: string,
     private readonly log: Logger,
   ) {
-    this.outbox = new Outbox(outboxDir);
+    const inHand = new PartsInHand(outboxDir);
+    // A part whose result reached the outbox before the crash, but not its answered mark, is answered.
+    const left = new Set(inHand.left.map((part) => part.partId));
+    const answered: string[] = [];
+    const resultTopic = topics.result(address);
+    this.outbox = new Outbox(outboxDir, undefined, undefined, {
+      beforeSync: () => inHand.flush(),
+      written: left.size === 0 ? undefined : (message) => {
+        if (message.topic !== resultTopic) return;
+        const partId = /"partId":"([^"]+)"/.exec(message.payload)?.[1];
+        if (partId && left.has(partId)) answered.push(partId);
+      },
+    });
+    inHand.settled(answered);
+    this.inHand = inHand;
+    const settled = new Set(answered);
+    this.interrupted = inHand.left.filter((part) => !settled.has(part.partId));
     if (this.outbox.depth > 0) log.info({ messages: this.outbox.depth }, 'outbox holds messages from before the restart; delivering them first');
+    if (this.interrupted.length > 0) log.warn({ parts: this.interrupted.length }, 'parts were in hand when the station stopped; they go to review as interrupted');
+  }
+
+  /**
+   * Records a part the station has accepted and owes a result. Called from the message handler, so
+   * it is on disk before mqtt.js acknowledges the frame or trigger that brought it.
+   */
+  take(partId: string, source: string): void {
+    this.inHand.take(partId, source);
   }
 
   get connected(): boolean {
@@ -142,6 +171,7 @@ export class StationLink {
       await new Promise((resolve) => setTimeout(resolve, this.outbox.depth > 0 ? 200 : 0));
     }
     await client.endAsync(true);
+    this.inHand.close();
     this.outbox.close();
   }
 
@@ -159,6 +189,7 @@ export class StationLink {
   }
   publishResult(result: Result): void {
     this.send(topics.result(this.address), result, false);
+    this.inHand.answer(result.partId);
   }
   publishReview(review: Review): void {
     this.send(topics.review(this.address, review.partId), review, true);

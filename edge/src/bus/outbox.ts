@@ -33,6 +33,26 @@ export interface Publisher {
   publish(message: OutgoingMessage, done: (error?: Error) => void): void;
 }
 
+/** What a station ties to the outbox's file. */
+export interface OutboxHooks {
+  /** runs on every sync tick, before the file is fsynced or started again */
+  beforeSync?: () => void;
+  /** called at start for every message the file still holds, delivered or not */
+  written?: (message: OutgoingMessage) => void;
+}
+
+/** The whole lines of an outbox file's delivered prefix. */
+function* messagesIn(content: Buffer): Generator<OutgoingMessage> {
+  let start = 0;
+  for (let newline = content.indexOf(10); newline >= 0; start = newline + 1, newline = content.indexOf(10, start)) {
+    try {
+      yield JSON.parse(content.subarray(start, newline).toString()) as OutgoingMessage;
+    } catch {
+      // unreadable: nothing to learn from it
+    }
+  }
+}
+
 /** Wide enough for any byte offset (2^53 has 16 digits); old files hold a shorter unpadded number. */
 const ACK_WIDTH = 16;
 
@@ -57,6 +77,7 @@ export class Outbox {
     dir: string,
     private readonly window = 32,
     private readonly syncMs = 200,
+    private readonly hooks: OutboxHooks = {},
   ) {
     mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, 'outbox.jsonl');
@@ -68,6 +89,7 @@ export class Outbox {
     const content = readFileSync(this.file);
     this.size = content.length;
     this.acked = Math.min(this.size, Number(readFileSync(this.ackFile, 'utf8')) || 0);
+    if (hooks.written) for (const message of messagesIn(content.subarray(0, this.acked))) hooks.written(message);
     this.recover(content);
   }
 
@@ -141,6 +163,7 @@ export class Outbox {
   }
 
   private sync(): void {
+    this.hooks.beforeSync?.();
     if (this.dirty && !this.syncing) {
       this.dirty = false;
       this.syncing = true;
@@ -178,11 +201,15 @@ export class Outbox {
         this.size = start;
         break;
       }
+      let message: OutgoingMessage | null = null;
       try {
-        const message = JSON.parse(content.subarray(start, newline).toString()) as OutgoingMessage;
-        this.pending.push({ ...message, end: newline + 1, sent: false, acked: false });
+        message = JSON.parse(content.subarray(start, newline).toString()) as OutgoingMessage;
       } catch {
         // an unreadable line cannot be delivered; skip it rather than block everything after it
+      }
+      if (message) {
+        this.pending.push({ ...message, end: newline + 1, sent: false, acked: false });
+        this.hooks.written?.(message);
       }
       start = newline + 1;
     }

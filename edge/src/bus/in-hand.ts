@@ -1,0 +1,118 @@
+/**
+ * Parts in hand: every part a station has accepted (a frame, or a trigger waiting for its frame) and
+ * not yet answered with a result. Once the broker has a frame's PUBACK it never sends that frame
+ * again, so a station killed while parts wait in its queue would otherwise leave the line with no
+ * answer for them. A part is appended to `in-hand.jsonl` when it is taken, before the message handler
+ * returns and so before mqtt.js sends the PUBACK; when its result is in the outbox it is marked
+ * answered. A restart answers what is left as `review` with reason `interrupted`: the frame itself is
+ * not kept (writing every frame would cost more than inspecting it), so a person looks at the part.
+ *
+ * Taking a part is one small `write()`; the answered marks are written in batches, on the outbox's
+ * sync tick and always before the outbox starts its file again, so a part whose mark was lost in a
+ * crash still has its result line in the outbox, where the restart finds it.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+
+/** A part taken and not answered. */
+export interface InHand {
+  partId: string;
+  /** how it came: a frame, or a trigger waiting for its frame */
+  source: string;
+  /** when it was taken, ISO 8601 */
+  at: string;
+}
+
+type Line = { in: InHand } | { out: string };
+
+/** Past this many lines, and when they are mostly answered parts, the file starts again. */
+const COMPACT_LINES = 10_000;
+
+export class PartsInHand {
+  private readonly file: string;
+  private readonly open = new Map<string, InHand>();
+  private fd: number;
+  private lines = 0;
+  private answered: string[] = [];
+  /** the parts a previous process took and never answered, as found at start */
+  readonly left: InHand[];
+
+  constructor(dir: string) {
+    mkdirSync(dir, { recursive: true });
+    this.file = path.join(dir, 'in-hand.jsonl');
+    const left = new Map<string, InHand>();
+    let text = '';
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    for (const raw of text.split('\n')) {
+      if (!raw) continue;
+      let line: Line;
+      try {
+        line = JSON.parse(raw) as Line;
+      } catch {
+        continue; // cut short by a crash: that part was not accepted yet (no PUBACK went out)
+      }
+      if ('in' in line) left.set(line.in.partId, line.in);
+      else left.delete(line.out);
+    }
+    this.left = [...left.values()];
+    for (const part of this.left) this.open.set(part.partId, part);
+    this.fd = this.compact();
+  }
+
+  /** Records a part as taken. Call before the message that brought it is acknowledged. */
+  take(partId: string, source: string): void {
+    if (this.open.has(partId)) return;
+    const part: InHand = { partId, source, at: new Date().toISOString() };
+    this.open.set(partId, part);
+    writeSync(this.fd, `${JSON.stringify({ in: part })}\n`);
+    this.lines += 1;
+  }
+
+  /** Marks a part answered, once its result is in the outbox; written at the next flush. */
+  answer(partId: string): void {
+    if (!this.open.delete(partId)) return;
+    this.answered.push(partId);
+  }
+
+  /** Forgets parts of a previous process that the outbox already holds a result for. */
+  settled(partIds: Iterable<string>): void {
+    for (const partId of partIds) this.answer(partId);
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  /** Writes the answered marks; starts the file again when answered parts make up most of it. */
+  flush(): void {
+    if (this.fd < 0 || this.answered.length === 0) return;
+    const text = this.answered.map((partId) => `${JSON.stringify({ out: partId })}\n`).join('');
+    this.answered = [];
+    if (this.lines > COMPACT_LINES && this.lines > 4 * this.open.size) {
+      closeSync(this.fd);
+      this.fd = this.compact();
+      return;
+    }
+    writeSync(this.fd, text);
+    this.lines += text.split('\n').length - 1;
+  }
+
+  close(): void {
+    this.flush();
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  /** Writes the open parts alone to a temporary file renamed over the journal: a crash leaves one or the other. */
+  private compact(): number {
+    const temporary = `${this.file}.tmp`;
+    writeFileSync(temporary, [...this.open.values()].map((part) => `${JSON.stringify({ in: part })}\n`).join(''));
+    renameSync(temporary, this.file);
+    this.lines = this.open.size;
+    return openSync(this.file, 'a');
+  }
+}
