@@ -67,7 +67,12 @@ describe.skipIf(!chromium)('defect log in Chromium', () => {
     await page.click('button[type=submit]');
     await page.waitForURL(/\/log/);
     // Six parts inspected, three passed: the counts cover every inspection, stored or not.
-    await expect.poll(async () => { await page.click('#filters button[type=submit]'); return page.textContent('[data-total="inspected"] strong'); }, { timeout: 10_000 }).toBe('6');
+    // Each try waits for its view: a newer request drops the reply of an older one still on its way.
+    await expect.poll(async () => {
+      await page.click('#filters button[type=submit]');
+      await page.waitForSelector('#log:not([aria-busy])');
+      return page.textContent('[data-total="inspected"] strong');
+    }, { timeout: 10_000 }).toBe('6');
     expect(await page.textContent('[data-total="yield"] strong')).toBe('50.0%');
     expect(await page.locator('#log tr.entry').count()).toBe(3); // two model rejects and the reviewed part
     await expect.poll(() => page.textContent('#chart-pareto')).toContain('contamination');
