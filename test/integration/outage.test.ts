@@ -212,6 +212,20 @@ suite('inbound messages and the PLC handshake', () => {
     expect(await inspected()).toBe(before + 1);
   });
 
+  it('answers the same frame sent twice with the same result, inspecting once', async () => {
+    const before = await inspected();
+    const frame = await goodPart(8, 'png');
+    await plc.client.publishAsync('loupe/line-i/cam-i/frame/F-2', frame, { qos: 1 });
+    await plc.waitFor('first answer', () => plc.json<Result>('/result').some((r) => r.partId === 'F-2'));
+    await plc.client.publishAsync('loupe/line-i/cam-i/frame/F-2', frame, { qos: 1 }); // as a broker resends it
+    const answers = await plc.waitFor('second answer', () => {
+      const a = plc.json<Result>('/result').filter((r) => r.partId === 'F-2');
+      return a.length >= 2 && a;
+    });
+    expect(answers[1]).toEqual(answers[0]);
+    expect(await inspected()).toBe(before + 1);
+  });
+
   it('answers a trigger whose frame never comes with review / missing_frame', async () => {
     // frameTimeoutMs is 5 s by default; this station has no camera
     await plc.client.publishAsync('loupe/line-i/cam-i/trigger', JSON.stringify({ partId: 'T-lost' }), { qos: 1 });

@@ -83,22 +83,18 @@ export class PartsInHand {
     for (const partId of partIds) this.answer(partId);
   }
 
-  get size(): number {
-    return this.open.size;
-  }
-
   /** Writes the answered marks; starts the file again when answered parts make up most of it. */
   flush(): void {
-    if (this.fd < 0 || this.answered.length === 0) return;
-    const text = this.answered.map((partId) => `${JSON.stringify({ out: partId })}\n`).join('');
+    const answered = this.answered;
+    if (this.fd < 0 || answered.length === 0) return;
     this.answered = [];
     if (this.lines > COMPACT_LINES && this.lines > 4 * this.open.size) {
       closeSync(this.fd);
       this.fd = this.compact();
       return;
     }
-    writeSync(this.fd, text);
-    this.lines += text.split('\n').length - 1;
+    writeSync(this.fd, answered.map((partId) => `${JSON.stringify({ out: partId })}\n`).join(''));
+    this.lines += answered.length;
   }
 
   close(): void {
