@@ -9,9 +9,10 @@
  *
  * Taking a part is one small `write()`; the answered marks are written in batches, on the outbox's
  * sync tick and always before the outbox starts its file again, so a part whose mark was lost in a
- * crash still has its result line in the outbox, where the restart finds it.
+ * crash still has its result line in the outbox, where the restart finds it. The same tick fsyncs
+ * the file on libuv's thread pool, as the outbox does, against power loss.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /** A part taken and not answered. */
@@ -34,6 +35,10 @@ export class PartsInHand {
   private fd: number;
   private lines = 0;
   private answered: string[] = [];
+  /** written since the last fsync */
+  private dirty = false;
+  /** an fsync runs on the thread pool: the file is not replaced or closed under it */
+  private syncing = false;
   /** the parts a previous process took and never answered, as found at start */
   readonly left: InHand[];
 
@@ -70,6 +75,7 @@ export class PartsInHand {
     this.open.set(partId, part);
     writeSync(this.fd, `${JSON.stringify({ in: part })}\n`);
     this.lines += 1;
+    this.dirty = true;
   }
 
   /** Marks a part answered, once its result is in the outbox; written at the next flush. */
@@ -83,24 +89,45 @@ export class PartsInHand {
     for (const partId of partIds) this.answer(partId);
   }
 
-  /** Writes the answered marks; starts the file again when answered parts make up most of it. */
+  /**
+   * Writes the answered marks (or starts the file again when answered parts make up most of it),
+   * then fsyncs what was written since the last time, off the event loop.
+   */
   flush(): void {
+    if (this.fd < 0) return;
+    this.writeMarks();
+    if (!this.dirty || this.syncing) return;
+    this.dirty = false;
+    this.syncing = true;
+    const fd = this.fd;
+    fsync(fd, (error) => {
+      this.syncing = false;
+      if (error) this.dirty = true; // the lines are written: the next tick tries again
+      if (this.fd !== fd) closeSync(fd); // closed meanwhile
+    });
+  }
+
+  /** Makes everything durable before it returns: the process may exit right after. */
+  close(): void {
+    if (this.fd < 0) return;
+    this.writeMarks();
+    if (this.dirty) fsyncSync(this.fd);
+    if (!this.syncing) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private writeMarks(): void {
     const answered = this.answered;
-    if (this.fd < 0 || answered.length === 0) return;
+    if (answered.length === 0) return;
     this.answered = [];
-    if (this.lines > COMPACT_LINES && this.lines > 4 * this.open.size) {
+    this.dirty = true;
+    if (this.lines > COMPACT_LINES && this.lines > 4 * this.open.size && !this.syncing) {
       closeSync(this.fd);
       this.fd = this.compact();
       return;
     }
     writeSync(this.fd, answered.map((partId) => `${JSON.stringify({ out: partId })}\n`).join(''));
     this.lines += answered.length;
-  }
-
-  close(): void {
-    this.flush();
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
   }
 
   /** Writes the open parts alone to a temporary file renamed over the journal: a crash leaves one or the other. */
