@@ -152,7 +152,8 @@ $('detail-close').onclick = closeDetail;
 addEventListener('keydown', (event) => { if (event.key === 'Escape') closeDetail(); });
 $('filters').onsubmit = (event) => { event.preventDefault(); load(); };
 $('clear').onclick = () => { $('filters').reset(); load(); };
-$('more').onclick = () => load(true);
+// One page at a time: a second click while the next page loads would ask for the same offset again.
+$('more').onclick = () => { if (!$('log').hasAttribute('aria-busy')) load(true); };
 $('logout').onclick = async () => { await fetch('/api/logout', { method: 'POST', headers: { 'x-csrf-token': state.me.csrf } }); location.assign('/login?out=1'); };
 
 // ---- small things -------------------------------------------------------------------------------
