@@ -59,8 +59,11 @@ describe('parts in hand', () => {
     // B's result is in the outbox (its answered mark was lost with the process); so is a review of C.
     const result = (partId: string) => ({ topic: 'loupe/l/s/result', payload: JSON.stringify({ schema: 'loupe/result@1', line: 'l', station: 's', partId, verdict: 'pass' }), retain: false });
     const review = { topic: 'loupe/l/s/review/C', payload: JSON.stringify({ partId: 'C' }), retain: true };
-    writeFileSync(path.join(where, 'outbox.jsonl'), [result('B'), review].map((m) => `${JSON.stringify(m)}\n`).join(''));
+    const lines = [result('B'), review].map((m) => `${JSON.stringify(m)}\n`);
+    writeFileSync(path.join(where, 'outbox.jsonl'), lines.join(''));
+    writeFileSync(path.join(where, 'outbox.ack'), String(Buffer.byteLength(lines[0]))); // B's result was even delivered
     const link = new StationLink({ url: 'mqtt://127.0.0.1:1' }, { prefix: 'loupe', line: 'l', station: 's' }, where, pino({ level: 'silent' }));
     expect(link.interrupted.map((part) => part.partId)).toEqual(['A', 'C']);
+    expect(link.outboxDepth).toBe(1); // only the review is still owed to the broker
   });
 });

@@ -84,11 +84,6 @@ export class PartsInHand {
     this.answered.push(partId);
   }
 
-  /** Forgets parts of a previous process that the outbox already holds a result for. */
-  settled(partIds: Iterable<string>): void {
-    for (const partId of partIds) this.answer(partId);
-  }
-
   /**
    * Writes the answered marks (or starts the file again when answered parts make up most of it),
    * then fsyncs what was written since the last time, off the event loop.

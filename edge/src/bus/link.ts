@@ -80,21 +80,18 @@ export class StationLink {
   ) {
     const inHand = new PartsInHand(outboxDir);
     // A part whose result reached the outbox before the crash, but not its answered mark, is answered.
-    const left = new Set(inHand.left.map((part) => part.partId));
-    const answered: string[] = [];
+    const unanswered = new Set(inHand.left.map((part) => part.partId));
     const resultTopic = topics.result(address);
     this.outbox = new Outbox(outboxDir, undefined, undefined, {
       beforeSync: () => inHand.flush(),
-      written: left.size === 0 ? undefined : (message) => {
+      written: unanswered.size === 0 ? undefined : (message) => {
         if (message.topic !== resultTopic) return;
         const partId = /"partId":"([^"]+)"/.exec(message.payload)?.[1];
-        if (partId && left.has(partId)) answered.push(partId);
+        if (partId && unanswered.delete(partId)) inHand.answer(partId);
       },
     });
-    inHand.settled(answered);
     this.inHand = inHand;
-    const settled = new Set(answered);
-    this.interrupted = inHand.left.filter((part) => !settled.has(part.partId));
+    this.interrupted = inHand.left.filter((part) => unanswered.has(part.partId));
     if (this.outbox.depth > 0) log.info({ messages: this.outbox.depth }, 'outbox holds messages from before the restart; delivering them first');
     if (this.interrupted.length > 0) log.warn({ parts: this.interrupted.length }, 'parts were in hand when the station stopped; they go to review as interrupted');
   }

@@ -41,18 +41,6 @@ export interface OutboxHooks {
   written?: (message: OutgoingMessage) => void;
 }
 
-/** The whole lines of an outbox file's delivered prefix. */
-function* messagesIn(content: Buffer): Generator<OutgoingMessage> {
-  let start = 0;
-  for (let newline = content.indexOf(10); newline >= 0; start = newline + 1, newline = content.indexOf(10, start)) {
-    try {
-      yield JSON.parse(content.subarray(start, newline).toString()) as OutgoingMessage;
-    } catch {
-      // unreadable: nothing to learn from it
-    }
-  }
-}
-
 /** Wide enough for any byte offset (2^53 has 16 digits); old files hold a shorter unpadded number. */
 const ACK_WIDTH = 16;
 
@@ -89,7 +77,6 @@ export class Outbox {
     const content = readFileSync(this.file);
     this.size = content.length;
     this.acked = Math.min(this.size, Number(readFileSync(this.ackFile, 'utf8')) || 0);
-    if (hooks.written) for (const message of messagesIn(content.subarray(0, this.acked))) hooks.written(message);
     this.recover(content);
   }
 
@@ -190,9 +177,12 @@ export class Outbox {
     writeSync(this.ackFd, text, 0, text.length, 0);
   }
 
-  /** Loads what was written after the acknowledged offset (a restart after a crash). */
+  /**
+   * Loads what was written after the acknowledged offset (a restart after a crash); with a `written`
+   * hook, shows it the delivered lines before that offset too.
+   */
   private recover(content: Buffer): void {
-    let start = this.acked;
+    let start = this.hooks.written ? 0 : this.acked;
     while (start < content.length) {
       const newline = content.indexOf(10, start);
       if (newline < 0) {
@@ -208,7 +198,7 @@ export class Outbox {
         // an unreadable line cannot be delivered; skip it rather than block everything after it
       }
       if (message) {
-        this.pending.push({ ...message, end: newline + 1, sent: false, acked: false });
+        if (start >= this.acked) this.pending.push({ ...message, end: newline + 1, sent: false, acked: false });
         this.hooks.written?.(message);
       }
       start = newline + 1;
