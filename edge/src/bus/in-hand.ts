@@ -12,8 +12,9 @@
  * crash still has its result line in the outbox, where the restart finds it. The same tick fsyncs
  * the file on libuv's thread pool, as the outbox does, against power loss.
  */
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { FileSync } from './file-sync.ts';
 
 /** A part taken and not answered. */
 export interface InHand {
@@ -32,13 +33,10 @@ const COMPACT_LINES = 10_000;
 export class PartsInHand {
   private readonly file: string;
   private readonly open = new Map<string, InHand>();
-  private fd: number;
+  /** the open journal, fsynced on the thread pool; null once closed */
+  private durable: FileSync | null;
   private lines = 0;
   private answered: string[] = [];
-  /** written since the last fsync */
-  private dirty = false;
-  /** an fsync runs on the thread pool: the file is not replaced or closed under it */
-  private syncing = false;
   /** the parts a previous process took and never answered, as found at start */
   readonly left: InHand[];
 
@@ -65,17 +63,19 @@ export class PartsInHand {
     }
     this.left = [...left.values()];
     for (const part of this.left) this.open.set(part.partId, part);
-    this.fd = this.compact();
+    this.durable = this.compact();
   }
 
   /** Records a part as taken. Call before the message that brought it is acknowledged. */
   take(partId: string, source: string): void {
     if (this.open.has(partId)) return;
+    const durable = this.durable;
+    if (!durable) throw new Error(`part ${partId} cannot be taken: the parts-in-hand journal is closed`);
     const part: InHand = { partId, source, at: new Date().toISOString() };
     this.open.set(partId, part);
-    writeSync(this.fd, `${JSON.stringify({ in: part })}\n`);
+    writeSync(durable.fd, `${JSON.stringify({ in: part })}\n`);
     this.lines += 1;
-    this.dirty = true;
+    durable.wrote();
   }
 
   /** Marks a part answered, once its result is in the outbox; written at the next flush. */
@@ -89,48 +89,41 @@ export class PartsInHand {
    * then fsyncs what was written since the last time, off the event loop.
    */
   flush(): void {
-    if (this.fd < 0) return;
-    this.writeMarks();
-    if (!this.dirty || this.syncing) return;
-    this.dirty = false;
-    this.syncing = true;
-    const fd = this.fd;
-    fsync(fd, (error) => {
-      this.syncing = false;
-      if (error) this.dirty = true; // the lines are written: the next tick tries again
-      if (this.fd !== fd) closeSync(fd); // closed meanwhile
-    });
+    if (!this.durable) return;
+    this.writeMarks(this.durable).tick();
   }
 
   /** Makes everything durable before it returns: the process may exit right after. */
   close(): void {
-    if (this.fd < 0) return;
-    this.writeMarks();
-    if (this.dirty) fsyncSync(this.fd);
-    if (!this.syncing) closeSync(this.fd);
-    this.fd = -1;
+    if (!this.durable) return;
+    this.writeMarks(this.durable).close();
+    this.durable = null;
   }
 
-  private writeMarks(): void {
+  /** Returns the journal the marks went to: a new one when it started again. */
+  private writeMarks(durable: FileSync): FileSync {
     const answered = this.answered;
-    if (answered.length === 0) return;
+    if (answered.length === 0) return durable;
     this.answered = [];
-    this.dirty = true;
-    if (this.lines > COMPACT_LINES && this.lines > 4 * this.open.size && !this.syncing) {
-      closeSync(this.fd);
-      this.fd = this.compact();
-      return;
+    if (this.lines > COMPACT_LINES && this.lines > 4 * this.open.size && !durable.busy) {
+      durable.close(false); // replaced by the rewritten file
+      this.durable = this.compact();
+      return this.durable;
     }
-    writeSync(this.fd, answered.map((partId) => `${JSON.stringify({ out: partId })}\n`).join(''));
+    writeSync(durable.fd, answered.map((partId) => `${JSON.stringify({ out: partId })}\n`).join(''));
     this.lines += answered.length;
+    durable.wrote();
+    return durable;
   }
 
   /** Writes the open parts alone to a temporary file renamed over the journal: a crash leaves one or the other. */
-  private compact(): number {
+  private compact(): FileSync {
     const temporary = `${this.file}.tmp`;
     writeFileSync(temporary, [...this.open.values()].map((part) => `${JSON.stringify({ in: part })}\n`).join(''));
     renameSync(temporary, this.file);
     this.lines = this.open.size;
-    return openSync(this.file, 'a');
+    const durable = new FileSync(openSync(this.file, 'a'));
+    durable.wrote(); // the rewritten file reaches the disk on the next tick
+    return durable;
   }
 }

@@ -12,8 +12,9 @@
  * acknowledged offset is rewritten in place, padded to a fixed width, on a file kept open. Delivery
  * is at least once: a message in flight when the process died is sent again.
  */
-import { closeSync, constants, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { FileSync } from './file-sync.ts';
 
 export interface OutgoingMessage {
   topic: string;
@@ -47,7 +48,9 @@ const ACK_WIDTH = 16;
 export class Outbox {
   private readonly file: string;
   private readonly ackFile: string;
-  private fd: number;
+  private readonly fd: number;
+  /** fsyncs the file on the thread pool; closes it after the last fsync */
+  private readonly durable: FileSync;
   private size: number;
   private acked: number;
   private readonly pending: Entry[] = [];
@@ -55,11 +58,7 @@ export class Outbox {
   private publisher: Publisher | null = null;
   private syncTimer: NodeJS.Timeout | null = null;
   private readonly ackFd: number;
-  private dirty = false;
   private ackDirty = false;
-  /** an fsync runs on the thread pool; the file is closed only after it */
-  private syncing = false;
-  private closed = false;
 
   constructor(
     dir: string,
@@ -71,6 +70,7 @@ export class Outbox {
     this.file = path.join(dir, 'outbox.jsonl');
     this.ackFile = path.join(dir, 'outbox.ack');
     this.fd = openSync(this.file, 'a+');
+    this.durable = new FileSync(this.fd);
     // Read and written in place: not truncated (it holds the offset to resume from), and not opened
     // for appending, which on Linux makes a positioned write append.
     this.ackFd = openSync(this.ackFile, constants.O_RDWR | constants.O_CREAT, 0o644);
@@ -96,7 +96,7 @@ export class Outbox {
     const line = Buffer.from(`${JSON.stringify(message)}\n`);
     writeSync(this.fd, line, 0, line.length, this.size);
     this.size += line.length;
-    this.dirty = true;
+    this.durable.wrote();
     this.pending.push({ ...message, end: this.size, sent: false, acked: false });
     this.pump();
   }
@@ -131,12 +131,9 @@ export class Outbox {
   /** Makes everything durable before it returns: the process may exit right after. */
   close(): void {
     if (this.syncTimer) clearInterval(this.syncTimer);
-    this.closed = true;
-    if (this.dirty) fsyncSync(this.fd);
-    this.dirty = false;
     this.writeAck();
     closeSync(this.ackFd);
-    if (!this.syncing) closeSync(this.fd);
+    this.durable.close();
   }
 
   /** Moves the acknowledged prefix forward; acknowledgements that arrive early wait for their elders. */
@@ -151,15 +148,7 @@ export class Outbox {
 
   private sync(): void {
     this.hooks.beforeSync?.();
-    if (this.dirty && !this.syncing) {
-      this.dirty = false;
-      this.syncing = true;
-      fsync(this.fd, (error) => {
-        this.syncing = false;
-        if (error) this.dirty = true; // the lines are written: the next tick tries again
-        if (this.closed) closeSync(this.fd);
-      });
-    }
+    this.durable.tick();
     if (this.ackDirty && this.pending.length === 0 && this.size > 1 << 20) {
       // Everything is delivered: start the file again rather than let it grow without bound.
       ftruncateSync(this.fd, 0);
