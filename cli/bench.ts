@@ -1,7 +1,8 @@
 /**
- * `loupe bench [--json] [--only a,b]` — every benchmark of the project in one run, one JSON object.
- * Each suite compares against the raw cost of the same work measured in the same run, so the
- * figures are ratios that survive a noisy, shared machine.
+ * `loupe bench [--json] [--only a,b] [--runs N]` — every benchmark of the project in one run, one
+ * JSON object. Each suite compares against the raw cost of the same work measured in the same run, so
+ * the figures are ratios that survive a noisy, shared machine; `--runs N` runs each suite N times and
+ * reports the median of each figure, for a machine whose speed moves from one minute to the next.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -16,10 +17,24 @@ const suites: Record<string, { about: string; run: Suite }> = {
 };
 
 export default async function bench(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, only: { type: 'string' }, runs: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
-    console.log(['Usage: loupe bench [--json] [--only SUITE,...]', '', 'Suites:', ...Object.entries(suites).map(([n, s]) => `  ${n.padEnd(9)} ${s.about}`)].join('\n'));
+    console.log(
+      [
+        'Usage: loupe bench [--json] [--only SUITE,...] [--runs N]',
+        '',
+        '  --runs N   run each suite N times and report the median of each figure (default 1)',
+        '',
+        'Suites:',
+        ...Object.entries(suites).map(([n, s]) => `  ${n.padEnd(9)} ${s.about}`),
+      ].join('\n'),
+    );
     return 0;
+  }
+  const runs = Number(values.runs ?? 1);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 50) {
+    console.error(`loupe bench: --runs must be a whole number from 1 to 50, not ${values.runs}`);
+    return 2;
   }
   const chosen = values.only ? values.only.split(',') : Object.keys(suites);
   const unknown = chosen.filter((name) => !suites[name]);
@@ -29,11 +44,35 @@ export default async function bench(argv: string[]): Promise<number> {
   }
   const report: Record<string, unknown> = {};
   for (const name of chosen) {
-    if (!values.json) console.error(`bench: ${name}…`);
-    Object.assign(report, await suites[name].run());
+    const results: Record<string, number>[] = [];
+    for (let run = 1; run <= runs; run++) {
+      if (!values.json) console.error(`bench: ${name}${runs > 1 ? ` (run ${run} of ${runs})` : ''}…`);
+      results.push(await suites[name].run());
+    }
+    Object.assign(report, runs === 1 ? results[0] : medianOfRuns(results));
   }
   report.machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.availableParallelism()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   if (values.json) console.log(JSON.stringify(report));
   else for (const [key, value] of Object.entries(report)) console.log(`${key.padEnd(28)} ${value}`);
   return 0;
+}
+
+/**
+ * Each figure's median over several runs of a suite, and how many runs there were; the overhead
+ * ratio also keeps every run's value, since its spread is what a reader of the median should see.
+ */
+export function medianOfRuns(results: Record<string, number>[]): Record<string, number | number[]> {
+  const merged: Record<string, number | number[]> = { runs: results.length };
+  const keys = new Set(results.flatMap((result) => Object.keys(result)));
+  for (const key of keys) {
+    const values = results.map((result) => result[key]).filter((value) => typeof value === 'number' && Number.isFinite(value));
+    if (values.length === 0) continue;
+    values.sort((a, b) => a - b);
+    const middle = values.length >> 1;
+    const median = values.length % 2 === 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+    merged[key] = Math.round(median * 1000) / 1000;
+  }
+  const ratios = results.map((result) => result.overheadRatio).filter((value) => typeof value === 'number');
+  if (ratios.length > 0) merged.overheadRatioRuns = ratios;
+  return merged;
 }
