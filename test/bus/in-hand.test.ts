@@ -1,12 +1,12 @@
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { PartsInHand } from '../../edge/src/bus/in-hand.ts';
 import { StationLink } from '../../edge/src/bus/link.ts';
+import { tempDirSync } from '../support/temp.ts';
 
-const dir = () => mkdtempSync(path.join(os.tmpdir(), 'loupe-inhand-'));
+const dir = () => tempDirSync('loupe-inhand-');
 const journal = (where: string) => readFileSync(path.join(where, 'in-hand.jsonl'), 'utf8').trim().split('\n').filter(Boolean);
 
 describe('parts in hand', () => {

@@ -1,8 +1,8 @@
-import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { appendFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Outbox, type OutgoingMessage, type Publisher } from '../../edge/src/bus/outbox.ts';
+import { tempDirSync } from '../support/temp.ts';
 
 /** A publisher whose acknowledgements the test releases by hand, like a broker that is slow or gone. */
 class HeldPublisher implements Publisher {
@@ -17,7 +17,7 @@ class HeldPublisher implements Publisher {
 }
 
 const message = (n: number): OutgoingMessage => ({ topic: 'loupe/l/s/result', payload: JSON.stringify({ n }), retain: false });
-const dir = () => mkdtempSync(path.join(os.tmpdir(), 'loupe-outbox-'));
+const dir = () => tempDirSync('loupe-outbox-');
 
 describe('outbox', () => {
   it('writes every message to disk before it is published, and publishes in order', () => {

@@ -2,17 +2,17 @@
  * People and access on the real server: scrypt-hashed passwords, roles, CSRF, security headers,
  * logout, login throttling, and a first admin whose password is never a built-in default.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts';
 import { ADMIN, login, person } from '../support/session.ts';
 import { freePort } from '../support/system.ts';
+import { tempDir } from '../support/temp.ts';
 
 async function product(): Promise<{ file: string; dataDir: string }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-access-'));
+  const dir = await tempDir('loupe-access-');
   const dataDir = path.join(dir, 'data');
   const { file } = await writeConfig({ line: 'line-a', dataDir, mqtt: { port: await freePort() }, http: { port: 0 }, stations: [{ id: 'cam-a' }] }, dir);
   return { file, dataDir };

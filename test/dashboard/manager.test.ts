@@ -3,8 +3,7 @@
  * (passes, model rejects, an unreadable frame a technician rejects), then the manager filters the
  * log, opens a part with its timeline, and exports the filtered view as CSV.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts'
 import { defectivePart, goodPart } from '../support/parts.ts';
 import { person, type Client } from '../support/session.ts';
 import { freePort } from '../support/system.ts';
+import { tempDir } from '../support/temp.ts';
 
 const chromium = chromiumPath();
 
@@ -28,7 +28,7 @@ describe.skipIf(!chromium)('defect log in Chromium', () => {
   };
 
   beforeAll(async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-manager-'));
+    const dir = await tempDir('loupe-manager-');
     const { file } = await writeConfig({ line: 'line-m', dataDir: path.join(dir, 'data'), mqtt: { port: await freePort() }, http: { port: 0 }, stations: [{ id: 'cam-m', audit: { share: 0 }, review: { deadlineSeconds: 600 } }] }, dir);
     loupe = await startLoupe('start', ['--config', file]);
     browser = await launchChromium(chromium as string);

@@ -4,8 +4,7 @@
  * client (the PLC) sees the human verdict with the person's name. Two people on one part; a
  * dropped feed; an ended session; a page without a session.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { repoRoot, startLoupe, writeConfig, type LoupeProcess } from '../support
 import { defectivePart } from '../support/parts.ts';
 import { ADMIN, login, person } from '../support/session.ts';
 import { freePort } from '../support/system.ts';
+import { tempDir } from '../support/temp.ts';
 
 const chromium = chromiumPath();
 
@@ -27,7 +27,7 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
 
   beforeAll(async () => {
     const manifest = JSON.parse(await readFile(path.join(repoRoot, 'models', 'default', 'manifest.json'), 'utf8')) as { thresholds: { passBelow: number; rejectAbove: number } };
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-dash-'));
+    const dir = await tempDir('loupe-dash-');
     const { file } = await writeConfig(
       {
         line: 'line-d',

@@ -3,14 +3,13 @@
  * never dropped and never passed: every part id gets a result, and parts that were not inspected
  * go to review with reason `overload`.
  */
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Result, Status } from '../../contract/payloads.ts';
 import { Collector } from '../support/collector.ts';
 import { startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts';
 import { defectivePart, goodPart } from '../support/parts.ts';
+import { tempDir } from '../support/temp.ts';
 
 describe('overload', () => {
   let loupe: LoupeProcess;
@@ -18,7 +17,7 @@ describe('overload', () => {
   const images: Buffer[] = [];
 
   beforeAll(async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-overload-'));
+    const dir = await tempDir('loupe-overload-');
     const { file } = await writeConfig({
       line: 'line-o',
       dataDir: path.join(dir, 'data'),

@@ -3,9 +3,8 @@
  * watched folder and MQTT, and a separate MQTT client reading results — on the embedded broker and
  * on Debian's Mosquitto.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Result, VerdictMessage } from '../../contract/payloads.ts';
@@ -13,6 +12,7 @@ import { Collector } from '../support/collector.ts';
 import { startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts';
 import { defectivePart, goodPart } from '../support/parts.ts';
 import { freePort, mosquittoPath, startMosquitto, type Mosquitto } from '../support/system.ts';
+import { tempDir } from '../support/temp.ts';
 
 interface Setup {
   loupe: LoupeProcess;
@@ -22,7 +22,7 @@ interface Setup {
 }
 
 async function setUp(broker: 'embedded' | Mosquitto): Promise<Setup> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-e2e-'));
+  const dir = await tempDir('loupe-e2e-');
   const inbox = path.join(dir, 'inbox');
   const mqttPort = broker === 'embedded' ? await freePort() : broker.port;
   const { file } = await writeConfig(

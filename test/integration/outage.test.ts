@@ -2,8 +2,6 @@
  * What a PLC integrator relies on, against Debian's Mosquitto: nothing lost when the broker goes
  * away, nothing lost when the station is killed, and every bad inbound message answered.
  */
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorMessage, Result, Status } from '../../contract/payloads.ts';
@@ -11,6 +9,7 @@ import { Collector } from '../support/collector.ts';
 import { startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts';
 import { defectivePart, goodPart } from '../support/parts.ts';
 import { mosquittoPath, startMosquitto, type Mosquitto } from '../support/system.ts';
+import { tempDir } from '../support/temp.ts';
 
 const binary = mosquittoPath();
 const suite = binary ? describe : describe.skip;
@@ -52,7 +51,7 @@ suite('the line keeps its results when the network drops', () => {
 
   it('delivers a result for every one of 1,000 parts, in order, across a broker outage of several seconds', async () => {
     mosquitto = await startMosquitto(binary as string, ['max_queued_messages 0']);
-    const { file, dir } = await edgeConfig(mosquitto, path.join(await mkdtemp(path.join(os.tmpdir(), 'loupe-outage-')), 'data'));
+    const { file, dir } = await edgeConfig(mosquitto, path.join(await tempDir('loupe-outage-'), 'data'));
     loupe = await startLoupe('edge', ['--config', file]);
     void dir;
     const plc = await Collector.connect(mosquitto.url, ['loupe/line-i/cam-i/result'], { clientId: 'plc-outage', clean: false });
@@ -87,7 +86,7 @@ suite('the line keeps its results when the network drops', () => {
     await first.close();
     await mosquitto.stop();
 
-    const dataDir = path.join(await mkdtemp(path.join(os.tmpdir(), 'loupe-kill-')), 'data');
+    const dataDir = path.join(await tempDir('loupe-kill-'), 'data');
     const { file } = await edgeConfig(mosquitto, dataDir);
     loupe = await startLoupe('edge', ['--config', file]); // starts although the broker is down
     const parts = ['K-1', 'K-2', 'K-3', 'K-4', 'K-5'];
@@ -113,7 +112,7 @@ suite('the line keeps its results when the network drops', () => {
   }, 120_000);
   it('answers every part it accepted before a SIGKILL: inspected, or review / interrupted, never both', async () => {
     mosquitto = await startMosquitto(binary as string);
-    const { file } = await edgeConfig(mosquitto, path.join(await mkdtemp(path.join(os.tmpdir(), 'loupe-inhand-')), 'data'));
+    const { file } = await edgeConfig(mosquitto, path.join(await tempDir('loupe-inhand-'), 'data'));
     loupe = await startLoupe('edge', ['--config', file]);
     const plc = await Collector.connect(mosquitto.url, ['loupe/line-i/cam-i/result', 'loupe/line-i/cam-i/status'], { clientId: 'plc-inhand', clean: false });
     collectors.push(plc);
@@ -152,7 +151,7 @@ suite('inbound messages and the PLC handshake', () => {
   let plc: Collector;
   beforeAll(async () => {
     mosquitto = await startMosquitto(binary as string);
-    const { file } = await edgeConfig(mosquitto, path.join(await mkdtemp(path.join(os.tmpdir(), 'loupe-inbound-')), 'data'));
+    const { file } = await edgeConfig(mosquitto, path.join(await tempDir('loupe-inbound-'), 'data'));
     loupe = await startLoupe('edge', ['--config', file]);
     plc = await Collector.connect(mosquitto.url, ['loupe/line-i/cam-i/#']);
     await plc.stationOnline('loupe/line-i/cam-i');

@@ -1,7 +1,6 @@
 /** A station talking to Mosquitto over TLS with a client certificate, all from a CA made by the test. */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { Collector } from '../support/collector.ts';
 import { startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts';
 import { goodPart } from '../support/parts.ts';
 import { mosquittoPath, requireSystem, startMosquitto, type Mosquitto } from '../support/system.ts';
+import { tempDir } from '../support/temp.ts';
 
 const binary = mosquittoPath();
 const openssl = requireSystem('OpenSSL', ['openssl'], 'apt-get install openssl');
@@ -34,7 +34,7 @@ suite('TLS to the broker', () => {
   let mosquitto: Mosquitto;
   let loupe: LoupeProcess;
   beforeAll(async () => {
-    certs = await mkdtemp(path.join(os.tmpdir(), 'loupe-tls-'));
+    certs = await tempDir('loupe-tls-');
     makeCertificates(certs);
     mosquitto = await startMosquitto(binary as string, [`cafile ${certs}/ca.crt`, `certfile ${certs}/server.crt`, `keyfile ${certs}/server.key`, 'require_certificate true']);
     const { file } = await writeConfig({

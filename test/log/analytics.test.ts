@@ -1,12 +1,10 @@
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DefectLog } from '../../edge/src/log/defect-log.ts';
 import { analyse, shiftOf } from '../../edge/src/log/analytics.ts';
 import { parseFilter, select } from '../../edge/src/log/query.ts';
 import { csvField, csvChunks } from '../../edge/src/log/csv.ts';
 import { result } from './fixtures.ts';
+import { tempDir } from '../support/temp.ts';
 
 const shifts = [
   { name: 'early', start: '06:00' },
@@ -28,7 +26,7 @@ const local = (day: number, hour: number, minute = 0) => new Date(2026, 10, day,
  * Night shift, 01:xx on the 26th (belongs to the night of the 25th): 1 audit part, score 1, rejected, scratch → override
  */
 async function smallLog() {
-  const log = await DefectLog.open(await mkdtemp(path.join(os.tmpdir(), 'loupe-analytics-')), { flushMs: 5 });
+  const log = await DefectLog.open(await tempDir('loupe-analytics-'), { flushMs: 5 });
   const verdict = (partId: string, at: string, v: 'pass' | 'reject' | 'hold', decidedBy: 'model' | 'human' | 'timeout', extra: object = {}) =>
     log.verdict({ line: 'line-1', station: 'cam-1', partId, verdict: v, decidedBy, at, ...extra });
   const auto = (partId: string, at: string, v: 'pass' | 'reject') => {
@@ -147,7 +145,7 @@ describe('CSV export', () => {
   });
 
   it('writes a header and one row per entry with ISO times', async () => {
-    const log = await DefectLog.open(await mkdtemp(path.join(os.tmpdir(), 'loupe-csv-')), { flushMs: 5 });
+    const log = await DefectLog.open(await tempDir('loupe-csv-'), { flushMs: 5 });
     log.result(result('p-1', '2026-11-25T07:00:00.000Z', { score: 4.5 }), { image: 'line-1/cam-1/p-1.img' });
     log.decision('line-1', 'cam-1', { partId: 'p-1', user: 'ana', decision: 'reject', category: 'dent', note: 'edge, near "hole 2"\nsecond look' }, '2026-11-25T07:01:00.000Z');
     log.verdict({ line: 'line-1', station: 'cam-1', partId: 'p-1', verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'dent', at: '2026-11-25T07:01:00.000Z' });

@@ -1,17 +1,16 @@
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DefectLog } from '../../edge/src/log/defect-log.ts';
 import { logApi } from '../../edge/src/log/api.ts';
 import { result } from './fixtures.ts';
+import { tempDir } from '../support/temp.ts';
 
 describe('defect log HTTP API', () => {
   let app: FastifyInstance;
   let log: DefectLog;
   beforeAll(async () => {
-    const root = await mkdtemp(path.join(os.tmpdir(), 'loupe-log-api-'));
+    const root = await tempDir('loupe-log-api-');
     log = await DefectLog.open(path.join(root, 'log'), { flushMs: 5 });
     log.result(result('p-1', '2026-11-25T07:00:00.000Z'), { image: 'line-1/cam-1/p-1.img', heatmap: 'line-1/cam-1/p-1.map' });
     log.result(result('p-2', '2026-11-25T07:05:00.000Z', { verdict: 'reject' }), { image: 'line-1/cam-1/p-2.img' });

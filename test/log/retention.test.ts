@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, readdir, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DefectLog } from '../../edge/src/log/defect-log.ts';
 import { sweepImages } from '../../edge/src/log/retention.ts';
 import { result } from './fixtures.ts';
+import { tempDir } from '../support/temp.ts';
 
 const DAY = 86_400_000;
 const now = Date.parse('2026-11-25T12:00:00.000Z');
@@ -25,7 +25,7 @@ async function keep(imagesDir: string, parts: { partId: string; ageDays: number 
 }
 
 async function setUp(parts: { partId: string; ageDays: number }[]) {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'loupe-retention-'));
+  const root = await tempDir('loupe-retention-');
   const log = await DefectLog.open(path.join(root, 'log'), { flushMs: 5 });
   const imagesDir = path.join(root, 'images');
   const dir = await keep(imagesDir, parts, log);

@@ -1,17 +1,17 @@
-import { mkdtemp, readdir, readFile, writeFile, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile, writeFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { DefectLog } from '../../edge/src/log/defect-log.ts';
 import { result } from './fixtures.ts';
+import { tempDir } from '../support/temp.ts';
 
-const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'loupe-log-'));
+const logDir = () => tempDir('loupe-log-');
 
 describe('defect log store', () => {
   it('keeps each day in its own partition, and a write touches only the files of its day', async () => {
-    const dir = await tempDir();
+    const dir = await logDir();
     const log = await DefectLog.open(dir, { flushMs: 5 });
     log.result(result('p-1', '2026-11-24T10:00:00.000Z'));
     log.result(result('p-2', '2026-11-24T10:01:00.000Z', { verdict: 'pass', reasons: [] }));
@@ -42,7 +42,7 @@ describe('defect log store', () => {
 
 describe('defect log writes', () => {
   it('gathers a burst of parts into one append and one counts document, and writes nothing before the timer', async () => {
-    const dir = await tempDir();
+    const dir = await logDir();
     const log = await DefectLog.open(dir, { flushMs: 40, countsEveryMs: 0 });
     for (let i = 0; i < 100; i++) log.result(result(`p-${i}`, `2026-11-25T09:00:${String(i % 60).padStart(2, '0')}.000Z`));
     expect(log.fileWrites).toBe(0);
@@ -59,7 +59,7 @@ describe('defect log writes', () => {
   });
 
   it('writes what is still gathered when closed', async () => {
-    const dir = await tempDir();
+    const dir = await logDir();
     const log = await DefectLog.open(dir, { flushMs: 60_000 });
     log.result(result('p-1', '2026-11-25T09:00:00.000Z', { verdict: 'reject' }));
     log.verdict({ line: 'line-1', station: 'cam-1', partId: 'p-1', verdict: 'reject', decidedBy: 'model', at: '2026-11-25T09:00:00.000Z' });
@@ -71,7 +71,7 @@ describe('defect log writes', () => {
 
 describe('damaged partition files', () => {
   it('keeps the good lines of a JSONL file whose last line was cut short, moves the file aside and reports it', async () => {
-    const dir = await tempDir();
+    const dir = await logDir();
     const log = await DefectLog.open(dir, { flushMs: 5 });
     log.result(result('p-1', '2026-11-24T10:00:00.000Z'));
     log.result(result('p-2', '2026-11-24T10:00:01.000Z'));
@@ -97,7 +97,7 @@ describe('damaged partition files', () => {
   });
 
   it('moves aside a counts document that is not JSON and loads the rest', async () => {
-    const dir = await tempDir();
+    const dir = await logDir();
     const log = await DefectLog.open(dir, { flushMs: 5 });
     log.result(result('p-1', '2026-11-24T10:00:00.000Z'));
     log.result(result('p-2', '2026-11-24T11:00:00.000Z'));

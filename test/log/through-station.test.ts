@@ -3,8 +3,6 @@
  * dashboard), a part sent to review by the audit, claimed on the dashboard and decided over MQTT
  * as a technician's client would; the manager's API then shows the whole story.
  */
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Collector } from '../support/collector.ts';
@@ -12,12 +10,13 @@ import { startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts'
 import { goodPart } from '../support/parts.ts';
 import { freePort } from '../support/system.ts';
 import { person } from '../support/session.ts';
+import { tempDir } from '../support/temp.ts';
 
 describe('defect log fed by a real station', () => {
   let loupe: LoupeProcess;
   let collector: Collector;
   beforeAll(async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-log-e2e-'));
+    const dir = await tempDir('loupe-log-e2e-');
     const mqttPort = await freePort();
     const { file } = await writeConfig(
       {

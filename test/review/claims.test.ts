@@ -1,12 +1,10 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ClaimBook } from '../../dashboard/src/claims.ts';
+import { tempDirSync } from '../support/temp.ts';
 
 describe('claims', () => {
   it('refuses a second claim with who holds it, lets the claim expire, and survives a restart', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'loupe-claims-'));
+    const dir = tempDirSync('loupe-claims-');
     let now = 1_000_000;
     const book = new ClaimBook(dir, 60, () => now);
     expect(book.claim('l/s/p1', 'ana')).toMatchObject({ ok: true });

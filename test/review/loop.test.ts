@@ -2,8 +2,6 @@
  * The review loop through the real product: `loupe start` (embedded broker), parts that all need a
  * person, decisions from the dashboard API and over MQTT, a deadline that passes, and a SIGKILL.
  */
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ErrorMessage, Result, Review, VerdictMessage } from '../../contract/payloads.ts';
@@ -12,11 +10,12 @@ import { startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts'
 import { goodPart } from '../support/parts.ts';
 import { freePort } from '../support/system.ts';
 import { person } from '../support/session.ts';
+import { tempDir } from '../support/temp.ts';
 
 const everythingToReview = { passBelow: 0, rejectAbove: 1e9 };
 
 async function product(station: object, dir?: string) {
-  const where = dir ?? (await mkdtemp(path.join(os.tmpdir(), 'loupe-loop-')));
+  const where = dir ?? (await tempDir('loupe-loop-'));
   const mqttPort = await freePort();
   const { file } = await writeConfig({ line: 'line-r', dataDir: path.join(where, 'data'), mqtt: { port: mqttPort }, http: { port: 0 }, stations: [{ id: 'cam-r', thresholds: everythingToReview, ...station }] }, where);
   return { file, dir: where, mqttPort };

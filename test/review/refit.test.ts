@@ -1,7 +1,5 @@
 /** People's decisions become data: export as a labelled dataset, refit a new model version, swap it in. */
 import { readdir, readFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Result, VerdictMessage } from '../../contract/payloads.ts';
@@ -10,13 +8,14 @@ import { runLoupe, startLoupe, writeConfig, type LoupeProcess } from '../support
 import { defectivePart, goodPart } from '../support/parts.ts';
 import { repoRoot } from '../support/loupe.ts';
 import { person } from '../support/session.ts';
+import { tempDir } from '../support/temp.ts';
 
 describe('decisions become data', () => {
   let loupe: LoupeProcess | undefined;
   afterAll(async () => loupe?.stop());
 
   it('exports decided parts in the MVTec layout, refits with accepted parts and swaps the new version in', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-refit-'));
+    const dir = await tempDir('loupe-refit-');
     const { file } = await writeConfig({ line: 'line-f', dataDir: path.join(dir, 'data'), mqtt: { port: 0 }, http: { port: 0 }, stations: [{ id: 'cam-f', model: path.join(repoRoot, 'models', 'default'), thresholds: { passBelow: 0, rejectAbove: 1e9 } }] }, dir);
     loupe = await startLoupe('start', ['--config', file]);
     const hmi = await Collector.connect(loupe.mqttUrl, ['loupe/line-f/cam-f/verdict']);

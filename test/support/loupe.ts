@@ -3,11 +3,11 @@
  * "ready" log line, which carries the ports it bound.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { ADMIN } from './session.ts';
+import { tempDir } from './temp.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 
@@ -21,7 +21,7 @@ export interface LoupeProcess {
 }
 
 export async function writeConfig(config: object, dir?: string): Promise<{ file: string; dir: string }> {
-  const where = dir ?? (await mkdtemp(path.join(os.tmpdir(), 'loupe-test-')));
+  const where = dir ?? (await tempDir('loupe-test-'));
   const file = path.join(where, 'loupe.yaml');
   await writeFile(file, stringify(config));
   return { file, dir: where };

@@ -3,10 +3,10 @@
  * rule for missing packages: skip with a visible message locally, fail under CI=true.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from './temp.ts';
 
 export const inCI = process.env.CI === 'true';
 
@@ -55,7 +55,7 @@ export interface Mosquitto {
 }
 
 export async function startMosquitto(binary: string, extraConfig: string[] = [], port?: number): Promise<Mosquitto> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-mosquitto-'));
+  const dir = await tempDir('loupe-mosquitto-');
   const chosen = port ?? (await freePort());
   const conf = path.join(dir, 'mosquitto.conf');
   await writeFile(

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { renderMap, shrinkMap } from '../../edge/src/vision/heatmap.ts';
+import { tempDir } from '../support/temp.ts';
 
 describe('anomaly map kept with a part', () => {
   it('shrinks a 256×256 map to 64×64 keeping every peak where it was', () => {
@@ -45,9 +46,7 @@ describe('anomaly map kept with a part', () => {
 describe('anomaly map file', () => {
   it('keeps a map in a few kilobytes and draws it as a PNG on request, peak at full colour', async () => {
     const { encodeMap, decodeMap, viewableMap, mapFile } = await import('../../edge/src/evidence/files.ts');
-    const { mkdtemp, writeFile } = await import('node:fs/promises');
-    const os = await import('node:os');
-    const path = await import('node:path');
+    const { writeFile } = await import('node:fs/promises');
     const map = new Float32Array(256 * 256).fill(1);
     map[128 * 256 + 128] = 20;
     const bytes = encodeMap({ map, mapWidth: 256, mapHeight: 256 }, 2, 10);
@@ -55,7 +54,7 @@ describe('anomaly map file', () => {
     const decoded = decodeMap(bytes);
     expect(decoded?.map[32 * 64 + 32]).toBe(1); // above full scale: clamped to full colour
     expect(decoded?.map[0]).toBe(0); // below the floor: transparent
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-map-'));
+    const dir = await tempDir('loupe-map-');
     await writeFile(mapFile(dir, 'P-1'), bytes);
     const shown = await viewableMap(dir, 'P-1');
     expect(shown.ok).toBe(true);
