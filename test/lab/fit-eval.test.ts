@@ -1,17 +1,16 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticDataset } from '../../lab/dataset.ts';
 import { auroc } from '../../lab/evaluate.ts';
 import { generatePart } from '../../lab/synth.ts';
 import { runLoupe } from '../support/loupe.ts';
+import { tempDir } from '../support/temp.ts';
 
 let tmp: string;
 beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'loupe-lab-'));
+  tmp = await tempDir('loupe-lab-');
 });
-afterAll(async () => rm(tmp, { recursive: true, force: true }));
 
 describe('synthetic parts', () => {
   it('are the same for the same seed and differ for another', async () => {

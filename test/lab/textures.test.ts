@@ -3,15 +3,15 @@
  * them and sets LOUPE_SKIMAGE_DATA; locally the suite skips with a message when they are missing.
  */
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluate, type Evaluation } from '../../lab/evaluate.ts';
 import { fit, type FitReport } from '../../lab/fit.ts';
 import { TEXTURES, writeTextureDataset } from '../../scripts/textures.ts';
 import { inCI } from '../support/system.ts';
+import { tempDir } from '../support/temp.ts';
 
 const data = process.env.LOUPE_SKIMAGE_DATA ?? '/tmp/loupe-skimage/usr/lib/python3/dist-packages/skimage/data';
 const present = TEXTURES.every((t) => existsSync(path.join(data, `${t}.png`)));
@@ -25,7 +25,7 @@ describe.skipIf(!present)('the texture model on real photographs', () => {
   let tmp = '';
   const fitted: Record<string, { report: FitReport; evaluation: Evaluation; modelDir: string }> = {};
   beforeAll(async () => {
-    tmp = await mkdtemp(path.join(os.tmpdir(), 'loupe-textures-'));
+    tmp = await tempDir('loupe-textures-');
     await writeTextureDataset({ skimage: data, out: tmp, seed: 23, count: 40, apart: true });
     for (const texture of TEXTURES) {
       const modelDir = path.join(tmp, `model-${texture}`);
@@ -34,9 +34,6 @@ describe.skipIf(!present)('the texture model on real photographs', () => {
       fitted[texture] = { report, evaluation: await evaluate(modelDir, path.join(tmp, texture)), modelDir };
     }
   }, 240_000);
-  afterAll(async () => {
-    if (tmp) await rm(tmp, { recursive: true, force: true });
-  });
 
   it('chooses the memory bank by itself for stone, grass and brick', () => {
     for (const texture of TEXTURES) expect(fitted[texture].report.method, `${texture}: ${JSON.stringify(fitted[texture].report.choice)}`).toBe('texture');

@@ -4,19 +4,15 @@
  * lowdb document of earlier versions read once.
  */
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { FileReviewStore } from '../../edge/src/review/store.ts';
 import type { OpenReview } from '../../edge/src/review/book.ts';
+import { tempDir } from '../support/temp.ts';
 
 let dir: string;
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-store-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  dir = await tempDir('loupe-store-');
 });
 
 const review = (partId: string): OpenReview => ({ partId, score: 12.5, reasons: ['borderline'], openedAt: 1_764_000_000_000, deadline: 1_764_000_600_000 });

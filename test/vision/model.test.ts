@@ -1,5 +1,4 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,18 +8,18 @@ import { InspectionError } from '../../edge/src/reasons.ts';
 import { floats, model as onnxModel, node, tensorInfo } from '../../lab/onnx.ts';
 import { generatePart } from '../../lab/synth.ts';
 import { repoRoot } from '../support/loupe.ts';
+import { tempDir } from '../support/temp.ts';
 
 const defaultModel = path.join(repoRoot, 'models', 'default');
 let tmp: string;
 let model: Model;
 
 beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'loupe-vision-'));
+  tmp = await tempDir('loupe-vision-');
   model = await loadModel(defaultModel, { threads: 1 });
 });
 afterAll(async () => {
   await model?.close();
-  await rm(tmp, { recursive: true, force: true });
 });
 
 async function modelFolder(name: string, onnx: Uint8Array, manifest: object): Promise<string> {

@@ -2,8 +2,7 @@
  * The inspection workers keep a part's evidence themselves when its score calls for it: the frame's
  * bytes as they arrived and the max-pooled map, and then no map crosses back to the event loop.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
@@ -11,17 +10,17 @@ import { InspectionPool, defaultWorkers, threadsPerWorker } from '../../edge/src
 import { decodeMap } from '../../edge/src/evidence/files.ts';
 import { generatePart } from '../../lab/synth.ts';
 import { repoRoot } from '../support/loupe.ts';
+import { tempDir } from '../support/temp.ts';
 
 let pool: InspectionPool;
 let dir: string;
 
 beforeAll(async () => {
   pool = await InspectionPool.start(path.join(repoRoot, 'models', 'default'), 1);
-  dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-pool-'));
+  dir = await tempDir('loupe-pool-');
 });
 afterAll(async () => {
   await pool?.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('inspection workers keeping evidence', () => {
