@@ -12,9 +12,10 @@
  * crash still has its result line in the outbox, where the restart finds it. The same tick fsyncs
  * the file on libuv's thread pool, as the outbox does, against power loss.
  */
-import { mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { FileSync } from './file-sync.ts';
+import { readJsonLines } from '../json-lines.ts';
 
 /** A part taken and not answered. */
 export interface InHand {
@@ -44,20 +45,8 @@ export class PartsInHand {
     mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, 'in-hand.jsonl');
     const left = new Map<string, InHand>();
-    let text = '';
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    for (const raw of text.split('\n')) {
-      if (!raw) continue;
-      let line: Line;
-      try {
-        line = JSON.parse(raw) as Line;
-      } catch {
-        continue; // cut short by a crash: that part was not accepted yet (no PUBACK went out)
-      }
+    // A line cut short by a crash is skipped: that part was not accepted yet (no PUBACK went out).
+    for (const line of readJsonLines<Line>(this.file)) {
       if ('in' in line) left.set(line.in.partId, line.in);
       else left.delete(line.out);
     }

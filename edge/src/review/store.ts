@@ -11,6 +11,7 @@ import path from 'node:path';
 import { JSONFileSync } from 'lowdb/node';
 import { LowSync } from 'lowdb';
 import type { Closing, OpenReview } from './book.ts';
+import { readJsonLines } from '../json-lines.ts';
 
 /**
  * A lowdb document backed by its file, always. (lowdb's own presets swap in an in-memory adapter
@@ -67,20 +68,6 @@ export class ScoreHistogram {
   }
 }
 
-/** The JSON lines of a file. A line cut short by a crash is skipped: what it held was never published. */
-function jsonLines<T>(file: string): T[] {
-  const out: T[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line) continue;
-    try {
-      out.push(JSON.parse(line) as T);
-    } catch {
-      // cut short by a crash
-    }
-  }
-  return out;
-}
-
 const NEWLINE = Buffer.from('\n');
 
 /** A line of the open reviews' journal. */
@@ -118,7 +105,7 @@ export class FileReviewStore implements ReviewStore {
       .filter((name) => /^decisions-\d{4}-\d{2}-\d{2}\.jsonl$/.test(name))
       .sort()
       .slice(-days);
-    return files.flatMap((file) => jsonLines<Closing>(path.join(this.dir, file)));
+    return files.flatMap((file) => readJsonLines<Closing>(path.join(this.dir, file)));
   }
 
   opened(review: OpenReview): void {
@@ -169,8 +156,7 @@ export class FileReviewStore implements ReviewStore {
   private load(): void {
     const legacy = path.join(this.dir, 'open-reviews.json');
     if (existsSync(legacy)) for (const review of (JSON.parse(readFileSync(legacy, 'utf8')) as { open?: OpenReview[] }).open ?? []) this.open.set(review.partId, review);
-    if (!existsSync(this.journal)) return;
-    for (const line of jsonLines<JournalLine>(this.journal)) {
+    for (const line of readJsonLines<JournalLine>(this.journal)) {
       if ('opened' in line) this.open.set(line.opened.partId, line.opened);
       else this.open.delete(line.closed);
     }
