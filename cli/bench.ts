@@ -4,13 +4,15 @@
  * the figures are ratios that survive a noisy, shared machine; `--runs N` runs each suite N times and
  * reports the median of each figure, for a machine whose speed moves from one minute to the next.
  */
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 
-type Suite = () => Promise<Record<string, number>>;
+/** A suite may hand over folders to remove once every suite and run is done (see `keepFolder`). */
+type Suite = (removeLater: (dir: string) => void) => Promise<Record<string, number>>;
 
 const suites: Record<string, { about: string; run: Suite }> = {
-  pipeline: { about: 'parts/s at saturation, latency at 50% / 90% load, CPU per part, overhead over raw decode + run, RSS', run: async () => (await import('../bench/pipeline.ts')).benchPipeline() },
+  pipeline: { about: 'parts/s at saturation, latency at 50% / 90% load, CPU per part, overhead over raw decode + run, RSS', run: async (removeLater) => (await import('../bench/pipeline.ts')).benchPipeline({ keepFolder: removeLater }) },
   vision: { about: "model pre/post-processing over a bare session.run", run: async () => (await import('../bench/vision.ts')).benchVision() },
   log: { about: 'defect log: 100k inspections (5% stored): bytes per inspection, longest stall, month query, vs raw appends', run: async () => (await import('../bench/log.ts')).benchLog() },
   screen: { about: 'review opened at the edge to part drawn in Chromium, p50 / p99, against a bare WebSocket to the same browser', run: async () => (await import('../bench/screen.ts')).benchScreen() },
@@ -43,13 +45,19 @@ export default async function bench(argv: string[]): Promise<number> {
     return 2;
   }
   const report: Record<string, unknown> = {};
-  for (const name of chosen) {
-    const results: Record<string, number>[] = [];
-    for (let run = 1; run <= runs; run++) {
-      if (!values.json) console.error(`bench: ${name}${runs > 1 ? ` (run ${run} of ${runs})` : ''}…`);
-      results.push(await suites[name].run());
+  // Removed at the very end: a run's clean-up must not slow the file creations of the runs after it.
+  const folders: string[] = [];
+  try {
+    for (const name of chosen) {
+      const results: Record<string, number>[] = [];
+      for (let run = 1; run <= runs; run++) {
+        if (!values.json) console.error(`bench: ${name}${runs > 1 ? ` (run ${run} of ${runs})` : ''}…`);
+        results.push(await suites[name].run((dir) => folders.push(dir)));
+      }
+      Object.assign(report, runs === 1 ? results[0] : medianOfRuns(results));
     }
-    Object.assign(report, runs === 1 ? results[0] : medianOfRuns(results));
+  } finally {
+    await Promise.all(folders.map((dir) => rm(dir, { recursive: true, force: true })));
   }
   report.machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.availableParallelism()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   if (values.json) console.log(JSON.stringify(report));
