@@ -3,7 +3,7 @@
  * watched folder and MQTT, and a separate MQTT client reading results — on the embedded broker and
  * on Debian's Mosquitto.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { tempDir } from '../support/temp.ts';
 
 interface Setup {
   loupe: LoupeProcess;
+  dataDir: string;
   collector: Collector;
   inbox: string;
   cleanup: () => Promise<void>;
@@ -40,6 +41,7 @@ async function setUp(broker: 'embedded' | Mosquitto): Promise<Setup> {
   await collector.stationOnline('loupe/line-e2e/cam-1');
   return {
     loupe,
+    dataDir: path.join(dir, 'data'),
     collector,
     inbox,
     cleanup: async () => {
@@ -145,6 +147,10 @@ describe('walking skeleton on the embedded broker', () => {
     // the unreadable part waits for a person: its review is retained on the broker
     const review = await setup.collector.waitFor('review of truncated-1', () => setup.collector.messages.find((m) => m.topic.endsWith('/review/truncated-1') && m.payload.length > 0));
     expect(JSON.parse(review.payload.toString())).toMatchObject({ partId: 'truncated-1', reasons: ['unreadable_image'] });
+    // and the bytes as they arrived are kept for that person, though no one could decode them
+    const kept = (partId: string) => readFile(path.join(setup.dataDir, 'images', 'line-e2e', 'cam-1', `${partId}.img`));
+    expect((await kept('truncated-1')).equals(truncated)).toBe(true);
+    expect((await kept('garbage-1')).equals(Buffer.from('this is not an image at all'))).toBe(true);
   });
 
   it('answers malformed MQTT on the error topic and keeps running', async () => {
