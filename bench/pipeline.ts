@@ -8,6 +8,7 @@
  *   npx tsx bench/pipeline.ts            prints one JSON object
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -67,7 +68,8 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     cwd: root,
     // As deployed by `npm start`: glibc keeps at most eight malloc arenas. Two made the decoding
     // threads queue for malloc's locks (~3% more CPU a part); unbounded, a many-core box grows more.
-    env: { ...process.env, LOUPE_LOG_LEVEL: 'info', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '8' },
+    // A password of its own for the station's first admin, which it would otherwise make up and print.
+    env: { ...process.env, LOUPE_LOG_LEVEL: 'info', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '8', LOUPE_ADMIN_PASSWORD: randomBytes(12).toString('base64url') },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const client = mqtt.connect(broker.url, { clientId: `loupe-bench-${process.pid}` });
