@@ -46,6 +46,11 @@ export interface PipelineBenchOptions {
    * deletions costs several times the CPU: the next run would pay for this one's clean-up.
    */
   keepFolder?: (dir: string) => void;
+  /**
+   * `floor`: drive the contract's floor (bench/contract-floor.ts) instead of a Loupe station, to
+   * see how much of the overhead any station answering the contract pays.
+   */
+  station?: 'loupe' | 'floor';
 }
 
 export async function benchPipeline(options: PipelineBenchOptions = {}): Promise<Record<string, number>> {
@@ -64,7 +69,8 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     stations: [{ id: 'bench-1', model: modelDir, queue: { maxDepth: 1000, concurrency: 4, ...(options.workers ? { workers: options.workers } : {}) }, review: { deadlineSeconds: 3600 } }],
   };
   await writeFile(path.join(dir, 'loupe.yaml'), stringify(config));
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'loupe.js'), 'edge', '--config', path.join(dir, 'loupe.yaml')], {
+  const command = options.station === 'floor' ? [path.join(root, 'bench', 'contract-floor.js')] : [path.join(root, 'bin', 'loupe.js'), 'edge'];
+  const child = spawn(process.execPath, [...command, '--config', path.join(dir, 'loupe.yaml')], {
     cwd: root,
     // As deployed by `npm start`: glibc keeps at most eight malloc arenas. Two made the decoding
     // threads queue for malloc's locks (~3% more CPU a part); unbounded, a many-core box grows more.

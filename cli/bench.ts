@@ -13,6 +13,13 @@ type Suite = (removeLater: (dir: string) => void) => Promise<Record<string, numb
 
 const suites: Record<string, { about: string; run: Suite }> = {
   pipeline: { about: 'parts/s at saturation, latency at 50% / 90% load, CPU per part, overhead over raw decode + run, RSS', run: async (removeLater) => (await import('../bench/pipeline.ts')).benchPipeline({ keepFolder: removeLater }) },
+  floor: {
+    about: "the same pipeline bench against the contract alone (MQTT in, the station's worker, result and verdict out): floor* keys",
+    run: async (removeLater) => {
+      const floor = await (await import('../bench/pipeline.ts')).benchPipeline({ keepFolder: removeLater, station: 'floor', latencyParts: 1 });
+      return { floorOverheadRatio: floor.overheadRatio, floorMainThreadMsPerPart: floor.mainThreadMsPerPart, floorCpuMsPerPart: floor.cpuMsPerPart, floorRawMsPerPart: floor.rawMsPerPart, floorPartsPerSecond: floor.partsPerSecond };
+    },
+  },
   vision: { about: "model pre/post-processing over a bare session.run", run: async () => (await import('../bench/vision.ts')).benchVision() },
   log: { about: 'defect log: 100k inspections (5% stored): bytes per inspection, longest stall, month query, vs raw appends', run: async () => (await import('../bench/log.ts')).benchLog() },
   screen: { about: 'review opened at the edge to part drawn in Chromium, p50 / p99, against a bare WebSocket to the same browser', run: async () => (await import('../bench/screen.ts')).benchScreen() },
@@ -67,7 +74,8 @@ export default async function bench(argv: string[]): Promise<number> {
 
 /**
  * Each figure's median over several runs of a suite, and how many runs there were; the overhead
- * ratio also keeps every run's value, since its spread is what a reader of the median should see.
+ * ratios (a station's and the contract floor's) also keep every run's value, since their spread is
+ * what a reader of the median should see.
  */
 export function medianOfRuns(results: Record<string, number>[]): Record<string, number | number[]> {
   const merged: Record<string, number | number[]> = { runs: results.length };
@@ -80,7 +88,9 @@ export function medianOfRuns(results: Record<string, number>[]): Record<string, 
     const median = values.length % 2 === 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
     merged[key] = Math.round(median * 1000) / 1000;
   }
-  const ratios = results.map((result) => result.overheadRatio).filter((value) => typeof value === 'number');
-  if (ratios.length > 0) merged.overheadRatioRuns = ratios;
+  for (const key of ['overheadRatio', 'floorOverheadRatio']) {
+    const ratios = results.map((result) => result[key]).filter((value) => typeof value === 'number');
+    if (ratios.length > 0) merged[`${key}Runs`] = ratios;
+  }
   return merged;
 }

@@ -23,6 +23,11 @@ describe('the median of several bench runs', () => {
     expect(merged.p99Ms).toBe(40); // the median of the three measured
   });
 
+  it('keeps every run of the contract floor’s ratio too', () => {
+    const merged = medianOfRuns([{ floorOverheadRatio: 1.04 }, { floorOverheadRatio: 1.12 }, { floorOverheadRatio: 1.09 }]);
+    expect(merged).toEqual({ runs: 3, floorOverheadRatio: 1.09, floorOverheadRatioRuns: [1.04, 1.12, 1.09] });
+  });
+
   it('adds no ratio list for a suite without an overhead ratio', () => {
     expect(medianOfRuns([{ reviewToScreenP99Ms: 117 }, { reviewToScreenP99Ms: 92 }])).toEqual({ runs: 2, reviewToScreenP99Ms: 104.5 });
   });
