@@ -1,13 +1,14 @@
 // V8 settings every station process starts with: bin/loupe.js, and the bench's contract floor, so
 // the two differ only in what Loupe does per part.
 //
-// A smaller young generation is collected more often and keeps an edge box's peak memory low
-// (measured when it was set: peak RSS under the pipeline benchmark 391 MB → 355 MB, throughput
-// unchanged within noise; 2026-11-30, three alternating pairs without it: +10–15 MB, the ratio
-// within noise). Set at run time, a V8 flag reaches only the isolates created after it: here the
+// A small young generation (2 MB semi-spaces) is collected more often and keeps an edge box's peak
+// memory low. Set here, at run time, a V8 flag reaches only the isolates created after it: the
 // inspection workers, whose young generation it takes from the 8 MB their resource limits ask for
-// down to 4 MB. The event loop's own isolate keeps V8's default (32 MB); only the command line
-// (`node --max-semi-space-size=2`) would change that.
+// down to 4 MB (+10-15 MB of peak RSS without it, three alternating pairs on 2026-11-30). The event
+// loop's own isolate exists already and keeps V8's default (32 MB of new space) unless node gets the
+// flag on its command line, as `npm start`, the `loupe` command's first line and the benchmarks give
+// it: under the pipeline benchmark that took peak RSS from 285-289 MB to 240-256 MB (four
+// alternating pairs, 2026-11-30), with the overhead ratio within noise.
 import v8 from 'node:v8';
 
 v8.setFlagsFromString('--max-semi-space-size=2');
