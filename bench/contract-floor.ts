@@ -18,7 +18,7 @@ import { checkConfig } from '../config/load.ts';
 import { topics } from '../contract/topics.ts';
 import type { Result, Review, VerdictMessage } from '../contract/payloads.ts';
 import { sendWithoutDelay } from '../edge/src/bus/link.ts';
-import { decide } from '../edge/src/decide/policy.ts';
+import { decide, failSafe } from '../edge/src/decide/policy.ts';
 import { InspectionPool } from '../edge/src/vision/pool.ts';
 
 const file = process.argv[process.argv.indexOf('--config') + 1];
@@ -52,7 +52,7 @@ function pump(): void {
 }
 
 function answer(frame: (typeof waiting)[number], score: number | null, timing: { decodeMs: number; inferMs: number }): void {
-  const decision = score === null ? { verdict: 'review' as const, reasons: ['model_error' as const] } : decide(score, { thresholds, autoReject: station.autoReject, auditShare: 0 }, 1);
+  const decision = score === null ? failSafe('model_error') : decide(score, { thresholds, autoReject: station.autoReject, auditShare: 0 }, 1);
   const at = new Date().toISOString();
   const result: Result = {
     schema: 'loupe/result@1',
