@@ -360,13 +360,13 @@ export class Station {
     // leave a part the line was told is waiting for a person, with no one knowing.
     const evidence = decision.verdict !== 'pass' ? await this.evidenceOf(result, frame.image, timing) : {};
     this.defectLog?.result(result, evidence);
-    const review = decision.verdict === 'review' ? this.recordReview(result) : null;
-    this.link.publishResult(result);
+    // What follows the result: the review a person is to decide (on disk before anyone is told), or
+    // the model's verdict.
+    const next = decision.verdict === 'review' ? this.recordReview(result) : this.verdictOf({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now() });
+    this.link.publishResult(result, next);
     this.metrics?.frames.inc({ station: this.id, source: frame.source, verdict: result.verdict, reason: result.reasons[0] ?? '' });
     if (score !== null) this.metrics?.inference.observe({ station: this.id }, (timing.decodeMs + timing.inferMs) / 1000);
     this.metrics?.endToEnd.observe({ station: this.id }, (now - frame.receivedAt) / 1000);
-    if (review) this.link.publishReview(review);
-    else if (decision.verdict !== 'review') this.publishVerdict({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now() });
     // One line per part only at debug: the defect log keeps every part, and a line per part at info
     // would be millions a day in the journal of a busy line.
     this.log.debug({ partId: frame.partId, verdict: result.verdict, score, reasons: result.reasons, ms: result.timings.totalMs }, 'result');
@@ -451,13 +451,14 @@ export class Station {
   private close(closing: Closing): void {
     this.state.reviews.closed(closing); // on disk before the verdict goes out
     this.link.clearReview(closing.partId);
-    this.publishVerdict(closing);
+    this.link.publishVerdict(this.verdictOf(closing));
   }
 
-  private publishVerdict(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string }): void {
+  /** A part's verdict message, recorded in the defect log before it goes out. */
+  private verdictOf(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string }): VerdictMessage {
     const message: VerdictMessage = { schema: 'loupe/verdict@1', line: this.line, station: this.id, ...v, at: new Date(v.at).toISOString() };
     this.defectLog?.verdict(message);
-    this.link.publishVerdict(message);
+    return message;
   }
 }
 

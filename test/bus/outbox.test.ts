@@ -37,6 +37,32 @@ describe('outbox', () => {
     outbox.close();
   });
 
+  it('writes messages sent together in one go: all are on disk before the first is published, and each is acknowledged on its own', async () => {
+    const where = dir();
+    const file = path.join(where, 'outbox.jsonl');
+    const outbox = new Outbox(where, 8, 10);
+    const onDisk: number[] = [];
+    const publisher = new HeldPublisher();
+    const publish = publisher.publish.bind(publisher);
+    publisher.publish = (message, done) => {
+      // what the file holds when the first message reaches the wire
+      if (onDisk.length === 0) onDisk.push(readFileSync(file, 'utf8').trim().split('\n').length);
+      publish(message, done);
+    };
+    outbox.attach(publisher);
+    outbox.send(message(0), message(1), message(2));
+    expect(onDisk).toEqual([3]);
+    expect(publisher.wire.map((w) => JSON.parse(w.message.payload).n)).toEqual([0, 1, 2]);
+    publisher.wire[0].done(); // the first is acknowledged, then the process dies
+    await expect.poll(() => Number(readFileSync(path.join(where, 'outbox.ack'), 'utf8'))).toBe(readFileSync(file, 'utf8').indexOf('\n') + 1);
+    const after = new Outbox(where, 8);
+    const republisher = new HeldPublisher();
+    after.attach(republisher);
+    expect(republisher.wire.map((w) => JSON.parse(w.message.payload).n)).toEqual([1, 2]);
+    outbox.close();
+    after.close();
+  });
+
   it('holds messages while the broker is away and sends them in order when it is back', () => {
     const outbox = new Outbox(dir(), 8);
     const publisher = new HeldPublisher();

@@ -20,7 +20,7 @@ import {
 } from '../../../contract/payloads.ts';
 import { parsePayload } from '../../../contract/validate.ts';
 import { PartsInHand, type InHand } from './in-hand.ts';
-import { Outbox } from './outbox.ts';
+import { Outbox, type OutgoingMessage } from './outbox.ts';
 
 export interface BrokerOptions {
   url: string;
@@ -184,27 +184,35 @@ export class StationLink {
       if (error) this.log.warn({ err: error.message }, 'status publish failed');
     });
   }
-  publishResult(result: Result): void {
-    this.send(topics.result(this.address), result, false);
+  /**
+   * A part's result and, when there is one, what follows it: its verdict, or its review. Both go to
+   * the outbox in one write. Written one after the other, a crash between the two writes left the
+   * result on disk without its verdict: the restart found the part answered and never sent it.
+   */
+  publishResult(result: Result, next?: VerdictMessage | Review): void {
+    const messages = [this.message(topics.result(this.address), result, false)];
+    if (next?.schema === 'loupe/review@1') messages.push(this.message(topics.review(this.address, next.partId), next, true));
+    else if (next) messages.push(this.message(topics.verdict(this.address), next, false));
+    this.outbox.send(...messages);
     this.inHand.answer(result.partId);
   }
   publishReview(review: Review): void {
-    this.send(topics.review(this.address, review.partId), review, true);
+    this.outbox.send(this.message(topics.review(this.address, review.partId), review, true));
   }
   /** An empty retained message removes the retained review from the broker. */
   clearReview(partId: string): void {
     this.outbox.send({ topic: topics.review(this.address, partId), payload: '', retain: true });
   }
   publishVerdict(verdict: VerdictMessage): void {
-    this.send(topics.verdict(this.address), verdict, false);
+    this.outbox.send(this.message(topics.verdict(this.address), verdict, false));
   }
   publishError(error: Omit<ErrorMessage, 'schema' | 'line' | 'station' | 'at'>): void {
     const message: ErrorMessage = { schema: 'loupe/error@1', line: this.address.line, station: this.address.station, at: new Date().toISOString(), ...error };
-    this.send(topics.error(this.address), message, false);
+    this.outbox.send(this.message(topics.error(this.address), message, false));
   }
 
-  private send(topic: string, payload: object, retain: boolean): void {
-    this.outbox.send({ topic, payload: JSON.stringify(payload), retain });
+  private message(topic: string, payload: object, retain: boolean): OutgoingMessage {
+    return { topic, payload: JSON.stringify(payload), retain };
   }
 
   private receive(topic: string, payload: Buffer): void {

@@ -91,13 +91,19 @@ export class Outbox {
     this.pump();
   }
 
-  /** Appends a message durably, then publishes it when its turn comes. */
-  send(message: OutgoingMessage): void {
-    const line = Buffer.from(`${JSON.stringify(message)}\n`);
-    writeSync(this.fd, line, 0, line.length, this.size);
-    this.size += line.length;
+  /**
+   * Appends messages durably, then publishes each when its turn comes. Messages sent together are
+   * one `write()`: a process killed meanwhile leaves all of them on disk or none.
+   */
+  send(...messages: OutgoingMessage[]): void {
+    const lines = messages.map((message) => `${JSON.stringify(message)}\n`);
+    const bytes = Buffer.from(lines.length === 1 ? lines[0] : lines.join(''));
+    writeSync(this.fd, bytes, 0, bytes.length, this.size);
     this.durable.wrote();
-    this.pending.push({ ...message, end: this.size, sent: false, acked: false });
+    messages.forEach((message, i) => {
+      this.size += lines.length === 1 ? bytes.length : Buffer.byteLength(lines[i]);
+      this.pending.push({ ...message, end: this.size, sent: false, acked: false });
+    });
     this.pump();
   }
 
