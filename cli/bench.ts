@@ -14,7 +14,7 @@ type Suite = (removeLater: (dir: string) => void) => Promise<Record<string, numb
 const suites: Record<string, { about: string; run: Suite }> = {
   pipeline: { about: 'parts/s at saturation, latency at 50% / 90% load, CPU per part, overhead over raw decode + run, RSS', run: async (removeLater) => (await import('../bench/pipeline.ts')).benchPipeline({ keepFolder: removeLater }) },
   floor: {
-    about: "the same pipeline bench against the contract alone (MQTT in, the station's worker, result and verdict out): floor* keys",
+    about: "the same pipeline bench against the contract alone (MQTT in, the station's worker, result and verdict out): floor* keys, and overheadOverFloor with pipeline",
     run: async (removeLater) => {
       const floor = await (await import('../bench/pipeline.ts')).benchPipeline({ keepFolder: removeLater, station: 'floor', latencyParts: 1 });
       return { floorOverheadRatio: floor.overheadRatio, floorMainThreadMsPerPart: floor.mainThreadMsPerPart, floorCpuMsPerPart: floor.cpuMsPerPart, floorRawMsPerPart: floor.rawMsPerPart, floorPartsPerSecond: floor.partsPerSecond };
@@ -66,10 +66,24 @@ export default async function bench(argv: string[]): Promise<number> {
   } finally {
     await Promise.all(folders.map((dir) => rm(dir, { recursive: true, force: true })));
   }
+  const added = overFloor(report);
+  if (added !== undefined) report.overheadOverFloor = added;
   report.machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.availableParallelism()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   if (values.json) console.log(JSON.stringify(report));
   else for (const [key, value] of Object.entries(report)) console.log(`${key.padEnd(28)} ${value}`);
   return 0;
+}
+
+/**
+ * What Loupe adds to the contract's floor, when both suites ran: `overheadRatio` over
+ * `floorOverheadRatio`. The floor's ratio is what any station answering the contract pays on this
+ * machine (mqtt.js, a worker thread, the guest's wake-ups); this is what Loupe's parts-in-hand
+ * journal, outbox, defect log, evidence and metrics cost on top of it.
+ */
+export function overFloor(report: Record<string, unknown>): number | undefined {
+  const { overheadRatio: loupe, floorOverheadRatio: floor } = report;
+  if (typeof loupe !== 'number' || typeof floor !== 'number' || !(floor > 0)) return undefined;
+  return Math.round((loupe / floor) * 1000) / 1000;
 }
 
 /**

@@ -1,6 +1,6 @@
 /** `loupe bench --runs N`: each figure is the median over the runs, and the ratio's spread stays visible. */
 import { describe, expect, it } from 'vitest';
-import { medianOfRuns } from '../../cli/bench.ts';
+import { medianOfRuns, overFloor } from '../../cli/bench.ts';
 
 describe('the median of several bench runs', () => {
   it('takes each figure’s median, keeps every run’s overhead ratio and says how many runs there were', () => {
@@ -26,6 +26,13 @@ describe('the median of several bench runs', () => {
   it('keeps every run of the contract floor’s ratio too', () => {
     const merged = medianOfRuns([{ floorOverheadRatio: 1.04 }, { floorOverheadRatio: 1.12 }, { floorOverheadRatio: 1.09 }]);
     expect(merged).toEqual({ runs: 3, floorOverheadRatio: 1.09, floorOverheadRatioRuns: [1.04, 1.12, 1.09] });
+  });
+
+  it('says what Loupe adds to the contract floor when both suites ran, and nothing otherwise', () => {
+    expect(overFloor({ overheadRatio: 1.139, floorOverheadRatio: 1.051, rssMb: 245 })).toBe(1.084);
+    expect(overFloor({ overheadRatio: 1.139 })).toBeUndefined();
+    expect(overFloor({ floorOverheadRatio: 1.051 })).toBeUndefined();
+    expect(overFloor({ overheadRatio: 1.139, floorOverheadRatio: Number.NaN })).toBeUndefined();
   });
 
   it('adds no ratio list for a suite without an overhead ratio', () => {
