@@ -450,8 +450,7 @@ export class Station {
 
   private close(closing: Closing): void {
     this.state.reviews.closed(closing); // on disk before the verdict goes out
-    this.link.clearReview(closing.partId);
-    this.link.publishVerdict(this.verdictOf(closing));
+    this.link.closeReview(this.verdictOf(closing));
   }
 
   /** A part's verdict message, recorded in the defect log before it goes out. */

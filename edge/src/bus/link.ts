@@ -199,12 +199,13 @@ export class StationLink {
   publishReview(review: Review): void {
     this.outbox.send(this.message(topics.review(this.address, review.partId), review, true));
   }
-  /** An empty retained message removes the retained review from the broker. */
-  clearReview(partId: string): void {
-    this.outbox.send({ topic: topics.review(this.address, partId), payload: '', retain: true });
-  }
-  publishVerdict(verdict: VerdictMessage): void {
-    this.outbox.send(this.message(topics.verdict(this.address), verdict, false));
+  /**
+   * A review decided (or expired): an empty retained message that removes the review from the broker,
+   * and the part's verdict, in one write to the outbox. In two, a crash between them left the review
+   * cleared and closed on disk, and the restart never sent the verdict.
+   */
+  closeReview(verdict: VerdictMessage): void {
+    this.outbox.send({ topic: topics.review(this.address, verdict.partId), payload: '', retain: true }, this.message(topics.verdict(this.address), verdict, false));
   }
   publishError(error: Omit<ErrorMessage, 'schema' | 'line' | 'station' | 'at'>): void {
     const message: ErrorMessage = { schema: 'loupe/error@1', line: this.address.line, station: this.address.station, at: new Date().toISOString(), ...error };
