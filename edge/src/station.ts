@@ -156,6 +156,10 @@ export class Station {
       this.deadlines.set(review.partId, setTimeout(() => this.expire(review.partId), Math.max(0, review.deadline - now)));
     }
     if (this.book.openCount > 0) this.log.info({ open: this.book.openCount }, 'reviews open before the restart are waiting again');
+    for (const closing of this.state.reviews.unannounced()) {
+      this.log.warn({ partId: closing.partId, verdict: closing.verdict }, 'review decided just before the station stopped; its verdict goes out now');
+      this.link.closeReview(this.verdictOf(closing));
+    }
     for (const part of this.link.interrupted) {
       const known = this.results.get(part.partId);
       if (known) this.link.publishResult(known); // concluded just before the crash: its result again
@@ -449,8 +453,8 @@ export class Station {
   }
 
   private close(closing: Closing): void {
-    this.state.reviews.closed(closing); // on disk before the verdict goes out
-    this.link.closeReview(this.verdictOf(closing));
+    // The decision is on disk before the verdict goes out, and the review is marked closed after.
+    this.state.reviews.closed(closing, () => this.link.closeReview(this.verdictOf(closing)));
   }
 
   /** A part's verdict message, recorded in the defect log before it goes out. */

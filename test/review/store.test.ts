@@ -32,6 +32,34 @@ describe('the open reviews of a station', () => {
     again.close();
   });
 
+  it('give a review decided just before a crash, between its decision and its closed mark, back as decided and not open', () => {
+    const store = new FileReviewStore(dir);
+    for (const id of ['D-1', 'D-2']) store.opened(review(id));
+    // killed while announcing the decision: the decision is written, the closed mark is not
+    expect(() => store.closed(closing('D-1'), () => { throw new Error('killed'); })).toThrow('killed');
+    const again = new FileReviewStore(dir);
+    expect(openIds(again)).toEqual(['D-2']);
+    expect(again.unannounced()).toEqual([closing('D-1')]);
+    again.opened(review('D-3')); // a station's first write rewrites the journal without it
+    again.close();
+    const third = new FileReviewStore(dir);
+    expect(openIds(third)).toEqual(['D-2', 'D-3']);
+    expect(third.unannounced()).toEqual([]);
+    third.close();
+  });
+
+  it('keep a review open when the only decision for its part id is older than it (the id was used again)', () => {
+    const store = new FileReviewStore(dir);
+    store.opened(review('E-1'));
+    store.closed(closing('E-1'));
+    store.opened({ ...review('E-1'), openedAt: closing('E-1').at + 60_000 });
+    store.close();
+    const again = new FileReviewStore(dir);
+    expect(openIds(again)).toEqual(['E-1']);
+    expect(again.unannounced()).toEqual([]);
+    again.close();
+  });
+
   it('are appended one line a change, not rewritten', () => {
     const store = new FileReviewStore(dir);
     for (let i = 0; i < 50; i++) store.opened(review(`A-${i}`));

@@ -27,8 +27,19 @@ export interface ReviewStore {
   openReviews(): OpenReview[];
   /** closings of the last `days` days, oldest first */
   closings(days?: number): Closing[];
+  /**
+   * Reviews decided just before the process died, after their decision was written and before they
+   * were marked closed: their clearing and verdict may never have reached the outbox.
+   */
+  unannounced(): Closing[];
   opened(review: OpenReview): void;
-  closed(closing: Closing): void;
+  /**
+   * Records a review decided or expired: the decision first, then `announce` (the station writes the
+   * review's clearing and its verdict to the outbox), then the review's closed mark. A crash before
+   * the mark leaves the decision with the review still open, and the next start finds it in
+   * `unannounced`.
+   */
+  closed(closing: Closing, announce?: () => void): void;
   scored(score: number): void;
   scoreHistogram(): ScoreHistogram;
 }
@@ -75,6 +86,7 @@ type JournalLine = { opened: OpenReview } | { closed: string };
 
 export class FileReviewStore implements ReviewStore {
   private readonly open = new Map<string, OpenReview>();
+  private readonly decidedAtStart: Closing[] = [];
   private readonly journal: string;
   private fd = -1;
   private lines = 0;
@@ -108,12 +120,16 @@ export class FileReviewStore implements ReviewStore {
     return files.flatMap((file) => readJsonLines<Closing>(path.join(this.dir, file)));
   }
 
+  unannounced(): Closing[] {
+    return [...this.decidedAtStart];
+  }
+
   opened(review: OpenReview): void {
     this.append({ opened: review });
     this.open.set(review.partId, review);
   }
 
-  closed(closing: Closing): void {
+  closed(closing: Closing, announce?: () => void): void {
     const file = path.join(this.dir, `decisions-${new Date(closing.at).toISOString().slice(0, 10)}.jsonl`);
     if (!this.appending.has(file)) {
       // A crash may have cut the last line short: end it, or this decision would join it and be lost too.
@@ -121,6 +137,7 @@ export class FileReviewStore implements ReviewStore {
       this.appending.add(file);
     }
     appendFileSync(file, `${JSON.stringify(closing)}\n`);
+    announce?.();
     if (!this.open.has(closing.partId)) return;
     this.append({ closed: closing.partId });
     this.open.delete(closing.partId);
@@ -159,6 +176,17 @@ export class FileReviewStore implements ReviewStore {
     for (const line of readJsonLines<JournalLine>(this.journal)) {
       if ('opened' in line) this.open.set(line.opened.partId, line.opened);
       else this.open.delete(line.closed);
+    }
+    // Decided, but not marked closed: the process died in between. Not open any more; the journal
+    // drops them the next time it is rewritten (a station's first write), and until then every
+    // start finds them again (their verdict then goes out more than once: delivery is at least once).
+    // A decision older than the open review belongs to an earlier review of a part id used again.
+    if (this.open.size === 0) return;
+    for (const closing of this.closings()) {
+      const review = this.open.get(closing.partId);
+      if (!review || closing.at < review.openedAt) continue;
+      this.open.delete(closing.partId);
+      this.decidedAtStart.push(closing);
     }
   }
 
