@@ -96,12 +96,12 @@ export class Outbox {
    * one `write()`: a process killed meanwhile leaves all of them on disk or none.
    */
   send(...messages: OutgoingMessage[]): void {
-    const lines = messages.map((message) => `${JSON.stringify(message)}\n`);
-    const bytes = Buffer.from(lines.length === 1 ? lines[0] : lines.join(''));
+    const lines = messages.map((message) => Buffer.from(`${JSON.stringify(message)}\n`));
+    const bytes = lines.length === 1 ? lines[0] : Buffer.concat(lines);
     writeSync(this.fd, bytes, 0, bytes.length, this.size);
     this.durable.wrote();
     messages.forEach((message, i) => {
-      this.size += lines.length === 1 ? bytes.length : Buffer.byteLength(lines[i]);
+      this.size += lines[i].length;
       this.pending.push({ ...message, end: this.size, sent: false, acked: false });
     });
     this.pump();
