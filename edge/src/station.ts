@@ -159,6 +159,7 @@ export class Station {
     for (const closing of this.state.reviews.unannounced()) {
       this.log.warn({ partId: closing.partId, verdict: closing.verdict }, 'review decided just before the station stopped; its verdict goes out now');
       this.link.closeReview(this.verdictOf(closing));
+      this.state.reviews.announced(closing.partId);
     }
     for (const part of this.link.interrupted) {
       const known = this.results.get(part.partId);

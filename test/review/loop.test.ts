@@ -143,7 +143,7 @@ describe('the review loop', () => {
     expect(verdictsOf(after, 'K-3')).toEqual([]);
   });
 
-  it('sends the verdict of a review decided just before a kill, before it was marked closed, instead of showing it as waiting', async () => {
+  it('sends the verdict of a review decided just before a kill, before it was marked closed, once, instead of showing it as waiting', async () => {
     const { file, dir, mqttPort } = await product({ review: { deadlineSeconds: 600 } });
     let loupe = await startLoupe('start', ['--config', file]);
     const result = await post(loupe, 'U-1');
@@ -154,6 +154,10 @@ describe('the review loop', () => {
     const decided = { partId: 'U-1', score: result.score, verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'crack', at, result };
     appendFileSync(path.join(dir, 'data', 'reviews', 'line-r', 'cam-r', `decisions-${new Date(at).toISOString().slice(0, 10)}.jsonl`), `${JSON.stringify(decided)}\n`);
 
+    // The start sends U-1's verdict; killed again before it writes anything else, the next start must
+    // not send it a second time.
+    loupe = await startLoupe('start', ['--config', file, '--mqtt-port', String(mqttPort)]);
+    await loupe.stop('SIGKILL');
     loupe = await startLoupe('start', ['--config', file, '--mqtt-port', String(mqttPort)]);
     running.push(loupe);
     const after = await Collector.connect(loupe.mqttUrl, ['loupe/line-r/cam-r/#']);
@@ -166,7 +170,9 @@ describe('the review loop', () => {
     expect(await after.waitFor('conflict on U-1', () => after.json<ErrorMessage>('/error').find((e) => e.partId === 'U-1'))).toMatchObject({ code: 'conflict' });
     // its clearing and its verdict were written to the outbox, one after the other, at the start
     const lines = readFileSync(path.join(dir, 'data', 'outbox', 'line-r', 'cam-r', 'outbox.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { topic: string; payload: string; retain: boolean });
-    const verdictAt = lines.findIndex((line) => line.topic === 'loupe/line-r/cam-r/verdict' && (JSON.parse(line.payload) as VerdictMessage).partId === 'U-1');
+    const isVerdictOfU1 = (line: { topic: string; payload: string }) => line.topic === 'loupe/line-r/cam-r/verdict' && (JSON.parse(line.payload) as VerdictMessage).partId === 'U-1';
+    expect(lines.filter(isVerdictOfU1)).toHaveLength(1);
+    const verdictAt = lines.findIndex(isVerdictOfU1);
     expect(verdictAt).toBeGreaterThan(0);
     expect(JSON.parse(lines[verdictAt].payload)).toMatchObject({ partId: 'U-1', verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'crack' });
     expect(lines[verdictAt - 1]).toEqual({ topic: 'loupe/line-r/cam-r/review/U-1', payload: '', retain: true });

@@ -48,6 +48,21 @@ describe('the open reviews of a station', () => {
     third.close();
   });
 
+  it('give such a review back once: once announced, the next start neither opens nor announces it again', () => {
+    const store = new FileReviewStore(dir);
+    for (const id of ['F-1', 'F-2']) store.opened(review(id));
+    expect(() => store.closed(closing('F-1'), () => { throw new Error('killed'); })).toThrow('killed');
+    const again = new FileReviewStore(dir);
+    expect(again.unannounced()).toEqual([closing('F-1')]);
+    again.announced('F-1'); // its clearing and verdict went to the outbox; nothing else happens before the next stop
+    expect(again.unannounced()).toEqual([]);
+    again.close();
+    const third = new FileReviewStore(dir);
+    expect(openIds(third)).toEqual(['F-2']);
+    expect(third.unannounced()).toEqual([]);
+    third.close();
+  });
+
   it('keep a review open when the only decision for its part id is older than it (the id was used again)', () => {
     const store = new FileReviewStore(dir);
     store.opened(review('E-1'));

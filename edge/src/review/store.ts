@@ -32,6 +32,11 @@ export interface ReviewStore {
    * were marked closed: their clearing and verdict may never have reached the outbox.
    */
   unannounced(): Closing[];
+  /**
+   * An unannounced review's clearing and verdict are in the outbox now: it is marked closed, so the
+   * next start does not send them again.
+   */
+  announced(partId: string): void;
   opened(review: OpenReview): void;
   /**
    * Records a review decided or expired: the decision first, then `announce` (the station writes the
@@ -124,6 +129,15 @@ export class FileReviewStore implements ReviewStore {
     return [...this.decidedAtStart];
   }
 
+  announced(partId: string): void {
+    const index = this.decidedAtStart.findIndex((closing) => closing.partId === partId);
+    if (index < 0) return;
+    this.decidedAtStart.splice(index, 1);
+    // The first write of a process rewrites the journal from the open reviews, which no longer hold
+    // it; a later one appends its closed mark.
+    this.append({ closed: partId });
+  }
+
   opened(review: OpenReview): void {
     this.append({ opened: review });
     this.open.set(review.partId, review);
@@ -177,9 +191,9 @@ export class FileReviewStore implements ReviewStore {
       if ('opened' in line) this.open.set(line.opened.partId, line.opened);
       else this.open.delete(line.closed);
     }
-    // Decided, but not marked closed: the process died in between. Not open any more; the journal
-    // drops them the next time it is rewritten (a station's first write), and until then every
-    // start finds them again (their verdict then goes out more than once: delivery is at least once).
+    // Decided, but not marked closed: the process died in between. Not open any more; the station
+    // sends their clearing and verdict again and then marks them closed (`announced`). A crash
+    // before that mark sends them once more: delivery is at least once.
     // A decision older than the open review belongs to an earlier review of a part id used again.
     if (this.open.size === 0) return;
     for (const closing of this.closings()) {
