@@ -2,7 +2,7 @@
  * Refit from decisions: parts people accepted join the good set and a new model version is fitted;
  * its manifest records what it came from.
  */
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadManifest } from '../edge/src/vision/manifest.ts';
@@ -19,7 +19,7 @@ export async function refitFromDecisions(options: { parent: string; parts: Decid
     await mkdir(good, { recursive: true });
     const earlier = options.goodData ? await listImages(path.join(options.goodData, 'train', 'good')) : [];
     for (const file of earlier) await cp(file, path.join(good, `base-${path.basename(file)}`));
-    for (const part of accepted) await writeFile(path.join(good, `accepted-${part.partId}.img.png`), await readFile(part.image));
+    for (const part of accepted) await writeFile(path.join(good, `accepted-${part.partId}.img.png`), await part.image());
     if (earlier.length + accepted.length < 3) throw new Error(`refit needs at least 3 good images; has ${earlier.length} from --data and ${accepted.length} accepted parts`);
     const version = String(Number.isFinite(Number(parent.version)) ? Number(parent.version) + 1 : `${parent.version}.1`);
     // A new version keeps its parent's method unless asked otherwise.

@@ -3,11 +3,12 @@
  * watched folder and MQTT, and a separate MQTT client reading results — on the embedded broker and
  * on Debian's Mosquitto.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Result, VerdictMessage } from '../../contract/payloads.ts';
+import { keptImage } from '../../edge/src/evidence/files.ts';
 import { Collector } from '../support/collector.ts';
 import { startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts';
 import { defectivePart, goodPart } from '../support/parts.ts';
@@ -148,9 +149,9 @@ describe('walking skeleton on the embedded broker', () => {
     const review = await setup.collector.waitFor('review of truncated-1', () => setup.collector.messages.find((m) => m.topic.endsWith('/review/truncated-1') && m.payload.length > 0));
     expect(JSON.parse(review.payload.toString())).toMatchObject({ partId: 'truncated-1', reasons: ['unreadable_image'] });
     // and the bytes as they arrived are kept for that person, though no one could decode them
-    const kept = (partId: string) => readFile(path.join(setup.dataDir, 'images', 'line-e2e', 'cam-1', `${partId}.img`));
-    expect((await kept('truncated-1')).equals(truncated)).toBe(true);
-    expect((await kept('garbage-1')).equals(Buffer.from('this is not an image at all'))).toBe(true);
+    const kept = (partId: string) => keptImage(path.join(setup.dataDir, 'images', 'line-e2e', 'cam-1'), partId);
+    expect((await kept('truncated-1'))?.equals(truncated)).toBe(true);
+    expect((await kept('garbage-1'))?.equals(Buffer.from('this is not an image at all'))).toBe(true);
   });
 
   it('answers malformed MQTT on the error topic and keeps running', async () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
 import { InspectionPool, defaultWorkers, threadsPerWorker } from '../../edge/src/vision/pool.ts';
-import { decodeMap } from '../../edge/src/evidence/files.ts';
+import { decodeMap, keptImage, viewableMap } from '../../edge/src/evidence/files.ts';
 import { generatePart } from '../../lab/synth.ts';
 import { repoRoot } from '../support/loupe.ts';
 import { tempDir } from '../support/temp.ts';
@@ -39,10 +39,21 @@ describe('inspection workers keeping evidence', () => {
     const defective = (await generatePart({ category: 'bracket', seed: 90, index: 2, defect: 'missing' })).image;
     const inspection = await pool.inspect(defective, { dir, partId: 'D-1', thresholds: thresholds(), from: thresholds().passBelow });
     expect(inspection.score).toBeGreaterThanOrEqual(thresholds().passBelow);
-    expect(inspection.kept).toEqual({ image: 'D-1.img', heatmap: 'D-1.map' });
+    // appended to the worker's segment of this hour, frame then map: no file of its own
+    expect(inspection.kept).toEqual({ image: expect.stringMatching(/^evidence-\d{4}-\d{2}-\d{2}T\d{2}-\d+-\d+\.seg#\d+\+\d+$/), heatmap: expect.stringMatching(/\.seg#\d+\+\d+$/) });
     expect(inspection.map).toBeUndefined();
-    expect((await readFile(path.join(dir, 'D-1.img'))).equals(defective)).toBe(true);
-    const map = decodeMap(await readFile(path.join(dir, 'D-1.map')));
+    expect((await readdir(dir)).filter((name) => name.startsWith('D-1'))).toEqual([]);
+    const [segment, range] = (inspection.kept?.image as string).split('#');
+    const [offset, length] = range.split('+').map(Number);
+    expect(length).toBe(defective.length);
+    expect((await readFile(path.join(dir, segment))).subarray(offset, offset + length).equals(defective)).toBe(true);
+    expect((await keptImage(dir, 'D-1'))?.equals(defective)).toBe(true);
+    const viewable = await viewableMap(dir, 'D-1');
+    expect(viewable.ok).toBe(true);
+    const [, mapRange] = (inspection.kept?.heatmap as string).split('#');
+    const [mapOffset, mapLength] = mapRange.split('+').map(Number);
+    expect(mapOffset).toBe(offset + length);
+    const map = decodeMap((await readFile(path.join(dir, segment))).subarray(mapOffset, mapOffset + mapLength));
     expect([map?.mapWidth, map?.mapHeight]).toEqual([64, 64]);
     expect(Math.max(...(map?.map ?? []))).toBe(1); // the peak at full colour
   });
@@ -51,15 +62,16 @@ describe('inspection workers keeping evidence', () => {
     const good = (await generatePart({ category: 'bracket', seed: 90, index: 3, defect: null })).image;
     const inspection = await pool.inspect(good, { dir, partId: 'A-1', thresholds: thresholds(), from: -Infinity });
     expect(inspection.score).toBeLessThan(thresholds().passBelow);
-    expect(inspection.kept).toEqual({ image: 'A-1.img', heatmap: 'A-1.map' });
+    expect(inspection.kept).toEqual({ image: expect.stringMatching(/\.seg#/), heatmap: expect.stringMatching(/\.seg#/) });
+    expect((await keptImage(dir, 'A-1'))?.equals(good)).toBe(true);
   });
 
-  it('answers the score with the failed writes named when the evidence cannot be written', async () => {
+  it('answers the score with the failed write named when the evidence cannot be written', async () => {
     const defective = (await generatePart({ category: 'bracket', seed: 90, index: 4, defect: 'missing' })).image;
     const inspection = await pool.inspect(defective, { dir: path.join(dir, 'no-such-folder'), partId: 'D-2', thresholds: thresholds(), from: thresholds().passBelow });
     expect(inspection.score).toBeGreaterThanOrEqual(thresholds().passBelow);
     expect(inspection.kept?.image).toBeUndefined();
-    expect(inspection.kept?.errors).toEqual([expect.stringMatching(/^D-2\.img: ENOENT/), expect.stringMatching(/^D-2\.map: ENOENT/)]);
+    expect(inspection.kept?.errors).toEqual([expect.stringMatching(/^evidence of D-2: ENOENT/)]);
   });
 
   it('sends the whole map back when no evidence is asked for', async () => {

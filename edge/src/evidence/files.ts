@@ -1,23 +1,26 @@
 /**
  * A part's evidence on disk: the frame as it arrived and its anomaly map, kept for every part a
- * person or an auditor may look at (reviews and rejects). Files live under
- * `<dataDir>/images/<line>/<station>/`, named by part id: `<partId>.img` (the original bytes, so
- * nothing is lost to re-encoding) and `<partId>.map` (the anomaly map, max-pooled to at most 64×64
- * and scaled to one byte a cell between the floor and full colour chosen when it was kept). The map
- * becomes a PNG only when someone asks to see it: most kept parts are never looked at, and
- * encoding a PNG for every reject cost more CPU than inspecting it.
+ * person or an auditor may look at (reviews and rejects). They are appended to the station's
+ * evidence segments (see segments.ts) under `<dataDir>/images/<line>/<station>/`: the frame's
+ * original bytes, so nothing is lost to re-encoding, and the anomaly map, max-pooled to at most
+ * 64×64 and scaled to one byte a cell between the floor and full colour chosen when it was kept. The
+ * map becomes a PNG only when someone asks to see it: most kept parts are never looked at, and
+ * encoding a PNG for every reject cost more CPU than inspecting it. Stations before segments wrote
+ * `<partId>.img` and `<partId>.map`; those are still read, and swept by retention.
  */
-import { writeFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Thresholds } from '../../../config/schema.ts';
 import { renderMap, shrinkMap, type MapOf } from '../vision/heatmap.ts';
+import { SegmentIndex, SegmentWriter } from './segments.ts';
 
+/** The files of the layout before segments, one pair a part. */
 export const imageFile = (dir: string, partId: string) => path.join(dir, `${partId}.img`);
 export const mapFile = (dir: string, partId: string) => path.join(dir, `${partId}.map`);
 
-/** What was kept of a part: file names inside its station's images folder. */
+/** What was kept of a part: where, inside its station's images folder (`<segment>#<offset>+<length>`). */
 export interface Kept {
   image?: string;
   heatmap?: string;
@@ -36,55 +39,72 @@ export interface EvidenceOf {
 export type EvidenceRequest = EvidenceOf & { from: number };
 
 /**
- * The files of a part's evidence: the frame's bytes as they are, and the map max-pooled and scaled
- * at full colour to its peak, but never brighter than a reject nor dimmer than a pass (the evidence
- * of a borderline part always shows, and a faint map means a faint anomaly); values below half of
- * that (or of pass_below) stay transparent.
+ * The map as kept: max-pooled and scaled at full colour to its peak, but never brighter than a
+ * reject nor dimmer than a pass (the evidence of a borderline part always shows, and a faint map
+ * means a faint anomaly); values below half of that (or of pass_below) stay transparent.
  */
-function evidenceFiles(of: EvidenceOf, image: Buffer, map: MapOf | null): { file: string; bytes: Buffer; kind: 'image' | 'heatmap' }[] {
-  const files: { file: string; bytes: Buffer; kind: 'image' | 'heatmap' }[] = [];
-  if (image.length > 0) files.push({ file: imageFile(of.dir, of.partId), bytes: image, kind: 'image' });
-  if (map && map.mapWidth > 0 && map.mapHeight > 0) {
-    const { passBelow, rejectAbove } = of.thresholds;
-    const small = shrinkMap(map); // max-pooled: its peak is the map's peak
-    let strongest = 0;
-    for (const v of small.map) strongest = v > strongest ? v : strongest;
-    const fullScale = Math.min(Math.max(strongest, passBelow), rejectAbove);
-    files.push({ file: mapFile(of.dir, of.partId), bytes: encodeMap(small, Math.min(passBelow * 0.5, fullScale * 0.5), fullScale), kind: 'heatmap' });
-  }
-  return files;
+function keptMap(of: EvidenceOf, map: MapOf | null): Buffer | null {
+  if (!map || map.mapWidth <= 0 || map.mapHeight <= 0) return null;
+  const { passBelow, rejectAbove } = of.thresholds;
+  const small = shrinkMap(map); // max-pooled: its peak is the map's peak
+  let strongest = 0;
+  for (const v of small.map) strongest = v > strongest ? v : strongest;
+  const fullScale = Math.min(Math.max(strongest, passBelow), rejectAbove);
+  return encodeMap(small, Math.min(passBelow * 0.5, fullScale * 0.5), fullScale);
 }
 
+/** This thread's writer for each images folder (an inspection worker's, or the event loop's). */
+const writers = new Map<string, SegmentWriter>();
+
 /**
- * Keeps a part's evidence from an inspection worker, which holds the frame and the full map: the
- * writes block only that worker, and neither the map nor a file system round trip crosses to the
- * event loop.
+ * Keeps a part's evidence: from an inspection worker, which holds the frame and the full map (the
+ * write blocks only that worker, and neither the map nor a file system round trip crosses to the
+ * event loop), or from the event loop for parts no worker kept.
  */
 export function keepEvidenceSync(of: EvidenceOf, image: Buffer, map: MapOf | null): Kept {
-  const kept: Kept = {};
-  for (const { file, bytes, kind } of evidenceFiles(of, image, map)) {
-    try {
-      writeFileSync(file, bytes);
-      kept[kind] = path.basename(file);
-    } catch (error) {
-      (kept.errors ??= []).push(`${path.basename(file)}: ${(error as Error).message}`);
-    }
+  let writer = writers.get(of.dir);
+  if (!writer) writers.set(of.dir, (writer = new SegmentWriter(of.dir)));
+  try {
+    return writer.append(of.partId, image, keptMap(of, map));
+  } catch (error) {
+    return { errors: [`evidence of ${of.partId}: ${(error as Error).message}`] };
   }
-  return kept;
 }
 
 /** The same from the event loop, for parts no worker kept (unreadable frames, overload, a model in process). */
 export async function keepEvidence(of: EvidenceOf, image: Buffer, map: MapOf | null): Promise<Kept> {
-  const kept: Kept = {};
-  await Promise.all(
-    evidenceFiles(of, image, map).map(({ file, bytes, kind }) =>
-      writeFile(file, bytes).then(
-        () => (kept[kind] = path.basename(file)),
-        (error: unknown) => (kept.errors ??= []).push(`${path.basename(file)}: ${(error as Error).message}`),
-      ),
-    ),
-  );
-  return kept;
+  return keepEvidenceSync(of, image, map);
+}
+
+/** This process's index of each station folder's segments, read as they grow. */
+const indexes = new Map<string, SegmentIndex>();
+
+function indexOf(dir: string): SegmentIndex {
+  let index = indexes.get(dir);
+  if (!index) indexes.set(dir, (index = new SegmentIndex(dir)));
+  return index;
+}
+
+/** A part's kept frame or map bytes: from the segments, else from the files of the layout before them. */
+async function keptBytes(dir: string, partId: string, kind: 'image' | 'map'): Promise<Buffer | null> {
+  const index = indexOf(dir);
+  const location = index.find(partId);
+  const range = location?.[kind];
+  if (location && range) {
+    const bytes = index.read(location, range);
+    if (bytes) return bytes;
+  }
+  return readFile(kind === 'image' ? imageFile(dir, partId) : mapFile(dir, partId)).catch(() => null);
+}
+
+/** Whether a part's frame is kept (in a segment, or as a file of the layout before them). */
+export function hasKeptImage(dir: string, partId: string): boolean {
+  return indexOf(dir).find(partId)?.image !== undefined || existsSync(imageFile(dir, partId));
+}
+
+/** A part's frame as it arrived, or null when none is kept (never kept, or expired). */
+export function keptImage(dir: string, partId: string): Promise<Buffer | null> {
+  return keptBytes(dir, partId, 'image');
 }
 
 export type ImageKind = 'image/png' | 'image/jpeg';
@@ -104,12 +124,8 @@ export type Viewable = { ok: true; type: ImageKind; bytes: Buffer } | { ok: fals
  * as evidence, but there is no picture to show).
  */
 export async function viewableImage(dir: string, partId: string): Promise<Viewable> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(imageFile(dir, partId));
-  } catch {
-    return { ok: false, code: 'not_found', message: `no image kept for part ${partId}` };
-  }
+  const bytes = await keptImage(dir, partId);
+  if (!bytes) return { ok: false, code: 'not_found', message: `no image kept for part ${partId}` };
   const type = sniff(bytes);
   if (type) return { ok: true, type, bytes };
   try {
@@ -151,7 +167,7 @@ export type ViewableMap = { ok: true; png: Buffer } | { ok: false; code: 'not_fo
 
 /** A kept map as an RGBA PNG (transparent where normal, full colour at the kept scale). */
 export async function viewableMap(dir: string, partId: string): Promise<ViewableMap> {
-  const bytes = await readFile(mapFile(dir, partId)).catch(() => null);
+  const bytes = await keptBytes(dir, partId, 'map');
   if (!bytes) return { ok: false, code: 'not_found', message: `no anomaly map kept for part ${partId} (the model did not run on it, or it has expired)` };
   const map = decodeMap(bytes);
   if (!map) return { ok: false, code: 'unreadable_map', message: `the anomaly map of part ${partId} is damaged` };
