@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,9 +41,10 @@ export interface PipelineBenchOptions {
   workers?: number;
   /**
    * Takes the run's data folder instead of removing it at the end, for a caller that removes it
-   * later. The folder holds ~1,600 evidence files, and on a file system that skips inodes freed in the
-   * last minutes (ext4 without a journal, as on this machine) a file created soon after that many
-   * deletions costs several times the CPU: the next run would pay for this one's clean-up.
+   * later: on a file system that skips inodes freed in the last minutes (ext4 without a journal, as
+   * on this machine) files created soon after many deletions cost several times the CPU, and the
+   * next run should not pay for this one's clean-up. (Since evidence went to segments the folder
+   * holds a few dozen files, not the ~1,600 it held when that was measured.)
    */
   keepFolder?: (dir: string) => void;
   /**
@@ -60,7 +61,6 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
 
   const broker = await startEmbeddedBroker('127.0.0.1', 0);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-bench-'));
-  const createMs = fileCreateMs(path.join(dir, 'probe'));
   const config = {
     line: 'bench',
     dataDir: path.join(dir, 'data'),
@@ -158,7 +158,6 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       rssMb: round(childPeakRssMb(pid)),
       frameMegapixels: round(raw.megapixels, 2),
       benchParts: serial,
-      fileCreateMs: round(createMs, 3),
     };
   } finally {
     await client.endAsync().catch(() => undefined);
@@ -272,21 +271,6 @@ function cpuMs(pid: number, thread?: number): number {
   const fields = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1].split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
   return (ticks * 1000) / 100;
-}
-
-/**
- * CPU time to create one 4 kB file beside the station's data, as the station creates a part's
- * evidence: a sign of the file system's state, not of the station. On ext4 without a journal it is
- * several times higher for minutes after many files were deleted nearby (a test run, another
- * bench), and every kept part's two files then cost that much more.
- */
-function fileCreateMs(dir: string, files = 64): number {
-  mkdirSync(dir);
-  const bytes = Buffer.alloc(4096, 1);
-  const start = process.cpuUsage();
-  for (let i = 0; i < files; i++) writeFileSync(path.join(dir, `${i}.map`), bytes);
-  const cpu = process.cpuUsage(start);
-  return (cpu.user + cpu.system) / 1000 / files;
 }
 
 function childPeakRssMb(pid: number): number {
