@@ -1,5 +1,5 @@
 /** Files of one JSON value a line, as the station's journals keep them. */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 
 /**
  * The values of a JSON-lines file, in order; none for a file that does not exist yet. A line cut
@@ -23,4 +23,25 @@ export function readJsonLines<T>(file: string): T[] {
     }
   }
   return out;
+}
+
+/**
+ * Ends the last line of a JSON-lines file if a crash or a failed write cut it short, so the next
+ * line appended does not join it and get lost with it. A file that does not exist is left alone.
+ */
+export function endCutShortLine(file: string): void {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r+');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    const last = Buffer.alloc(1);
+    const size = fstatSync(fd).size;
+    if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 10) writeSync(fd, '\n', size);
+  } finally {
+    closeSync(fd);
+  }
 }

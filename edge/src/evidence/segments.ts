@@ -19,6 +19,7 @@
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, writeSync, writevSync } from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { endCutShortLine } from '../json-lines.ts';
 
 /** Where a part's evidence is in a segment: byte ranges of its frame and map. */
 export interface Location {
@@ -115,11 +116,9 @@ export class SegmentWriter {
     this.name = `evidence-${hour}-${this.writer}`;
     this.seg = openSync(path.join(this.dir, `${this.name}.seg`), 'a');
     try {
-      this.idx = openSync(path.join(this.dir, `${this.name}.idx`), 'a+');
-      // A line a failed write cut short would swallow the next one: end it first.
-      const indexSize = fstatSync(this.idx).size;
-      const last = Buffer.alloc(1);
-      if (indexSize > 0 && readSync(this.idx, last, 0, 1, indexSize - 1) === 1 && last[0] !== 10) writeSync(this.idx, '\n');
+      const index = path.join(this.dir, `${this.name}.idx`);
+      endCutShortLine(index); // a line a failed write cut short would swallow the next one
+      this.idx = openSync(index, 'a');
     } catch (error) {
       this.close();
       throw error;

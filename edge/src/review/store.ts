@@ -11,7 +11,7 @@ import path from 'node:path';
 import { JSONFileSync } from 'lowdb/node';
 import { LowSync } from 'lowdb';
 import type { Closing, OpenReview } from './book.ts';
-import { readJsonLines } from '../json-lines.ts';
+import { endCutShortLine, readJsonLines } from '../json-lines.ts';
 
 /**
  * A lowdb document backed by its file, always. (lowdb's own presets swap in an in-memory adapter
@@ -84,8 +84,6 @@ export class ScoreHistogram {
   }
 }
 
-const NEWLINE = Buffer.from('\n');
-
 /** A line of the open reviews' journal. */
 type JournalLine = { opened: OpenReview } | { closed: string };
 
@@ -147,7 +145,7 @@ export class FileReviewStore implements ReviewStore {
     const file = path.join(this.dir, `decisions-${new Date(closing.at).toISOString().slice(0, 10)}.jsonl`);
     if (!this.appending.has(file)) {
       // A crash may have cut the last line short: end it, or this decision would join it and be lost too.
-      if (existsSync(file) && !readFileSync(file).subarray(-1).equals(NEWLINE)) appendFileSync(file, NEWLINE);
+      endCutShortLine(file);
       this.appending.add(file);
     }
     appendFileSync(file, `${JSON.stringify(closing)}\n`);
