@@ -14,7 +14,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Thresholds } from '../../../config/schema.ts';
 import { renderMap, shrinkMap, type MapOf } from '../vision/heatmap.ts';
-import { SegmentIndex, SegmentWriter } from './segments.ts';
+import { SegmentWriter, segmentIndex } from './segments.ts';
 
 /** The files of the layout before segments, one pair a part. */
 export const imageFile = (dir: string, partId: string) => path.join(dir, `${partId}.img`);
@@ -76,18 +76,9 @@ export async function keepEvidence(of: EvidenceOf, image: Buffer, map: MapOf | n
   return keepEvidenceSync(of, image, map);
 }
 
-/** This process's index of each station folder's segments, read as they grow. */
-const indexes = new Map<string, SegmentIndex>();
-
-function indexOf(dir: string): SegmentIndex {
-  let index = indexes.get(dir);
-  if (!index) indexes.set(dir, (index = new SegmentIndex(dir)));
-  return index;
-}
-
 /** A part's kept frame or map bytes: from the segments, else from the files of the layout before them. */
 async function keptBytes(dir: string, partId: string, kind: 'image' | 'map'): Promise<Buffer | null> {
-  const index = indexOf(dir);
+  const index = segmentIndex(dir);
   const location = index.find(partId);
   const range = location?.[kind];
   if (location && range) {
@@ -99,7 +90,7 @@ async function keptBytes(dir: string, partId: string, kind: 'image' | 'map'): Pr
 
 /** Whether a part's frame is kept (in a segment, or as a file of the layout before them). */
 export function hasKeptImage(dir: string, partId: string): boolean {
-  return indexOf(dir).find(partId)?.image !== undefined || existsSync(imageFile(dir, partId));
+  return segmentIndex(dir).find(partId)?.image !== undefined || existsSync(imageFile(dir, partId));
 }
 
 /** A part's frame as it arrived, or null when none is kept (never kept, or expired). */

@@ -243,6 +243,16 @@ export class SegmentIndex {
   }
 }
 
+/** This process's index of each station folder, kept between lookups and sweeps. */
+const indexes = new Map<string, SegmentIndex>();
+
+/** The index of a station's images folder, read as it grows; one a process. */
+export function segmentIndex(dir: string): SegmentIndex {
+  let index = indexes.get(dir);
+  if (!index) indexes.set(dir, (index = new SegmentIndex(dir)));
+  return index;
+}
+
 /** A segment as retention sees it: its two files, their bytes, its last write and the parts in it. */
 export interface SegmentFiles {
   segment: string;
@@ -252,15 +262,15 @@ export interface SegmentFiles {
 }
 
 /** Every segment of a station's images folder, with the part ids its index holds. */
-export function listSegments(dir: string): SegmentFiles[] {
+export function listSegments(dir: string, now = Date.now()): SegmentFiles[] {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
     return [];
   }
-  const index = new SegmentIndex(dir);
-  index.refresh(0); // nothing counts as sealed: every index is read to its end
+  const index = segmentIndex(dir);
+  index.refresh(now); // what was appended since the last time; sealed indexes are known already
   // By base name, so that a segment whose index was never created (killed between the two opens) goes too.
   const bases = new Set(names.filter((name) => SEGMENT_FILE.test(name)).map((name) => name.replace(/\.(seg|idx)$/, '')));
   const out: SegmentFiles[] = [];

@@ -65,7 +65,7 @@ export async function keptParts(imagesDir: string, now = Date.now()): Promise<Ke
     for (const station of await list(path.join(imagesDir, line.name))) {
       if (!station.isDirectory()) continue;
       const dir = path.join(imagesDir, line.name, station.name);
-      for (const segment of listSegments(dir)) {
+      for (const segment of listSegments(dir, now)) {
         segments.push({ line: line.name, station: station.name, partIds: segment.partIds, time: segment.time, files: segment.files, current: isCurrent(segment.segment, now) });
       }
       for (const file of await list(dir)) {
