@@ -16,7 +16,7 @@ import type { ThresholdHistory, ThresholdVersion } from './decide/thresholds.ts'
 import type { StationLink } from './bus/link.ts';
 import type { EdgeMetrics } from './health/metrics.ts';
 import type { DefectLog } from './log/defect-log.ts';
-import { keepEvidence, type EvidenceRequest, type Kept } from './evidence/files.ts';
+import { keepEvidenceSync, type EvidenceRequest, type Kept } from './evidence/files.ts';
 
 /** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
 export interface Inspector {
@@ -363,7 +363,7 @@ export class Station {
     if (score !== null) this.state.reviews.scored(score);
     // A review is on disk before any message about the part goes out: a crash in between cannot
     // leave a part the line was told is waiting for a person, with no one knowing.
-    const evidence = decision.verdict !== 'pass' ? await this.evidenceOf(result, frame.image, timing) : {};
+    const evidence = decision.verdict !== 'pass' ? this.evidenceOf(result, frame.image, timing) : {};
     this.defectLog?.result(result, evidence);
     // What follows the result: the review a person is to decide (on disk before anyone is told), or
     // the model's verdict.
@@ -381,12 +381,12 @@ export class Station {
   /**
    * The image and anomaly map of a part someone may look at, as the inspector kept them or kept here
    * (a part no worker kept: unreadable, overloaded, or thresholds changed while it was inspected); a
-   * failure is logged, never fatal. Answers the files, relative to the images folder
-   * (`<line>/<station>/<file>`), for the log.
+   * failure is logged, never fatal. Answers where they are, relative to the images folder
+   * (`<line>/<station>/<segment>#<offset>+<length>`), for the log.
    */
-  private async evidenceOf(result: Result, image: Buffer, measured: Measured): Promise<{ image?: string; heatmap?: string }> {
+  private evidenceOf(result: Result, image: Buffer, measured: Measured): { image?: string; heatmap?: string } {
     const { map, mapWidth, mapHeight } = measured;
-    const kept = measured.kept ?? (await keepEvidence({ dir: this.imageDir, partId: result.partId, thresholds: result.thresholds }, image, map && mapWidth && mapHeight ? { map, mapWidth, mapHeight } : null));
+    const kept = measured.kept ?? keepEvidenceSync({ dir: this.imageDir, partId: result.partId, thresholds: result.thresholds }, image, map && mapWidth && mapHeight ? { map, mapWidth, mapHeight } : null);
     for (const error of kept.errors ?? []) this.log.error({ partId: result.partId, err: error }, 'could not keep the evidence of a part');
     const relative = (file: string) => `${this.line}/${this.id}/${file}`;
     return { ...(kept.image ? { image: relative(kept.image) } : {}), ...(kept.heatmap ? { heatmap: relative(kept.heatmap) } : {}) };

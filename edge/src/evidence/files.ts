@@ -71,11 +71,6 @@ export function keepEvidenceSync(of: EvidenceOf, image: Buffer, map: MapOf | nul
   }
 }
 
-/** The same from the event loop, for parts no worker kept (unreadable frames, overload, a model in process). */
-export async function keepEvidence(of: EvidenceOf, image: Buffer, map: MapOf | null): Promise<Kept> {
-  return keepEvidenceSync(of, image, map);
-}
-
 /** A part's kept frame or map bytes: from the segments, else from the files of the layout before them. */
 async function keptBytes(dir: string, partId: string, kind: 'image' | 'map'): Promise<Buffer | null> {
   const index = segmentIndex(dir);
