@@ -49,6 +49,13 @@ export const StationSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    answers: Type.Object(
+      {
+        keepHours: Type.Number({ exclusiveMinimum: 0, default: 24, description: "how long each part's answer is kept on disk, so a message delivered again gets the same answer after a restart" }),
+        maxParts: Type.Integer({ minimum: 1, default: 100_000, description: 'at most this many part ids are remembered (the oldest are forgotten first)' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     statusIntervalSeconds: Type.Number({ exclusiveMinimum: 0, default: 10, description: 'how often the retained status (health) is republished, besides on every change' }),
     trigger: Type.Object(
       { frameTimeoutMs: Type.Integer({ minimum: 1, default: 5000, description: 'how long a trigger waits for its frame before the part goes to review with reason missing_frame' }) },

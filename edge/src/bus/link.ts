@@ -16,6 +16,7 @@ import {
   type Review,
   type Status,
   type Trigger,
+  type TriggerAck,
   type VerdictMessage,
 } from '../../../contract/payloads.ts';
 import { parsePayload } from '../../../contract/validate.ts';
@@ -32,6 +33,8 @@ export interface BrokerOptions {
   cert?: Buffer;
   key?: Buffer;
   rejectUnauthorized?: boolean;
+  /** largest frame accepted over MQTT, the same limit as HTTP ingest (http.bodyLimitBytes) */
+  maxFrameBytes?: number;
 }
 
 /** The mqtt.js options every Loupe connection shares: credentials, TLS, reconnect. */
@@ -59,7 +62,8 @@ export function sendWithoutDelay(client: MqttClient): void {
 }
 
 export interface InboundHandlers {
-  trigger(trigger: Trigger): void;
+  /** `redelivered`: the broker sent this message again (MQTT DUP flag) */
+  trigger(trigger: Trigger, redelivered: boolean): void;
   frame(partId: string, image: Buffer): void;
   decision(decision: Decision): void;
 }
@@ -129,7 +133,7 @@ export class StationLink {
     });
     this.client = client;
     sendWithoutDelay(client);
-    client.on('message', (topic, payload) => this.receive(topic, payload));
+    client.on('message', (topic, payload, packet) => this.receive(topic, payload, packet.dup));
     client.on('error', (error) => this.log.warn({ err: error.message }, 'mqtt error'));
     client.on('offline', () => this.log.warn({ outbox: this.outbox.depth }, 'mqtt broker unreachable; results and verdicts wait in the outbox'));
     client.on('connect', (connack) => {
@@ -176,6 +180,24 @@ export class StationLink {
     return topics.decision(this.address);
   }
 
+  get triggerTopic(): string {
+    return topics.trigger(this.address);
+  }
+
+  frameTopic(partId: string): string {
+    return topics.frame(this.address, partId);
+  }
+
+  /**
+   * Tells the sender of a trigger at once that the station has it (`accepted`: a result follows;
+   * `answered`: the same trigger again, its result is published again). Through the outbox, in order
+   * with the result that follows.
+   */
+  ackTrigger(partId: string, requestId: string | undefined, state: TriggerAck['state']): void {
+    const ack: TriggerAck = { schema: 'loupe/trigger-ack@1', line: this.address.line, station: this.address.station, partId, ...(requestId !== undefined ? { requestId } : {}), state, at: new Date().toISOString() };
+    this.outbox.send(this.message(topics.triggerAck(this.address), ack, false));
+  }
+
   /** Status is state, not history: only the latest matters, so it skips the outbox (retained, last will). */
   publishStatus(status: Status): void {
     const client = this.client;
@@ -216,7 +238,7 @@ export class StationLink {
     return { topic, payload: JSON.stringify(payload), retain };
   }
 
-  private receive(topic: string, payload: Buffer): void {
+  private receive(topic: string, payload: Buffer, redelivered: boolean): void {
     const handlers = this.handlers;
     if (!handlers) return;
     const base = topics.base(this.address);
@@ -224,22 +246,48 @@ export class StationLink {
     if (kind.startsWith('frame/')) {
       const partId = kind.slice('frame/'.length);
       if (!isPartId(partId)) return this.refuse(topic, 'invalid_part_id', `part id "${partId}" is not allowed: letters, digits and . _ : -, at most 128 characters`);
+      const limit = this.broker.maxFrameBytes;
+      if (limit !== undefined && payload.length > limit) {
+        return this.refuse(topic, 'frame_too_large', `frame of part ${partId} is ${payload.length} bytes; the limit is ${limit} bytes (http.bodyLimitBytes), the same as over HTTP`, partId);
+      }
       return handlers.frame(partId, payload);
     }
     if (kind === 'trigger') {
       const parsed = parsePayload(TriggerSchema, payload);
-      if (!parsed.ok) return this.refuse(topic, parsed.code, parsed.message);
-      return handlers.trigger(parsed.value);
+      if (!parsed.ok) return this.refuseParsed(topic, parsed, payload);
+      return handlers.trigger(parsed.value, redelivered);
     }
     if (kind === 'decision') {
       const parsed = parsePayload(DecisionSchema, payload);
-      if (!parsed.ok) return this.refuse(topic, parsed.code, parsed.message);
+      if (!parsed.ok) return this.refuseParsed(topic, parsed, payload);
       return handlers.decision(parsed.value);
     }
   }
 
-  refuse(topic: string, code: ErrorMessage['code'], message: string, partId?: string): void {
-    this.log.warn({ topic, code, partId }, `refused inbound message: ${message}`);
-    this.publishError({ topic, code, message, ...(partId ? { partId } : {}) });
+  /** An invalid trigger or decision: the refusal names the part and echoes the requestId when the payload has them. */
+  private refuseParsed(topic: string, parsed: { code: ErrorMessage['code']; message: string }, payload: Buffer): void {
+    const { partId, requestId } = namedIn(payload);
+    this.refuse(topic, parsed.code, partId ? `part ${partId}: ${parsed.message}` : parsed.message, partId, requestId);
   }
+
+  refuse(topic: string, code: ErrorMessage['code'], message: string, partId?: string, requestId?: string): void {
+    this.log.warn({ topic, code, partId, requestId }, `refused inbound message: ${message}`);
+    this.publishError({ topic, code, message, ...(partId ? { partId } : {}), ...(requestId !== undefined ? { requestId } : {}) });
+  }
+}
+
+/** The part id and request id a payload names, when it is a JSON object that has them as strings. */
+function namedIn(payload: Buffer): { partId?: string; requestId?: string } {
+  let data: unknown;
+  try {
+    data = JSON.parse(payload.toString());
+  } catch {
+    return {};
+  }
+  if (typeof data !== 'object' || data === null) return {};
+  const { partId, requestId } = data as Record<string, unknown>;
+  return {
+    ...(typeof partId === 'string' && partId.length > 0 && partId.length <= 128 ? { partId } : {}),
+    ...(typeof requestId === 'string' && requestId.length > 0 && requestId.length <= 128 ? { requestId } : {}),
+  };
 }
