@@ -67,8 +67,12 @@ export const httpIngest: FastifyPluginAsync<HttpIngestOptions> = async (app: Fas
         }
       }
       const image = request.body;
-      if (!Buffer.isBuffer(image) || image.length === 0) {
-        return reply.code(400).send({ error: 'empty_body', message: 'send the image bytes as the body, with Content-Type image/jpeg or image/png' });
+      const partId = request.query.partId;
+      if (!Buffer.isBuffer(image)) {
+        return reply.code(415).send({ error: 'unsupported_media_type', message: `part ${partId}: Content-Type ${request.headers['content-type'] ?? '(none)'} is not an image; send one of ${IMAGE_TYPES.join(', ')}`, expected: IMAGE_TYPES, partId });
+      }
+      if (image.length === 0) {
+        return reply.code(400).send({ error: 'empty_body', message: `part ${partId}: the body is empty; send the image bytes as the body, with Content-Type image/jpeg or image/png`, partId });
       }
       try {
         return reply.send(await station.submit({ partId: request.query.partId, image, source: 'http', receivedAt }));
