@@ -49,12 +49,14 @@ async function main(argv: string[]): Promise<number> {
   return module.default(rest);
 }
 
+// A command that failed ends the process: a half-started one (a broker client retrying, a worker
+// thread) would otherwise keep it alive, and a supervisor would never see it fail.
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code !== 0) process.exitCode = code;
+    if (code !== 0) process.exit(code);
   },
   (error: unknown) => {
     console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

@@ -99,6 +99,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         station.defectLog = opened;
         await station.start();
         stoppers.push(() => station.stop());
+        await link.firstConnection(10_000); // unreachable at start: exit and say so (systemd restarts); later: retried for ever
         stations.set(station.id, station);
         const submit = station.submit.bind(station);
         const { folder, synthetic } = stationConfig.ingest;
@@ -195,7 +196,8 @@ export async function runUntilSignal(config: Config, parts: Parts): Promise<numb
   try {
     running = await run(config, parts, log);
   } catch (error) {
-    log.fatal({ err: (error as Error).message }, 'could not start');
+    // One plain line, and a non-zero exit (cli/main.ts ends the process): a supervisor restarts it.
+    console.error(`loupe: could not start: ${(error as Error).message}`);
     return 1;
   }
   if (parts.dashboard) console.error(`\n  Loupe dashboard: ${running.httpUrl}\n  MQTT broker:     ${running.mqttUrl}\n`);

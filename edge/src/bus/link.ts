@@ -112,6 +112,31 @@ export class StationLink {
     return this.client?.connected ?? false;
   }
 
+  /**
+   * At start only: resolves on the first connection, rejects at the first connection error or after
+   * `timeoutMs`, so a process that cannot reach its broker says so and exits instead of lingering.
+   * Once connected, a lost broker is retried for ever (the outbox keeps what is owed).
+   */
+  firstConnection(timeoutMs: number): Promise<void> {
+    const client = this.client;
+    if (!client) return Promise.reject(new Error('the station link is not started'));
+    if (client.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const settle = (error?: Error) => {
+        clearTimeout(timer);
+        client.off('connect', onConnect);
+        client.off('error', onError);
+        if (error) reject(new Error(`cannot reach the MQTT broker at ${this.broker.url}: ${error.message}`));
+        else resolve();
+      };
+      const onConnect = () => settle();
+      const onError = (error: Error) => settle(error);
+      const timer = setTimeout(() => settle(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+      client.on('connect', onConnect);
+      client.on('error', onError);
+    });
+  }
+
   get outboxDepth(): number {
     return this.outbox.depth;
   }
