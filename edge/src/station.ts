@@ -55,6 +55,8 @@ export interface Frame {
   requestId?: string;
   /** the earlier answer under this part id that this frame's result replaces */
   replaces?: Result;
+  /** the frame's fingerprint (edge/src/parts/memory.ts), kept with its answer to tell a redelivery */
+  fingerprint?: string;
 }
 
 interface Waiting {
@@ -277,10 +279,16 @@ export class Station {
     const missing = (detail: string) =>
       this.conclude({ partId, image: Buffer.alloc(0), source: 'trigger', receivedAt, requestId, replaces }, failSafe('missing_frame'), null, { decodeMs: 0, inferMs: 0 }, receivedAt, detail);
     const pending = framePromise.then(
-      (frame) => (frame ? this.enqueue({ ...frame, requestId, replaces }) : missing(`no frame arrived within ${this.config.trigger.frameTimeoutMs} ms of the trigger`)),
+      (frame) => {
+        if (!frame) return missing(`no frame arrived within ${this.config.trigger.frameTimeoutMs} ms of the trigger`);
+        const fingerprint = PartMemory.fingerprint(frame.image);
+        const inFlight = this.inFlight.get(partId);
+        if (inFlight) inFlight.fingerprint = fingerprint; // the same frame sent again meanwhile joins this inspection
+        return this.enqueue({ ...frame, requestId, replaces, fingerprint });
+      },
       (error: unknown) => missing(`camera failed: ${(error as Error).message}`),
     );
-    this.track(partId, null, requestId, pending, framePromise);
+    this.track(partId, null, requestId, pending);
     return pending;
   }
 
@@ -304,7 +312,7 @@ export class Station {
     }
     if (seen.replaces) this.log.info({ partId: frame.partId, source: frame.source, earlier: seen.replaces.at }, 'new frame under a part id already answered; inspecting it');
     this.link.take(frame.partId, frame.source);
-    const pending = this.enqueue({ ...frame, replaces: seen.replaces });
+    const pending = this.enqueue({ ...frame, replaces: seen.replaces, fingerprint });
     this.track(frame.partId, fingerprint, undefined, pending);
     return pending;
   }
@@ -316,16 +324,10 @@ export class Station {
     return null;
   }
 
-  /** Remembers a part while it is inspected, and its answer once it has one. */
-  private track(partId: string, fingerprint: string | null, requestId: string | undefined, pending: Promise<Result>, frame?: Promise<Frame | null>): void {
-    const entry = { pending, fingerprint, requestId };
-    this.inFlight.set(partId, entry);
-    // A trigger's frame is known only when it comes: its fingerprint then tells a redelivery of it.
-    void frame?.then((f) => f && (entry.fingerprint = PartMemory.fingerprint(f.image)), () => undefined);
-    void pending.then((result) => {
-      this.inFlight.delete(partId);
-      this.parts.answered(partId, entry.fingerprint, requestId, result);
-    });
+  /** Remembers a part while it is inspected (its answer is remembered by `conclude`). */
+  private track(partId: string, fingerprint: string | null, requestId: string | undefined, pending: Promise<Result>): void {
+    this.inFlight.set(partId, { pending, fingerprint, requestId });
+    void pending.then(() => this.inFlight.delete(partId));
   }
 
   private enqueue(frame: Frame): Promise<Result> {
@@ -405,6 +407,8 @@ export class Station {
     // leave a part the line was told is waiting for a person, with no one knowing.
     const evidence = decision.verdict !== 'pass' ? this.evidenceOf(result, frame.image, timing) : {};
     this.defectLog?.result(result, evidence);
+    // Remembered before the result goes out: a redelivery after a crash right after it gets this answer.
+    this.parts.answered(frame.partId, frame.fingerprint ?? null, frame.requestId, result);
     // What follows the result: the review a person is to decide (on disk before anyone is told), or
     // the model's verdict.
     const next =
@@ -472,7 +476,7 @@ export class Station {
 
   decide(decision: DecisionMessage): void {
     if (decision.category !== undefined && !this.config.defectCategories.includes(decision.category)) {
-      this.link.refuse(this.link.decisionTopic, 'invalid_payload', `category "${decision.category}" is not one of ${this.config.defectCategories.join(', ')}`, decision.partId, decision.requestId);
+      this.link.refuse(this.link.decisionTopic, 'invalid_payload', `part ${decision.partId}: category "${decision.category}" is not one of ${this.config.defectCategories.join(', ')}`, decision.partId, decision.requestId);
       return;
     }
     const outcome = this.book.decide(decision, Date.now());
