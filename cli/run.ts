@@ -99,7 +99,9 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         station.defectLog = opened;
         await station.start();
         stoppers.push(() => station.stop());
-        await link.firstConnection(10_000); // unreachable at start: exit and say so (systemd restarts); later: retried for ever
+        // A broker never reached at this URL: exit and say so (a wrong setting; systemd restarts). One
+        // reached before is an outage: the station starts and inspects, the outbox keeps what is owed.
+        if (!link.reachedBefore) await link.firstConnection(10_000);
         stations.set(station.id, station);
         const submit = station.submit.bind(station);
         const { folder, synthetic } = stationConfig.ingest;

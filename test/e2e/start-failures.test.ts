@@ -38,9 +38,9 @@ describe('a process that cannot start', () => {
     await writeFile(path.join(bad, 'manifest.json'), '{}');
     try {
       const [busyPort, unreachable, badModel] = await Promise.all([
-        runLoupe(['start', '--config', await config({ mqtt: { port: busy } })], env, 30_000),
-        runLoupe(['edge', '--config', await config({ mqtt: { url: `mqtt://127.0.0.1:${nobody}` } })], env, 30_000),
-        runLoupe(['start', '--config', await config({ mqtt: { port: 0 }, model: bad })], env, 30_000),
+        runLoupe(['start', '--config', await config({ mqtt: { port: busy } })], env, 120_000),
+        runLoupe(['edge', '--config', await config({ mqtt: { url: `mqtt://127.0.0.1:${nobody}` } })], env, 120_000),
+        runLoupe(['start', '--config', await config({ mqtt: { port: 0 }, model: bad })], env, 120_000),
       ]);
       expectOnePlainLine(busyPort, `MQTT port 127.0.0.1:${busy} is already in use`);
       expectOnePlainLine(unreachable, `cannot reach the MQTT broker at mqtt://127.0.0.1:${nobody}`);
@@ -48,5 +48,5 @@ describe('a process that cannot start', () => {
     } finally {
       holder.close();
     }
-  }, 60_000);
+  }, 150_000);
 });

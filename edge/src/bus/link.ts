@@ -4,6 +4,8 @@
  * Inbound payloads are validated against the contract; anything unusable is answered on the error
  * topic and goes no further.
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import { topics, isPartId, type StationAddress } from '../../../contract/topics.ts';
@@ -75,6 +77,9 @@ export class StationLink {
   private readonly inHand: PartsInHand;
   /** parts a previous process took and never answered: the station answers them at start */
   readonly interrupted: InHand[];
+  /** this station has reached this broker URL before: unreachable at start is an outage, not a wrong setting */
+  readonly reachedBefore: boolean;
+  private readonly reachedFile: string;
 
   constructor(
     private readonly broker: BrokerOptions,
@@ -82,6 +87,8 @@ export class StationLink {
     outboxDir: string,
     private readonly log: Logger,
   ) {
+    this.reachedFile = path.join(outboxDir, 'broker-reached');
+    this.reachedBefore = existsSync(this.reachedFile) && readFileSync(this.reachedFile, 'utf8') === broker.url;
     const inHand = new PartsInHand(outboxDir);
     // A part whose result reached the outbox before the crash, but not its answered mark, is answered.
     const unanswered = new Set(inHand.left.map((part) => part.partId));
@@ -115,7 +122,8 @@ export class StationLink {
   /**
    * At start only: resolves on the first connection, rejects at the first connection error or after
    * `timeoutMs`, so a process that cannot reach its broker says so and exits instead of lingering.
-   * Once connected, a lost broker is retried for ever (the outbox keeps what is owed).
+   * Once connected, a lost broker is retried for ever (the outbox keeps what is owed); so is a broker
+   * this station has reached before at this URL (`reachedBefore`: a restart during an outage).
    */
   firstConnection(timeoutMs: number): Promise<void> {
     const client = this.client;
@@ -163,6 +171,7 @@ export class StationLink {
     client.on('offline', () => this.log.warn({ outbox: this.outbox.depth }, 'mqtt broker unreachable; results and verdicts wait in the outbox'));
     client.on('connect', (connack) => {
       this.log.info({ url: this.broker.url, sessionPresent: connack.sessionPresent }, 'mqtt connected');
+      if (!this.reachedBefore) this.rememberReached();
       // "online" is said once the station listens: a PLC that waits for it never sends into the void.
       if (!connack.sessionPresent) {
         client.subscribe([topics.trigger(this.address), `${topics.base(this.address)}/frame/+`, topics.decision(this.address)], { qos: 1 }, (error) => {
@@ -178,6 +187,14 @@ export class StationLink {
       },
       publish: (message, done) => client.publish(message.topic, message.payload, { qos: 1, retain: message.retain }, (error) => done(error ?? undefined)),
     });
+  }
+
+  private rememberReached(): void {
+    try {
+      writeFileSync(this.reachedFile, this.broker.url);
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'could not note that the broker was reached');
+    }
   }
 
   async stop(offline: Status): Promise<void> {
