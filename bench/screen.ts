@@ -17,6 +17,7 @@ import pino from 'pino';
 import sharp from 'sharp';
 import { chromium, type Page } from 'playwright-core';
 import { checkConfig } from '../config/load.ts';
+import { loginApi } from '../lab/api.ts';
 import { run } from '../cli/run.ts';
 import { generatePart } from '../lab/synth.ts';
 
@@ -62,8 +63,9 @@ export async function benchScreen(options: { items?: number; warmupItems?: numbe
         for (const item of drawn) w.latencies.push(at - Date.parse(item.openedAt));
       });
     });
+    const api = await loginApi(running.httpUrl, 'bench', password);
     const post = async (partId: string, i: number) => {
-      await fetch(new URL(`/api/stations/cam-b/frames?partId=${partId}`, running.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(frames[i % frames.length]) });
+      await api.frame('cam-b', partId, frames[i % frames.length], 'image/png'); // throws on a refused frame: no latency from parts that never opened
       await new Promise((r) => setTimeout(r, gapMs));
     };
     // Warm-up, reported apart: the first parts after a cold start pay for the model's first runs,

@@ -7,7 +7,7 @@ import { openStation } from './station-state.ts';
 export default async function calibrate(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', default: DEFAULT_CONFIG }, station: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
-    console.log('Usage: loupe calibrate [--config FILE] [--station S] [--json]\n\nProposes pass_below / reject_above from the decided history of a station. Nothing changes until a\nmanager approves it: POST /api/stations/S/thresholds { passBelow, rejectAbove, approvedBy }.');
+    console.log('Usage: loupe calibrate [--config FILE] [--station S] [--json]\n\nProposes pass_below / reject_above from the decided history of a station. Nothing changes until a\nmanager approves it, logged in: POST /api/stations/S/thresholds { passBelow, rejectAbove, basis? } (the\napprover is the session\'s person), or on the dashboard.');
     return 0;
   }
   const config = await loadConfig(values.config);

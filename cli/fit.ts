@@ -25,7 +25,7 @@ export default async function fitCommand(argv: string[]): Promise<number> {
     const report = await refitFromDecisions({ parent: station.modelDir, parts, goodData: values.data, out: values.out, method: values.texture || values.method ? method : undefined });
     console.log(`refitted ${report.manifest.id} v${report.manifest.version} from ${JSON.stringify(report.manifest.lineage)}`);
     console.log(`proposed thresholds: passBelow ${report.manifest.thresholds.passBelow}, rejectAbove ${report.manifest.thresholds.rejectAbove}`);
-    console.log(`swap it in: POST /api/stations/${station.id}/model { "model": "${values.out}", "approvedBy": "<manager>" }`);
+    console.log(`swap it in, logged in as a manager: POST /api/stations/${station.id}/model { "model": "${values.out}" } (the approver is the session's person)`);
     return 0;
   }
   if (values.help || !values.data || !values.out) {

@@ -2,19 +2,26 @@
  * `loupe` — one command line for the whole product. Each subcommand lives in its own module and
  * is loaded only when asked for, so `loupe --help` stays instant.
  */
-type Command = { summary: string; load: () => Promise<{ default: (argv: string[]) => Promise<number> }> };
+/** `usage`: the command's options, repeated here so `loupe --help` lists them all without loading any command. */
+type Command = { summary: string; usage: string[]; load: () => Promise<{ default: (argv: string[]) => Promise<number> }> };
+
+const RUN_OPTIONS = '[--config FILE] [--http-port N] [--mqtt-port N] [--mqtt-url URL]';
 
 const commands: Record<string, Command> = {
-  start: { summary: 'run everything in one process: embedded broker (unless mqtt.url is set), stations, dashboard', load: () => import('./start.ts') },
-  edge: { summary: 'run the edge stations only (connects to mqtt.url or the local broker)', load: () => import('./edge.ts') },
-  dashboard: { summary: 'run the dashboard only', load: () => import('./dashboard.ts') },
-  synth: { summary: 'write a synthetic dataset in the MVTec AD layout', load: () => import('./synth.ts') },
-  fit: { summary: 'fit an anomaly model on good parts and write model.onnx + manifest.json', load: () => import('./fit.ts') },
-  eval: { summary: 'evaluate a model on a dataset: AUROC, auto-pass share at zero escapes, speed', load: () => import('./eval.ts') },
-  calibrate: { summary: "propose pass_below / reject_above from a station's decided history", load: () => import('./calibrate.ts') },
-  export: { summary: 'export decided parts with their labels as an MVTec AD dataset', load: () => import('./export.ts') },
-  simulate: { summary: 'run the human loop on synthetic parts: review rate, escapes, false rejects over time', load: () => import('./simulate.ts') },
-  bench: { summary: 'measure throughput, latency and overhead against raw decode + inference', load: () => import('./bench.ts') },
+  start: { summary: 'run everything in one process: embedded broker (unless mqtt.url is set), stations, dashboard', usage: [RUN_OPTIONS], load: () => import('./start.ts') },
+  edge: { summary: 'run the edge stations only (connects to mqtt.url or the local broker)', usage: [RUN_OPTIONS], load: () => import('./edge.ts') },
+  dashboard: { summary: 'run the dashboard only', usage: [RUN_OPTIONS], load: () => import('./dashboard.ts') },
+  synth: { summary: 'write a synthetic dataset in the MVTec AD layout', usage: ['--out DIR [--seed S] [--count N] [--category bracket|brushed]...'], load: () => import('./synth.ts') },
+  fit: {
+    summary: 'fit an anomaly model on good parts and write model.onnx + manifest.json',
+    usage: ['--data DIR/CATEGORY --out models/NAME [--method auto|aligned|texture] [--texture] [--id ID] [--version V]', '--from-decisions --out models/NAME [--config FILE] [--station S] [--data DIR/CATEGORY]'],
+    load: () => import('./fit.ts'),
+  },
+  eval: { summary: "evaluate a model on a dataset: AUROC, auto-pass share at zero escapes, the split at its thresholds, speed", usage: ['--model models/NAME --data DIR/CATEGORY [--json]'], load: () => import('./eval.ts') },
+  calibrate: { summary: "propose pass_below / reject_above from a station's decided history", usage: ['[--config FILE] [--station S] [--json]'], load: () => import('./calibrate.ts') },
+  export: { summary: 'export decided parts with their labels as an MVTec AD dataset', usage: ['--out DIR [--config FILE] [--station S] [--days N]'], load: () => import('./export.ts') },
+  simulate: { summary: 'run the human loop on synthetic parts: review rate, escapes, false rejects over time', usage: ['[--parts N] [--windows W] [--calibrate-every K] [--seed S] [--json]'], load: () => import('./simulate.ts') },
+  bench: { summary: 'measure throughput, latency and overhead against raw decode + inference', usage: ['[--json] [--only SUITE,...] [--runs N]'], load: () => import('./bench.ts') },
 };
 
 export function usage(): string {
@@ -23,14 +30,23 @@ export function usage(): string {
     'Usage: loupe <command> [options]',
     '',
     'Commands:',
-    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    ...Object.entries(commands).flatMap(([name, c]) => [`  ${name.padEnd(width)}  ${c.summary}`, ...c.usage.map((line) => `  ${' '.repeat(width)}    loupe ${name} ${line}`)]),
     '',
     'Common options (start, edge, dashboard):',
-    '  --config FILE     YAML configuration (default: config/loupe.yaml)',
-    '  --http-port N     dashboard and ingest HTTP port (overrides http.port)',
-    '  --mqtt-port N     embedded broker port (overrides mqtt.port)',
+    '  --config FILE     YAML configuration (default: config/loupe.yaml); relative paths in it start at its folder',
+    '  --http-port N     dashboard and ingest HTTP port (overrides http.port; 0 picks a free port)',
+    '  --mqtt-port N     embedded broker port (overrides mqtt.port; 0 picks a free port)',
+    '  --mqtt-url URL    use this broker instead of embedding one (overrides mqtt.url)',
+    '  --help, -h        this text; `loupe <command> --help` for one command',
     '',
-    'Run `loupe <command> --help` for the options of one command.',
+    'Environment:',
+    '  LOUPE_MQTT_USERNAME, LOUPE_MQTT_PASSWORD   broker credentials (override mqtt.username / mqtt.password)',
+    '  LOUPE_ADMIN_USER, LOUPE_ADMIN_PASSWORD     the first admin, made on first start when nobody is registered',
+    '  LOUPE_LOG_LEVEL                            trace, debug, info (default), warn, error',
+    '  LOUPE_LOG_FORMAT                           pretty (default on a terminal) or json (default otherwise)',
+    '  LOUPE_BENCH_WORKERS                        inspection workers of the pipeline bench run directly (npx tsx bench/pipeline.ts)',
+    '  LOUPE_SKIMAGE_DATA                         tests: folder of the scikit-image texture images (test/lab/textures.test.ts)',
+    '  ${NAME} in the config file                 replaced by the environment variable NAME',
   ].join('\n');
 }
 
@@ -49,12 +65,14 @@ async function main(argv: string[]): Promise<number> {
   return module.default(rest);
 }
 
+// A command that failed ends the process: a half-started one (a broker client retrying, a worker
+// thread) would otherwise keep it alive, and a supervisor would never see it fail.
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code !== 0) process.exitCode = code;
+    if (code !== 0) process.exit(code);
   },
   (error: unknown) => {
     console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

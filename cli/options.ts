@@ -37,7 +37,8 @@ export async function parseRunOptions(argv: string[], command: string): Promise<
         '  --mqtt-port N    port of the embedded broker (overrides mqtt.port; 0 picks a free port)',
         '  --mqtt-url URL   use this broker instead of embedding one (overrides mqtt.url)',
         '',
-        'Environment: LOUPE_MQTT_USERNAME, LOUPE_MQTT_PASSWORD (broker credentials), LOUPE_LOG_LEVEL.',
+        'Environment: LOUPE_MQTT_USERNAME, LOUPE_MQTT_PASSWORD (broker credentials), LOUPE_ADMIN_USER,',
+        'LOUPE_ADMIN_PASSWORD (the first admin), LOUPE_LOG_LEVEL, LOUPE_LOG_FORMAT (pretty or json).',
       ].join('\n'),
     );
     return 0;

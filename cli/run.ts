@@ -23,6 +23,7 @@ import { ClaimBook } from '../dashboard/src/claims.ts';
 import { People } from '../dashboard/src/people.ts';
 import { cookieSecret, ensureFirstAdmin, installAuth } from '../dashboard/src/auth.ts';
 import { reviewApi } from '../edge/src/review/api.ts';
+import { PartMemory } from '../edge/src/parts/memory.ts';
 import { createLogger } from './log.ts';
 import { EdgeMetrics } from '../edge/src/health/metrics.ts';
 import { DefectLog } from '../edge/src/log/defect-log.ts';
@@ -56,6 +57,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     }
     const mqttUrl = config.mqtt.url ?? broker?.url ?? `mqtt://${config.mqtt.host}:${config.mqtt.port}`;
     const brokerOptions: BrokerOptions = { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, clientId: config.mqtt.clientId, ...(await tlsFiles(config)) };
+    const maxFrameBytes = config.http.bodyLimitBytes; // one frame size limit, whichever way the frame comes
 
     // Per-request access logs would double every part's log line; the station logs each part itself.
     const app = Fastify({ loggerInstance: log.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }), bodyLimit: config.http.bodyLimitBytes });
@@ -87,15 +89,19 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         stoppers.push(() => model.close());
         const address = { prefix: config.mqtt.topicPrefix, line: config.line, station: stationConfig.id };
         const clientId = brokerOptions.clientId ? `${brokerOptions.clientId}-${stationConfig.id}` : undefined;
-        const link = new StationLink({ ...brokerOptions, clientId }, address, path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id), stationLog);
+        const link = new StationLink({ ...brokerOptions, clientId, maxFrameBytes }, address, path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id), stationLog);
         const stateDir = path.resolve(config.dataDir, 'reviews', config.line, stationConfig.id);
         const reviews = new FileReviewStore(stateDir);
         stoppers.push(() => reviews.close());
-        const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), { reviews, thresholds: new ThresholdHistory(stateDir) }, stationLog);
+        const parts = new PartMemory(stateDir, stationConfig.answers);
+        const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), { reviews, thresholds: new ThresholdHistory(stateDir), parts }, stationLog);
         station.metrics = metrics;
         station.defectLog = opened;
         await station.start();
         stoppers.push(() => station.stop());
+        // A broker never reached at this URL: exit and say so (a wrong setting; systemd restarts). One
+        // reached before is an outage: the station starts and inspects, the outbox keeps what is owed.
+        if (!link.reachedBefore) await link.firstConnection(10_000);
         stations.set(station.id, station);
         const submit = station.submit.bind(station);
         const { folder, synthetic } = stationConfig.ingest;
@@ -192,7 +198,8 @@ export async function runUntilSignal(config: Config, parts: Parts): Promise<numb
   try {
     running = await run(config, parts, log);
   } catch (error) {
-    log.fatal({ err: (error as Error).message }, 'could not start');
+    // One plain line, and a non-zero exit (cli/main.ts ends the process): a supervisor restarts it.
+    console.error(`loupe: could not start: ${(error as Error).message}`);
     return 1;
   }
   if (parts.dashboard) console.error(`\n  Loupe dashboard: ${running.httpUrl}\n  MQTT broker:     ${running.mqttUrl}\n`);

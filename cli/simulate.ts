@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { simulate } from '../lab/simulate.ts';
+import { simulate, type Simulation } from '../lab/simulate.ts';
 
 export default async function simulateCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { parts: { type: 'string', default: '5000' }, windows: { type: 'string', default: '10' }, 'calibrate-every': { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
@@ -12,7 +12,14 @@ export default async function simulateCommand(argv: string[]): Promise<number> {
     console.error('loupe simulate: --parts must be an integer of at least 10');
     return 2;
   }
-  const outcome = await simulate({ parts, windows: Number(values.windows), calibrateEvery: Number(values['calibrate-every']), seed: Number(values.seed) });
+  let outcome: Simulation;
+  try {
+    outcome = await simulate({ parts, windows: Number(values.windows), calibrateEvery: Number(values['calibrate-every']), seed: Number(values.seed) });
+  } catch (error) {
+    // A refused call or a part without a verdict: the loop did not close, so there are no figures to show.
+    console.error(`loupe simulate: stopped: ${(error as Error).message}`);
+    return 1;
+  }
   if (values.json) {
     console.log(JSON.stringify(outcome));
     return 0;

@@ -3,6 +3,7 @@
  * the schema. Every problem is reported with the key path, the bad value and what is allowed.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigSchema, type Config } from './schema.ts';
@@ -41,7 +42,27 @@ export async function loadConfig(file: string, overrides: Overrides = {}, env: N
     const where = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}` : '';
     throw new ConfigError(file, [`not valid YAML${where}: ${(error as Error).message.split('\n')[0]}`]);
   }
-  return checkConfig(raw, file, overrides, env);
+  const config = checkConfig(raw, file, overrides, env);
+  resolvePaths(config, raw, path.dirname(path.resolve(file)));
+  return config;
+}
+
+/**
+ * Paths written in a config file are relative to the file's folder, so a file means the same thing
+ * whatever folder `loupe` is started from (a systemd unit, a shell in another folder). Defaults not
+ * written in the file (`models/default`, `.data`) stay relative to the working directory.
+ */
+function resolvePaths(config: Config, raw: unknown, dir: string): void {
+  const written = raw as { dataDir?: unknown; mqtt?: { tls?: Record<string, unknown> }; stations?: { model?: unknown; ingest?: { folder?: { path?: unknown } } }[] } | null;
+  const from = (value: string) => path.resolve(dir, value);
+  if (typeof written?.dataDir === 'string') config.dataDir = from(config.dataDir);
+  const tls = config.mqtt.tls;
+  if (tls) for (const key of ['ca', 'cert', 'key'] as const) if (typeof written?.mqtt?.tls?.[key] === 'string' && tls[key]) tls[key] = from(tls[key]);
+  config.stations.forEach((station, index) => {
+    const own = Array.isArray(written?.stations) ? written.stations[index] : undefined;
+    if (typeof own?.model === 'string') station.model = from(station.model);
+    if (station.ingest.folder && typeof own?.ingest?.folder?.path === 'string') station.ingest.folder.path = from(station.ingest.folder.path);
+  });
 }
 
 /** Validates an already-parsed config object; exported for tests and for configs built in code. */

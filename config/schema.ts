@@ -26,7 +26,7 @@ export const ShiftSchema = Type.Object(
 export const StationSchema = Type.Object(
   {
     id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'station id, used in MQTT topics and URLs' }),
-    model: Type.String({ default: 'models/default', description: 'model folder (model.onnx + manifest.json), relative to the working directory' }),
+    model: Type.String({ default: 'models/default', description: "model folder (model.onnx + manifest.json); relative to the config file's folder (the default: to the working directory)" }),
     thresholds: Type.Optional(Type.Union([ThresholdsSchema, Type.Null()], { description: 'overrides the thresholds proposed in the model manifest' })),
     autoReject: Type.Boolean({ default: true, description: 'reject clear defects without a person; when false they go to review' }),
     defectCategories: Type.Array(Type.String({ minLength: 1 }), { default: ['scratch', 'dent', 'crack', 'missing', 'contamination', 'other'], description: 'defect categories a technician can choose from' }),
@@ -49,6 +49,13 @@ export const StationSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    answers: Type.Object(
+      {
+        keepHours: Type.Number({ exclusiveMinimum: 0, default: 24, description: "how long each part's answer is kept on disk, so a message delivered again gets the same answer after a restart" }),
+        maxParts: Type.Integer({ minimum: 1, default: 100_000, description: 'at most this many part ids are remembered (the oldest are forgotten first)' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     statusIntervalSeconds: Type.Number({ exclusiveMinimum: 0, default: 10, description: 'how often the retained status (health) is republished, besides on every change' }),
     trigger: Type.Object(
       { frameTimeoutMs: Type.Integer({ minimum: 1, default: 5000, description: 'how long a trigger waits for its frame before the part goes to review with reason missing_frame' }) },
@@ -59,7 +66,7 @@ export const StationSchema = Type.Object(
         folder: Type.Optional(
           Type.Object(
             {
-              path: Type.String({ minLength: 1, description: 'folder watched for new image files; the file name (without extension) is the part id' }),
+              path: Type.String({ minLength: 1, description: "folder watched for new image files (relative to the config file's folder); the file name (without extension) is the part id" }),
               pollMs: Type.Integer({ minimum: 10, default: 200, description: 'how often the folder is scanned' }),
             },
             { additionalProperties: false },
@@ -87,7 +94,7 @@ export const StationSchema = Type.Object(
 export const ConfigSchema = Type.Object(
   {
     line: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'line-1', description: 'production line id, the second level of every MQTT topic' }),
-    dataDir: Type.String({ default: '.data', description: 'where images, review state and the defect log are kept' }),
+    dataDir: Type.String({ default: '.data', description: "where images, review state and the defect log are kept; relative to the config file's folder (the default: to the working directory)" }),
     mqtt: Type.Object(
       {
         url: Type.Optional(Type.Union([Type.String({ pattern: '^(mqtts?|wss?|tcp|ssl)://' }), Type.Null()], { description: 'broker URL; when unset, `loupe start` embeds a broker' })),

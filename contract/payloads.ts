@@ -16,11 +16,14 @@ const Reason = Type.Union(
 );
 const Thresholds = Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }, { additionalProperties: false });
 const ModelRef = Type.Object({ id: Type.String(), version: Type.String() }, { additionalProperties: false });
+/** Optional in v1 (an older reader or sender is unaffected): a trigger's or decision's id, echoed in what answers it. */
+const RequestId = Type.String({ minLength: 1, maxLength: 128, description: "the caller's id for this request; the station echoes it in the ack, result, verdict or error that answers it" });
 
 export const TriggerSchema = Type.Object(
   {
     schema: Type.Optional(schemaTag('trigger')),
     partId: PartId,
+    requestId: Type.Optional(RequestId),
   },
   { additionalProperties: false, $id: 'loupe/trigger@1', title: 'trigger (in)', description: 'asks the station to inspect part partId' },
 );
@@ -33,6 +36,7 @@ export const DecisionSchema = Type.Object(
     category: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "one of the station's defectCategories" })),
     note: Type.Optional(Type.String({ maxLength: 1000 })),
     user: Type.String({ minLength: 1, maxLength: 64, description: 'who decided' }),
+    requestId: Type.Optional(RequestId),
   },
   { additionalProperties: false, $id: 'loupe/decision@1', title: 'decision (in)', description: "a person's decision on a review" },
 );
@@ -53,6 +57,13 @@ export const ResultSchema = Type.Object(
     timings: Type.Object(
       { queueMs: Type.Number(), decodeMs: Type.Number(), inferMs: Type.Number(), totalMs: Type.Number() },
       { additionalProperties: false, description: 'milliseconds from frame arrival' },
+    ),
+    requestId: Type.Optional(RequestId),
+    replaces: Type.Optional(
+      Type.Object(
+        { verdict: Verdict, score: Type.Union([Type.Number(), Type.Null()]), at: Timestamp },
+        { additionalProperties: false, description: 'a new frame under a part id already answered: the earlier result this one replaces (its verdict, score and time)' },
+      ),
     ),
     at: Timestamp,
   },
@@ -89,6 +100,7 @@ export const VerdictSchema = Type.Object(
     category: Type.Optional(Type.String()),
     note: Type.Optional(Type.String()),
     score: Type.Union([Type.Number(), Type.Null()]),
+    requestId: Type.Optional(RequestId),
     at: Timestamp,
   },
   { additionalProperties: false, $id: 'loupe/verdict@1', title: 'verdict (out)', description: 'the final word on a part' },
@@ -118,12 +130,30 @@ export const ErrorSchema = Type.Object(
     line: Type.String(),
     station: Type.String(),
     topic: Type.String({ description: 'the topic of the message that was refused' }),
-    code: Type.Union([Type.Literal('malformed_json'), Type.Literal('invalid_payload'), Type.Literal('unknown_part'), Type.Literal('conflict'), Type.Literal('invalid_part_id')]),
-    message: Type.String(),
-    partId: Type.Optional(Type.String()),
+    code: Type.Union(
+      ['malformed_json', 'invalid_payload', 'unknown_part', 'conflict', 'invalid_part_id', 'frame_too_large', 'duplicate_part_id'].map((c) => Type.Literal(c)),
+    ),
+    message: Type.String({ description: 'what was wrong, in plain words' }),
+    partId: Type.Optional(Type.String({ description: 'the part the refused message was about, when it named one' })),
+    requestId: Type.Optional(RequestId),
     at: Timestamp,
   },
   { additionalProperties: false, $id: 'loupe/error@1', title: 'error (out)', description: 'why an inbound message was not used' },
+);
+
+export const TriggerAckSchema = Type.Object(
+  {
+    schema: schemaTag('trigger-ack'),
+    line: Type.String(),
+    station: Type.String(),
+    partId: PartId,
+    requestId: Type.Optional(RequestId),
+    state: Type.Union([Type.Literal('accepted'), Type.Literal('answered')], {
+      description: 'accepted: an inspection starts, its result follows; answered: the same trigger again, its result is published again',
+    }),
+    at: Timestamp,
+  },
+  { additionalProperties: false, $id: 'loupe/trigger-ack@1', title: 'trigger ack (out)', description: 'a trigger was received and taken in hand; sent at once, before the result' },
 );
 
 export type Trigger = Static<typeof TriggerSchema>;
@@ -133,10 +163,12 @@ export type Review = Static<typeof ReviewSchema>;
 export type VerdictMessage = Static<typeof VerdictSchema>;
 export type Status = Static<typeof StatusSchema>;
 export type ErrorMessage = Static<typeof ErrorSchema>;
+export type TriggerAck = Static<typeof TriggerAckSchema>;
 export type Reason = Static<typeof Reason>;
 
 export const payloadSchemas: Record<string, TSchema> = {
   trigger: TriggerSchema,
+  'trigger-ack': TriggerAckSchema,
   decision: DecisionSchema,
   result: ResultSchema,
   review: ReviewSchema,

@@ -14,6 +14,8 @@ export const topics = {
   status: (a: StationAddress) => `${topics.base(a)}/status`,
   /** in: PLC asks for an inspection of part N */
   trigger: (a: StationAddress) => `${topics.base(a)}/trigger`,
+  /** out: a trigger was received (sent at once, before its result) */
+  triggerAck: (a: StationAddress) => `${topics.base(a)}/trigger/ack`,
   /** in: image bytes (JPEG or PNG) of part N, payload is the raw file */
   frame: (a: StationAddress, partId: string) => `${topics.base(a)}/frame/${partId}`,
   /** out: the model's result, one per part */

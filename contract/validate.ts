@@ -4,7 +4,7 @@ import addFormats from 'ajv-formats';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { payloadSchemas } from './payloads.ts';
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 (addFormats as unknown as (a: Ajv) => void)(ajv);
 const compiled = new Map<TSchema, ValidateFunction>();
 
@@ -27,14 +27,31 @@ export function checkPayload<S extends TSchema>(schema: S, data: unknown): Parse
     compiled.set(schema, validate);
   }
   if (validate(data)) return { ok: true, value: data as Static<S> };
-  return { ok: false, code: 'invalid_payload', message: (validate.errors ?? []).map(describe).join('; ') };
+  return { ok: false, code: 'invalid_payload', message: describeAll(validate.errors ?? []) };
 }
 
-function describe(e: ErrorObject): string {
-  const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : 'payload';
-  if (e.keyword === 'additionalProperties') return `${where}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`;
-  if (e.keyword === 'required') return `${where}: missing "${(e.params as { missingProperty: string }).missingProperty}"`;
-  return `${where} ${e.message ?? e.keyword}`;
+/**
+ * Ajv's errors in plain words, one per field: a choice of values says the values
+ * (`decision must be "accept" or "reject"`), a pattern says what is allowed.
+ */
+function describeAll(errors: ErrorObject[]): string {
+  const choices = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  const lines: string[] = [];
+  for (const e of errors) {
+    const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : 'payload';
+    if (e.keyword === 'anyOf') {
+      const allowed = ((e.schema as { const?: unknown }[]) ?? []).map((option) => option.const);
+      lines.push(allowed.every((value) => value !== undefined) ? `${where} must be ${allowed.map((value) => JSON.stringify(value)).join(' or ')}` : `${where} is not one of the allowed forms`);
+    } else if (choices.has(e.instancePath)) continue; // said by its anyOf
+    else if (e.keyword === 'additionalProperties') lines.push(`${where}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`);
+    else if (e.keyword === 'required') lines.push(`${where}: missing "${(e.params as { missingProperty: string }).missingProperty}"`);
+    else if (e.keyword === 'pattern') {
+      const description = (e.parentSchema as { description?: string } | undefined)?.description;
+      lines.push(`${where} ${JSON.stringify(e.data)} is not allowed${description ? ` (${description})` : ''}`);
+    } else if (e.keyword === 'type') lines.push(`${where} must be a ${(e.params as { type: string }).type}`);
+    else lines.push(`${where} ${e.message ?? e.keyword}`);
+  }
+  return lines.join('; ');
 }
 
 export { payloadSchemas };

@@ -3,6 +3,7 @@
  *   CATEGORY/train/good/*.png, CATEGORY/test/good/*.png, CATEGORY/test/<defect>/NNN.png,
  *   CATEGORY/ground_truth/<defect>/NNN_mask.png
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CATEGORIES, generatePart, type Category } from './synth.ts';
@@ -29,17 +30,28 @@ export async function trainImages(categoryDir: string): Promise<string[]> {
 export async function testSamples(categoryDir: string): Promise<Sample[]> {
   const testDir = path.join(categoryDir, 'test');
   const kinds = (await readdir(testDir, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-  if (kinds.length === 0) throw new Error(`${categoryDir}: no test/<kind> folders`);
+  if (kinds.length === 0) {
+    const flat = (await listImages(categoryDir).catch(() => [])).length;
+    throw new DatasetLayoutError(
+      `${categoryDir}: no test/<kind> folders${flat > 0 ? ` (it holds ${flat} images directly)` : ''}. loupe eval expects the MVTec AD layout: ` +
+        'CATEGORY/test/good/*.png (good parts), CATEGORY/test/<defect>/*.png (one folder per defect kind), and optionally ' +
+        'CATEGORY/ground_truth/<defect>/<name>_mask.png for the pixel score. `loupe synth --out DIR` writes an example.',
+    );
+  }
   const samples: Sample[] = [];
   for (const kind of kinds) {
     for (const file of await listImages(path.join(testDir, kind))) {
       const defect = kind === 'good' ? null : kind;
-      const mask = defect ? path.join(categoryDir, 'ground_truth', kind, `${path.basename(file).replace(IMAGE, '')}_mask.png`) : null;
+      const maskFile = defect ? path.join(categoryDir, 'ground_truth', kind, `${path.basename(file).replace(IMAGE, '')}_mask.png`) : null;
+      const mask = maskFile && existsSync(maskFile) ? maskFile : null; // a dataset without masks: image scores only
       samples.push({ file, defect, mask });
     }
   }
   return samples;
 }
+
+/** A dataset folder not laid out as loupe expects; its message says what the layout is. */
+export class DatasetLayoutError extends Error {}
 
 export async function readImage(file: string): Promise<Buffer> {
   return readFile(file);

@@ -10,6 +10,10 @@ import { readImage, testSamples } from './dataset.ts';
 export interface Evaluation {
   imageAuroc: number;
   pixelAuroc: number | null;
+  /** why the pixel score is left out, when it is */
+  pixelNote?: string;
+  /** what the model's proposed thresholds (its manifest) do to the test set */
+  atThresholds: { thresholds: { passBelow: number; rejectAbove: number }; pass: number; review: number; reject: number; defectsPassed: number; goodRejected: number };
   perDefect: Record<string, number>;
   autoPassAtZeroEscape: number;
   inferenceMsPerImage: number;
@@ -20,6 +24,8 @@ export interface Evaluation {
 export async function evaluate(modelDir: string, categoryDir: string): Promise<Evaluation> {
   const model = await loadModel(modelDir);
   const samples = await testSamples(categoryDir);
+  // The pixel score needs a mask for every defective image; without them it is left out, not guessed.
+  const masked = samples.every((sample) => sample.defect === null || sample.mask !== null);
   const scores: { score: number; defect: string | null }[] = [];
   const pixels = new PixelRoc();
   let inferMs = 0;
@@ -29,11 +35,12 @@ export async function evaluate(modelDir: string, categoryDir: string): Promise<E
     inferMs += inspection.inferMs;
     decodeMs += inspection.decodeMs;
     scores.push({ score: inspection.score, defect: sample.defect });
-    if (inspection.mapWidth > 1) {
+    if (masked && inspection.mapWidth > 1) {
       const truth = sample.mask ? await sharp(await readImage(sample.mask)).greyscale().resize(inspection.mapWidth, inspection.mapHeight, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer() : null;
       pixels.add(inspection.map, truth);
     }
   }
+  const thresholds = model.manifest.thresholds;
   await model.close();
   const good = scores.filter((s) => s.defect === null).map((s) => s.score);
   const bad = scores.filter((s) => s.defect !== null).map((s) => s.score);
@@ -44,9 +51,20 @@ export async function evaluate(modelDir: string, categoryDir: string): Promise<E
   }
   // Every defective part must stay at or above pass_below: the best pass_below is the lowest defect score.
   const lowestDefect = Math.min(...bad);
+  const verdictOf = (score: number) => (score < thresholds.passBelow ? 'pass' : score >= thresholds.rejectAbove ? 'reject' : 'review');
+  const count = (verdict: string, defect?: boolean) => scores.filter((s) => verdictOf(s.score) === verdict && (defect === undefined || (s.defect !== null) === defect)).length;
   return {
     imageAuroc: auroc(good, bad),
-    pixelAuroc: pixels.auroc(),
+    pixelAuroc: masked ? pixels.auroc() : null,
+    ...(masked ? {} : { pixelNote: 'no ground_truth masks for the defective images: pixel AUROC left out, image scores only' }),
+    atThresholds: {
+      thresholds: { passBelow: thresholds.passBelow, rejectAbove: thresholds.rejectAbove },
+      pass: count('pass'),
+      review: count('review'),
+      reject: count('reject'),
+      defectsPassed: count('pass', true),
+      goodRejected: count('reject', false),
+    },
     perDefect,
     autoPassAtZeroEscape: good.filter((s) => s < lowestDefect).length / good.length,
     inferenceMsPerImage: inferMs / samples.length,

@@ -1,13 +1,15 @@
 /**
  * The human loop, simulated end to end: synthetic parts with known truth go through the real
  * station (HTTP ingest, ONNX, policy, outbox) and the real embedded broker; a simulated technician
- * answers every review from the truth after a short delay, over MQTT; every K decisions the
- * station's calibration is approved as proposed. Per window of parts: how many needed a person,
+ * answers every review from the truth after a short delay, over MQTT; every K decisions a manager,
+ * logged in like anyone else, approves the station's calibration as proposed. Any refused call stops
+ * the simulation with an error: figures from a loop that never closed would be meaningless. Per window of parts: how many needed a person,
  * how many defects ended as pass (escapes), how many good parts ended as reject.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import sharp from 'sharp';
@@ -16,6 +18,7 @@ import { checkConfig } from '../config/load.ts';
 import type { Result, Review, VerdictMessage } from '../contract/payloads.ts';
 import { loadManifest } from '../edge/src/vision/manifest.ts';
 import { CATEGORIES, generatePart, rng } from './synth.ts';
+import { loginApi } from './api.ts';
 
 export interface SimulationOptions {
   parts: number;
@@ -61,14 +64,21 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
   }
 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-simulate-'));
+  const manager = { user: 'sim-manager', password: randomBytes(12).toString('base64url') };
   const config = checkConfig({
     line: 'sim',
     dataDir: path.join(dir, 'data'),
     mqtt: { port: 0 },
     http: { port: 0 },
+    // the first admin (allowed everything a manager is) is the simulation's manager
+    dashboard: { admin: manager },
     stations: [{ id: 'sim-1', model: modelDir, thresholds: start, audit: { share: 0.02 }, review: { deadlineSeconds: 60, defaultAction: 'reject' }, queue: { maxDepth: 1000 } }],
   });
   const running = await run(config, { broker: true, edge: true, dashboard: false }, pino({ level: 'silent' }));
+  const api = await loginApi(running.httpUrl, manager.user, manager.password).catch(async (error: unknown) => {
+    await running.stop();
+    throw error;
+  });
   const technician = await mqtt.connectAsync(running.mqttUrl, { clientId: `technician-${process.pid}` });
   const truth = new Map<string, string | null>();
   const results = new Map<string, Result>();
@@ -76,7 +86,8 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
   let decisions = 0;
   let thresholdChanges = 0;
   let calibrating = Promise.resolve();
-  const api = (p: string) => new URL(p, running.httpUrl);
+  /** what the station refused (a technician's decision, say): any is fatal */
+  const refusals: string[] = [];
 
   technician.on('message', (topic, payload) => {
     if (payload.length === 0) return;
@@ -89,20 +100,22 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
         decisions += 1;
         if (decisions % (options.calibrateEvery ?? 50) === 0) calibrating = calibrating.then(calibrate);
       }, options.decisionDelayMs ?? 20);
+    } else if (topic.endsWith('/error')) {
+      refusals.push(payload.toString());
     } else if (topic.endsWith('/verdict')) {
       const verdict = JSON.parse(payload.toString()) as VerdictMessage;
       verdicts.set(verdict.partId, verdict);
     }
   });
-  await technician.subscribeAsync(['loupe/sim/sim-1/review/+', 'loupe/sim/sim-1/verdict'], { qos: 1 });
+  await technician.subscribeAsync(['loupe/sim/sim-1/review/+', 'loupe/sim/sim-1/verdict', 'loupe/sim/sim-1/error'], { qos: 1 });
 
   async function calibrate(): Promise<void> {
     // wait for the station to have recorded the latest verdicts
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const proposal = (await (await fetch(api('/api/stations/sim-1/calibration'))).json()) as { ok: boolean; thresholds?: { passBelow: number; rejectAbove: number } };
-    if (!proposal.ok || !proposal.thresholds) return;
-    const response = await fetch(api('/api/stations/sim-1/thresholds'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...proposal.thresholds, approvedBy: 'simulation', basis: `${decisions} decisions` }) });
-    if (response.ok) thresholdChanges += 1;
+    const proposal = await api.get<{ ok: boolean; thresholds?: { passBelow: number; rejectAbove: number } }>('/api/stations/sim-1/calibration');
+    if (!proposal.ok || !proposal.thresholds) return; // not enough decisions yet: nothing to approve
+    await api.post('/api/stations/sim-1/thresholds', { ...proposal.thresholds, basis: `${decisions} decisions` });
+    thresholdChanges += 1;
   }
 
   const windowCount = options.windows ?? 10;
@@ -111,15 +124,15 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
   try {
     for (let w = 0; w < windowCount; w++) {
       const ids: string[] = [];
-      const thresholds = (await (await fetch(api('/api/stations/sim-1/thresholds'))).json()) as { current: { passBelow: number; rejectAbove: number } };
+      const thresholds = await api.get<{ current: { passBelow: number; rejectAbove: number } }>('/api/stations/sim-1/thresholds');
       const inFlight = new Set<Promise<void>>();
       for (let i = w * windowSize; i < Math.min(options.parts, (w + 1) * windowSize); i++) {
         const pick = pool[Math.floor(random() * pool.length)];
         const partId = `S-${String(i).padStart(6, '0')}`;
         truth.set(partId, pick.defect);
         ids.push(partId);
-        const sending: Promise<void> = fetch(api(`/api/stations/sim-1/frames?partId=${partId}`), { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(pick.image) })
-          .then((r) => r.json() as Promise<Result>)
+        const sending: Promise<void> = api
+          .frame<Result>('sim-1', partId, pick.image)
           .then((result) => void results.set(partId, result))
           .finally(() => inFlight.delete(sending));
         inFlight.add(sending);
@@ -128,8 +141,11 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
       await Promise.all(inFlight);
       // every part of the window has its final verdict before the window is counted
       const deadline = Date.now() + 30_000;
-      while (ids.some((id) => !verdicts.has(id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (ids.some((id) => !verdicts.has(id)) && Date.now() < deadline && refusals.length === 0) await new Promise((r) => setTimeout(r, 20));
       await calibrating;
+      if (refusals.length > 0) throw new Error(`the station refused ${refusals.length} message(s) of the simulation; the first: ${refusals[0]}`);
+      const missing = ids.filter((id) => !verdicts.has(id));
+      if (missing.length > 0) throw new Error(`${missing.length} part(s) of window ${w + 1} got no verdict within 30 s (first: ${missing[0]})`);
       windows.push({
         parts: ids.length,
         reviewRate: round(ids.filter((id) => results.get(id)?.verdict === 'review').length / ids.length),

@@ -17,6 +17,7 @@ import type { StationLink } from './bus/link.ts';
 import type { EdgeMetrics } from './health/metrics.ts';
 import type { DefectLog } from './log/defect-log.ts';
 import { keepEvidenceSync, type EvidenceRequest, type Kept } from './evidence/files.ts';
+import { PartIdInUse, PartMemory, type Seen } from './parts/memory.ts';
 
 /** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
 export interface Inspector {
@@ -50,6 +51,12 @@ export interface Frame {
   image: Buffer;
   source: 'http' | 'folder' | 'mqtt' | 'synthetic' | 'trigger';
   receivedAt: number;
+  /** the trigger's requestId, echoed in the result and the model's verdict */
+  requestId?: string;
+  /** the earlier answer under this part id that this frame's result replaces */
+  replaces?: Result;
+  /** the frame's fingerprint (edge/src/parts/memory.ts), kept with its answer to tell a redelivery */
+  fingerprint?: string;
 }
 
 interface Waiting {
@@ -60,8 +67,9 @@ interface Waiting {
 export class Station {
   readonly id: string;
   private readonly book = new ReviewBook();
-  private readonly results = new Map<string, Result>();
-  private readonly inFlight = new Map<string, Promise<Result>>();
+  /** every part's last answer, kept for a window (edge/src/parts/memory.ts) */
+  private readonly parts: PartMemory;
+  private readonly inFlight = new Map<string, { pending: Promise<Result>; fingerprint: string | null; requestId?: string }>();
   private readonly awaitingFrame = new Map<string, { timer: NodeJS.Timeout; resolve: (frame: Frame | null) => void }>();
   private readonly deadlines = new Map<string, NodeJS.Timeout>();
   private readonly queue: Waiting[] = [];
@@ -82,11 +90,12 @@ export class Station {
     private model: Inspector,
     private readonly link: StationLink,
     private readonly imageDir: string,
-    private readonly state: { reviews: ReviewStore; thresholds: ThresholdHistory },
+    private readonly state: { reviews: ReviewStore; thresholds: ThresholdHistory; parts?: PartMemory },
     private readonly log: Logger,
     private readonly random: () => number = Math.random,
   ) {
     this.id = config.id;
+    this.parts = state.parts ?? new PartMemory(null);
   }
 
   /** In force: the last approved version, else the configuration, else the model's proposal. */
@@ -145,12 +154,12 @@ export class Station {
     // What was decided and what was waiting before a restart comes back first.
     for (const closing of this.state.reviews.closings()) {
       this.book.remember(closing);
-      if (closing.result) this.results.set(closing.partId, closing.result);
+      if (closing.result) this.parts.seed(closing.partId, closing.result);
     }
     const now = Date.now();
     for (const review of this.state.reviews.openReviews()) {
       this.book.openReview(review);
-      if (review.result) this.results.set(review.partId, review.result);
+      if (review.result) this.parts.seed(review.partId, review.result);
       // Published again: a broker that lost its retained messages (or a dashboard that never saw them) learns of it.
       if (review.message) this.link.publishReview(review.message);
       this.deadlines.set(review.partId, setTimeout(() => this.expire(review.partId), Math.max(0, review.deadline - now)));
@@ -162,17 +171,17 @@ export class Station {
       this.state.reviews.announced(closing.partId);
     }
     for (const part of this.link.interrupted) {
-      const known = this.results.get(part.partId);
+      const known = this.parts.get(part.partId);
       if (known) this.link.publishResult(known); // concluded just before the crash: its result again
       else {
         const frame: Frame = { partId: part.partId, image: Buffer.alloc(0), source: part.source as Frame['source'], receivedAt: performance.now() };
-        this.track(part.partId, this.conclude(frame, failSafe('interrupted'), null, { decodeMs: 0, inferMs: 0 }, frame.receivedAt, `the station stopped while this part was in hand (taken ${part.at}); its frame was not kept`));
+        this.track(part.partId, null, undefined, this.conclude(frame, failSafe('interrupted'), null, { decodeMs: 0, inferMs: 0 }, frame.receivedAt, `the station stopped while this part was in hand (taken ${part.at}); its frame was not kept`));
       }
     }
     this.link.start(
       {
-        trigger: (trigger) => void this.trigger(trigger),
-        frame: (partId, image) => void this.submit({ partId, image, source: 'mqtt', receivedAt: performance.now() }),
+        trigger: (trigger, redelivered) => void this.trigger(trigger, redelivered).catch(() => undefined), // refusals are answered on the error topic
+        frame: (partId, image) => void this.submit({ partId, image, source: 'mqtt', receivedAt: performance.now() }).catch(() => undefined),
         decision: (decision) => this.decide(decision),
       },
       () => this.status('online'),
@@ -193,6 +202,7 @@ export class Station {
     for (const timer of this.deadlines.values()) clearTimeout(timer);
     for (const waiting of this.awaitingFrame.values()) clearTimeout(waiting.timer);
     await this.link.stop(this.status('offline'));
+    this.parts.close();
     // The model in force may not be the one the station started with (a swap): close that one.
     await (this.model as Inspector & { close?: () => Promise<void> }).close?.();
   }
@@ -215,8 +225,10 @@ export class Station {
   }
 
   /**
-   * Inspects one frame and resolves with its result. The same part id inspected twice answers the
-   * first result again instead of inspecting a second time.
+   * Inspects one frame and resolves with its result. The same frame delivered again (same part id,
+   * same bytes) answers its result again; a different frame under an id already answered is a new
+   * part and is inspected (its result says what it replaces). Rejects with PartIdInUse while another
+   * frame under the id is being inspected or waits for a person.
    */
   submit(frame: Frame): Promise<Result> {
     this.lastFrameAt = frame.receivedAt;
@@ -226,23 +238,35 @@ export class Station {
       this.awaitingFrame.delete(frame.partId);
       clearTimeout(waitingTrigger.timer);
       waitingTrigger.resolve(frame);
-      return this.inFlight.get(frame.partId) ?? this.inspectOnce(frame);
+      return this.inFlight.get(frame.partId)?.pending ?? this.inspectOnce(frame);
     }
     return this.inspectOnce(frame);
   }
 
-  /** PLC handshake: every trigger gets exactly one result for its part id. */
-  trigger(trigger: Trigger): Promise<Result> {
-    const { partId } = trigger;
-    const known = this.results.get(partId) ?? this.inFlight.get(partId);
-    if (known) {
-      return Promise.resolve(known).then((result) => {
+  /**
+   * PLC handshake: a trigger is acknowledged at once, and gets exactly one result for its part id.
+   * The same trigger again (its requestId, or the broker's redelivery) answers that result again.
+   */
+  trigger(trigger: Trigger, redelivered = false): Promise<Result> {
+    const { partId, requestId } = trigger;
+    const seen = this.parts.forTrigger(partId, requestId, redelivered);
+    const inFlight = this.inFlight.get(partId);
+    if (seen.kind === 'again' || (inFlight && (redelivered || requestId === undefined || inFlight.requestId === requestId))) {
+      this.link.ackTrigger(partId, requestId, 'answered');
+      return Promise.resolve(seen.kind === 'again' ? seen.result : (inFlight as { pending: Promise<Result> }).pending).then((result) => {
         this.link.publishResult(result);
         return result;
       });
     }
-    const receivedAt = performance.now();
+    const refused = this.inUse(partId);
+    if (refused) {
+      this.link.refuse(this.link.triggerTopic, refused.code, refused.message, partId, requestId);
+      return Promise.reject(refused);
+    }
     this.link.take(partId, 'trigger');
+    this.link.ackTrigger(partId, requestId, 'accepted');
+    const receivedAt = performance.now();
+    const replaces = seen.replaces;
     const framePromise: Promise<Frame | null> = this.camera
       ? this.camera.capture(partId).then((image) => ({ partId, image, source: 'trigger' as const, receivedAt }))
       : new Promise((resolve) => {
@@ -252,42 +276,58 @@ export class Station {
           }, this.config.trigger.frameTimeoutMs);
           this.awaitingFrame.set(partId, { timer, resolve });
         });
+    const missing = (detail: string) =>
+      this.conclude({ partId, image: Buffer.alloc(0), source: 'trigger', receivedAt, requestId, replaces }, failSafe('missing_frame'), null, { decodeMs: 0, inferMs: 0 }, receivedAt, detail);
     const pending = framePromise.then(
-      (frame) =>
-        frame
-          ? this.enqueue(frame)
-          : this.conclude({ partId, image: Buffer.alloc(0), source: 'trigger', receivedAt }, failSafe('missing_frame'), null, { decodeMs: 0, inferMs: 0 }, receivedAt, `no frame arrived within ${this.config.trigger.frameTimeoutMs} ms of the trigger`),
-      (error: unknown) =>
-        this.conclude({ partId, image: Buffer.alloc(0), source: 'trigger', receivedAt }, failSafe('missing_frame'), null, { decodeMs: 0, inferMs: 0 }, receivedAt, `camera failed: ${(error as Error).message}`),
+      (frame) => {
+        if (!frame) return missing(`no frame arrived within ${this.config.trigger.frameTimeoutMs} ms of the trigger`);
+        const fingerprint = PartMemory.fingerprint(frame.image);
+        const inFlight = this.inFlight.get(partId);
+        if (inFlight) inFlight.fingerprint = fingerprint; // the same frame sent again meanwhile joins this inspection
+        return this.enqueue({ ...frame, requestId, replaces, fingerprint });
+      },
+      (error: unknown) => missing(`camera failed: ${(error as Error).message}`),
     );
-    this.track(partId, pending);
+    this.track(partId, null, requestId, pending);
     return pending;
   }
 
   private inspectOnce(frame: Frame): Promise<Result> {
-    const concluded = this.results.get(frame.partId);
-    if (concluded) {
-      this.log.info({ partId: frame.partId, source: frame.source }, 'part already inspected; answering its result again');
+    const fingerprint = PartMemory.fingerprint(frame.image);
+    const seen: Seen = this.parts.forFrame(frame.partId, fingerprint);
+    if (seen.kind === 'again') {
+      this.log.info({ partId: frame.partId, source: frame.source }, 'same frame received again; answering its result again');
       // Over MQTT the answer is the result topic (a frame sent again by the broker, or by a PLC that
       // missed the result); over HTTP it is the response.
-      if (frame.source === 'mqtt') this.link.publishResult(concluded);
-      return Promise.resolve(concluded);
+      if (frame.source === 'mqtt') this.link.publishResult(seen.result);
+      return Promise.resolve(seen.result);
     }
     const inFlight = this.inFlight.get(frame.partId);
-    if (inFlight) return inFlight; // its result is published once, when it is concluded
+    if (inFlight && inFlight.fingerprint === fingerprint) return inFlight.pending; // its result is published once, when it is concluded
+    const refused = this.inUse(frame.partId);
+    if (refused) {
+      if (frame.source === 'mqtt') this.link.refuse(this.link.frameTopic(frame.partId), refused.code, refused.message, frame.partId);
+      else this.log.warn({ partId: frame.partId, source: frame.source }, refused.message);
+      return Promise.reject(refused);
+    }
+    if (seen.replaces) this.log.info({ partId: frame.partId, source: frame.source, earlier: seen.replaces.at }, 'new frame under a part id already answered; inspecting it');
     this.link.take(frame.partId, frame.source);
-    const pending = this.enqueue(frame);
-    this.track(frame.partId, pending);
+    const pending = this.enqueue({ ...frame, replaces: seen.replaces, fingerprint });
+    this.track(frame.partId, fingerprint, undefined, pending);
     return pending;
   }
 
-  private track(partId: string, pending: Promise<Result>): void {
-    this.inFlight.set(partId, pending);
-    void pending.then((result) => {
-      this.inFlight.delete(partId);
-      this.results.set(partId, result);
-      if (this.results.size > 10_000) this.results.delete(this.results.keys().next().value as string);
-    });
+  /** Why a new frame under `partId` cannot be taken now: another is in inspection or waits for a person. */
+  private inUse(partId: string): PartIdInUse | null {
+    if (this.inFlight.has(partId) || this.awaitingFrame.has(partId)) return new PartIdInUse(partId, 'inspecting');
+    if (this.book.get(partId)) return new PartIdInUse(partId, 'review');
+    return null;
+  }
+
+  /** Remembers a part while it is inspected (its answer is remembered by `conclude`). */
+  private track(partId: string, fingerprint: string | null, requestId: string | undefined, pending: Promise<Result>): void {
+    this.inFlight.set(partId, { pending, fingerprint, requestId });
+    void pending.then(() => this.inFlight.delete(partId));
   }
 
   private enqueue(frame: Frame): Promise<Result> {
@@ -356,6 +396,8 @@ export class Station {
       model: scoredBy,
       reasons: decision.reasons,
       source: frame.source,
+      ...(frame.requestId !== undefined ? { requestId: frame.requestId } : {}),
+      ...(frame.replaces ? { replaces: { verdict: frame.replaces.verdict, score: frame.replaces.score, at: frame.replaces.at } } : {}),
       timings: { queueMs: round(startedAt - frame.receivedAt), decodeMs: round(timing.decodeMs), inferMs: round(timing.inferMs), totalMs: round(now - frame.receivedAt) },
       at: new Date().toISOString(),
     };
@@ -365,9 +407,14 @@ export class Station {
     // leave a part the line was told is waiting for a person, with no one knowing.
     const evidence = decision.verdict !== 'pass' ? this.evidenceOf(result, frame.image, timing) : {};
     this.defectLog?.result(result, evidence);
+    // Remembered before the result goes out: a redelivery after a crash right after it gets this answer.
+    this.parts.answered(frame.partId, frame.fingerprint ?? null, frame.requestId, result);
     // What follows the result: the review a person is to decide (on disk before anyone is told), or
     // the model's verdict.
-    const next = decision.verdict === 'review' ? this.recordReview(result) : this.verdictOf({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now() });
+    const next =
+      decision.verdict === 'review'
+        ? this.recordReview(result)
+        : this.verdictOf({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now(), requestId: frame.requestId });
     this.link.publishResult(result, next);
     this.metrics?.frames.inc({ station: this.id, source: frame.source, verdict: result.verdict, reason: result.reasons[0] ?? '' });
     if (score !== null) this.metrics?.inference.observe({ station: this.id }, (timing.decodeMs + timing.inferMs) / 1000);
@@ -429,7 +476,7 @@ export class Station {
 
   decide(decision: DecisionMessage): void {
     if (decision.category !== undefined && !this.config.defectCategories.includes(decision.category)) {
-      this.link.refuse(this.link.decisionTopic, 'invalid_payload', `category "${decision.category}" is not one of ${this.config.defectCategories.join(', ')}`, decision.partId);
+      this.link.refuse(this.link.decisionTopic, 'invalid_payload', `part ${decision.partId}: category "${decision.category}" is not one of ${this.config.defectCategories.join(', ')}`, decision.partId, decision.requestId);
       return;
     }
     const outcome = this.book.decide(decision, Date.now());
@@ -439,28 +486,32 @@ export class Station {
         this.deadlines.delete(decision.partId);
         this.log.info({ partId: decision.partId, verdict: outcome.closing.verdict, user: decision.user }, 'review decided');
         this.defectLog?.decision(this.line, this.id, decision, new Date(outcome.closing.at).toISOString());
-        this.close(outcome.closing);
+        this.close(outcome.closing, decision.requestId);
         return;
       case 'duplicate':
         this.log.info({ partId: decision.partId }, 'same decision received again; nothing changes');
         return;
       case 'conflict':
-        this.link.refuse(this.link.decisionTopic, 'conflict', outcome.message, decision.partId);
+        this.link.refuse(this.link.decisionTopic, 'conflict', outcome.message, decision.partId, decision.requestId);
         return;
       case 'unknown':
-        this.link.refuse(this.link.decisionTopic, 'unknown_part', outcome.message, decision.partId);
+        this.link.refuse(this.link.decisionTopic, 'unknown_part', outcome.message, decision.partId, decision.requestId);
         return;
     }
   }
 
-  private close(closing: Closing): void {
+  private close(closing: Closing, requestId?: string): void {
     // The decision is on disk before the verdict goes out, and the review is marked closed after.
-    this.state.reviews.closed(closing, () => this.link.closeReview(this.verdictOf(closing)));
+    this.state.reviews.closed(closing, () => this.link.closeReview(this.verdictOf({ ...closing, requestId })));
   }
 
-  /** A part's verdict message, recorded in the defect log before it goes out. */
-  private verdictOf(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string }): VerdictMessage {
-    const message: VerdictMessage = { schema: 'loupe/verdict@1', line: this.line, station: this.id, ...v, at: new Date(v.at).toISOString() };
+  /**
+   * A part's verdict message, recorded in the defect log before it goes out. Its fields are picked
+   * one by one: a closing carries more (the part's result) than the verdict schema allows.
+   */
+  private verdictOf(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string; requestId?: string }): VerdictMessage {
+    const message: VerdictMessage = { schema: 'loupe/verdict@1', line: this.line, station: this.id, partId: v.partId, verdict: v.verdict, decidedBy: v.decidedBy, score: v.score, at: new Date(v.at).toISOString() };
+    for (const key of ['user', 'category', 'note', 'requestId'] as const) if (v[key] !== undefined) message[key] = v[key];
     this.defectLog?.verdict(message);
     return message;
   }

@@ -172,7 +172,7 @@ describe('walking skeleton on the embedded broker', () => {
   it('refuses an oversized upload with 413 and an unknown station with 404', async () => {
     const response = await postDeclaring(new URL('/api/stations/cam-1/frames?partId=too-big-1', setup.loupe.httpUrl), 21 * 1024 * 1024);
     expect(response.status).toBe(413);
-    expect(response.body).toContain('Request body is too large');
+    expect(JSON.parse(response.body)).toMatchObject({ error: 'frame_too_large', partId: 'too-big-1', limitBytes: 20 * 1024 * 1024, message: expect.stringContaining(`at most ${20 * 1024 * 1024} bytes`) });
     const unknown = await fetch(new URL('/api/stations/nope/frames?partId=p1', setup.loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(await goodPart(5)) });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ error: 'unknown_station' });
@@ -180,13 +180,14 @@ describe('walking skeleton on the embedded broker', () => {
     expect(badId.status).toBe(400);
   });
 
-  it('answers a trigger whose frame never comes with review / missing_frame, and the frame when it does', async () => {
+  it('answers a trigger with the frame that comes for it, and the same trigger again with the same result', async () => {
     const { collector } = setup;
     // this station has no camera: a trigger waits for the frame of its part id
-    await collector.client.publishAsync('loupe/line-e2e/cam-1/trigger', JSON.stringify({ partId: 'trig-1' }), { qos: 1 });
+    await collector.client.publishAsync('loupe/line-e2e/cam-1/trigger', JSON.stringify({ partId: 'trig-1', requestId: 'r-trig-1' }), { qos: 1 });
     await collector.client.publishAsync('loupe/line-e2e/cam-1/frame/trig-1', await goodPart(6), { qos: 1 });
-    expect(await resultFor(collector, 'trig-1')).toMatchObject({ verdict: 'pass' });
-    await collector.client.publishAsync('loupe/line-e2e/cam-1/trigger', JSON.stringify({ partId: 'trig-1' }), { qos: 1 });
+    expect(await resultFor(collector, 'trig-1')).toMatchObject({ verdict: 'pass', requestId: 'r-trig-1' });
+    // the same trigger (its requestId) again: answered, not inspected again
+    await collector.client.publishAsync('loupe/line-e2e/cam-1/trigger', JSON.stringify({ partId: 'trig-1', requestId: 'r-trig-1' }), { qos: 1 });
     await collector.waitFor('second answer to trig-1', () => collector.json<Result>('/result').filter((r) => r.partId === 'trig-1').length >= 2);
     const answers = collector.json<Result>('/result').filter((r) => r.partId === 'trig-1');
     expect(answers[1]).toEqual(answers[0]);

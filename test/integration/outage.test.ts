@@ -171,11 +171,11 @@ suite('inbound messages and the PLC handshake', () => {
     const before = { inspected: await inspected(), messages: plc.messages.length };
     const bad: [string, string, ErrorMessage['code'], string][] = [
       ['trigger', '{partId:', 'malformed_json', 'payload is not JSON'],
-      ['trigger', '{"partId":5}', 'invalid_payload', 'partId must be string'],
+      ['trigger', '{"partId":5}', 'invalid_payload', 'partId must be a string'],
       ['trigger', '{"partId":"p1","extra":true}', 'invalid_payload', 'unknown key "extra"'],
-      ['trigger', '{"partId":"../../etc"}', 'invalid_payload', 'partId must match pattern'],
+      ['trigger', '{"partId":"../../etc"}', 'invalid_payload', 'partId "../../etc" is not allowed'],
       ['decision', 'not json', 'malformed_json', 'payload is not JSON'],
-      ['decision', '{"partId":"p1","decision":"maybe","user":"ana"}', 'invalid_payload', 'decision'],
+      ['decision', '{"partId":"p1","decision":"maybe","user":"ana"}', 'invalid_payload', 'part p1: decision must be "accept" or "reject"'],
       ['decision', '{"partId":"p1","decision":"accept"}', 'invalid_payload', 'missing "user"'],
       ['decision', '{"partId":"never-seen","decision":"accept","user":"ana"}', 'unknown_part', 'no review is open for part never-seen'],
       ['decision', '{"partId":"never-seen","decision":"reject","category":"rust","user":"ana"}', 'invalid_payload', 'category "rust" is not one of'],
@@ -196,12 +196,12 @@ suite('inbound messages and the PLC handshake', () => {
     expect(since.filter((m) => !m.topic.endsWith('/error')).map((m) => m.topic)).toEqual(bad.map(([topic]) => `loupe/line-i/cam-i/${topic}`));
   });
 
-  it('answers the same trigger twice with the same result, inspecting once', async () => {
+  it('answers the same trigger (its requestId) twice with the same result, inspecting once', async () => {
     const before = await inspected();
-    await plc.client.publishAsync('loupe/line-i/cam-i/trigger', JSON.stringify({ partId: 'T-1' }), { qos: 1 });
+    await plc.client.publishAsync('loupe/line-i/cam-i/trigger', JSON.stringify({ partId: 'T-1', requestId: 'plc-7' }), { qos: 1 });
     await plc.client.publishAsync('loupe/line-i/cam-i/frame/T-1', await goodPart(9, 'png'), { qos: 1 });
     await plc.waitFor('first answer', () => plc.json<Result>('/result').some((r) => r.partId === 'T-1'));
-    await plc.client.publishAsync('loupe/line-i/cam-i/trigger', JSON.stringify({ schema: 'loupe/trigger@1', partId: 'T-1' }), { qos: 1 });
+    await plc.client.publishAsync('loupe/line-i/cam-i/trigger', JSON.stringify({ schema: 'loupe/trigger@1', partId: 'T-1', requestId: 'plc-7' }), { qos: 1 });
     const answers = await plc.waitFor('second answer', () => {
       const a = plc.json<Result>('/result').filter((r) => r.partId === 'T-1');
       return a.length >= 2 && a;

@@ -131,10 +131,10 @@ describe('the review loop', () => {
     // a conflicting decision on K-1 is refused: the decision before the kill stands
     await after.client.publishAsync('loupe/line-r/cam-r/decision', JSON.stringify({ partId: 'K-1', decision: 'accept', user: 'ben' }), { qos: 1 });
     expect(await after.waitFor('conflict on K-1', () => after.json<ErrorMessage>('/error').find((e) => e.partId === 'K-1'))).toMatchObject({ code: 'conflict' });
-    // a repeated frame for a part still under review, or already decided, is not inspected again:
-    // the answer is the first one, to the millisecond
+    // the same frame delivered again, for a part still under review or already decided, is not
+    // inspected again: the answer is the first one, to the millisecond
     for (const id of ['K-3', 'K-1']) {
-      const again = await fetch(new URL(`/api/stations/cam-r/frames?partId=${id}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await goodPart(2, 'png')) });
+      const again = await fetch(new URL(`/api/stations/cam-r/frames?partId=${id}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await goodPart(1, 'png')) });
       expect(await again.json()).toEqual(firstAnswers.get(id));
     }
     await after.client.publishAsync('loupe/line-r/cam-r/decision', JSON.stringify({ partId: 'K-2', decision: 'accept', user: 'ana' }), { qos: 1 });

@@ -4,6 +4,8 @@
  * Inbound payloads are validated against the contract; anything unusable is answered on the error
  * topic and goes no further.
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import { topics, isPartId, type StationAddress } from '../../../contract/topics.ts';
@@ -16,6 +18,7 @@ import {
   type Review,
   type Status,
   type Trigger,
+  type TriggerAck,
   type VerdictMessage,
 } from '../../../contract/payloads.ts';
 import { parsePayload } from '../../../contract/validate.ts';
@@ -32,6 +35,8 @@ export interface BrokerOptions {
   cert?: Buffer;
   key?: Buffer;
   rejectUnauthorized?: boolean;
+  /** largest frame accepted over MQTT, the same limit as HTTP ingest (http.bodyLimitBytes) */
+  maxFrameBytes?: number;
 }
 
 /** The mqtt.js options every Loupe connection shares: credentials, TLS, reconnect. */
@@ -59,7 +64,8 @@ export function sendWithoutDelay(client: MqttClient): void {
 }
 
 export interface InboundHandlers {
-  trigger(trigger: Trigger): void;
+  /** `redelivered`: the broker sent this message again (MQTT DUP flag) */
+  trigger(trigger: Trigger, redelivered: boolean): void;
   frame(partId: string, image: Buffer): void;
   decision(decision: Decision): void;
 }
@@ -71,6 +77,9 @@ export class StationLink {
   private readonly inHand: PartsInHand;
   /** parts a previous process took and never answered: the station answers them at start */
   readonly interrupted: InHand[];
+  /** this station has reached this broker URL before: unreachable at start is an outage, not a wrong setting */
+  readonly reachedBefore: boolean;
+  private readonly reachedFile: string;
 
   constructor(
     private readonly broker: BrokerOptions,
@@ -78,6 +87,8 @@ export class StationLink {
     outboxDir: string,
     private readonly log: Logger,
   ) {
+    this.reachedFile = path.join(outboxDir, 'broker-reached');
+    this.reachedBefore = existsSync(this.reachedFile) && readFileSync(this.reachedFile, 'utf8') === broker.url;
     const inHand = new PartsInHand(outboxDir);
     // A part whose result reached the outbox before the crash, but not its answered mark, is answered.
     const unanswered = new Set(inHand.left.map((part) => part.partId));
@@ -108,6 +119,32 @@ export class StationLink {
     return this.client?.connected ?? false;
   }
 
+  /**
+   * At start only: resolves on the first connection, rejects at the first connection error or after
+   * `timeoutMs`, so a process that cannot reach its broker says so and exits instead of lingering.
+   * Once connected, a lost broker is retried for ever (the outbox keeps what is owed); so is a broker
+   * this station has reached before at this URL (`reachedBefore`: a restart during an outage).
+   */
+  firstConnection(timeoutMs: number): Promise<void> {
+    const client = this.client;
+    if (!client) return Promise.reject(new Error('the station link is not started'));
+    if (client.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const settle = (error?: Error) => {
+        clearTimeout(timer);
+        client.off('connect', onConnect);
+        client.off('error', onError);
+        if (error) reject(new Error(`cannot reach the MQTT broker at ${this.broker.url}: ${error.message}`));
+        else resolve();
+      };
+      const onConnect = () => settle();
+      const onError = (error: Error) => settle(error);
+      const timer = setTimeout(() => settle(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+      client.on('connect', onConnect);
+      client.on('error', onError);
+    });
+  }
+
   get outboxDepth(): number {
     return this.outbox.depth;
   }
@@ -129,11 +166,12 @@ export class StationLink {
     });
     this.client = client;
     sendWithoutDelay(client);
-    client.on('message', (topic, payload) => this.receive(topic, payload));
+    client.on('message', (topic, payload, packet) => this.receive(topic, payload, packet.dup));
     client.on('error', (error) => this.log.warn({ err: error.message }, 'mqtt error'));
     client.on('offline', () => this.log.warn({ outbox: this.outbox.depth }, 'mqtt broker unreachable; results and verdicts wait in the outbox'));
     client.on('connect', (connack) => {
       this.log.info({ url: this.broker.url, sessionPresent: connack.sessionPresent }, 'mqtt connected');
+      if (!this.reachedBefore) this.rememberReached();
       // "online" is said once the station listens: a PLC that waits for it never sends into the void.
       if (!connack.sessionPresent) {
         client.subscribe([topics.trigger(this.address), `${topics.base(this.address)}/frame/+`, topics.decision(this.address)], { qos: 1 }, (error) => {
@@ -149,6 +187,14 @@ export class StationLink {
       },
       publish: (message, done) => client.publish(message.topic, message.payload, { qos: 1, retain: message.retain }, (error) => done(error ?? undefined)),
     });
+  }
+
+  private rememberReached(): void {
+    try {
+      writeFileSync(this.reachedFile, this.broker.url);
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'could not note that the broker was reached');
+    }
   }
 
   async stop(offline: Status): Promise<void> {
@@ -174,6 +220,24 @@ export class StationLink {
 
   get decisionTopic(): string {
     return topics.decision(this.address);
+  }
+
+  get triggerTopic(): string {
+    return topics.trigger(this.address);
+  }
+
+  frameTopic(partId: string): string {
+    return topics.frame(this.address, partId);
+  }
+
+  /**
+   * Tells the sender of a trigger at once that the station has it (`accepted`: a result follows;
+   * `answered`: the same trigger again, its result is published again). Through the outbox, in order
+   * with the result that follows.
+   */
+  ackTrigger(partId: string, requestId: string | undefined, state: TriggerAck['state']): void {
+    const ack: TriggerAck = { schema: 'loupe/trigger-ack@1', line: this.address.line, station: this.address.station, partId, ...(requestId !== undefined ? { requestId } : {}), state, at: new Date().toISOString() };
+    this.outbox.send(this.message(topics.triggerAck(this.address), ack, false));
   }
 
   /** Status is state, not history: only the latest matters, so it skips the outbox (retained, last will). */
@@ -216,7 +280,7 @@ export class StationLink {
     return { topic, payload: JSON.stringify(payload), retain };
   }
 
-  private receive(topic: string, payload: Buffer): void {
+  private receive(topic: string, payload: Buffer, redelivered: boolean): void {
     const handlers = this.handlers;
     if (!handlers) return;
     const base = topics.base(this.address);
@@ -224,22 +288,48 @@ export class StationLink {
     if (kind.startsWith('frame/')) {
       const partId = kind.slice('frame/'.length);
       if (!isPartId(partId)) return this.refuse(topic, 'invalid_part_id', `part id "${partId}" is not allowed: letters, digits and . _ : -, at most 128 characters`);
+      const limit = this.broker.maxFrameBytes;
+      if (limit !== undefined && payload.length > limit) {
+        return this.refuse(topic, 'frame_too_large', `frame of part ${partId} is ${payload.length} bytes; the limit is ${limit} bytes (http.bodyLimitBytes), the same as over HTTP`, partId);
+      }
       return handlers.frame(partId, payload);
     }
     if (kind === 'trigger') {
       const parsed = parsePayload(TriggerSchema, payload);
-      if (!parsed.ok) return this.refuse(topic, parsed.code, parsed.message);
-      return handlers.trigger(parsed.value);
+      if (!parsed.ok) return this.refuseParsed(topic, parsed, payload);
+      return handlers.trigger(parsed.value, redelivered);
     }
     if (kind === 'decision') {
       const parsed = parsePayload(DecisionSchema, payload);
-      if (!parsed.ok) return this.refuse(topic, parsed.code, parsed.message);
+      if (!parsed.ok) return this.refuseParsed(topic, parsed, payload);
       return handlers.decision(parsed.value);
     }
   }
 
-  refuse(topic: string, code: ErrorMessage['code'], message: string, partId?: string): void {
-    this.log.warn({ topic, code, partId }, `refused inbound message: ${message}`);
-    this.publishError({ topic, code, message, ...(partId ? { partId } : {}) });
+  /** An invalid trigger or decision: the refusal names the part and echoes the requestId when the payload has them. */
+  private refuseParsed(topic: string, parsed: { code: ErrorMessage['code']; message: string }, payload: Buffer): void {
+    const { partId, requestId } = namedIn(payload);
+    this.refuse(topic, parsed.code, partId ? `part ${partId}: ${parsed.message}` : parsed.message, partId, requestId);
   }
+
+  refuse(topic: string, code: ErrorMessage['code'], message: string, partId?: string, requestId?: string): void {
+    this.log.warn({ topic, code, partId, requestId }, `refused inbound message: ${message}`);
+    this.publishError({ topic, code, message, ...(partId ? { partId } : {}), ...(requestId !== undefined ? { requestId } : {}) });
+  }
+}
+
+/** The part id and request id a payload names, when it is a JSON object that has them as strings. */
+function namedIn(payload: Buffer): { partId?: string; requestId?: string } {
+  let data: unknown;
+  try {
+    data = JSON.parse(payload.toString());
+  } catch {
+    return {};
+  }
+  if (typeof data !== 'object' || data === null) return {};
+  const { partId, requestId } = data as Record<string, unknown>;
+  return {
+    ...(typeof partId === 'string' && partId.length > 0 && partId.length <= 128 ? { partId } : {}),
+    ...(typeof requestId === 'string' && requestId.length > 0 && requestId.length <= 128 ? { requestId } : {}),
+  };
 }

@@ -76,7 +76,8 @@ export class ReviewBook {
 
   decide(decision: HumanDecision, now: number): DecideOutcome {
     const verdict: FinalVerdict = decision.decision === 'accept' ? 'pass' : 'reject';
-    const done = this.closed.get(decision.partId);
+    // An open review comes first: a part id used again has a new review while the earlier part's closing is remembered.
+    const done = this.open.has(decision.partId) ? undefined : this.closed.get(decision.partId);
     if (done) {
       const same = done.decidedBy === 'human' && done.verdict === verdict && done.user === decision.user && done.category === decision.category;
       if (same) return { kind: 'duplicate', closing: done };

@@ -1,0 +1,162 @@
+/**
+ * What a station remembers of each part id it answered, so that a message delivered again gets the
+ * same answer and a new frame under an old id is inspected. A PLC counter resets at shift start, a
+ * camera is power-cycled: the id comes back on a different part, and answering it from memory would
+ * pass a part nobody inspected. So a part id alone never decides; the frame's bytes do (a fingerprint),
+ * and for a trigger its `requestId` or the MQTT redelivery flag.
+ *
+ * Answers are kept durably (one JSON line per answer in `answers.jsonl`, beside the reviews) for a
+ * configurable window, so a redelivery after any restart is recognised. The file is rewritten at start
+ * with what is still inside the window. Writes are checked (a short write is finished or thrown); they
+ * are not fsynced: they survive a killed process, not a power loss (the outbox's in-hand list covers
+ * that case by answering `interrupted`).
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import type { Result } from '../../../contract/payloads.ts';
+
+export interface PartMemoryOptions {
+  /** how long an answer is remembered */
+  keepHours: number;
+  /** at most this many part ids are remembered (the oldest are forgotten first) */
+  maxParts: number;
+}
+
+/** One remembered answer: the part's last result, and what brought it. */
+interface Answer {
+  partId: string;
+  /** fingerprint of the frame that was inspected; null when no frame was (missing, interrupted) */
+  frame: string | null;
+  requestId?: string;
+  result: Result;
+  /** when it was answered (ms since epoch) */
+  at: number;
+}
+
+/** What to do with a frame or trigger under a part id. */
+export type Seen =
+  | { kind: 'again'; result: Result }
+  | { kind: 'new'; replaces?: Result };
+
+export class PartMemory {
+  private readonly answers = new Map<string, Answer>();
+  private fd: number | null = null;
+
+  /** `dir` null: in memory only (tests, and stations built without a folder). */
+  constructor(
+    private readonly dir: string | null,
+    private readonly options: PartMemoryOptions = { keepHours: 24, maxParts: 100_000 },
+    private readonly now: () => number = Date.now,
+  ) {
+    if (dir === null) return;
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'answers.jsonl');
+    if (existsSync(file)) this.load(file);
+    // Rewritten with what is still remembered, so the file does not grow for ever.
+    const temp = `${file}.tmp`;
+    writeFileSync(temp, [...this.answers.values()].map((answer) => `${JSON.stringify(answer)}\n`).join(''));
+    renameSync(temp, file);
+    this.fd = openSync(file, 'a');
+  }
+
+  /** The fingerprint of a frame's bytes: the same bytes again are the same frame. */
+  static fingerprint(image: Buffer): string {
+    return createHash('sha256').update(image).digest('base64url').slice(0, 32);
+  }
+
+  /** A frame under `partId`: the same bytes as the answered frame are a redelivery; other bytes are a new part. */
+  forFrame(partId: string, fingerprint: string): Seen {
+    const answer = this.recall(partId);
+    if (!answer) return { kind: 'new' };
+    if (answer.frame === fingerprint) return { kind: 'again', result: answer.result };
+    return { kind: 'new', replaces: answer.result };
+  }
+
+  /**
+   * A trigger under `partId`: the same `requestId`, or the broker's redelivery of the same message,
+   * gets the answer again; any other trigger asks for a new picture.
+   */
+  forTrigger(partId: string, requestId: string | undefined, redelivered: boolean): Seen {
+    const answer = this.recall(partId);
+    if (!answer) return { kind: 'new' };
+    const same = requestId !== undefined ? answer.requestId === requestId : redelivered;
+    return same ? { kind: 'again', result: answer.result } : { kind: 'new', replaces: answer.result };
+  }
+
+  /** The last answer under `partId`, if still remembered. */
+  get(partId: string): Result | undefined {
+    return this.recall(partId)?.result;
+  }
+
+  /** Records a part's answer (on disk before the caller goes on). */
+  answered(partId: string, frame: string | null, requestId: string | undefined, result: Result): void {
+    const answer: Answer = { partId, frame, ...(requestId !== undefined ? { requestId } : {}), result, at: this.now() };
+    this.remember(answer);
+    if (this.fd !== null) writeAll(this.fd, Buffer.from(`${JSON.stringify(answer)}\n`));
+  }
+
+  /** Brings back an answer known from elsewhere (reviews written before this file existed), in memory only. */
+  seed(partId: string, result: Result): void {
+    if (!this.answers.has(partId)) this.remember({ partId, frame: null, result, at: Date.parse(result.at) || this.now() });
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private recall(partId: string): Answer | undefined {
+    const answer = this.answers.get(partId);
+    if (answer && answer.at < this.now() - this.options.keepHours * 3_600_000) {
+      this.answers.delete(partId);
+      return undefined;
+    }
+    return answer;
+  }
+
+  private remember(answer: Answer): void {
+    this.answers.delete(answer.partId); // re-inserted last: the map's order is the order of answers
+    this.answers.set(answer.partId, answer);
+    while (this.answers.size > this.options.maxParts) this.answers.delete(this.answers.keys().next().value as string);
+  }
+
+  private load(file: string): void {
+    const since = this.now() - this.options.keepHours * 3_600_000;
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (line.length === 0) continue;
+      let answer: Answer;
+      try {
+        answer = JSON.parse(line) as Answer;
+      } catch {
+        continue; // a line cut short by a crash: that answer was never given
+      }
+      if (typeof answer.partId === 'string' && answer.at >= since) this.remember(answer);
+    }
+  }
+}
+
+/** writeSync may write less than asked (a full disk): finish the write or throw. */
+function writeAll(fd: number, bytes: Buffer): void {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const written = writeSync(fd, bytes, offset, bytes.length - offset);
+    if (written <= 0) throw new Error('could not write the part answers file');
+    offset += written;
+  }
+}
+
+/** A frame or trigger refused because its part id is still in use by another part (in inspection, or waiting for a person). */
+export class PartIdInUse extends Error {
+  readonly code = 'duplicate_part_id';
+  constructor(
+    readonly partId: string,
+    why: 'inspecting' | 'review',
+  ) {
+    super(
+      why === 'review'
+        ? `part ${partId} is waiting for a person; a different frame under the same part id is refused until that review is decided`
+        : `part ${partId} is being inspected; a different frame under the same part id is refused until its result is out`,
+    );
+  }
+}
