@@ -35,7 +35,10 @@ export async function startLoupe(command: string, args: string[], env: NodeJS.Pr
   });
   const logs: string[] = [];
   const ready = new Promise<{ httpUrl: string; mqttUrl: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`loupe ${command} not ready within ${timeoutMs} ms:\n${logs.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // a process that never got ready would otherwise outlive the test run
+      reject(new Error(`loupe ${command} not ready within ${timeoutMs} ms:\n${logs.join('\n')}`));
+    }, timeoutMs);
     let buffer = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
