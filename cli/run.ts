@@ -30,6 +30,7 @@ import { DefectLog } from '../edge/src/log/defect-log.ts';
 import { partKey } from '../edge/src/log/entry.ts';
 import { sweepImages } from '../edge/src/log/retention.ts';
 import { logApi } from '../edge/src/log/api.ts';
+import { checkKnownGood } from '../edge/src/vision/known-good.ts';
 
 export interface Parts {
   broker: boolean;
@@ -87,6 +88,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         const stationLog = log.child({ station: stationConfig.id });
         const model = await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers);
         stoppers.push(() => model.close());
+        await checkKnownGood(path.resolve(stationConfig.model), model); // a model that no longer scores its references as recorded stops the start
         const address = { prefix: config.mqtt.topicPrefix, line: config.line, station: stationConfig.id };
         const clientId = brokerOptions.clientId ? `${brokerOptions.clientId}-${stationConfig.id}` : undefined;
         const link = new StationLink({ ...brokerOptions, clientId, maxFrameBytes }, address, path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id), stationLog);
