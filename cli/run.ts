@@ -31,6 +31,7 @@ import { partKey } from '../edge/src/log/entry.ts';
 import { sweepImages } from '../edge/src/log/retention.ts';
 import { logApi } from '../edge/src/log/api.ts';
 import { checkKnownGood } from '../edge/src/vision/known-good.ts';
+import { startIntegrations } from '../edge/src/integrations/start.ts';
 
 export interface Parts {
   broker: boolean;
@@ -120,6 +121,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         }
       }
       stoppers.push(keepImagesWithin(config, imagesDir, opened, stations, log));
+      const integrations = await startIntegrations(config, [...stations.values()], log);
+      stoppers.push(() => integrations.stop());
       // The quality managers' view: every route of the log needs the manager role (dashboard/src/auth.ts).
       await app.register(logApi, { log: opened, shifts: config.log.shifts, routeConfig: { access: 'manager' } });
       await app.register(reviewApi, { stations });

@@ -1,0 +1,35 @@
+/**
+ * Starts the integrations a configuration asks for, beside the stations of an edge process, and
+ * answers what stops them. Kept out of cli/run.ts so that wiring them in is one line there.
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../../../config/schema.ts';
+import { OpcUaServer, type OpcUaStation } from './opcua.ts';
+
+export interface Integrations {
+  /** the OPC UA endpoint, when the server runs */
+  opcuaUrl: string | null;
+  stop(): Promise<void>;
+}
+
+export async function startIntegrations(config: Config, stations: OpcUaStation[], log: Logger): Promise<Integrations> {
+  const stoppers: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const stopper of stoppers.reverse()) await stopper();
+  };
+  let opcuaUrl: string | null = null;
+  try {
+    if (config.opcua) {
+      const pki = path.resolve(config.opcua.pkiDir ?? path.join(config.dataDir, 'opcua', 'pki'));
+      const server = new OpcUaServer(config.opcua, config.line, pki, log.child({ component: 'opcua' }));
+      stoppers.push(() => server.stop());
+      await server.start(stations);
+      opcuaUrl = server.endpointUrl;
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { opcuaUrl, stop };
+}
