@@ -53,8 +53,8 @@ describe('the PLC handshake', () => {
     h.acknowledge(true);
     h.acknowledge(false);
     expect(h.state.resultReady).toBe(false);
-    h.verdict(verdict('R', 'reject', 'user'));
-    expect(h.state.presented).toMatchObject({ partId: 'R', verdict: 'review', reviewPending: false, finalVerdict: 'reject', decidedBy: 'user' });
+    h.verdict(verdict('R', 'reject', 'human'));
+    expect(h.state.presented).toMatchObject({ partId: 'R', verdict: 'review', reviewPending: false, finalVerdict: 'reject', decidedBy: 'human' });
   });
 
   it('marks a part that could not be inspected as an error, and an acknowledgement with nothing presented as not taken', () => {

@@ -131,7 +131,7 @@ export class OpcUaServer {
       reason: variable('Reason', DataType.String, '', 'why the part was not simply passed (first reason), empty otherwise'),
       reviewPending: variable('ReviewPending', DataType.Boolean, false, 'true when the part waits for a person; its FinalVerdict is presented as a later result'),
       finalVerdict: variable('FinalVerdict', finalType, 0, 'the final word: None (a person is to decide), Pass, Reject, Hold'),
-      decidedBy: variable('DecidedBy', DataType.String, '', 'model, user or timeout; empty while a review is pending'),
+      decidedBy: variable('DecidedBy', DataType.String, '', 'model, human or timeout; empty while a review is pending'),
       resultAck: variable('ResultAck', DataType.Boolean, false, 'written by the PLC: true takes the presented result, false again lets the next one be presented', true),
       error: variable('Error', DataType.Boolean, false, 'true when the presented part could not be inspected (its Reason says why), or the last trigger was refused'),
       errorText: variable('ErrorText', DataType.String, '', 'what went wrong, empty otherwise'),
