@@ -121,7 +121,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         }
       }
       stoppers.push(keepImagesWithin(config, imagesDir, opened, stations, log));
-      const integrations = await startIntegrations(config, [...stations.values()], log);
+      const integrations = await startIntegrations(config, [...stations.values()], brokerOptions, log);
       stoppers.push(() => integrations.stop());
       // The quality managers' view: every route of the log needs the manager role (dashboard/src/auth.ts).
       await app.register(logApi, { log: opened, shifts: config.log.shifts, routeConfig: { access: 'manager' } });

@@ -156,12 +156,12 @@ export class OpcUaServer {
     const health = () => {
       const status = station.status('online');
       set(v.brokerConnected, DataType.Boolean, station.connected);
-      set(v.queueDepth, DataType.UInt32, status.queueDepth);
-      set(v.overloaded, DataType.Boolean, status.overloaded);
-      set(v.openReviews, DataType.UInt32, status.openReviews);
+      set(v.queueDepth, DataType.UInt32, status.queueDepth ?? 0);
+      set(v.overloaded, DataType.Boolean, status.overloaded ?? false);
+      set(v.openReviews, DataType.UInt32, status.openReviews ?? 0);
       set(v.modelId, DataType.String, status.model?.id ?? '');
       set(v.modelVersion, DataType.String, status.model?.version ?? '');
-      set(v.triggerReady, DataType.Boolean, !status.overloaded && handshake.unacknowledged < this.config.maxWaitingResults);
+      set(v.triggerReady, DataType.Boolean, status.overloaded !== true && handshake.unacknowledged < this.config.maxWaitingResults);
       return status;
     };
     const show = (state: HandshakeState) => {

@@ -5,7 +5,9 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../../../config/schema.ts';
+import type { BrokerOptions } from '../bus/link.ts';
 import { OpcUaServer, type OpcUaStation } from './opcua.ts';
+import { SparkplugNode } from './sparkplug.ts';
 
 export interface Integrations {
   /** the OPC UA endpoint, when the server runs */
@@ -13,7 +15,7 @@ export interface Integrations {
   stop(): Promise<void>;
 }
 
-export async function startIntegrations(config: Config, stations: OpcUaStation[], log: Logger): Promise<Integrations> {
+export async function startIntegrations(config: Config, stations: OpcUaStation[], broker: BrokerOptions, log: Logger): Promise<Integrations> {
   const stoppers: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const stopper of stoppers.reverse()) await stopper();
@@ -26,6 +28,11 @@ export async function startIntegrations(config: Config, stations: OpcUaStation[]
       stoppers.push(() => server.stop());
       await server.start(stations);
       opcuaUrl = server.endpointUrl;
+    }
+    if (config.sparkplug) {
+      const node = new SparkplugNode(config.sparkplug, broker, config.line, path.resolve(config.dataDir, 'sparkplug'), log.child({ component: 'sparkplug' }));
+      stoppers.push(() => node.stop());
+      await node.start(stations);
     }
   } catch (error) {
     await stop();
