@@ -5,6 +5,7 @@
  * Parts alternate between the two, one at a time, so both see the same machine; the OPC UA part is
  * acknowledged (ResultAck up and down) before the next part, outside the measured span.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -44,6 +45,8 @@ export async function benchOpcUa(options: { parts?: number; warmup?: number; max
     dataDir: path.join(dir, 'data'),
     mqtt: { port: 0 },
     http: { port: 0 },
+    // A password of its own, so no first-admin notice lands in the benchmark's output.
+    dashboard: { admin: { user: 'bench', password: randomBytes(12).toString('base64url') } },
     opcua: { port, users: [plc], acceptUnknownClientCertificates: true, pkiDir: path.join(dir, 'pki') },
     // The synthetic camera takes the picture on each trigger; it emits nothing by itself in the run's time.
     stations: [{ id: 'cam-o', queue: { workers: 1 }, ingest: { synthetic: { ratePerSecond: 0.001, defectShare: 0, seed: 11 } } }],

@@ -57,7 +57,7 @@ export class ImportError extends Error {
 const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 /** Around the 0.5 that Anomalib's normalised scores and softmax probabilities are cut at. */
 const DEFAULT_BAND = { passBelow: 0.4, rejectAbove: 0.6 };
-const OK_LIKE = ['ok', 'good', 'normal', 'pass', 'nok_free'];
+const OK_LIKE = ['ok', 'good', 'normal', 'pass'];
 
 /** Reads an export folder, detects which kind it is, and writes the Loupe model folder `out`. */
 export async function importModel(options: ImportOptions): Promise<Imported> {
