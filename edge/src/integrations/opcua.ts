@@ -75,6 +75,8 @@ export class OpcUaServer {
     const server = new OPCUAServer({
       port: this.config.port,
       host: this.config.host,
+      // Endpoints are advertised under the machine's name; a client that dialled the configured address finds it too.
+      ...(this.config.host === '0.0.0.0' || this.config.host === '::' ? {} : { alternateHostname: this.config.host }),
       resourcePath: '/UA/Loupe',
       serverCertificateManager,
       allowAnonymous: this.config.allowAnonymous,
