@@ -118,8 +118,9 @@ async function acknowledge(station: string): Promise<void> {
 }
 
 describe('the OPC UA handshake', () => {
-  it('refuses a client without a user', async () => {
+  it('refuses a client without a user, and a user with a wrong password', async () => {
     await expect(client.createSession()).rejects.toThrow();
+    await expect(client.createSession({ type: UserTokenType.UserName, userName: PLC.name, password: 'not-the-password' })).rejects.toThrow();
   });
 
   it('runs trigger → result → ack for a part, with the result in typed fields', async () => {

@@ -9,6 +9,7 @@
  * users log in with name and password (or a certificate the server trusts), anonymous is off unless
  * configured. The PKI (own certificate, trusted and rejected clients) lives under `pkiDir`.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
@@ -67,7 +68,14 @@ export class OpcUaServer {
   }
 
   async start(stations: OpcUaStation[]): Promise<void> {
-    const users = new Map(this.config.users.map((u) => [u.name, u.password]));
+    // Passwords compared by their digests in constant time: the answer's timing says nothing of how much matched.
+    const digest = (text: string) => createHash('sha256').update(text).digest();
+    const users = new Map(this.config.users.map((u) => [u.name, digest(u.password)]));
+    const isValidUser = (name: string, password: string) => {
+      const known = users.get(name);
+      return known !== undefined && timingSafeEqual(known, digest(password));
+    };
+    if (users.size === 0 && !this.config.allowAnonymous) this.log.warn('OPC UA: no users configured and anonymous is off: no client can log in (opcua.users)');
     const serverCertificateManager = new OPCUACertificateManager({
       rootFolder: path.join(this.pkiDir, 'server'),
       automaticallyAcceptUnknownCertificate: this.config.acceptUnknownClientCertificates,
@@ -82,7 +90,7 @@ export class OpcUaServer {
       allowAnonymous: this.config.allowAnonymous,
       securityModes: this.config.securityModes.map((m) => MessageSecurityMode[m]),
       securityPolicies: this.config.securityPolicies.map((p) => SecurityPolicy[p]),
-      userManager: { isValidUser: (name: string, password: string) => users.get(name) === password },
+      userManager: { isValidUser },
       buildInfo: { productName: 'Loupe', productUri: 'urn:loupe', manufacturerName: 'Loupe' },
       serverInfo: { applicationUri: `urn:loupe:${this.line}`, productUri: 'urn:loupe' },
     });
