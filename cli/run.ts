@@ -30,6 +30,8 @@ import { DefectLog } from '../edge/src/log/defect-log.ts';
 import { partKey } from '../edge/src/log/entry.ts';
 import { sweepImages } from '../edge/src/log/retention.ts';
 import { logApi } from '../edge/src/log/api.ts';
+import { checkKnownGood } from '../edge/src/vision/known-good.ts';
+import { startIntegrations } from '../edge/src/integrations/start.ts';
 
 export interface Parts {
   broker: boolean;
@@ -87,6 +89,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         const stationLog = log.child({ station: stationConfig.id });
         const model = await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers);
         stoppers.push(() => model.close());
+        await checkKnownGood(path.resolve(stationConfig.model), model); // a model that no longer scores its references as recorded stops the start
         const address = { prefix: config.mqtt.topicPrefix, line: config.line, station: stationConfig.id };
         const clientId = brokerOptions.clientId ? `${brokerOptions.clientId}-${stationConfig.id}` : undefined;
         const link = new StationLink({ ...brokerOptions, clientId, maxFrameBytes }, address, path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id), stationLog);
@@ -118,6 +121,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         }
       }
       stoppers.push(keepImagesWithin(config, imagesDir, opened, stations, log));
+      const integrations = await startIntegrations(config, [...stations.values()], brokerOptions, log);
+      stoppers.push(() => integrations.stop());
       // The quality managers' view: every route of the log needs the manager role (dashboard/src/auth.ts).
       await app.register(logApi, { log: opened, shifts: config.log.shifts, routeConfig: { access: 'manager' } });
       await app.register(reviewApi, { stations });

@@ -4,6 +4,7 @@
  * (`npm run schemas`) for editors and for people.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { OpcUaSchema, SparkplugSchema } from './integrations.ts';
 
 const Port = (description: string, dflt: number) => Type.Integer({ minimum: 0, maximum: 65535, default: dflt, description });
 
@@ -159,6 +160,8 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {}, description: 'the defect log (every inspection counted, every part not plainly passed stored in full) and image retention' },
     ),
     stations: Type.Array(StationSchema, { minItems: 1, description: 'one entry per camera' }),
+    opcua: Type.Optional(OpcUaSchema),
+    sparkplug: Type.Optional(SparkplugSchema),
   },
   { additionalProperties: false },
 );

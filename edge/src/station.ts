@@ -18,6 +18,7 @@ import type { EdgeMetrics } from './health/metrics.ts';
 import type { DefectLog } from './log/defect-log.ts';
 import { keepEvidenceSync, type EvidenceRequest, type Kept } from './evidence/files.ts';
 import { PartIdInUse, PartMemory, type Seen } from './parts/memory.ts';
+import type { StationObserver } from './integrations/observer.ts';
 
 /** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
 export interface Inspector {
@@ -83,6 +84,8 @@ export class Station {
   metrics: EdgeMetrics | null = null;
   /** where every result, human decision and final verdict is logged for quality managers */
   defectLog: Pick<DefectLog, 'result' | 'decision' | 'verdict'> | null = null;
+  /** integrations besides the MQTT contract (OPC UA, Sparkplug B): told of each result and final verdict */
+  readonly observers = new Set<StationObserver>();
 
   constructor(
     private readonly config: StationConfig,
@@ -416,6 +419,7 @@ export class Station {
         ? this.recordReview(result)
         : this.verdictOf({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now(), requestId: frame.requestId });
     this.link.publishResult(result, next);
+    this.tell(result, 'decidedBy' in next ? next : null);
     this.metrics?.frames.inc({ station: this.id, source: frame.source, verdict: result.verdict, reason: result.reasons[0] ?? '' });
     if (score !== null) this.metrics?.inference.observe({ station: this.id }, (timing.decodeMs + timing.inferMs) / 1000);
     this.metrics?.endToEnd.observe({ station: this.id }, (now - frame.receivedAt) / 1000);
@@ -502,7 +506,23 @@ export class Station {
 
   private close(closing: Closing, requestId?: string): void {
     // The decision is on disk before the verdict goes out, and the review is marked closed after.
-    this.state.reviews.closed(closing, () => this.link.closeReview(this.verdictOf({ ...closing, requestId })));
+    this.state.reviews.closed(closing, () => {
+      const verdict = this.verdictOf({ ...closing, requestId });
+      this.link.closeReview(verdict);
+      this.tell(null, verdict);
+    });
+  }
+
+  /** Tells the observers; one that throws is logged and changes nothing for the part. */
+  private tell(result: Result | null, verdict: VerdictMessage | null): void {
+    for (const observer of this.observers) {
+      try {
+        if (result) observer.result?.(result);
+        if (verdict) observer.verdict?.(verdict);
+      } catch (error) {
+        this.log.error({ err: (error as Error).message, partId: (result ?? verdict)?.partId }, 'an integration failed on a message; the MQTT contract is not affected');
+      }
+    }
   }
 
   /**

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Station } from '../station.ts';
+import { checkKnownGood } from '../vision/known-good.ts';
 import { InspectionPool } from '../vision/pool.ts';
 
 export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> = async (app, { stations }) => {
@@ -54,6 +55,10 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
       let pool: InspectionPool;
       try {
         pool = await InspectionPool.start(path.resolve(request.body.model));
+        await checkKnownGood(path.resolve(request.body.model), pool).catch(async (error: unknown) => {
+          await pool.close();
+          throw error;
+        });
       } catch (error) {
         return reply.code(400).send({ error: 'invalid_model', message: (error as Error).message });
       }
