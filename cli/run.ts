@@ -8,7 +8,8 @@ import path from 'node:path';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.ts';
+import { startEmbeddedBroker, type BrokerAccess, type EmbeddedBroker } from '../broker/embedded.ts';
+import { loadUsers } from '../broker/access.ts';
 import { StationLink, type BrokerOptions } from '../edge/src/bus/link.ts';
 import { Station } from '../edge/src/station.ts';
 import { FileReviewStore } from '../edge/src/review/store.ts';
@@ -53,7 +54,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
   try {
     let broker: EmbeddedBroker | null = null;
     if (parts.broker && !config.mqtt.url) {
-      broker = await startEmbeddedBroker(config.mqtt.host, config.mqtt.port);
+      broker = await startEmbeddedBroker(config.mqtt.host, config.mqtt.port, await brokerAccess(config, log));
       stoppers.push(() => broker?.close());
       log.info({ url: broker.url }, 'embedded MQTT broker listening');
     }
@@ -92,7 +93,9 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         await checkKnownGood(path.resolve(stationConfig.model), model); // a model that no longer scores its references as recorded stops the start
         const address = { prefix: config.mqtt.topicPrefix, line: config.line, station: stationConfig.id };
         const clientId = brokerOptions.clientId ? `${brokerOptions.clientId}-${stationConfig.id}` : undefined;
-        const link = new StationLink({ ...brokerOptions, clientId, maxFrameBytes }, address, path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id), stationLog);
+        // On the embedded broker each station is its own identity, allowed to speak only for itself.
+        const credentials = broker ? await broker.internalUser(stationConfig.id, 'station', [stationConfig.id]) : {};
+        const link = new StationLink({ ...brokerOptions, ...credentials, clientId, maxFrameBytes }, address, path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id), stationLog);
         const stateDir = path.resolve(config.dataDir, 'reviews', config.line, stationConfig.id);
         const reviews = new FileReviewStore(stateDir);
         stoppers.push(() => reviews.close());
@@ -135,7 +138,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     }
 
     if (parts.dashboard) {
-      const feed = new LineFeed({ ...brokerOptions, clientId: brokerOptions.clientId ? `${brokerOptions.clientId}-dashboard` : undefined }, config.mqtt.topicPrefix, log.child({ component: 'dashboard' }));
+      const credentials = broker ? await broker.internalUser('dashboard', 'dashboard', ['*']) : {};
+      const feed = new LineFeed({ ...brokerOptions, ...credentials, clientId: brokerOptions.clientId ? `${brokerOptions.clientId}-dashboard` : undefined }, config.mqtt.topicPrefix, log.child({ component: 'dashboard' }));
       await feed.start();
       stoppers.push(() => feed.stop());
       const claimed = defectLog ? defectLog.claimed.bind(defectLog) : undefined;
@@ -190,6 +194,21 @@ async function tlsFiles(config: Config): Promise<Partial<BrokerOptions>> {
     }
   };
   return { ca: await read('ca'), cert: await read('cert'), key: await read('key'), rejectUnauthorized: tls.rejectUnauthorized };
+}
+
+/**
+ * Who may use the embedded broker: the configured users; anonymous clients only when the config
+ * says so, or by default when nobody is configured and the broker listens on loopback (the demo).
+ */
+async function brokerAccess(config: Config, log: Logger): Promise<BrokerAccess> {
+  const users = await loadUsers(config.mqtt.users);
+  const anonymous = config.mqtt.anonymous ?? (users.size === 0 && isLoopback(config.mqtt.host));
+  if (!anonymous && users.size === 0) {
+    throw new Error(`mqtt.users: the embedded broker listens on ${config.mqtt.host}, beyond loopback, and nobody is configured: add mqtt.users (docs/security.md), or set mqtt.anonymous: true to let anyone on the network in`);
+  }
+  if (anonymous && !isLoopback(config.mqtt.host)) log.warn({ host: config.mqtt.host }, 'embedded broker lets anonymous clients in beyond loopback (mqtt.anonymous: true): anyone who reaches it can decide parts');
+  const brokerLog = log.child({ component: 'broker' });
+  return { prefix: config.mqtt.topicPrefix, users, anonymous, refused: (what) => brokerLog.warn(what) };
 }
 
 function isLoopback(host: string): boolean {

@@ -92,6 +92,21 @@ export const StationSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const MqttUserSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9._@-]{1,64}$', description: 'MQTT user name' }),
+    role: Type.Union([Type.Literal('station'), Type.Literal('plc'), Type.Literal('dashboard'), Type.Literal('observer')], {
+      description: 'station: publishes its own status, results, reviews, verdicts, errors; plc: triggers and frames; dashboard: relays decisions of people it authenticated, shares claims; observer: reads only',
+    }),
+    stations: Type.Array(Type.String({ pattern: '^([A-Za-z0-9_-]{1,64}|\\*)$' }), { default: [], description: 'station ids this user speaks for, triggers, or reads; "*" for every station' }),
+    decisions: Type.Array(Type.String({ pattern: '^([A-Za-z0-9_-]{1,64}|\\*)$' }), { default: [], description: 'station ids whose reviews this user may decide, on …/decision/{name} (the station records this name)' }),
+    passwordHash: Type.Optional(Type.String({ description: 'scrypt hash of the password (npx tsx broker/hash.ts makes one)' })),
+    passwordEnv: Type.Optional(Type.String({ minLength: 1, description: 'environment variable holding the password' })),
+    passwordFile: Type.Optional(Type.String({ minLength: 1, description: 'file holding the password (first line)' })),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     line: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'line-1', description: 'production line id, the second level of every MQTT topic' }),
@@ -105,6 +120,10 @@ export const ConfigSchema = Type.Object(
         username: Type.Optional(Type.String({ description: 'broker user; or env LOUPE_MQTT_USERNAME' })),
         password: Type.Optional(Type.String({ description: 'broker password; prefer env LOUPE_MQTT_PASSWORD or ${VAR}' })),
         clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'client id prefix; each station connects as <clientId>-<station>' })),
+        anonymous: Type.Optional(
+          Type.Boolean({ description: 'embedded broker: let clients connect without a user name (and do anything but publish malformed topics). Default: true only when no users are configured and the broker listens on loopback' }),
+        ),
+        users: Type.Array(MqttUserSchema, { default: [], description: 'embedded broker: who may connect, and what each may publish (docs/security.md)' }),
         tls: Type.Optional(
           Type.Object(
             {
