@@ -17,6 +17,7 @@ import { ThresholdHistory } from '../edge/src/decide/thresholds.ts';
 import { FolderIngest } from '../edge/src/ingest/folder.ts';
 import { SyntheticCamera } from '../edge/src/ingest/synthetic.ts';
 import { httpIngest } from '../edge/src/ingest/http.ts';
+import { FrameBytes } from '../edge/src/ingest/frame-bytes.ts';
 import { InspectionPool } from '../edge/src/vision/pool.ts';
 import { LineFeed } from '../dashboard/src/feed.ts';
 import { dashboard } from '../dashboard/src/server.ts';
@@ -63,10 +64,18 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     const maxFrameBytes = config.http.bodyLimitBytes; // one frame size limit, whichever way the frame comes
 
     // Per-request access logs would double every part's log line; the station logs each part itself.
-    const app = Fastify({ loggerInstance: log.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }), bodyLimit: config.http.bodyLimitBytes });
+    // forceCloseConnections: a stop must not wait for an upload or a feed that never ends.
+    const app = Fastify({
+      loggerInstance: log.child({ component: 'http' }),
+      logController: new LogController({ disableRequestLogging: true }),
+      bodyLimit: config.http.bodyLimitBytes,
+      trustProxy: config.http.trustProxy,
+      forceCloseConnections: true,
+    });
     stoppers.push(() => app.close());
     const stations = new Map<string, Station>();
     const metrics = new EdgeMetrics();
+    const frameBytes = new FrameBytes(config.memory.framesInFlightBytes);
     // Every route needs a session unless it says otherwise (dashboard/src/auth.ts); the edge's own
     // routes (calibration, thresholds, model swap) are guarded the same way.
     const dashboardDir = path.resolve(config.dataDir, 'dashboard');
@@ -102,6 +111,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         const parts = new PartMemory(stateDir, stationConfig.answers);
         const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), { reviews, thresholds: new ThresholdHistory(stateDir), parts }, stationLog);
         station.metrics = metrics;
+        station.frameBytes = frameBytes;
         station.defectLog = opened;
         await station.start();
         stoppers.push(() => station.stop());
@@ -134,16 +144,19 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         tokens: new Map(config.stations.map((s) => [s.id, s.ingest.httpToken])),
         bodyLimitBytes: config.http.bodyLimitBytes,
         loopbackOnly: isLoopback(config.http.host),
+        frameBytes,
       });
     }
 
     if (parts.dashboard) {
       const credentials = broker ? await broker.internalUser('dashboard', 'dashboard', ['*']) : {};
       const feed = new LineFeed({ ...brokerOptions, ...credentials, clientId: brokerOptions.clientId ? `${brokerOptions.clientId}-dashboard` : undefined }, config.mqtt.topicPrefix, log.child({ component: 'dashboard' }));
+      const claims = new ClaimBook(dashboardDir, config.dashboard.claimSeconds);
+      feed.claims = claims; // shared with the other dashboards on the broker
       await feed.start();
       stoppers.push(() => feed.stop());
       const claimed = defectLog ? defectLog.claimed.bind(defectLog) : undefined;
-      await app.register(dashboard, { feed, claims: new ClaimBook(dashboardDir, config.dashboard.claimSeconds), imagesDir: path.resolve(config.dataDir, 'images'), people, claimed });
+      await app.register(dashboard, { feed, claims, imagesDir: path.resolve(config.dataDir, 'images'), people, claimed, feedBufferBytes: config.dashboard.feedBufferBytes });
     }
 
     await app.listen({ host: config.http.host, port: config.http.port });
@@ -215,6 +228,9 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
+/** The longest a stop may take after SIGINT / SIGTERM. */
+const SHUTDOWN_MS = 8000;
+
 /** Runs until SIGINT / SIGTERM, then stops everything; used by the start, edge and dashboard commands. */
 export async function runUntilSignal(config: Config, parts: Parts): Promise<number> {
   const log = createLogger();
@@ -233,6 +249,24 @@ export async function runUntilSignal(config: Config, parts: Parts): Promise<numb
     process.once('SIGTERM', onSignal);
   });
   log.info('shutting down');
-  await running.stop();
+  // Bounded in every state (a broker gone, a feed client that does not read, a hung upload): what
+  // matters is on disk already (outbox, journals), so past the bound the process exits anyway.
+  // A second signal exits at once.
+  let timer: NodeJS.Timeout | undefined;
+  const forced = new Promise<number>((resolve) => {
+    timer = setTimeout(() => {
+      log.error({ afterMs: SHUTDOWN_MS }, 'shutdown did not finish in time; exiting anyway');
+      resolve(1);
+    }, SHUTDOWN_MS);
+    const again = () => {
+      log.warn('second signal; exiting now');
+      resolve(1);
+    };
+    process.once('SIGINT', again);
+    process.once('SIGTERM', again);
+  });
+  const code = await Promise.race([running.stop().then(() => 0), forced]);
+  clearTimeout(timer);
+  if (code !== 0) process.exit(code);
   return 0;
 }

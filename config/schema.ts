@@ -143,6 +143,7 @@ export const ConfigSchema = Type.Object(
         host: Type.String({ default: '127.0.0.1', description: 'address the HTTP server listens on' }),
         port: Port('dashboard and ingest HTTP port', 8080),
         bodyLimitBytes: Type.Integer({ minimum: 1024, default: 20 * 1024 * 1024, description: 'largest accepted frame upload; larger gets 413' }),
+        trustProxy: Type.Boolean({ default: false, description: 'behind a reverse proxy: take the client address from X-Forwarded-For (login throttling is per address); only when every request comes through the proxy' }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -150,6 +151,7 @@ export const ConfigSchema = Type.Object(
       {
         claimSeconds: Type.Number({ exclusiveMinimum: 0, default: 120, description: 'how long a technician holds a review they opened before others may take it' }),
         sessionHours: Type.Number({ exclusiveMinimum: 0, maximum: 720, default: 12, description: 'how long a login lasts (a shift, by default)' }),
+        feedBufferBytes: Type.Integer({ minimum: 65_536, default: 8 * 1024 * 1024, description: 'a live-feed (WebSocket) client that stops reading is dropped once this much waits for it; its screen reconnects and gets a fresh snapshot' }),
         secureCookies: Type.Boolean({ default: false, description: 'mark the session cookie Secure and send HSTS: turn on when the dashboard is served over HTTPS' }),
         admin: Type.Optional(
           Type.Object(
@@ -160,6 +162,16 @@ export const ConfigSchema = Type.Object(
             { additionalProperties: false },
           ),
         ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    memory: Type.Object(
+      {
+        framesInFlightBytes: Type.Integer({
+          minimum: 1024 * 1024,
+          default: 256 * 1024 * 1024,
+          description: 'bytes of camera frames held in memory at once, across every ingest path and station: over it, HTTP uploads get 503 and other frames go to review with reason overload',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
