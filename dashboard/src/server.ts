@@ -32,7 +32,15 @@ export interface DashboardOptions {
 type PartParams = { line: string; station: string; partId: string };
 
 export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { feed, claims, imagesDir, people, claimed: onClaim, feedBufferBytes = 8 * 1024 * 1024 }) => {
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  await app.register(websocket, {
+    options: { maxPayload: 64 * 1024 },
+    // On stop, feed clients are cut, not asked to close: a client that does not read would hold
+    // the closing handshake (and the process) for half a minute. Screens reconnect on their own.
+    preClose: async () => {
+      for (const socket of app.websocketServer.clients) socket.terminate();
+      await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
+    },
+  });
 
   app.get('/', asset('index.html'));
   app.get('/app.js', asset('app.js'));
