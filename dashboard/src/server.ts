@@ -31,7 +31,7 @@ export interface DashboardOptions {
 
 type PartParams = { line: string; station: string; partId: string };
 
-export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { feed, claims, imagesDir, people, claimed: onClaim, feedBufferBytes = 8 * 1024 * 1024 }) => {
+export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { feed, claims, imagesDir, people, claimed: onClaim, feedBufferBytes = 2 * 1024 * 1024 }) => {
   await app.register(websocket, {
     options: { maxPayload: 64 * 1024 },
     // On stop, feed clients are cut, not asked to close: a client that does not read would hold
