@@ -121,7 +121,7 @@ function address(prefix: string, topic: string): Address | null {
 
 const granted = (set: Set<string>, station: string) => set.has('*') || set.has(station);
 
-/** What a station publishes about itself. */
+/** What a station publishes about itself (besides `review/{partId}` and `trigger/ack`). */
 const STATION_OUT = new Set(['status', 'result', 'verdict', 'error']);
 
 /**
@@ -141,7 +141,7 @@ export function mayPublish(user: MqttUser, prefix: string, topic: string): boole
   switch (user.role) {
     case 'station':
       if (!granted(user.stations, station)) return false;
-      return (STATION_OUT.has(kind) && rest.length === 0) || (kind === 'review' && rest.length === 1);
+      return (STATION_OUT.has(kind) && rest.length === 0) || (kind === 'review' && rest.length === 1) || (kind === 'trigger' && rest.length === 1 && rest[0] === 'ack');
     case 'plc':
       if (!granted(user.stations, station)) return false;
       return (kind === 'trigger' && rest.length === 0) || (kind === 'frame' && rest.length === 1);
