@@ -36,6 +36,8 @@ export interface MqttUser {
   stations: Set<string>;
   decisions: Set<string>;
   hash: string;
+  /** topic prefixes outside Loupe's tree this user may publish and read (an internal Sparkplug B client) */
+  prefixes?: string[];
 }
 
 /** Everyone, for the loopback demo (`mqtt.anonymous: true`); malformed topics are still refused. */
@@ -134,6 +136,7 @@ const STATION_OUT = new Set(['status', 'result', 'verdict', 'error']);
 export function mayPublish(user: MqttUser, prefix: string, topic: string): boolean {
   if (!wellFormedTopic(topic)) return false;
   if (user === ANYONE) return true;
+  if (user.prefixes?.some((p) => topic.startsWith(p))) return true;
   const at = address(prefix, topic);
   if (!at) return false;
   const { station, kind, rest } = at;
@@ -159,6 +162,7 @@ export function mayPublish(user: MqttUser, prefix: string, topic: string): boole
  */
 export function maySubscribe(user: MqttUser, prefix: string, filter: string): boolean {
   if (user === ANYONE) return true;
+  if (user.prefixes?.some((p) => filter.startsWith(p))) return true;
   if (!filter.startsWith(`${prefix}/`)) return false;
   const [line, station] = filter.slice(prefix.length + 1).split('/');
   if (user.stations.has('*') || user.decisions.has('*')) return true;

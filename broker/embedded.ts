@@ -19,7 +19,7 @@ export interface EmbeddedBroker {
    * An identity for a component of this process (a station, the dashboard): the broker knows it,
    * nobody else does. Answers the credentials to connect with.
    */
-  internalUser(name: string, role: MqttRole, stations: string[]): Promise<{ username: string; password: string }>;
+  internalUser(name: string, role: MqttRole, stations: string[], prefixes?: string[]): Promise<{ username: string; password: string }>;
   close(): Promise<void>;
 }
 
@@ -92,10 +92,10 @@ export async function startEmbeddedBroker(host: string, port: number, access: Br
   return {
     url: `mqtt://${host}:${bound}`,
     port: bound,
-    async internalUser(name, role, stations) {
+    async internalUser(name, role, stations, prefixes) {
       const username = `loupe-internal-${name}-${randomBytes(4).toString('hex')}`;
       const password = randomBytes(24).toString('base64url');
-      users.set(username, { name: username, role, stations: new Set(stations), decisions: new Set(), hash: await hashSecret(password) });
+      users.set(username, { name: username, role, stations: new Set(stations), decisions: new Set(), hash: await hashSecret(password), prefixes });
       return { username, password };
     },
     close: () =>

@@ -134,7 +134,9 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         }
       }
       stoppers.push(keepImagesWithin(config, imagesDir, opened, stations, log));
-      const integrations = await startIntegrations(config, [...stations.values()], brokerOptions, log);
+      // On the embedded broker the Sparkplug B node is its own identity, allowed its namespace only.
+      const sparkplugCredentials = broker && config.sparkplug && !config.sparkplug.url ? await broker.internalUser('sparkplug', 'observer', [], ['spBv1.0/']) : {};
+      const integrations = await startIntegrations(config, [...stations.values()], { ...brokerOptions, ...sparkplugCredentials }, log);
       stoppers.push(() => integrations.stop());
       // The quality managers' view: every route of the log needs the manager role (dashboard/src/auth.ts).
       await app.register(logApi, { log: opened, shifts: config.log.shifts, routeConfig: { access: 'manager' } });
