@@ -8,7 +8,8 @@ import path from 'node:path';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.ts';
+import { startEmbeddedBroker, type BrokerAccess, type EmbeddedBroker } from '../broker/embedded.ts';
+import { loadUsers } from '../broker/access.ts';
 import { StationLink, type BrokerOptions } from '../edge/src/bus/link.ts';
 import { Station } from '../edge/src/station.ts';
 import { FileReviewStore } from '../edge/src/review/store.ts';
@@ -16,6 +17,7 @@ import { ThresholdHistory } from '../edge/src/decide/thresholds.ts';
 import { FolderIngest } from '../edge/src/ingest/folder.ts';
 import { SyntheticCamera } from '../edge/src/ingest/synthetic.ts';
 import { httpIngest } from '../edge/src/ingest/http.ts';
+import { FrameBytes } from '../edge/src/ingest/frame-bytes.ts';
 import { InspectionPool } from '../edge/src/vision/pool.ts';
 import { LineFeed } from '../dashboard/src/feed.ts';
 import { dashboard } from '../dashboard/src/server.ts';
@@ -53,7 +55,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
   try {
     let broker: EmbeddedBroker | null = null;
     if (parts.broker && !config.mqtt.url) {
-      broker = await startEmbeddedBroker(config.mqtt.host, config.mqtt.port);
+      broker = await startEmbeddedBroker(config.mqtt.host, config.mqtt.port, await brokerAccess(config, log));
       stoppers.push(() => broker?.close());
       log.info({ url: broker.url }, 'embedded MQTT broker listening');
     }
@@ -62,10 +64,18 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     const maxFrameBytes = config.http.bodyLimitBytes; // one frame size limit, whichever way the frame comes
 
     // Per-request access logs would double every part's log line; the station logs each part itself.
-    const app = Fastify({ loggerInstance: log.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }), bodyLimit: config.http.bodyLimitBytes });
+    // forceCloseConnections: a stop must not wait for an upload or a feed that never ends.
+    const app = Fastify({
+      loggerInstance: log.child({ component: 'http' }),
+      logController: new LogController({ disableRequestLogging: true }),
+      bodyLimit: config.http.bodyLimitBytes,
+      trustProxy: config.http.trustProxy,
+      forceCloseConnections: true,
+    });
     stoppers.push(() => app.close());
     const stations = new Map<string, Station>();
     const metrics = new EdgeMetrics();
+    const frameBytes = new FrameBytes(config.memory.framesInFlightBytes);
     // Every route needs a session unless it says otherwise (dashboard/src/auth.ts); the edge's own
     // routes (calibration, thresholds, model swap) are guarded the same way.
     const dashboardDir = path.resolve(config.dataDir, 'dashboard');
@@ -92,13 +102,16 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         await checkKnownGood(path.resolve(stationConfig.model), model); // a model that no longer scores its references as recorded stops the start
         const address = { prefix: config.mqtt.topicPrefix, line: config.line, station: stationConfig.id };
         const clientId = brokerOptions.clientId ? `${brokerOptions.clientId}-${stationConfig.id}` : undefined;
-        const link = new StationLink({ ...brokerOptions, clientId, maxFrameBytes }, address, path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id), stationLog);
+        // On the embedded broker each station is its own identity, allowed to speak only for itself.
+        const credentials = broker ? await broker.internalUser(stationConfig.id, 'station', [stationConfig.id]) : {};
+        const link = new StationLink({ ...brokerOptions, ...credentials, clientId, maxFrameBytes }, address, path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id), stationLog);
         const stateDir = path.resolve(config.dataDir, 'reviews', config.line, stationConfig.id);
         const reviews = new FileReviewStore(stateDir);
         stoppers.push(() => reviews.close());
         const parts = new PartMemory(stateDir, stationConfig.answers);
         const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), { reviews, thresholds: new ThresholdHistory(stateDir), parts }, stationLog);
         station.metrics = metrics;
+        station.frameBytes = frameBytes;
         station.defectLog = opened;
         await station.start();
         stoppers.push(() => station.stop());
@@ -121,7 +134,9 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         }
       }
       stoppers.push(keepImagesWithin(config, imagesDir, opened, stations, log));
-      const integrations = await startIntegrations(config, [...stations.values()], brokerOptions, log);
+      // On the embedded broker the Sparkplug B node is its own identity, allowed its namespace only.
+      const sparkplugCredentials = broker && config.sparkplug && !config.sparkplug.url ? await broker.internalUser('sparkplug', 'observer', [], ['spBv1.0/']) : {};
+      const integrations = await startIntegrations(config, [...stations.values()], { ...brokerOptions, ...sparkplugCredentials }, log);
       stoppers.push(() => integrations.stop());
       // The quality managers' view: every route of the log needs the manager role (dashboard/src/auth.ts).
       await app.register(logApi, { log: opened, shifts: config.log.shifts, routeConfig: { access: 'manager' } });
@@ -131,15 +146,19 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         tokens: new Map(config.stations.map((s) => [s.id, s.ingest.httpToken])),
         bodyLimitBytes: config.http.bodyLimitBytes,
         loopbackOnly: isLoopback(config.http.host),
+        frameBytes,
       });
     }
 
     if (parts.dashboard) {
-      const feed = new LineFeed({ ...brokerOptions, clientId: brokerOptions.clientId ? `${brokerOptions.clientId}-dashboard` : undefined }, config.mqtt.topicPrefix, log.child({ component: 'dashboard' }));
+      const credentials = broker ? await broker.internalUser('dashboard', 'dashboard', ['*']) : {};
+      const feed = new LineFeed({ ...brokerOptions, ...credentials, clientId: brokerOptions.clientId ? `${brokerOptions.clientId}-dashboard` : undefined }, config.mqtt.topicPrefix, log.child({ component: 'dashboard' }));
+      const claims = new ClaimBook(dashboardDir, config.dashboard.claimSeconds);
+      feed.claims = claims; // shared with the other dashboards on the broker
       await feed.start();
       stoppers.push(() => feed.stop());
       const claimed = defectLog ? defectLog.claimed.bind(defectLog) : undefined;
-      await app.register(dashboard, { feed, claims: new ClaimBook(dashboardDir, config.dashboard.claimSeconds), imagesDir: path.resolve(config.dataDir, 'images'), people, claimed });
+      await app.register(dashboard, { feed, claims, imagesDir: path.resolve(config.dataDir, 'images'), people, claimed, feedBufferBytes: config.dashboard.feedBufferBytes });
     }
 
     await app.listen({ host: config.http.host, port: config.http.port });
@@ -192,9 +211,27 @@ async function tlsFiles(config: Config): Promise<Partial<BrokerOptions>> {
   return { ca: await read('ca'), cert: await read('cert'), key: await read('key'), rejectUnauthorized: tls.rejectUnauthorized };
 }
 
+/**
+ * Who may use the embedded broker: the configured users; anonymous clients only when the config
+ * says so, or by default when nobody is configured and the broker listens on loopback (the demo).
+ */
+async function brokerAccess(config: Config, log: Logger): Promise<BrokerAccess> {
+  const users = await loadUsers(config.mqtt.users);
+  const anonymous = config.mqtt.anonymous ?? (users.size === 0 && isLoopback(config.mqtt.host));
+  if (!anonymous && users.size === 0) {
+    throw new Error(`mqtt.users: the embedded broker listens on ${config.mqtt.host}, beyond loopback, and nobody is configured: add mqtt.users (docs/security.md), or set mqtt.anonymous: true to let anyone on the network in`);
+  }
+  if (anonymous && !isLoopback(config.mqtt.host)) log.warn({ host: config.mqtt.host }, 'embedded broker lets anonymous clients in beyond loopback (mqtt.anonymous: true): anyone who reaches it can decide parts');
+  const brokerLog = log.child({ component: 'broker' });
+  return { prefix: config.mqtt.topicPrefix, users, anonymous, refused: (what) => brokerLog.warn(what) };
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
+
+/** The longest a stop may take after SIGINT / SIGTERM. */
+const SHUTDOWN_MS = 8000;
 
 /** Runs until SIGINT / SIGTERM, then stops everything; used by the start, edge and dashboard commands. */
 export async function runUntilSignal(config: Config, parts: Parts): Promise<number> {
@@ -214,6 +251,24 @@ export async function runUntilSignal(config: Config, parts: Parts): Promise<numb
     process.once('SIGTERM', onSignal);
   });
   log.info('shutting down');
-  await running.stop();
+  // Bounded in every state (a broker gone, a feed client that does not read, a hung upload): what
+  // matters is on disk already (outbox, journals), so past the bound the process exits anyway.
+  // A second signal exits at once.
+  let timer: NodeJS.Timeout | undefined;
+  const forced = new Promise<number>((resolve) => {
+    timer = setTimeout(() => {
+      log.error({ afterMs: SHUTDOWN_MS }, 'shutdown did not finish in time; exiting anyway');
+      resolve(1);
+    }, SHUTDOWN_MS);
+    const again = () => {
+      log.warn('second signal; exiting now');
+      resolve(1);
+    };
+    process.once('SIGINT', again);
+    process.once('SIGTERM', again);
+  });
+  const code = await Promise.race([running.stop().then(() => 0), forced]);
+  clearTimeout(timer);
+  if (code !== 0) process.exit(code);
   return 0;
 }

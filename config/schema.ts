@@ -92,6 +92,21 @@ export const StationSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const MqttUserSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9._@-]{1,64}$', description: 'MQTT user name' }),
+    role: Type.Union([Type.Literal('station'), Type.Literal('plc'), Type.Literal('dashboard'), Type.Literal('observer')], {
+      description: 'station: publishes its own status, results, reviews, verdicts, errors; plc: triggers and frames; dashboard: relays decisions of people it authenticated, shares claims; observer: reads only',
+    }),
+    stations: Type.Array(Type.String({ pattern: '^([A-Za-z0-9_-]{1,64}|\\*)$' }), { default: [], description: 'station ids this user speaks for, triggers, or reads; "*" for every station' }),
+    decisions: Type.Array(Type.String({ pattern: '^([A-Za-z0-9_-]{1,64}|\\*)$' }), { default: [], description: 'station ids whose reviews this user may decide, on …/decision/{name} (the station records this name)' }),
+    passwordHash: Type.Optional(Type.String({ description: 'scrypt hash of the password (npx tsx broker/hash.ts makes one)' })),
+    passwordEnv: Type.Optional(Type.String({ minLength: 1, description: 'environment variable holding the password' })),
+    passwordFile: Type.Optional(Type.String({ minLength: 1, description: 'file holding the password (first line)' })),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     line: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'line-1', description: 'production line id, the second level of every MQTT topic' }),
@@ -105,6 +120,10 @@ export const ConfigSchema = Type.Object(
         username: Type.Optional(Type.String({ description: 'broker user; or env LOUPE_MQTT_USERNAME' })),
         password: Type.Optional(Type.String({ description: 'broker password; prefer env LOUPE_MQTT_PASSWORD or ${VAR}' })),
         clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'client id prefix; each station connects as <clientId>-<station>' })),
+        anonymous: Type.Optional(
+          Type.Boolean({ description: 'embedded broker: let clients connect without a user name (and do anything but publish malformed topics). Default: true only when no users are configured and the broker listens on loopback' }),
+        ),
+        users: Type.Array(MqttUserSchema, { default: [], description: 'embedded broker: who may connect, and what each may publish (docs/security.md)' }),
         tls: Type.Optional(
           Type.Object(
             {
@@ -124,6 +143,7 @@ export const ConfigSchema = Type.Object(
         host: Type.String({ default: '127.0.0.1', description: 'address the HTTP server listens on' }),
         port: Port('dashboard and ingest HTTP port', 8080),
         bodyLimitBytes: Type.Integer({ minimum: 1024, default: 20 * 1024 * 1024, description: 'largest accepted frame upload; larger gets 413' }),
+        trustProxy: Type.Boolean({ default: false, description: 'behind a reverse proxy: take the client address from X-Forwarded-For (login throttling is per address); only when every request comes through the proxy' }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -131,6 +151,7 @@ export const ConfigSchema = Type.Object(
       {
         claimSeconds: Type.Number({ exclusiveMinimum: 0, default: 120, description: 'how long a technician holds a review they opened before others may take it' }),
         sessionHours: Type.Number({ exclusiveMinimum: 0, maximum: 720, default: 12, description: 'how long a login lasts (a shift, by default)' }),
+        feedBufferBytes: Type.Integer({ minimum: 65_536, default: 2 * 1024 * 1024, description: 'a live-feed (WebSocket) client that stops reading is dropped once this much waits for it; its screen reconnects and gets a fresh snapshot' }),
         secureCookies: Type.Boolean({ default: false, description: 'mark the session cookie Secure and send HSTS: turn on when the dashboard is served over HTTPS' }),
         admin: Type.Optional(
           Type.Object(
@@ -141,6 +162,16 @@ export const ConfigSchema = Type.Object(
             { additionalProperties: false },
           ),
         ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    memory: Type.Object(
+      {
+        framesInFlightBytes: Type.Integer({
+          minimum: 1024 * 1024,
+          default: 256 * 1024 * 1024,
+          description: 'bytes of camera frames held in memory at once, across every ingest path and station: over it, HTTP uploads get 503 and other frames go to review with reason overload',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -156,7 +156,26 @@ export const TriggerAckSchema = Type.Object(
   { additionalProperties: false, $id: 'loupe/trigger-ack@1', title: 'trigger ack (out)', description: 'a trigger was received and taken in hand; sent at once, before the result' },
 );
 
+export const ClaimSchema = Type.Object(
+  {
+    schema: schemaTag('claim'),
+    line: Type.String(),
+    station: Type.String(),
+    partId: PartId,
+    holder: Type.String({ minLength: 1, maxLength: 64, description: 'the person deciding this part' }),
+    claimedAt: Timestamp,
+    expiresAt: Timestamp,
+  },
+  {
+    additionalProperties: false,
+    $id: 'loupe/claim@1',
+    title: 'claim (dashboards, retained)',
+    description: 'who is deciding a part, shared by every dashboard on the broker; an empty retained message releases it',
+  },
+);
+
 export type Trigger = Static<typeof TriggerSchema>;
+export type Claim = Static<typeof ClaimSchema>;
 export type Decision = Static<typeof DecisionSchema>;
 export type Result = Static<typeof ResultSchema>;
 export type Review = Static<typeof ReviewSchema>;
@@ -175,4 +194,5 @@ export const payloadSchemas: Record<string, TSchema> = {
   verdict: VerdictSchema,
   status: StatusSchema,
   error: ErrorSchema,
+  claim: ClaimSchema,
 };

@@ -22,8 +22,12 @@ export const topics = {
   result: (a: StationAddress) => `${topics.base(a)}/result`,
   /** out, retained until decided: a part waiting for a person */
   review: (a: StationAddress, partId: string) => `${topics.base(a)}/review/${partId}`,
-  /** in: a person's decision on a review */
+  /** in: a person's decision on a review, relayed by a dashboard that authenticated the person */
   decision: (a: StationAddress) => `${topics.base(a)}/decision`,
+  /** in: a decision by `user` itself, who the broker authenticated and granted decisions (docs/security.md) */
+  decisionBy: (a: StationAddress, user: string) => `${topics.base(a)}/decision/${user}`,
+  /** dashboards, retained: who is deciding a part (empty once released), so dashboards on one broker share claims */
+  claim: (a: StationAddress, partId: string) => `${topics.base(a)}/claim/${partId}`,
   /** out: the final word on a part */
   verdict: (a: StationAddress) => `${topics.base(a)}/verdict`,
   /** out: answers to inbound messages that could not be used */
@@ -37,6 +41,7 @@ export const allStations = {
   review: (prefix: string) => `${prefix}/+/+/review/+`,
   verdict: (prefix: string) => `${prefix}/+/+/verdict`,
   error: (prefix: string) => `${prefix}/+/+/error`,
+  claim: (prefix: string) => `${prefix}/+/+/claim/+`,
 };
 
 /** Splits `{prefix}/{line}/{station}/{kind}[/{partId}]` for a known prefix. */
@@ -53,4 +58,10 @@ export const PART_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 const partIdRegex = new RegExp(PART_ID_PATTERN);
 export function isPartId(value: string): boolean {
   return partIdRegex.test(value);
+}
+
+/** MQTT user names that may decide on `…/decision/{user}`; the same alphabet as the dashboard's people. */
+const userNameRegex = /^[A-Za-z0-9._@-]{1,64}$/;
+export function isUserName(value: string): boolean {
+  return userNameRegex.test(value);
 }

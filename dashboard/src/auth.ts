@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { FastifyInstance, FastifyRequest, RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import cookie from '@fastify/cookie';
+import rateLimit from '@fastify/rate-limit';
 import { Type } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import { asset } from './assets.ts';
@@ -54,10 +55,8 @@ export interface AuthOptions {
 /** The cookie-signing secret of this installation, made on first start (readable by its owner only). */
 export function cookieSecret(dir: string): string {
   const file = path.join(dir, 'cookie-secret');
-  if (!existsSync(file)) {
-    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
-    chmodSync(file, 0o600);
-  }
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  chmodSync(file, 0o600);
   return readFileSync(file, 'utf8').trim();
 }
 
@@ -84,6 +83,8 @@ export async function ensureFirstAdmin(people: People, configured: { user?: stri
 export async function installAuth(app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>, options: AuthOptions): Promise<void> {
   const { people } = options;
   await app.register(cookie, { secret: options.secret });
+  // A ceiling on login attempts per address, under the per-name and per-source throttle (throttle.ts).
+  await app.register(rateLimit, { global: false });
   app.decorateRequest('person', null);
 
   const sessionOf = (request: FastifyRequest): Session | 'expired' | null => {
@@ -107,6 +108,12 @@ export async function installAuth(app: FastifyInstance<RawServerDefault, Incomin
     if (!allows(session.role, access)) {
       return reply.code(403).send({ error: 'forbidden', message: `this needs the ${access} role; ${session.name} is ${session.role}` });
     }
+    // A WebSocket upgrade is a GET a browser makes from any page, with the cookie: the feed is only
+    // for pages of our own origin (browsers always send Origin on an upgrade).
+    if (request.headers.upgrade !== undefined) {
+      const refused = crossSite(request);
+      if (refused) return reply.code(403).send({ error: 'csrf', message: refused });
+    }
     if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method)) {
       const refused = crossSite(request) ?? (request.headers['x-csrf-token'] === session.csrf ? null : 'missing or wrong x-csrf-token header (GET /api/session gives it)');
       if (refused) return reply.code(403).send({ error: 'csrf', message: refused });
@@ -122,18 +129,20 @@ export async function installAuth(app: FastifyInstance<RawServerDefault, Incomin
 
   app.get('/login', { config: { access: 'public' } }, asset('login.html'));
   app.get('/login.js', { config: { access: 'public' } }, asset('login.js'));
+  app.get('/next.js', { config: { access: 'public' } }, asset('next.js'));
   app.get('/app.css', { config: { access: 'public' } }, asset('app.css'));
 
   app.post<{ Body: { name: string; password: string } }>(
     '/api/login',
-    { config: { access: 'public' }, schema: { body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }) } },
+    { config: { access: 'public', rateLimit: { max: 60, timeWindow: 60_000 } }, schema: { body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }) } },
     async (request, reply) => {
       const refused = crossSite(request);
       if (refused) return reply.code(403).send({ error: 'csrf', message: refused });
-      const outcome = await people.login(request.body.name, request.body.password);
+      const outcome = await people.login(request.body.name, request.body.password, request.ip);
       if (!outcome.ok) {
-        request.log.warn({ user: request.body.name, code: outcome.code }, 'login refused');
-        return reply.code(outcome.code === 'locked' ? 429 : 401).send({ error: outcome.code, message: outcome.message });
+        request.log.warn({ user: request.body.name, code: outcome.code, source: request.ip }, 'login refused');
+        if (outcome.retryAfterS !== undefined) reply.header('retry-after', String(outcome.retryAfterS));
+        return reply.code({ locked: 429, busy: 503, bad_credentials: 401 }[outcome.code]).send({ error: outcome.code, message: outcome.message });
       }
       request.log.info({ user: outcome.session.name, role: outcome.session.role }, 'logged in');
       reply.setCookie(SESSION_COOKIE, outcome.session.id, {

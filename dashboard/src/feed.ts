@@ -1,12 +1,30 @@
 /**
  * The dashboard's view of the line, built from MQTT alone: station status (retained), pending
- * reviews (retained until decided), and recent results and verdicts. Listeners (the WebSocket
- * feed) are told of every change as it happens.
+ * reviews (retained until decided), recent results and verdicts, the claims of every dashboard on
+ * the broker (retained), and the stations' refusals of decisions this dashboard sent, so they reach
+ * the person who made them. Listeners (the WebSocket feed) are told of every change as it happens.
+ *
+ * A decision is published only while the broker is connected, and answered within a bound: with
+ * the broker gone it is refused at once (the part stays open; the person tries again), never held.
  */
+import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { allStations, parseTopic } from '../../contract/topics.ts';
-import { ResultSchema, ReviewSchema, StatusSchema, VerdictSchema, type Result, type Review, type Status, type VerdictMessage } from '../../contract/payloads.ts';
+import { allStations, parseTopic, topics } from '../../contract/topics.ts';
+import {
+  ClaimSchema,
+  ErrorSchema,
+  ResultSchema,
+  ReviewSchema,
+  StatusSchema,
+  VerdictSchema,
+  type Claim as ClaimMessage,
+  type Result,
+  type Review,
+  type Status,
+  type VerdictMessage,
+} from '../../contract/payloads.ts';
+import type { Claim, ClaimBook } from './claims.ts';
 import { parsePayload } from '../../contract/validate.ts';
 import { connectOptions, sendWithoutDelay, type BrokerOptions } from '../../edge/src/bus/link.ts';
 
@@ -17,7 +35,14 @@ export type FeedEvent =
   | { type: 'result'; result: Result }
   | { type: 'verdict'; verdict: VerdictMessage }
   | { type: 'claim'; line: string; station: string; partId: string; holder: string; expiresAt: string }
-  | { type: 'claim-released'; line: string; station: string; partId: string };
+  | { type: 'claim-released'; line: string; station: string; partId: string }
+  | { type: 'decision-refused'; line: string; station: string; partId: string; user: string; code: string; message: string };
+
+/** Why a decision did not go out: the route answers it as 503 with this message. */
+export class DecisionNotSent extends Error {}
+
+/** How long a decision waits for the broker's acknowledgement before the person is told. */
+const DECISION_ACK_MS = 5000;
 
 const key = (line: string, station: string, partId = '') => `${line}/${station}/${partId}`;
 
@@ -29,6 +54,10 @@ export class LineFeed {
   /** the last decisions people made (newest first), to show how similar scores were judged */
   readonly decided: VerdictMessage[] = [];
   private readonly listeners = new Set<(event: FeedEvent) => void>();
+  /** claims shared with other dashboards: set before start */
+  claims: ClaimBook | null = null;
+  /** who on this dashboard sent the latest decision on each part, for the station's refusals */
+  private readonly sent = new Map<string, string>();
 
   constructor(
     private readonly broker: BrokerOptions,
@@ -37,7 +66,9 @@ export class LineFeed {
   ) {}
 
   async start(): Promise<void> {
-    const client = mqtt.connect(this.broker.url, connectOptions(this.broker, this.broker.clientId ?? `loupe-dashboard-${process.pid}`));
+    // A random client id: two dashboards (two machines, or one process in tests) with one id would
+    // throw each other off the broker, again and again.
+    const client = mqtt.connect(this.broker.url, connectOptions(this.broker, this.broker.clientId ?? `loupe-dashboard-${randomBytes(6).toString('hex')}`));
     this.client = client;
     sendWithoutDelay(client);
     client.on('message', (topic, payload) => this.receive(topic, payload));
@@ -49,12 +80,30 @@ export class LineFeed {
         resolve();
       });
     });
-    await client.subscribeAsync([allStations.status(this.prefix), allStations.review(this.prefix), allStations.result(this.prefix), allStations.verdict(this.prefix)], { qos: 1 });
+    await client.subscribeAsync(
+      [allStations.status(this.prefix), allStations.review(this.prefix), allStations.result(this.prefix), allStations.verdict(this.prefix), allStations.error(this.prefix), allStations.claim(this.prefix)],
+      { qos: 1 },
+    );
   }
 
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /** Bounded: with the broker gone, mqtt.js would wait for acknowledgements for ever. */
   async stop(): Promise<void> {
-    await this.client?.endAsync();
+    const client = this.client;
     this.client = null;
+    if (!client) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([client.endAsync(!client.connected), new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    clearTimeout(timer);
+    if (!client.disconnected) await client.endAsync(true);
+  }
+
+  /** how many listeners (live-feed clients) are attached */
+  get listening(): number {
+    return this.listeners.size;
   }
 
   onEvent(listener: (event: FeedEvent) => void): () => void {
@@ -62,10 +111,35 @@ export class LineFeed {
     return () => this.listeners.delete(listener);
   }
 
-  /** Publishes a person's decision to the station that owns the review. */
-  async publishDecision(line: string, station: string, payload: object): Promise<void> {
-    if (!this.client) throw new Error('dashboard is not connected to the broker');
-    await this.client.publishAsync(`${this.prefix}/${line}/${station}/decision`, JSON.stringify(payload), { qos: 1 });
+  /**
+   * Publishes a person's decision to the station that owns the review; resolves once the broker
+   * has it. Throws DecisionNotSent at once when the broker is unreachable, and after a bound when it
+   * does not acknowledge.
+   */
+  async publishDecision(line: string, station: string, payload: { partId: string; user: string }): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) throw new DecisionNotSent('the dashboard cannot reach the MQTT broker, so your decision was NOT sent; the part stays open. Try again when the line shows online.');
+    this.sent.set(key(line, station, payload.partId), payload.user);
+    if (this.sent.size > 10_000) this.sent.delete(this.sent.keys().next().value as string);
+    let timer: NodeJS.Timeout | undefined;
+    const acknowledged = client.publishAsync(topics.decision({ prefix: this.prefix, line, station }), JSON.stringify(payload), { qos: 1 });
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), DECISION_ACK_MS)));
+    const outcome = await Promise.race([acknowledged.then(() => 'ok' as const), late]).finally(() => clearTimeout(timer));
+    if (outcome === 'late') {
+      throw new DecisionNotSent('the broker did not confirm your decision in time; it may still reach the station when the broker is back. If the part is still open then, decide it again (the same decision twice counts once).');
+    }
+  }
+
+  /** Tells every dashboard on the broker who is deciding a part (retained), or that nobody is (null). */
+  shareClaim(line: string, station: string, partId: string, claim: Claim | null): void {
+    const client = this.client;
+    if (!client?.connected) return; // this dashboard's own claim book still holds it; shared again on the next claim
+    const message: ClaimMessage | null = claim
+      ? { schema: 'loupe/claim@1', line, station, partId, holder: claim.user, claimedAt: new Date(claim.claimedAt ?? Date.now()).toISOString(), expiresAt: new Date(claim.expiresAt).toISOString() }
+      : null;
+    client.publish(topics.claim({ prefix: this.prefix, line, station }, partId), message ? JSON.stringify(message) : '', { qos: 1, retain: true }, (error) => {
+      if (error) this.log.warn({ err: error.message, partId }, 'claim not shared');
+    });
   }
 
   /** The `count` human decisions at this station whose scores were closest to `score` (on a log scale). */
@@ -78,6 +152,24 @@ export class LineFeed {
       .slice(0, count);
   }
 
+  private receiveClaim(line: string, station: string, partId: string, payload: Buffer): void {
+    const claims = this.claims;
+    if (!claims) return;
+    const partKey = key(line, station, partId);
+    if (payload.length === 0) {
+      const held = claims.holder(partKey);
+      if (!held) return;
+      claims.release(partKey);
+      return this.emit({ type: 'claim-released', line, station, partId });
+    }
+    const parsed = parsePayload(ClaimSchema, payload);
+    if (!parsed.ok) return void this.log.warn({ partId, err: parsed.message }, 'ignored malformed claim');
+    const before = claims.holder(partKey);
+    const inForce = claims.adopt({ key: partKey, user: parsed.value.holder, claimedAt: Date.parse(parsed.value.claimedAt), expiresAt: Date.parse(parsed.value.expiresAt) });
+    if (!inForce || (before && before.user === inForce.user && before.expiresAt === inForce.expiresAt)) return;
+    this.emit({ type: 'claim', line, station, partId, holder: inForce.user, expiresAt: new Date(inForce.expiresAt).toISOString() });
+  }
+
   emit(event: FeedEvent): void {
     for (const listener of this.listeners) listener(event);
   }
@@ -85,9 +177,25 @@ export class LineFeed {
   private receive(topic: string, payload: Buffer): void {
     const where = parseTopic(this.prefix, topic);
     if (!where) return;
+    if (where.kind === 'claim' && where.partId) return this.receiveClaim(where.line, where.station, where.partId, payload);
+    if (where.kind === 'error') {
+      // A station refused a decision: tell the person of this dashboard who sent it.
+      const parsed = parsePayload(ErrorSchema, payload);
+      if (!parsed.ok || !parsed.value.partId || !parsed.value.topic.endsWith('/decision')) return;
+      const partKey = key(where.line, where.station, parsed.value.partId);
+      const user = this.sent.get(partKey);
+      if (user === undefined) return;
+      this.sent.delete(partKey);
+      return this.emit({ type: 'decision-refused', line: where.line, station: where.station, partId: parsed.value.partId, user, code: parsed.value.code, message: parsed.value.message });
+    }
     if (where.kind === 'review' && where.partId) {
       if (payload.length === 0) {
         if (this.reviews.delete(key(where.line, where.station, where.partId))) this.emit({ type: 'review-closed', line: where.line, station: where.station, partId: where.partId });
+        // A claim on a closed part means nothing: clear it, here and for the other dashboards.
+        if (this.claims?.holder(key(where.line, where.station, where.partId))) {
+          this.claims.release(key(where.line, where.station, where.partId));
+          this.shareClaim(where.line, where.station, where.partId, null);
+        }
         return;
       }
       const parsed = parsePayload(ReviewSchema, payload);

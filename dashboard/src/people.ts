@@ -5,10 +5,9 @@
  * data folder, so a restart logs no one out.
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { LowSync } from 'lowdb';
-import { jsonDocument } from '../../edge/src/review/store.ts';
+import { privateDocument } from './private-file.ts';
+import { HashGate, LoginThrottle } from './throttle.ts';
 
 export const ROLES = ['technician', 'manager', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -60,13 +59,15 @@ export async function verifyPassword(password: string, stored: string): Promise<
 
 export type LoginOutcome =
   | { ok: true; session: Session }
-  | { ok: false; code: 'bad_credentials' | 'locked'; message: string };
+  | { ok: false; code: 'bad_credentials' | 'locked' | 'busy'; message: string; retryAfterS?: number };
 
 export class People {
   private readonly people: LowSync<{ people: Person[] }>;
   private readonly sessions: LowSync<{ sessions: Session[] }>;
-  /** failed logins per name: after 5 within 5 minutes the name is locked for 30 s */
-  private readonly failures = new Map<string, number[]>();
+  /** failed logins per source, per name and per both (throttle.ts): slows guessing, locks no one out */
+  private readonly throttle: LoginThrottle;
+  /** password hashing a login flood may start at once (throttle.ts) */
+  readonly hashing = new HashGate();
   /** a hash to compare against when the name is unknown, so timing does not reveal who exists */
   private decoy: Promise<string> | null = null;
 
@@ -74,10 +75,12 @@ export class People {
     dir: string,
     private readonly sessionHours: number,
     private readonly now: () => number = Date.now,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   ) {
-    mkdirSync(dir, { recursive: true });
-    this.people = jsonDocument(path.join(dir, 'people.json'), { people: [] as Person[] });
-    this.sessions = jsonDocument(path.join(dir, 'sessions.json'), { sessions: [] as Session[] });
+    // Password hashes and session ids: files readable by their owner only (0600, in a 0700 folder).
+    this.people = privateDocument(dir, 'people.json', { people: [] as Person[] });
+    this.sessions = privateDocument(dir, 'sessions.json', { sessions: [] as Session[] });
+    this.throttle = new LoginThrottle(now);
   }
 
   get count(): number {
@@ -107,19 +110,23 @@ export class People {
     return true;
   }
 
-  async login(name: string, password: string): Promise<LoginOutcome> {
-    const recent = (this.failures.get(name) ?? []).filter((at) => at > this.now() - 5 * 60_000);
-    if (recent.length >= 5 && recent[recent.length - 1] > this.now() - 30_000) {
-      return { ok: false, code: 'locked', message: 'too many failed logins for this name; wait 30 seconds' };
+  /** `source` is where the attempt comes from (the client's address): throttling is per source and name. */
+  async login(name: string, password: string, source = 'local'): Promise<LoginOutcome> {
+    const allowed = this.throttle.check(source, name);
+    if (!allowed.ok) {
+      return { ok: false, code: 'locked', message: `too many failed logins from here; wait ${allowed.retryAfterS} s (another device can still log in)`, retryAfterS: allowed.retryAfterS };
     }
+    if (allowed.holdMs > 0) await this.sleep(allowed.holdMs);
     const person = this.people.data.people.find((p) => p.name === name);
     this.decoy ??= hashPassword(randomBytes(12).toString('base64'));
-    const matches = await verifyPassword(password, person?.password ?? (await this.decoy));
+    const decoy = await this.decoy;
+    const matches = await this.hashing.run(() => verifyPassword(password, person?.password ?? decoy));
+    if (matches === null) return { ok: false, code: 'busy', message: 'too many logins at once; try again in a moment', retryAfterS: 1 };
     if (!person || !matches) {
-      this.failures.set(name, [...recent, this.now()]);
+      this.throttle.failed(source, name);
       return { ok: false, code: 'bad_credentials', message: 'unknown name or wrong password' };
     }
-    this.failures.delete(name);
+    this.throttle.succeeded(source, name);
     const session: Session = { id: randomBytes(32).toString('base64url'), name, role: person.role, csrf: randomBytes(24).toString('base64url'), expiresAt: this.now() + this.sessionHours * 3_600_000 };
     this.sessions.data.sessions = this.sessions.data.sessions.filter((s) => s.expiresAt > this.now());
     this.sessions.data.sessions.push(session);

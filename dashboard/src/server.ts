@@ -10,7 +10,7 @@ import websocket from '@fastify/websocket';
 import { Type } from '@sinclair/typebox';
 import { PART_ID_PATTERN } from '../../contract/topics.ts';
 import { viewableImage, viewableMap } from '../../edge/src/evidence/files.ts';
-import type { LineFeed } from './feed.ts';
+import { DecisionNotSent, type LineFeed } from './feed.ts';
 import type { ClaimBook, Claim } from './claims.ts';
 import { asset } from './assets.ts';
 import type { People, Session } from './people.ts';
@@ -25,12 +25,22 @@ export interface DashboardOptions {
   people: People;
   /** told of every claim taken (the defect log records it in the part's timeline) */
   claimed?: (line: string, station: string, partId: string, user: string) => void;
+  /** a live-feed client that stops reading is dropped once this many bytes wait for it */
+  feedBufferBytes?: number;
 }
 
 type PartParams = { line: string; station: string; partId: string };
 
-export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { feed, claims, imagesDir, people, claimed: onClaim }) => {
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { feed, claims, imagesDir, people, claimed: onClaim, feedBufferBytes = 2 * 1024 * 1024 }) => {
+  await app.register(websocket, {
+    options: { maxPayload: 64 * 1024 },
+    // On stop, feed clients are cut, not asked to close: a client that does not read would hold
+    // the closing handshake (and the process) for half a minute. Screens reconnect on their own.
+    preClose: async () => {
+      for (const socket of app.websocketServer.clients) socket.terminate();
+      await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
+    },
+  });
 
   app.get('/', asset('index.html'));
   app.get('/app.js', asset('app.js'));
@@ -47,7 +57,10 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
   const describeClaim = (claim: Claim) => ({ holder: claim.user, expiresAt: new Date(claim.expiresAt).toISOString() });
   const claimed = (holder: Claim) => ({ error: 'claimed', message: `${holder.user} is deciding this part (claim held until ${new Date(holder.expiresAt).toLocaleTimeString('en-GB')})`, ...describeClaim(holder) });
   const unknownPart = ({ line, station, partId }: PartParams) => ({ error: 'unknown_part', message: `part ${partId} at ${line}/${station} has no open review: it was already decided, timed out, or never existed` });
-  const announce = (params: PartParams, claim: Claim) => feed.emit({ type: 'claim', line: params.line, station: params.station, partId: params.partId, ...describeClaim(claim) });
+  const announce = (params: PartParams, claim: Claim) => {
+    feed.emit({ type: 'claim', line: params.line, station: params.station, partId: params.partId, ...describeClaim(claim) });
+    feed.shareClaim(params.line, params.station, params.partId, claim);
+  };
 
   app.get<{ Params: PartParams }>('/api/reviews/:line/:station/:partId/similar', { schema: { params: PartParams } }, async (request, reply) => {
     const review = feed.reviews.get(keyOf(request.params));
@@ -93,9 +106,16 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
       const outcome = claims.claim(key, user);
       if (!outcome.ok) return reply.code(409).send(claimed(outcome.holder));
       const decision = { schema: 'loupe/decision@1' as const, partId, ...request.body, user };
+      try {
+        await feed.publishDecision(line, station, decision);
+      } catch (error) {
+        if (!(error instanceof DecisionNotSent)) throw error;
+        request.log.warn({ partId, station, user, err: error.message }, 'decision not sent');
+        return reply.code(503).send({ error: 'broker_unreachable', message: error.message });
+      }
       claims.recordDecision({ line, station, ...decision });
-      await feed.publishDecision(line, station, decision);
       claims.release(key);
+      feed.shareClaim(line, station, partId, null);
       request.log.info({ partId, station, user, decision: request.body.decision, category: request.body.category }, 'decision sent');
       return reply.code(202).send({ accepted: true });
     },
@@ -123,6 +143,14 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
     socket.send(JSON.stringify({ type: 'snapshot', statuses: [...feed.statuses.values()], reviews: [...feed.reviews.values()], results: feed.recent.slice(0, 50), claims: live, you: person.name }));
     const unsubscribe = feed.onEvent((event) => {
       if (typeof people.session(person.id) !== 'object') return socket.close(4401, 'session ended');
+      if (event.type === 'decision-refused' && event.user !== person.name) return;
+      // A client that stops reading would make the server hold every event for it: past the
+      // bound it is dropped; its screen reconnects and starts again from a fresh snapshot.
+      if (socket.bufferedAmount > feedBufferBytes) {
+        request.log.warn({ user: person.name, buffered: socket.bufferedAmount }, 'live-feed client not reading; dropped');
+        unsubscribe();
+        return socket.terminate();
+      }
       socket.send(JSON.stringify(event));
     });
     socket.on('close', unsubscribe);

@@ -66,6 +66,12 @@ function apply(event) {
       break;
     }
     case 'claim': state.claims.set(keyOf(event), event); break;
+    case 'claim-released': state.claims.delete(keyOf(event)); break;
+    case 'decision-refused':
+      // The station refused what this person sent (someone decided it first, or it had closed).
+      state.sent.delete(keyOf(event));
+      notice(`${event.partId}: the station refused your decision. ${event.message}`, 'error');
+      break;
     case 'result':
       state.results.unshift(event.result);
       if (state.results.length > 50) state.results.length = 50;

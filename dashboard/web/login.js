@@ -1,4 +1,5 @@
 // Log in, then go back to the page that sent us here (only ever a page of this site).
+import { safeNext } from './next.js';
 const form = document.getElementById('login');
 const notice = document.getElementById('notice');
 const params = new URLSearchParams(location.search);
@@ -15,6 +16,5 @@ form.addEventListener('submit', async (event) => {
   }).catch(() => null);
   if (!response) { notice.textContent = 'The dashboard cannot be reached. Check the network and try again.'; return; }
   if (!response.ok) { notice.textContent = (await response.json().catch(() => ({}))).message ?? `Login failed (${response.status})`; return; }
-  const next = params.get('next') ?? '/';
-  location.assign(next.startsWith('/') && !next.startsWith('//') ? next : '/');
+  location.assign(safeNext(params.get('next'), location.origin));
 });

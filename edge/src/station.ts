@@ -3,6 +3,7 @@
  * model, decided by the policy and published on the bus. Reviews wait for a person until their
  * deadline. Every part gets exactly one result, whatever goes wrong.
  */
+import type { FrameBytes } from './ingest/frame-bytes.ts';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { StationConfig, Thresholds } from '../../config/schema.ts';
@@ -82,6 +83,8 @@ export class Station {
   private statusTimer: NodeJS.Timeout | null = null;
   camera: Camera | null = null;
   metrics: EdgeMetrics | null = null;
+  /** the process-wide cap on bytes of frames in memory (ingest/frame-bytes.ts) */
+  frameBytes: FrameBytes | null = null;
   /** where every result, human decision and final verdict is logged for quality managers */
   defectLog: Pick<DefectLog, 'result' | 'decision' | 'verdict'> | null = null;
   /** integrations besides the MQTT contract (OPC UA, Sparkplug B): told of each result and final verdict */
@@ -334,7 +337,12 @@ export class Station {
   }
 
   private enqueue(frame: Frame): Promise<Result> {
+    if (this.frameBytes && !this.frameBytes.take(frame.image.length)) {
+      this.log.warn({ partId: frame.partId, bytes: frame.image.length, inUse: this.frameBytes.inUse }, 'frames in memory at their cap; part sent to review without inspection');
+      return this.conclude(frame, failSafe('overload'), null, { decodeMs: 0, inferMs: 0 }, performance.now(), `frames in memory at their cap (${this.frameBytes.capacity} bytes)`);
+    }
     if (this.queue.length >= this.config.queue.maxDepth) {
+      this.frameBytes?.give(frame.image.length);
       if (!this.overloaded) {
         this.overloaded = true;
         this.link.publishStatus(this.status('online'));
@@ -356,6 +364,7 @@ export class Station {
         .then(next.resolve)
         .finally(() => {
           this.running -= 1;
+          this.frameBytes?.give(next.frame.image.length);
           if (this.overloaded && this.queue.length === 0) {
             this.overloaded = false;
             this.link.publishStatus(this.status('online'));

@@ -2,7 +2,7 @@
  * People and access on the real server: scrypt-hashed passwords, roles, CSRF, security headers,
  * logout, login throttling, and a first admin whose password is never a built-in default.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,7 +36,15 @@ describe('people and access', () => {
     expect(stored).toMatch(/"password": "scrypt\$32768\$8\$1\$/);
   });
 
-  it('refuses a wrong password, then locks the name after five failures, even to the right one', async () => {
+  it('keeps password hashes and session ids in files only their owner can read', async () => {
+    await login(loupe.httpUrl, 'cleo', 'cleo-password-123');
+    for (const file of ['people.json', 'sessions.json', 'cookie-secret']) {
+      expect((await stat(path.join(dataDir, 'dashboard', file))).mode & 0o777, file).toBe(0o600);
+    }
+    expect((await stat(path.join(dataDir, 'dashboard'))).mode & 0o077).toBe(0);
+  });
+
+  it('refuses a wrong password, then holds back that source after five failures, even with the right password', async () => {
     await person(loupe.httpUrl, 'fay');
     const attempt = (password: string) => fetch(new URL('/api/login', loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'fay', password }) });
     const statuses: number[] = [];
@@ -87,9 +95,9 @@ describe('people and access', () => {
   });
 
   it('refuses the live feed (WebSocket upgrade) without a session, and opens it with one', async () => {
-    const upgrade = (cookie?: string) =>
+    const upgrade = (cookie?: string, origin?: string) =>
       new Promise<number>((resolve, reject) => {
-        const request = http.get(new URL('/ws', loupe.httpUrl), { agent: false, headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...(cookie ? { cookie } : {}) } });
+        const request = http.get(new URL('/ws', loupe.httpUrl), { agent: false, headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...(cookie ? { cookie } : {}), ...(origin ? { origin } : {}) } });
         request.on('upgrade', (response, socket) => {
           socket.destroy();
           resolve(response.statusCode ?? 0);
@@ -103,6 +111,9 @@ describe('people and access', () => {
     expect(await upgrade()).toBe(401);
     const tech = await login(loupe.httpUrl, 'cleo', 'cleo-password-123');
     expect(await upgrade(tech.cookie)).toBe(101);
+    // The cookie goes with an upgrade from any page: another site's page must not get the feed.
+    expect(await upgrade(tech.cookie, 'http://evil.example')).toBe(403);
+    expect(await upgrade(tech.cookie, new URL(loupe.httpUrl).origin)).toBe(101);
   });
 
   it('ends a session at logout', async () => {

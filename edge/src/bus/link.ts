@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
-import { topics, isPartId, type StationAddress } from '../../../contract/topics.ts';
+import { topics, isPartId, isUserName, type StationAddress } from '../../../contract/topics.ts';
 import {
   DecisionSchema,
   TriggerSchema,
@@ -174,7 +174,7 @@ export class StationLink {
       if (!this.reachedBefore) this.rememberReached();
       // "online" is said once the station listens: a PLC that waits for it never sends into the void.
       if (!connack.sessionPresent) {
-        client.subscribe([topics.trigger(this.address), `${topics.base(this.address)}/frame/+`, topics.decision(this.address)], { qos: 1 }, (error) => {
+        client.subscribe([topics.trigger(this.address), `${topics.base(this.address)}/frame/+`, topics.decision(this.address), `${topics.decision(this.address)}/+`], { qos: 1 }, (error) => {
           if (error) this.log.error({ err: error.message }, 'subscribe failed');
           this.publishStatus(online());
         });
@@ -299,10 +299,14 @@ export class StationLink {
       if (!parsed.ok) return this.refuseParsed(topic, parsed, payload);
       return handlers.trigger(parsed.value, redelivered);
     }
-    if (kind === 'decision') {
+    if (kind === 'decision' || kind.startsWith('decision/')) {
       const parsed = parsePayload(DecisionSchema, payload);
       if (!parsed.ok) return this.refuseParsed(topic, parsed, payload);
-      return handlers.decision(parsed.value);
+      // On `decision/{user}` the broker checked who may publish there (docs/security.md): the name
+      // recorded is that identity, whatever the payload says.
+      const speaker = kind === 'decision' ? null : kind.slice('decision/'.length);
+      if (speaker !== null && !isUserName(speaker)) return this.refuse(topic, 'invalid_payload', `"${speaker}" is not a user name: letters, digits and . _ @ -, at most 64 characters`, parsed.value.partId);
+      return handlers.decision(speaker === null ? parsed.value : { ...parsed.value, user: speaker });
     }
   }
 

@@ -1,12 +1,15 @@
 /**
  * HTTP ingest: `POST /api/stations/:station/frames?partId=ID` with a JPEG or PNG body answers the
- * part's result as JSON. Bodies over the configured limit get 413 before any decoding happens.
+ * part's result as JSON. Before any of the body is read, the station and its token are checked and
+ * the body's bytes are reserved under the process's cap on frames in memory (frame-bytes.ts): over
+ * it, 503 at once. Bodies over the configured limit get 413 before any decoding happens.
  */
-import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { PART_ID_PATTERN } from '../../../contract/topics.ts';
 import type { Station } from '../station.ts';
 import { PartIdInUse } from '../parts/memory.ts';
+import type { FrameBytes } from './frame-bytes.ts';
 
 export interface HttpIngestOptions {
   stations: Map<string, Station>;
@@ -14,7 +17,11 @@ export interface HttpIngestOptions {
   bodyLimitBytes: number;
   /** Token may be omitted only when the server listens on loopback. */
   loopbackOnly: boolean;
+  /** the cap on bytes of frames in memory, shared with every other ingest path */
+  frameBytes?: FrameBytes;
 }
+
+type Upload = FastifyRequest<{ Params: { station: string }; Querystring: { partId: string } }>;
 
 const IMAGE_TYPES = ['image/jpeg', 'image/png', 'application/octet-stream', 'image/bmp', 'image/tiff', 'image/webp'];
 
@@ -45,28 +52,65 @@ export const httpIngest: FastifyPluginAsync<HttpIngestOptions> = async (app: Fas
     return reply.code(error.statusCode && error.statusCode < 500 ? error.statusCode : 500).send({ error: 'ingest_failed', message: `${part}${error.message}`, ...named });
   });
 
+  /** bytes each upload holds under the cap, until its frame is handed to the station or it ends */
+  const reserved = new WeakMap<FastifyRequest, number>();
+  const release = (request: FastifyRequest) => {
+    const bytes = reserved.get(request);
+    if (bytes === undefined) return;
+    reserved.delete(request);
+    options.frameBytes?.give(bytes);
+  };
+
+  /** Station, token and memory, checked before the body is read. */
+  const admit = async (request: FastifyRequest, reply: FastifyReply) => {
+    const { params } = request as Upload;
+    const station = options.stations.get(params.station);
+    if (!station) return reply.code(404).send({ error: 'unknown_station', message: `no station "${params.station}" here; stations: ${[...options.stations.keys()].join(', ')}` });
+    const token = options.tokens.get(station.id);
+    if (token !== undefined || !options.loopbackOnly) {
+      if (request.headers.authorization !== `Bearer ${token ?? ''}` || token === undefined) {
+        return reply.code(401).send({ error: 'unauthorized', message: 'frame ingest needs the station token: Authorization: Bearer <ingest.httpToken>' });
+      }
+    }
+    if (!options.frameBytes) return;
+    // Without a declared length (chunked), the body may grow to the limit: reserve that.
+    const declared = Number(request.headers['content-length']);
+    const bytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, options.bodyLimitBytes) : options.bodyLimitBytes;
+    if (!options.frameBytes.take(bytes)) {
+      const partId = (request.query as { partId?: unknown } | undefined)?.partId;
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({
+          error: 'busy',
+          message: `${typeof partId === 'string' ? `part ${partId}: ` : ''}frames in memory are at their cap (${options.frameBytes.capacity} bytes, memory.framesInFlightBytes); nothing was inspected, send the frame again shortly`,
+          ...(typeof partId === 'string' ? { partId } : {}),
+        });
+    }
+    reserved.set(request, bytes);
+  };
+
   app.post<{ Params: { station: string }; Querystring: { partId: string } }>(
     '/api/stations/:station/frames',
     {
-      // A camera or PLC has no session: frame ingest takes the station's token instead (below).
+      // A camera or PLC has no session: frame ingest takes the station's token instead (admit).
       config: { access: 'public' },
       bodyLimit: options.bodyLimitBytes,
       schema: {
         params: Type.Object({ station: Type.String() }),
         querystring: Type.Object({ partId: Type.String({ pattern: PART_ID_PATTERN }) }),
       },
+      onRequest: admit,
+      onResponse: async (request) => release(request),
+      onRequestAbort: async (request) => release(request),
+      onError: async (request) => release(request),
     },
     async (request, reply) => {
       const receivedAt = performance.now();
-      const station = options.stations.get(request.params.station);
-      if (!station) return reply.code(404).send({ error: 'unknown_station', message: `no station "${request.params.station}" here; stations: ${[...options.stations.keys()].join(', ')}` });
-      const token = options.tokens.get(station.id);
-      if (token !== undefined || !options.loopbackOnly) {
-        if (request.headers.authorization !== `Bearer ${token ?? ''}` || token === undefined) {
-          return reply.code(401).send({ error: 'unauthorized', message: 'frame ingest needs the station token: Authorization: Bearer <ingest.httpToken>' });
-        }
-      }
+      const station = options.stations.get(request.params.station) as Station; // admit checked it
       const image = request.body;
+      // From here the station counts the frame's bytes itself, for as long as it holds them.
+      release(request);
       const partId = request.query.partId;
       if (!Buffer.isBuffer(image)) {
         return reply.code(415).send({ error: 'unsupported_media_type', message: `part ${partId}: Content-Type ${request.headers['content-type'] ?? '(none)'} is not an image; send one of ${IMAGE_TYPES.join(', ')}`, expected: IMAGE_TYPES, partId });
