@@ -127,7 +127,8 @@ export async function fitStatistics(extractor: FeatureExtractor, shape: Shape, f
   }
   if (want.bank) {
     const pool = shuffleCap(candidates, options.candidates ?? 60_000, random);
-    const size = Math.min(options.bankSize ?? 4096, pool.length);
+    // at most an eighth of the candidates: a bank as large as its pool is the pool, and costs the coreset's time for nothing
+    const size = Math.min(options.bankSize ?? 4096, Math.max(256, Math.round(pool.length / 8)), pool.length);
     progress(`coreset of ${size} from ${pool.length} patches…`);
     fitted.bank = { memory: coreset(pool, dims, size), size };
   }
