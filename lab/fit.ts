@@ -19,7 +19,8 @@ import { readImage, trainImages } from './dataset.ts';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { auroc } from './evaluate.ts';
-import { pretrained } from './extractor.ts';
+import type { Tap } from './backbone.ts';
+import { DEFAULT_TAPS, pretrained } from './extractor.ts';
 import { chooseMethod, METHODS_BY_COST, type Method } from './method.ts';
 import { fitGaussian, scoringGraph } from './padim.ts';
 import { fitPatchcore, patchcoreGraph } from './patchcore.ts';
@@ -34,7 +35,7 @@ const METHODS: Record<Method, string> = {
 };
 
 /** The pretrained model's settings (chosen by measurement, docs/model.md). */
-export const PRETRAINED: { stride: number; bank: BankOptions } = { stride: 8, bank: { dims: 64, bankSize: 4096, candidates: 60_000 } };
+export const PRETRAINED: { stride: number; taps: Tap[]; bank: BankOptions } = { stride: 4, taps: DEFAULT_TAPS, bank: { dims: 64, bankSize: 4096, candidates: 60_000 } };
 
 export type FitMethod = Method | 'auto';
 
@@ -96,7 +97,7 @@ export async function fit(options: FitOptions): Promise<FitReport> {
   }
   if (wanted.has('pretrained') || wanted.has('pretrained-aligned')) {
     progress('fitting on pretrained features…');
-    const extractor = pretrained({ stride: PRETRAINED.stride });
+    const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps });
     const fitted = await fitStatistics(extractor, shape, () => pixels, { bank: wanted.has('pretrained'), gaussian: wanted.has('pretrained-aligned') }, { ...PRETRAINED.bank, onProgress: progress });
     if (fitted.bank) graphs.pretrained = bankGraph(extractor, shape, fitted);
     if (fitted.gaussian) graphs['pretrained-aligned'] = gaussianGraph(extractor, shape, fitted);

@@ -11,9 +11,9 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../edge/src/vision/model.ts';
-import { detectorPath } from '../../lab/backbone.ts';
+import { detectorPath, TAPS } from '../../lab/backbone.ts';
 import { evaluate } from '../../lab/evaluate.ts';
-import { DEFAULT_TAPS, featureGraph, handmade, pretrained, type FeatureExtractor } from '../../lab/extractor.ts';
+import { featureGraph, handmade, pretrained, type FeatureExtractor } from '../../lab/extractor.ts';
 import { fit } from '../../lab/fit.ts';
 import { bankGraph, fitStatistics, gaussianGraph } from '../../lab/statistics.ts';
 import { generatePart, paintOnto, rng } from '../../lab/synth.ts';
@@ -26,18 +26,20 @@ const { onnx } = onnxProto;
 describe('the backbone cut from the PP-OCRv4 detector', () => {
   it('gives the same tapped tensors as the full detector on the same image', async () => {
     const shape = { width: 64, height: 64 };
-    const extractor = pretrained({ margin: 0 });
-    const tapped = DEFAULT_TAPS.map((t) => `det/${t.name}`);
+    // every tensor Loupe knows how to tap, at stride 4 and 8
+    const taps = Object.values(TAPS);
+    const extractor = pretrained({ margin: 0, taps, stride: 8 });
+    const tapped = taps.map((t) => `det/${t.name}`);
     const cut = await ort.InferenceSession.create(featureGraph(extractor, shape, [...tapped, 'det_input']));
     const pixels = Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 37 + (i >> 7)) % 251);
     const ours = await cut.run({ image: new ort.Tensor('uint8', pixels, [1, 64, 64, 3]) });
 
     // the package's own file, every tap made an output, fed the same normalised input
     const full = onnx.ModelProto.decode(readFileSync(detectorPath()));
-    full.graph!.output!.push(...DEFAULT_TAPS.map((t) => onnx.ValueInfoProto.create({ name: t.name })));
+    full.graph!.output!.push(...taps.map((t) => onnx.ValueInfoProto.create({ name: t.name })));
     const detector = await ort.InferenceSession.create(onnx.ModelProto.encode(full).finish());
     const theirs = await detector.run({ x: ours.det_input });
-    for (const tap of DEFAULT_TAPS) {
+    for (const tap of taps) {
       const a = ours[`det/${tap.name}`];
       const b = theirs[tap.name];
       expect(a.dims, tap.name).toEqual(b.dims);
