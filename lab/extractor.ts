@@ -48,8 +48,8 @@ export interface PretrainedOptions {
   margin?: number;
 }
 
-/** Two stride-4 block outputs: finer than adding the stride-8 stage, and better on grey-painted textures (docs/model.md). */
-export const DEFAULT_TAPS = [TAPS.s4a, TAPS.s4];
+/** Two stride-4 block outputs and the stride-8 stage output (docs/model.md: what else was measured). */
+export const DEFAULT_TAPS = [TAPS.s4a, TAPS.s4, TAPS.s8];
 
 /**
  * Tapped tensors of PP-OCRv4's detector backbone: each averaged over 3×3 of its cells (a patch sees

@@ -35,7 +35,7 @@ const METHODS: Record<Method, string> = {
 };
 
 /** The pretrained model's settings (chosen by measurement, docs/model.md). */
-export const PRETRAINED: { stride: number; taps: Tap[]; bank: BankOptions } = { stride: 4, taps: DEFAULT_TAPS, bank: { dims: 64, bankSize: 4096, candidates: 60_000 } };
+export const PRETRAINED: { stride: number; taps: Tap[]; bank: BankOptions } = { stride: 8, taps: DEFAULT_TAPS, bank: { dims: 64, bankSize: 4096, candidates: 60_000 } };
 
 export type FitMethod = Method | 'auto';
 
