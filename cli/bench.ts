@@ -4,15 +4,17 @@
  * the figures are ratios that survive a noisy, shared machine; `--runs N` runs each suite N times and
  * reports the median of each figure, for a machine whose speed moves from one minute to the next.
  */
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 
-/** A suite may hand over folders to remove once every suite and run is done (see `keepFolder`). */
-type Suite = (removeLater: (dir: string) => void) => Promise<Record<string, number>>;
+/** A suite may hand over folders to remove once every suite and run is done (see `keepFolder`); `modelDir` is `--model`, for the suites that run a model. */
+type Suite = (removeLater: (dir: string) => void, modelDir?: string) => Promise<Record<string, number>>;
 
 const suites: Record<string, { about: string; run: Suite }> = {
-  pipeline: { about: 'parts/s at saturation, latency at 50% / 90% load, CPU per part, overhead over raw decode + run, RSS', run: async (removeLater) => (await import('../bench/pipeline.ts')).benchPipeline({ keepFolder: removeLater }) },
+  pipeline: { about: 'parts/s at saturation, latency at 50% / 90% load, CPU per part, overhead over raw decode + run, RSS', run: async (removeLater, modelDir) => (await import('../bench/pipeline.ts')).benchPipeline({ keepFolder: removeLater, modelDir }) },
   floor: {
     about: "the same pipeline bench against the contract alone (MQTT in, the station's worker, result and verdict out): floor* keys, and overheadOverFloor with pipeline",
     run: async (removeLater) => {
@@ -20,20 +22,21 @@ const suites: Record<string, { about: string; run: Suite }> = {
       return { floorOverheadRatio: floor.overheadRatio, floorMainThreadMsPerPart: floor.mainThreadMsPerPart, floorCpuMsPerPart: floor.cpuMsPerPart, floorRawMsPerPart: floor.rawMsPerPart, floorPartsPerSecond: floor.partsPerSecond };
     },
   },
-  vision: { about: "model pre/post-processing over a bare session.run", run: async () => (await import('../bench/vision.ts')).benchVision() },
+  vision: { about: "model pre/post-processing over a bare session.run", run: async (_removeLater, modelDir) => (await import('../bench/vision.ts')).benchVision({ modelDir }) },
   log: { about: 'defect log: 100k inspections (5% stored): bytes per inspection, longest stall, month query, vs raw appends', run: async () => (await import('../bench/log.ts')).benchLog() },
   opcua: { about: 'PLC handshake: OPC UA trigger → ResultReady p50 / p99 beside the MQTT trigger → result, same station, same run', run: async () => (await import('../bench/opcua.ts')).benchOpcUa() },
   screen: { about: 'review opened at the edge to part drawn in Chromium, p50 / p99, against a bare WebSocket to the same browser', run: async () => (await import('../bench/screen.ts')).benchScreen() },
 };
 
 export default async function bench(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, only: { type: 'string' }, runs: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, only: { type: 'string' }, runs: { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
     console.log(
       [
-        'Usage: loupe bench [--json] [--only SUITE,...] [--runs N]',
+        'Usage: loupe bench [--json] [--only SUITE,...] [--runs N] [--model DIR]',
         '',
-        '  --runs N   run each suite N times and report the median of each figure (default 1)',
+        '  --runs N     run each suite N times and report the median of each figure (default 1)',
+        '  --model DIR  the model folder the pipeline and vision suites run (default models/default)',
         '',
         'Suites:',
         ...Object.entries(suites).map(([n, s]) => `  ${n.padEnd(9)} ${s.about}`),
@@ -44,6 +47,11 @@ export default async function bench(argv: string[]): Promise<number> {
   const runs = Number(values.runs ?? 1);
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) {
     console.error(`loupe bench: --runs must be a whole number from 1 to 50, not ${values.runs}`);
+    return 2;
+  }
+  const modelDir = values.model ? path.resolve(values.model) : undefined;
+  if (modelDir && !existsSync(path.join(modelDir, 'manifest.json'))) {
+    console.error(`loupe bench: --model ${values.model} is not a model folder (no manifest.json)`);
     return 2;
   }
   const chosen = values.only ? values.only.split(',') : Object.keys(suites);
@@ -60,7 +68,7 @@ export default async function bench(argv: string[]): Promise<number> {
       const results: Record<string, number>[] = [];
       for (let run = 1; run <= runs; run++) {
         if (!values.json) console.error(`bench: ${name}${runs > 1 ? ` (run ${run} of ${runs})` : ''}…`);
-        results.push(await suites[name].run((dir) => folders.push(dir)));
+        results.push(await suites[name].run((dir) => folders.push(dir), modelDir));
       }
       Object.assign(report, runs === 1 ? results[0] : medianOfRuns(results));
     }

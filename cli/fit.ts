@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import { decidedParts } from '../lab/decided.ts';
 import { fit, type FitMethod, type MethodChoice } from '../lab/fit.ts';
+import { METHODS_BY_COST } from '../lab/method.ts';
 import { refitFromDecisions } from '../lab/refit.ts';
 import { DEFAULT_CONFIG } from './options.ts';
 import { openStation } from './station-state.ts';
@@ -13,7 +14,7 @@ export default async function fitCommand(argv: string[]): Promise<number> {
   });
   const method = values.texture ? 'texture' : (values.method ?? 'auto');
   if (!isFitMethod(method)) {
-    console.error(`loupe fit: --method must be auto, aligned or texture, got "${method}"`);
+    console.error(`loupe fit: --method must be auto, aligned, texture, pretrained or pretrained-aligned, got "${method}"`);
     return 2;
   }
   if (values['from-decisions'] && values.out) {
@@ -30,17 +31,20 @@ export default async function fitCommand(argv: string[]): Promise<number> {
   }
   if (values.help || !values.data || !values.out) {
     console.log(
-      'Usage: loupe fit --data DIR/CATEGORY --out models/NAME [--method auto|aligned|texture] [--id ID] [--version V]\n' +
+      'Usage: loupe fit --data DIR/CATEGORY --out models/NAME [--method auto|aligned|texture|pretrained|pretrained-aligned] [--id ID] [--version V]\n' +
         '       loupe fit --from-decisions --out models/NAME [--config FILE] [--station S] [--data DIR/CATEGORY]\n\n' +
         'Fits on DIR/CATEGORY/train/good only; writes model.onnx and manifest.json with proposed thresholds.\n' +
         '--method: aligned (a Gaussian per position, parts in a fixture), texture (a memory bank of patches, surfaces\n' +
-        '  with no fixed layout), or auto (default): aligned when features stay at their place in the good parts,\n' +
-        '  otherwise whichever finds defects painted onto held-out good parts better. --texture = --method texture.\n' +
+        '  with no fixed layout), both on hand-made filters; pretrained (memory bank) and pretrained-aligned (Gaussians)\n' +
+        '  on features of PP-OCRv4\'s detector backbone; auto (default): every method scored on held-out good parts\n' +
+        '  and the same parts with defects painted on, the best kept (the cheaper on a tie). --texture = --method texture.\n' +
         '--from-decisions: a new version of the station\'s model, with the parts people accepted added to the good set.',
     );
     return values.help ? 0 : 2;
   }
-  const report = await fit({ data: values.data, out: values.out, id: values.id, version: values.version, method });
+  const started = performance.now();
+  const onProgress = (message: string) => console.error(`fit ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s  ${message}`);
+  const report = await fit({ data: values.data, out: values.out, id: values.id, version: values.version, method, onProgress });
   console.log(`fitted ${report.manifest.id} v${report.manifest.version} in ${report.fitSeconds.toFixed(1)} s on ${String(report.manifest.fittedOn?.goodImages)} good images`);
   console.log(`method ${report.method}${method === 'auto' ? ` (auto: ${describeChoice(report.choice)})` : ''}`);
   console.log(`proposed thresholds: passBelow ${report.manifest.thresholds.passBelow}, rejectAbove ${report.manifest.thresholds.rejectAbove}`);
@@ -48,12 +52,12 @@ export default async function fitCommand(argv: string[]): Promise<number> {
 }
 
 function isFitMethod(name: string): name is FitMethod {
-  return name === 'auto' || name === 'aligned' || name === 'texture';
+  return name === 'auto' || (METHODS_BY_COST as string[]).includes(name);
 }
 
 function describeChoice(choice: MethodChoice): string {
   const layout = `share of feature variance explained by position ${choice.positionalShare}`;
   if (!choice.probes) return layout;
-  const { aligned, texture } = choice.probes;
-  return `${layout}; on painted held-out parts aligned AUROC ${aligned.auroc}, texture AUROC ${texture.auroc}`;
+  const probes = Object.entries(choice.probes).map(([method, probe]) => `${method} ${probe.auroc}`).join(', ');
+  return `${layout}; image AUROC on painted held-out parts: ${probes}`;
 }

@@ -3,11 +3,12 @@
  * above the highest held-out good score, `rejectAbove` well beyond it. People then move the
  * thresholds with calibration on decided parts.
  *
- * The method is chosen from the good parts too, unless asked for: an aligned category (features
- * stay at their place) gets per-position Gaussians; a category without layout gets whichever of
- * the two finds defects painted onto its held-out good parts better (a plain, unimodal texture
- * such as brushed metal is served well and cheaply by the Gaussian; stone or grass needs the
- * memory bank).
+ * The method is chosen from the good parts too, unless asked for (`auto`): every candidate is
+ * fitted and scored on the held-out good parts and on the same parts with defects painted on, and
+ * the best on those probes wins, the cheaper one on a tie. The candidates: per-position Gaussians
+ * and a memory bank, each on hand-made filter features or on the pretrained backbone's features
+ * (lab/extractor.ts). The hand-made memory bank is only tried where the good parts show no fixed
+ * layout (lab/method.ts): on an aligned part it cannot beat its Gaussian twin and costs ten times.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,15 +19,23 @@ import { readImage, trainImages } from './dataset.ts';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { auroc } from './evaluate.ts';
-import { chooseMethod, type Method } from './method.ts';
+import type { Tap } from './backbone.ts';
+import { DEFAULT_TAPS, pretrained } from './extractor.ts';
+import { chooseMethod, METHODS_BY_COST, type Method } from './method.ts';
 import { fitGaussian, scoringGraph } from './padim.ts';
 import { fitPatchcore, patchcoreGraph } from './patchcore.ts';
+import { bankGraph, fitStatistics, gaussianGraph, type BankOptions } from './statistics.ts';
 import { paintOnto, rng } from './synth.ts';
 
-const METHODS = {
+const METHODS: Record<Method, string> = {
   aligned: 'aligned: per-position Gaussian of a fixed colour + edge filter bank, 6×6 patches, stride 4',
   texture: 'texture: memory bank (greedy coreset) of multi-scale filter-bank patch features (6×6 and 14×14 patches), nearest-patch distance',
+  pretrained: 'pretrained: memory bank (greedy coreset) of PP-OCRv4 detector backbone features, nearest-patch distance',
+  'pretrained-aligned': 'pretrained-aligned: per-position Gaussian of PP-OCRv4 detector backbone features',
 };
+
+/** The pretrained model's settings (chosen by measurement, docs/model.md). */
+export const PRETRAINED: { stride: number; taps: Tap[]; bank: BankOptions } = { stride: 8, taps: DEFAULT_TAPS, bank: { dims: 64, bankSize: 4096, candidates: 60_000 } };
 
 export type FitMethod = Method | 'auto';
 
@@ -37,8 +46,10 @@ export interface FitOptions {
   version?: string;
   size?: number;
   heldOutShare?: number;
-  /** aligned: a Gaussian per position (objects in a fixture); texture: a memory bank of patches; auto (default): chosen from the good parts */
+  /** aligned: a Gaussian per position (objects in a fixture); texture: a memory bank of patches; pretrained(-aligned): the same on pretrained features; auto (default): chosen on probes */
   method?: FitMethod;
+  /** where fitting says how far it got (the CLI prints it) */
+  onProgress?: (message: string) => void;
 }
 
 export interface FitReport {
@@ -53,7 +64,9 @@ export interface FitReport {
 export interface MethodChoice {
   requested: FitMethod;
   positionalShare: number;
-  probes?: Record<Method, ProbeResult>;
+  probes?: Partial<Record<Method, ProbeResult>>;
+  /** why the method was chosen, in a sentence */
+  reason?: string;
 }
 
 export async function fit(options: FitOptions): Promise<FitReport> {
@@ -66,23 +79,39 @@ export async function fit(options: FitOptions): Promise<FitReport> {
   const heldOutFiles = files.slice(files.length - heldOut);
   if (fitFiles.length < 2) throw new Error(`${options.data}: need at least 3 good images to fit, found ${files.length}`);
 
+  const progress = options.onProgress ?? (() => {});
   const pixels: Uint8Array[] = [];
   for (const file of fitFiles) pixels.push(await framePixels(await readImage(file), input));
+  progress(`decoded ${pixels.length} good parts`);
   const shape = { width: size, height: size };
   const requested = options.method ?? 'auto';
   const gaussian = await fitGaussian(shape, pixels);
   const layout = chooseMethod(gaussian.stats);
   const choice: MethodChoice = { requested, positionalShare: round(layout.positionalShare) };
+  const wanted = new Set<Method>(requested === 'auto' ? ['aligned', 'pretrained', 'pretrained-aligned', ...(layout.method === 'texture' ? (['texture'] as const) : [])] : [requested]);
   const graphs: Partial<Record<Method, Uint8Array>> = { aligned: scoringGraph(shape, gaussian.mean, gaussian.invStd) };
-  if (requested === 'texture' || (requested === 'auto' && layout.method === 'texture')) {
+  if (wanted.has('texture')) {
+    progress('fitting the hand-made memory bank…');
     const bank = await fitPatchcore(shape, pixels);
     graphs.texture = patchcoreGraph(shape, bank.mean, bank.invStd, bank.memory, bank.size);
   }
-  let method: Method = requested === 'auto' ? layout.method : requested;
-  if (requested === 'auto' && layout.method === 'texture' && graphs.texture) {
+  if (wanted.has('pretrained') || wanted.has('pretrained-aligned')) {
+    progress('fitting on pretrained features…');
+    const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps });
+    const fitted = await fitStatistics(extractor, shape, () => pixels, { bank: wanted.has('pretrained'), gaussian: wanted.has('pretrained-aligned') }, { ...PRETRAINED.bank, onProgress: progress });
+    if (fitted.bank) graphs.pretrained = bankGraph(extractor, shape, fitted);
+    if (fitted.gaussian) graphs['pretrained-aligned'] = gaussianGraph(extractor, shape, fitted);
+  }
+  let method: Method = requested === 'auto' ? 'aligned' : requested;
+  if (requested === 'auto') {
+    progress('probing every method on held-out parts…');
     const probe = await probeSet(heldOutFiles, input);
-    choice.probes = { aligned: await runProbe(graphs.aligned!, probe, shape), texture: await runProbe(graphs.texture, probe, shape) };
-    method = better(choice.probes.texture, choice.probes.aligned) ? 'texture' : 'aligned';
+    const probes: Partial<Record<Method, ProbeResult>> = {};
+    for (const candidate of METHODS_BY_COST) if (graphs[candidate] && wanted.has(candidate)) probes[candidate] = await runProbe(graphs[candidate], probe, shape);
+    choice.probes = probes;
+    method = best(probes);
+    const winner = probes[method]!;
+    choice.reason = `best on ${probe.good.length} held-out good parts and ${probe.painted.length} painted ones: image AUROC ${winner.auroc}, auto-pass ${winner.autoPass} at zero escapes; on a tie the cheaper method`;
   }
   const graph = graphs[method]!;
   await mkdir(options.out, { recursive: true });
@@ -151,9 +180,20 @@ async function runProbe(graph: Uint8Array, probe: Probe, shape: { width: number;
   return { auroc: round(auroc(good, painted)), autoPass: round(good.filter((s) => s < lowest).length / good.length) };
 }
 
-/** The texture model costs ten times the inference of the Gaussian: it has to be better, not equal. */
-function better(texture: ProbeResult, aligned: ProbeResult): boolean {
-  return texture.auroc > aligned.auroc || (texture.auroc === aligned.auroc && texture.autoPass > aligned.autoPass);
+/**
+ * The method with the highest probe AUROC, then the highest auto-pass share; a dearer method has to
+ * be better, not equal (the candidates come cheapest first, and only a strictly better one replaces).
+ */
+function best(probes: Partial<Record<Method, ProbeResult>>): Method {
+  let chosen: Method | null = null;
+  for (const method of METHODS_BY_COST) {
+    const result = probes[method];
+    if (!result) continue;
+    const current = chosen ? probes[chosen]! : null;
+    if (!current || result.auroc > current.auroc || (result.auroc === current.auroc && result.autoPass > current.autoPass)) chosen = method;
+  }
+  if (!chosen) throw new Error('no method was probed');
+  return chosen;
 }
 
 async function writeManifest(dir: string, manifest: Manifest): Promise<void> {

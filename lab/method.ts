@@ -6,7 +6,13 @@
  * per-position averages of n parts differ only by chance, about 1/n of the spread. The share of
  * variance explained by position separates the two by orders of magnitude, not by a tuned margin.
  */
-export type Method = 'aligned' | 'texture';
+export type Method = 'aligned' | 'texture' | 'pretrained' | 'pretrained-aligned';
+
+/** Every method, cheapest inference first: on equal probe results the cheaper one is kept. */
+export const METHODS_BY_COST: Method[] = ['aligned', 'texture', 'pretrained-aligned', 'pretrained'];
+
+/** The method the layout statistic alone would give: hand-made features, Gaussian or bank. */
+export type LayoutMethod = 'aligned' | 'texture';
 
 export interface PositionStats {
   /** per feature and position, feature-major: features × positions */
@@ -54,7 +60,7 @@ export function positionalShare(stats: PositionStats, border = 2): number {
   return counted === 0 ? 0 : shareSum / counted;
 }
 
-export function chooseMethod(stats: PositionStats): { method: Method; positionalShare: number } {
+export function chooseMethod(stats: PositionStats): { method: LayoutMethod; positionalShare: number } {
   const share = positionalShare(stats);
   return { method: share > ALIGNED_ABOVE ? 'aligned' : 'texture', positionalShare: share };
 }

@@ -17,7 +17,7 @@ const SIGMAS = [1, 2.5];
 const FILTERS_PER_SIGMA = 3;
 const PIXEL_FEATURES = 1 + 1 + 2 + SIGMAS.length * FILTERS_PER_SIGMA;
 const POOLS = [6, 14];
-const FEATURES = PIXEL_FEATURES * POOLS.length;
+export const FEATURES = PIXEL_FEATURES * POOLS.length;
 const KERNEL = 11;
 /** patches at the frame's edge left out of the score: 2 patches, 8 pixels at 256×256 (measured on grey skimage brick: image AUROC 0.973 → 0.999) */
 const SCORE_RIM = 2;
@@ -50,7 +50,8 @@ function filterBank(): Float32Array {
   return w;
 }
 
-function featureNodes() {
+/** `image` → `raw_features` (1 × 20 × H/4 × W/4): the hand-made multi-scale filter bank. */
+export function featureNodes() {
   const pad = (KERNEL - 1) / 2;
   const input = bytesToRgb();
   const nodes = [

@@ -13,8 +13,8 @@ export interface Shape {
 /** Anomaly maps are computed per patch at this stride, then upsampled. */
 export const PATCH_STRIDE = 4;
 
-export function gridOf(shape: Shape): { gw: number; gh: number } {
-  return { gw: shape.width / PATCH_STRIDE, gh: shape.height / PATCH_STRIDE };
+export function gridOf(shape: Shape, stride = PATCH_STRIDE): { gw: number; gh: number } {
+  return { gw: shape.width / stride, gh: shape.height / stride };
 }
 
 /** The input: the decoded frame as it comes from sharp, 1 × height × width × RGB bytes. */
@@ -38,14 +38,14 @@ export function bytesToRgb() {
  * texture is cut by the frame, its patches are rarer in the training set than any inside, and
  * they alone set the score of good parts.
  */
-export function mapOutputs(shape: Shape, scoreRim = 0) {
-  const { gw, gh } = gridOf(shape);
+export function mapOutputs(shape: Shape, scoreRim = 0, stride = PATCH_STRIDE) {
+  const { gw, gh } = gridOf(shape, stride);
   const rim = scoreRim > 0
     ? { nodes: [node('Slice', ['patch_map', 'rim_starts', 'rim_ends', 'rim_axes'], ['scored_map'])], initializers: [ints('rim_starts', [2], [scoreRim, scoreRim]), ints('rim_ends', [2], [gh - scoreRim, gw - scoreRim]), ints('rim_axes', [2], [2, 3])] }
     : { nodes: [node('Identity', ['patch_map'], ['scored_map'])], initializers: [] };
   return {
     nodes: [...rim.nodes, node('ReduceMax', ['scored_map'], ['score'], { keepdims: 0 }), node('Resize', ['patch_map', '', 'upscale'], ['anomaly_map'], { mode: 'linear' })],
-    initializers: [floats('upscale', [4], [1, 1, PATCH_STRIDE, PATCH_STRIDE]), ...rim.initializers],
+    initializers: [floats('upscale', [4], [1, 1, stride, stride]), ...rim.initializers],
     outputs: [tensorInfo('score', []), tensorInfo('anomaly_map', [1, 1, shape.height, shape.width])],
   };
 }

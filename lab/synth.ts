@@ -21,6 +21,8 @@ export interface PartOptions {
   defect?: string | null;
   width?: number;
   height?: number;
+  /** a part that moved and a light that changed beyond the fixture's usual play: shift up to this share of the frame, rotation up to ± these degrees, brightness gain in this range */
+  moved?: { shift: number; degrees: number; gain: [number, number] };
 }
 
 export interface Part {
@@ -46,10 +48,19 @@ export async function generatePart(options: PartOptions): Promise<Part> {
   if (defect !== null && !defects.includes(defect)) throw new Error(`category ${category} has no defect "${defect}"; defects: ${defects.join(', ')}`);
 
   // Nuisance: the part sits a little differently and the light changes from shot to shot.
-  const dx = (random() - 0.5) * 6;
-  const dy = (random() - 0.5) * 6;
-  const angle = (random() - 0.5) * 3;
-  const gain = 0.9 + random() * 0.2;
+  let dx = (random() - 0.5) * 6;
+  let dy = (random() - 0.5) * 6;
+  let angle = (random() - 0.5) * 3;
+  let gain = 0.9 + random() * 0.2;
+  if (options.moved) {
+    // drawn from a generator of its own, so the rest of the part (its defect, its noise) stays as without
+    const move = rng(seed * 131 + index * 7 + 1);
+    const { shift, degrees, gain: [low, high] } = options.moved;
+    dx = (move() * 2 - 1) * shift * 256;
+    dy = (move() * 2 - 1) * shift * 256;
+    angle = (move() * 2 - 1) * degrees;
+    gain = low + move() * (high - low);
+  }
   const pose = `translate(${dx.toFixed(2)} ${dy.toFixed(2)}) rotate(${angle.toFixed(2)} 128 128)`;
 
   const base = category === 'bracket' ? bracket(defect === 'missing') : brushed(random);

@@ -24,8 +24,8 @@ export const TEXTURES = ['brick', 'grass', 'gravel'] as const;
 const DEFECTS = ['scratch', 'spot', 'crack', 'contamination'];
 const SIZE = 256;
 
-export async function writeTextureDataset(options: { skimage: string; out: string; seed: number; count: number; apart?: boolean; grey?: boolean }): Promise<void> {
-  for (const texture of TEXTURES) {
+export async function writeTextureDataset(options: { skimage: string; out: string; seed: number; count: number; apart?: boolean; grey?: boolean; only?: (typeof TEXTURES)[number][] }): Promise<void> {
+  for (const texture of options.only ?? TEXTURES) {
     const photo = path.join(options.skimage, `${texture}.png`);
     const meta = await sharp(photo).metadata();
     const width = meta.width ?? 0;

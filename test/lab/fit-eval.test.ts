@@ -67,7 +67,9 @@ describe('fit → eval round trip through the CLI', () => {
     expect(Object.keys(e.perDefect).sort()).toEqual(['contamination', 'crack', 'missing', 'scratch', 'spot']);
     expect(e.autoPassAtZeroEscape).toBeGreaterThan(0.5);
     expect(e.inferenceMsPerImage).toBeGreaterThan(0);
-  }, 120_000);
+    // auto fits and probes every method, the pretrained ones included
+    expect(Object.keys(manifest.fittedOn.choice.probes).sort()).toEqual(['aligned', 'pretrained', 'pretrained-aligned']);
+  }, 240_000);
 
   it('names a dataset folder that is not in the MVTec layout', async () => {
     const result = await runLoupe(['fit', '--data', path.join(tmp, 'nowhere'), '--out', path.join(tmp, 'x')]);

