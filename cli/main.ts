@@ -11,6 +11,11 @@ const commands: Record<string, Command> = {
   start: { summary: 'run everything in one process: embedded broker (unless mqtt.url is set), stations, dashboard', usage: [RUN_OPTIONS], load: () => import('./start.ts') },
   edge: { summary: 'run the edge stations only (connects to mqtt.url or the local broker)', usage: [RUN_OPTIONS], load: () => import('./edge.ts') },
   dashboard: { summary: 'run the dashboard only', usage: [RUN_OPTIONS], load: () => import('./dashboard.ts') },
+  plant: {
+    summary: "the plant service: every station's log events into PostgreSQL, the defect log and the fleet over them",
+    usage: ['[--config FILE] [--database URL] [--mqtt-url URL] [--http-port N] [--prefix P] [--group NAME] [--edge LINE=URL ...]'],
+    load: () => import('./plant.ts'),
+  },
   synth: { summary: 'write a synthetic dataset in the MVTec AD layout', usage: ['--out DIR [--seed S] [--count N] [--category bracket|brushed]...'], load: () => import('./synth.ts') },
   fit: {
     summary: 'fit an anomaly model on good parts and write model.onnx + manifest.json',

@@ -32,6 +32,7 @@ import { sweepImages } from '../edge/src/log/retention.ts';
 import { logApi } from '../edge/src/log/api.ts';
 import { checkKnownGood } from '../edge/src/vision/known-good.ts';
 import { startIntegrations } from '../edge/src/integrations/start.ts';
+import { PlantFeed } from '../edge/src/log/plant-feed.ts';
 
 export interface Parts {
   broker: boolean;
@@ -85,6 +86,10 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       const opened = (defectLog = await DefectLog.open(path.resolve(config.dataDir, 'log'), { logger: log.child({ component: 'defect-log' }) }));
       stoppers.push(() => opened.close());
       const imagesDir = path.resolve(config.dataDir, 'images');
+      const links = new Map<string, StationLink>();
+      // Every log event and minute tally goes to the plant through its station's outbox (docs/plant.md).
+      const plantFeed = new PlantFeed(opened, (_line, station, message) => links.get(station)?.publishLog(message));
+      opened.listener = plantFeed;
       for (const stationConfig of config.stations) {
         const stationLog = log.child({ station: stationConfig.id });
         const model = await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers);
@@ -100,6 +105,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), { reviews, thresholds: new ThresholdHistory(stateDir), parts }, stationLog);
         station.metrics = metrics;
         station.defectLog = opened;
+        links.set(stationConfig.id, link);
         await station.start();
         stoppers.push(() => station.stop());
         // A broker never reached at this URL: exit and say so (a wrong setting; systemd restarts). One
@@ -120,6 +126,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
           stoppers.push(() => camera.stop());
         }
       }
+      plantFeed.start();
+      stoppers.push(() => plantFeed.stop());
       stoppers.push(keepImagesWithin(config, imagesDir, opened, stations, log));
       const integrations = await startIntegrations(config, [...stations.values()], brokerOptions, log);
       stoppers.push(() => integrations.stop());
