@@ -33,6 +33,7 @@ import { logApi } from '../edge/src/log/api.ts';
 import { checkKnownGood } from '../edge/src/vision/known-good.ts';
 import { startIntegrations } from '../edge/src/integrations/start.ts';
 import { PlantFeed } from '../edge/src/log/plant-feed.ts';
+import { evidenceRoutes } from '../edge/src/evidence/routes.ts';
 
 export interface Parts {
   broker: boolean;
@@ -134,6 +135,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       // The quality managers' view: every route of the log needs the manager role (dashboard/src/auth.ts).
       await app.register(logApi, { log: opened, shifts: config.log.shifts, routeConfig: { access: 'manager' } });
       await app.register(reviewApi, { stations });
+      // Without the dashboard here, the box still serves its evidence: the plant fetches it (docs/plant.md).
+      if (!parts.dashboard) await app.register(evidenceRoutes, { imagesDir });
       await app.register(httpIngest, {
         stations,
         tokens: new Map(config.stations.map((s) => [s.id, s.ingest.httpToken])),

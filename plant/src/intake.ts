@@ -78,7 +78,11 @@ export class PlantIntake {
       publish: (message, done) => this.take(message, done),
     });
     const { broker, prefix, group } = this.options;
-    const client = mqtt.connect(broker.url, { ...connectOptions(broker, broker.clientId ?? `loupe-plant-${process.pid}`), clean: false });
+    // A persistent session keeps the subscription and queues for us while we are away. Mosquitto 2.0
+    // forgets a session's shared subscription when it restarts (plain ones it keeps), and a second
+    // SUBSCRIBE of the same shared subscription into a live session stops its delivery: so mqtt.js's
+    // own resubscribe is off and the subscription is made once on every connect (docs/plant.md).
+    const client = mqtt.connect(broker.url, { ...connectOptions(broker, broker.clientId ?? `loupe-plant-${process.pid}`), clean: false, resubscribe: false });
     this.client = client;
     sendWithoutDelay(client);
     client.on('error', (error) => this.log.warn({ err: error.message }, 'mqtt error'));
@@ -87,7 +91,7 @@ export class PlantIntake {
     const topic = plantLogSubscription(prefix, group);
     client.on('connect', (connack) => {
       this.log.info({ url: broker.url, topic, sessionPresent: connack.sessionPresent }, 'plant intake connected');
-      if (!connack.sessionPresent) client.subscribe(topic, { qos: 1 }, (error) => error && this.log.error({ err: error.message }, 'subscribe failed'));
+      client.subscribe(topic, { qos: 1 }, (error) => error && this.log.error({ err: error.message }, 'subscribe failed'));
     });
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());

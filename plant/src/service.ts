@@ -86,7 +86,7 @@ export async function runPlant(config: Config, options: PlantOptions, log: Logge
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const httpUrl = `http://${config.http.host}:${port}/`;
-  log.info({ httpUrl, prefix: options.prefix }, 'plant service ready');
+  log.info({ httpUrl, mqttUrl: options.broker.url, prefix: options.prefix }, 'ready');
   return {
     httpUrl,
     store,
