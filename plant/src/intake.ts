@@ -34,6 +34,8 @@ export interface IntakeOptions {
   batchMs?: number;
   /** wait before writing again after PostgreSQL refused a batch */
   retryMs?: number;
+  /** batches written at once, each in its own transaction (rows are locked in one order, so they never deadlock) */
+  writers?: number;
   /** told of each committed batch (tests, the benchmark) */
   committed?: (messages: readonly LogMessage[], outcome: WriteOutcome) => void;
 }
@@ -43,7 +45,8 @@ export class PlantIntake {
   private readonly spool: Outbox;
   private batch: { message: LogMessage; done: (error?: Error) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private writing = false;
+  /** batches being written now (at most `writers`) */
+  private writing = 0;
   private paused = false;
   private stopped = false;
   /** messages refused because they did not match loupe/log@1 */
@@ -57,7 +60,7 @@ export class PlantIntake {
     private readonly log: Logger,
   ) {
     const batchSize = options.batchSize ?? 1000;
-    this.spool = new Outbox(options.spoolDir, batchSize * 2);
+    this.spool = new Outbox(options.spoolDir, batchSize * ((options.writers ?? 2) + 1));
     if (this.spool.depth > 0) log.info({ messages: this.spool.depth }, 'plant spool holds messages from before the restart; writing them first');
   }
 
@@ -117,7 +120,7 @@ export class PlantIntake {
   }
 
   private flushSoon(ms: number): void {
-    if (this.writing) return; // the write in progress starts the next one when it ends
+    if (this.writing >= (this.options.writers ?? 2)) return; // a write in progress starts the next one when it ends
     if (this.timer && ms > 0) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
@@ -127,8 +130,8 @@ export class PlantIntake {
   }
 
   private async flush(): Promise<void> {
-    if (this.writing || this.batch.length === 0) return;
-    this.writing = true;
+    if (this.writing >= (this.options.writers ?? 2) || this.batch.length === 0) return;
+    this.writing += 1;
     const batch = this.batch.splice(0, this.options.batchSize ?? 1000);
     const messages = batch.map((b) => b.message);
     let failure: Error | undefined;
@@ -148,10 +151,10 @@ export class PlantIntake {
         this.spool.resume();
       }, this.options.retryMs ?? 1000).unref();
     }
-    this.writing = false;
+    this.writing -= 1;
     // After a failure the later messages go back too, so the spool writes them again in order.
     for (const b of failure ? [...batch, ...this.batch.splice(0)] : batch) b.done(failure);
-    if (this.batch.length > 0) this.flushSoon(this.batch.length >= (this.options.batchSize ?? 1000) ? 0 : (this.options.batchMs ?? 20));
+    if (this.batch.length > 0 && !this.paused) this.flushSoon(this.batch.length >= (this.options.batchSize ?? 1000) ? 0 : (this.options.batchMs ?? 20));
   }
 
   /** Stops taking messages; what was acknowledged and not yet written stays in the spool for the next start. */
@@ -160,7 +163,7 @@ export class PlantIntake {
     const client = this.client;
     this.client = null;
     if (client) await client.endAsync(true);
-    for (let i = 0; i < 200 && this.writing; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; i < 200 && this.writing > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     if (this.timer) clearTimeout(this.timer);
     this.spool.close();
   }

@@ -25,7 +25,7 @@ import type { LogSource, Paged } from '../../edge/src/log/source.ts';
 
 const DAY = 86_400_000;
 
-const SCHEMA = `
+export const TABLES_SQL = `
 CREATE TABLE IF NOT EXISTS log_events (
   line text NOT NULL, station text NOT NULL, part_id text NOT NULL, inspected_at timestamptz NOT NULL,
   event text NOT NULL, at timestamptz NOT NULL, body jsonb NOT NULL,
@@ -40,6 +40,14 @@ CREATE TABLE IF NOT EXISTS log_parts (
   decision jsonb, final jsonb, final_verdict text, decided_by text, category text,
   PRIMARY KEY (line, station, part_id, inspected_at)
 ) PARTITION BY RANGE (inspected_at);
+CREATE TABLE IF NOT EXISTS log_tallies (
+  line text NOT NULL, station text NOT NULL, minute timestamptz NOT NULL, outcome text NOT NULL, n integer NOT NULL,
+  PRIMARY KEY (line, station, minute, outcome)
+) PARTITION BY RANGE (minute);
+`;
+
+/** The manager's filters: time first (newest first), then station, line, verdict, model, category, reason, person. */
+export const INDEXES_SQL = `
 CREATE INDEX IF NOT EXISTS log_parts_at ON log_parts (inspected_at DESC);
 CREATE INDEX IF NOT EXISTS log_parts_station_at ON log_parts (station, inspected_at DESC);
 CREATE INDEX IF NOT EXISTS log_parts_line_at ON log_parts (line, inspected_at DESC);
@@ -48,10 +56,6 @@ CREATE INDEX IF NOT EXISTS log_parts_model_at ON log_parts (model_version, inspe
 CREATE INDEX IF NOT EXISTS log_parts_category_at ON log_parts (category, inspected_at DESC) WHERE category IS NOT NULL;
 CREATE INDEX IF NOT EXISTS log_parts_reasons ON log_parts USING gin (reasons);
 CREATE INDEX IF NOT EXISTS log_parts_users ON log_parts USING gin (users);
-CREATE TABLE IF NOT EXISTS log_tallies (
-  line text NOT NULL, station text NOT NULL, minute timestamptz NOT NULL, outcome text NOT NULL, n integer NOT NULL,
-  PRIMARY KEY (line, station, minute, outcome)
-) PARTITION BY RANGE (minute);
 `;
 
 const TABLES = ['log_events', 'log_parts', 'log_tallies'] as const;
@@ -95,7 +99,7 @@ export class PlantStore implements LogSource {
   }
 
   async migrate(): Promise<void> {
-    await this.pool.query(SCHEMA);
+    await this.pool.query(TABLES_SQL + INDEXES_SQL);
   }
 
   close(): Promise<void> {
@@ -136,6 +140,9 @@ export class PlantStore implements LogSource {
       if (message.event.kind === 'tally') tallies.push(message.event);
       else events.push({ event: message.event, inspectedAt: message.inspectedAt ?? message.event.at });
     }
+    // One lock order for every batch: two batches written at once wait for each other, never deadlock.
+    const byKey = (a: { event: PartEvent; inspectedAt: string }) => `${a.event.line}/${a.event.station}/${a.event.partId}/${a.inspectedAt}/${eventKey(a.event)}`;
+    events.sort((a, b) => (byKey(a) < byKey(b) ? -1 : byKey(a) > byKey(b) ? 1 : 0));
     const client = await this.pool.connect();
     try {
       await this.ensureDays(client, [...events.map((e) => e.inspectedAt), ...tallies.map((t) => t.minute)]);
@@ -202,7 +209,7 @@ export class PlantStore implements LogSource {
           break;
       }
     }
-    const list = [...rows.values()];
+    const list = [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
     const col = <T>(read: (row: PartRow) => T) => list.map(read);
     await client.query(
       `INSERT INTO log_parts AS p (line, station, part_id, inspected_at, has_result, model_verdict, score, pass_below, reject_above,
@@ -271,7 +278,7 @@ export class PlantStore implements LogSource {
       for (const [outcome, n] of Object.entries(tally.counts)) rows.set(`${tally.line}|${tally.station}|${tally.minute}|${outcome}`, [tally.line, tally.station, tally.minute, outcome, n]);
     }
     if (rows.size === 0) return;
-    const list = [...rows.values()];
+    const list = [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
     await client.query(
       `INSERT INTO log_tallies (line, station, minute, outcome, n)
        SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::int[])
