@@ -5,12 +5,13 @@
  * link goes down mid-stream and comes back; every part each edge logged must be in PostgreSQL
  * exactly once, and decisions taken on the central dashboard must reach the stations that own them.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Result } from '../../contract/payloads.ts';
 import { postgresBin, startScratchCluster, type ScratchCluster } from '../../plant/src/scratch-cluster.ts';
-import { startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts';
+import { repoRoot, startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts';
 import { defectivePart, goodPart } from '../support/parts.ts';
 import { ADMIN, login, type Client } from '../support/session.ts';
 import { inCI, mosquittoPath, startMosquitto, type Mosquitto } from '../support/system.ts';
@@ -30,18 +31,12 @@ const PREFIX = 'loupe/site-a';
 const LINES = ['line-a', 'line-b', 'line-c'];
 const STATION = 'cam-1';
 
-/** The edge box's side of the bridge, as docs/plant.md gives it. */
-function bridge(plantPort: number): string[] {
-  return [
-    'connection plant',
-    `address 127.0.0.1:${plantPort}`,
-    'remote_clientid edge-box-1',
-    'cleansession false',
-    'restart_timeout 1 2',
-    'max_queued_messages 0',
-    ...['status', 'result', 'review/+', 'verdict', 'error', 'log'].map((kind) => `topic ${PREFIX}/+/+/${kind} out 1`),
-    `topic ${PREFIX}/+/+/decision in 1`,
-  ];
+/** The edge box's side of the bridge: the shipped file (config/mosquitto/edge-bridge.conf), filled in. */
+async function bridge(plantPort: number): Promise<string[]> {
+  const text = await readFile(path.join(repoRoot, 'config', 'mosquitto', 'edge-bridge.conf'), 'utf8');
+  const filled = text.replaceAll('PLANT_BROKER', `127.0.0.1:${plantPort}`).replaceAll('EDGE_BOX', 'edge-box-1').replaceAll('SITE', PREFIX);
+  // A short first retry keeps the test quick; the shipped back-off is for a real plant.
+  return ['max_queued_messages 500000', ...filled.split('\n').filter((l) => l.trim() && !l.startsWith('#')).map((l) => (l.startsWith('restart_timeout') ? 'restart_timeout 1 2' : l))];
 }
 
 suite('a plant: edge boxes bridged to the plant broker, records in PostgreSQL, one dashboard', () => {
@@ -59,7 +54,7 @@ suite('a plant: edge boxes bridged to the plant broker, records in PostgreSQL, o
     db = new pg.Pool({ connectionString: cluster.url, max: 1 });
     plantBroker = await startMosquitto(mosquitto as string);
     link = await cuttableLink(plantBroker.port);
-    edgeBroker = await startMosquitto(mosquitto as string, bridge(link.port));
+    edgeBroker = await startMosquitto(mosquitto as string, await bridge(link.port));
     for (const line of LINES) {
       const { file } = await writeConfig({
         line,
