@@ -112,6 +112,7 @@ export const StatusSchema = Type.Object(
     line: Type.String(),
     station: Type.String(),
     state: Type.Union([Type.Literal('online'), Type.Literal('offline')], { description: 'offline is also the last will, published by the broker when the station vanishes' }),
+    software: Type.Optional(Type.String({ description: "the Loupe version the station runs (package.json's version)" })),
     model: Type.Optional(ModelRef),
     modelLoaded: Type.Optional(Type.Boolean({ description: 'the model is loaded and inspecting' })),
     queueDepth: Type.Optional(Type.Integer({ description: 'frames waiting for or under inspection' })),

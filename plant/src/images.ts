@@ -22,8 +22,9 @@ export function placeholder(title: string, detail: string): Buffer {
   );
 }
 
-export class EdgeImages {
+export class EdgeBoxes {
   private readonly cookies = new Map<string, string>();
+  private readonly csrf = new Map<string, string>();
 
   constructor(
     /** line id → the edge box that runs its stations */
@@ -52,7 +53,30 @@ export class EdgeImages {
     }
   }
 
-  private async get(base: string, url: string): Promise<Response> {
+  /** The box's URL for a line, or undefined when the plant knows none. */
+  urlOf(line: string): string | undefined {
+    return this.boxes.get(line)?.url;
+  }
+
+  /** An authenticated JSON request to the edge box of a line (the fleet's model roll-outs); throws when the box does not answer. */
+  async call(line: string, route: string, body: object): Promise<{ status: number; body: unknown }> {
+    const box = this.boxes.get(line);
+    if (!box) return { status: 404, body: { error: 'unknown_edge', message: `no edge box known for line ${line} (--edge ${line}=URL)` } };
+    const url = `${box.url.replace(/\/$/, '')}${route}`;
+    const post = async () => {
+      const cookie = await this.session(box.url);
+      const csrf = this.csrf.get(box.url);
+      return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}), ...(csrf ? { 'x-csrf-token': csrf } : {}) }, body: JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs * 10) });
+    };
+    let response = await post();
+    if (response.status === 401 && this.credentials) {
+      this.cookies.delete(box.url);
+      response = await post();
+    }
+    return { status: response.status, body: await response.json().catch(() => null) };
+  }
+
+  private async session(base: string): Promise<string | undefined> {
     let cookie = this.cookies.get(base);
     if (!cookie && this.credentials) {
       const login = await fetch(`${base.replace(/\/$/, '')}/api/login`, {
@@ -61,10 +85,17 @@ export class EdgeImages {
         body: JSON.stringify({ name: this.credentials.user, password: this.credentials.password }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      if (!login.ok) return login;
+      if (!login.ok) return undefined;
       cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
       this.cookies.set(base, cookie);
+      const { csrf } = (await login.json().catch(() => ({}))) as { csrf?: string };
+      if (csrf) this.csrf.set(base, csrf);
     }
+    return cookie;
+  }
+
+  private async get(base: string, url: string): Promise<Response> {
+    const cookie = await this.session(base);
     return fetch(url, { headers: cookie ? { cookie } : {}, signal: AbortSignal.timeout(this.timeoutMs) });
   }
 }

@@ -16,7 +16,8 @@ import { People } from '../../dashboard/src/people.ts';
 import { asset } from '../../dashboard/src/assets.ts';
 import type { BrokerOptions } from '../../edge/src/bus/link.ts';
 import { logApi } from '../../edge/src/log/api.ts';
-import { EdgeImages, type EdgeBox } from './images.ts';
+import { EdgeBoxes, type EdgeBox } from './images.ts';
+import { Fleet, fleetRoutes } from './fleet.ts';
 import { PlantIntake, type IntakeOptions } from './intake.ts';
 import { PlantStore } from './store.ts';
 
@@ -46,6 +47,7 @@ export async function runPlant(config: Config, options: PlantOptions, log: Logge
   const store = await PlantStore.open(options.database);
   const dataDir = path.resolve(config.dataDir, 'plant');
   const intake = new PlantIntake(store, { broker: options.broker, prefix: options.prefix, group: options.group, spoolDir: path.join(dataDir, 'spool'), batchSize: options.batchSize, committed: options.committed }, log.child({ component: 'plant-intake' }));
+  let stopFleet: () => Promise<void> = async () => undefined;
   const app = Fastify({ loggerInstance: log.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }) });
   try {
     await intake.start();
@@ -62,7 +64,7 @@ export async function runPlant(config: Config, options: PlantOptions, log: Logge
       return found.rows.map((r) => ({ line: r.line, station: r.station }));
     });
     await app.register(logApi, { source: store, shifts: config.log.shifts, routeConfig: { access: 'manager' } });
-    const images = new EdgeImages(options.edges, options.edgeCredentials);
+    const images = new EdgeBoxes(options.edges, options.edgeCredentials);
     const PartParams = Type.Object({ line: Type.String({ pattern: ID }), station: Type.String({ pattern: ID }), partId: Type.String({ pattern: PART_ID_PATTERN }) });
     for (const what of ['image', 'heatmap'] as const) {
       app.get<{ Params: { line: string; station: string; partId: string } }>(`/api/parts/:line/:station/:partId/${what}`, { config: { access: 'manager' }, schema: { params: PartParams } }, async (request, reply) => {
@@ -76,9 +78,14 @@ export async function runPlant(config: Config, options: PlantOptions, log: Logge
           .send(fetched.bytes);
       });
     }
+    const fleet = new Fleet(options.broker, options.prefix, log.child({ component: 'fleet' }));
+    await fleet.start();
+    stopFleet = () => fleet.stop();
+    await app.register(fleetRoutes, { fleet, boxes: images, store });
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
     await app.close().catch(() => undefined);
+    await stopFleet().catch(() => undefined);
     await intake.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw error;
@@ -93,6 +100,7 @@ export async function runPlant(config: Config, options: PlantOptions, log: Logge
     intake,
     stop: async () => {
       await app.close();
+      await stopFleet();
       await intake.stop();
       await store.close();
     },

@@ -5,7 +5,7 @@
  * link goes down mid-stream and comes back; every part each edge logged must be in PostgreSQL
  * exactly once, and decisions taken on the central dashboard must reach the stations that own them.
  */
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -177,6 +177,37 @@ suite('a plant: edge boxes bridged to the plant broker, records in PostgreSQL, o
     expect(offline.headers.get('content-type')).toMatch(/svg/);
     expect(await offline.text()).toContain('offline');
   }, 240_000);
+
+  it('lists every station with its Loupe and model versions, rolls a model out to a set of stations and back', async () => {
+    const manager = await login(plant.httpUrl);
+    const fleet = async () => (await (await manager.get('/api/fleet')).json()) as { line: string; station: string; edge: string | null; software: string | null; model: { version: string } | null }[];
+    const listed = await waitFor(async () => {
+      const all = await fleet();
+      return LINES.every((line) => all.some((s) => s.line === line)) ? all : null;
+    });
+    const { version } = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    for (const line of ['line-b', 'line-c']) expect(listed.find((s) => s.line === line)).toMatchObject({ station: STATION, edge: (edges.get(line) as LoupeProcess).httpUrl, software: version, model: { version: '1' } });
+
+    // A refit of the default model, version 2, in a folder the edge boxes can read.
+    const refit = path.join(await tempDir('loupe-plant-model-'), 'bracket-v2');
+    await mkdir(refit);
+    await copyFile(path.join(repoRoot, 'models', 'default', 'model.onnx'), path.join(refit, 'model.onnx'));
+    const manifest = JSON.parse(await readFile(path.join(repoRoot, 'models', 'default', 'manifest.json'), 'utf8')) as { version: string };
+    await writeFile(path.join(refit, 'manifest.json'), JSON.stringify({ ...manifest, version: '2' }));
+    const targets = [{ line: 'line-b', station: STATION }, { line: 'line-c', station: STATION }];
+
+    const rollout = (await (await manager.post('/api/fleet/rollout', { stations: targets, model: refit })).json()) as { results: { line: string; ok: boolean; model?: { version: string } }[] };
+    expect(rollout.results.map((r) => [r.line, r.ok, r.model?.version])).toEqual([['line-b', true, '2'], ['line-c', true, '2']]);
+    await waitFor(async () => ((await fleet()).filter((s) => s.model?.version === '2').length === 2 ? true : null));
+
+    const back = (await (await manager.post('/api/fleet/rollback', { stations: targets, model: path.join(repoRoot, 'models', 'default') })).json()) as { results: { ok: boolean; model?: { version: string } }[] };
+    expect(back.results.map((r) => [r.ok, r.model?.version])).toEqual([[true, '1'], [true, '1']]);
+    const after = await waitFor(async () => {
+      const all = await fleet();
+      return all.filter((s) => s.line !== 'line-a').every((s) => s.model?.version === '1') ? all : null;
+    });
+    expect(after.filter((s) => s.line !== 'line-a').map((s) => s.model?.version)).toEqual(['1', '1']);
+  }, 120_000);
 });
 
 async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
