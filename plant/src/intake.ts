@@ -102,19 +102,21 @@ export class PlantIntake {
     });
   }
 
-  /** Validated, then on disk before the handler returns (and mqtt.js acknowledges it). */
+  /** On disk before the handler returns (and mqtt.js acknowledges it); checked when it is taken into a batch. */
   private receive(topic: string, payload: Buffer): void {
-    const parsed = parsePayload(LogSchema, payload);
-    if (!parsed.ok) {
-      this.refused += 1;
-      this.log.warn({ topic, err: parsed.message }, 'log message refused: not loupe/log@1');
-      return;
-    }
     this.spool.send({ topic, payload: payload.toString(), retain: false });
   }
 
   private take(message: OutgoingMessage, done: (error?: Error) => void): void {
-    this.batch.push({ message: JSON.parse(message.payload) as LogMessage, done });
+    const parsed = parsePayload(LogSchema, message.payload);
+    if (!parsed.ok) {
+      // Not a log message this version knows: acknowledged and dropped (it can never be written), said loudly.
+      this.refused += 1;
+      this.log.warn({ topic: message.topic, err: parsed.message }, 'log message refused: not loupe/log@1');
+      done();
+      return;
+    }
+    this.batch.push({ message: parsed.value, done });
     if (this.batch.length >= (this.options.batchSize ?? 1000)) this.flushSoon(0);
     else this.flushSoon(this.options.batchMs ?? 20);
   }
