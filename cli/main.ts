@@ -52,6 +52,8 @@ export function usage(): string {
     'Environment:',
     '  LOUPE_MQTT_USERNAME, LOUPE_MQTT_PASSWORD   broker credentials (override mqtt.username / mqtt.password)',
     '  LOUPE_ADMIN_USER, LOUPE_ADMIN_PASSWORD     the first admin, made on first start when nobody is registered',
+    '  LOUPE_DATABASE_URL                         plant: PostgreSQL connection string (else --database, else libpq\'s PG* variables)',
+    '  LOUPE_EDGE_USER, LOUPE_EDGE_PASSWORD       plant: its account on the edge boxes (images, model roll-outs)',
     '  LOUPE_LOG_LEVEL                            trace, debug, info (default), warn, error',
     '  LOUPE_LOG_FORMAT                           pretty (default on a terminal) or json (default otherwise)',
     '  LOUPE_BENCH_WORKERS                        inspection workers of the pipeline bench run directly (npx tsx bench/pipeline.ts)',
