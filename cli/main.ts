@@ -11,6 +11,11 @@ const commands: Record<string, Command> = {
   start: { summary: 'run everything in one process: embedded broker (unless mqtt.url is set), stations, dashboard', usage: [RUN_OPTIONS], load: () => import('./start.ts') },
   edge: { summary: 'run the edge stations only (connects to mqtt.url or the local broker)', usage: [RUN_OPTIONS], load: () => import('./edge.ts') },
   dashboard: { summary: 'run the dashboard only', usage: [RUN_OPTIONS], load: () => import('./dashboard.ts') },
+  plant: {
+    summary: "the plant service: every station's log events into PostgreSQL, the defect log and the fleet over them",
+    usage: ['[--config FILE] [--database URL] [--mqtt-url URL] [--http-port N] [--prefix P] [--group NAME] [--edge LINE=URL ...]'],
+    load: () => import('./plant.ts'),
+  },
   synth: { summary: 'write a synthetic dataset in the MVTec AD layout', usage: ['--out DIR [--seed S] [--count N] [--category bracket|brushed]...'], load: () => import('./synth.ts') },
   fit: {
     summary: 'fit an anomaly model on good parts and write model.onnx + manifest.json',
@@ -47,6 +52,8 @@ export function usage(): string {
     'Environment:',
     '  LOUPE_MQTT_USERNAME, LOUPE_MQTT_PASSWORD   broker credentials (override mqtt.username / mqtt.password)',
     '  LOUPE_ADMIN_USER, LOUPE_ADMIN_PASSWORD     the first admin, made on first start when nobody is registered',
+    '  LOUPE_DATABASE_URL                         plant: PostgreSQL connection string (else --database, else libpq\'s PG* variables)',
+    '  LOUPE_EDGE_USER, LOUPE_EDGE_PASSWORD       plant: its account on the edge boxes (images, model roll-outs)',
     '  LOUPE_LOG_LEVEL                            trace, debug, info (default), warn, error',
     '  LOUPE_LOG_FORMAT                           pretty (default on a terminal) or json (default otherwise)',
     '  LOUPE_BENCH_WORKERS                        inspection workers of the pipeline bench run directly (npx tsx bench/pipeline.ts)',

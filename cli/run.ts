@@ -34,6 +34,8 @@ import { sweepImages } from '../edge/src/log/retention.ts';
 import { logApi } from '../edge/src/log/api.ts';
 import { checkKnownGood } from '../edge/src/vision/known-good.ts';
 import { startIntegrations } from '../edge/src/integrations/start.ts';
+import { PlantFeed } from '../edge/src/log/plant-feed.ts';
+import { evidenceRoutes } from '../edge/src/evidence/routes.ts';
 
 export interface Parts {
   broker: boolean;
@@ -95,6 +97,10 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       const opened = (defectLog = await DefectLog.open(path.resolve(config.dataDir, 'log'), { logger: log.child({ component: 'defect-log' }) }));
       stoppers.push(() => opened.close());
       const imagesDir = path.resolve(config.dataDir, 'images');
+      const links = new Map<string, StationLink>();
+      // Every log event and minute tally goes to the plant through its station's outbox (docs/plant.md).
+      const plantFeed = new PlantFeed(opened, (_line, station, message) => links.get(station)?.publishLog(message));
+      opened.listener = plantFeed;
       for (const stationConfig of config.stations) {
         const stationLog = log.child({ station: stationConfig.id });
         const model = await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers);
@@ -113,6 +119,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         station.metrics = metrics;
         station.frameBytes = frameBytes;
         station.defectLog = opened;
+        links.set(stationConfig.id, link);
         await station.start();
         stoppers.push(() => station.stop());
         // A broker never reached at this URL: exit and say so (a wrong setting; systemd restarts). One
@@ -133,6 +140,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
           stoppers.push(() => camera.stop());
         }
       }
+      plantFeed.start();
+      stoppers.push(() => plantFeed.stop());
       stoppers.push(keepImagesWithin(config, imagesDir, opened, stations, log));
       // On the embedded broker the Sparkplug B node is its own identity, allowed its namespace only.
       const sparkplugCredentials = broker && config.sparkplug && !config.sparkplug.url ? await broker.internalUser('sparkplug', 'observer', [], ['spBv1.0/']) : {};
@@ -141,6 +150,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       // The quality managers' view: every route of the log needs the manager role (dashboard/src/auth.ts).
       await app.register(logApi, { log: opened, shifts: config.log.shifts, routeConfig: { access: 'manager' } });
       await app.register(reviewApi, { stations });
+      // Without the dashboard here, the box still serves its evidence: the plant fetches it (docs/plant.md).
+      if (!parts.dashboard) await app.register(evidenceRoutes, { imagesDir });
       await app.register(httpIngest, {
         stations,
         tokens: new Map(config.stations.map((s) => [s.id, s.ingest.httpToken])),

@@ -112,6 +112,7 @@ export const StatusSchema = Type.Object(
     line: Type.String(),
     station: Type.String(),
     state: Type.Union([Type.Literal('online'), Type.Literal('offline')], { description: 'offline is also the last will, published by the broker when the station vanishes' }),
+    software: Type.Optional(Type.String({ description: "the Loupe version the station runs (package.json's version)" })),
     model: Type.Optional(ModelRef),
     modelLoaded: Type.Optional(Type.Boolean({ description: 'the model is loaded and inspecting' })),
     queueDepth: Type.Optional(Type.Integer({ description: 'frames waiting for or under inspection' })),
@@ -174,6 +175,74 @@ export const ClaimSchema = Type.Object(
   },
 );
 
+/**
+ * A station's defect-log events, as the log appends them (edge/src/log/entry.ts folds them into
+ * entries), and the per-minute tallies of every inspection: what a plant service needs to keep the
+ * plant's records. Published through the station's outbox, so they survive outages, in order.
+ */
+const LogWhere = { line: Type.String(), station: Type.String(), partId: Type.String(), at: Timestamp };
+const LogScored = {
+  score: Type.Union([Type.Number(), Type.Null()]),
+  thresholds: Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }),
+  model: Type.Object({ id: Type.String(), version: Type.String() }),
+  reasons: Type.Array(Type.String()),
+  detail: Type.Optional(Type.String()),
+  source: Type.String(),
+};
+export const LogFinalVerdictSchema = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('hold')]);
+export const LogDecidedBySchema = Type.Union([Type.Literal('model'), Type.Literal('human'), Type.Literal('timeout')]);
+export const ResultEventSchema = Type.Object({
+  kind: Type.Literal('result'),
+  ...LogWhere,
+  verdict: Verdict,
+  ...LogScored,
+  image: Type.Optional(Type.String({ description: 'path of the kept frame, relative to the images folder' })),
+  heatmap: Type.Optional(Type.String({ description: 'path of the kept anomaly map, relative to the images folder' })),
+});
+export const ClaimEventSchema = Type.Object({ kind: Type.Literal('claim'), ...LogWhere, user: Type.String() });
+export const DecisionEventSchema = Type.Object({
+  kind: Type.Literal('decision'),
+  ...LogWhere,
+  user: Type.String(),
+  decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
+  category: Type.Optional(Type.String()),
+  note: Type.Optional(Type.String()),
+});
+export const VerdictEventSchema = Type.Object({
+  kind: Type.Literal('verdict'),
+  ...LogWhere,
+  verdict: LogFinalVerdictSchema,
+  decidedBy: LogDecidedBySchema,
+  user: Type.Optional(Type.String()),
+  category: Type.Optional(Type.String()),
+});
+export const ExpiredEventSchema = Type.Object({ kind: Type.Literal('expired'), ...LogWhere });
+export const PartEventSchema = Type.Union([ResultEventSchema, ClaimEventSchema, DecisionEventSchema, VerdictEventSchema, ExpiredEventSchema]);
+
+/** What is counted per minute: a final verdict and who gave it, or a review the model opened. */
+export const OUTCOMES = ['pass/model', 'pass/human', 'pass/timeout', 'reject/model', 'reject/human', 'reject/timeout', 'hold/model', 'hold/human', 'hold/timeout', 'review/model'] as const;
+export const TallyEventSchema = Type.Object(
+  {
+    kind: Type.Literal('tally'),
+    line: Type.String(),
+    station: Type.String(),
+    minute: Type.String({ format: 'date-time', description: 'start of the minute (UTC)' }),
+    counts: Type.Record(Type.String({ pattern: '^(pass|reject|hold)/(model|human|timeout)$|^review/model$' }), Type.Integer({ minimum: 0 }), {
+      description: "the minute's whole count per outcome so far: a later tally of the same minute replaces it",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const LogSchema = Type.Object(
+  {
+    schema: schemaTag('log'),
+    inspectedAt: Type.Optional(Type.String({ format: 'date-time', description: "time of the part's result: the same for every event of a part (absent on tallies)" })),
+    event: Type.Union([PartEventSchema, TallyEventSchema]),
+  },
+  { additionalProperties: false, $id: 'loupe/log@1', title: 'log (out)', description: "a defect-log event of a part, or a minute's tally of every inspection: the plant's records" },
+);
+
 export type Trigger = Static<typeof TriggerSchema>;
 export type Claim = Static<typeof ClaimSchema>;
 export type Decision = Static<typeof DecisionSchema>;
@@ -183,6 +252,9 @@ export type VerdictMessage = Static<typeof VerdictSchema>;
 export type Status = Static<typeof StatusSchema>;
 export type ErrorMessage = Static<typeof ErrorSchema>;
 export type TriggerAck = Static<typeof TriggerAckSchema>;
+export type LogMessage = Static<typeof LogSchema>;
+export type PartEvent = Static<typeof PartEventSchema>;
+export type TallyEvent = Static<typeof TallyEventSchema>;
 export type Reason = Static<typeof Reason>;
 
 export const payloadSchemas: Record<string, TSchema> = {
@@ -195,4 +267,5 @@ export const payloadSchemas: Record<string, TSchema> = {
   status: StatusSchema,
   error: ErrorSchema,
   claim: ClaimSchema,
+  log: LogSchema,
 };

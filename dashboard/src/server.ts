@@ -4,13 +4,12 @@
  * frame ingest by `loupe start`, or alone by `loupe dashboard`. Who may call what is decided by
  * auth.ts from each route's `access` (default: any logged-in person).
  */
-import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import websocket from '@fastify/websocket';
 import { Type } from '@sinclair/typebox';
 import { PART_ID_PATTERN } from '../../contract/topics.ts';
-import { viewableImage, viewableMap } from '../../edge/src/evidence/files.ts';
 import { DecisionNotSent, type LineFeed } from './feed.ts';
+import { evidenceRoutes } from '../../edge/src/evidence/routes.ts';
 import type { ClaimBook, Claim } from './claims.ts';
 import { asset } from './assets.ts';
 import type { People, Session } from './people.ts';
@@ -121,19 +120,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
     },
   );
 
-  app.get<{ Params: PartParams }>('/api/parts/:line/:station/:partId/image', { schema: { params: PartParams } }, async (request, reply) => {
-    const { line, station, partId } = request.params;
-    const image = await viewableImage(path.join(imagesDir, line, station), partId);
-    if (!image.ok) return reply.code(image.code === 'not_found' ? 404 : 422).send({ error: image.code, message: image.message });
-    return reply.type(image.type).header('cache-control', 'private, max-age=86400').send(image.bytes);
-  });
-
-  app.get<{ Params: PartParams }>('/api/parts/:line/:station/:partId/heatmap', { schema: { params: PartParams } }, async (request, reply) => {
-    const { line, station, partId } = request.params;
-    const map = await viewableMap(path.join(imagesDir, line, station), partId);
-    if (!map.ok) return reply.code(map.code === 'not_found' ? 404 : 422).send({ error: map.code, message: map.message });
-    return reply.type('image/png').header('cache-control', 'private, max-age=86400').send(map.png);
-  });
+  await app.register(evidenceRoutes, { imagesDir });
 
   app.get('/ws', { websocket: true }, (socket, request) => {
     const person = request.person as Session;

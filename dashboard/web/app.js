@@ -104,7 +104,11 @@ function drawDue() {
 
 // ---- queue ------------------------------------------------------------------------------------
 
-const ordered = () => [...state.reviews.values()].sort((a, b) => a.deadline.localeCompare(b.deadline) || a.openedAt.localeCompare(b.openedAt));
+// A technician's screen shows one line (`/?line=line-7`); without it, a shift lead's: every line of
+// every edge box on the broker, each station with its health.
+const onlyLine = new URLSearchParams(location.search).get('line');
+const shown = (item) => !onlyLine || item.line === onlyLine;
+const ordered = () => [...state.reviews.values()].filter(shown).sort((a, b) => a.deadline.localeCompare(b.deadline) || a.openedAt.localeCompare(b.openedAt));
 const heldByOther = (key) => { const c = state.claims.get(key); return c && c.holder !== state.me.name && Date.parse(c.expiresAt) > Date.now() ? c : null; };
 const firstOpen = (after) => {
   const open = ordered().filter((r) => !state.sent.has(keyOf(r)));
@@ -166,9 +170,11 @@ function render() {
 function renderStations(reviews) {
   const counts = new Map();
   for (const r of reviews) counts.set(`${r.line}/${r.station}`, (counts.get(`${r.line}/${r.station}`) ?? 0) + 1);
-  $('stations').replaceChildren(...[...state.statuses.values()].map((s) => {
+  const many = new Set([...state.statuses.values()].map((s) => s.line)).size > 1;
+  $('stations').replaceChildren(...[...state.statuses.values()].filter(shown).map((s) => {
     const n = counts.get(`${s.line}/${s.station}`) ?? 0;
-    return el('li', { className: s.state, dataset: { station: s.station } }, `${s.station}: ${s.state}${s.overloaded ? ' · overloaded' : ''} · ${n} to review`);
+    const health = `${s.modelLoaded === false ? ' · no model' : ''}${s.outboxDepth ? ` · ${s.outboxDepth} unsent` : ''}`;
+    return el('li', { className: s.state, dataset: { station: s.station, line: s.line } }, `${many && !onlyLine ? `${s.line}/` : ''}${s.station}: ${s.state}${s.overloaded ? ' · overloaded' : ''} · ${n} to review${health}`);
   }));
 }
 

@@ -17,6 +17,7 @@ import type { ThresholdHistory, ThresholdVersion } from './decide/thresholds.ts'
 import type { StationLink } from './bus/link.ts';
 import type { EdgeMetrics } from './health/metrics.ts';
 import type { DefectLog } from './log/defect-log.ts';
+import { SOFTWARE_VERSION } from './software.ts';
 import { keepEvidenceSync, type EvidenceRequest, type Kept } from './evidence/files.ts';
 import { PartIdInUse, PartMemory, type Seen } from './parts/memory.ts';
 import type { StationObserver } from './integrations/observer.ts';
@@ -219,6 +220,7 @@ export class Station {
       line: this.line,
       station: this.id,
       state,
+      software: SOFTWARE_VERSION,
       model: this.modelRef,
       modelLoaded: state === 'online',
       queueDepth: this.queue.length + this.running,

@@ -148,8 +148,8 @@ describe('every message a station publishes', () => {
       expect(validate?.(payload), `${message.topic} ${message.payload.toString()}\n${JSON.stringify(validate?.errors)}`).toBe(true);
       seen.set(kind, (seen.get(kind) ?? 0) + 1);
     }
-    // decisions: the dashboard's, for the decision made over HTTP
-    expect([...seen.keys()].sort()).toEqual(['decision', 'error', 'result', 'review', 'status', 'trigger-ack', 'verdict']);
+    // decisions: the dashboard's, for the decision made over HTTP; log: the defect log's events for the plant
+    expect([...seen.keys()].sort()).toEqual(['decision', 'error', 'log', 'result', 'review', 'status', 'trigger-ack', 'verdict']);
     const verdicts = collector.json<VerdictMessage>('/verdict');
     expect(new Set(verdicts.map((v) => `${v.decidedBy}:${v.verdict}`))).toEqual(new Set(['model:pass', 'model:reject', 'human:pass', 'human:reject', 'timeout:hold']));
     const codes = (validators.get('error')?.schema as { properties: { code: { anyOf: { const: string }[] } } }).properties.code.anyOf.map((c) => c.const);

@@ -61,6 +61,8 @@ export class DefectLog {
   /** bytes and writes handed to the file system since open (what the benchmark and tests measure) */
   bytesWritten = 0;
   fileWrites = 0;
+  /** told of every event recorded (with its part's entry) and every inspection counted: the plant feed */
+  listener: { recorded(event: LogEvent, entry: Entry): void; counted(at: string, line: string, station: string): void } | null = null;
 
   private constructor(
     readonly dir: string,
@@ -163,10 +165,13 @@ export class DefectLog {
     minutes[Number(at.slice(14, 16))] += 1;
     this.dirtyHours.add(hour);
     this.schedule();
+    this.listener?.counted(at, line, station);
   }
 
   private record(event: LogEvent): void {
     this.index(event);
+    const entry = this.listener && this.entries.get(partKey(event.line, event.station, event.partId));
+    if (entry) this.listener?.recorded(event, entry);
     const file = partsFile(this.dir, dayOf(event.at));
     let lines = this.pendingLines.get(file);
     if (!lines) this.pendingLines.set(file, (lines = []));
