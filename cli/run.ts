@@ -80,7 +80,6 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     // routes (calibration, thresholds, model swap) are guarded the same way.
     const dashboardDir = path.resolve(config.dataDir, 'dashboard');
     const people = new People(dashboardDir, config.dashboard.sessionHours);
-    await ensureFirstAdmin(people, config.dashboard.admin, process.env, log);
     await installAuth(app, { people, secret: cookieSecret(dashboardDir), secureCookies: config.dashboard.secureCookies, sessionHours: config.dashboard.sessionHours });
     app.get('/healthz', { config: { access: 'public' } }, async (_request, reply) => {
       // Healthy means able to inspect; a broker outage is reported (and buffered), not fatal.
@@ -162,6 +161,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     }
 
     await app.listen({ host: config.http.host, port: config.http.port });
+    // Only once everything started: a start that fails leaves no admin behind whose password nobody saw.
+    await ensureFirstAdmin(people, config.dashboard.admin, process.env, log);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     const httpUrl = `http://${config.http.host}:${port}/`;

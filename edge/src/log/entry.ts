@@ -42,6 +42,7 @@ export const DecisionEventSchema = Type.Object({
   decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
   category: Type.Optional(Type.String()),
   note: Type.Optional(Type.String()),
+  correction: Type.Optional(Type.Boolean({ description: 'replaces the decision already taken on the part' })),
 });
 export const VerdictEventSchema = Type.Object({
   kind: Type.Literal('verdict'),
@@ -50,6 +51,9 @@ export const VerdictEventSchema = Type.Object({
   decidedBy: DecidedBySchema,
   user: Type.Optional(Type.String()),
   category: Type.Optional(Type.String()),
+  corrects: Type.Optional(
+    Type.Object({ verdict: FinalVerdictSchema, decidedBy: DecidedBySchema, user: Type.Optional(Type.String()), category: Type.Optional(Type.String()), at: Time }, { description: 'a corrected verdict: the one it replaced' }),
+  ),
 });
 export const ExpiredEventSchema = Type.Object({ kind: Type.Literal('expired'), ...Where });
 
