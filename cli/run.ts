@@ -157,7 +157,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       await feed.start();
       stoppers.push(() => feed.stop());
       const claimed = defectLog ? defectLog.claimed.bind(defectLog) : undefined;
-      await app.register(dashboard, { feed, claims, imagesDir: path.resolve(config.dataDir, 'images'), people, claimed, feedBufferBytes: config.dashboard.feedBufferBytes });
+      await app.register(dashboard, { feed, claims, imagesDir: path.resolve(config.dataDir, 'images'), people, claimed, feedBufferBytes: config.dashboard.feedBufferBytes, screen: { undoSeconds: config.dashboard.undoSeconds, guardMs: config.dashboard.guardMs } });
     }
 
     await app.listen({ host: config.http.host, port: config.http.port });

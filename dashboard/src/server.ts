@@ -26,6 +26,8 @@ export interface DashboardOptions {
   /** `<dataDir>/images`: the stations' evidence, `<line>/<station>/<partId>.*` */
   imagesDir: string;
   people: People;
+  /** the technician screen's pace: how long a decision stays undoable before it is sent, and the guard after a part is shown */
+  screen?: { undoSeconds: number; guardMs: number };
   /** told of every claim taken (the defect log records it in the part's timeline) */
   claimed?: (line: string, station: string, partId: string, user: string) => void;
   /** a live-feed client that stops reading is dropped once this many bytes wait for it */
@@ -34,7 +36,7 @@ export interface DashboardOptions {
 
 type PartParams = { line: string; station: string; partId: string };
 
-export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { feed, claims, imagesDir, people, claimed: onClaim, feedBufferBytes = 2 * 1024 * 1024 }) => {
+export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { feed, claims, imagesDir, people, claimed: onClaim, feedBufferBytes = 2 * 1024 * 1024, screen = { undoSeconds: 4, guardMs: 700 } }) => {
   await app.register(websocket, {
     options: { maxPayload: 64 * 1024 },
     // On stop, feed clients are cut, not asked to close: a client that does not read would hold
@@ -55,6 +57,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
   app.get('/log', { config: { access: 'manager' } }, asset('log.html'));
   app.get('/log.js', { config: { access: 'manager' } }, asset('log.js'));
 
+  app.get('/api/screen', async () => ({ ...screen, claimSeconds: claims.ttlSeconds, correctionMinutes: CORRECTION_MINUTES }));
   app.get('/api/stations', async () => [...feed.statuses.values()]);
   app.get('/api/reviews', async () => [...feed.reviews.values()].sort((a, b) => a.deadline.localeCompare(b.deadline)));
   app.get('/api/results', async () => feed.recent);
