@@ -81,10 +81,12 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
   app.post<{ Params: PartParams }>('/api/reviews/:line/:station/:partId/claim', { schema: { params: PartParams } }, async (request, reply) => {
     const key = keyOf(request.params);
     if (!feed.reviews.has(key)) return reply.code(404).send(unknownPart(request.params));
+    const renewal = claims.holder(key)?.user === (request.person as Session).name;
     const outcome = claims.claim(key, (request.person as Session).name);
     if (!outcome.ok) return reply.code(409).send(claimed(outcome.holder));
     announce(request.params, outcome.claim);
-    onClaim?.(request.params.line, request.params.station, request.params.partId, outcome.claim.user);
+    // A claim renewed while the part stays on screen is not a new event in the part's timeline.
+    if (!renewal) onClaim?.(request.params.line, request.params.station, request.params.partId, outcome.claim.user);
     return describeClaim(outcome.claim);
   });
 

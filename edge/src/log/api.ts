@@ -63,7 +63,7 @@ export const logApi: FastifyPluginAsync<LogApiOptions> = async (app, { log, guar
     return reply
       .type('text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="loupe-log-${new Date().toISOString().slice(0, 10)}.csv"`)
-      .send(Readable.from(csvChunks(entries)));
+      .send(Readable.from(csvChunks(entries, `${request.protocol}://${request.host}`)));
   });
 
   app.get<{ Params: PartParams }>('/api/log/:line/:station/:partId', { config, schema: { params: PartParams } }, async (request, reply) => {
@@ -80,9 +80,27 @@ export const logApi: FastifyPluginAsync<LogApiOptions> = async (app, { log, guar
     return analyse(select(log.all(), filter), log.countsBetween(filter.from, filter.to), filter, shifts);
   });
 
+  // The values the filters can take, as the log holds them: the manager's page offers them as lists.
+  app.get('/api/log/values', { config }, async () => knownValues(log.all()));
+
   const document = openApi();
   app.get('/api/openapi.json', { config }, async () => document);
 };
+
+/** Every station, category, reason, model version and person the entries name, sorted. */
+export function knownValues(entries: readonly Entry[]): Record<'stations' | 'categories' | 'reasons' | 'modelVersions' | 'users', string[]> {
+  const sets = { stations: new Set<string>(), categories: new Set<string>(), reasons: new Set<string>(), modelVersions: new Set<string>(), users: new Set<string>() };
+  for (const e of entries) {
+    sets.stations.add(e.station);
+    sets.modelVersions.add(`${e.model.id}@${e.model.version}`);
+    for (const reason of e.reasons) sets.reasons.add(reason);
+    const category = e.final?.category ?? e.decision?.category;
+    if (category) sets.categories.add(category);
+    for (const user of [e.decision?.user, e.final?.user, e.claimedBy]) if (user) sets.users.add(user);
+  }
+  const sorted = (set: Set<string>) => [...set].sort();
+  return { stations: sorted(sets.stations), categories: sorted(sets.categories), reasons: sorted(sets.reasons), modelVersions: sorted(sets.modelVersions), users: sorted(sets.users) };
+}
 
 /** Plain JSON Schema from a TypeBox schema (its symbol keys dropped, its $id moved to the component name). */
 function plain(schema: TSchema): object {
@@ -111,6 +129,12 @@ export function openApi(): object {
             200: { description: 'one page', content: { 'application/json': { schema: { type: 'object', properties: { total: { type: 'integer' }, offset: { type: 'integer' }, limit: { type: 'integer' }, nextOffset: { type: ['integer', 'null'] }, items: { type: 'array', items: LogView } } } } } },
             400: refused,
           },
+        },
+      },
+      '/api/log/values': {
+        get: {
+          summary: 'the values the filters can take, as the log holds them (for drop-down lists)',
+          responses: { 200: { description: 'sorted lists', content: { 'application/json': { schema: { type: 'object', properties: Object.fromEntries(['stations', 'categories', 'reasons', 'modelVersions', 'users'].map((k) => [k, { type: 'array', items: { type: 'string' } }])) } } } } },
         },
       },
       '/api/log.csv': { get: { summary: 'the same filtered view as CSV (all matching parts)', parameters: filters, responses: { 200: { description: 'CSV with a header row', content: { 'text/csv': {} } }, 400: refused } } },
