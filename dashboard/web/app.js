@@ -164,11 +164,12 @@ function drawDue() {
 
 const ordered = () => [...state.reviews.values()].sort((a, b) => a.deadline.localeCompare(b.deadline) || a.openedAt.localeCompare(b.openedAt));
 const heldByOther = (key) => { const c = state.claims.get(key); return c && c.holder !== state.me.name && Date.parse(c.expiresAt) > Date.now() ? c : null; };
+/** The next part free to open after `after` in the queue's order (wrapping round), or null. */
 const firstOpen = (after) => {
-  const open = ordered().filter((r) => !state.sent.has(keyOf(r)));
-  const free = open.filter((r) => !heldByOther(keyOf(r)));
-  const from = after ? open.findIndex((r) => keyOf(r) === after) : -1;
-  const next = free.find((r) => open.indexOf(r) > from) ?? free[0];
+  const all = ordered();
+  const from = after ? all.findIndex((r) => keyOf(r) === after) : -1;
+  const free = all.filter((r) => !state.sent.has(keyOf(r)) && !heldByOther(keyOf(r)) && keyOf(r) !== after);
+  const next = free.find((r) => all.indexOf(r) > from) ?? free[0];
   return next ? keyOf(next) : null;
 };
 
@@ -426,7 +427,9 @@ function drawScale(review) {
     el('span', { className: 'tick', style: { left: at(passBelow) } }),
     el('span', { className: 'tick', style: { left: at(rejectAbove) } }),
     el('span', { className: 'legend' }, el('span', { className: 'v-pass' }, `pass below ${fmt(passBelow)}`), el('span', { className: 'v-reject' }, `reject from ${fmt(rejectAbove)}`)),
-    review.score === null ? el('span', { className: 'score none' }, 'no score') : el('span', { className: 'score', style: { left: at(review.score) } }, `score ${fmt(review.score)}`));
+    review.score === null ? el('span', { className: 'score none' }, 'no score')
+      : el('span', { className: 'score', style: { left: at(review.score), transform: `translateX(-${Math.min(100, Math.max(0, (review.score / top) * 100))}%)` } }, `score ${fmt(review.score)}`),
+    review.score === null ? '' : el('span', { className: 'score-mark', style: { left: at(review.score) } }));
 }
 
 function renderSimilar(rows) {
@@ -450,11 +453,11 @@ function decide(decision) {
   const key = state.selected;
   const review = key && state.reviews.get(key);
   if (!review) return notice('Open a part first: tap it in the queue, or press N.', 'warn');
-  if (Date.now() < state.guardUntil) return; // a press meant for the part before: ignored
   const holder = heldByOther(key);
   if (holder) return notice(`${holder.holder} is deciding ${review.partId}; pick another part (N).`, 'warn');
   const off = unreachable(review);
   if (off) return notice(off, 'error');
+  if (Date.now() < state.guardUntil) return; // a press meant for the part before: ignored
   if (state.sent.has(key)) return;
   sendPending(); // only the last decision waits: the one before goes now
   /** @type {Body} */
