@@ -250,7 +250,7 @@ function renderStations(reviews) {
     // Grey when the station is gone, or when this screen cannot know (feed or broker lost).
     const known = state.feedUp && state.broker;
     const online = known && s.state === 'online';
-    const said = !known ? 'not known' : s.state;
+    const said = !known ? 'unknown' : s.state;
     return el('li', { className: online ? 'online' : 'gone', dataset: { station: s.station, state: online ? 'online' : 'gone' } },
       icon('dot'), ` ${s.station}: ${said}${online && s.overloaded ? ' · overloaded' : ''} · ${n} to review`);
   }));

@@ -126,7 +126,7 @@ describe.skipIf(!chromium)('the People page', () => {
     await page.waitForSelector('#people tr[data-person="pia"]');
     await page.fill('#people tr[data-person="pia"] input', 'pia-second-password');
     await page.click('#people tr[data-person="pia"] button:has-text("set password")');
-    await expect.poll(() => page.textContent('#notice')).toContain('Password of pia set');
+    await expect.poll(() => page.textContent('#notice'), { timeout: 10_000 }).toContain('Password of pia set');
     await screenshot(page, 'people', true);
     expect(await page.isDisabled('#people tr[data-person="admin"] button:has-text("remove")')).toBe(true); // not oneself
 

@@ -299,6 +299,7 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     await page.waitForSelector('#stations li[data-state="gone"]');
     expect(await page.isDisabled('#accept')).toBe(true);
     expect(await page.textContent('#part-state')).toContain('cam-d is offline');
+    await screenshot(page, 'technician-offline', true);
     await page.keyboard.press('A');
     await expect.poll(() => page.textContent('#notice')).toContain('cam-d is offline');
     // the station's next status brings it back
@@ -314,7 +315,6 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     await page.waitForSelector('#stations li[data-state="gone"]');
     expect(await page.isDisabled('#accept')).toBe(true);
     expect(await page.textContent('#part-state')).toContain('live feed is down');
-    await screenshot(page, 'technician-offline', true);
     refused = false;
     await page.waitForSelector('#link.online', { timeout: 10_000 });
     await page.waitForSelector('#accept:not([disabled])');
