@@ -37,13 +37,16 @@ async function start() {
   if (location.hash.startsWith('#part=')) openPart(decodeURIComponent(location.hash.slice(6)));
 }
 
-/** The filters as query parameters; datetime-local fields become ISO times in this browser's zone. */
+/**
+ * The filters as query parameters. Times are typed as every page shows them, `2026-12-04 14:05` (a
+ * date alone means its midnight), in this browser's time zone, and sent as ISO times.
+ */
 function query() {
   const form = $('filters').elements;
   const params = new URLSearchParams();
   for (const name of FILTERS) {
     const value = form[name].value.trim();
-    if (value) params.set(name, name === 'from' || name === 'to' ? new Date(value).toISOString() : value);
+    if (value) params.set(name, name === 'from' || name === 'to' ? fromLocal(value) : value);
   }
   return params;
 }
@@ -89,7 +92,7 @@ function renderEntries(log, append) {
 function renderAnalytics(a) {
   $('basis').textContent = a.basis === 'counts' ? '(every inspection)' : '(stored parts only: filters beyond station and time leave out plain auto-passes)';
   const t = a.totals;
-  $('totals').replaceChildren(...[['inspected', t.inspected], ['yield', pct(t.yield)], ['review rate', pct(t.reviewRate)], ['override rate', pct(t.overrideRate)], ['human decisions', t.humanDecisions]]
+  $('totals').replaceChildren(...[['inspected', t.inspected], ['yield', pct(t.yield)], ['review rate', pct(t.reviewRate)], ['override rate', pct(t.overrideRate)], ['decided by people (scored parts)', t.humanDecisions]]
     .map(([label, value]) => el('div', { className: 'total', dataset: { total: label } }, el('strong', {}, String(value)), el('span', { className: 'muted' }, label))));
   lineChart($('chart-yield'), a.hours, 'yield');
   lineChart($('chart-review'), a.hours, 'reviewRate');
@@ -175,7 +178,12 @@ $('logout').onclick = async () => { await fetch('/api/logout', { method: 'POST',
 
 // ---- small things -------------------------------------------------------------------------------
 
-function toLocalInput(iso) { const d = new Date(iso); return Number.isNaN(d.getTime()) ? '' : new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16); }
+function toLocalInput(iso) { const shown = when(iso); return shown === '—' ? '' : shown; }
+/** `2026-12-04 14:05` or `2026-12-04` in this browser's zone as an ISO time; a value that is not a time is sent as typed, and the server names it. */
+function fromLocal(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}))?$/.exec(value);
+  return m ? new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0)).toISOString() : value;
+}
 const time = (iso) => when(iso);
 const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
 function notice(text, kind) { const n = $('notice'); n.textContent = text; n.className = kind; n.hidden = false; }

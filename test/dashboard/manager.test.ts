@@ -82,6 +82,13 @@ describe.skipIf(!chromium)('defect log in Chromium', () => {
     expect(reasons).toContain('the image could not be read');
     expect(await page.$$eval('select[name=station] option', (options) => options.map((o) => (o as HTMLOptionElement).value))).toEqual(['', 'cam-m']);
     expect(await page.textContent('#log tr.entry td')).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/);
+    // a time range is typed in the same format
+    await page.fill('input[name=from]', '2020-01-01 06:00');
+    await page.click('#filters button[type=submit]');
+    await expect.poll(() => page.url()).toContain('from=2020-01-01T');
+    await page.waitForSelector('#log:not([aria-busy])');
+    expect(await page.locator('#log tr.entry').count()).toBe(3);
+    await page.fill('input[name=from]', '');
 
     await page.selectOption('select[name=decidedBy]', 'human');
     await page.click('#filters button[type=submit]');
