@@ -159,3 +159,21 @@ describe('CSV export', () => {
     await log.close();
   });
 });
+
+describe('a corrected decision', () => {
+  it('is counted once, under its corrected outcome, and the entry shows both decisions', async () => {
+    const log = await DefectLog.open(await tempDir('loupe-correction-'), { flushMs: 5 });
+    const at = local(25, 7, 10);
+    const later = local(25, 7, 12);
+    log.result(result('p-9', at, { score: 5 }));
+    log.decision('line-1', 'cam-1', { partId: 'p-9', user: 'ana', decision: 'accept' }, at);
+    log.verdict({ line: 'line-1', station: 'cam-1', partId: 'p-9', verdict: 'pass', decidedBy: 'human', user: 'ana', at });
+    log.decision('line-1', 'cam-1', { partId: 'p-9', user: 'ana', decision: 'reject', category: 'dent', correction: true }, later);
+    log.verdict({ line: 'line-1', station: 'cam-1', partId: 'p-9', verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'dent', at: later, corrects: { verdict: 'pass', decidedBy: 'human', user: 'ana', at } });
+    const counts = log.countsBetween().filter((c) => c.outcome !== 'review/model');
+    expect(counts).toEqual([{ minute: Date.parse(at) - (Date.parse(at) % 60_000), line: 'line-1', station: 'cam-1', outcome: 'reject/human', n: 1 }]);
+    expect(log.get('line-1', 'cam-1', 'p-9')).toMatchObject({ final: { verdict: 'reject', category: 'dent' }, decision: { decision: 'reject' } });
+    expect(log.get('line-1', 'cam-1', 'p-9')?.timeline.map((e) => e.kind)).toEqual(['result', 'decision', 'verdict', 'decision', 'verdict']);
+    await log.close();
+  });
+});
