@@ -101,6 +101,7 @@ export class LineFeed {
   /** Bounded: with the broker gone, mqtt.js would wait for acknowledgements for ever. */
   async stop(): Promise<void> {
     const client = this.client;
+    client?.removeAllListeners('close'); // a stop is not a lost broker
     this.client = null;
     if (!client) return;
     let timer: NodeJS.Timeout | undefined;
