@@ -25,6 +25,8 @@ const state = {
   statuses: new Map(), reviews: new Map(), claims: new Map(), results: [],
   /** the part this person opened (claimed), or null: loading the page opens nothing */
   selected: null,
+  /** the part this screen holds a claim on (set when a claim succeeds) */
+  held: null,
   /** the holder's name when the claim on the open part was lost to someone else */
   lost: null,
   category: null, sent: new Set(), muted: localStorage.getItem('loupe.muted') === '1',
@@ -109,7 +111,7 @@ function apply(event) {
       const key = keyOf(event);
       state.claims.set(key, event);
       // Someone else took the part open here (our claim ran out): say so at once.
-      if (key === state.selected && event.holder !== state.me.name && state.lost !== event.holder) {
+      if (key === state.selected && key === state.held && event.holder !== state.me.name && state.lost !== event.holder) {
         state.lost = event.holder;
         notice(`You lost ${event.partId}: ${event.holder} is deciding it now. Pick another part (N).`, 'error');
       }
@@ -292,6 +294,7 @@ async function openPart(key) {
   if (key === previous) return;
   state.selected = key;
   state.lost = null;
+  state.held = null;
   state.category = null;
   state.view = { scale: 1, x: 0, y: 0 };
   armGuard();
@@ -314,13 +317,14 @@ async function claim(key, renewing) {
   if (!response) return;
   const body = await response.json().catch(() => ({}));
   if (response.ok) {
+    state.held = key;
     state.claims.set(key, { key, holder: body.holder, expiresAt: body.expiresAt });
     // Renewed well before it runs out, while the part is on screen (or its decision waits to go).
     clearTimeout(renewTimer);
     renewTimer = setTimeout(() => { if (state.selected === key || state.pending?.key === key) claim(key, true); }, (state.screen.claimSeconds * 1000) / 3);
   } else if (response.status === 409) {
     state.claims.set(key, { key, holder: body.holder, expiresAt: body.expiresAt });
-    if (renewing) { state.lost = body.holder; notice(`You lost ${review.partId}: ${body.holder} is deciding it now. Pick another part (N).`, 'error'); }
+    if (renewing && state.held === key) { state.lost = body.holder; notice(`You lost ${review.partId}: ${body.holder} is deciding it now. Pick another part (N).`, 'error'); }
     else notice(body.message, 'warn');
   }
   render();
