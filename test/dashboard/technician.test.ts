@@ -19,6 +19,9 @@ import { ADMIN, login, person } from '../support/session.ts';
 import { freePort } from '../support/system.ts';
 import { tempDir } from '../support/temp.ts';
 
+/** Waits for what the browser shows; generous, as Chromium and the product share two busy cores. */
+const poll = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10_000 });
+
 const chromium = chromiumPath();
 
 describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
@@ -72,7 +75,7 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
   /** Opens a part as a person does (a tap on its queue item) and waits until the keys act on it. */
   async function openPart(page: Page, partId: string): Promise<void> {
     await item(page, partId).click();
-    await expect.poll(() => page.textContent('#part-id')).toBe(partId);
+    await poll(() => page.textContent('#part-id')).toBe(partId);
     await page.waitForSelector('#accept:not([disabled])');
   }
 
@@ -114,7 +117,7 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     const partId = await inject('CAT');
     await openPart(page, partId);
     await page.keyboard.press('1'); // the first category: scratch
-    await expect.poll(() => page.textContent('.category.chosen')).toContain('scratch');
+    await poll(() => page.textContent('.category.chosen')).toContain('scratch');
     await page.keyboard.press('R');
     const verdict = await plc.waitFor('reject verdict', () => plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId));
     expect(verdict).toMatchObject({ verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'scratch' });
@@ -127,13 +130,13 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     await openPart(first.page, partId); // opening it claims it
     const second = await loggedIn(browser, loupe.httpUrl, 'ben', passwords.get('ben') as string);
     await item(second.page, partId).waitFor();
-    await expect.poll(() => item(second.page, partId).textContent()).toContain('ana is deciding');
+    await poll(() => item(second.page, partId).textContent()).toContain('ana is deciding');
     await item(second.page, partId).click();
-    await expect.poll(() => second.page.textContent('#part-claim')).toContain('ana is deciding this part');
+    await poll(() => second.page.textContent('#part-claim')).toContain('ana is deciding this part');
     expect(await second.page.isDisabled('#accept')).toBe(true);
     await screenshot(second.page, 'technician-claimed');
     await second.page.keyboard.press('A');
-    await expect.poll(() => second.page.textContent('#notice')).toContain('ana is deciding');
+    await poll(() => second.page.textContent('#notice')).toContain('ana is deciding');
     // ana decides; the part leaves both screens
     await first.page.waitForSelector('#accept:not([disabled])');
     await first.page.keyboard.press('A');
@@ -209,7 +212,7 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     const csrf = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { csrf: string }).csrf);
     await fetch(new URL(claimUrl, loupe.httpUrl), { method: 'DELETE', headers: { cookie: `loupe_session=${cookie?.value}`, 'x-csrf-token': csrf } });
     expect((await ben.post(claimUrl)).status).toBe(200);
-    await expect.poll(() => page.textContent('#part-state')).toContain('You lost this part: ben is deciding it now');
+    await poll(() => page.textContent('#part-state')).toContain('You lost this part: ben is deciding it now');
     expect(await page.isDisabled('#accept')).toBe(true);
     await context.close();
   });
@@ -220,7 +223,7 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     await openPart(page, first);
     await page.keyboard.press('A');
     await page.keyboard.press('A'); // lands on the next part while its guard is on: ignored
-    await expect.poll(() => page.textContent('#part-id')).toBe(second);
+    await poll(() => page.textContent('#part-id')).toBe(second);
     expect(await page.textContent('#undo-bar')).toContain(`${first} accepted`);
     await plc.waitFor('the first verdict', () => plc.json<VerdictMessage>('/verdict').find((v) => v.partId === first));
     const admin = await login(loupe.httpUrl);
@@ -242,12 +245,12 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     await page.waitForSelector('#undo-bar:not([hidden])');
     await screenshot(page, 'technician-undo', true);
     await page.keyboard.press('U');
-    await expect.poll(() => page.textContent('#notice')).toContain(`Undone: ${partId} is back, and nothing was sent`);
+    await poll(() => page.textContent('#notice')).toContain(`Undone: ${partId} is back, and nothing was sent`);
     expect(await page.textContent('#part-id')).toBe(partId);
     await page.waitForSelector('#accept:not([disabled])');
     await page.keyboard.press('A');
     await page.keyboard.press('Control+z');
-    await expect.poll(() => page.textContent('#notice')).toContain('Undone');
+    await poll(() => page.textContent('#notice')).toContain('Undone');
     await page.waitForSelector('#accept:not([disabled])');
     await page.keyboard.press('R');
     // the two accepts never left the screen: the one verdict is the reject
@@ -266,7 +269,7 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     await plc.waitFor('the accept', () => plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId));
     await page.waitForSelector('#undo-bar', { state: 'hidden' });
     await page.keyboard.press('U');
-    await expect.poll(() => page.textContent('#part-state')).toContain(`${partId} was sent as accepted`);
+    await poll(() => page.textContent('#part-state')).toContain(`${partId} was sent as accepted`);
     await page.waitForSelector('#reject:not([disabled])');
     await page.keyboard.press('2'); // dent
     await page.keyboard.press('R');
@@ -301,7 +304,7 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     expect(await page.textContent('#part-state')).toContain('cam-d is offline');
     await screenshot(page, 'technician-offline', true);
     await page.keyboard.press('A');
-    await expect.poll(() => page.textContent('#notice')).toContain('cam-d is offline');
+    await poll(() => page.textContent('#notice')).toContain('cam-d is offline');
     // the station's next status brings it back
     const online = { ...offline, state: 'online', at: new Date().toISOString() };
     await plc.client.publishAsync('loupe/line-d/cam-d/status', JSON.stringify(online), { qos: 1, retain: true });
