@@ -83,7 +83,8 @@ export async function ensureFirstAdmin(people: People, configured: { user?: stri
   if (!added.ok) throw new Error(`cannot create the first admin "${name}": ${added.message} (set LOUPE_ADMIN_USER / LOUPE_ADMIN_PASSWORD or dashboard.admin)`);
   if (generated) {
     log.warn({ user: name }, 'first admin created with a generated password (shown once on stderr); set LOUPE_ADMIN_PASSWORD to choose it');
-    console.error(`\n  First start: admin "${name}" created with password  ${password}\n  Keep it now; it is not shown again.\n`);
+    // Written out before the start goes on to say "ready": whoever waits for that line finds the password before it.
+    await new Promise<void>((resolve) => process.stderr.write(`\n  First start: admin "${name}" created with password  ${password}\n  Keep it now; it is not shown again.\n`, () => resolve()));
   } else log.info({ user: name }, 'first admin created');
 }
 

@@ -95,7 +95,7 @@ describe('the first admin', () => {
     const listed = await people(['list', '--config', file]);
     expect(listed.out).toContain('nobody is registered yet');
     const loupe = await startLoupe('start', ['--config', file], { LOUPE_ADMIN_PASSWORD: '' });
-    expect(loupe.logs.join('\n')).toMatch(/admin "admin" created with password/);
+    await expect.poll(() => loupe.logs.join('\n'), { timeout: 10_000 }).toMatch(/admin "admin" created with password/);
     await loupe.stop();
   }, 60_000);
 });
