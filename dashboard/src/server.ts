@@ -96,6 +96,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
     const held = claims.holder(key);
     if (held && held.user === (request.person as Session).name) {
       claims.release(key);
+      feed.shareClaim(request.params.line, request.params.station, request.params.partId, null); // and on the other dashboards
       feed.emit({ type: 'claim-released', ...request.params });
     }
     return { released: true };
