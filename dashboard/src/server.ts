@@ -111,7 +111,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
     { additionalProperties: false },
   );
   type DecisionBody = { decision: 'accept' | 'reject'; category?: string; note?: string };
-  const brokerDown = { error: 'broker_unreachable', message: 'the dashboard has lost the MQTT broker: nothing was sent; try again when the stations show online' };
+  const brokerDown = { error: 'broker_unreachable', message: 'the dashboard has lost the MQTT broker: your decision was NOT sent; try again when the stations show online' };
 
   // A correction of a part already decided: by the person who decided it within CORRECTION_MINUTES, or
   // by a manager at any time while this dashboard remembers the part. The station publishes a
