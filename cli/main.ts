@@ -31,6 +31,7 @@ const commands: Record<string, Command> = {
     usage: ['import DIR [--out models/NAME] [--id ID] [--version V] [--ok-class NAME] [--size N] [--pass-below X] [--reject-above X] [--references FOLDER]', 'references MODEL_DIR FILE...', 'check MODEL_DIR'],
     load: () => import('./model.ts'),
   },
+  people: { summary: 'who may use the dashboard: list, add, set-password (recovers admin access), remove', usage: ['list|add NAME [--role ROLE]|set-password NAME|remove NAME [--config FILE]'], load: () => import('./people.ts') },
   bench: { summary: 'measure throughput, latency and overhead against raw decode + inference', usage: ['[--json] [--only SUITE,...] [--runs N]'], load: () => import('./bench.ts') },
 };
 
@@ -58,6 +59,7 @@ export function usage(): string {
     '  LOUPE_LOG_FORMAT                           pretty (default on a terminal) or json (default otherwise)',
     '  LOUPE_BENCH_WORKERS                        inspection workers of the pipeline bench run directly (npx tsx bench/pipeline.ts)',
     '  LOUPE_SKIMAGE_DATA                         tests: folder of the scikit-image texture images (test/lab/textures.test.ts)',
+    "  LOUPE_DOC_SCREENSHOTS                      tests: 1 writes the dashboard tests' screenshots into docs/images",
     '  ${NAME} in the config file                 replaced by the environment variable NAME',
   ].join('\n');
 }

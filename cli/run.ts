@@ -82,7 +82,6 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     // routes (calibration, thresholds, model swap) are guarded the same way.
     const dashboardDir = path.resolve(config.dataDir, 'dashboard');
     const people = new People(dashboardDir, config.dashboard.sessionHours);
-    await ensureFirstAdmin(people, config.dashboard.admin, process.env, log);
     await installAuth(app, { people, secret: cookieSecret(dashboardDir), secureCookies: config.dashboard.secureCookies, sessionHours: config.dashboard.sessionHours });
     app.get('/healthz', { config: { access: 'public' } }, async (_request, reply) => {
       // Healthy means able to inspect; a broker outage is reported (and buffered), not fatal.
@@ -169,10 +168,12 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       await feed.start();
       stoppers.push(() => feed.stop());
       const claimed = defectLog ? defectLog.claimed.bind(defectLog) : undefined;
-      await app.register(dashboard, { feed, claims, imagesDir: path.resolve(config.dataDir, 'images'), people, claimed, feedBufferBytes: config.dashboard.feedBufferBytes });
+      await app.register(dashboard, { feed, claims, imagesDir: path.resolve(config.dataDir, 'images'), people, claimed, feedBufferBytes: config.dashboard.feedBufferBytes, screen: { undoSeconds: config.dashboard.undoSeconds, guardMs: config.dashboard.guardMs } });
     }
 
     await app.listen({ host: config.http.host, port: config.http.port });
+    // Only once everything started: a start that fails leaves no admin behind whose password nobody saw.
+    await ensureFirstAdmin(people, config.dashboard.admin, process.env, log);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     const httpUrl = `http://${config.http.host}:${port}/`;

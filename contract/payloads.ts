@@ -37,6 +37,9 @@ export const DecisionSchema = Type.Object(
     note: Type.Optional(Type.String({ maxLength: 1000 })),
     user: Type.String({ minLength: 1, maxLength: 64, description: 'who decided' }),
     requestId: Type.Optional(RequestId),
+    correction: Type.Optional(
+      Type.Boolean({ description: 'true: this decision replaces the one already taken on the part (by a person or by timeout); the station answers with a verdict carrying `corrects`' }),
+    ),
   },
   { additionalProperties: false, $id: 'loupe/decision@1', title: 'decision (in)', description: "a person's decision on a review" },
 );
@@ -102,6 +105,12 @@ export const VerdictSchema = Type.Object(
     score: Type.Union([Type.Number(), Type.Null()]),
     requestId: Type.Optional(RequestId),
     at: Timestamp,
+    corrects: Type.Optional(
+      Type.Object(
+        { verdict: FinalVerdict, decidedBy: Type.Union([Type.Literal('model'), Type.Literal('human'), Type.Literal('timeout')]), user: Type.Optional(Type.String()), category: Type.Optional(Type.String()), at: Timestamp },
+        { additionalProperties: false, description: 'present on a corrected verdict: the verdict of this part it replaces' },
+      ),
+    ),
   },
   { additionalProperties: false, $id: 'loupe/verdict@1', title: 'verdict (out)', description: 'the final word on a part' },
 );
@@ -207,6 +216,7 @@ export const DecisionEventSchema = Type.Object({
   decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
   category: Type.Optional(Type.String()),
   note: Type.Optional(Type.String()),
+  correction: Type.Optional(Type.Boolean({ description: 'replaces the decision already taken on the part' })),
 });
 export const VerdictEventSchema = Type.Object({
   kind: Type.Literal('verdict'),
@@ -215,6 +225,12 @@ export const VerdictEventSchema = Type.Object({
   decidedBy: LogDecidedBySchema,
   user: Type.Optional(Type.String()),
   category: Type.Optional(Type.String()),
+  corrects: Type.Optional(
+    Type.Object(
+      { verdict: LogFinalVerdictSchema, decidedBy: LogDecidedBySchema, user: Type.Optional(Type.String()), category: Type.Optional(Type.String()), at: Timestamp },
+      { description: 'a corrected verdict: the one it replaced' },
+    ),
+  ),
 });
 export const ExpiredEventSchema = Type.Object({ kind: Type.Literal('expired'), ...LogWhere });
 export const PartEventSchema = Type.Union([ResultEventSchema, ClaimEventSchema, DecisionEventSchema, VerdictEventSchema, ExpiredEventSchema]);

@@ -503,6 +503,11 @@ export class Station {
         this.defectLog?.decision(this.line, this.id, decision, new Date(outcome.closing.at).toISOString());
         this.close(outcome.closing, decision.requestId);
         return;
+      case 'corrected':
+        this.log.warn({ partId: decision.partId, verdict: outcome.closing.verdict, was: outcome.previous.verdict, user: decision.user }, 'decision corrected');
+        this.defectLog?.decision(this.line, this.id, decision, new Date(outcome.closing.at).toISOString());
+        this.close(outcome.closing, decision.requestId);
+        return;
       case 'duplicate':
         this.log.info({ partId: decision.partId }, 'same decision received again; nothing changes');
         return;
@@ -540,9 +545,10 @@ export class Station {
    * A part's verdict message, recorded in the defect log before it goes out. Its fields are picked
    * one by one: a closing carries more (the part's result) than the verdict schema allows.
    */
-  private verdictOf(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string; requestId?: string }): VerdictMessage {
+  private verdictOf(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string; requestId?: string; corrects?: Closing['corrects'] }): VerdictMessage {
     const message: VerdictMessage = { schema: 'loupe/verdict@1', line: this.line, station: this.id, partId: v.partId, verdict: v.verdict, decidedBy: v.decidedBy, score: v.score, at: new Date(v.at).toISOString() };
     for (const key of ['user', 'category', 'note', 'requestId'] as const) if (v[key] !== undefined) message[key] = v[key];
+    if (v.corrects) message.corrects = { ...v.corrects, at: new Date(v.corrects.at).toISOString() };
     this.defectLog?.verdict(message);
     return message;
   }

@@ -21,7 +21,7 @@ import { analyse, type Analytics } from '../../edge/src/log/analytics.ts';
 import type { Count, Outcome } from '../../edge/src/log/defect-log.ts';
 import type { Entry, LogEvent } from '../../edge/src/log/entry.ts';
 import type { Filter, Page } from '../../edge/src/log/query.ts';
-import type { LogSource, Paged } from '../../edge/src/log/source.ts';
+import type { KnownValues, LogSource, Paged } from '../../edge/src/log/source.ts';
 
 const DAY = 86_400_000;
 
@@ -312,6 +312,18 @@ export class PlantStore implements LogSource {
     if (!row) return undefined;
     const events = await this.pool.query<{ body: LogEvent }>('SELECT body FROM log_events WHERE line = $1 AND station = $2 AND part_id = $3 AND inspected_at = $4 ORDER BY at, event', [line, station, partId, row.inspected_at]);
     return { ...entryOf(row), timeline: events.rows.map((r) => r.body) };
+  }
+
+  async values(): Promise<KnownValues> {
+    const column = async (sql: string) => (await this.pool.query<{ v: string }>(sql)).rows.map((r) => r.v);
+    const [stations, categories, reasons, modelVersions, users] = await Promise.all([
+      column('SELECT DISTINCT station AS v FROM log_parts ORDER BY 1'),
+      column('SELECT DISTINCT category AS v FROM log_parts WHERE category IS NOT NULL ORDER BY 1'),
+      column('SELECT DISTINCT unnest(reasons) AS v FROM log_parts ORDER BY 1'),
+      column("SELECT DISTINCT model_id || '@' || model_version AS v FROM log_parts WHERE model_id IS NOT NULL ORDER BY 1"),
+      column('SELECT DISTINCT unnest(users) AS v FROM log_parts ORDER BY 1'),
+    ]);
+    return { stations, categories, reasons, modelVersions, users };
   }
 
   async analytics(filter: Filter, shifts: Shift[]): Promise<Analytics> {

@@ -68,7 +68,7 @@ export const logApi: FastifyPluginAsync<LogApiOptions> = async (app, { log, sour
     return reply
       .type('text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="loupe-log-${new Date().toISOString().slice(0, 10)}.csv"`)
-      .send(Readable.from(csvChunks(entries)));
+      .send(Readable.from(csvChunks(entries, `${request.protocol}://${request.host}`)));
   });
 
   app.get<{ Params: PartParams }>('/api/log/:line/:station/:partId', { config, schema: { params: PartParams } }, async (request, reply) => {
@@ -83,6 +83,9 @@ export const logApi: FastifyPluginAsync<LogApiOptions> = async (app, { log, sour
     if (!parsed.ok) return refuse(reply, parsed);
     return source.analytics(parsed.filter, shifts);
   });
+
+  // The values the filters can take, as the log holds them: the manager's page offers them as lists.
+  app.get('/api/log/values', { config }, async () => source.values());
 
   const document = openApi();
   app.get('/api/openapi.json', { config }, async () => document);
@@ -115,6 +118,12 @@ export function openApi(): object {
             200: { description: 'one page', content: { 'application/json': { schema: { type: 'object', properties: { total: { type: 'integer' }, offset: { type: 'integer' }, limit: { type: 'integer' }, nextOffset: { type: ['integer', 'null'] }, items: { type: 'array', items: LogView } } } } } },
             400: refused,
           },
+        },
+      },
+      '/api/log/values': {
+        get: {
+          summary: 'the values the filters can take, as the log holds them (for drop-down lists)',
+          responses: { 200: { description: 'sorted lists', content: { 'application/json': { schema: { type: 'object', properties: Object.fromEntries(['stations', 'categories', 'reasons', 'modelVersions', 'users'].map((k) => [k, { type: 'array', items: { type: 'string' } }])) } } } } },
         },
       },
       '/api/log.csv': { get: { summary: 'the same filtered view as CSV (all matching parts)', parameters: filters, responses: { 200: { description: 'CSV with a header row', content: { 'text/csv': {} } }, 400: refused } } },

@@ -25,6 +25,25 @@ export interface LogSource {
   /** a part's entry with its whole timeline */
   get(line: string, station: string, partId: string): Promise<Entry | undefined>;
   analytics(filter: Filter, shifts: Shift[]): Promise<Analytics>;
+  /** every station, category, reason, model version and person the stored parts name, sorted (the manager's drop-downs) */
+  values(): Promise<KnownValues>;
+}
+
+export type KnownValues = Record<'stations' | 'categories' | 'reasons' | 'modelVersions' | 'users', string[]>;
+
+/** Every station, category, reason, model version and person the entries name, sorted. */
+export function knownValues(entries: readonly Entry[]): KnownValues {
+  const sets = { stations: new Set<string>(), categories: new Set<string>(), reasons: new Set<string>(), modelVersions: new Set<string>(), users: new Set<string>() };
+  for (const e of entries) {
+    sets.stations.add(e.station);
+    sets.modelVersions.add(`${e.model.id}@${e.model.version}`);
+    for (const reason of e.reasons) sets.reasons.add(reason);
+    const category = e.final?.category ?? e.decision?.category;
+    if (category) sets.categories.add(category);
+    for (const user of [e.decision?.user, e.final?.user, e.claimedBy]) if (user) sets.users.add(user);
+  }
+  const sorted = (set: Set<string>) => [...set].sort();
+  return { stations: sorted(sets.stations), categories: sorted(sets.categories), reasons: sorted(sets.reasons), modelVersions: sorted(sets.modelVersions), users: sorted(sets.users) };
 }
 
 /** The edge's embedded log as a source: selection and analytics over its in-memory index. */
@@ -34,5 +53,6 @@ export function memorySource(log: Pick<DefectLog, 'all' | 'get' | 'countsBetween
     list: async (filter) => select(log.all(), filter),
     get: async (line, station, partId) => log.get(line, station, partId),
     analytics: async (filter, shifts) => analyse(select(log.all(), filter), log.countsBetween(filter.from, filter.to), filter, shifts),
+    values: async () => knownValues(log.all()),
   };
 }
