@@ -239,7 +239,9 @@ function renderPart(changed = false) {
 function explain(reason) {
   return ({ borderline: 'score between pass and reject', above_reject: 'score above reject (sent to a person)', audit: 'random audit of a passed part',
     unreadable_image: 'the image could not be read', model_error: 'the model failed on this image', overload: 'the station was overloaded', missing_frame: 'no image arrived for the trigger',
-    interrupted: 'the station stopped before inspecting it: look at the part itself' })[reason] ?? reason;
+    interrupted: 'the station stopped before inspecting it: look at the part itself',
+    camera_lost: 'the camera was lost when the part came: look at the part itself', image_quality: 'the image was not fit to be scored (focus, light or framing)',
+    unpaired_frame: 'an image came with no trigger: which part it shows is not known' })[reason] ?? reason;
 }
 
 function drawScale(review) {
