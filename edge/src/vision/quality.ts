@@ -129,6 +129,11 @@ export function fitQualityRanges(measures: QualityMeasures[], workSize = WORK_SI
     const margin = Math.max(3 * spread(values), floor);
     return { min: round(Math.max(lowest, Math.min(...values) - margin)), max: round(Math.min(highest, Math.max(...values) + margin)) };
   };
+  // Framing is only learnt for an object on a background: on a texture (no object) the centre of what
+  // differs from the border wanders with every scratch, and would send defects to image_quality.
+  const wander = Math.max(Math.max(...of('centerX')) - Math.min(...of('centerX')), Math.max(...of('centerY')) - Math.min(...of('centerY')));
+  const framed = wander <= 0.15;
+  const unbounded = { min: null, max: null };
   return {
     version: 1,
     workSize,
@@ -137,8 +142,8 @@ export function fitQualityRanges(measures: QualityMeasures[], workSize = WORK_SI
       focus: { min: round(Math.min(...of('focus')) * 0.5), max: null },
       mean: around(of('mean'), 12, 0, 255),
       clipped: { min: null, max: round(Math.min(1, Math.max(...of('clipped')) + Math.max(3 * spread(of('clipped')), 0.02))) },
-      centerX: around(of('centerX'), 0.04, 0, 1),
-      centerY: around(of('centerY'), 0.04, 0, 1),
+      centerX: framed ? around(of('centerX'), 0.04, 0, 1) : unbounded,
+      centerY: framed ? around(of('centerY'), 0.04, 0, 1) : unbounded,
     },
   };
 }
