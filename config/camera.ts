@@ -46,6 +46,7 @@ export const CameraSchema = Type.Object(
     input: Type.Array(Type.String(), { default: [], description: 'ffmpeg: extra options before -i (e.g. ["-input_format", "mjpeg", "-video_size", "1280x1024"] for V4L2)' }),
     rtspTransport: Type.Union([Type.Literal('tcp'), Type.Literal('udp')], { default: 'tcp', description: 'ffmpeg, rtsp://: transport (tcp loses no packets on a busy network)' }),
     loop: Type.Boolean({ default: false, description: 'ffmpeg, file: play the file again and again at its own rate (for demos and tests)' }),
+    copy: Type.Boolean({ default: false, description: 'ffmpeg: the stream is MJPEG already (an MJPEG IP camera, a V4L2 camera with input_format mjpeg): hand its JPEG frames on as they are, without decoding and encoding them in ffmpeg' }),
     jpegQuality: Type.Integer({ minimum: 1, maximum: 100, default: 92, description: 'quality of the JPEG each frame is handed to the model as (not used when the stream is MJPEG already)' }),
   },
   { additionalProperties: false },
@@ -63,11 +64,13 @@ export function checkCamera(camera: CameraConfig, at: string): string[] {
     if (camera.mode === 'software' || camera.mode === 'hardware') {
       problems.push(`${at}.mode: got "${camera.mode}"; allowed: freerun or each when kind is ffmpeg (a stream cannot be triggered; use kind aravis for a triggered camera)`);
     }
+    if (camera.copy && camera.frameRate !== undefined) problems.push(`${at}.frameRate: got ${camera.frameRate}; allowed: unset when copy is true (frames passed on as they are cannot be thinned)`);
     for (const key of ARAVIS_ONLY) if (camera[key] !== undefined) problems.push(`${at}.${key}: got ${JSON.stringify(camera[key])}; allowed: only when kind is aravis (set the stream's own settings in the IP camera)`);
   } else {
     if (camera.url !== undefined) problems.push(`${at}.url: got ${JSON.stringify(camera.url)}; allowed: only when kind is ffmpeg (an aravis camera is chosen by device)`);
     if (camera.input.length > 0) problems.push(`${at}.input: got ${JSON.stringify(camera.input)}; allowed: only when kind is ffmpeg`);
     if (camera.loop) problems.push(`${at}.loop: got true; allowed: only when kind is ffmpeg`);
+    if (camera.copy) problems.push(`${at}.copy: got true; allowed: only when kind is ffmpeg`);
   }
   if (camera.reconnect.minMs > camera.reconnect.maxMs) problems.push(`${at}.reconnect: got minMs ${camera.reconnect.minMs} > maxMs ${camera.reconnect.maxMs}; allowed: minMs <= maxMs`);
   return problems;

@@ -91,6 +91,11 @@ export class LineCamera implements Camera {
     await this.supervisor.stop();
   }
 
+  /** The pid of the program talking to the camera, while it runs (for CPU accounting). */
+  get pid(): number | undefined {
+    return this.supervisor.process?.pid;
+  }
+
   get reconnects(): number {
     return this.supervisor.restarts;
   }

@@ -16,7 +16,8 @@ export function ffmpegArgs(camera: CameraConfig): string[] {
   // Network sources: a stalled connection ends ffmpeg (and the supervisor opens it again) instead of hanging.
   if (/^(rtsps?|https?):\/\//.test(url)) args.push('-timeout', String(camera.lostAfterMs * 1000));
   args.push(...camera.input, '-i', url, '-an');
-  if (camera.frameRate) args.push('-vf', `fps=${camera.frameRate}`, '-c:v', 'mjpeg', '-q:v', String(qScale(camera.jpegQuality)));
+  if (camera.copy) args.push('-c:v', 'copy');
+  else if (camera.frameRate) args.push('-vf', `fps=${camera.frameRate}`, '-c:v', 'mjpeg', '-q:v', String(qScale(camera.jpegQuality)));
   else args.push('-c:v', 'mjpeg', '-q:v', String(qScale(camera.jpegQuality)));
   args.push('-f', 'image2pipe', '-');
   return args;
