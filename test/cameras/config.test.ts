@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse } from 'yaml';
 import { checkConfig, ConfigError } from '../../config/load.ts';
+import { repoRoot } from '../support/loupe.ts';
 
 function problems(camera: unknown): string[] {
   try {
@@ -32,5 +36,15 @@ describe('camera options in the configuration', () => {
     expect(problems({ kind: 'ffmpeg', mode: 'freerun', url: 'rtsp://x/y', exposureUs: 100 })).toEqual(['stations[0].camera.exposureUs: got 100; allowed: only when kind is aravis (set the stream\'s own settings in the IP camera)']);
     expect(problems({ kind: 'aravis', mode: 'freerun', url: 'rtsp://x/y' })[0]).toMatch(/^stations\[0\]\.camera\.url: got "rtsp:\/\/x\/y"; allowed: only when kind is ffmpeg/);
     expect(problems({ kind: 'aravis', mode: 'freerun', reconnect: { minMs: 5000, maxMs: 1000 } })).toEqual(['stations[0].camera.reconnect: got minMs 5000 > maxMs 1000; allowed: minMs <= maxMs']);
+  });
+
+  it('runs the demo on a camera by uncommenting one line of the shipped config', async () => {
+    const text = await readFile(path.join(repoRoot, 'config', 'loupe.yaml'), 'utf8');
+    const lines = text.split('\n');
+    const commented = lines.filter((line) => /^\s*# camera: /.test(line));
+    expect(commented).toHaveLength(1);
+    const changed = lines.map((line) => (line === commented[0] ? line.replace('# camera:', 'camera:') : line)).join('\n');
+    const config = checkConfig(parse(changed), 'loupe.yaml', {}, {});
+    expect(config.stations[0].camera).toMatchObject({ kind: 'ffmpeg', mode: 'each' });
   });
 });
