@@ -32,22 +32,25 @@ describe.skipIf(!fake)('a GigE Vision camera through Aravis (fake camera on loop
       expect(result.source).toBe('trigger');
       expect(result.reasons).not.toContain('missing_frame');
       expect(result.reasons).not.toContain('camera_lost');
-      expect(result.score).not.toBeNull();
+      // The model gates the frame first: a fake camera's test pattern is no good part, so it may be
+      // image_quality; either way the frame reached the station.
+      expect(result.score !== null || result.reasons[0] === 'image_quality').toBe(true);
     }
     const status = await line.status((s) => (s.cameras?.[0]?.lastFrameAgeMs ?? null) !== null, 'camera health with a last frame');
     expect(status.cameras?.[0]).toMatchObject({ name: 'camera', kind: 'aravis', mode: 'software', connected: true });
   }, 60_000);
 
   it('answers parts camera_lost at once while the camera is gone, and opens it again when it is back', async () => {
+    const mark = line.collector.messages.length;
     await camera.stop();
-    await line.status((s) => s.cameras?.[0]?.connected === false, 'the camera to be lost');
+    await line.status((s) => s.cameras?.[0]?.connected === false, 'the camera to be lost', mark);
     await line.trigger('gv-lost');
     const lost = await line.result('gv-lost');
     expect(lost.verdict).toBe('review');
     expect(lost.reasons).toEqual(['camera_lost']);
     expect(lost.detail).toMatch(/camera camera is not connected/);
     camera = child(fake as string, ['-i', 'lo', '-s', 'LOUPE1']);
-    const back = await line.status((s) => s.cameras?.[0]?.connected === true && s.cameras[0].reconnects > 0, 'the camera to be connected again');
+    const back = await line.status((s) => s.cameras?.[0]?.connected === true && s.cameras[0].reconnects > 0, 'the camera to be connected again', mark);
     expect(back.cameras?.[0]?.reconnects).toBeGreaterThan(0);
     await line.trigger('gv-back');
     expect((await line.result('gv-back')).reasons).not.toContain('camera_lost');

@@ -11,6 +11,7 @@ import { Value } from '@sinclair/typebox/value';
 import { freePort, inCI } from '../support/system.ts';
 import { tempDir } from '../support/temp.ts';
 import { child, ffmpegPath } from './support.ts';
+import { ffmpegSpec } from '../../edge/src/cameras/ffmpeg.ts';
 
 const ffmpeg = ffmpegPath();
 const log = pino({ level: 'silent' });
@@ -104,4 +105,21 @@ describe.skipIf(!ffmpeg)('IP cameras and files through ffmpeg', () => {
     stoppers.push(() => server.stop());
     await until('the camera to be back', () => cam.health.connected && cam.reconnects > 0);
   }, 30_000);
+
+  it('hardware trigger: a frame no trigger claims becomes a review of its own, unpaired_frame, never scored', async () => {
+    // A camera fired by the line at 5 Hz stands in for the trigger line (ffmpeg's test pattern);
+    // the PLC's trigger messages are the captures below.
+    const line = Value.Default(CameraSchema, { kind: 'ffmpeg', mode: 'each', url: 'testsrc2=size=160x120:rate=5', input: ['-re', '-f', 'lavfi'] }) as CameraConfig;
+    const config = Value.Default(CameraSchema, { kind: 'aravis', mode: 'hardware', windowMs: 150 }) as CameraConfig;
+    const frames: Frame[] = [];
+    const cam = new LineCamera(config, { station: 'st', frameTimeoutMs: 5000, submit: async (frame) => frames.push(frame), log, spec: ffmpegSpec(line) });
+    cam.start();
+    stoppers.push(() => cam.stop());
+    await until('two unpaired frames', () => frames.length >= 2);
+    expect(frames[0].partId).toMatch(/^st-unpaired-/);
+    expect(frames[0].unfit?.reason).toBe('unpaired_frame');
+    const image = await cam.capture('plc-part-1');
+    await expectJpeg(image, 160, 120);
+  }, 30_000);
 });
+

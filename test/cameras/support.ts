@@ -36,7 +36,8 @@ export interface Line {
   base: string;
   stop(): Promise<void>;
   result(partId: string): Promise<Result>;
-  status(predicate: (s: Status) => boolean, what: string): Promise<Status>;
+  /** the latest status that satisfies `predicate`, among messages from index `since` on */
+  status(predicate: (s: Status) => boolean, what: string, since?: number): Promise<Status>;
   trigger(partId: string): Promise<void>;
 }
 
@@ -73,8 +74,10 @@ export async function startLine(camera: Partial<CameraConfig> & Pick<CameraConfi
       await running.stop();
     },
     result: (partId) => collector.waitFor(`the result of ${partId}`, () => collector.json<Result>('/result').find((r) => r.partId === partId)).then((r) => valid<Result>(ResultSchema, r)),
-    status: (predicate, what) =>
-      collector.waitFor(what, () => collector.json<Status>('/status').reverse().find(predicate), 20_000).then((s) => valid<Status>(StatusSchema, s)),
+    status: (predicate, what, since = 0) =>
+      collector
+        .waitFor(what, () => collector.messages.slice(since).filter((m) => m.topic.endsWith('/status') && m.payload.length > 0).map((m) => JSON.parse(m.payload.toString()) as Status).reverse().find(predicate), 20_000)
+        .then((s) => valid<Status>(StatusSchema, s)),
     trigger: async (partId) => {
       await collector.client.publishAsync(`${base}/trigger`, JSON.stringify({ partId }), { qos: 1 });
     },

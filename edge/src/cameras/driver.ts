@@ -8,6 +8,9 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import type { Logger } from 'pino';
 
+/** How long a camera may take to open (to send its first bytes). */
+const OPEN_MS = 15_000;
+
 export interface DriverEvents {
   /** an encoded image (JPEG) and when its bytes arrived */
   frame(image: Buffer, at: number): void;
@@ -41,6 +44,8 @@ export class Supervisor {
   private restartTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private lastOutput = 0;
+  /** the running child has written something: from then on, silence means lost */
+  private spoke = false;
   private isUp = false;
   /** times the child was started again after the camera was lost */
   restarts = 0;
@@ -87,6 +92,7 @@ export class Supervisor {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
     this.child = child;
     this.lastOutput = performance.now();
+    this.spoke = false;
     const events: DriverEvents = {
       frame: (image, at) => {
         this.wait = this.options.reconnectMinMs; // it works again: the next loss starts with a short wait
@@ -100,6 +106,7 @@ export class Supervisor {
     const parser = this.spec.attach(child, events);
     child.stdout?.on('data', (chunk: Buffer) => {
       this.lastOutput = performance.now();
+      this.spoke = true;
       parser.stdout(chunk);
     });
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -123,8 +130,12 @@ export class Supervisor {
   private checkSilence(): void {
     const child = this.child;
     if (!child || this.stopped) return;
-    if (performance.now() - this.lastOutput > this.options.silenceMs) {
-      this.lose(child, `no answer from the camera for ${this.options.silenceMs} ms`);
+    // Opening takes longer than a frame interval (RTSP DESCRIBE and probing, GigE discovery): a child
+    // that has not spoken yet gets OPEN_MS at least. The camera is not connected meanwhile, so parts
+    // are answered camera_lost all the same.
+    const limit = this.spoke ? this.options.silenceMs : Math.max(this.options.silenceMs, OPEN_MS);
+    if (performance.now() - this.lastOutput > limit) {
+      this.lose(child, this.spoke ? `no answer from the camera for ${limit} ms` : `the camera did not open within ${limit} ms`);
     }
   }
 
