@@ -18,7 +18,7 @@ import { FolderIngest } from '../edge/src/ingest/folder.ts';
 import { SyntheticCamera } from '../edge/src/ingest/synthetic.ts';
 import { httpIngest } from '../edge/src/ingest/http.ts';
 import { FrameBytes } from '../edge/src/ingest/frame-bytes.ts';
-import { equipStation } from '../edge/src/cameras/equip.ts';
+import { equipStation, startViews } from '../edge/src/cameras/equip.ts';
 import { InspectionPool } from '../edge/src/vision/pool.ts';
 import { LineFeed } from '../dashboard/src/feed.ts';
 import { dashboard } from '../dashboard/src/server.ts';
@@ -98,7 +98,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       const imagesDir = path.resolve(config.dataDir, 'images');
       for (const stationConfig of config.stations) {
         const stationLog = log.child({ station: stationConfig.id });
-        const model = await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers);
+        const views = stationConfig.cameras ? await startViews(stationConfig, stationLog) : null; // several views: one camera and model each
+        const model = views ?? (await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers));
         stoppers.push(() => model.close());
         await checkKnownGood(path.resolve(stationConfig.model), model); // a model that no longer scores its references as recorded stops the start
         const address = { prefix: config.mqtt.topicPrefix, line: config.line, station: stationConfig.id };
@@ -119,7 +120,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         // A broker never reached at this URL: exit and say so (a wrong setting; systemd restarts). One
         // reached before is an outage: the station starts and inspects, the outbox keeps what is owed.
         if (!link.reachedBefore) await link.firstConnection(10_000);
-        const equipped = equipStation(station, stationConfig, stationLog, metrics); // camera, quality gate (edge/src/cameras/)
+        const equipped = equipStation(station, stationConfig, stationLog, metrics, views); // camera, quality gate (edge/src/cameras/)
         stoppers.push(() => equipped.stop());
         stations.set(station.id, station);
         const submit = station.submit.bind(station);

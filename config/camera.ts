@@ -47,6 +47,10 @@ export const CameraSchema = Type.Object(
     rtspTransport: Type.Union([Type.Literal('tcp'), Type.Literal('udp')], { default: 'tcp', description: 'ffmpeg, rtsp://: transport (tcp loses no packets on a busy network)' }),
     loop: Type.Boolean({ default: false, description: 'ffmpeg, file: play the file again and again at its own rate (for demos and tests)' }),
     copy: Type.Boolean({ default: false, description: 'ffmpeg: the stream is MJPEG already (an MJPEG IP camera, a V4L2 camera with input_format mjpeg): hand its JPEG frames on as they are, without decoding and encoding them in ffmpeg' }),
+    model: Type.Optional(Type.String({ minLength: 1, description: "several views (cameras[]) only: this view's model folder (default: the station's model)" })),
+    thresholds: Type.Optional(
+      Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }, { additionalProperties: false, description: "several views (cameras[]) only: this view's thresholds (default: its model's)" }),
+    ),
     jpegQuality: Type.Integer({ minimum: 1, maximum: 100, default: 92, description: 'quality of the JPEG each frame is handed to the model as (not used when the stream is MJPEG already)' }),
   },
   { additionalProperties: false },
@@ -55,6 +59,32 @@ export const CameraSchema = Type.Object(
 export type CameraConfig = Static<typeof CameraSchema>;
 
 const ARAVIS_ONLY = ['device', 'pixelFormat', 'exposureUs', 'gain', 'roi'] as const;
+
+/** The camera rules of one station, as error lines (`at` is its key path, e.g. stations[0]). */
+export function checkStationCameras(station: { camera?: CameraConfig; cameras?: CameraConfig[]; thresholds?: unknown }, at: string): string[] {
+  const problems: string[] = [];
+  if (station.camera) {
+    problems.push(...checkCamera(station.camera, `${at}.camera`));
+    for (const key of ['model', 'thresholds'] as const) {
+      if (station.camera[key] !== undefined) problems.push(`${at}.camera.${key}: got ${JSON.stringify(station.camera[key])}; allowed: only for a view in cameras[] (one camera uses the station's ${key})`);
+    }
+  }
+  if (station.cameras) {
+    if (station.camera) problems.push(`${at}.cameras: got both camera and cameras; allowed: camera (one) or cameras (several views), not both`);
+    if (station.thresholds) problems.push(`${at}.thresholds: got ${JSON.stringify(station.thresholds)}; allowed: unset when the station has several views (set thresholds per view in cameras[])`);
+    const names = new Set<string>();
+    station.cameras.forEach((camera, i) => {
+      const where = `${at}.cameras[${i}]`;
+      problems.push(...checkCamera(camera, where));
+      if (names.has(camera.name)) problems.push(`${where}.name: got "${camera.name}"; allowed: a name no other view of the station has`);
+      names.add(camera.name);
+      if (camera.mode === 'each') problems.push(`${where}.mode: got "each"; allowed: software, hardware or freerun for a view (every view's frame belongs to the part a trigger names)`);
+      const t = camera.thresholds;
+      if (t && !(t.passBelow <= t.rejectAbove)) problems.push(`${where}.thresholds: got passBelow ${t.passBelow} > rejectAbove ${t.rejectAbove}; allowed: passBelow <= rejectAbove`);
+    });
+  }
+  return problems;
+}
 
 /** The rules that depend on the kind, as error lines (`at` is the key path, e.g. stations[0].camera). */
 export function checkCamera(camera: CameraConfig, at: string): string[] {

@@ -64,6 +64,7 @@ export const StationSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     camera: Type.Optional({ ...CameraSchema, description: 'a camera the station takes frames from directly (docs/cameras.md)' }),
+    cameras: Type.Optional(Type.Array(CameraSchema, { minItems: 2, maxItems: 8, description: 'several views of one part (top, side), each with its own model and thresholds; the verdict waits for every view and is the worst (docs/cameras.md)' })),
     ingest: Type.Object(
       {
         folder: Type.Optional(

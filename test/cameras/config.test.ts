@@ -38,6 +38,23 @@ describe('camera options in the configuration', () => {
     expect(problems({ kind: 'aravis', mode: 'freerun', reconnect: { minMs: 5000, maxMs: 1000 } })).toEqual(['stations[0].camera.reconnect: got minMs 5000 > maxMs 1000; allowed: minMs <= maxMs']);
   });
 
+  it('checks several views: each its own name, no station thresholds, a trigger for every view', () => {
+    const view = (name: string, extra: object = {}) => ({ kind: 'ffmpeg', mode: 'freerun', name, url: 'rtsp://x/' + name, ...extra });
+    const check = (station: object) => {
+      try {
+        checkConfig({ stations: [{ id: 'a', ...station }] }, 'test.yaml', {}, {});
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    expect(check({ cameras: [view('top', { model: 'models/top', thresholds: { passBelow: 1, rejectAbove: 2 } }), view('side')] })).toEqual([]);
+    expect(check({ cameras: [view('top'), view('top')] })).toEqual(['stations[0].cameras[1].name: got "top"; allowed: a name no other view of the station has']);
+    expect(check({ thresholds: { passBelow: 1, rejectAbove: 2 }, cameras: [view('top'), view('side')] })[0]).toMatch(/^stations\[0\]\.thresholds: .*set thresholds per view/);
+    expect(check({ cameras: [view('top', { mode: 'each' }), view('side')] })[0]).toMatch(/^stations\[0\]\.cameras\[0\]\.mode: got "each"/);
+    expect(check({ camera: view('top', { model: 'm' }) })[0]).toMatch(/^stations\[0\]\.camera\.model: .*only for a view in cameras\[\]/);
+  });
+
   it('runs the demo on a camera by uncommenting one line of the shipped config', async () => {
     const text = await readFile(path.join(repoRoot, 'config', 'loupe.yaml'), 'utf8');
     const lines = text.split('\n');

@@ -41,8 +41,8 @@ export interface Line {
   trigger(partId: string): Promise<void>;
 }
 
-/** Loupe with one station `cam` taking frames from `camera`. */
-export async function startLine(camera: Partial<CameraConfig> & Pick<CameraConfig, 'kind' | 'mode'>, station: Record<string, unknown> = {}): Promise<Line> {
+/** Loupe with one station `cam` taking frames from `camera` (or from the views in `station.cameras`). */
+export async function startLine(camera: (Partial<CameraConfig> & Pick<CameraConfig, 'kind' | 'mode'>) | undefined, station: Record<string, unknown> = {}): Promise<Line> {
   const dir = await tempDir('loupe-camera-');
   const config = checkConfig(
     {
@@ -50,7 +50,7 @@ export async function startLine(camera: Partial<CameraConfig> & Pick<CameraConfi
       mqtt: { port: await freePort() },
       http: { port: await freePort() },
       dashboard: { admin: { password: 'camera-test-password' } },
-      stations: [{ id: 'cam', statusIntervalSeconds: 1, queue: { workers: 1 }, camera, ...station }],
+      stations: [{ id: 'cam', statusIntervalSeconds: 1, queue: { workers: 1 }, ...(camera ? { camera } : {}), ...station }],
     },
     'camera-test.yaml',
     {},

@@ -1,45 +1,92 @@
 /**
- * Gives a station what this folder adds, in one call from `cli/run.ts`: its camera (when the config
- * has one), the quality gate in front of its model, their fields in the station's status, and their
- * gauges in /metrics. Answers a stopper.
+ * Gives a station what this folder adds, in one call from `cli/run.ts`: its camera or its views (when
+ * the config has them), the quality gate in front of its model, their fields in the station's
+ * status, and their gauges in /metrics. Answers a stopper.
  */
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { StationConfig } from '../../../config/schema.ts';
+import type { CameraConfig } from '../../../config/camera.ts';
 import type { EdgeMetrics } from '../health/metrics.ts';
-import type { Station } from '../station.ts';
-import { QualityGate } from '../vision/quality.ts';
+import type { Frame, Station } from '../station.ts';
+import { InspectionPool } from '../vision/pool.ts';
+import { QualityGate, type QualityAlert } from '../vision/quality.ts';
 import { LineCamera } from './camera.ts';
 import type { ChildSpec } from './driver.ts';
+import { ViewSet } from './views.ts';
 
 /** Frames in a row not fit to be scored before the station raises an image-quality alert. */
 const QUALITY_ALERT_AFTER = 5;
 
-export function equipStation(station: Station, config: StationConfig, log: Logger, metrics: EdgeMetrics | null, spec?: ChildSpec): { camera: LineCamera | null; stop(): Promise<void> } {
-  const gate = new QualityGate(QUALITY_ALERT_AFTER, (alert) => {
+/** Where a camera's own frames go (mode each, unpaired frames): the station, once it exists. */
+interface Sink {
+  submit(frame: Frame): Promise<unknown>;
+}
+
+function lineCamera(camera: CameraConfig, config: StationConfig, sink: Sink, onHealth: () => void, log: Logger, spec?: ChildSpec): LineCamera {
+  return new LineCamera(camera, { station: config.id, frameTimeoutMs: config.trigger.frameTimeoutMs, submit: (frame) => sink.submit(frame), onHealth, log, spec });
+}
+
+const sinks = new WeakMap<ViewSet, { sink: Sink; health: { changed: () => void } }>();
+
+/**
+ * The views of a station with several cameras: each view's camera (not started yet) and model (an
+ * inspection pool of its own). Stands in for the station's model; `equipStation` starts the cameras.
+ */
+export async function startViews(config: StationConfig, log: Logger): Promise<ViewSet> {
+  const sink: Sink = { submit: async () => undefined };
+  const health = { changed: () => undefined as void };
+  const views = [];
+  try {
+    for (const camera of config.cameras ?? []) {
+      const model = await InspectionPool.start(path.resolve(camera.model ?? config.model), config.queue.workers);
+      views.push({ name: camera.name, camera: lineCamera(camera, config, sink, () => health.changed(), log), model, thresholds: camera.thresholds ?? model.manifest.thresholds });
+    }
+  } catch (error) {
+    await Promise.all(views.map((view) => view.model.close()));
+    throw error;
+  }
+  const set = new ViewSet(views);
+  sinks.set(set, { sink, health });
+  return set;
+}
+
+export function equipStation(station: Station, config: StationConfig, log: Logger, metrics: EdgeMetrics | null, views: ViewSet | null = null, spec?: ChildSpec): { camera: LineCamera | null; stop(): Promise<void> } {
+  const onAlert = (alert: QualityAlert) => {
     log[alert.alert ? 'warn' : 'info']({ ...alert }, alert.alert ? 'frames in a row not fit to be scored: check focus, light and fixture' : 'frames fit to be scored again');
     station.publishStatus();
-  });
+  };
+  const gate = new QualityGate(QUALITY_ALERT_AFTER, onAlert);
   station.qualityGate = gate;
-  let camera: LineCamera | null = null;
-  if (config.camera) {
-    camera = new LineCamera(config.camera, {
-      station: config.id,
-      frameTimeoutMs: config.trigger.frameTimeoutMs,
-      submit: (frame) => station.submit(frame),
-      onHealth: () => station.publishStatus(),
-      log,
-      spec,
-    });
+  const sink: Sink = { submit: (frame) => station.submit(frame) };
+  const onHealth = () => station.publishStatus();
+  let cameras: LineCamera[] = [];
+  let gates = [gate];
+  if (views) {
+    const wiring = sinks.get(views);
+    if (wiring) {
+      wiring.sink.submit = sink.submit;
+      wiring.health.changed = onHealth;
+    }
+    views.gates = views.views.map(() => new QualityGate(QUALITY_ALERT_AFTER, onAlert));
+    gates = views.gates;
+    cameras = views.views.map((view) => view.camera);
+    station.camera = views;
+  } else if (config.camera) {
+    const camera = lineCamera(config.camera, config, sink, onHealth, log, spec);
     if (config.camera.mode !== 'each') station.camera = camera;
+    cameras = [camera];
+  }
+  for (const camera of cameras) {
     camera.start();
     if (metrics) watchCamera(metrics, config.id, camera);
   }
-  const owned = camera;
-  station.statusExtras = () => ({ ...(owned ? { cameras: [owned.health.message(performance.now())] } : {}), imageQuality: gate.alert });
-  return { camera, stop: async () => owned?.stop() };
+  // The status shows the view with the longest run of unfit frames.
+  const worstAlert = () => gates.map((g) => g.alert).reduce((a, b) => (b.run > a.run ? b : a));
+  station.statusExtras = () => ({ ...(cameras.length > 0 ? { cameras: cameras.map((c) => c.health.message(performance.now())) } : {}), imageQuality: worstAlert() });
+  return { camera: cameras[0] ?? null, stop: async () => void (await Promise.all(cameras.map((c) => c.stop()))) };
 }
-
 const gauges = new WeakMap<EdgeMetrics, { read: [string, LineCamera][] }>();
 
 /** The camera gauges, registered once per registry and read at scrape time. */
