@@ -18,6 +18,7 @@ import { FolderIngest } from '../edge/src/ingest/folder.ts';
 import { SyntheticCamera } from '../edge/src/ingest/synthetic.ts';
 import { httpIngest } from '../edge/src/ingest/http.ts';
 import { FrameBytes } from '../edge/src/ingest/frame-bytes.ts';
+import { equipStation, startViews } from '../edge/src/cameras/equip.ts';
 import { InspectionPool } from '../edge/src/vision/pool.ts';
 import { LineFeed } from '../dashboard/src/feed.ts';
 import { dashboard } from '../dashboard/src/server.ts';
@@ -102,7 +103,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       opened.listener = plantFeed;
       for (const stationConfig of config.stations) {
         const stationLog = log.child({ station: stationConfig.id });
-        const model = await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers);
+        const views = stationConfig.cameras ? await startViews(stationConfig, stationLog) : null; // several views: one camera and model each
+        const model = views ?? (await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers));
         stoppers.push(() => model.close());
         await checkKnownGood(path.resolve(stationConfig.model), model); // a model that no longer scores its references as recorded stops the start
         const address = { prefix: config.mqtt.topicPrefix, line: config.line, station: stationConfig.id };
@@ -124,6 +126,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         // A broker never reached at this URL: exit and say so (a wrong setting; systemd restarts). One
         // reached before is an outage: the station starts and inspects, the outbox keeps what is owed.
         if (!link.reachedBefore) await link.firstConnection(10_000);
+        const equipped = equipStation(station, stationConfig, stationLog, metrics, views); // camera, quality gate (edge/src/cameras/)
+        stoppers.push(() => equipped.stop());
         stations.set(station.id, station);
         const submit = station.submit.bind(station);
         const { folder, synthetic } = stationConfig.ingest;

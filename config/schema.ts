@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { OpcUaSchema, SparkplugSchema } from './integrations.ts';
+import { CameraSchema } from './camera.ts';
 
 const Port = (description: string, dflt: number) => Type.Integer({ minimum: 0, maximum: 65535, default: dflt, description });
 
@@ -62,6 +63,8 @@ export const StationSchema = Type.Object(
       { frameTimeoutMs: Type.Integer({ minimum: 1, default: 5000, description: 'how long a trigger waits for its frame before the part goes to review with reason missing_frame' }) },
       { additionalProperties: false, default: {} },
     ),
+    camera: Type.Optional({ ...CameraSchema, description: 'a camera the station takes frames from directly (docs/cameras.md)' }),
+    cameras: Type.Optional(Type.Array(CameraSchema, { minItems: 2, maxItems: 8, description: 'several views of one part (top, side), each with its own model and thresholds; the verdict waits for every view and is the worst (docs/cameras.md)' })),
     ingest: Type.Object(
       {
         folder: Type.Optional(

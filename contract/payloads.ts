@@ -12,12 +12,35 @@ const schemaTag = (name: string) => Type.Literal(`loupe/${name}@1`, { descriptio
 const Verdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('review')]);
 const FinalVerdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('hold')]);
 const Reason = Type.Union(
-  ['borderline', 'above_reject', 'audit', 'unreadable_image', 'model_error', 'overload', 'missing_frame', 'interrupted'].map((r) => Type.Literal(r)),
+  ['borderline', 'above_reject', 'audit', 'unreadable_image', 'model_error', 'overload', 'missing_frame', 'interrupted', 'camera_lost', 'image_quality', 'unpaired_frame'].map((r) => Type.Literal(r)),
 );
 const Thresholds = Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }, { additionalProperties: false });
 const ModelRef = Type.Object({ id: Type.String(), version: Type.String() }, { additionalProperties: false });
 /** Optional in v1 (an older reader or sender is unaffected): a trigger's or decision's id, echoed in what answers it. */
 const RequestId = Type.String({ minLength: 1, maxLength: 128, description: "the caller's id for this request; the station echoes it in the ack, result, verdict or error that answers it" });
+
+const CameraHealth = Type.Object(
+  {
+    name: Type.String({ description: 'the view this camera gives (e.g. top), or its configured name' }),
+    kind: Type.Union([Type.Literal('aravis'), Type.Literal('ffmpeg')]),
+    mode: Type.Union([Type.Literal('software'), Type.Literal('hardware'), Type.Literal('freerun'), Type.Literal('each')], { description: 'acquisition: software or hardware trigger, free run paired with triggers, or every frame a part' }),
+    connected: Type.Boolean({ description: 'the camera is open and sending (or, when triggered, answering)' }),
+    fps: Type.Number({ description: 'frames per second received over the last few seconds' }),
+    droppedFrames: Type.Integer({ description: 'frames lost since start: incomplete, missing from the camera\'s numbering, or not taken in time' }),
+    lastFrameAgeMs: Type.Union([Type.Integer(), Type.Null()], { description: 'milliseconds since the last frame from this camera; null before the first' }),
+    reconnects: Type.Integer({ description: 'times the camera was opened again after losing it' }),
+    error: Type.Optional(Type.String({ description: 'why it is disconnected, when it is' })),
+  },
+  { additionalProperties: false },
+);
+const ImageQuality = Type.Object(
+  {
+    alert: Type.Boolean({ description: 'a run of frames was not fit to be scored (lens out of focus, lamp failing, part out of place)' }),
+    run: Type.Integer({ description: 'frames in a row not fit to be scored' }),
+    failed: Type.Array(Type.String(), { description: 'the measures the last unfit frame failed: focus, mean, clipped, centerX, centerY' }),
+  },
+  { additionalProperties: false },
+);
 
 export const TriggerSchema = Type.Object(
   {
@@ -129,6 +152,8 @@ export const StatusSchema = Type.Object(
     openReviews: Type.Optional(Type.Integer({ description: 'reviews waiting for a person' })),
     outboxDepth: Type.Optional(Type.Integer({ description: 'messages not yet acknowledged by the broker (after an outage, what is still being delivered)' })),
     lastFrameAgeMs: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'milliseconds since the last frame arrived; null before the first' })),
+    cameras: Type.Optional(Type.Array(CameraHealth, { description: "the station's cameras, when it takes frames from one directly" })),
+    imageQuality: Type.Optional(ImageQuality),
     at: Timestamp,
   },
   { additionalProperties: false, $id: 'loupe/status@1', title: 'status (out, retained, last will)', description: 'station availability and health' },

@@ -15,6 +15,9 @@ export const REASON_WORDS: Record<Reason, string> = {
   overload: 'the station was overloaded and did not inspect it',
   missing_frame: 'no image arrived for the trigger',
   interrupted: 'the station stopped before inspecting it: look at the part itself',
+  camera_lost: 'the camera was lost when the part came: look at the part itself',
+  image_quality: 'the image was not fit to be scored (focus, light or framing)',
+  unpaired_frame: 'an image came with no trigger: which part it shows is not known',
 };
 
 export const VERDICT_WORDS: Record<VerdictMessage['verdict'] | 'review' | 'open', string> = {

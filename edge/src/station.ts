@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { StationConfig, Thresholds } from '../../config/schema.ts';
 import type { Decision as DecisionMessage, Reason, Result, Review, Status, Trigger, VerdictMessage } from '../../contract/payloads.ts';
 import { decide, failSafe, type Decision } from './decide/policy.ts';
-import { InspectionError } from './reasons.ts';
+import { InspectionError, type ReasonCode } from './reasons.ts';
+import type { QualityGate, QualityRanges } from './vision/quality.ts';
 import { ReviewBook, type Closing } from './review/book.ts';
 import type { ReviewStore } from './review/store.ts';
 import { propose, type Proposal } from './decide/calibrate.ts';
@@ -24,7 +25,7 @@ import type { StationObserver } from './integrations/observer.ts';
 
 /** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
 export interface Inspector {
-  readonly manifest: { id: string; version: string | number; thresholds: Thresholds };
+  readonly manifest: { id: string; version: string | number; thresholds: Thresholds; quality?: QualityRanges };
   /**
    * `evidence`: keep the part's frame and map when its score reaches `from`, if this inspector can
    * (an inspection worker can; it then answers what it kept and no map). Others ignore it.
@@ -44,7 +45,10 @@ export interface Measured {
   kept?: Kept;
 }
 
-/** Something that can take a picture on demand (the synthetic camera; later a real one). */
+/**
+ * Something that can take a picture on demand (the synthetic camera, edge/src/cameras/). A camera
+ * that cannot answer rejects with an InspectionError whose code is the part's reason (`camera_lost`).
+ */
 export interface Camera {
   capture(partId: string): Promise<Buffer>;
 }
@@ -52,7 +56,7 @@ export interface Camera {
 export interface Frame {
   partId: string;
   image: Buffer;
-  source: 'http' | 'folder' | 'mqtt' | 'synthetic' | 'trigger';
+  source: 'http' | 'folder' | 'mqtt' | 'synthetic' | 'trigger' | 'camera';
   receivedAt: number;
   /** the trigger's requestId, echoed in the result and the model's verdict */
   requestId?: string;
@@ -60,6 +64,8 @@ export interface Frame {
   replaces?: Result;
   /** the frame's fingerprint (edge/src/parts/memory.ts), kept with its answer to tell a redelivery */
   fingerprint?: string;
+  /** set when the frame must not be scored (a frame no trigger matched): the part goes to review with this reason */
+  unfit?: { reason: ReasonCode; detail: string };
 }
 
 interface Waiting {
@@ -86,6 +92,10 @@ export class Station {
   metrics: EdgeMetrics | null = null;
   /** the process-wide cap on bytes of frames in memory (ingest/frame-bytes.ts) */
   frameBytes: FrameBytes | null = null;
+  /** checks that a frame is fit to be scored against the model's quality ranges (edge/src/vision/quality.ts) */
+  qualityGate: QualityGate | null = null;
+  /** status fields owned by other units (camera health, image quality alert) */
+  statusExtras: (() => Partial<Status>) | null = null;
   /** where every result, human decision and final verdict is logged for quality managers */
   defectLog: Pick<DefectLog, 'result' | 'decision' | 'verdict'> | null = null;
   /** integrations besides the MQTT contract (OPC UA, Sparkplug B): told of each result and final verdict */
@@ -214,6 +224,11 @@ export class Station {
     await (this.model as Inspector & { close?: () => Promise<void> }).close?.();
   }
 
+  /** Publishes the retained status now (a unit owning some of its fields saw them change). */
+  publishStatus(): void {
+    this.link.publishStatus(this.status('online'));
+  }
+
   status(state: 'online' | 'offline'): Status {
     return {
       schema: 'loupe/status@1',
@@ -228,6 +243,7 @@ export class Station {
       openReviews: this.book.openCount,
       outboxDepth: this.link.outboxDepth,
       lastFrameAgeMs: this.lastFrameAt === null ? null : Math.round(performance.now() - this.lastFrameAt),
+      ...this.statusExtras?.(),
       at: new Date().toISOString(),
     };
   }
@@ -284,8 +300,8 @@ export class Station {
           }, this.config.trigger.frameTimeoutMs);
           this.awaitingFrame.set(partId, { timer, resolve });
         });
-    const missing = (detail: string) =>
-      this.conclude({ partId, image: Buffer.alloc(0), source: 'trigger', receivedAt, requestId, replaces }, failSafe('missing_frame'), null, { decodeMs: 0, inferMs: 0 }, receivedAt, detail);
+    const missing = (detail: string, reason: ReasonCode = 'missing_frame') =>
+      this.conclude({ partId, image: Buffer.alloc(0), source: 'trigger', receivedAt, requestId, replaces }, failSafe(reason), null, { decodeMs: 0, inferMs: 0 }, receivedAt, detail);
     const pending = framePromise.then(
       (frame) => {
         if (!frame) return missing(`no frame arrived within ${this.config.trigger.frameTimeoutMs} ms of the trigger`);
@@ -294,7 +310,7 @@ export class Station {
         if (inFlight) inFlight.fingerprint = fingerprint; // the same frame sent again meanwhile joins this inspection
         return this.enqueue({ ...frame, requestId, replaces, fingerprint });
       },
-      (error: unknown) => missing(`camera failed: ${(error as Error).message}`),
+      (error: unknown) => missing(`camera failed: ${(error as Error).message}`, error instanceof InspectionError ? error.code : 'missing_frame'),
     );
     this.track(partId, null, requestId, pending);
     return pending;
@@ -380,6 +396,8 @@ export class Station {
     const startedAt = performance.now();
     try {
       const model = this.model; // the model this frame is inspected by, even if a swap happens meanwhile
+      if (frame.unfit) throw new InspectionError(frame.unfit.reason, frame.unfit.detail);
+      await this.qualityGate?.check(frame.image, model.manifest.quality);
       this.onModel.set(model, (this.onModel.get(model) ?? 0) + 1);
       // The audit draw comes first, so the inspector knows which scores keep evidence: from
       // pass_below up, or any score of a part drawn for audit.
