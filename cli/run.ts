@@ -27,6 +27,7 @@ import { People } from '../dashboard/src/people.ts';
 import { cookieSecret, ensureFirstAdmin, installAuth } from '../dashboard/src/auth.ts';
 import { reviewApi } from '../edge/src/review/api.ts';
 import { PartMemory } from '../edge/src/parts/memory.ts';
+import { StorageHealth } from '../edge/src/storage/health.ts';
 import { createLogger } from './log.ts';
 import { EdgeMetrics } from '../edge/src/health/metrics.ts';
 import { DefectLog } from '../edge/src/log/defect-log.ts';
@@ -85,9 +86,11 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     const people = new People(dashboardDir, config.dashboard.sessionHours);
     await installAuth(app, { people, secret: cookieSecret(dashboardDir), secureCookies: config.dashboard.secureCookies, sessionHours: config.dashboard.sessionHours });
     app.get('/healthz', { config: { access: 'public' } }, async (_request, reply) => {
-      // Healthy means able to inspect; a broker outage is reported (and buffered), not fatal.
-      const body = { ok: true, stations: [...stations.values()].map((s) => ({ ...s.status('online'), brokerConnected: s.connected })) };
-      return reply.send(body);
+      // Healthy means able to inspect and record; a broker outage is reported (and buffered), not
+      // fatal; a full disk or a failed fsync is (503), while the station stays up and answers fail-safe.
+      const ok = [...stations.values()].every((s) => s.storage.ok);
+      const body = { ok, stations: [...stations.values()].map((s) => ({ ...s.status('online'), brokerConnected: s.connected })) };
+      return reply.code(ok ? 200 : 503).send(body);
     });
     app.get('/metrics', { config: { access: 'public' } }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
 
@@ -111,12 +114,14 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         const clientId = brokerOptions.clientId ? `${brokerOptions.clientId}-${stationConfig.id}` : undefined;
         // On the embedded broker each station is its own identity, allowed to speak only for itself.
         const credentials = broker ? await broker.internalUser(stationConfig.id, 'station', [stationConfig.id]) : {};
-        const link = new StationLink({ ...brokerOptions, ...credentials, clientId, maxFrameBytes }, address, path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id), stationLog);
+        const storage = new StorageHealth(path.resolve(config.dataDir), 1000, (level, detail) => stationLog[level]({ component: 'storage' }, detail));
+        stoppers.push(() => storage.close());
+        const link = new StationLink({ ...brokerOptions, ...credentials, clientId, maxFrameBytes }, address, path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id), stationLog, storage);
         const stateDir = path.resolve(config.dataDir, 'reviews', config.line, stationConfig.id);
         const reviews = new FileReviewStore(stateDir);
         stoppers.push(() => reviews.close());
         const parts = new PartMemory(stateDir, stationConfig.answers);
-        const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), { reviews, thresholds: new ThresholdHistory(stateDir), parts }, stationLog);
+        const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), { reviews, thresholds: new ThresholdHistory(stateDir), parts, storage }, stationLog);
         station.metrics = metrics;
         station.frameBytes = frameBytes;
         station.defectLog = opened;

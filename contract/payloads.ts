@@ -12,7 +12,7 @@ const schemaTag = (name: string) => Type.Literal(`loupe/${name}@1`, { descriptio
 const Verdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('review')]);
 const FinalVerdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('hold')]);
 const Reason = Type.Union(
-  ['borderline', 'above_reject', 'audit', 'unreadable_image', 'model_error', 'overload', 'missing_frame', 'interrupted', 'camera_lost', 'image_quality', 'unpaired_frame'].map((r) => Type.Literal(r)),
+  ['borderline', 'above_reject', 'audit', 'unreadable_image', 'model_error', 'overload', 'missing_frame', 'interrupted', 'camera_lost', 'image_quality', 'unpaired_frame', 'storage_full'].map((r) => Type.Literal(r)),
 );
 const Thresholds = Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }, { additionalProperties: false });
 const ModelRef = Type.Object({ id: Type.String(), version: Type.String() }, { additionalProperties: false });
@@ -151,6 +151,12 @@ export const StatusSchema = Type.Object(
     overloaded: Type.Optional(Type.Boolean({ description: 'the queue is full: new frames go to review with reason overload' })),
     openReviews: Type.Optional(Type.Integer({ description: 'reviews waiting for a person' })),
     outboxDepth: Type.Optional(Type.Integer({ description: 'messages not yet acknowledged by the broker (after an outage, what is still being delivered)' })),
+    storage: Type.Optional(
+      Type.Union([Type.Literal('ok'), Type.Literal('full'), Type.Literal('failed')], {
+        description: 'the station disk: full (frames are answered review with reason storage_full until space is back, by itself) or failed (an fsync failed: restart the station once the disk is checked)',
+      }),
+    ),
+    storageDetail: Type.Optional(Type.String({ description: 'what went wrong with the disk, while storage is not ok' })),
     lastFrameAgeMs: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'milliseconds since the last frame arrived; null before the first' })),
     cameras: Type.Optional(Type.Array(CameraHealth, { description: "the station's cameras, when it takes frames from one directly" })),
     imageQuality: Type.Optional(ImageQuality),
@@ -166,7 +172,7 @@ export const ErrorSchema = Type.Object(
     station: Type.String(),
     topic: Type.String({ description: 'the topic of the message that was refused' }),
     code: Type.Union(
-      ['malformed_json', 'invalid_payload', 'unknown_part', 'conflict', 'invalid_part_id', 'frame_too_large', 'duplicate_part_id'].map((c) => Type.Literal(c)),
+      ['malformed_json', 'invalid_payload', 'unknown_part', 'conflict', 'invalid_part_id', 'frame_too_large', 'duplicate_part_id', 'storage_full'].map((c) => Type.Literal(c)),
     ),
     message: Type.String({ description: 'what was wrong, in plain words' }),
     partId: Type.Optional(Type.String({ description: 'the part the refused message was about, when it named one' })),

@@ -1,5 +1,6 @@
 /** Files of one JSON value a line, as the station's journals keep them. */
 import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { StorageFull } from './storage/health.ts';
 
 /**
  * The values of a JSON-lines file, in order; none for a file that does not exist yet. A line cut
@@ -43,5 +44,19 @@ export function endCutShortLine(file: string): void {
     if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 10) writeSync(fd, '\n', size);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Writes all of `bytes` (at `position`, or at the file's end for a file opened to append): writeSync
+ * may write less than asked when the disk fills up, and the rest would be lost without a word.
+ * Throws StorageFull when no more can be written.
+ */
+export function writeFully(fd: number, bytes: Buffer, what: string, position?: number): void {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const written = writeSync(fd, bytes, offset, bytes.length - offset, position === undefined ? null : position + offset);
+    if (written <= 0) throw new StorageFull(what);
+    offset += written;
   }
 }

@@ -22,6 +22,7 @@ import { SOFTWARE_VERSION } from './software.ts';
 import { keepEvidenceSync, type EvidenceRequest, type Kept } from './evidence/files.ts';
 import { PartIdInUse, PartMemory, type Seen } from './parts/memory.ts';
 import type { StationObserver } from './integrations/observer.ts';
+import { StorageFull, StorageHealth } from './storage/health.ts';
 
 /** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
 export interface Inspector {
@@ -78,6 +79,10 @@ export class Station {
   private readonly book = new ReviewBook();
   /** every part's last answer, kept for a window (edge/src/parts/memory.ts) */
   private readonly parts: PartMemory;
+  /** whether the disk still records (edge/src/storage/health.ts) */
+  readonly storage: StorageHealth;
+  /** reviews decided while the disk was full, whose verdict waits for space (their decision is on disk) */
+  private readonly unannounced: (Closing & { requestId?: string })[] = [];
   private readonly inFlight = new Map<string, { pending: Promise<Result>; fingerprint: string | null; requestId?: string }>();
   private readonly awaitingFrame = new Map<string, { timer: NodeJS.Timeout; resolve: (frame: Frame | null) => void }>();
   private readonly deadlines = new Map<string, NodeJS.Timeout>();
@@ -107,12 +112,17 @@ export class Station {
     private model: Inspector,
     private readonly link: StationLink,
     private readonly imageDir: string,
-    private readonly state: { reviews: ReviewStore; thresholds: ThresholdHistory; parts?: PartMemory },
+    private readonly state: { reviews: ReviewStore; thresholds: ThresholdHistory; parts?: PartMemory; storage?: StorageHealth },
     private readonly log: Logger,
     private readonly random: () => number = Math.random,
   ) {
     this.id = config.id;
     this.parts = state.parts ?? new PartMemory(null);
+    this.storage = state.storage ?? new StorageHealth(null);
+    this.storage.onChange((storage) => {
+      this.link.publishStatus(this.status('online'));
+      if (storage === 'ok') this.announceHeld();
+    });
   }
 
   /** In force: the last approved version, else the configuration, else the model's proposal. */
@@ -184,9 +194,9 @@ export class Station {
     if (this.book.openCount > 0) this.log.info({ open: this.book.openCount }, 'reviews open before the restart are waiting again');
     for (const closing of this.state.reviews.unannounced()) {
       this.log.warn({ partId: closing.partId, verdict: closing.verdict }, 'review decided just before the station stopped; its verdict goes out now');
-      this.link.closeReview(this.verdictOf(closing));
-      this.state.reviews.announced(closing.partId);
+      this.unannounced.push(closing);
     }
+    this.announceHeld();
     for (const part of this.link.interrupted) {
       const known = this.parts.get(part.partId);
       if (known) this.link.publishResult(known); // concluded just before the crash: its result again
@@ -230,6 +240,7 @@ export class Station {
   }
 
   status(state: 'online' | 'offline'): Status {
+    const storage = this.storage.state;
     return {
       schema: 'loupe/status@1',
       line: this.line,
@@ -242,6 +253,8 @@ export class Station {
       overloaded: this.overloaded,
       openReviews: this.book.openCount,
       outboxDepth: this.link.outboxDepth,
+      storage,
+      ...(this.storage.detail ? { storageDetail: this.storage.detail } : {}),
       lastFrameAgeMs: this.lastFrameAt === null ? null : Math.round(performance.now() - this.lastFrameAt),
       ...this.statusExtras?.(),
       at: new Date().toISOString(),
@@ -287,9 +300,11 @@ export class Station {
       this.link.refuse(this.link.triggerTopic, refused.code, refused.message, partId, requestId);
       return Promise.reject(refused);
     }
-    this.link.take(partId, 'trigger');
-    this.link.ackTrigger(partId, requestId, 'accepted');
     const receivedAt = performance.now();
+    if (!this.takeOrRefuse(partId, 'trigger')) {
+      return Promise.resolve(this.unrecorded({ partId, image: Buffer.alloc(0), source: 'trigger', receivedAt, requestId }, null, receivedAt));
+    }
+    this.link.ackTrigger(partId, requestId, 'accepted');
     const replaces = seen.replaces;
     const framePromise: Promise<Frame | null> = this.camera
       ? this.camera.capture(partId).then((image) => ({ partId, image, source: 'trigger' as const, receivedAt }))
@@ -335,10 +350,53 @@ export class Station {
       return Promise.reject(refused);
     }
     if (seen.replaces) this.log.info({ partId: frame.partId, source: frame.source, earlier: seen.replaces.at }, 'new frame under a part id already answered; inspecting it');
-    this.link.take(frame.partId, frame.source);
+    if (!this.takeOrRefuse(frame.partId, frame.source)) return Promise.resolve(this.unrecorded({ ...frame, fingerprint }, null, frame.receivedAt));
     const pending = this.enqueue({ ...frame, replaces: seen.replaces, fingerprint });
     this.track(frame.partId, fingerprint, undefined, pending);
     return pending;
+  }
+
+  /**
+   * Takes a part (on disk before the message that brought it is acknowledged); false when the disk
+   * is full: nothing about the part can be recorded, and it is answered fail-safe without inspection.
+   */
+  private takeOrRefuse(partId: string, source: string): boolean {
+    if (this.storage.state === 'full') return false;
+    try {
+      this.link.take(partId, source);
+      return true;
+    } catch (error) {
+      if (error instanceof StorageFull) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * The answer to a part the disk could not record: review, reason storage_full, published at once
+   * (not through the outbox, which cannot take it) and remembered in memory only. Never a pass.
+   */
+  private unrecorded(frame: Frame, score: number | null, startedAt: number, scoredBy = this.modelRef): Result {
+    const result = this.resultOf(frame, failSafe('storage_full'), score, { decodeMs: 0, inferMs: 0 }, startedAt, `the station disk is full: this part could not be recorded (${this.storage.detail ?? 'no space left'}); hold it for a person`, scoredBy);
+    this.log.warn({ partId: frame.partId, source: frame.source }, 'disk full; part answered review (storage_full) without a record');
+    this.parts.rememberOnly(frame.partId, frame.fingerprint ?? null, frame.requestId, result);
+    this.link.publishUnrecorded(result);
+    this.metrics?.frames.inc({ station: this.id, source: frame.source, verdict: result.verdict, reason: 'storage_full' });
+    return result;
+  }
+
+  /** Sends the verdicts of reviews decided while the disk was full, once it can record them. */
+  private announceHeld(): void {
+    while (this.unannounced.length > 0) {
+      const closing = this.unannounced[0];
+      try {
+        this.link.closeReview(this.verdictOf(closing));
+        this.state.reviews.announced(closing.partId);
+      } catch (error) {
+        if (error instanceof StorageFull) return; // again when space is back
+        throw error;
+      }
+      this.unannounced.shift();
+    }
   }
 
   /** Why a new frame under `partId` cannot be taken now: another is in inspection or waits for a person. */
@@ -415,7 +473,7 @@ export class Station {
     }
   }
 
-  private async conclude(frame: Frame, decision: Decision, score: number | null, timing: Measured, startedAt: number, detail?: string, scoredBy = this.modelRef): Promise<Result> {
+  private resultOf(frame: Frame, decision: Decision, score: number | null, timing: Measured, startedAt: number, detail?: string, scoredBy = this.modelRef): Result {
     const now = performance.now();
     const result: Result = {
       schema: 'loupe/result@1',
@@ -434,21 +492,39 @@ export class Station {
       at: new Date().toISOString(),
     };
     if (detail) result.detail = detail;
+    return result;
+  }
+
+  private async conclude(frame: Frame, decision: Decision, score: number | null, timing: Measured, startedAt: number, detail?: string, scoredBy = this.modelRef): Promise<Result> {
+    const now = performance.now();
+    const result = this.resultOf(frame, decision, score, timing, startedAt, detail, scoredBy);
     if (score !== null) this.state.reviews.scored(score);
+    if (this.storage.state === 'full') return this.unrecorded(frame, score, startedAt, scoredBy);
     // A review is on disk before any message about the part goes out: a crash in between cannot
     // leave a part the line was told is waiting for a person, with no one knowing.
     const evidence = decision.verdict !== 'pass' ? this.evidenceOf(result, frame.image, timing) : {};
     this.defectLog?.result(result, evidence);
-    // Remembered before the result goes out: a redelivery after a crash right after it gets this answer.
-    this.parts.answered(frame.partId, frame.fingerprint ?? null, frame.requestId, result);
-    // What follows the result: the review a person is to decide (on disk before anyone is told), or
-    // the model's verdict.
-    const next =
-      decision.verdict === 'review'
-        ? this.recordReview(result)
-        : this.verdictOf({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now(), requestId: frame.requestId });
-    this.link.publishResult(result, next);
-    this.tell(result, 'decidedBy' in next ? next : null);
+    try {
+      // Remembered before the result goes out: a redelivery after a crash right after it gets this answer.
+      this.parts.answered(frame.partId, frame.fingerprint ?? null, frame.requestId, result);
+      // What follows the result: the review a person is to decide (on disk before anyone is told), or
+      // the model's verdict.
+      const next =
+        decision.verdict === 'review'
+          ? this.recordReview(result)
+          : this.verdictOf({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now(), requestId: frame.requestId });
+      try {
+        this.link.publishResult(result, next);
+        this.tell(result, 'decidedBy' in next ? next : null);
+      } catch (error) {
+        if (next.schema === 'loupe/review@1') this.unopen(frame.partId);
+        throw error;
+      }
+    } catch (error) {
+      // The disk filled up while the part was recorded: nothing of it went out; it is answered fail-safe.
+      if (error instanceof StorageFull) return this.unrecorded(frame, score, startedAt, scoredBy);
+      throw error;
+    }
     this.metrics?.frames.inc({ station: this.id, source: frame.source, verdict: result.verdict, reason: result.reasons[0] ?? '' });
     if (score !== null) this.metrics?.inference.observe({ station: this.id }, (timing.decodeMs + timing.inferMs) / 1000);
     this.metrics?.endToEnd.observe({ station: this.id }, (now - frame.receivedAt) / 1000);
@@ -499,12 +575,26 @@ export class Station {
     return review;
   }
 
+  /** A review opened on disk whose result could not be sent: it is not waiting for anyone. */
+  private unopen(partId: string): void {
+    clearTimeout(this.deadlines.get(partId));
+    this.deadlines.delete(partId);
+    const closing = this.book.expire(partId, 'hold', Date.now());
+    // Recorded as held when the disk allows; a restart otherwise finds it open and asks a person again.
+    if (closing) this.tryClose(closing);
+  }
+
   private expire(partId: string): void {
     this.deadlines.delete(partId);
+    const review = this.book.get(partId);
     const closing = this.book.expire(partId, this.config.review.defaultAction, Date.now());
-    if (!closing) return;
+    if (!closing || !review) return;
     this.log.info({ partId, verdict: closing.verdict }, 'review deadline passed; default action applied');
-    this.close(closing);
+    if (this.tryClose(closing) === 'not_recorded') {
+      // The disk is full: the review stays open, and its deadline is tried again.
+      this.book.reopen(review);
+      this.deadlines.set(partId, setTimeout(() => this.expire(partId), 5000));
+    }
   }
 
   decide(decision: DecisionMessage): void {
@@ -518,8 +608,14 @@ export class Station {
         clearTimeout(this.deadlines.get(decision.partId));
         this.deadlines.delete(decision.partId);
         this.log.info({ partId: decision.partId, verdict: outcome.closing.verdict, user: decision.user }, 'review decided');
+        if (this.tryClose(outcome.closing, decision.requestId) === 'not_recorded') {
+          // Nothing was written: the review is open again and the person is told to try again.
+          this.book.reopen(outcome.review);
+          this.deadlines.set(decision.partId, setTimeout(() => this.expire(decision.partId), Math.max(0, outcome.review.deadline - Date.now())));
+          this.link.refuse(this.link.decisionTopic, 'storage_full', `part ${decision.partId}: the station disk is full and cannot record the decision; the review stays open, decide again once space is back`, decision.partId, decision.requestId);
+          return;
+        }
         this.defectLog?.decision(this.line, this.id, decision, new Date(outcome.closing.at).toISOString());
-        this.close(outcome.closing, decision.requestId);
         return;
       case 'corrected':
         this.log.warn({ partId: decision.partId, verdict: outcome.closing.verdict, was: outcome.previous.verdict, user: decision.user }, 'decision corrected');
@@ -538,13 +634,27 @@ export class Station {
     }
   }
 
-  private close(closing: Closing, requestId?: string): void {
-    // The decision is on disk before the verdict goes out, and the review is marked closed after.
-    this.state.reviews.closed(closing, () => {
-      const verdict = this.verdictOf({ ...closing, requestId });
-      this.link.closeReview(verdict);
-      this.tell(null, verdict);
-    });
+  /**
+   * Records a closing: the decision on disk before the verdict goes out, and the review marked
+   * closed after. On a full disk: `not_recorded` when the decision could not be written (nothing
+   * happened), `held` when it was written but its verdict could not be (sent once space is back).
+   */
+  private tryClose(closing: Closing, requestId?: string): 'closed' | 'held' | 'not_recorded' {
+    let written = false;
+    try {
+      this.state.reviews.closed(closing, () => {
+        written = true;
+        const verdict = this.verdictOf({ ...closing, requestId });
+        this.link.closeReview(verdict);
+        this.tell(null, verdict);
+      });
+      return 'closed';
+    } catch (error) {
+      if (!(error instanceof StorageFull)) throw error;
+      if (!written) return 'not_recorded';
+      this.unannounced.push({ ...closing, ...(requestId !== undefined ? { requestId } : {}) });
+      return 'held';
+    }
   }
 
   /** Tells the observers; one that throws is logged and changes nothing for the part. */

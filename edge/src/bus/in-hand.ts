@@ -12,10 +12,11 @@
  * crash still has its result line in the outbox, where the restart finds it. The same tick fsyncs
  * the file on libuv's thread pool, as the outbox does, against power loss.
  */
-import { mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FileSync } from './file-sync.ts';
-import { readJsonLines } from '../json-lines.ts';
+import { endCutShortLine, readJsonLines, writeFully } from '../json-lines.ts';
+import { isNoSpace, type StorageHealth } from '../storage/health.ts';
 
 /** A part taken and not answered. */
 export interface InHand {
@@ -41,7 +42,11 @@ export class PartsInHand {
   /** the parts a previous process took and never answered, as found at start */
   readonly left: InHand[];
 
-  constructor(dir: string) {
+  /** `storage`: told of a full disk and of a failed fsync */
+  constructor(
+    dir: string,
+    private readonly storage?: StorageHealth,
+  ) {
     mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, 'in-hand.jsonl');
     const left = new Map<string, InHand>();
@@ -52,17 +57,43 @@ export class PartsInHand {
     }
     this.left = [...left.values()];
     for (const part of this.left) this.open.set(part.partId, part);
-    this.durable = this.compact();
+    this.durable = this.startJournal();
   }
 
-  /** Records a part as taken. Call before the message that brought it is acknowledged. */
+  /** The journal rewritten; on a full disk, the journal as it is (a start must not fail for want of space). */
+  private startJournal(): FileSync {
+    try {
+      return this.compact();
+    } catch (error) {
+      if (!isNoSpace(error)) throw error;
+      this.storage?.full('the parts in hand', error);
+      rmSync(`${this.file}.tmp`, { force: true });
+      endCutShortLine(this.file);
+      return new FileSync(openSync(this.file, 'a'), (failure) => this.storage?.fsyncFailed(this.file, failure));
+    }
+  }
+
+  /**
+   * Records a part as taken. Call before the message that brought it is acknowledged. Throws
+   * StorageFull when the disk cannot take it: the part is not taken.
+   */
   take(partId: string, source: string): void {
     if (this.open.has(partId)) return;
     const durable = this.durable;
     if (!durable) throw new Error(`part ${partId} cannot be taken: the parts-in-hand journal is closed`);
     const part: InHand = { partId, source, at: new Date().toISOString() };
+    const write = () => {
+      const size = fstatSync(durable.fd).size;
+      try {
+        writeFully(durable.fd, Buffer.from(`${JSON.stringify({ in: part })}\n`), 'the parts in hand');
+      } catch (error) {
+        ftruncateSync(durable.fd, size); // no half line for the next one to join
+        throw error;
+      }
+    };
+    if (this.storage) this.storage.guard('the parts in hand', write);
+    else write();
     this.open.set(partId, part);
-    writeSync(durable.fd, `${JSON.stringify({ in: part })}\n`);
     this.lines += 1;
     durable.wrote();
   }
@@ -95,11 +126,23 @@ export class PartsInHand {
     if (answered.length === 0) return durable;
     this.answered = [];
     if (this.lines > COMPACT_LINES && this.lines > 4 * this.open.size && !durable.busy) {
+      let next: FileSync;
+      try {
+        next = this.compact();
+      } catch (error) {
+        this.answered = answered.concat(this.answered); // the journal as it was stays in use
+        throw error;
+      }
       durable.close(false); // replaced by the rewritten file
-      this.durable = this.compact();
-      return this.durable;
+      this.durable = next;
+      return next;
     }
-    writeSync(durable.fd, answered.map((partId) => `${JSON.stringify({ out: partId })}\n`).join(''));
+    try {
+      writeFully(durable.fd, Buffer.from(answered.map((partId) => `${JSON.stringify({ out: partId })}\n`).join('')), 'the parts in hand');
+    } catch (error) {
+      this.answered = answered.concat(this.answered); // written at a later tick, once there is space
+      throw error;
+    }
     this.lines += answered.length;
     durable.wrote();
     return durable;
@@ -111,7 +154,7 @@ export class PartsInHand {
     writeFileSync(temporary, [...this.open.values()].map((part) => `${JSON.stringify({ in: part })}\n`).join(''));
     renameSync(temporary, this.file);
     this.lines = this.open.size;
-    const durable = new FileSync(openSync(this.file, 'a'));
+    const durable = new FileSync(openSync(this.file, 'a'), (error) => this.storage?.fsyncFailed(this.file, error));
     durable.wrote(); // the rewritten file reaches the disk on the next tick
     return durable;
   }

@@ -25,6 +25,7 @@ import {
 import { parsePayload } from '../../../contract/validate.ts';
 import { PartsInHand, type InHand } from './in-hand.ts';
 import { Outbox, type OutgoingMessage } from './outbox.ts';
+import { StorageFull, type StorageHealth } from '../storage/health.ts';
 
 export interface BrokerOptions {
   url: string;
@@ -87,14 +88,17 @@ export class StationLink {
     private readonly address: StationAddress,
     outboxDir: string,
     private readonly log: Logger,
+    /** told of a full disk and of a failed fsync (edge/src/storage/health.ts) */
+    storage?: StorageHealth,
   ) {
     this.reachedFile = path.join(outboxDir, 'broker-reached');
     this.reachedBefore = existsSync(this.reachedFile) && readFileSync(this.reachedFile, 'utf8') === broker.url;
-    const inHand = new PartsInHand(outboxDir);
+    const inHand = new PartsInHand(outboxDir, storage);
     // A part whose result reached the outbox before the crash, but not its answered mark, is answered.
     const unanswered = new Set(inHand.left.map((part) => part.partId));
     const resultTopic = topics.result(address);
     this.outbox = new Outbox(outboxDir, undefined, undefined, {
+      storage,
       beforeSync: () => inHand.flush(),
       written: unanswered.size === 0 ? undefined : (message) => {
         if (message.topic !== resultTopic) return;
@@ -238,7 +242,7 @@ export class StationLink {
    */
   ackTrigger(partId: string, requestId: string | undefined, state: TriggerAck['state']): void {
     const ack: TriggerAck = { schema: 'loupe/trigger-ack@1', line: this.address.line, station: this.address.station, partId, ...(requestId !== undefined ? { requestId } : {}), state, at: new Date().toISOString() };
-    this.outbox.send(this.message(topics.triggerAck(this.address), ack, false));
+    this.sendOrPublish(this.message(topics.triggerAck(this.address), ack, false));
   }
 
   /** Status is state, not history: only the latest matters, so it skips the outbox (retained, last will). */
@@ -261,8 +265,18 @@ export class StationLink {
     this.outbox.send(...messages);
     this.inHand.answer(result.partId);
   }
+  /**
+   * A part's fail-safe result when the disk could not record it (reason storage_full): published
+   * at once, not through the outbox, and kept by mqtt.js in memory until the broker has it. A part
+   * taken before the disk filled is marked answered (written once there is space again).
+   */
+  publishUnrecorded(result: Result): void {
+    this.publishNow(this.message(topics.result(this.address), result, false));
+    this.inHand.answer(result.partId);
+  }
+  /** A review published again (at start): through the outbox, or at once when the disk is full. */
   publishReview(review: Review): void {
-    this.outbox.send(this.message(topics.review(this.address, review.partId), review, true));
+    this.sendOrPublish(this.message(topics.review(this.address, review.partId), review, true));
   }
   /**
    * A review decided (or expired): an empty retained message that removes the review from the broker,
@@ -278,7 +292,26 @@ export class StationLink {
   }
   publishError(error: Omit<ErrorMessage, 'schema' | 'line' | 'station' | 'at'>): void {
     const message: ErrorMessage = { schema: 'loupe/error@1', line: this.address.line, station: this.address.station, at: new Date().toISOString(), ...error };
-    this.outbox.send(this.message(topics.error(this.address), message, false));
+    this.sendOrPublish(this.message(topics.error(this.address), message, false));
+  }
+
+  /**
+   * Through the outbox; when the disk is full, at once (mqtt.js keeps it in memory until the broker
+   * has it): for messages that tell, not record (acks, refusals, reviews published again).
+   */
+  private sendOrPublish(message: OutgoingMessage): void {
+    try {
+      this.outbox.send(message);
+    } catch (error) {
+      if (!(error instanceof StorageFull)) throw error;
+      this.publishNow(message);
+    }
+  }
+
+  private publishNow(message: OutgoingMessage): void {
+    this.client?.publish(message.topic, message.payload, { qos: 1, retain: message.retain }, (error) => {
+      if (error) this.log.warn({ err: error.message, topic: message.topic }, 'publish failed');
+    });
   }
 
   private message(topic: string, payload: object, retain: boolean): OutgoingMessage {

@@ -12,9 +12,11 @@
  * acknowledged offset is rewritten in place, padded to a fixed width, on a file kept open. Delivery
  * is at least once: a message in flight when the process died is sent again.
  */
-import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FileSync } from './file-sync.ts';
+import { writeFully } from '../json-lines.ts';
+import { isNoSpace, StorageFull, type StorageHealth } from '../storage/health.ts';
 
 export interface OutgoingMessage {
   topic: string;
@@ -40,6 +42,8 @@ export interface OutboxHooks {
   beforeSync?: () => void;
   /** called at start for every message the file still holds, delivered or not */
   written?: (message: OutgoingMessage) => void;
+  /** told of a full disk and of a failed fsync */
+  storage?: StorageHealth;
 }
 
 /** Wide enough for any byte offset (2^53 has 16 digits); old files hold a shorter unpadded number. */
@@ -72,7 +76,7 @@ export class Outbox {
     this.file = path.join(dir, 'outbox.jsonl');
     this.ackFile = path.join(dir, 'outbox.ack');
     this.fd = openSync(this.file, 'a+');
-    this.durable = new FileSync(this.fd);
+    this.durable = new FileSync(this.fd, (error) => hooks.storage?.fsyncFailed(this.file, error));
     // Read and written in place: not truncated (it holds the offset to resume from), and not opened
     // for appending, which on Linux makes a positioned write append.
     this.ackFd = openSync(this.ackFile, constants.O_RDWR | constants.O_CREAT, 0o644);
@@ -95,12 +99,28 @@ export class Outbox {
 
   /**
    * Appends messages durably, then publishes each when its turn comes. Messages sent together are
-   * one `write()`: a process killed meanwhile leaves all of them on disk or none.
+   * one `write()`: a process killed meanwhile leaves all of them on disk or none. A write the disk
+   * cannot take (full, or short) is undone and throws StorageFull: nothing of it is sent.
    */
   send(...messages: OutgoingMessage[]): void {
     const lines = messages.map((message) => Buffer.from(`${JSON.stringify(message)}\n`));
     const bytes = lines.length === 1 ? lines[0] : Buffer.concat(lines);
-    writeSync(this.fd, bytes, 0, bytes.length, this.size);
+    try {
+      writeFully(this.fd, bytes, 'the outbox', this.size);
+    } catch (error) {
+      // What was written of it goes: a restart must not find half of a message, or a message the
+      // station never sent and answered otherwise.
+      try {
+        ftruncateSync(this.fd, this.size);
+      } catch {
+        // the next append starts at this.size and overwrites it
+      }
+      if (error instanceof StorageFull || isNoSpace(error)) {
+        this.hooks.storage?.full('the outbox', error);
+        throw error instanceof StorageFull ? error : Object.assign(new StorageFull('the outbox'), { cause: error });
+      }
+      throw error;
+    }
     this.durable.wrote();
     messages.forEach((message, i) => {
       this.size += lines[i].length;
@@ -141,7 +161,12 @@ export class Outbox {
   /** Makes everything durable before it returns: the process may exit right after. */
   close(): void {
     if (this.syncTimer) clearInterval(this.syncTimer);
-    this.writeAck();
+    try {
+      this.writeAck();
+    } catch (error) {
+      // Not fatal: the unacknowledged offset only makes the next start send some messages again.
+      if (!isNoSpace(error) && !(error instanceof StorageFull)) throw error;
+    }
     closeSync(this.ackFd);
     this.durable.close();
   }
@@ -158,6 +183,16 @@ export class Outbox {
   }
 
   private sync(): void {
+    try {
+      this.syncOnce();
+    } catch (error) {
+      // On a timer: a full disk must not end the process. What could not be written is written at a later tick.
+      if (!isNoSpace(error) && !(error instanceof StorageFull)) throw error;
+      this.hooks.storage?.full('the outbox acknowledgements', error);
+    }
+  }
+
+  private syncOnce(): void {
     this.hooks.beforeSync?.();
     this.durable.tick();
     if (this.ackDirty && this.pending.length === 0 && this.size > 1 << 20) {
@@ -172,9 +207,9 @@ export class Outbox {
   /** Rewrites the acknowledged offset in place (one write, no truncation, so never a torn number). */
   private writeAck(): void {
     if (!this.ackDirty) return;
-    this.ackDirty = false;
     const text = Buffer.from(String(this.acked).padEnd(ACK_WIDTH));
-    writeSync(this.ackFd, text, 0, text.length, 0);
+    writeFully(this.ackFd, text, 'the outbox acknowledged offset', 0);
+    this.ackDirty = false;
   }
 
   /**

@@ -7,12 +7,15 @@
  *
  * Answers are kept durably (one JSON line per answer in `answers.jsonl`, beside the reviews) for a
  * configurable window, so a redelivery after any restart is recognised. The file is rewritten at start
- * with what is still inside the window. Writes are checked (a short write is finished or thrown); they
+ * with what is still inside the window (kept as it is when the disk is full at start). Writes are
+ * checked (a short write is finished or thrown as StorageFull, and the answer is not remembered); they
  * are not fsynced: they survive a killed process, not a power loss (the outbox's in-hand list covers
  * that case by answering `interrupted`).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { endCutShortLine, writeFully } from '../json-lines.ts';
+import { isNoSpace } from '../storage/health.ts';
 import path from 'node:path';
 import type { Result } from '../../../contract/payloads.ts';
 
@@ -55,8 +58,15 @@ export class PartMemory {
     if (existsSync(file)) this.load(file);
     // Rewritten with what is still remembered, so the file does not grow for ever.
     const temp = `${file}.tmp`;
-    writeFileSync(temp, [...this.answers.values()].map((answer) => `${JSON.stringify(answer)}\n`).join(''));
-    renameSync(temp, file);
+    try {
+      writeFileSync(temp, [...this.answers.values()].map((answer) => `${JSON.stringify(answer)}\n`).join(''));
+      renameSync(temp, file);
+    } catch (error) {
+      // A full disk at start: the file stays as it is (appended to), and the station starts.
+      if (!isNoSpace(error)) throw error;
+      rmSync(temp, { force: true });
+      endCutShortLine(file);
+    }
     this.fd = openSync(file, 'a');
   }
 
@@ -92,8 +102,17 @@ export class PartMemory {
   /** Records a part's answer (on disk before the caller goes on). */
   answered(partId: string, frame: string | null, requestId: string | undefined, result: Result): void {
     const answer: Answer = { partId, frame, ...(requestId !== undefined ? { requestId } : {}), result, at: this.now() };
+    // On disk first: an answer that could not be written (StorageFull) is not remembered either.
+    if (this.fd !== null) writeFully(this.fd, Buffer.from(`${JSON.stringify(answer)}\n`), 'the part answers');
     this.remember(answer);
-    if (this.fd !== null) writeAll(this.fd, Buffer.from(`${JSON.stringify(answer)}\n`));
+  }
+
+  /**
+   * An answer the disk could not take (a full disk): remembered in memory only, so the same frame
+   * sent again in this process gets it again. It replaces any answer of the same part written earlier.
+   */
+  rememberOnly(partId: string, frame: string | null, requestId: string | undefined, result: Result): void {
+    this.remember({ partId, frame, ...(requestId !== undefined ? { requestId } : {}), result, at: this.now() });
   }
 
   /** Brings back an answer known from elsewhere (reviews written before this file existed), in memory only. */
@@ -133,16 +152,6 @@ export class PartMemory {
       }
       if (typeof answer.partId === 'string' && answer.at >= since) this.remember(answer);
     }
-  }
-}
-
-/** writeSync may write less than asked (a full disk): finish the write or throw. */
-function writeAll(fd: number, bytes: Buffer): void {
-  let offset = 0;
-  while (offset < bytes.length) {
-    const written = writeSync(fd, bytes, offset, bytes.length - offset);
-    if (written <= 0) throw new Error('could not write the part answers file');
-    offset += written;
   }
 }
 

@@ -61,6 +61,12 @@ export class ReviewBook {
     this.open.set(review.partId, review);
   }
 
+  /** Opens again a review whose closing could not be recorded (a full disk). */
+  reopen(review: OpenReview): void {
+    this.closed.delete(review.partId);
+    this.open.set(review.partId, review);
+  }
+
   /** Records a closing; also brings back what was decided before a restart, so repeats and conflicts are still recognised. */
   remember(closing: Closing): void {
     this.open.delete(closing.partId);

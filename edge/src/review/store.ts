@@ -6,12 +6,12 @@
  * that grows with the line's work, and writes happen before the matching message is published:
  * after a SIGKILL, nothing decided is forgotten and nothing open is lost.
  */
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { JSONFileSync } from 'lowdb/node';
 import { LowSync } from 'lowdb';
 import type { Closing, OpenReview } from './book.ts';
-import { endCutShortLine, readJsonLines } from '../json-lines.ts';
+import { endCutShortLine, readJsonLines, writeFully } from '../json-lines.ts';
 
 /**
  * A lowdb document backed by its file, always. (lowdb's own presets swap in an in-memory adapter
@@ -138,7 +138,13 @@ export class FileReviewStore implements ReviewStore {
 
   announced(partId: string): void {
     const index = this.decidedAtStart.findIndex((closing) => closing.partId === partId);
-    if (index < 0) return;
+    if (index < 0) {
+      // Decided in this process, its verdict held back by a full disk: closed now.
+      if (!this.open.has(partId)) return;
+      this.append({ closed: partId });
+      this.open.delete(partId);
+      return;
+    }
     this.decidedAtStart.splice(index, 1);
     // The first write of a process rewrites the journal from the open reviews, which no longer hold
     // it; a later one appends its closed mark.
@@ -157,7 +163,12 @@ export class FileReviewStore implements ReviewStore {
       endCutShortLine(file);
       this.appending.add(file);
     }
-    appendFileSync(file, `${JSON.stringify(closing)}\n`);
+    try {
+      appendLine(file, `${JSON.stringify(closing)}\n`, 'the decided reviews');
+    } catch (error) {
+      this.appending.delete(file); // a part of the line may be there: the next append ends it first
+      throw error;
+    }
     announce?.();
     if (!this.open.has(closing.partId)) return;
     this.append({ closed: closing.partId });
@@ -175,9 +186,13 @@ export class FileReviewStore implements ReviewStore {
 
   flushScores(): void {
     if (!this.scoresDirty) return;
-    this.scoresDirty = false;
     this.scoresDb.data.counts = this.histogram.counts;
-    this.scoresDb.write();
+    try {
+      this.scoresDb.write();
+      this.scoresDirty = false;
+    } catch {
+      // statistics, not a record (a full disk, say): written again at the next flush
+    }
   }
 
   close(): void {
@@ -219,18 +234,37 @@ export class FileReviewStore implements ReviewStore {
    */
   private append(line: JournalLine): void {
     if (this.fd < 0 || (this.lines > 1000 && this.lines > 4 * this.open.size)) this.compact();
-    writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    writeFully(this.fd, Buffer.from(`${JSON.stringify(line)}\n`), 'the open reviews');
     this.lines += 1;
   }
 
   /** Rewrites the journal as the open reviews alone: a temporary file renamed over it, so a crash leaves one or the other. */
   private compact(): void {
-    if (this.fd >= 0) closeSync(this.fd);
     const temporary = `${this.journal}.tmp`;
-    writeFileSync(temporary, [...this.open.values()].map((review) => `${JSON.stringify({ opened: review })}\n`).join(''));
+    try {
+      writeFileSync(temporary, [...this.open.values()].map((review) => `${JSON.stringify({ opened: review })}\n`).join(''));
+    } catch (error) {
+      rmSync(temporary, { force: true });
+      if (this.fd >= 0) throw error; // the journal as it is stays in use
+      // The first write of a process on a full disk: append to the journal as it is.
+      endCutShortLine(this.journal);
+      this.fd = openSync(this.journal, 'a');
+      return;
+    }
+    if (this.fd >= 0) closeSync(this.fd);
     renameSync(temporary, this.journal);
     rmSync(path.join(this.dir, 'open-reviews.json'), { force: true });
     this.fd = openSync(this.journal, 'a');
     this.lines = this.open.size;
+  }
+}
+
+/** Appends one line, all of it or a StorageFull error (appendFileSync says nothing of a short write). */
+function appendLine(file: string, text: string, what: string): void {
+  const fd = openSync(file, 'a');
+  try {
+    writeFully(fd, Buffer.from(text), what);
+  } finally {
+    closeSync(fd);
   }
 }
