@@ -28,6 +28,7 @@ import { cookieSecret, ensureFirstAdmin, installAuth } from '../dashboard/src/au
 import { reviewApi } from '../edge/src/review/api.ts';
 import { PartMemory } from '../edge/src/parts/memory.ts';
 import { StorageHealth } from '../edge/src/storage/health.ts';
+import { onDamage } from '../edge/src/storage/damaged.ts';
 import { createLogger } from './log.ts';
 import { EdgeMetrics } from '../edge/src/health/metrics.ts';
 import { DefectLog } from '../edge/src/log/defect-log.ts';
@@ -56,6 +57,13 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
   const stop = async () => {
     for (const stopper of stoppers.reverse()) await stopper();
   };
+  // Damaged state files found at start are set aside and named here; the station goes on.
+  stoppers.push(
+    onDamage((damage) => {
+      const restore = damage.holds === 'open reviews' ? ' OPEN REVIEWS IN IT ARE NOT WAITING ANY MORE: see "Damaged state files" in the README to restore them' : '';
+      log.error({ component: 'storage', file: damage.file, keptAt: damage.keptAt, holds: damage.holds }, `damaged state file (${damage.holds}): ${damage.file}: ${damage.problem}; kept as it was at ${damage.keptAt ?? '(could not be kept)'}.${restore}`);
+    }),
+  );
   try {
     let broker: EmbeddedBroker | null = null;
     if (parts.broker && !config.mqtt.url) {

@@ -1,29 +1,48 @@
 /** Files of one JSON value a line, as the station's journals keep them. */
 import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { StorageFull } from './storage/health.ts';
+import { damagedKept, damagedMoved } from './storage/damaged.ts';
 
 /**
- * The values of a JSON-lines file, in order; none for a file that does not exist yet. A line cut
- * short by a crash is skipped: what it held was never acknowledged or published.
+ * The values of a JSON-lines file, in order; none for a file that does not exist yet. A last line
+ * cut short by a crash is skipped: what it held was never acknowledged or published. Any other line
+ * that cannot be read (or fails `valid`) means the file was damaged: it is reported and a copy kept
+ * aside (edge/src/storage/damaged.ts), and the readable lines are answered. A file that cannot be
+ * read at all (a folder in its place, say) is moved aside.
  */
-export function readJsonLines<T>(file: string): T[] {
+export function readJsonLines<T>(file: string, holds = 'state', valid: (value: unknown) => boolean = isObject): T[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EISDIR') throw error;
+    damagedMoved(file, `cannot be read (${(error as Error).message})`, holds);
+    return [];
   }
   const out: T[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
+  const lines = text.split('\n');
+  let bad = 0;
+  let first = 0;
+  lines.forEach((line, index) => {
+    if (!line) return;
+    let value: unknown;
     try {
-      out.push(JSON.parse(line) as T);
+      value = JSON.parse(line);
     } catch {
-      // cut short by a crash
+      value = undefined;
     }
-  }
+    if (value !== undefined && valid(value)) return void out.push(value as T);
+    if (index === lines.length - 1) return; // the last line, cut short by a crash
+    bad += 1;
+    first ||= index + 1;
+  });
+  if (bad > 0) damagedKept(file, text.length, `${bad} of ${lines.length - 1} lines cannot be read (the first is line ${first}); the readable lines are used`, holds);
   return out;
+}
+
+function isObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

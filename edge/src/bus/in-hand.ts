@@ -51,7 +51,8 @@ export class PartsInHand {
     this.file = path.join(dir, 'in-hand.jsonl');
     const left = new Map<string, InHand>();
     // A line cut short by a crash is skipped: that part was not accepted yet (no PUBACK went out).
-    for (const line of readJsonLines<Line>(this.file)) {
+    const valid = (v: unknown) => typeof (v as { out?: unknown }).out === 'string' || typeof (v as { in?: { partId?: unknown } }).in?.partId === 'string';
+    for (const line of readJsonLines<Line>(this.file, 'parts in hand (parts owed a result)', valid)) {
       if ('in' in line) left.set(line.in.partId, line.in);
       else left.delete(line.out);
     }

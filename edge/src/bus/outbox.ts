@@ -17,6 +17,7 @@ import path from 'node:path';
 import { FileSync } from './file-sync.ts';
 import { writeFully } from '../json-lines.ts';
 import { isNoSpace, StorageFull, type StorageHealth } from '../storage/health.ts';
+import { damagedKept } from '../storage/damaged.ts';
 
 export interface OutgoingMessage {
   topic: string;
@@ -82,7 +83,13 @@ export class Outbox {
     this.ackFd = openSync(this.ackFile, constants.O_RDWR | constants.O_CREAT, 0o644);
     const content = readFileSync(this.file);
     this.size = content.length;
-    this.acked = Math.min(this.size, Number(readFileSync(this.ackFile, 'utf8')) || 0);
+    const ackText = readFileSync(this.ackFile, 'utf8');
+    const acked = Number(ackText);
+    if (ackText.trim() !== '' && !(Number.isInteger(acked) && acked >= 0)) {
+      // Delivery is at least once: from the start, everything not yet acknowledged goes out again.
+      damagedKept(this.ackFile, ackText.length, `holds "${ackText.slice(0, 40)}", not a byte offset; every message in the outbox is sent again`, 'outbox delivery offset');
+    }
+    this.acked = Math.min(this.size, Number.isInteger(acked) && acked >= 0 ? acked : 0);
     this.recover(content);
   }
 
@@ -218,6 +225,7 @@ export class Outbox {
    */
   private recover(content: Buffer): void {
     let start = this.hooks.written ? 0 : this.acked;
+    let unreadable = 0;
     while (start < content.length) {
       const newline = content.indexOf(10, start);
       if (newline < 0) {
@@ -231,6 +239,11 @@ export class Outbox {
         message = JSON.parse(content.subarray(start, newline).toString()) as OutgoingMessage;
       } catch {
         // an unreadable line cannot be delivered; skip it rather than block everything after it
+        unreadable += 1;
+      }
+      if (message && (typeof message.topic !== 'string' || typeof message.payload !== 'string')) {
+        message = null;
+        unreadable += 1;
       }
       if (message) {
         if (start >= this.acked) this.pending.push({ ...message, end: newline + 1, sent: false, acked: false });
@@ -238,5 +251,6 @@ export class Outbox {
       }
       start = newline + 1;
     }
+    if (unreadable > 0) damagedKept(this.file, content.length, `${unreadable} lines cannot be read and are not delivered`, 'outbox (messages owed to the line)');
   }
 }

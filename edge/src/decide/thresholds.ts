@@ -20,7 +20,7 @@ export class ThresholdHistory {
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
-    this.db = jsonDocument(path.join(dir, 'thresholds.json'), { versions: [] as ThresholdVersion[] });
+    this.db = jsonDocument(path.join(dir, 'thresholds.json'), { versions: [] as ThresholdVersion[] }, 'approved thresholds (the configured ones apply until a new approval)');
   }
 
   get current(): ThresholdVersion | null {

@@ -13,8 +13,8 @@
  * that case by answering `interrupted`).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { endCutShortLine, writeFully } from '../json-lines.ts';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { endCutShortLine, readJsonLines, writeFully } from '../json-lines.ts';
 import { isNoSpace } from '../storage/health.ts';
 import path from 'node:path';
 import type { Result } from '../../../contract/payloads.ts';
@@ -142,17 +142,11 @@ export class PartMemory {
 
   private load(file: string): void {
     const since = this.now() - this.options.keepHours * 3_600_000;
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      if (line.length === 0) continue;
-      let answer: Answer;
-      try {
-        answer = JSON.parse(line) as Answer;
-      } catch {
-        continue; // a line cut short by a crash: that answer was never given
-      }
-      if (typeof answer.partId === 'string' && answer.at >= since) this.remember(answer);
-    }
+    // A line cut short by a crash is skipped (that answer was never given); other unreadable lines are reported.
+    const valid = (v: unknown) => typeof (v as Answer).partId === 'string' && typeof (v as Answer).at === 'number' && typeof (v as Answer).result === 'object';
+    for (const answer of readJsonLines<Answer>(file, 'part answers (what a redelivered frame is answered)', valid)) if (answer.at >= since) this.remember(answer);
   }
+
 }
 
 /** A frame or trigger refused because its part id is still in use by another part (in inspection, or waiting for a person). */

@@ -12,15 +12,35 @@ import { JSONFileSync } from 'lowdb/node';
 import { LowSync } from 'lowdb';
 import type { Closing, OpenReview } from './book.ts';
 import { endCutShortLine, readJsonLines, writeFully } from '../json-lines.ts';
+import { damagedMoved } from '../storage/damaged.ts';
 
 /**
  * A lowdb document backed by its file, always. (lowdb's own presets swap in an in-memory adapter
  * when NODE_ENV is "test", which would make every durability test pass without touching the disk.)
  */
-export function jsonDocument<T>(file: string, defaults: T): LowSync<T> {
+export function jsonDocument<T extends object>(file: string, defaults: T, holds = 'state'): LowSync<T> {
   const db = new LowSync<T>(new JSONFileSync<T>(file), defaults);
-  db.read();
+  let problem: string | null = null;
+  try {
+    db.read();
+    if (!sameShape(db.data, defaults)) problem = 'does not hold what it should (a field is missing or of the wrong kind)';
+  } catch (error) {
+    problem = `is not valid JSON (${(error as Error).message})`;
+  }
+  if (problem !== null) {
+    // Damaged: moved aside, and the station starts from the defaults rather than crash-loop.
+    damagedMoved(file, problem, holds);
+    db.data = structuredClone(defaults);
+  }
   return db;
+}
+
+function sameShape(data: unknown, defaults: object): boolean {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return false;
+  return Object.entries(defaults).every(([key, value]) => {
+    const found = (data as Record<string, unknown>)[key];
+    return Array.isArray(value) ? Array.isArray(found) : typeof found === typeof value;
+  });
 }
 
 export interface ReviewStore {
@@ -104,7 +124,7 @@ export class FileReviewStore implements ReviewStore {
     mkdirSync(dir, { recursive: true });
     this.journal = path.join(dir, 'open-reviews.jsonl');
     this.load();
-    this.scoresDb = jsonDocument<{ counts: number[] }>(path.join(dir, 'scores.json'), { counts: new Array(ScoreHistogram.BINS).fill(0) });
+    this.scoresDb = jsonDocument<{ counts: number[] }>(path.join(dir, 'scores.json'), { counts: new Array(ScoreHistogram.BINS).fill(0) }, 'score histogram (statistics)');
     this.histogram = new ScoreHistogram(this.scoresDb.data.counts.length === ScoreHistogram.BINS ? this.scoresDb.data.counts : undefined);
     // The histogram is statistics, not a record: written every few seconds, not per part.
     this.timer = setInterval(() => this.flushScores(), 5000);
@@ -120,7 +140,7 @@ export class FileReviewStore implements ReviewStore {
       .filter((name) => /^decisions-\d{4}-\d{2}-\d{2}\.jsonl$/.test(name))
       .sort()
       .slice(-days);
-    const all = files.flatMap((file) => readJsonLines<Closing>(path.join(this.dir, file)));
+    const all = files.flatMap((file) => readJsonLines<Closing>(path.join(this.dir, file), 'decided reviews', (v) => typeof (v as Closing).partId === 'string' && typeof (v as Closing).at === 'number'));
     // A correction replaces the decision it corrects: calibration, export and refit see the part once, as corrected.
     const replaced = new Set<Closing>();
     const last = new Map<string, Closing>();
@@ -208,8 +228,19 @@ export class FileReviewStore implements ReviewStore {
    */
   private load(): void {
     const legacy = path.join(this.dir, 'open-reviews.json');
-    if (existsSync(legacy)) for (const review of (JSON.parse(readFileSync(legacy, 'utf8')) as { open?: OpenReview[] }).open ?? []) this.open.set(review.partId, review);
-    for (const line of readJsonLines<JournalLine>(this.journal)) {
+    if (existsSync(legacy)) {
+      let reviews: OpenReview[] | null = null;
+      try {
+        const open = (JSON.parse(readFileSync(legacy, 'utf8')) as { open?: unknown }).open ?? [];
+        if (Array.isArray(open)) reviews = open as OpenReview[];
+      } catch {
+        // damaged: reported below
+      }
+      if (reviews) for (const review of reviews) this.open.set(review.partId, review);
+      else damagedMoved(legacy, 'is not a valid open reviews document', 'open reviews');
+    }
+    const valid = (v: unknown) => typeof (v as { closed?: unknown }).closed === 'string' || typeof (v as { opened?: { partId?: unknown } }).opened?.partId === 'string';
+    for (const line of readJsonLines<JournalLine>(this.journal, 'open reviews', valid)) {
       if ('opened' in line) this.open.set(line.opened.partId, line.opened);
       else this.open.delete(line.closed);
     }
