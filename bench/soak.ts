@@ -85,7 +85,32 @@ async function main(): Promise<number> {
     },
     root,
   );
-  let loupe: LoupeProcess = await startLoupe('edge', ['--config', file]);
+  const crashes: string[] = [];
+  let expectExit = false;
+  let loupe: LoupeProcess;
+  /** Starts the station; an exit nobody asked for is a crash: counted, its last log lines kept, restarted as systemd would. */
+  const start = async () => {
+    loupe = await startLoupe('edge', ['--config', file]);
+    const started = loupe;
+    started.child.once('exit', (code, signal) => {
+      if (expectExit || started !== loupe) return;
+      crashes.push(`exit ${code ?? signal}: ${started.logs.slice(-5).join(' | ')}`);
+      stationUp = false;
+      void start().then(() => (stationUp = true));
+    });
+  };
+  const stopStation = async (signal: NodeJS.Signals) => {
+    expectExit = true;
+    const child = loupe.child;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(signal);
+      await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
+    }
+    expectExit = false;
+  };
+  let stationUp = true;
+  await start();
   const observer = await Collector.connect(mosquitto.url, [`${base}/result`, `${base}/verdict`], { clientId: 'soak-observer', clean: false });
   const sender = mqtt.connect(mosquitto.url, { clientId: 'soak-plc', clean: false, reconnectPeriod: 200 });
   const dashboards = ['dash-a', 'dash-b'].map((user) => {
@@ -102,7 +127,6 @@ async function main(): Promise<number> {
 
   const accepted = new Set<string>();
   let n = 0;
-  let stationUp = true;
   const figures = { kills: 0, brokerOutages: 0, diskFullWindows: 0, http: 0, mqtt: 0, triggers: 0 };
   const traffic = async (until: number) => {
     while (Date.now() < until) {
@@ -123,16 +147,16 @@ async function main(): Promise<number> {
   };
   const chaos = async (until: number) => {
     let diskDone = !asRoot;
+    const first = ['kill', 'broker']; // each kind at least once, then at random
     while (Date.now() < until - 8000) {
       await sleep(4000 + Math.random() * 4000);
-      const what = !diskDone && Date.now() > until - seconds * 500 ? 'disk' : pick(['kill', 'kill', 'broker']);
+      const what = first.shift() ?? (!diskDone && Date.now() > until - seconds * 500 ? 'disk' : pick(['kill', 'kill', 'broker']));
       if (what === 'kill') {
         stationUp = false;
-        loupe.child.kill('SIGKILL');
-        await new Promise((resolve) => loupe.child.once('exit', resolve));
+        await stopStation('SIGKILL');
         figures.kills += 1;
         await sleep(Math.random() * 1000);
-        loupe = await startLoupe('edge', ['--config', file]);
+        await start();
         stationUp = true;
       } else if (what === 'broker') {
         await mosquitto.stop();
@@ -155,12 +179,12 @@ async function main(): Promise<number> {
 
   // Settle: everything acknowledged gets its final answer (reviews left alone reach their deadline).
   const finals = () => {
-    // A verdict is final; a storage_full result tells the line to hold the part, so it is a hold
-    // (and agrees with a later hold verdict of the same part).
+    // A verdict is final. A storage_full result is a review no verdict may follow: the line holds
+    // the part, which is its final answer unless a verdict does follow (a review that was on disk).
     const byPart = new Map<string, Set<string>>();
     const add = (partId: string, what: string) => byPart.set(partId, (byPart.get(partId) ?? new Set()).add(what));
     for (const verdict of observer.json<VerdictMessage>('/verdict')) add(verdict.partId, verdict.verdict);
-    for (const result of observer.json<Result>('/result')) if (result.reasons.includes('storage_full')) add(result.partId, 'hold');
+    for (const result of observer.json<Result>('/result')) if (result.reasons.includes('storage_full') && !byPart.has(result.partId)) add(result.partId, 'hold');
     return byPart;
   };
   const settleBy = Date.now() + 60_000;
@@ -182,8 +206,7 @@ async function main(): Promise<number> {
   const logged = logVerdicts(path.join(dataDir, 'log'));
   const disagree = [...logged].filter(([id, verdict]) => byPart.has(id) && !byPart.get(id)?.has(verdict)).map(([id]) => id);
 
-  loupe.child.kill('SIGTERM');
-  await new Promise((resolve) => loupe.child.once('exit', resolve));
+  await stopStation('SIGTERM');
   await Promise.all([observer.close(), sender.endAsync(), ...dashboards.map((d) => d.endAsync())]);
   await mosquitto.stop();
   if (asRoot) execFileSync('umount', ['-l', dataDir]);
@@ -197,14 +220,15 @@ async function main(): Promise<number> {
     lost: lost.length,
     conflicting: conflicting.length,
     passedWithoutScoreOrAccept: wrongPass.length,
+    crashes: crashes.length,
     logVerdicts: logged.size,
     logDisagrees: disagree.length,
   };
   console.log(JSON.stringify(summary));
-  for (const [what, ids] of [['lost', lost], ['conflicting', conflicting], ['passed without a score below pass or an accept', wrongPass], ['log disagrees', disagree]] as const) {
+  for (const [what, ids] of [['station crashed', crashes], ['lost', lost], ['conflicting', conflicting], ['passed without a score below pass or an accept', wrongPass], ['log disagrees', disagree]] as const) {
     if (ids.length > 0) console.error(`soak: ${what}: ${ids.slice(0, 20).join(', ')}`);
   }
-  return lost.length + conflicting.length + wrongPass.length + disagree.length === 0 ? 0 : 1;
+  return crashes.length + lost.length + conflicting.length + wrongPass.length + disagree.length === 0 ? 0 : 1;
 }
 
 main().then(

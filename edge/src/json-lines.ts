@@ -1,6 +1,6 @@
 /** Files of one JSON value a line, as the station's journals keep them. */
 import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { StorageFull } from './storage/health.ts';
+import { isNoSpace, StorageFull } from './storage/health.ts';
 import { damagedKept, damagedMoved } from './storage/damaged.ts';
 
 /**
@@ -74,7 +74,13 @@ export function endCutShortLine(file: string): void {
 export function writeFully(fd: number, bytes: Buffer, what: string, position?: number): void {
   let offset = 0;
   while (offset < bytes.length) {
-    const written = writeSync(fd, bytes, offset, bytes.length - offset, position === undefined ? null : position + offset);
+    let written: number;
+    try {
+      written = writeSync(fd, bytes, offset, bytes.length - offset, position === undefined ? null : position + offset);
+    } catch (error) {
+      if (isNoSpace(error)) throw Object.assign(new StorageFull(what), { cause: error });
+      throw error;
+    }
     if (written <= 0) throw new StorageFull(what);
     offset += written;
   }

@@ -366,8 +366,9 @@ export class Station {
       this.link.take(partId, source);
       return true;
     } catch (error) {
-      if (error instanceof StorageFull) return false;
-      throw error;
+      if (!(error instanceof StorageFull)) throw error;
+      this.storage.full('the parts in hand', error);
+      return false;
     }
   }
 
@@ -522,8 +523,9 @@ export class Station {
       }
     } catch (error) {
       // The disk filled up while the part was recorded: nothing of it went out; it is answered fail-safe.
-      if (error instanceof StorageFull) return this.unrecorded(frame, score, startedAt, scoredBy);
-      throw error;
+      if (!(error instanceof StorageFull)) throw error;
+      this.storage.full(`the record of part ${frame.partId}`, error);
+      return this.unrecorded(frame, score, startedAt, scoredBy);
     }
     this.metrics?.frames.inc({ station: this.id, source: frame.source, verdict: result.verdict, reason: result.reasons[0] ?? '' });
     if (score !== null) this.metrics?.inference.observe({ station: this.id }, (timing.decodeMs + timing.inferMs) / 1000);
@@ -651,6 +653,7 @@ export class Station {
       return 'closed';
     } catch (error) {
       if (!(error instanceof StorageFull)) throw error;
+      this.storage.full(`the decision of part ${closing.partId}`, error);
       if (!written) return 'not_recorded';
       this.unannounced.push({ ...closing, ...(requestId !== undefined ? { requestId } : {}) });
       return 'held';

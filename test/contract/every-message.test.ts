@@ -157,7 +157,7 @@ describe('every message a station publishes', () => {
     const verdicts = collector.json<VerdictMessage>('/verdict');
     expect(new Set(verdicts.map((v) => `${v.decidedBy}:${v.verdict}`))).toEqual(new Set(['model:pass', 'model:reject', 'human:pass', 'human:reject', 'timeout:hold']));
     const codes = (validators.get('error')?.schema as { properties: { code: { anyOf: { const: string }[] } } }).properties.code.anyOf.map((c) => c.const);
-    // storage_full needs a full disk: test/integration/disk-full.test.ts makes one
+    // storage_full needs a full disk: test/integration/disk-full.test.ts and npm run soak make one
     expect(new Set(collector.json<ErrorMessage>('/error').map((e) => e.code))).toEqual(new Set(codes.filter((code) => code !== 'storage_full')));
   }, 90_000);
 
