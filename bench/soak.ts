@@ -146,11 +146,11 @@ async function main(): Promise<number> {
     }
   };
   const chaos = async (until: number) => {
-    let diskDone = !asRoot;
-    const first = ['kill', 'broker']; // each kind at least once, then at random
+    // Each kind at least once (the full disk once, as root), then kills and broker outages at random.
+    const first = asRoot ? ['kill', 'broker', 'disk'] : ['kill', 'broker'];
     while (Date.now() < until - 8000) {
-      await sleep(4000 + Math.random() * 4000);
-      const what = first.shift() ?? (!diskDone && Date.now() > until - seconds * 500 ? 'disk' : pick(['kill', 'kill', 'broker']));
+      await sleep(3000 + Math.random() * 3000);
+      const what = first.shift() ?? pick(['kill', 'kill', 'broker']);
       if (what === 'kill') {
         stationUp = false;
         await stopStation('SIGKILL');
@@ -164,7 +164,6 @@ async function main(): Promise<number> {
         await sleep(2000 + Math.random() * 2000);
         await mosquitto.restart();
       } else {
-        diskDone = true;
         const filler = fill(dataDir);
         figures.diskFullWindows += 1;
         await sleep(5000);
