@@ -60,7 +60,7 @@ export function endCutShortLine(file: string): void {
   try {
     const last = Buffer.alloc(1);
     const size = fstatSync(fd).size;
-    if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 10) writeSync(fd, '\n', size);
+    if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 10) writeFully(fd, Buffer.from('\n'), file, size);
   } finally {
     closeSync(fd);
   }

@@ -380,6 +380,7 @@ export class Station {
     const result = this.resultOf(frame, failSafe('storage_full'), score, { decodeMs: 0, inferMs: 0 }, startedAt, `the station disk is full: this part could not be recorded (${this.storage.detail ?? 'no space left'}); hold it for a person`, scoredBy);
     this.log.warn({ partId: frame.partId, source: frame.source }, 'disk full; part answered review (storage_full) without a record');
     this.parts.rememberOnly(frame.partId, frame.fingerprint ?? null, frame.requestId, result);
+    this.defectLog?.result(result); // the log's last word on the part, as the line's (kept in memory until the disk takes it)
     this.link.publishUnrecorded(result);
     this.metrics?.frames.inc({ station: this.id, source: frame.source, verdict: result.verdict, reason: 'storage_full' });
     return result;
@@ -513,9 +514,11 @@ export class Station {
       const next =
         decision.verdict === 'review'
           ? this.recordReview(result)
-          : this.verdictOf({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now(), requestId: frame.requestId });
+          : this.verdictOf({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now(), requestId: frame.requestId }, false);
       try {
         this.link.publishResult(result, next);
+        // In the defect log once it is in the outbox: a verdict the full disk kept from the line is not logged.
+        if ('decidedBy' in next) this.defectLog?.verdict(next);
         this.tell(result, 'decidedBy' in next ? next : null);
       } catch (error) {
         if (next.schema === 'loupe/review@1') this.unopen(frame.partId);
@@ -676,11 +679,11 @@ export class Station {
    * A part's verdict message, recorded in the defect log before it goes out. Its fields are picked
    * one by one: a closing carries more (the part's result) than the verdict schema allows.
    */
-  private verdictOf(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string; requestId?: string; corrects?: Closing['corrects'] }): VerdictMessage {
+  private verdictOf(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string; requestId?: string; corrects?: Closing['corrects'] }, logged = true): VerdictMessage {
     const message: VerdictMessage = { schema: 'loupe/verdict@1', line: this.line, station: this.id, partId: v.partId, verdict: v.verdict, decidedBy: v.decidedBy, score: v.score, at: new Date(v.at).toISOString() };
     for (const key of ['user', 'category', 'note', 'requestId'] as const) if (v[key] !== undefined) message[key] = v[key];
     if (v.corrects) message.corrects = { ...v.corrects, at: new Date(v.corrects.at).toISOString() };
-    this.defectLog?.verdict(message);
+    if (logged) this.defectLog?.verdict(message);
     return message;
   }
 }
