@@ -625,7 +625,9 @@ export class Station {
       case 'corrected':
         this.log.warn({ partId: decision.partId, verdict: outcome.closing.verdict, was: outcome.previous.verdict, user: decision.user }, 'decision corrected');
         this.defectLog?.decision(this.line, this.id, decision, new Date(outcome.closing.at).toISOString());
-        this.close(outcome.closing, decision.requestId);
+        if (this.tryClose(outcome.closing, decision.requestId) === 'not_recorded') {
+          this.link.refuse(this.link.decisionTopic, 'storage_full', `part ${decision.partId}: the station disk is full and cannot record the correction; send it again once space is back`, decision.partId, decision.requestId);
+        }
         return;
       case 'duplicate':
         this.log.info({ partId: decision.partId }, 'same decision received again; nothing changes');
