@@ -32,6 +32,7 @@ interface Config {
   pool?: number;
   candidates?: number;
   train?: number;
+  margin?: number;
   size?: number;
 }
 
@@ -42,7 +43,7 @@ export async function sweep(data: string, config: Config): Promise<Record<string
   const files = (await trainImages(data)).slice(0, config.train ?? 80);
   const pixels: Uint8Array[] = [];
   for (const f of files) pixels.push(await framePixels(await readImage(f), input));
-  const extractor = pretrained({ stride: config.stride ?? 8, taps: (config.taps ?? ['s4a', 's4', 's8']).map((t) => TAPS[t]), pool: config.pool ?? 3 });
+  const extractor = pretrained({ stride: config.stride ?? 8, taps: (config.taps ?? ['s4a', 's4', 's8']).map((t) => TAPS[t]), pool: config.pool ?? 3, margin: config.margin });
   const started = performance.now();
   const fitted = await fitStatistics(extractor, shape, () => pixels, { bank: true, gaussian: false }, { dims: config.dims ?? 64, bankSize: config.bankSize ?? 4096, candidates: config.candidates ?? 60_000, maxShare: config.maxShare, standardise: config.standardise });
   const fitSeconds = (performance.now() - started) / 1000;
