@@ -4,6 +4,7 @@
  * deadline. Every part gets exactly one result, whatever goes wrong.
  */
 import type { FrameBytes } from './ingest/frame-bytes.ts';
+import { whatIf, type WhatIf } from './review/what-if.ts';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { StationConfig, Thresholds } from '../../config/schema.ts';
@@ -114,6 +115,11 @@ export class Station {
   /** Proposes thresholds from people's decisions; nothing changes until someone approves. */
   proposal(): Proposal {
     return propose(this.state.reviews.closings(30), this.thresholds, this.state.reviews.scoreHistogram(), { auditShare: this.config.audit.share });
+  }
+
+  /** What other thresholds would have done to the decided history; nothing changes. */
+  whatIf(ask: { passBelow?: number; rejectAbove?: number; steps?: number }): WhatIf {
+    return whatIf(this.id, this.state.reviews.closings(30), this.thresholds, this.state.reviews.scoreHistogram(), { ...ask, auditShare: this.config.audit.share });
   }
 
   approveThresholds(thresholds: Thresholds, approvedBy: string, basis?: string): ThresholdVersion {

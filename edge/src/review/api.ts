@@ -8,6 +8,7 @@ import { Type } from '@sinclair/typebox';
 import type { Station } from '../station.ts';
 import { checkKnownGood } from '../vision/known-good.ts';
 import { InspectionPool } from '../vision/pool.ts';
+import { WhatIfSchema } from './what-if.ts';
 
 export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> = async (app, { stations }) => {
   const find = (id: string) => stations.get(id);
@@ -19,6 +20,32 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
     if (!station) return reply.code(404).send(unknown(request.params.station));
     return station.proposal();
   });
+
+  app.get<{ Params: { station: string }; Querystring: { passBelow?: number; rejectAbove?: number; steps?: number } }>(
+    '/api/stations/:station/what-if',
+    {
+      config: { access: 'manager' },
+      schema: {
+        params: StationParams,
+        querystring: Type.Object(
+          { passBelow: Type.Optional(Type.Number({ minimum: 0 })), rejectAbove: Type.Optional(Type.Number({ minimum: 0 })), steps: Type.Optional(Type.Integer({ minimum: 2, maximum: 200 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: WhatIfSchema },
+      },
+    },
+    async (request, reply) => {
+      const station = find(request.params.station);
+      if (!station) return reply.code(404).send(unknown(request.params.station));
+      const ask = request.query;
+      const passBelow = ask.passBelow ?? station.thresholds.passBelow;
+      const rejectAbove = ask.rejectAbove ?? station.thresholds.rejectAbove;
+      if ((ask.passBelow !== undefined || ask.rejectAbove !== undefined) && !(passBelow <= rejectAbove)) {
+        return reply.code(400).send({ error: 'invalid_thresholds', message: `passBelow ${passBelow} must not exceed rejectAbove ${rejectAbove}` });
+      }
+      return station.whatIf(ask);
+    },
+  );
 
   app.get<{ Params: { station: string } }>('/api/stations/:station/thresholds', { schema: { params: StationParams } }, async (request, reply) => {
     const station = find(request.params.station);
