@@ -106,6 +106,39 @@ export const VerdictSchema = Type.Object(
   { additionalProperties: false, $id: 'loupe/verdict@1', title: 'verdict (out)', description: 'the final word on a part' },
 );
 
+const Drift = Type.Object(
+  {
+    detected: Type.Boolean({ description: 'a shift is significant and large enough to look at; nothing was changed' }),
+    signals: Type.Array(Type.Union([Type.Literal('passed_scores'), Type.Literal('review_rate')]), { description: 'what shifted' }),
+    passedScores: Type.Optional(
+      Type.Object(
+        {
+          reference: Type.Integer({ description: 'passed parts in the reference window' }),
+          recent: Type.Integer({ description: 'passed parts in the recent window' }),
+          statistic: Type.Number({ description: 'Kolmogorov-Smirnov D: the largest gap between the two score distributions (0 to 1)' }),
+          pValue: Type.Number(),
+          referenceMedian: Type.Number(),
+          recentMedian: Type.Number(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    reviewRate: Type.Optional(
+      Type.Object(
+        {
+          reference: Type.Number({ description: 'share of parts sent to a person in the reference window' }),
+          recent: Type.Number({ description: 'the same share over the recent window' }),
+          referenceParts: Type.Integer(),
+          recentParts: Type.Integer(),
+          pValue: Type.Number(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'drift of the passed scores or the review rate against a reference window, with the evidence' },
+);
+
 export const StatusSchema = Type.Object(
   {
     schema: schemaTag('status'),
@@ -118,6 +151,7 @@ export const StatusSchema = Type.Object(
     overloaded: Type.Optional(Type.Boolean({ description: 'the queue is full: new frames go to review with reason overload' })),
     openReviews: Type.Optional(Type.Integer({ description: 'reviews waiting for a person' })),
     outboxDepth: Type.Optional(Type.Integer({ description: 'messages not yet acknowledged by the broker (after an outage, what is still being delivered)' })),
+    drift: Type.Optional(Drift),
     lastFrameAgeMs: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'milliseconds since the last frame arrived; null before the first' })),
     at: Timestamp,
   },
@@ -184,6 +218,7 @@ export type Status = Static<typeof StatusSchema>;
 export type ErrorMessage = Static<typeof ErrorSchema>;
 export type TriggerAck = Static<typeof TriggerAckSchema>;
 export type Reason = Static<typeof Reason>;
+export type Drift = Static<typeof Drift>;
 
 export const payloadSchemas: Record<string, TSchema> = {
   trigger: TriggerSchema,

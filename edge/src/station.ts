@@ -5,10 +5,11 @@
  */
 import type { FrameBytes } from './ingest/frame-bytes.ts';
 import { whatIf, type WhatIf } from './review/what-if.ts';
+import type { DriftWatch } from './review/drift.ts';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { StationConfig, Thresholds } from '../../config/schema.ts';
-import type { Decision as DecisionMessage, Reason, Result, Review, Status, Trigger, VerdictMessage } from '../../contract/payloads.ts';
+import type { Decision as DecisionMessage, Drift, Reason, Result, Review, Status, Trigger, VerdictMessage } from '../../contract/payloads.ts';
 import { decide, failSafe, type Decision } from './decide/policy.ts';
 import { InspectionError } from './reasons.ts';
 import { ReviewBook, type Closing } from './review/book.ts';
@@ -97,7 +98,7 @@ export class Station {
     private model: Inspector,
     private readonly link: StationLink,
     private readonly imageDir: string,
-    private readonly state: { reviews: ReviewStore; thresholds: ThresholdHistory; parts?: PartMemory },
+    private readonly state: { reviews: ReviewStore; thresholds: ThresholdHistory; parts?: PartMemory; drift?: DriftWatch },
     private readonly log: Logger,
     private readonly random: () => number = Math.random,
   ) {
@@ -124,6 +125,7 @@ export class Station {
 
   approveThresholds(thresholds: Thresholds, approvedBy: string, basis?: string): ThresholdVersion {
     const version = this.state.thresholds.approve(thresholds, approvedBy, basis);
+    this.state.drift?.rebase(); // other thresholds pass other parts: the drift reference starts again
     this.log.info({ thresholds, approvedBy, version: version.version }, 'thresholds changed');
     this.link.publishStatus(this.status('online'));
     return version;
@@ -140,6 +142,7 @@ export class Station {
   async swapModel(next: Inspector & { close(): Promise<void> }): Promise<void> {
     const previous = this.model as Inspector & { close?: () => Promise<void> };
     this.model = next;
+    this.state.drift?.rebase(); // another model's scores do not compare with the old one's
     this.log.info({ from: previous.manifest.id + '@' + previous.manifest.version, to: next.manifest.id + '@' + next.manifest.version }, 'model swapped');
     this.link.publishStatus(this.status('online'));
     // Only the frames already on the old model are waited for, not the queue, which may never empty.
@@ -215,6 +218,7 @@ export class Station {
     for (const waiting of this.awaitingFrame.values()) clearTimeout(waiting.timer);
     await this.link.stop(this.status('offline'));
     this.parts.close();
+    this.state.drift?.close();
     // The model in force may not be the one the station started with (a swap): close that one.
     await (this.model as Inspector & { close?: () => Promise<void> }).close?.();
   }
@@ -231,9 +235,15 @@ export class Station {
       overloaded: this.overloaded,
       openReviews: this.book.openCount,
       outboxDepth: this.link.outboxDepth,
+      ...this.driftStatus(),
       lastFrameAgeMs: this.lastFrameAt === null ? null : Math.round(performance.now() - this.lastFrameAt),
       at: new Date().toISOString(),
     };
+  }
+
+  private driftStatus(): { drift?: Drift } {
+    const drift = this.state.drift?.assess();
+    return drift ? { drift } : {};
   }
 
   /**
@@ -421,6 +431,7 @@ export class Station {
     };
     if (detail) result.detail = detail;
     if (score !== null) this.state.reviews.scored(score);
+    this.state.drift?.observe({ verdict: decision.verdict, score });
     // A review is on disk before any message about the part goes out: a crash in between cannot
     // leave a part the line was told is waiting for a person, with no one knowing.
     const evidence = decision.verdict !== 'pass' ? this.evidenceOf(result, frame.image, timing) : {};
