@@ -15,6 +15,11 @@ const Reason = Type.Union(
   ['borderline', 'above_reject', 'audit', 'unreadable_image', 'model_error', 'overload', 'missing_frame', 'interrupted'].map((r) => Type.Literal(r)),
 );
 const Thresholds = Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }, { additionalProperties: false });
+/** Optional in v1: a category suggested from people's earlier categories, never a person's word. */
+const Suggestion = Type.Object(
+  { category: Type.String(), confidence: Type.Number({ minimum: 0, maximum: 1, description: "the winning share of the nearest labelled parts' vote" }) },
+  { additionalProperties: false, description: 'the defect category suggested from the categories people gave similar parts; a suggestion, not a decision' },
+);
 const ModelRef = Type.Object({ id: Type.String(), version: Type.String() }, { additionalProperties: false });
 /** Optional in v1 (an older reader or sender is unaffected): a trigger's or decision's id, echoed in what answers it. */
 const RequestId = Type.String({ minLength: 1, maxLength: 128, description: "the caller's id for this request; the station echoes it in the ack, result, verdict or error that answers it" });
@@ -84,6 +89,7 @@ export const ReviewSchema = Type.Object(
     deadline: Timestamp,
     defaultAction: FinalVerdict,
     categories: Type.Array(Type.String()),
+    suggestion: Type.Optional(Suggestion),
   },
   { additionalProperties: false, $id: 'loupe/review@1', title: 'review (out, retained until decided)', description: 'a part waiting for a person' },
 );
@@ -99,6 +105,7 @@ export const VerdictSchema = Type.Object(
     user: Type.Optional(Type.String()),
     category: Type.Optional(Type.String()),
     note: Type.Optional(Type.String()),
+    suggestion: Type.Optional(Suggestion),
     score: Type.Union([Type.Number(), Type.Null()]),
     requestId: Type.Optional(RequestId),
     at: Timestamp,

@@ -6,6 +6,7 @@
 import type { FrameBytes } from './ingest/frame-bytes.ts';
 import { whatIf, type WhatIf } from './review/what-if.ts';
 import type { DriftWatch } from './review/drift.ts';
+import { featuresOf, type CategoryBook, type Suggestion, type SuggestionAccuracy } from './review/suggest.ts';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { StationConfig, Thresholds } from '../../config/schema.ts';
@@ -98,7 +99,7 @@ export class Station {
     private model: Inspector,
     private readonly link: StationLink,
     private readonly imageDir: string,
-    private readonly state: { reviews: ReviewStore; thresholds: ThresholdHistory; parts?: PartMemory; drift?: DriftWatch },
+    private readonly state: { reviews: ReviewStore; thresholds: ThresholdHistory; parts?: PartMemory; drift?: DriftWatch; categories?: CategoryBook },
     private readonly log: Logger,
     private readonly random: () => number = Math.random,
   ) {
@@ -435,6 +436,7 @@ export class Station {
     // A review is on disk before any message about the part goes out: a crash in between cannot
     // leave a part the line was told is waiting for a person, with no one knowing.
     const evidence = decision.verdict !== 'pass' ? this.evidenceOf(result, frame.image, timing) : {};
+    const suggestion = decision.verdict !== 'pass' && score !== null ? this.suggest(frame.partId, score, timing) : null;
     this.defectLog?.result(result, evidence);
     // Remembered before the result goes out: a redelivery after a crash right after it gets this answer.
     this.parts.answered(frame.partId, frame.fingerprint ?? null, frame.requestId, result);
@@ -442,8 +444,8 @@ export class Station {
     // the model's verdict.
     const next =
       decision.verdict === 'review'
-        ? this.recordReview(result)
-        : this.verdictOf({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now(), requestId: frame.requestId });
+        ? this.recordReview(result, suggestion)
+        : this.verdictOf({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now(), requestId: frame.requestId, ...(suggestion && decision.verdict === 'reject' ? { suggestion } : {}) });
     this.link.publishResult(result, next);
     this.tell(result, 'decidedBy' in next ? next : null);
     this.metrics?.frames.inc({ station: this.id, source: frame.source, verdict: result.verdict, reason: result.reasons[0] ?? '' });
@@ -469,7 +471,22 @@ export class Station {
     return { ...(kept.image ? { image: relative(kept.image) } : {}), ...(kept.heatmap ? { heatmap: relative(kept.heatmap) } : {}) };
   }
 
-  private recordReview(result: Result): Review {
+  /** A category suggested for a part the model rejects or sends to a person, recorded with its features. */
+  private suggest(partId: string, score: number, measured: Measured): Suggestion | null {
+    const book = this.state.categories;
+    const features = book ? featuresOf(score, measured.map, measured.mapWidth, measured.mapHeight) : null;
+    if (!book || !features) return null;
+    const suggestion = book.suggest(features);
+    book.featured(partId, features, suggestion, Date.now());
+    return suggestion;
+  }
+
+  /** How often people chose the suggested category; null when the station does not suggest. */
+  suggestionAccuracy(): SuggestionAccuracy | null {
+    return this.state.categories?.accuracy(this.id) ?? null;
+  }
+
+  private recordReview(result: Result, suggestion: Suggestion | null = null): Review {
     const now = Date.now();
     const deadline = now + this.config.review.deadlineSeconds * 1000;
     const review: Review = {
@@ -485,6 +502,7 @@ export class Station {
       deadline: new Date(deadline).toISOString(),
       defaultAction: this.config.review.defaultAction,
       categories: this.config.defectCategories,
+      ...(suggestion ? { suggestion } : {}),
     };
     const open = { partId: result.partId, score: result.score, reasons: result.reasons, openedAt: now, deadline, message: review, result };
     this.state.reviews.opened(open); // on disk before anyone is told
@@ -516,6 +534,7 @@ export class Station {
         this.deadlines.delete(decision.partId);
         this.log.info({ partId: decision.partId, verdict: outcome.closing.verdict, user: decision.user }, 'review decided');
         this.defectLog?.decision(this.line, this.id, decision, new Date(outcome.closing.at).toISOString());
+        if (decision.decision === 'reject' && decision.category) this.state.categories?.labelled(decision.partId, decision.category, decision.user, outcome.closing.at);
         this.close(outcome.closing, decision.requestId);
         return;
       case 'duplicate':
@@ -555,9 +574,10 @@ export class Station {
    * A part's verdict message, recorded in the defect log before it goes out. Its fields are picked
    * one by one: a closing carries more (the part's result) than the verdict schema allows.
    */
-  private verdictOf(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string; requestId?: string }): VerdictMessage {
+  private verdictOf(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string; requestId?: string; suggestion?: Suggestion }): VerdictMessage {
     const message: VerdictMessage = { schema: 'loupe/verdict@1', line: this.line, station: this.id, partId: v.partId, verdict: v.verdict, decidedBy: v.decidedBy, score: v.score, at: new Date(v.at).toISOString() };
     for (const key of ['user', 'category', 'note', 'requestId'] as const) if (v[key] !== undefined) message[key] = v[key];
+    if (v.suggestion) message.suggestion = { category: v.suggestion.category, confidence: v.suggestion.confidence };
     this.defectLog?.verdict(message);
     return message;
   }

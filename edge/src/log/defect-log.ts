@@ -41,6 +41,7 @@ export interface VerdictRecord {
   decidedBy: 'model' | 'human' | 'timeout';
   user?: string;
   category?: string;
+  suggestion?: { category: string };
   at: string;
 }
 
@@ -101,7 +102,7 @@ export class DefectLog {
     this.count(verdict.at, verdict.line, verdict.station, `${verdict.verdict}/${verdict.decidedBy}`);
     const { line, station, partId, at } = verdict;
     if (!this.entries.has(partKey(line, station, partId))) return; // a plain auto-pass: counted only
-    this.record({ kind: 'verdict', line, station, partId, at, verdict: verdict.verdict, decidedBy: verdict.decidedBy, ...(verdict.user ? { user: verdict.user } : {}), ...(verdict.category ? { category: verdict.category } : {}) });
+    this.record({ kind: 'verdict', line, station, partId, at, verdict: verdict.verdict, decidedBy: verdict.decidedBy, ...(verdict.user ? { user: verdict.user } : {}), ...(verdict.category ? { category: verdict.category } : {}), ...(verdict.suggestion ? { suggestedCategory: verdict.suggestion.category } : {}) });
   }
 
   decision(line: string, station: string, decision: { partId: string; user: string; decision: 'accept' | 'reject'; category?: string; note?: string }, at: string): void {

@@ -9,6 +9,7 @@ import type { Station } from '../station.ts';
 import { checkKnownGood } from '../vision/known-good.ts';
 import { InspectionPool } from '../vision/pool.ts';
 import { WhatIfSchema } from './what-if.ts';
+import { SuggestionAccuracySchema } from './suggest.ts';
 
 export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> = async (app, { stations }) => {
   const find = (id: string) => stations.get(id);
@@ -44,6 +45,18 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
         return reply.code(400).send({ error: 'invalid_thresholds', message: `passBelow ${passBelow} must not exceed rejectAbove ${rejectAbove}` });
       }
       return station.whatIf(ask);
+    },
+  );
+
+  app.get<{ Params: { station: string } }>(
+    '/api/stations/:station/suggestions',
+    { config: { access: 'manager' }, schema: { params: StationParams, response: { 200: SuggestionAccuracySchema } } },
+    async (request, reply) => {
+      const station = find(request.params.station);
+      if (!station) return reply.code(404).send(unknown(request.params.station));
+      const accuracy = station.suggestionAccuracy();
+      if (!accuracy) return reply.code(404).send({ error: 'no_suggestions', message: `station "${station.id}" does not suggest categories` });
+      return accuracy;
     },
   );
 
