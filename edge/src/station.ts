@@ -6,6 +6,7 @@
 import type { FrameBytes } from './ingest/frame-bytes.ts';
 import { whatIf, type WhatIf } from './review/what-if.ts';
 import type { DriftWatch } from './review/drift.ts';
+import type { SecondOpinions } from './review/second.ts';
 import { featuresOf, type CategoryBook, type Suggestion, type SuggestionAccuracy } from './review/suggest.ts';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
@@ -99,7 +100,7 @@ export class Station {
     private model: Inspector,
     private readonly link: StationLink,
     private readonly imageDir: string,
-    private readonly state: { reviews: ReviewStore; thresholds: ThresholdHistory; parts?: PartMemory; drift?: DriftWatch; categories?: CategoryBook },
+    private readonly state: { reviews: ReviewStore; thresholds: ThresholdHistory; parts?: PartMemory; drift?: DriftWatch; categories?: CategoryBook; second?: SecondOpinions },
     private readonly log: Logger,
     private readonly random: () => number = Math.random,
   ) {
@@ -116,7 +117,9 @@ export class Station {
 
   /** Proposes thresholds from people's decisions; nothing changes until someone approves. */
   proposal(): Proposal {
-    return propose(this.state.reviews.closings(30), this.thresholds, this.state.reviews.scoreHistogram(), { auditShare: this.config.audit.share });
+    const closings = this.state.reviews.closings(30);
+    // Learnt from the settled answer where two people disagreed.
+    return propose(this.state.second?.learnFrom(closings) ?? closings, this.thresholds, this.state.reviews.scoreHistogram(), { auditShare: this.config.audit.share });
   }
 
   /** What other thresholds would have done to the decided history; nothing changes. */
@@ -481,6 +484,11 @@ export class Station {
     return suggestion;
   }
 
+  /** Second opinions, disputes and agreement; null when the station asks for none. */
+  get secondOpinions(): SecondOpinions | null {
+    return this.state.second ?? null;
+  }
+
   /** How often people chose the suggested category; null when the station does not suggest. */
   suggestionAccuracy(): SuggestionAccuracy | null {
     return this.state.categories?.accuracy(this.id) ?? null;
@@ -534,6 +542,7 @@ export class Station {
         this.deadlines.delete(decision.partId);
         this.log.info({ partId: decision.partId, verdict: outcome.closing.verdict, user: decision.user }, 'review decided');
         this.defectLog?.decision(this.line, this.id, decision, new Date(outcome.closing.at).toISOString());
+        if (this.state.second && this.state.second.share > 0 && this.state.second.consider(outcome.closing, this.random())) this.log.info({ partId: decision.partId }, 'queued for a second opinion');
         if (decision.decision === 'reject' && decision.category) this.state.categories?.labelled(decision.partId, decision.category, decision.user, outcome.closing.at);
         this.close(outcome.closing, decision.requestId);
         return;
