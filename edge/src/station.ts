@@ -45,6 +45,8 @@ export interface Measured {
   mapHeight?: number;
   /** the evidence the inspector kept itself */
   kept?: Kept;
+  /** the anomaly map's features for category suggestions, when the inspector kept the map itself */
+  features?: number[];
 }
 
 /** Something that can take a picture on demand (the synthetic camera; later a real one). */
@@ -477,7 +479,7 @@ export class Station {
   /** A category suggested for a part the model rejects or sends to a person, recorded with its features. */
   private suggest(partId: string, score: number, measured: Measured): Suggestion | null {
     const book = this.state.categories;
-    const features = book ? featuresOf(score, measured.map, measured.mapWidth, measured.mapHeight) : null;
+    const features = book ? (measured.features ?? featuresOf(score, measured.map, measured.mapWidth, measured.mapHeight)) : null;
     if (!book || !features) return null;
     const suggestion = book.suggest(features);
     book.featured(partId, features, suggestion, Date.now());
