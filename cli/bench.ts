@@ -25,6 +25,8 @@ const suites: Record<string, { about: string; run: Suite }> = {
   vision: { about: "model pre/post-processing over a bare session.run", run: async (_removeLater, modelDir) => (await import('../bench/vision.ts')).benchVision({ modelDir }) },
   log: { about: 'defect log: 100k inspections (5% stored): bytes per inspection, longest stall, month query, vs raw appends', run: async () => (await import('../bench/log.ts')).benchLog() },
   opcua: { about: 'PLC handshake: OPC UA trigger → ResultReady p50 / p99 beside the MQTT trigger → result, same station, same run', run: async () => (await import('../bench/opcua.ts')).benchOpcUa() },
+  plant: { about: 'plant service: log events/s into PostgreSQL through MQTT (vs a bare batched insert), lag p99 at 2,500 events/s, manager query p95 over 10M parts', run: async () => (await import('../bench/plant.ts')).benchPlant() },
+  camera: { about: 'camera: fps sustained from a 1280×1024 MJPEG stream at 25 fps, CPU per frame (acquisition + decode) over a bare decode, trigger-to-result p50 / p99', run: async () => (await import('../bench/camera.ts')).benchCamera() },
   screen: { about: 'review opened at the edge to part drawn in Chromium, p50 / p99, against a bare WebSocket to the same browser', run: async () => (await import('../bench/screen.ts')).benchScreen() },
 };
 

@@ -11,6 +11,11 @@ const commands: Record<string, Command> = {
   start: { summary: 'run everything in one process: embedded broker (unless mqtt.url is set), stations, dashboard', usage: [RUN_OPTIONS], load: () => import('./start.ts') },
   edge: { summary: 'run the edge stations only (connects to mqtt.url or the local broker)', usage: [RUN_OPTIONS], load: () => import('./edge.ts') },
   dashboard: { summary: 'run the dashboard only', usage: [RUN_OPTIONS], load: () => import('./dashboard.ts') },
+  plant: {
+    summary: "the plant service: every station's log events into PostgreSQL, the defect log and the fleet over them",
+    usage: ['[--config FILE] [--database URL] [--mqtt-url URL] [--http-port N] [--prefix P] [--group NAME] [--edge LINE=URL ...]'],
+    load: () => import('./plant.ts'),
+  },
   synth: { summary: 'write a synthetic dataset in the MVTec AD layout', usage: ['--out DIR [--seed S] [--count N] [--category bracket|brushed]...'], load: () => import('./synth.ts') },
   fit: {
     summary: 'fit an anomaly model on good parts and write model.onnx + manifest.json',
@@ -26,6 +31,7 @@ const commands: Record<string, Command> = {
     usage: ['import DIR [--out models/NAME] [--id ID] [--version V] [--ok-class NAME] [--size N] [--pass-below X] [--reject-above X] [--references FOLDER]', 'references MODEL_DIR FILE...', 'check MODEL_DIR'],
     load: () => import('./model.ts'),
   },
+  people: { summary: 'who may use the dashboard: list, add, set-password (recovers admin access), remove', usage: ['list|add NAME [--role ROLE]|set-password NAME|remove NAME [--config FILE]'], load: () => import('./people.ts') },
   bench: { summary: 'measure throughput, latency and overhead against raw decode + inference', usage: ['[--json] [--only SUITE,...] [--runs N]'], load: () => import('./bench.ts') },
 };
 
@@ -47,10 +53,13 @@ export function usage(): string {
     'Environment:',
     '  LOUPE_MQTT_USERNAME, LOUPE_MQTT_PASSWORD   broker credentials (override mqtt.username / mqtt.password)',
     '  LOUPE_ADMIN_USER, LOUPE_ADMIN_PASSWORD     the first admin, made on first start when nobody is registered',
+    '  LOUPE_DATABASE_URL                         plant: PostgreSQL connection string (else --database, else libpq\'s PG* variables)',
+    '  LOUPE_EDGE_USER, LOUPE_EDGE_PASSWORD       plant: its account on the edge boxes (images, model roll-outs)',
     '  LOUPE_LOG_LEVEL                            trace, debug, info (default), warn, error',
     '  LOUPE_LOG_FORMAT                           pretty (default on a terminal) or json (default otherwise)',
     '  LOUPE_BENCH_WORKERS                        inspection workers of the pipeline bench run directly (npx tsx bench/pipeline.ts)',
     '  LOUPE_SKIMAGE_DATA                         tests: folder of the scikit-image texture images (test/lab/textures.test.ts)',
+    "  LOUPE_DOC_SCREENSHOTS                      tests: 1 writes the dashboard tests' screenshots into docs/images",
     '  ${NAME} in the config file                 replaced by the environment variable NAME',
   ].join('\n');
 }

@@ -21,6 +21,7 @@ import { FolderIngest } from '../edge/src/ingest/folder.ts';
 import { SyntheticCamera } from '../edge/src/ingest/synthetic.ts';
 import { httpIngest } from '../edge/src/ingest/http.ts';
 import { FrameBytes } from '../edge/src/ingest/frame-bytes.ts';
+import { equipStation, startViews } from '../edge/src/cameras/equip.ts';
 import { InspectionPool } from '../edge/src/vision/pool.ts';
 import { LineFeed } from '../dashboard/src/feed.ts';
 import { dashboard } from '../dashboard/src/server.ts';
@@ -37,6 +38,8 @@ import { sweepImages } from '../edge/src/log/retention.ts';
 import { logApi } from '../edge/src/log/api.ts';
 import { checkKnownGood } from '../edge/src/vision/known-good.ts';
 import { startIntegrations } from '../edge/src/integrations/start.ts';
+import { PlantFeed } from '../edge/src/log/plant-feed.ts';
+import { evidenceRoutes } from '../edge/src/evidence/routes.ts';
 
 export interface Parts {
   broker: boolean;
@@ -83,7 +86,6 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     // routes (calibration, thresholds, model swap) are guarded the same way.
     const dashboardDir = path.resolve(config.dataDir, 'dashboard');
     const people = new People(dashboardDir, config.dashboard.sessionHours);
-    await ensureFirstAdmin(people, config.dashboard.admin, process.env, log);
     await installAuth(app, { people, secret: cookieSecret(dashboardDir), secureCookies: config.dashboard.secureCookies, sessionHours: config.dashboard.sessionHours });
     app.get('/healthz', { config: { access: 'public' } }, async (_request, reply) => {
       // Healthy means able to inspect; a broker outage is reported (and buffered), not fatal.
@@ -98,9 +100,14 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       const opened = (defectLog = await DefectLog.open(path.resolve(config.dataDir, 'log'), { logger: log.child({ component: 'defect-log' }) }));
       stoppers.push(() => opened.close());
       const imagesDir = path.resolve(config.dataDir, 'images');
+      const links = new Map<string, StationLink>();
+      // Every log event and minute tally goes to the plant through its station's outbox (docs/plant.md).
+      const plantFeed = new PlantFeed(opened, (_line, station, message) => links.get(station)?.publishLog(message));
+      opened.listener = plantFeed;
       for (const stationConfig of config.stations) {
         const stationLog = log.child({ station: stationConfig.id });
-        const model = await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers);
+        const views = stationConfig.cameras ? await startViews(stationConfig, stationLog) : null; // several views: one camera and model each
+        const model = views ?? (await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers));
         stoppers.push(() => model.close());
         await checkKnownGood(path.resolve(stationConfig.model), model); // a model that no longer scores its references as recorded stops the start
         const address = { prefix: config.mqtt.topicPrefix, line: config.line, station: stationConfig.id };
@@ -116,11 +123,14 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         station.metrics = metrics;
         station.frameBytes = frameBytes;
         station.defectLog = opened;
+        links.set(stationConfig.id, link);
         await station.start();
         stoppers.push(() => station.stop());
         // A broker never reached at this URL: exit and say so (a wrong setting; systemd restarts). One
         // reached before is an outage: the station starts and inspects, the outbox keeps what is owed.
         if (!link.reachedBefore) await link.firstConnection(10_000);
+        const equipped = equipStation(station, stationConfig, stationLog, metrics, views); // camera, quality gate (edge/src/cameras/)
+        stoppers.push(() => equipped.stop());
         stations.set(station.id, station);
         const submit = station.submit.bind(station);
         const { folder, synthetic } = stationConfig.ingest;
@@ -136,6 +146,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
           stoppers.push(() => camera.stop());
         }
       }
+      plantFeed.start();
+      stoppers.push(() => plantFeed.stop());
       stoppers.push(keepImagesWithin(config, imagesDir, opened, stations, log));
       // On the embedded broker the Sparkplug B node is its own identity, allowed its namespace only.
       const sparkplugCredentials = broker && config.sparkplug && !config.sparkplug.url ? await broker.internalUser('sparkplug', 'observer', [], ['spBv1.0/']) : {};
@@ -144,6 +156,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       // The quality managers' view: every route of the log needs the manager role (dashboard/src/auth.ts).
       await app.register(logApi, { log: opened, shifts: config.log.shifts, routeConfig: { access: 'manager' } });
       await app.register(reviewApi, { stations });
+      // Without the dashboard here, the box still serves its evidence: the plant fetches it (docs/plant.md).
+      if (!parts.dashboard) await app.register(evidenceRoutes, { imagesDir });
       await app.register(httpIngest, {
         stations,
         tokens: new Map(config.stations.map((s) => [s.id, s.ingest.httpToken])),
@@ -161,10 +175,12 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       await feed.start();
       stoppers.push(() => feed.stop());
       const claimed = defectLog ? defectLog.claimed.bind(defectLog) : undefined;
-      await app.register(dashboard, { feed, claims, imagesDir: path.resolve(config.dataDir, 'images'), people, claimed, feedBufferBytes: config.dashboard.feedBufferBytes });
+      await app.register(dashboard, { feed, claims, imagesDir: path.resolve(config.dataDir, 'images'), people, claimed, feedBufferBytes: config.dashboard.feedBufferBytes, screen: { undoSeconds: config.dashboard.undoSeconds, guardMs: config.dashboard.guardMs } });
     }
 
     await app.listen({ host: config.http.host, port: config.http.port });
+    // Only once everything started: a start that fails leaves no admin behind whose password nobody saw.
+    await ensureFirstAdmin(people, config.dashboard.admin, process.env, log);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     const httpUrl = `http://${config.http.host}:${port}/`;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigSchema, type Config } from './schema.ts';
+import { checkStationCameras } from './camera.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -79,6 +80,7 @@ export function checkConfig(raw: unknown, file = '<config>', overrides: Override
   config.stations.forEach((station, index) => {
     if (seen.has(station.id)) problems.push(`stations[${index}].id: got ${JSON.stringify(station.id)}; allowed: an id not used by another station`);
     seen.add(station.id);
+    problems.push(...checkStationCameras(station, `stations[${index}]`));
     const t = station.thresholds;
     if (t && !(t.passBelow <= t.rejectAbove)) {
       problems.push(`stations[${index}].thresholds: got passBelow ${t.passBelow} > rejectAbove ${t.rejectAbove}; allowed: passBelow <= rejectAbove`);

@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { OpcUaSchema, SparkplugSchema } from './integrations.ts';
+import { CameraSchema } from './camera.ts';
 
 const Port = (description: string, dflt: number) => Type.Integer({ minimum: 0, maximum: 65535, default: dflt, description });
 
@@ -63,6 +64,8 @@ export const StationSchema = Type.Object(
       { frameTimeoutMs: Type.Integer({ minimum: 1, default: 5000, description: 'how long a trigger waits for its frame before the part goes to review with reason missing_frame' }) },
       { additionalProperties: false, default: {} },
     ),
+    camera: Type.Optional({ ...CameraSchema, description: 'a camera the station takes frames from directly (docs/cameras.md)' }),
+    cameras: Type.Optional(Type.Array(CameraSchema, { minItems: 2, maxItems: 8, description: 'several views of one part (top, side), each with its own model and thresholds; the verdict waits for every view and is the worst (docs/cameras.md)' })),
     ingest: Type.Object(
       {
         folder: Type.Optional(
@@ -151,6 +154,8 @@ export const ConfigSchema = Type.Object(
     dashboard: Type.Object(
       {
         claimSeconds: Type.Number({ exclusiveMinimum: 0, default: 120, description: 'how long a technician holds a review they opened before others may take it' }),
+        undoSeconds: Type.Number({ minimum: 0, maximum: 30, default: 4, description: 'how long a decision waits on the screen, undoable with U, before it is sent' }),
+        guardMs: Type.Integer({ minimum: 0, maximum: 3000, default: 700, description: 'after a part is shown, how long the decision keys and buttons wait before they act on it' }),
         sessionHours: Type.Number({ exclusiveMinimum: 0, maximum: 720, default: 12, description: 'how long a login lasts (a shift, by default)' }),
         feedBufferBytes: Type.Integer({ minimum: 65_536, default: 2 * 1024 * 1024, description: 'a live-feed (WebSocket) client that stops reading is dropped once this much waits for it; its screen reconnects and gets a fresh snapshot' }),
         secureCookies: Type.Boolean({ default: false, description: 'mark the session cookie Secure and send HSTS: turn on when the dashboard is served over HTTPS' }),

@@ -12,7 +12,7 @@ const schemaTag = (name: string) => Type.Literal(`loupe/${name}@1`, { descriptio
 const Verdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('review')]);
 const FinalVerdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('hold')]);
 const Reason = Type.Union(
-  ['borderline', 'above_reject', 'audit', 'unreadable_image', 'model_error', 'overload', 'missing_frame', 'interrupted'].map((r) => Type.Literal(r)),
+  ['borderline', 'above_reject', 'audit', 'unreadable_image', 'model_error', 'overload', 'missing_frame', 'interrupted', 'camera_lost', 'image_quality', 'unpaired_frame'].map((r) => Type.Literal(r)),
 );
 const Thresholds = Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }, { additionalProperties: false });
 /** Optional in v1: a category suggested from people's earlier categories, never a person's word. */
@@ -23,6 +23,29 @@ const Suggestion = Type.Object(
 const ModelRef = Type.Object({ id: Type.String(), version: Type.String() }, { additionalProperties: false });
 /** Optional in v1 (an older reader or sender is unaffected): a trigger's or decision's id, echoed in what answers it. */
 const RequestId = Type.String({ minLength: 1, maxLength: 128, description: "the caller's id for this request; the station echoes it in the ack, result, verdict or error that answers it" });
+
+const CameraHealth = Type.Object(
+  {
+    name: Type.String({ description: 'the view this camera gives (e.g. top), or its configured name' }),
+    kind: Type.Union([Type.Literal('aravis'), Type.Literal('ffmpeg')]),
+    mode: Type.Union([Type.Literal('software'), Type.Literal('hardware'), Type.Literal('freerun'), Type.Literal('each')], { description: 'acquisition: software or hardware trigger, free run paired with triggers, or every frame a part' }),
+    connected: Type.Boolean({ description: 'the camera is open and sending (or, when triggered, answering)' }),
+    fps: Type.Number({ description: 'frames per second received over the last few seconds' }),
+    droppedFrames: Type.Integer({ description: 'frames lost since start: incomplete, missing from the camera\'s numbering, or not taken in time' }),
+    lastFrameAgeMs: Type.Union([Type.Integer(), Type.Null()], { description: 'milliseconds since the last frame from this camera; null before the first' }),
+    reconnects: Type.Integer({ description: 'times the camera was opened again after losing it' }),
+    error: Type.Optional(Type.String({ description: 'why it is disconnected, when it is' })),
+  },
+  { additionalProperties: false },
+);
+const ImageQuality = Type.Object(
+  {
+    alert: Type.Boolean({ description: 'a run of frames was not fit to be scored (lens out of focus, lamp failing, part out of place)' }),
+    run: Type.Integer({ description: 'frames in a row not fit to be scored' }),
+    failed: Type.Array(Type.String(), { description: 'the measures the last unfit frame failed: focus, mean, clipped, centerX, centerY' }),
+  },
+  { additionalProperties: false },
+);
 
 export const TriggerSchema = Type.Object(
   {
@@ -42,6 +65,9 @@ export const DecisionSchema = Type.Object(
     note: Type.Optional(Type.String({ maxLength: 1000 })),
     user: Type.String({ minLength: 1, maxLength: 64, description: 'who decided' }),
     requestId: Type.Optional(RequestId),
+    correction: Type.Optional(
+      Type.Boolean({ description: 'true: this decision replaces the one already taken on the part (by a person or by timeout); the station answers with a verdict carrying `corrects`' }),
+    ),
   },
   { additionalProperties: false, $id: 'loupe/decision@1', title: 'decision (in)', description: "a person's decision on a review" },
 );
@@ -109,6 +135,12 @@ export const VerdictSchema = Type.Object(
     score: Type.Union([Type.Number(), Type.Null()]),
     requestId: Type.Optional(RequestId),
     at: Timestamp,
+    corrects: Type.Optional(
+      Type.Object(
+        { verdict: FinalVerdict, decidedBy: Type.Union([Type.Literal('model'), Type.Literal('human'), Type.Literal('timeout')]), user: Type.Optional(Type.String()), category: Type.Optional(Type.String()), at: Timestamp },
+        { additionalProperties: false, description: 'present on a corrected verdict: the verdict of this part it replaces' },
+      ),
+    ),
   },
   { additionalProperties: false, $id: 'loupe/verdict@1', title: 'verdict (out)', description: 'the final word on a part' },
 );
@@ -152,6 +184,7 @@ export const StatusSchema = Type.Object(
     line: Type.String(),
     station: Type.String(),
     state: Type.Union([Type.Literal('online'), Type.Literal('offline')], { description: 'offline is also the last will, published by the broker when the station vanishes' }),
+    software: Type.Optional(Type.String({ description: "the Loupe version the station runs (package.json's version)" })),
     model: Type.Optional(ModelRef),
     modelLoaded: Type.Optional(Type.Boolean({ description: 'the model is loaded and inspecting' })),
     queueDepth: Type.Optional(Type.Integer({ description: 'frames waiting for or under inspection' })),
@@ -160,6 +193,8 @@ export const StatusSchema = Type.Object(
     outboxDepth: Type.Optional(Type.Integer({ description: 'messages not yet acknowledged by the broker (after an outage, what is still being delivered)' })),
     drift: Type.Optional(Drift),
     lastFrameAgeMs: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'milliseconds since the last frame arrived; null before the first' })),
+    cameras: Type.Optional(Type.Array(CameraHealth, { description: "the station's cameras, when it takes frames from one directly" })),
+    imageQuality: Type.Optional(ImageQuality),
     at: Timestamp,
   },
   { additionalProperties: false, $id: 'loupe/status@1', title: 'status (out, retained, last will)', description: 'station availability and health' },
@@ -215,6 +250,82 @@ export const ClaimSchema = Type.Object(
   },
 );
 
+/**
+ * A station's defect-log events, as the log appends them (edge/src/log/entry.ts folds them into
+ * entries), and the per-minute tallies of every inspection: what a plant service needs to keep the
+ * plant's records. Published through the station's outbox, so they survive outages, in order.
+ */
+const LogWhere = { line: Type.String(), station: Type.String(), partId: Type.String(), at: Timestamp };
+const LogScored = {
+  score: Type.Union([Type.Number(), Type.Null()]),
+  thresholds: Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }),
+  model: Type.Object({ id: Type.String(), version: Type.String() }),
+  reasons: Type.Array(Type.String()),
+  detail: Type.Optional(Type.String()),
+  source: Type.String(),
+};
+export const LogFinalVerdictSchema = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('hold')]);
+export const LogDecidedBySchema = Type.Union([Type.Literal('model'), Type.Literal('human'), Type.Literal('timeout')]);
+export const ResultEventSchema = Type.Object({
+  kind: Type.Literal('result'),
+  ...LogWhere,
+  verdict: Verdict,
+  ...LogScored,
+  image: Type.Optional(Type.String({ description: 'path of the kept frame, relative to the images folder' })),
+  heatmap: Type.Optional(Type.String({ description: 'path of the kept anomaly map, relative to the images folder' })),
+});
+export const ClaimEventSchema = Type.Object({ kind: Type.Literal('claim'), ...LogWhere, user: Type.String() });
+export const DecisionEventSchema = Type.Object({
+  kind: Type.Literal('decision'),
+  ...LogWhere,
+  user: Type.String(),
+  decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
+  category: Type.Optional(Type.String()),
+  note: Type.Optional(Type.String()),
+  correction: Type.Optional(Type.Boolean({ description: 'replaces the decision already taken on the part' })),
+});
+export const VerdictEventSchema = Type.Object({
+  kind: Type.Literal('verdict'),
+  ...LogWhere,
+  verdict: LogFinalVerdictSchema,
+  decidedBy: LogDecidedBySchema,
+  user: Type.Optional(Type.String()),
+  category: Type.Optional(Type.String()),
+  suggestedCategory: Type.Optional(Type.String({ description: "suggested from people's earlier categories, not chosen by a person" })),
+  corrects: Type.Optional(
+    Type.Object(
+      { verdict: LogFinalVerdictSchema, decidedBy: LogDecidedBySchema, user: Type.Optional(Type.String()), category: Type.Optional(Type.String()), at: Timestamp },
+      { description: 'a corrected verdict: the one it replaced' },
+    ),
+  ),
+});
+export const ExpiredEventSchema = Type.Object({ kind: Type.Literal('expired'), ...LogWhere });
+export const PartEventSchema = Type.Union([ResultEventSchema, ClaimEventSchema, DecisionEventSchema, VerdictEventSchema, ExpiredEventSchema]);
+
+/** What is counted per minute: a final verdict and who gave it, or a review the model opened. */
+export const OUTCOMES = ['pass/model', 'pass/human', 'pass/timeout', 'reject/model', 'reject/human', 'reject/timeout', 'hold/model', 'hold/human', 'hold/timeout', 'review/model'] as const;
+export const TallyEventSchema = Type.Object(
+  {
+    kind: Type.Literal('tally'),
+    line: Type.String(),
+    station: Type.String(),
+    minute: Type.String({ format: 'date-time', description: 'start of the minute (UTC)' }),
+    counts: Type.Record(Type.String({ pattern: '^(pass|reject|hold)/(model|human|timeout)$|^review/model$' }), Type.Integer({ minimum: 0 }), {
+      description: "the minute's whole count per outcome so far: a later tally of the same minute replaces it",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const LogSchema = Type.Object(
+  {
+    schema: schemaTag('log'),
+    inspectedAt: Type.Optional(Type.String({ format: 'date-time', description: "time of the part's result: the same for every event of a part (absent on tallies)" })),
+    event: Type.Union([PartEventSchema, TallyEventSchema]),
+  },
+  { additionalProperties: false, $id: 'loupe/log@1', title: 'log (out)', description: "a defect-log event of a part, or a minute's tally of every inspection: the plant's records" },
+);
+
 export type Trigger = Static<typeof TriggerSchema>;
 export type Claim = Static<typeof ClaimSchema>;
 export type Decision = Static<typeof DecisionSchema>;
@@ -224,6 +335,9 @@ export type VerdictMessage = Static<typeof VerdictSchema>;
 export type Status = Static<typeof StatusSchema>;
 export type ErrorMessage = Static<typeof ErrorSchema>;
 export type TriggerAck = Static<typeof TriggerAckSchema>;
+export type LogMessage = Static<typeof LogSchema>;
+export type PartEvent = Static<typeof PartEventSchema>;
+export type TallyEvent = Static<typeof TallyEventSchema>;
 export type Reason = Static<typeof Reason>;
 export type Drift = Static<typeof Drift>;
 
@@ -237,4 +351,5 @@ export const payloadSchemas: Record<string, TSchema> = {
   status: StatusSchema,
   error: ErrorSchema,
   claim: ClaimSchema,
+  log: LogSchema,
 };

@@ -32,6 +32,8 @@ export const topics = {
   verdict: (a: StationAddress) => `${topics.base(a)}/verdict`,
   /** out: answers to inbound messages that could not be used */
   error: (a: StationAddress) => `${topics.base(a)}/error`,
+  /** out: the station's defect-log events and per-minute tallies, for the plant's records */
+  log: (a: StationAddress) => `${topics.base(a)}/log`,
 };
 
 /** Wildcard subscriptions a dashboard uses for every station of every line under a prefix. */
@@ -42,7 +44,11 @@ export const allStations = {
   verdict: (prefix: string) => `${prefix}/+/+/verdict`,
   error: (prefix: string) => `${prefix}/+/+/error`,
   claim: (prefix: string) => `${prefix}/+/+/claim/+`,
+  log: (prefix: string) => `${prefix}/+/+/log`,
 };
+
+/** The plant service's subscription: a shared one, so several instances split the stations' log events. */
+export const plantLogSubscription = (prefix: string, group = 'loupe-plant') => `$share/${group}/${allStations.log(prefix)}`;
 
 /** Splits `{prefix}/{line}/{station}/{kind}[/{partId}]` for a known prefix. */
 export function parseTopic(prefix: string, topic: string): { line: string; station: string; kind: string; partId?: string } | null {

@@ -13,6 +13,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Manifest } from '../edge/src/vision/manifest.ts';
+import { fitQuality } from '../edge/src/vision/quality.ts';
 import { framePixels } from '../edge/src/vision/preprocess.ts';
 import { loadModel } from '../edge/src/vision/model.ts';
 import { readImage, trainImages } from './dataset.ts';
@@ -126,6 +127,8 @@ export async function fit(options: FitOptions): Promise<FitReport> {
     fittedOn: { data: path.basename(path.resolve(options.data)), goodImages: fitFiles.length, heldOutImages: heldOutFiles.length, method: METHODS[method], choice },
     createdBy: 'loupe fit',
   };
+  // What a frame fit to be scored looks like (edge/src/vision/quality.ts): learnt from the same good parts.
+  manifest.quality = await fitQuality(await Promise.all(fitFiles.map(readImage)));
   await writeManifest(options.out, manifest);
 
   const model = await loadModel(options.out);

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
+import { wordsModule } from '../../contract/words.ts';
 
 const webDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web');
 const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
@@ -10,3 +11,9 @@ const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.j
 /** A route handler sending one file of the client; `no-cache` so a new release is picked up at once. */
 export const asset = (file: string) => async (_request: unknown, reply: FastifyReply) =>
   reply.type(types[path.extname(file)]).header('cache-control', 'no-cache').send(await readFile(path.join(webDir, file)));
+
+/** `/words.js`: contract/words.ts as a browser module, so the browser and the server share one map. */
+export const wordsAsset = () => {
+  const text = wordsModule();
+  return async (_request: unknown, reply: FastifyReply) => reply.type(types['.js']).header('cache-control', 'no-cache').send(text);
+};

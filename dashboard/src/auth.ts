@@ -66,7 +66,15 @@ export function cookieSecret(dir: string): string {
  * the log. There is never a built-in default password.
  */
 export async function ensureFirstAdmin(people: People, configured: { user?: string; password?: string } | undefined, env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
-  if (people.count > 0) return;
+  if (people.count > 0) {
+    if (env.LOUPE_ADMIN_PASSWORD || configured?.password) {
+      log.warn(
+        { people: people.count },
+        `${env.LOUPE_ADMIN_PASSWORD ? 'LOUPE_ADMIN_PASSWORD' : 'dashboard.admin.password'} is ignored: people are already registered. To recover access: loupe people set-password NAME (loupe people list shows the admins)`,
+      );
+    }
+    return;
+  }
   const name = env.LOUPE_ADMIN_USER || configured?.user || 'admin';
   let password = env.LOUPE_ADMIN_PASSWORD || configured?.password;
   const generated = !password;
@@ -75,7 +83,8 @@ export async function ensureFirstAdmin(people: People, configured: { user?: stri
   if (!added.ok) throw new Error(`cannot create the first admin "${name}": ${added.message} (set LOUPE_ADMIN_USER / LOUPE_ADMIN_PASSWORD or dashboard.admin)`);
   if (generated) {
     log.warn({ user: name }, 'first admin created with a generated password (shown once on stderr); set LOUPE_ADMIN_PASSWORD to choose it');
-    console.error(`\n  First start: admin "${name}" created with password  ${password}\n  Keep it now; it is not shown again.\n`);
+    // Written out before the start goes on to say "ready": whoever waits for that line finds the password before it.
+    await new Promise<void>((resolve) => process.stderr.write(`\n  First start: admin "${name}" created with password  ${password}\n  Keep it now; it is not shown again.\n`, () => resolve()));
   } else log.info({ user: name }, 'first admin created');
 }
 
@@ -99,14 +108,15 @@ export async function installAuth(app: FastifyInstance<RawServerDefault, Incomin
     if (access === 'public') return;
     const session = sessionOf(request);
     if (session === null || session === 'expired') {
-      const wantsPage = request.method === 'GET' && (request.headers.accept ?? '').includes('text/html') && !request.url.startsWith('/api/') && request.url !== '/ws';
-      if (wantsPage) return reply.redirect(`/login?next=${encodeURIComponent(request.url)}${session === 'expired' ? '&expired=1' : ''}`);
+      if (wantsPage(request)) return reply.redirect(`/login?next=${encodeURIComponent(request.url)}${session === 'expired' ? '&expired=1' : ''}`);
       return reply
         .code(401)
         .send(session === 'expired' ? { error: 'session_expired', message: 'your session has expired; log in again' } : { error: 'unauthenticated', message: 'log in first (POST /api/login)' });
     }
     if (!allows(session.role, access)) {
-      return reply.code(403).send({ error: 'forbidden', message: `this needs the ${access} role; ${session.name} is ${session.role}` });
+      const message = `this needs the ${access} role; ${session.name} is ${session.role}`;
+      if (wantsPage(request)) return reply.code(403).type('text/html; charset=utf-8').send(forbiddenPage(access, session));
+      return reply.code(403).send({ error: 'forbidden', message });
     }
     // A WebSocket upgrade is a GET a browser makes from any page, with the cookie: the feed is only
     // for pages of our own origin (browsers always send Origin on an upgrade).
@@ -183,11 +193,42 @@ export async function installAuth(app: FastifyInstance<RawServerDefault, Incomin
       return reply.code(201).send({ name: request.body.name, role: request.body.role });
     },
   );
+  app.post<{ Params: { name: string }; Body: { password: string } }>(
+    '/api/people/:name/password',
+    { config: { access: 'admin' }, schema: { body: Type.Object({ password: Type.String({ minLength: MIN_PASSWORD, maxLength: 1024 }) }, { additionalProperties: false }) } },
+    async (request, reply) => {
+      const changed = await people.setPassword(request.params.name, request.body.password);
+      if (!changed.ok) return reply.code(changed.code === 'unknown_person' ? 404 : 400).send({ error: changed.code, message: changed.message });
+      request.log.warn({ user: request.params.name, by: request.person?.name }, 'password set; their sessions ended');
+      return { name: request.params.name, passwordSet: true };
+    },
+  );
   app.delete<{ Params: { name: string } }>('/api/people/:name', { config: { access: 'admin' } }, async (request, reply) => {
     if (request.params.name === request.person?.name) return reply.code(400).send({ error: 'self', message: 'an admin cannot remove themselves' });
+    if (people.isLastAdmin(request.params.name)) return reply.code(400).send({ error: 'last_admin', message: `${request.params.name} is the last admin; add another admin first` });
     if (!people.remove(request.params.name)) return reply.code(404).send({ error: 'unknown_person', message: `no person called "${request.params.name}"` });
     return { removed: request.params.name };
   });
+}
+
+/** A GET for a page (not the API, not the feed) from a browser: answered with a page, not JSON. */
+function wantsPage(request: FastifyRequest): boolean {
+  return request.method === 'GET' && (request.headers.accept ?? '').includes('text/html') && !request.url.startsWith('/api/') && request.url !== '/ws';
+}
+
+const PAGE_NAMES: Record<string, string> = { manager: 'managers', admin: 'admins', technician: 'technicians' };
+
+/** What a person sees who opens a page their role does not include: who they are, and the way back. */
+function forbiddenPage(access: Access, session: Session): string {
+  const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Loupe · not for your role</title><link rel="stylesheet" href="/app.css"></head>
+<body class="login"><main id="login" class="refused"><h1>Loupe</h1>
+<p>This page is for ${PAGE_NAMES[access] ?? access}.</p>
+<p class="muted">You are logged in as <strong>${escape(session.name)}</strong> (${session.role}). Ask an admin if you need it.</p>
+<a class="button big accept" href="/">Back to the review queue</a>
+</main></body></html>
+`;
 }
 
 function describe(session: Session) {

@@ -28,7 +28,7 @@ export class ClaimBook {
 
   constructor(
     private readonly dir: string,
-    private readonly ttlSeconds = 120,
+    readonly ttlSeconds = 120,
     private readonly now: () => number = Date.now,
   ) {
     mkdirSync(dir, { recursive: true });

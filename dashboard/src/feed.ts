@@ -36,7 +36,8 @@ export type FeedEvent =
   | { type: 'verdict'; verdict: VerdictMessage }
   | { type: 'claim'; line: string; station: string; partId: string; holder: string; expiresAt: string }
   | { type: 'claim-released'; line: string; station: string; partId: string }
-  | { type: 'decision-refused'; line: string; station: string; partId: string; user: string; code: string; message: string };
+  | { type: 'decision-refused'; line: string; station: string; partId: string; user: string; code: string; message: string }
+  | { type: 'broker'; connected: boolean };
 
 /** Why a decision did not go out: the route answers it as 503 with this message. */
 export class DecisionNotSent extends Error {}
@@ -53,6 +54,11 @@ export class LineFeed {
   readonly recent: Result[] = [];
   /** the last decisions people made (newest first), to show how similar scores were judged */
   readonly decided: VerdictMessage[] = [];
+  /** the last verdict of recently closed parts, and their review, by `line/station/partId`: who may correct what */
+  readonly closed = new Map<string, { review?: Review; verdict: VerdictMessage }>();
+  private readonly closedReviews = new Map<string, Review>();
+  /** the broker link as last told to the screens (when it is down, the station statuses are stale) */
+  private linkUp = false;
   private readonly listeners = new Set<(event: FeedEvent) => void>();
   /** claims shared with other dashboards: set before start */
   claims: ClaimBook | null = null;
@@ -73,6 +79,8 @@ export class LineFeed {
     sendWithoutDelay(client);
     client.on('message', (topic, payload) => this.receive(topic, payload));
     client.on('error', (error) => this.log.warn({ err: error.message }, 'dashboard mqtt error'));
+    client.on('connect', () => this.linked(true));
+    client.on('close', () => this.linked(false));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`dashboard cannot reach MQTT broker at ${this.broker.url} within 10 s`)), 10_000);
       client.once('connect', () => {
@@ -93,6 +101,7 @@ export class LineFeed {
   /** Bounded: with the broker gone, mqtt.js would wait for acknowledgements for ever. */
   async stop(): Promise<void> {
     const client = this.client;
+    client?.removeAllListeners('close'); // a stop is not a lost broker
     this.client = null;
     if (!client) return;
     let timer: NodeJS.Timeout | undefined;
@@ -104,6 +113,13 @@ export class LineFeed {
   /** how many listeners (live-feed clients) are attached */
   get listening(): number {
     return this.listeners.size;
+  }
+
+  private linked(connected: boolean): void {
+    if (connected === this.linkUp) return;
+    this.linkUp = connected;
+    if (!connected) this.log.warn({ url: this.broker.url }, 'dashboard lost the MQTT broker; retrying');
+    this.emit({ type: 'broker', connected });
   }
 
   onEvent(listener: (event: FeedEvent) => void): () => void {
@@ -190,10 +206,16 @@ export class LineFeed {
     }
     if (where.kind === 'review' && where.partId) {
       if (payload.length === 0) {
-        if (this.reviews.delete(key(where.line, where.station, where.partId))) this.emit({ type: 'review-closed', line: where.line, station: where.station, partId: where.partId });
+        const k = key(where.line, where.station, where.partId);
+        const review = this.reviews.get(k);
+        if (review) {
+          this.reviews.delete(k);
+          remember(this.closedReviews, k, review);
+          this.emit({ type: 'review-closed', line: where.line, station: where.station, partId: where.partId });
+        }
         // A claim on a closed part means nothing: clear it, here and for the other dashboards.
-        if (this.claims?.holder(key(where.line, where.station, where.partId))) {
-          this.claims.release(key(where.line, where.station, where.partId));
+        if (this.claims?.holder(k)) {
+          this.claims.release(k);
           this.shareClaim(where.line, where.station, where.partId, null);
         }
         return;
@@ -219,11 +241,28 @@ export class LineFeed {
     if (where.kind === 'verdict') {
       const parsed = parsePayload(VerdictSchema, payload);
       if (!parsed.ok) return;
-      if (parsed.value.decidedBy === 'human') {
-        this.decided.unshift(parsed.value);
+      const verdict = parsed.value;
+      if (verdict.decidedBy !== 'model') {
+        const k = key(verdict.line, verdict.station, verdict.partId);
+        remember(this.closed, k, { review: this.closedReviews.get(k) ?? this.reviews.get(k), verdict });
+      }
+      if (verdict.decidedBy === 'human') {
+        // a corrected verdict replaces the one it corrects among the decisions shown as examples
+        if (verdict.corrects) {
+          const before = this.decided.findIndex((v) => v.partId === verdict.partId && v.station === verdict.station && v.line === verdict.line);
+          if (before >= 0) this.decided.splice(before, 1);
+        }
+        this.decided.unshift(verdict);
         if (this.decided.length > 1000) this.decided.pop();
       }
       return this.emit({ type: 'verdict', verdict: parsed.value });
     }
   }
+}
+
+/** Keeps the last thousand entries of a map, newest last. */
+function remember<T>(map: Map<string, T>, k: string, value: T): void {
+  map.delete(k);
+  map.set(k, value);
+  if (map.size > 1000) map.delete(map.keys().next().value as string);
 }

@@ -4,18 +4,20 @@
  * frame ingest by `loupe start`, or alone by `loupe dashboard`. Who may call what is decided by
  * auth.ts from each route's `access` (default: any logged-in person).
  */
-import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import websocket from '@fastify/websocket';
 import { Type } from '@sinclair/typebox';
 import { PART_ID_PATTERN } from '../../contract/topics.ts';
-import { viewableImage, viewableMap } from '../../edge/src/evidence/files.ts';
 import { DecisionNotSent, type LineFeed } from './feed.ts';
+import { evidenceRoutes } from '../../edge/src/evidence/routes.ts';
 import type { ClaimBook, Claim } from './claims.ts';
-import { asset } from './assets.ts';
-import type { People, Session } from './people.ts';
+import { asset, wordsAsset } from './assets.ts';
+import { allows, type People, type Session } from './people.ts';
 
 const ID = '^[A-Za-z0-9_-]{1,64}$';
+
+/** How long a technician may correct their own decision once it was sent (a manager may at any time). */
+export const CORRECTION_MINUTES = 10;
 
 export interface DashboardOptions {
   feed: LineFeed;
@@ -23,6 +25,8 @@ export interface DashboardOptions {
   /** `<dataDir>/images`: the stations' evidence, `<line>/<station>/<partId>.*` */
   imagesDir: string;
   people: People;
+  /** the technician screen's pace: how long a decision stays undoable before it is sent, and the guard after a part is shown */
+  screen?: { undoSeconds: number; guardMs: number };
   /** told of every claim taken (the defect log records it in the part's timeline) */
   claimed?: (line: string, station: string, partId: string, user: string) => void;
   /** a live-feed client that stops reading is dropped once this many bytes wait for it */
@@ -31,7 +35,7 @@ export interface DashboardOptions {
 
 type PartParams = { line: string; station: string; partId: string };
 
-export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { feed, claims, imagesDir, people, claimed: onClaim, feedBufferBytes = 2 * 1024 * 1024 }) => {
+export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { feed, claims, imagesDir, people, claimed: onClaim, feedBufferBytes = 2 * 1024 * 1024, screen = { undoSeconds: 4, guardMs: 700 } }) => {
   await app.register(websocket, {
     options: { maxPayload: 64 * 1024 },
     // On stop, feed clients are cut, not asked to close: a client that does not read would hold
@@ -45,9 +49,14 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
   app.get('/', asset('index.html'));
   app.get('/app.js', asset('app.js'));
   app.get('/dom.js', asset('dom.js'));
+  app.get('/icons.js', asset('icons.js'));
+  app.get('/words.js', wordsAsset());
+  app.get('/people', { config: { access: 'admin' } }, asset('people.html'));
+  app.get('/people.js', { config: { access: 'admin' } }, asset('people.js'));
   app.get('/log', { config: { access: 'manager' } }, asset('log.html'));
   app.get('/log.js', { config: { access: 'manager' } }, asset('log.js'));
 
+  app.get('/api/screen', async () => ({ ...screen, claimSeconds: claims.ttlSeconds, correctionMinutes: CORRECTION_MINUTES }));
   app.get('/api/stations', async () => [...feed.statuses.values()]);
   app.get('/api/reviews', async () => [...feed.reviews.values()].sort((a, b) => a.deadline.localeCompare(b.deadline)));
   app.get('/api/results', async () => feed.recent);
@@ -71,28 +80,66 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
   app.post<{ Params: PartParams }>('/api/reviews/:line/:station/:partId/claim', { schema: { params: PartParams } }, async (request, reply) => {
     const key = keyOf(request.params);
     if (!feed.reviews.has(key)) return reply.code(404).send(unknownPart(request.params));
+    const renewal = claims.holder(key)?.user === (request.person as Session).name;
     const outcome = claims.claim(key, (request.person as Session).name);
     if (!outcome.ok) return reply.code(409).send(claimed(outcome.holder));
     announce(request.params, outcome.claim);
-    onClaim?.(request.params.line, request.params.station, request.params.partId, outcome.claim.user);
+    // A claim renewed while the part stays on screen is not a new event in the part's timeline.
+    if (!renewal) onClaim?.(request.params.line, request.params.station, request.params.partId, outcome.claim.user);
     return describeClaim(outcome.claim);
   });
 
-  app.post<{ Params: PartParams; Body: { decision: 'accept' | 'reject'; category?: string; note?: string } }>(
-    '/api/reviews/:line/:station/:partId/decision',
+  // Leaving a part (opening another, closing the page) lets it go at once rather than when the claim runs out.
+  app.delete<{ Params: PartParams }>('/api/reviews/:line/:station/:partId/claim', { schema: { params: PartParams } }, async (request) => {
+    const key = keyOf(request.params);
+    const held = claims.holder(key);
+    if (held && held.user === (request.person as Session).name) {
+      claims.release(key);
+      feed.shareClaim(request.params.line, request.params.station, request.params.partId, null); // and on the other dashboards
+      feed.emit({ type: 'claim-released', ...request.params });
+    }
+    return { released: true };
+  });
+
+  const DecisionBody = Type.Object(
     {
-      schema: {
-        params: PartParams,
-        body: Type.Object(
-          {
-            decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
-            category: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-            note: Type.Optional(Type.String({ maxLength: 1000 })),
-          },
-          { additionalProperties: false },
-        ),
-      },
+      decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
+      category: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+      note: Type.Optional(Type.String({ maxLength: 1000 })),
     },
+    { additionalProperties: false },
+  );
+  type DecisionBody = { decision: 'accept' | 'reject'; category?: string; note?: string };
+  const brokerDown = { error: 'broker_unreachable', message: 'the dashboard has lost the MQTT broker: your decision was NOT sent; try again when the stations show online' };
+
+  // A correction of a part already decided: by the person who decided it within CORRECTION_MINUTES, or
+  // by a manager at any time while this dashboard remembers the part. The station publishes a
+  // verdict that says which verdict it replaces, and the defect log keeps both.
+  app.post<{ Params: PartParams; Body: DecisionBody }>('/api/parts/:line/:station/:partId/correction', { schema: { params: PartParams, body: DecisionBody } }, async (request, reply) => {
+    const { line, station, partId } = request.params;
+    const person = request.person as Session;
+    const known = feed.closed.get(keyOf(request.params));
+    if (!known) return reply.code(404).send({ error: 'unknown_part', message: `part ${partId} at ${line}/${station} has no recent decision this dashboard knows of` });
+    const { verdict, review } = known;
+    const own = verdict.decidedBy === 'human' && verdict.user === person.name && Date.now() - Date.parse(verdict.at) < CORRECTION_MINUTES * 60_000;
+    if (!own && !allows(person.role, 'manager')) {
+      const why = verdict.decidedBy === 'human' && verdict.user === person.name ? `more than ${CORRECTION_MINUTES} minutes have passed` : `it was decided by ${verdict.user ?? verdict.decidedBy}`;
+      return reply.code(403).send({ error: 'forbidden', message: `${person.name} cannot correct ${partId}: ${why}; ask a manager` });
+    }
+    if (request.body.category !== undefined && review && !review.categories.includes(request.body.category)) {
+      return reply.code(400).send({ error: 'invalid_category', message: `category "${request.body.category}" is not one of ${review.categories.join(', ')}` });
+    }
+    if (!feed.connected) return reply.code(503).send(brokerDown);
+    const decision = { schema: 'loupe/decision@1' as const, partId, ...request.body, user: person.name, correction: true };
+    claims.recordDecision({ line, station, ...decision });
+    await feed.publishDecision(line, station, decision);
+    request.log.warn({ partId, station, user: person.name, decision: request.body.decision, was: verdict.verdict }, 'correction sent');
+    return reply.code(202).send({ accepted: true, corrects: { verdict: verdict.verdict, decidedBy: verdict.decidedBy, user: verdict.user } });
+  });
+
+  app.post<{ Params: PartParams; Body: DecisionBody }>(
+    '/api/reviews/:line/:station/:partId/decision',
+    { schema: { params: PartParams, body: DecisionBody } },
     async (request, reply) => {
       const { line, station, partId } = request.params;
       const key = keyOf(request.params);
@@ -105,6 +152,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
       // Deciding claims the part; someone else's live claim refuses the decision.
       const outcome = claims.claim(key, user);
       if (!outcome.ok) return reply.code(409).send(claimed(outcome.holder));
+      if (!feed.connected) return reply.code(503).send(brokerDown);
       const decision = { schema: 'loupe/decision@1' as const, partId, ...request.body, user };
       try {
         await feed.publishDecision(line, station, decision);
@@ -121,26 +169,14 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
     },
   );
 
-  app.get<{ Params: PartParams }>('/api/parts/:line/:station/:partId/image', { schema: { params: PartParams } }, async (request, reply) => {
-    const { line, station, partId } = request.params;
-    const image = await viewableImage(path.join(imagesDir, line, station), partId);
-    if (!image.ok) return reply.code(image.code === 'not_found' ? 404 : 422).send({ error: image.code, message: image.message });
-    return reply.type(image.type).header('cache-control', 'private, max-age=86400').send(image.bytes);
-  });
-
-  app.get<{ Params: PartParams }>('/api/parts/:line/:station/:partId/heatmap', { schema: { params: PartParams } }, async (request, reply) => {
-    const { line, station, partId } = request.params;
-    const map = await viewableMap(path.join(imagesDir, line, station), partId);
-    if (!map.ok) return reply.code(map.code === 'not_found' ? 404 : 422).send({ error: map.code, message: map.message });
-    return reply.type('image/png').header('cache-control', 'private, max-age=86400').send(map.png);
-  });
+  await app.register(evidenceRoutes, { imagesDir });
 
   app.get('/ws', { websocket: true }, (socket, request) => {
     const person = request.person as Session;
     // A new client first gets the whole picture, then every change; the session is checked again on
     // every event, so an expired or ended session stops the feed.
     const live = claims.live().filter((c) => feed.reviews.has(c.key)).map((c) => ({ key: c.key, ...describeClaim(c) }));
-    socket.send(JSON.stringify({ type: 'snapshot', statuses: [...feed.statuses.values()], reviews: [...feed.reviews.values()], results: feed.recent.slice(0, 50), claims: live, you: person.name }));
+    socket.send(JSON.stringify({ type: 'snapshot', statuses: [...feed.statuses.values()], reviews: [...feed.reviews.values()], results: feed.recent.slice(0, 50), claims: live, you: person.name, broker: feed.connected }));
     const unsubscribe = feed.onEvent((event) => {
       if (typeof people.session(person.id) !== 'object') return socket.close(4401, 'session ended');
       if (event.type === 'decision-refused' && event.user !== person.name) return;

@@ -15,3 +15,14 @@ export function el(tag, props, ...children) {
   node.append(...children);
   return node;
 }
+
+/**
+ * A time as every page shows it: `2026-12-04 14:05` in this browser's time zone (seconds when asked).
+ * One format everywhere, sortable, and the same whatever language the browser is set to.
+ */
+export function when(iso, seconds = false) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '—';
+  const two = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}${seconds ? `:${two(d.getSeconds())}` : ''}`;
+}

@@ -1,6 +1,7 @@
 // The quality manager's view of the defect log: filters (kept in the URL, so a view can be shared),
 // trends drawn as plain SVG, the parts, a part's detail with its timeline, and CSV of the same view.
-import { $, el, fmt } from '/dom.js';
+import { $, el, fmt, when } from '/dom.js';
+import { reasonWords, VERDICT_WORDS, DECIDED_BY_WORDS } from '/words.js';
 
 const FILTERS = ['station', 'from', 'to', 'verdict', 'decidedBy', 'category', 'reason', 'modelVersion', 'user'];
 // `view` and `opening` count requests: a reply that a newer filter or click has overtaken is dropped,
@@ -12,21 +13,40 @@ async function start() {
   if (response.status === 401) return location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
   state.me = await response.json();
   $('who').textContent = `${state.me.name} · ${state.me.role}`;
+  $('people-nav').hidden = state.me.role !== 'admin';
+  // The filters with known values are lists: the stations, categories, reasons, models and people the log holds.
+  const values = await fetch('/api/log/values').then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  if (values) {
+    const fill = (name, list, label = (v) => v) => $('filters').elements[name].append(...list.map((v) => el('option', { value: v }, label(v))));
+    fill('station', values.stations);
+    fill('category', values.categories);
+    fill('reason', values.reasons, reasonWords);
+    fill('modelVersion', values.modelVersions, (v) => v.replace('@', ' v'));
+    fill('user', values.users);
+  }
   const params = new URLSearchParams(location.search);
-  for (const name of FILTERS) if (params.has(name)) $('filters').elements[name].value = name === 'from' || name === 'to' ? toLocalInput(params.get(name)) : params.get(name);
-  const stations = await fetch('/api/stations').then((r) => (r.ok ? r.json() : [])).catch(() => []);
-  $('stations-list').replaceChildren(...stations.map((s) => el('option', { value: s.station })));
+  for (const name of FILTERS) {
+    if (!params.has(name)) continue;
+    const field = $('filters').elements[name];
+    const value = name === 'from' || name === 'to' ? toLocalInput(params.get(name)) : params.get(name);
+    // a shared link may name a value this log no longer holds: it is still offered, and applied
+    if (field instanceof HTMLSelectElement && ![...field.options].some((o) => o.value === value)) field.append(el('option', { value }, value));
+    field.value = value;
+  }
   await load();
   if (location.hash.startsWith('#part=')) openPart(decodeURIComponent(location.hash.slice(6)));
 }
 
-/** The filters as query parameters; datetime-local fields become ISO times in this browser's zone. */
+/**
+ * The filters as query parameters. Times are typed as every page shows them, `2026-12-04 14:05` (a
+ * date alone means its midnight), in this browser's time zone, and sent as ISO times.
+ */
 function query() {
   const form = $('filters').elements;
   const params = new URLSearchParams();
   for (const name of FILTERS) {
     const value = form[name].value.trim();
-    if (value) params.set(name, name === 'from' || name === 'to' ? new Date(value).toISOString() : value);
+    if (value) params.set(name, name === 'from' || name === 'to' ? fromLocal(value) : value);
   }
   return params;
 }
@@ -61,8 +81,8 @@ function renderEntries(log, append) {
   $('total').textContent = String(log.total);
   const rows = log.items.map((e) => el('tr', { className: 'entry', dataset: { key: `${e.line}/${e.station}/${e.partId}` }, onclick: () => openPart(`${e.line}/${e.station}/${e.partId}`) },
     el('td', {}, time(e.at)), el('td', {}, el('a', { href: `#part=${encodeURIComponent(`${e.line}/${e.station}/${e.partId}`)}` }, e.partId)), el('td', {}, e.station),
-    el('td', { className: `v-${e.modelVerdict}` }, e.modelVerdict), el('td', {}, fmt(e.score)), el('td', {}, e.reasons.join(', ')),
-    el('td', { className: `v-${e.final?.verdict ?? 'review'}` }, e.final?.verdict ?? 'open'), el('td', {}, e.final?.decidedBy ?? ''),
+    el('td', { className: `v-${e.modelVerdict}` }, VERDICT_WORDS[e.modelVerdict] ?? e.modelVerdict), el('td', {}, fmt(e.score)), el('td', {}, e.reasons.map(reasonWords).join('; ')),
+    el('td', { className: `v-${e.final?.verdict ?? 'review'}` }, VERDICT_WORDS[e.final?.verdict ?? 'open']), el('td', {}, e.final ? DECIDED_BY_WORDS[e.final.decidedBy] ?? e.final.decidedBy : ''),
     el('td', {}, e.final?.user ?? e.decision?.user ?? e.claimedBy ?? ''), el('td', {}, e.final?.category ?? e.decision?.category ?? ''), el('td', {}, `${e.model.id} v${e.model.version}`)));
   if (append) $('log').tBodies[0].append(...rows); else $('log').tBodies[0].replaceChildren(...rows);
   state.offset = log.nextOffset ?? state.offset;
@@ -72,7 +92,7 @@ function renderEntries(log, append) {
 function renderAnalytics(a) {
   $('basis').textContent = a.basis === 'counts' ? '(every inspection)' : '(stored parts only: filters beyond station and time leave out plain auto-passes)';
   const t = a.totals;
-  $('totals').replaceChildren(...[['inspected', t.inspected], ['yield', pct(t.yield)], ['review rate', pct(t.reviewRate)], ['override rate', pct(t.overrideRate)], ['human decisions', t.humanDecisions]]
+  $('totals').replaceChildren(...[['inspected', t.inspected], ['yield', pct(t.yield)], ['review rate', pct(t.reviewRate)], ['override rate', pct(t.overrideRate)], ['decided by people (scored parts)', t.humanDecisions]]
     .map(([label, value]) => el('div', { className: 'total', dataset: { total: label } }, el('strong', {}, String(value)), el('span', { className: 'muted' }, label))));
   lineChart($('chart-yield'), a.hours, 'yield');
   lineChart($('chart-review'), a.hours, 'reviewRate');
@@ -125,23 +145,23 @@ async function openPart(key) {
   const entry = await get(`/api/log/${line}/${station}/${encodeURIComponent(partId)}`);
   if (!entry || opening !== state.opening) return;
   history.replaceState(null, '', `${location.pathname}${location.search}#part=${encodeURIComponent(key)}`);
-  $('detail-title').textContent = `${entry.partId} · ${entry.final ? entry.final.verdict : 'open'}`;
-  $('detail-meta').textContent = `${entry.line}/${entry.station} · score ${fmt(entry.score)} (pass below ${fmt(entry.thresholds.passBelow)}, reject above ${fmt(entry.thresholds.rejectAbove)}) · model ${entry.model.id} v${entry.model.version} · ${entry.reasons.join(', ')}${entry.detail ? ` · ${entry.detail}` : ''}`;
+  $('detail-title').textContent = `${entry.partId} · ${VERDICT_WORDS[entry.final ? entry.final.verdict : 'open']}`;
+  $('detail-meta').textContent = `${entry.line}/${entry.station} · inspected ${time(entry.at)} · score ${fmt(entry.score)} (pass below ${fmt(entry.thresholds.passBelow)}, reject from ${fmt(entry.thresholds.rejectAbove)}) · model ${entry.model.id} v${entry.model.version} · ${entry.reasons.map(reasonWords).join('; ') || 'no reason'}${entry.detail ? ` · ${entry.detail}` : ''}`;
   $('detail-image').hidden = !entry.imageUrl; $('detail-map').hidden = !entry.heatmapUrl;
   $('detail-image').onerror = () => { $('detail-image').hidden = true; $('detail-meta').append(el('div', {}, 'the kept frame cannot be shown: it is not a readable image')); };
   if (entry.imageUrl) $('detail-image').src = entry.imageUrl;
   if (entry.heatmapUrl) $('detail-map').src = entry.heatmapUrl;
   if (!entry.imageUrl) $('detail-meta').append(el('div', {}, entry.image?.expired ? 'image deleted by retention' : 'no image kept'));
-  $('timeline').replaceChildren(...entry.timeline.map((event) => el('li', { dataset: { kind: event.kind } }, el('time', {}, time(event.at)), ' ', describe(event))));
+  $('timeline').replaceChildren(...entry.timeline.map((event) => el('li', { dataset: { kind: event.kind } }, el('time', {}, when(event.at, true)), ' ', describe(event))));
   $('detail').hidden = false;
 }
 
 function describe(e) {
   switch (e.kind) {
-    case 'result': return `model: ${e.verdict} (score ${fmt(e.score)}; ${e.reasons.join(', ') || 'no reason'})`;
+    case 'result': return `model: ${e.verdict} (score ${fmt(e.score)}; ${e.reasons.map(reasonWords).join('; ') || 'no reason'})`;
     case 'claim': return `${e.user} opened it`;
-    case 'decision': return `${e.user} decided ${e.decision}${e.category ? ` (${e.category})` : ''}${e.note ? `: “${e.note}”` : ''}`;
-    case 'verdict': return `final: ${e.verdict}, decided by ${e.decidedBy}${e.user ? ` (${e.user})` : ''}`;
+    case 'decision': return `${e.user} ${e.correction ? 'corrected the decision to' : 'decided'} ${e.decision}${e.category ? ` (${e.category})` : ''}${e.note ? `: “${e.note}”` : ''}`;
+    case 'verdict': return `${e.corrects ? `corrected final (was ${e.corrects.verdict} by ${e.corrects.user ?? e.corrects.decidedBy})` : 'final'}: ${e.verdict}, decided by ${e.decidedBy}${e.user ? ` (${e.user})` : ''}`;
     case 'expired': return 'image deleted by retention';
     default: return e.kind;
   }
@@ -158,8 +178,13 @@ $('logout').onclick = async () => { await fetch('/api/logout', { method: 'POST',
 
 // ---- small things -------------------------------------------------------------------------------
 
-function toLocalInput(iso) { const d = new Date(iso); return Number.isNaN(d.getTime()) ? '' : new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16); }
-const time = (iso) => new Date(iso).toLocaleString('en-GB', { dateStyle: 'short', timeStyle: 'short' });
+function toLocalInput(iso) { const shown = when(iso); return shown === '—' ? '' : shown; }
+/** `2026-12-04 14:05` or `2026-12-04` in this browser's zone as an ISO time; a value that is not a time is sent as typed, and the server names it. */
+function fromLocal(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}))?$/.exec(value);
+  return m ? new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0)).toISOString() : value;
+}
+const time = (iso) => when(iso);
 const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
 function notice(text, kind) { const n = $('notice'); n.textContent = text; n.className = kind; n.hidden = false; }
 

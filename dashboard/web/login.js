@@ -16,5 +16,7 @@ form.addEventListener('submit', async (event) => {
   }).catch(() => null);
   if (!response) { notice.textContent = 'The dashboard cannot be reached. Check the network and try again.'; return; }
   if (!response.ok) { notice.textContent = (await response.json().catch(() => ({}))).message ?? `Login failed (${response.status})`; return; }
-  location.assign(safeNext(params.get('next'), location.origin));
+  // The part a link pointed at (`/log#part=…`) survives the detour through this page: the server never sees the hash.
+  const next = safeNext(params.get('next'), location.origin);
+  location.assign(location.hash && !next.includes('#') ? `${next}${location.hash}` : next);
 });

@@ -12,6 +12,9 @@ export const REASON_CODES = [
   'overload', // the station's queue was full; the part was not inspected
   'missing_frame', // a trigger arrived and no frame came for it in time
   'interrupted', // the station stopped (crash, kill, power) while the part was queued or being inspected
+  'camera_lost', // the camera was disconnected or stopped sending when the part's trigger came
+  'image_quality', // the frame was not fit to be scored (focus, exposure or framing outside the good parts' ranges)
+  'unpaired_frame', // a hardware-triggered camera sent a frame no trigger message matched
 ] as const;
 
 export type ReasonCode = (typeof REASON_CODES)[number];

@@ -13,7 +13,8 @@ import type { Logger } from 'pino';
 import type { StationConfig, Thresholds } from '../../config/schema.ts';
 import type { Decision as DecisionMessage, Drift, Reason, Result, Review, Status, Trigger, VerdictMessage } from '../../contract/payloads.ts';
 import { decide, failSafe, type Decision } from './decide/policy.ts';
-import { InspectionError } from './reasons.ts';
+import { InspectionError, type ReasonCode } from './reasons.ts';
+import type { QualityGate, QualityRanges } from './vision/quality.ts';
 import { ReviewBook, type Closing } from './review/book.ts';
 import type { ReviewStore } from './review/store.ts';
 import { propose, type Proposal } from './decide/calibrate.ts';
@@ -21,13 +22,14 @@ import type { ThresholdHistory, ThresholdVersion } from './decide/thresholds.ts'
 import type { StationLink } from './bus/link.ts';
 import type { EdgeMetrics } from './health/metrics.ts';
 import type { DefectLog } from './log/defect-log.ts';
+import { SOFTWARE_VERSION } from './software.ts';
 import { keepEvidenceSync, type EvidenceRequest, type Kept } from './evidence/files.ts';
 import { PartIdInUse, PartMemory, type Seen } from './parts/memory.ts';
 import type { StationObserver } from './integrations/observer.ts';
 
 /** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
 export interface Inspector {
-  readonly manifest: { id: string; version: string | number; thresholds: Thresholds };
+  readonly manifest: { id: string; version: string | number; thresholds: Thresholds; quality?: QualityRanges };
   /**
    * `evidence`: keep the part's frame and map when its score reaches `from`, if this inspector can
    * (an inspection worker can; it then answers what it kept and no map). Others ignore it.
@@ -49,7 +51,10 @@ export interface Measured {
   features?: number[];
 }
 
-/** Something that can take a picture on demand (the synthetic camera; later a real one). */
+/**
+ * Something that can take a picture on demand (the synthetic camera, edge/src/cameras/). A camera
+ * that cannot answer rejects with an InspectionError whose code is the part's reason (`camera_lost`).
+ */
 export interface Camera {
   capture(partId: string): Promise<Buffer>;
 }
@@ -57,7 +62,7 @@ export interface Camera {
 export interface Frame {
   partId: string;
   image: Buffer;
-  source: 'http' | 'folder' | 'mqtt' | 'synthetic' | 'trigger';
+  source: 'http' | 'folder' | 'mqtt' | 'synthetic' | 'trigger' | 'camera';
   receivedAt: number;
   /** the trigger's requestId, echoed in the result and the model's verdict */
   requestId?: string;
@@ -65,6 +70,8 @@ export interface Frame {
   replaces?: Result;
   /** the frame's fingerprint (edge/src/parts/memory.ts), kept with its answer to tell a redelivery */
   fingerprint?: string;
+  /** set when the frame must not be scored (a frame no trigger matched): the part goes to review with this reason */
+  unfit?: { reason: ReasonCode; detail: string };
 }
 
 interface Waiting {
@@ -91,6 +98,10 @@ export class Station {
   metrics: EdgeMetrics | null = null;
   /** the process-wide cap on bytes of frames in memory (ingest/frame-bytes.ts) */
   frameBytes: FrameBytes | null = null;
+  /** checks that a frame is fit to be scored against the model's quality ranges (edge/src/vision/quality.ts) */
+  qualityGate: QualityGate | null = null;
+  /** status fields owned by other units (camera health, image quality alert) */
+  statusExtras: (() => Partial<Status>) | null = null;
   /** where every result, human decision and final verdict is logged for quality managers */
   defectLog: Pick<DefectLog, 'result' | 'decision' | 'verdict'> | null = null;
   /** integrations besides the MQTT contract (OPC UA, Sparkplug B): told of each result and final verdict */
@@ -229,12 +240,18 @@ export class Station {
     await (this.model as Inspector & { close?: () => Promise<void> }).close?.();
   }
 
+  /** Publishes the retained status now (a unit owning some of its fields saw them change). */
+  publishStatus(): void {
+    this.link.publishStatus(this.status('online'));
+  }
+
   status(state: 'online' | 'offline'): Status {
     return {
       schema: 'loupe/status@1',
       line: this.line,
       station: this.id,
       state,
+      software: SOFTWARE_VERSION,
       model: this.modelRef,
       modelLoaded: state === 'online',
       queueDepth: this.queue.length + this.running,
@@ -243,6 +260,7 @@ export class Station {
       outboxDepth: this.link.outboxDepth,
       ...this.driftStatus(),
       lastFrameAgeMs: this.lastFrameAt === null ? null : Math.round(performance.now() - this.lastFrameAt),
+      ...this.statusExtras?.(),
       at: new Date().toISOString(),
     };
   }
@@ -304,8 +322,8 @@ export class Station {
           }, this.config.trigger.frameTimeoutMs);
           this.awaitingFrame.set(partId, { timer, resolve });
         });
-    const missing = (detail: string) =>
-      this.conclude({ partId, image: Buffer.alloc(0), source: 'trigger', receivedAt, requestId, replaces }, failSafe('missing_frame'), null, { decodeMs: 0, inferMs: 0 }, receivedAt, detail);
+    const missing = (detail: string, reason: ReasonCode = 'missing_frame') =>
+      this.conclude({ partId, image: Buffer.alloc(0), source: 'trigger', receivedAt, requestId, replaces }, failSafe(reason), null, { decodeMs: 0, inferMs: 0 }, receivedAt, detail);
     const pending = framePromise.then(
       (frame) => {
         if (!frame) return missing(`no frame arrived within ${this.config.trigger.frameTimeoutMs} ms of the trigger`);
@@ -314,7 +332,7 @@ export class Station {
         if (inFlight) inFlight.fingerprint = fingerprint; // the same frame sent again meanwhile joins this inspection
         return this.enqueue({ ...frame, requestId, replaces, fingerprint });
       },
-      (error: unknown) => missing(`camera failed: ${(error as Error).message}`),
+      (error: unknown) => missing(`camera failed: ${(error as Error).message}`, error instanceof InspectionError ? error.code : 'missing_frame'),
     );
     this.track(partId, null, requestId, pending);
     return pending;
@@ -400,6 +418,8 @@ export class Station {
     const startedAt = performance.now();
     try {
       const model = this.model; // the model this frame is inspected by, even if a swap happens meanwhile
+      if (frame.unfit) throw new InspectionError(frame.unfit.reason, frame.unfit.detail);
+      await this.qualityGate?.check(frame.image, model.manifest.quality);
       this.onModel.set(model, (this.onModel.get(model) ?? 0) + 1);
       // The audit draw comes first, so the inspector knows which scores keep evidence: from
       // pass_below up, or any score of a part drawn for audit.
@@ -548,6 +568,11 @@ export class Station {
         if (decision.decision === 'reject' && decision.category) this.state.categories?.labelled(decision.partId, decision.category, decision.user, outcome.closing.at);
         this.close(outcome.closing, decision.requestId);
         return;
+      case 'corrected':
+        this.log.warn({ partId: decision.partId, verdict: outcome.closing.verdict, was: outcome.previous.verdict, user: decision.user }, 'decision corrected');
+        this.defectLog?.decision(this.line, this.id, decision, new Date(outcome.closing.at).toISOString());
+        this.close(outcome.closing, decision.requestId);
+        return;
       case 'duplicate':
         this.log.info({ partId: decision.partId }, 'same decision received again; nothing changes');
         return;
@@ -585,9 +610,10 @@ export class Station {
    * A part's verdict message, recorded in the defect log before it goes out. Its fields are picked
    * one by one: a closing carries more (the part's result) than the verdict schema allows.
    */
-  private verdictOf(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string; requestId?: string; suggestion?: Suggestion }): VerdictMessage {
+  private verdictOf(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string; requestId?: string; corrects?: Closing['corrects']; suggestion?: Suggestion }): VerdictMessage {
     const message: VerdictMessage = { schema: 'loupe/verdict@1', line: this.line, station: this.id, partId: v.partId, verdict: v.verdict, decidedBy: v.decidedBy, score: v.score, at: new Date(v.at).toISOString() };
     for (const key of ['user', 'category', 'note', 'requestId'] as const) if (v[key] !== undefined) message[key] = v[key];
+    if (v.corrects) message.corrects = { ...v.corrects, at: new Date(v.corrects.at).toISOString() };
     if (v.suggestion) message.suggestion = { category: v.suggestion.category, confidence: v.suggestion.confidence };
     this.defectLog?.verdict(message);
     return message;

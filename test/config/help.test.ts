@@ -7,7 +7,7 @@ import { repoRoot, runLoupe } from '../support/loupe.ts';
 /** Options the README shows for other programs (curl, node, perf, tsc), not loupe's. */
 const NOT_LOUPE = new Set(['--data-binary', '--max-semi-space-size', '--per-thread', '--noEmit']);
 /** Where each command spells its own options (start, edge and dashboard share cli/options.ts). */
-const COMMAND_FILES = ['options', 'synth', 'fit', 'eval', 'calibrate', 'export', 'simulate', 'bench'].map((name) => path.join(repoRoot, 'cli', `${name}.ts`));
+const COMMAND_FILES = ['options', 'synth', 'fit', 'eval', 'calibrate', 'export', 'simulate', 'bench', 'people'].map((name) => path.join(repoRoot, 'cli', `${name}.ts`));
 
 const optionsIn = (text: string) => new Set([...text.matchAll(/--[a-zA-Z][a-zA-Z-]*/g)].map((m) => m[0]).filter((o) => !NOT_LOUPE.has(o)));
 

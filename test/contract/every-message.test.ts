@@ -128,6 +128,10 @@ describe('every message a station publishes', () => {
     expect(await errorWith('unknown part', (e) => e.code === 'unknown_part')).toMatchObject({ partId: 'NONE-1' });
     await publish('decision', JSON.stringify({ partId: 'R-1', decision: 'reject', user: 'ben' }));
     expect(await errorWith('conflict', (e) => e.code === 'conflict')).toMatchObject({ partId: 'R-1' });
+    // a decision that says it corrects replaces the one taken: a corrected verdict, which says what it replaces
+    await publish('decision', JSON.stringify({ partId: 'R-1', decision: 'reject', category: 'dent', user: 'ben', correction: true, requestId: 'req-fix' }));
+    const corrected = await collector.waitFor('the corrected verdict', () => collector.json<VerdictMessage>('/verdict').find((v) => v.partId === 'R-1' && v.corrects));
+    expect(corrected).toMatchObject({ verdict: 'reject', category: 'dent', user: 'ben', requestId: 'req-fix', corrects: { verdict: 'pass', decidedBy: 'human', user: ADMIN.name } });
     await publish('frame/BIG-1', Buffer.alloc(LIMIT + 1, 7));
     expect(await errorWith('frame too large', (e) => e.code === 'frame_too_large')).toMatchObject({ partId: 'BIG-1', message: expect.stringContaining(`the limit is ${LIMIT} bytes`) });
     await publish('frame/R-3', await goodPart(6)); // a different frame while R-3 waits for a person
@@ -148,8 +152,8 @@ describe('every message a station publishes', () => {
       expect(validate?.(payload), `${message.topic} ${message.payload.toString()}\n${JSON.stringify(validate?.errors)}`).toBe(true);
       seen.set(kind, (seen.get(kind) ?? 0) + 1);
     }
-    // decisions: the dashboard's, for the decision made over HTTP
-    expect([...seen.keys()].sort()).toEqual(['decision', 'error', 'result', 'review', 'status', 'trigger-ack', 'verdict']);
+    // decisions: the dashboard's, for the decision made over HTTP; log: the defect log's events for the plant
+    expect([...seen.keys()].sort()).toEqual(['decision', 'error', 'log', 'result', 'review', 'status', 'trigger-ack', 'verdict']);
     const verdicts = collector.json<VerdictMessage>('/verdict');
     expect(new Set(verdicts.map((v) => `${v.decidedBy}:${v.verdict}`))).toEqual(new Set(['model:pass', 'model:reject', 'human:pass', 'human:reject', 'timeout:hold']));
     const codes = (validators.get('error')?.schema as { properties: { code: { anyOf: { const: string }[] } } }).properties.code.anyOf.map((c) => c.const);

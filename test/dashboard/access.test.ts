@@ -128,6 +128,8 @@ describe('the first admin', () => {
   it('is made with a random password shown once when none is given, never a default one', async () => {
     const { file } = await product();
     let loupe = await startLoupe('start', ['--config', file], { LOUPE_ADMIN_PASSWORD: '', LOUPE_ADMIN_USER: 'boss' });
+    // shown on stderr, which reaches the test on its own pipe: wait for it rather than race it
+    await expect.poll(() => loupe.logs.join('\n'), { timeout: 10_000 }).toMatch(/admin "boss" created with password/);
     const shown = loupe.logs.join('\n').match(/admin "boss" created with password {2}(\S+)/);
     expect(shown).not.toBeNull();
     const admin = await login(loupe.httpUrl, 'boss', (shown as RegExpMatchArray)[1]);

@@ -76,7 +76,19 @@ describe.skipIf(!chromium)('defect log in Chromium', () => {
     expect(await page.textContent('[data-total="yield"] strong')).toBe('50.0%');
     expect(await page.locator('#log tr.entry').count()).toBe(3); // two model rejects and the reviewed part
     await expect.poll(() => page.textContent('#chart-pareto')).toContain('contamination');
-    await screenshot(page, 'manager-log');
+    await screenshot(page, 'manager-log', true);
+    // filters for known values are lists, reasons in plain words; times in one format
+    const reasons = await page.$$eval('select[name=reason] option', (options) => options.map((o) => o.textContent));
+    expect(reasons).toContain('the image could not be read');
+    expect(await page.$$eval('select[name=station] option', (options) => options.map((o) => (o as HTMLOptionElement).value))).toEqual(['', 'cam-m']);
+    expect(await page.textContent('#log tr.entry td')).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/);
+    // a time range is typed in the same format
+    await page.fill('input[name=from]', '2020-01-01 06:00');
+    await page.click('#filters button[type=submit]');
+    await expect.poll(() => page.url()).toContain('from=2020-01-01T');
+    await page.waitForSelector('#log:not([aria-busy])');
+    expect(await page.locator('#log tr.entry').count()).toBe(3);
+    await page.fill('input[name=from]', '');
 
     await page.selectOption('select[name=decidedBy]', 'human');
     await page.click('#filters button[type=submit]');
@@ -119,6 +131,9 @@ describe.skipIf(!chromium)('defect log in Chromium', () => {
     expect(lines[0]).toContain('partId');
     expect(lines[1]).toContain('BROKEN-1');
     expect(lines[1]).toContain('"label, ""smeared"""'); // a note with a comma and quotes survives
+    // a link the manager can open, not the evidence store's segment reference
+    expect(lines[1]).toContain(`${new URL(loupe.httpUrl).origin}/log#part=line-m%2Fcam-m%2FBROKEN-1`);
+    expect(lines[1]).not.toMatch(/\.seg#/);
     await context.close();
   });
 });

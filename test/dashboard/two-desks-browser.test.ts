@@ -53,7 +53,9 @@ describe.skipIf(!chromium)('two dashboards on one broker, in Chromium', () => {
     expect(response.status).toBe(200);
     await plc.waitFor('review of T-1', () => plc.json<Review>('/review/T-1')[0]);
     const ana = await loggedIn(browser, a.httpUrl, 'ana', 'ana-password-123');
-    await expect.poll(() => ana.page.textContent('#part-id')).toBe('T-1'); // opening it claims it
+    await item(ana.page, 'T-1').click(); // opening it claims it
+    await expect.poll(() => ana.page.textContent('#part-id'), { timeout: 10_000 }).toBe('T-1');
+    await ana.page.waitForSelector('#accept:not([disabled])');
     const ben = await loggedIn(browser, b.httpUrl, 'ben', 'ben-password-123');
     await item(ben.page, 'T-1').waitFor();
     await expect.poll(() => item(ben.page, 'T-1').textContent(), { timeout: 10_000 }).toContain('ana is deciding');
@@ -86,9 +88,10 @@ describe.skipIf(!chromium)('two dashboards on one broker, in Chromium', () => {
     await plc.client.publishAsync('loupe/line-t/cam-t/review/GHOST-1', JSON.stringify(ghost), { qos: 1, retain: true });
     const ana = await loggedIn(browser, a.httpUrl, 'ana', 'ana-password-123');
     await item(ana.page, 'GHOST-1').click();
-    await expect.poll(() => ana.page.textContent('#part-id')).toBe('GHOST-1');
+    await expect.poll(() => ana.page.textContent('#part-id'), { timeout: 10_000 }).toBe('GHOST-1');
+    await ana.page.waitForSelector('#accept:not([disabled])'); // the guard after a part is shown
     await ana.page.keyboard.press('A');
-    await expect.poll(() => ana.page.textContent('#notice'), { timeout: 10_000 }).toContain('the station refused your decision');
+    await expect.poll(() => ana.page.textContent('#notice'), { timeout: 20_000 }).toContain('the station refused your decision');
     await ana.context.close();
     await plc.client.publishAsync('loupe/line-t/cam-t/review/GHOST-1', '', { qos: 1, retain: true });
   });

@@ -149,12 +149,31 @@ describe('CSV export', () => {
     log.result(result('p-1', '2026-11-25T07:00:00.000Z', { score: 4.5 }), { image: 'line-1/cam-1/p-1.img' });
     log.decision('line-1', 'cam-1', { partId: 'p-1', user: 'ana', decision: 'reject', category: 'dent', note: 'edge, near "hole 2"\nsecond look' }, '2026-11-25T07:01:00.000Z');
     log.verdict({ line: 'line-1', station: 'cam-1', partId: 'p-1', verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'dent', at: '2026-11-25T07:01:00.000Z' });
-    const csv = [...csvChunks(log.all())].join('');
+    const csv = [...csvChunks(log.all(), 'http://line-pc:8080')].join('');
     const [header, ...rest] = csv.split('\r\n');
-    expect(header).toBe('inspectedAt,line,station,partId,score,passBelow,rejectAbove,modelId,modelVersion,reasons,detail,modelVerdict,verdict,decidedBy,decidedAt,user,category,note,claimedBy,image,heatmap,imageExpired');
+    expect(header).toBe('inspectedAt,line,station,partId,link,score,passBelow,rejectAbove,modelId,modelVersion,reasons,detail,modelVerdict,verdict,decidedBy,decidedAt,user,category,note,claimedBy,image,heatmap,imageExpired');
+    // links a manager can open from a spreadsheet, never the evidence store's internal references
     expect(rest.join('\r\n')).toBe(
-      '2026-11-25T07:00:00.000Z,line-1,cam-1,p-1,4.5,2,10,bracket,3,borderline,,review,reject,human,2026-11-25T07:01:00.000Z,ana,dent,"edge, near ""hole 2""\nsecond look",,line-1/cam-1/p-1.img,,false\r\n',
+      '2026-11-25T07:00:00.000Z,line-1,cam-1,p-1,http://line-pc:8080/log#part=line-1%2Fcam-1%2Fp-1,4.5,2,10,bracket,3,borderline,,review,reject,human,2026-11-25T07:01:00.000Z,ana,dent,"edge, near ""hole 2""\nsecond look",,http://line-pc:8080/api/parts/line-1/cam-1/p-1/image,,false\r\n',
     );
+    await log.close();
+  });
+});
+
+describe('a corrected decision', () => {
+  it('is counted once, under its corrected outcome, and the entry shows both decisions', async () => {
+    const log = await DefectLog.open(await tempDir('loupe-correction-'), { flushMs: 5 });
+    const at = local(25, 7, 10);
+    const later = local(25, 7, 12);
+    log.result(result('p-9', at, { score: 5 }));
+    log.decision('line-1', 'cam-1', { partId: 'p-9', user: 'ana', decision: 'accept' }, at);
+    log.verdict({ line: 'line-1', station: 'cam-1', partId: 'p-9', verdict: 'pass', decidedBy: 'human', user: 'ana', at });
+    log.decision('line-1', 'cam-1', { partId: 'p-9', user: 'ana', decision: 'reject', category: 'dent', correction: true }, later);
+    log.verdict({ line: 'line-1', station: 'cam-1', partId: 'p-9', verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'dent', at: later, corrects: { verdict: 'pass', decidedBy: 'human', user: 'ana', at } });
+    const counts = log.countsBetween().filter((c) => c.outcome !== 'review/model');
+    expect(counts).toEqual([{ minute: Date.parse(at) - (Date.parse(at) % 60_000), line: 'line-1', station: 'cam-1', outcome: 'reject/human', n: 1 }]);
+    expect(log.get('line-1', 'cam-1', 'p-9')).toMatchObject({ final: { verdict: 'reject', category: 'dent' }, decision: { decision: 'reject' } });
+    expect(log.get('line-1', 'cam-1', 'p-9')?.timeline.map((e) => e.kind)).toEqual(['result', 'decision', 'verdict', 'decision', 'verdict']);
     await log.close();
   });
 });

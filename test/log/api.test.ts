@@ -75,18 +75,25 @@ describe('defect log HTTP API', () => {
     expect(rows[1]).toContain(',p-2,');
   });
 
+  it('lists the values each filter can take, from the log itself', async () => {
+    const values = (await get('/api/log/values')).json();
+    expect(values.stations).toEqual(['cam-1']);
+    expect(values.reasons.length).toBeGreaterThan(0);
+    expect(values.modelVersions[0]).toMatch(/@/);
+  });
+
   it('answers analytics and an OpenAPI document naming every route and filter', async () => {
     const analytics = (await get('/api/analytics?station=cam-1')).json();
     expect(analytics).toMatchObject({ basis: 'counts', totals: { inspected: 2, reviews: 1, finals: 1, passed: 0, yield: 0 } });
     const doc = (await get('/api/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/api/analytics', '/api/log', '/api/log.csv', '/api/log/{line}/{station}/{partId}', '/api/parts/{line}/{station}/{partId}/heatmap', '/api/parts/{line}/{station}/{partId}/image']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/api/analytics', '/api/log', '/api/log.csv', '/api/log/values', '/api/log/{line}/{station}/{partId}', '/api/parts/{line}/{station}/{partId}/heatmap', '/api/parts/{line}/{station}/{partId}/image']);
     expect(doc.paths['/api/log'].get.parameters.map((p: { name: string }) => p.name)).toEqual(['line', 'station', 'from', 'to', 'verdict', 'decidedBy', 'category', 'reason', 'modelVersion', 'user', 'limit', 'offset']);
     expect(doc.components.schemas.LogEntry.properties.timeline).toBeUndefined();
     expect(doc.components.schemas.LogEntry.properties.final).toBeDefined();
   });
 
-  const routes = ['/api/log', '/api/log.csv', '/api/analytics', '/api/openapi.json', '/api/log/line-1/cam-1/p-1'];
+  const routes = ['/api/log', '/api/log.csv', '/api/log/values', '/api/analytics', '/api/openapi.json', '/api/log/line-1/cam-1/p-1'];
 
   it('puts every route behind the guard it is given', async () => {
     const guarded = Fastify();

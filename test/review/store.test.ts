@@ -141,3 +141,16 @@ describe('the open reviews of a station', () => {
     expect(openIds(new FileReviewStore(dir))).toEqual(['W-1', 'W-2']);
   });
 });
+
+describe('the decided history of a station', () => {
+  it('answers a corrected part once, as corrected, for calibration, export and refit', () => {
+    const store = new FileReviewStore(dir);
+    store.opened(review('C-1'));
+    store.closed({ ...closing('C-1'), verdict: 'pass' });
+    store.closed(closing('C-2'));
+    store.closed({ ...closing('C-1'), at: 1_764_000_200_000, corrects: { verdict: 'pass', decidedBy: 'human', user: 'ana', at: 1_764_000_100_000 } });
+    store.close();
+    const history = new FileReviewStore(dir).closings(3650);
+    expect(history.map((c) => `${c.partId}:${c.verdict}`)).toEqual(['C-2:reject', 'C-1:reject']);
+  });
+});

@@ -28,9 +28,26 @@ export async function loggedIn(browser: Browser, baseUrl: string, name: string, 
   return { context, page };
 }
 
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** Where the README's pictures live: written by the tests when LOUPE_DOC_SCREENSHOTS=1, so a run can refresh them. */
+export const docImagesDir = path.resolve(import.meta.dirname, '..', '..', 'docs', 'images');
+
+/** A screenshot for people to look at; also into docs/images when `doc` is set and LOUPE_DOC_SCREENSHOTS=1. */
+export async function screenshot(page: Page, name: string, doc = false): Promise<string> {
   mkdirSync(screenshotDir, { recursive: true });
   const file = path.join(screenshotDir, `${name}.png`);
   await page.screenshot({ path: file });
+  if (doc && process.env.LOUPE_DOC_SCREENSHOTS === '1') await page.screenshot({ path: path.join(docImagesDir, `${name}.png`) });
   return file;
+}
+
+/** A fresh context at a given screen size, logged in, on the technician screen. */
+export async function loggedInAt(browser: Browser, baseUrl: string, name: string, password: string, viewport: { width: number; height: number }): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  await page.goto(new URL('/login', baseUrl).href);
+  await page.fill('input[name=name]', name);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#link.online');
+  return { context, page };
 }

@@ -14,6 +14,7 @@ import {
   TriggerSchema,
   type Decision,
   type ErrorMessage,
+  type LogMessage,
   type Result,
   type Review,
   type Status,
@@ -270,6 +271,10 @@ export class StationLink {
    */
   closeReview(verdict: VerdictMessage): void {
     this.outbox.send({ topic: topics.review(this.address, verdict.partId), payload: '', retain: true }, this.message(topics.verdict(this.address), verdict, false));
+  }
+  /** A defect-log event or tally for the plant: through the outbox, like everything the station owes. */
+  publishLog(message: LogMessage): void {
+    this.outbox.send(this.message(topics.log(this.address), message, false));
   }
   publishError(error: Omit<ErrorMessage, 'schema' | 'line' | 'station' | 'at'>): void {
     const message: ErrorMessage = { schema: 'loupe/error@1', line: this.address.line, station: this.address.station, at: new Date().toISOString(), ...error };

@@ -55,6 +55,8 @@ export class Outbox {
   private acked: number;
   private readonly pending: Entry[] = [];
   private inFlight = 0;
+  /** index in `pending` from which unsent entries are looked for */
+  private cursor = 0;
   private publisher: Publisher | null = null;
   private syncTimer: NodeJS.Timeout | null = null;
   private readonly ackFd: number;
@@ -116,8 +118,9 @@ export class Outbox {
   pump(): void {
     const publisher = this.publisher;
     if (!publisher?.connected) return;
-    for (const entry of this.pending) {
-      if (this.inFlight >= this.window) return;
+    // `cursor`: no entry before it is waiting to be sent, so a wide window is not rescanned on every send.
+    while (this.inFlight < this.window && this.cursor < this.pending.length) {
+      const entry = this.pending[this.cursor++];
       if (entry.sent) continue;
       entry.sent = true;
       this.inFlight += 1;
@@ -125,6 +128,7 @@ export class Outbox {
         this.inFlight -= 1;
         if (error) {
           entry.sent = false; // not delivered: it stays in order and goes out again
+          this.cursor = 0;
         } else {
           entry.acked = true;
           this.advance();
@@ -147,6 +151,7 @@ export class Outbox {
     let moved = false;
     while (this.pending.length > 0 && this.pending[0].acked) {
       this.acked = (this.pending.shift() as Entry).end;
+      this.cursor = Math.max(0, this.cursor - 1);
       moved = true;
     }
     if (moved) this.ackDirty = true;

@@ -12,13 +12,16 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { PART_ID_PATTERN } from '../../../contract/topics.ts';
 import type { DefectLog } from './defect-log.ts';
 import { EntrySchema, type Entry } from './entry.ts';
-import { FilterSchema, PageSchema, paginate, parseFilter, select, type Refusal } from './query.ts';
-import { analyse, AnalyticsSchema } from './analytics.ts';
+import { FilterSchema, PageSchema, parseFilter, type Refusal } from './query.ts';
+import { AnalyticsSchema } from './analytics.ts';
+import { memorySource, type LogSource } from './source.ts';
 import type { Shift } from '../../../config/schema.ts';
 import { csvChunks } from './csv.ts';
 
 export interface LogApiOptions {
-  log: DefectLog;
+  /** the edge's embedded log; or `source`, any storage behind the LogSource interface (the plant's PostgreSQL) */
+  log?: DefectLog;
+  source?: LogSource;
   guard?: preHandlerHookHandler;
   routeConfig?: FastifyContextConfig;
   shifts?: Shift[];
@@ -45,30 +48,32 @@ function view(entry: Entry, withTimeline: boolean) {
 
 const refuse = (reply: FastifyReply, refusal: Refusal) => reply.code(400).send({ error: refusal.code, param: refusal.param, message: refusal.message });
 
-export const logApi: FastifyPluginAsync<LogApiOptions> = async (app, { log, guard, routeConfig = {}, shifts = [] }) => {
+export const logApi: FastifyPluginAsync<LogApiOptions> = async (app, { log, source: given, guard, routeConfig = {}, shifts = [] }) => {
+  const source = given ?? (log ? memorySource(log) : null);
+  if (!source) throw new Error('logApi: give it a log or a source');
   if (guard) app.addHook('preHandler', guard);
   const config = routeConfig;
 
   app.get('/api/log', { config }, async (request, reply) => {
     const parsed = parseFilter(request.query as Record<string, unknown>, { paging: true });
     if (!parsed.ok) return refuse(reply, parsed);
-    const page = paginate(select(log.all(), parsed.filter), parsed.page);
+    const page = await source.page(parsed.filter, parsed.page);
     return { ...page, items: page.items.map((e) => view(e, false)) };
   });
 
   app.get('/api/log.csv', { config }, async (request, reply) => {
     const parsed = parseFilter(request.query as Record<string, unknown>);
     if (!parsed.ok) return refuse(reply, parsed);
-    const entries = select(log.all(), parsed.filter);
+    const entries = await source.list(parsed.filter);
     return reply
       .type('text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="loupe-log-${new Date().toISOString().slice(0, 10)}.csv"`)
-      .send(Readable.from(csvChunks(entries)));
+      .send(Readable.from(csvChunks(entries, `${request.protocol}://${request.host}`)));
   });
 
   app.get<{ Params: PartParams }>('/api/log/:line/:station/:partId', { config, schema: { params: PartParams } }, async (request, reply) => {
     const { line, station, partId } = request.params;
-    const entry = log.get(line, station, partId);
+    const entry = await source.get(line, station, partId);
     if (!entry) return reply.code(404).send({ error: 'unknown_part', message: `the log holds no part ${partId} at ${line}/${station} (plain auto-passes are counted, not stored)` });
     return view(entry, true);
   });
@@ -76,9 +81,11 @@ export const logApi: FastifyPluginAsync<LogApiOptions> = async (app, { log, guar
   app.get('/api/analytics', { config }, async (request, reply) => {
     const parsed = parseFilter(request.query as Record<string, unknown>);
     if (!parsed.ok) return refuse(reply, parsed);
-    const { filter } = parsed;
-    return analyse(select(log.all(), filter), log.countsBetween(filter.from, filter.to), filter, shifts);
+    return source.analytics(parsed.filter, shifts);
   });
+
+  // The values the filters can take, as the log holds them: the manager's page offers them as lists.
+  app.get('/api/log/values', { config }, async () => source.values());
 
   const document = openApi();
   app.get('/api/openapi.json', { config }, async () => document);
@@ -111,6 +118,12 @@ export function openApi(): object {
             200: { description: 'one page', content: { 'application/json': { schema: { type: 'object', properties: { total: { type: 'integer' }, offset: { type: 'integer' }, limit: { type: 'integer' }, nextOffset: { type: ['integer', 'null'] }, items: { type: 'array', items: LogView } } } } } },
             400: refused,
           },
+        },
+      },
+      '/api/log/values': {
+        get: {
+          summary: 'the values the filters can take, as the log holds them (for drop-down lists)',
+          responses: { 200: { description: 'sorted lists', content: { 'application/json': { schema: { type: 'object', properties: Object.fromEntries(['stations', 'categories', 'reasons', 'modelVersions', 'users'].map((k) => [k, { type: 'array', items: { type: 'string' } }])) } } } } },
         },
       },
       '/api/log.csv': { get: { summary: 'the same filtered view as CSV (all matching parts)', parameters: filters, responses: { 200: { description: 'CSV with a header row', content: { 'text/csv': {} } }, 400: refused } } },

@@ -43,6 +43,8 @@ export interface VerdictRecord {
   category?: string;
   suggestion?: { category: string };
   at: string;
+  /** a corrected verdict: the one it replaces (its count moves to the new outcome) */
+  corrects?: { verdict: 'pass' | 'reject' | 'hold'; decidedBy: 'model' | 'human' | 'timeout'; user?: string; category?: string; at: string };
 }
 
 export class DefectLog {
@@ -62,6 +64,8 @@ export class DefectLog {
   /** bytes and writes handed to the file system since open (what the benchmark and tests measure) */
   bytesWritten = 0;
   fileWrites = 0;
+  /** told of every event recorded (with its part's entry) and every inspection counted: the plant feed */
+  listener: { recorded(event: LogEvent, entry: Entry): void; counted(at: string, line: string, station: string): void } | null = null;
 
   private constructor(
     readonly dir: string,
@@ -99,16 +103,43 @@ export class DefectLog {
   }
 
   verdict(verdict: VerdictRecord): void {
-    this.count(verdict.at, verdict.line, verdict.station, `${verdict.verdict}/${verdict.decidedBy}`);
-    const { line, station, partId, at } = verdict;
+    const { line, station, partId, at, corrects } = verdict;
+    if (corrects) {
+      // A correction moves the part from its old outcome to the new one, in the minute it was first counted.
+      this.count(corrects.at, line, station, `${corrects.verdict}/${corrects.decidedBy}`, -1);
+      this.count(corrects.at, line, station, `${verdict.verdict}/${verdict.decidedBy}`);
+    } else this.count(at, line, station, `${verdict.verdict}/${verdict.decidedBy}`);
     if (!this.entries.has(partKey(line, station, partId))) return; // a plain auto-pass: counted only
-    this.record({ kind: 'verdict', line, station, partId, at, verdict: verdict.verdict, decidedBy: verdict.decidedBy, ...(verdict.user ? { user: verdict.user } : {}), ...(verdict.category ? { category: verdict.category } : {}), ...(verdict.suggestion ? { suggestedCategory: verdict.suggestion.category } : {}) });
+    this.record({
+      kind: 'verdict',
+      line,
+      station,
+      partId,
+      at,
+      verdict: verdict.verdict,
+      decidedBy: verdict.decidedBy,
+      ...(verdict.user ? { user: verdict.user } : {}),
+      ...(verdict.category ? { category: verdict.category } : {}),
+      ...(corrects ? { corrects } : {}),
+      ...(verdict.suggestion ? { suggestedCategory: verdict.suggestion.category } : {}),
+    });
   }
 
-  decision(line: string, station: string, decision: { partId: string; user: string; decision: 'accept' | 'reject'; category?: string; note?: string }, at: string): void {
+  decision(line: string, station: string, decision: { partId: string; user: string; decision: 'accept' | 'reject'; category?: string; note?: string; correction?: boolean }, at: string): void {
     if (!this.entries.has(partKey(line, station, decision.partId))) return;
     const { partId, user } = decision;
-    this.record({ kind: 'decision', line, station, partId, at, user, decision: decision.decision, ...(decision.category ? { category: decision.category } : {}), ...(decision.note ? { note: decision.note } : {}) });
+    this.record({
+      kind: 'decision',
+      line,
+      station,
+      partId,
+      at,
+      user,
+      decision: decision.decision,
+      ...(decision.category ? { category: decision.category } : {}),
+      ...(decision.note ? { note: decision.note } : {}),
+      ...(decision.correction ? { correction: true } : {}),
+    });
   }
 
   /** A person took the review of a part; false when the log does not know the part. */
@@ -154,20 +185,24 @@ export class DefectLog {
     return out;
   }
 
-  private count(at: string, line: string, station: string, outcome: Outcome): void {
+  private count(at: string, line: string, station: string, outcome: Outcome, n = 1): void {
     const hour = hourOf(at);
     let counts = this.counts.get(hour);
     if (!counts) this.counts.set(hour, (counts = new Map()));
     const key = `${line}|${station}|${outcome}`;
     let minutes = counts.get(key);
     if (!minutes) counts.set(key, (minutes = new Array<number>(60).fill(0)));
-    minutes[Number(at.slice(14, 16))] += 1;
+    const minute = Number(at.slice(14, 16));
+    minutes[minute] = Math.max(0, minutes[minute] + n);
     this.dirtyHours.add(hour);
     this.schedule();
+    this.listener?.counted(at, line, station);
   }
 
   private record(event: LogEvent): void {
     this.index(event);
+    const entry = this.listener && this.entries.get(partKey(event.line, event.station, event.partId));
+    if (entry) this.listener?.recorded(event, entry);
     const file = partsFile(this.dir, dayOf(event.at));
     let lines = this.pendingLines.get(file);
     if (!lines) this.pendingLines.set(file, (lines = []));

@@ -5,18 +5,28 @@
  * what lets a part's timeline grow without any write touching more than one line.
  */
 import { FormatRegistry, Type, type Static } from '@sinclair/typebox';
-import type { Result } from '../../../contract/payloads.ts';
+import {
+  ClaimEventSchema,
+  DecisionEventSchema,
+  ExpiredEventSchema,
+  LogDecidedBySchema,
+  LogFinalVerdictSchema,
+  PartEventSchema,
+  ResultEventSchema,
+  VerdictEventSchema,
+  type Result,
+} from '../../../contract/payloads.ts';
 
 // TypeBox's own checker knows no formats; without this, every stored time would read as invalid.
 if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (value) => /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value)));
 
 const Time = Type.String({ format: 'date-time', description: 'ISO 8601 time' });
 const ModelVerdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('review')]);
-export const FinalVerdictSchema = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('hold')]);
-export const DecidedBySchema = Type.Union([Type.Literal('model'), Type.Literal('human'), Type.Literal('timeout')]);
-const Where = { line: Type.String(), station: Type.String(), partId: Type.String(), at: Time };
-
-/** What the model said about a part, and with what in force: in its result event and in its entry. */
+// The events are part of the MQTT contract (loupe/log@1): defined there once.
+export { ResultEventSchema, ClaimEventSchema, DecisionEventSchema, VerdictEventSchema, ExpiredEventSchema };
+export const FinalVerdictSchema = LogFinalVerdictSchema;
+export const DecidedBySchema = LogDecidedBySchema;
+export const EventSchema = PartEventSchema;
 const Scored = {
   score: Type.Union([Type.Number(), Type.Null()]),
   thresholds: Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }),
@@ -25,36 +35,6 @@ const Scored = {
   detail: Type.Optional(Type.String()),
   source: Type.String(),
 };
-
-export const ResultEventSchema = Type.Object({
-  kind: Type.Literal('result'),
-  ...Where,
-  verdict: ModelVerdict,
-  ...Scored,
-  image: Type.Optional(Type.String({ description: 'path of the kept frame, relative to the images folder' })),
-  heatmap: Type.Optional(Type.String({ description: 'path of the kept anomaly map, relative to the images folder' })),
-});
-export const ClaimEventSchema = Type.Object({ kind: Type.Literal('claim'), ...Where, user: Type.String() });
-export const DecisionEventSchema = Type.Object({
-  kind: Type.Literal('decision'),
-  ...Where,
-  user: Type.String(),
-  decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
-  category: Type.Optional(Type.String()),
-  note: Type.Optional(Type.String()),
-});
-export const VerdictEventSchema = Type.Object({
-  kind: Type.Literal('verdict'),
-  ...Where,
-  verdict: FinalVerdictSchema,
-  decidedBy: DecidedBySchema,
-  user: Type.Optional(Type.String()),
-  category: Type.Optional(Type.String()),
-  suggestedCategory: Type.Optional(Type.String({ description: 'suggested from people\'s earlier categories, not chosen by a person' })),
-});
-export const ExpiredEventSchema = Type.Object({ kind: Type.Literal('expired'), ...Where });
-
-export const EventSchema = Type.Union([ResultEventSchema, ClaimEventSchema, DecisionEventSchema, VerdictEventSchema, ExpiredEventSchema]);
 export type LogEvent = Static<typeof EventSchema>;
 export type ResultEvent = Static<typeof ResultEventSchema>;
 

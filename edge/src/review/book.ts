@@ -1,7 +1,8 @@
 /**
  * The review book of one station: which parts wait for a person, and what was decided. A pure
  * state machine with no I/O and no clock of its own (time is passed in), so its rules are tested
- * directly: one decision per part, the same decision twice is harmless, a conflicting one is refused.
+ * directly: one decision per part, the same decision twice is harmless, a conflicting one is refused
+ * unless it says it is a correction, which replaces the decision and keeps what it replaced.
  */
 import type { Reason, Result, Review } from '../../../contract/payloads.ts';
 
@@ -29,10 +30,13 @@ export interface Closing {
   note?: string;
   at: number;
   result?: Result;
+  /** on a correction: the closing it replaced */
+  corrects?: Pick<Closing, 'verdict' | 'decidedBy' | 'user' | 'category' | 'at'>;
 }
 
 export type DecideOutcome =
   | { kind: 'decided'; closing: Closing; review: OpenReview }
+  | { kind: 'corrected'; closing: Closing; previous: Closing }
   | { kind: 'duplicate'; closing: Closing }
   | { kind: 'conflict'; closing: Closing; message: string }
   | { kind: 'unknown'; message: string };
@@ -43,6 +47,8 @@ export interface HumanDecision {
   user: string;
   category?: string;
   note?: string;
+  /** replaces the decision already taken on the part */
+  correction?: boolean;
 }
 
 export class ReviewBook {
@@ -81,11 +87,20 @@ export class ReviewBook {
     if (done) {
       const same = done.decidedBy === 'human' && done.verdict === verdict && done.user === decision.user && done.category === decision.category;
       if (same) return { kind: 'duplicate', closing: done };
+      if (decision.correction) {
+        const { verdict: was, decidedBy, user, category, at } = done;
+        const closing: Closing = { partId: decision.partId, score: done.score, verdict, decidedBy: 'human', user: decision.user, at: now, ...(done.result ? { result: done.result } : {}) };
+        if (decision.category !== undefined) closing.category = decision.category;
+        if (decision.note !== undefined) closing.note = decision.note;
+        closing.corrects = { verdict: was, decidedBy, at, ...(user !== undefined ? { user } : {}), ...(category !== undefined ? { category } : {}) };
+        this.remember(closing);
+        return { kind: 'corrected', closing, previous: done };
+      }
       const who = done.decidedBy === 'human' ? `by ${done.user}` : 'by timeout';
       return { kind: 'conflict', closing: done, message: `part ${decision.partId} was already decided ${who} as ${done.verdict}` };
     }
     const review = this.open.get(decision.partId);
-    if (!review) return { kind: 'unknown', message: `no review is open for part ${decision.partId}` };
+    if (!review) return { kind: 'unknown', message: decision.correction ? `part ${decision.partId} has no decision to correct` : `no review is open for part ${decision.partId}` };
     const closing: Closing = { partId: decision.partId, score: review.score, verdict, decidedBy: 'human', user: decision.user, at: now, ...(review.result ? { result: review.result } : {}) };
     if (decision.category !== undefined) closing.category = decision.category;
     if (decision.note !== undefined) closing.note = decision.note;

@@ -120,7 +120,16 @@ export class FileReviewStore implements ReviewStore {
       .filter((name) => /^decisions-\d{4}-\d{2}-\d{2}\.jsonl$/.test(name))
       .sort()
       .slice(-days);
-    return files.flatMap((file) => readJsonLines<Closing>(path.join(this.dir, file)));
+    const all = files.flatMap((file) => readJsonLines<Closing>(path.join(this.dir, file)));
+    // A correction replaces the decision it corrects: calibration, export and refit see the part once, as corrected.
+    const replaced = new Set<Closing>();
+    const last = new Map<string, Closing>();
+    for (const closing of all) {
+      const before = last.get(closing.partId);
+      if (closing.corrects && before) replaced.add(before);
+      last.set(closing.partId, closing);
+    }
+    return replaced.size === 0 ? all : all.filter((closing) => !replaced.has(closing));
   }
 
   unannounced(): Closing[] {

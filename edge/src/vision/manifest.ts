@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
+import { QualityRangesSchema } from './quality.ts';
 
 const Input = Type.Object(
   {
@@ -48,6 +49,7 @@ export const ManifestSchema = Type.Object(
     thresholds: Thresholds,
     fittedOn: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     lineage: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    quality: Type.Optional(QualityRangesSchema),
     createdBy: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
