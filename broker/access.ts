@@ -123,8 +123,8 @@ function address(prefix: string, topic: string): Address | null {
 
 const granted = (set: Set<string>, station: string) => set.has('*') || set.has(station);
 
-/** What a station publishes about itself (besides `review/{partId}` and `trigger/ack`). */
-const STATION_OUT = new Set(['status', 'result', 'verdict', 'error']);
+/** What a station publishes about itself (besides `review/{partId}` and `trigger/ack`); `log` feeds the plant. */
+const STATION_OUT = new Set(['status', 'result', 'verdict', 'error', 'log']);
 
 /**
  * Whether `user` may publish on `topic`. A station speaks only for itself (status, result, review,

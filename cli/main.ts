@@ -25,7 +25,7 @@ const commands: Record<string, Command> = {
   eval: { summary: "evaluate a model on a dataset: AUROC, auto-pass share at zero escapes, the split at its thresholds, speed", usage: ['--model models/NAME --data DIR/CATEGORY [--json]'], load: () => import('./eval.ts') },
   calibrate: { summary: "propose pass_below / reject_above from a station's decided history", usage: ['[--config FILE] [--station S] [--json]'], load: () => import('./calibrate.ts') },
   export: { summary: 'export decided parts with their labels as an MVTec AD dataset', usage: ['--out DIR [--config FILE] [--station S] [--days N]'], load: () => import('./export.ts') },
-  simulate: { summary: 'run the human loop on synthetic parts: review rate, escapes, false rejects over time', usage: ['[--parts N] [--windows W] [--calibrate-every K] [--seed S] [--json]'], load: () => import('./simulate.ts') },
+  simulate: { summary: 'run the human loop on synthetic parts: review rate, escapes, false rejects over time', usage: ['[--parts N] [--windows W] [--calibrate-every K] [--seed S] [--people a:0.1,b:0.05] [--json]'], load: () => import('./simulate.ts') },
   model: {
     summary: 'import an Anomalib or YOLO export as a Loupe model; record or check its known-good images',
     usage: ['import DIR [--out models/NAME] [--id ID] [--version V] [--ok-class NAME] [--size N] [--pass-below X] [--reject-above X] [--references FOLDER]', 'references MODEL_DIR FILE...', 'check MODEL_DIR'],

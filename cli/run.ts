@@ -13,6 +13,9 @@ import { loadUsers } from '../broker/access.ts';
 import { StationLink, type BrokerOptions } from '../edge/src/bus/link.ts';
 import { Station } from '../edge/src/station.ts';
 import { FileReviewStore } from '../edge/src/review/store.ts';
+import { DriftWatch } from '../edge/src/review/drift.ts';
+import { CategoryBook } from '../edge/src/review/suggest.ts';
+import { SecondOpinions } from '../edge/src/review/second.ts';
 import { ThresholdHistory } from '../edge/src/decide/thresholds.ts';
 import { FolderIngest } from '../edge/src/ingest/folder.ts';
 import { SyntheticCamera } from '../edge/src/ingest/synthetic.ts';
@@ -129,7 +132,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         const reviews = new FileReviewStore(stateDir);
         stoppers.push(() => reviews.close());
         const parts = new PartMemory(stateDir, stationConfig.answers);
-        const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), { reviews, thresholds: new ThresholdHistory(stateDir), parts, storage }, stationLog);
+        const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), { reviews, thresholds: new ThresholdHistory(stateDir), parts, storage, drift: new DriftWatch(stateDir), categories: new CategoryBook(stateDir), second: new SecondOpinions(stateDir, stationConfig.review.secondOpinionShare) }, stationLog);
         station.metrics = metrics;
         station.frameBytes = frameBytes;
         station.defectLog = opened;

@@ -36,6 +36,7 @@ export const StationSchema = Type.Object(
       {
         deadlineSeconds: Type.Number({ exclusiveMinimum: 0, default: 300, description: 'time a person has to decide a review before the default action applies' }),
         defaultAction: Type.Union([Type.Literal('reject'), Type.Literal('hold')], { default: 'reject', description: 'verdict applied when a review deadline passes (decidedBy: timeout)' }),
+        secondOpinionShare: Type.Number({ minimum: 0, maximum: 1, default: 0, description: 'share of parts a person decided that are queued again, blind, to a different person; disagreements go to a manager' }),
       },
       { additionalProperties: false, default: {} },
     ),

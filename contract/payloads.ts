@@ -15,6 +15,11 @@ const Reason = Type.Union(
   ['borderline', 'above_reject', 'audit', 'unreadable_image', 'model_error', 'overload', 'missing_frame', 'interrupted', 'camera_lost', 'image_quality', 'unpaired_frame', 'storage_full'].map((r) => Type.Literal(r)),
 );
 const Thresholds = Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }, { additionalProperties: false });
+/** Optional in v1: a category suggested from people's earlier categories, never a person's word. */
+const Suggestion = Type.Object(
+  { category: Type.String(), confidence: Type.Number({ minimum: 0, maximum: 1, description: "the winning share of the nearest labelled parts' vote" }) },
+  { additionalProperties: false, description: 'the defect category suggested from the categories people gave similar parts; a suggestion, not a decision' },
+);
 const ModelRef = Type.Object({ id: Type.String(), version: Type.String() }, { additionalProperties: false });
 /** Optional in v1 (an older reader or sender is unaffected): a trigger's or decision's id, echoed in what answers it. */
 const RequestId = Type.String({ minLength: 1, maxLength: 128, description: "the caller's id for this request; the station echoes it in the ack, result, verdict or error that answers it" });
@@ -110,6 +115,7 @@ export const ReviewSchema = Type.Object(
     deadline: Timestamp,
     defaultAction: FinalVerdict,
     categories: Type.Array(Type.String()),
+    suggestion: Type.Optional(Suggestion),
   },
   { additionalProperties: false, $id: 'loupe/review@1', title: 'review (out, retained until decided)', description: 'a part waiting for a person' },
 );
@@ -125,6 +131,7 @@ export const VerdictSchema = Type.Object(
     user: Type.Optional(Type.String()),
     category: Type.Optional(Type.String()),
     note: Type.Optional(Type.String()),
+    suggestion: Type.Optional(Suggestion),
     score: Type.Union([Type.Number(), Type.Null()]),
     requestId: Type.Optional(RequestId),
     at: Timestamp,
@@ -136,6 +143,39 @@ export const VerdictSchema = Type.Object(
     ),
   },
   { additionalProperties: false, $id: 'loupe/verdict@1', title: 'verdict (out)', description: 'the final word on a part' },
+);
+
+const Drift = Type.Object(
+  {
+    detected: Type.Boolean({ description: 'a shift is significant and large enough to look at; nothing was changed' }),
+    signals: Type.Array(Type.Union([Type.Literal('passed_scores'), Type.Literal('review_rate')]), { description: 'what shifted' }),
+    passedScores: Type.Optional(
+      Type.Object(
+        {
+          reference: Type.Integer({ description: 'passed parts in the reference window' }),
+          recent: Type.Integer({ description: 'passed parts in the recent window' }),
+          statistic: Type.Number({ description: 'Kolmogorov-Smirnov D: the largest gap between the two score distributions (0 to 1)' }),
+          pValue: Type.Number(),
+          referenceMedian: Type.Number(),
+          recentMedian: Type.Number(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    reviewRate: Type.Optional(
+      Type.Object(
+        {
+          reference: Type.Number({ description: 'share of parts sent to a person in the reference window' }),
+          recent: Type.Number({ description: 'the same share over the recent window' }),
+          referenceParts: Type.Integer(),
+          recentParts: Type.Integer(),
+          pValue: Type.Number(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'drift of the passed scores or the review rate against a reference window, with the evidence' },
 );
 
 export const StatusSchema = Type.Object(
@@ -157,6 +197,7 @@ export const StatusSchema = Type.Object(
       }),
     ),
     storageDetail: Type.Optional(Type.String({ description: 'what went wrong with the disk, while storage is not ok' })),
+    drift: Type.Optional(Drift),
     lastFrameAgeMs: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'milliseconds since the last frame arrived; null before the first' })),
     cameras: Type.Optional(Type.Array(CameraHealth, { description: "the station's cameras, when it takes frames from one directly" })),
     imageQuality: Type.Optional(ImageQuality),
@@ -256,6 +297,7 @@ export const VerdictEventSchema = Type.Object({
   decidedBy: LogDecidedBySchema,
   user: Type.Optional(Type.String()),
   category: Type.Optional(Type.String()),
+  suggestedCategory: Type.Optional(Type.String({ description: "suggested from people's earlier categories, not chosen by a person" })),
   corrects: Type.Optional(
     Type.Object(
       { verdict: LogFinalVerdictSchema, decidedBy: LogDecidedBySchema, user: Type.Optional(Type.String()), category: Type.Optional(Type.String()), at: Timestamp },
@@ -303,6 +345,7 @@ export type LogMessage = Static<typeof LogSchema>;
 export type PartEvent = Static<typeof PartEventSchema>;
 export type TallyEvent = Static<typeof TallyEventSchema>;
 export type Reason = Static<typeof Reason>;
+export type Drift = Static<typeof Drift>;
 
 export const payloadSchemas: Record<string, TSchema> = {
   trigger: TriggerSchema,

@@ -37,7 +37,7 @@ export interface Tap {
 }
 
 /**
- * The backbone's `Add` outputs at the ends of blocks (after the learnable hard-swish), stride 4 and 8.
+ * The backbone's `Add` outputs at the ends of blocks (after the learnable hard-swish), stride 4, 8 and 16.
  * `p2o.Add.43` and `p2o.Add.71` are the stage outputs the detector's own neck reads.
  */
 export const TAPS = {
@@ -45,6 +45,8 @@ export const TAPS = {
   s4: { name: 'p2o.Add.43', channels: 48, stride: 4 },
   s8a: { name: 'p2o.Add.55', channels: 96, stride: 8 },
   s8: { name: 'p2o.Add.71', channels: 96, stride: 8 },
+  s16a: { name: 'p2o.Add.115', channels: 192, stride: 16 },
+  s16: { name: 'p2o.Add.147', channels: 192, stride: 16 },
 } satisfies Record<string, Tap>;
 
 let cached: types.ModelProto | null = null;

@@ -41,6 +41,10 @@ export interface BankOptions {
   /** coarse-to-fine search: centroids of the bank, and how many nearest centroids' members are searched; absent: every entry */
   coarse?: { centroids: number; probe: number } | null;
   seed?: number;
+  /** divide each raw channel by its spread on good patches before the projection (default: only for hand-made features) */
+  standardise?: boolean;
+  /** the bank holds at most this share of its candidates (default an eighth) */
+  maxShare?: number;
   onProgress?: (message: string) => void;
 }
 
@@ -82,7 +86,7 @@ export async function fitStatistics(extractor: FeatureExtractor, shape: Shape, f
       sample.push(v);
     }
   });
-  const reduction = fitReduction(sample, dims, random, extractor.kind === 'handmade');
+  const reduction = fitReduction(sample, dims, random, options.standardise ?? extractor.kind === 'handmade');
   progress(`reduction fitted on ${sample.length} patches of ${Math.min(seen, REDUCTION_FIT_IMAGES)} parts`);
 
   // 2. reduced features of every part: candidates for the bank, sums for the Gaussians
@@ -128,7 +132,7 @@ export async function fitStatistics(extractor: FeatureExtractor, shape: Shape, f
   if (want.bank) {
     const pool = shuffleCap(candidates, options.candidates ?? 60_000, random);
     // at most an eighth of the candidates: a bank as large as its pool is the pool, and costs the coreset's time for nothing
-    const size = Math.min(options.bankSize ?? 4096, Math.max(256, Math.round(pool.length / 8)), pool.length);
+    const size = Math.min(options.bankSize ?? 4096, Math.max(256, Math.round(pool.length * (options.maxShare ?? 1 / 8))), pool.length);
     progress(`coreset of ${size} from ${pool.length} patches…`);
     fitted.bank = { memory: coreset(pool, dims, size), size };
   }

@@ -4,10 +4,14 @@
  * deadline. Every part gets exactly one result, whatever goes wrong.
  */
 import type { FrameBytes } from './ingest/frame-bytes.ts';
+import { whatIf, type WhatIf } from './review/what-if.ts';
+import type { DriftWatch } from './review/drift.ts';
+import type { SecondOpinions } from './review/second.ts';
+import { featuresOf, type CategoryBook, type Suggestion, type SuggestionAccuracy } from './review/suggest.ts';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { StationConfig, Thresholds } from '../../config/schema.ts';
-import type { Decision as DecisionMessage, Reason, Result, Review, Status, Trigger, VerdictMessage } from '../../contract/payloads.ts';
+import type { Decision as DecisionMessage, Drift, Reason, Result, Review, Status, Trigger, VerdictMessage } from '../../contract/payloads.ts';
 import { decide, failSafe, type Decision } from './decide/policy.ts';
 import { InspectionError, type ReasonCode } from './reasons.ts';
 import type { QualityGate, QualityRanges } from './vision/quality.ts';
@@ -44,6 +48,8 @@ export interface Measured {
   mapHeight?: number;
   /** the evidence the inspector kept itself */
   kept?: Kept;
+  /** the anomaly map's features for category suggestions, when the inspector kept the map itself */
+  features?: number[];
 }
 
 /**
@@ -112,7 +118,7 @@ export class Station {
     private model: Inspector,
     private readonly link: StationLink,
     private readonly imageDir: string,
-    private readonly state: { reviews: ReviewStore; thresholds: ThresholdHistory; parts?: PartMemory; storage?: StorageHealth },
+    private readonly state: { reviews: ReviewStore; thresholds: ThresholdHistory; parts?: PartMemory; storage?: StorageHealth; drift?: DriftWatch; categories?: CategoryBook; second?: SecondOpinions },
     private readonly log: Logger,
     private readonly random: () => number = Math.random,
   ) {
@@ -134,11 +140,19 @@ export class Station {
 
   /** Proposes thresholds from people's decisions; nothing changes until someone approves. */
   proposal(): Proposal {
-    return propose(this.state.reviews.closings(30), this.thresholds, this.state.reviews.scoreHistogram(), { auditShare: this.config.audit.share });
+    const closings = this.state.reviews.closings(30);
+    // Learnt from the settled answer where two people disagreed.
+    return propose(this.state.second?.learnFrom(closings) ?? closings, this.thresholds, this.state.reviews.scoreHistogram(), { auditShare: this.config.audit.share });
+  }
+
+  /** What other thresholds would have done to the decided history; nothing changes. */
+  whatIf(ask: { passBelow?: number; rejectAbove?: number; steps?: number }): WhatIf {
+    return whatIf(this.id, this.state.reviews.closings(30), this.thresholds, this.state.reviews.scoreHistogram(), { ...ask, auditShare: this.config.audit.share });
   }
 
   approveThresholds(thresholds: Thresholds, approvedBy: string, basis?: string): ThresholdVersion {
     const version = this.state.thresholds.approve(thresholds, approvedBy, basis);
+    this.state.drift?.rebase(); // other thresholds pass other parts: the drift reference starts again
     this.log.info({ thresholds, approvedBy, version: version.version }, 'thresholds changed');
     this.link.publishStatus(this.status('online'));
     return version;
@@ -155,6 +169,7 @@ export class Station {
   async swapModel(next: Inspector & { close(): Promise<void> }): Promise<void> {
     const previous = this.model as Inspector & { close?: () => Promise<void> };
     this.model = next;
+    this.state.drift?.rebase(); // another model's scores do not compare with the old one's
     this.log.info({ from: previous.manifest.id + '@' + previous.manifest.version, to: next.manifest.id + '@' + next.manifest.version }, 'model swapped');
     this.link.publishStatus(this.status('online'));
     // Only the frames already on the old model are waited for, not the queue, which may never empty.
@@ -230,6 +245,7 @@ export class Station {
     for (const waiting of this.awaitingFrame.values()) clearTimeout(waiting.timer);
     await this.link.stop(this.status('offline'));
     this.parts.close();
+    this.state.drift?.close();
     // The model in force may not be the one the station started with (a swap): close that one.
     await (this.model as Inspector & { close?: () => Promise<void> }).close?.();
   }
@@ -255,10 +271,16 @@ export class Station {
       outboxDepth: this.link.outboxDepth,
       storage,
       ...(this.storage.detail ? { storageDetail: this.storage.detail } : {}),
+      ...this.driftStatus(),
       lastFrameAgeMs: this.lastFrameAt === null ? null : Math.round(performance.now() - this.lastFrameAt),
       ...this.statusExtras?.(),
       at: new Date().toISOString(),
     };
+  }
+
+  private driftStatus(): { drift?: Drift } {
+    const drift = this.state.drift?.assess();
+    return drift ? { drift } : {};
   }
 
   /**
@@ -502,9 +524,11 @@ export class Station {
     const result = this.resultOf(frame, decision, score, timing, startedAt, detail, scoredBy);
     if (score !== null) this.state.reviews.scored(score);
     if (this.storage.state === 'full') return this.unrecorded(frame, score, startedAt, scoredBy);
+    this.state.drift?.observe({ verdict: decision.verdict, score });
     // A review is on disk before any message about the part goes out: a crash in between cannot
     // leave a part the line was told is waiting for a person, with no one knowing.
     const evidence = decision.verdict !== 'pass' ? this.evidenceOf(result, frame.image, timing) : {};
+    const suggestion = decision.verdict !== 'pass' && score !== null ? this.suggest(frame.partId, score, timing) : null;
     this.defectLog?.result(result, evidence);
     try {
       // Remembered before the result goes out: a redelivery after a crash right after it gets this answer.
@@ -513,8 +537,8 @@ export class Station {
       // the model's verdict.
       const next =
         decision.verdict === 'review'
-          ? this.recordReview(result)
-          : this.verdictOf({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now(), requestId: frame.requestId }, false);
+          ? this.recordReview(result, suggestion)
+          : this.verdictOf({ partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at: Date.now(), requestId: frame.requestId, ...(suggestion && decision.verdict === 'reject' ? { suggestion } : {}) }, false);
       try {
         this.link.publishResult(result, next);
         // In the defect log once it is in the outbox: a verdict the full disk kept from the line is not logged.
@@ -553,7 +577,27 @@ export class Station {
     return { ...(kept.image ? { image: relative(kept.image) } : {}), ...(kept.heatmap ? { heatmap: relative(kept.heatmap) } : {}) };
   }
 
-  private recordReview(result: Result): Review {
+  /** A category suggested for a part the model rejects or sends to a person, recorded with its features. */
+  private suggest(partId: string, score: number, measured: Measured): Suggestion | null {
+    const book = this.state.categories;
+    const features = book ? (measured.features ?? featuresOf(score, measured.map, measured.mapWidth, measured.mapHeight)) : null;
+    if (!book || !features) return null;
+    const suggestion = book.suggest(features);
+    book.featured(partId, features, suggestion, Date.now());
+    return suggestion;
+  }
+
+  /** Second opinions, disputes and agreement; null when the station asks for none. */
+  get secondOpinions(): SecondOpinions | null {
+    return this.state.second ?? null;
+  }
+
+  /** How often people chose the suggested category; null when the station does not suggest. */
+  suggestionAccuracy(): SuggestionAccuracy | null {
+    return this.state.categories?.accuracy(this.id) ?? null;
+  }
+
+  private recordReview(result: Result, suggestion: Suggestion | null = null): Review {
     const now = Date.now();
     const deadline = now + this.config.review.deadlineSeconds * 1000;
     const review: Review = {
@@ -569,6 +613,7 @@ export class Station {
       deadline: new Date(deadline).toISOString(),
       defaultAction: this.config.review.defaultAction,
       categories: this.config.defectCategories,
+      ...(suggestion ? { suggestion } : {}),
     };
     const open = { partId: result.partId, score: result.score, reasons: result.reasons, openedAt: now, deadline, message: review, result };
     this.state.reviews.opened(open); // on disk before anyone is told
@@ -621,6 +666,8 @@ export class Station {
           return;
         }
         this.defectLog?.decision(this.line, this.id, decision, new Date(outcome.closing.at).toISOString());
+        if (this.state.second && this.state.second.share > 0 && this.state.second.consider(outcome.closing, this.random())) this.log.info({ partId: decision.partId }, 'queued for a second opinion');
+        if (decision.decision === 'reject' && decision.category) this.state.categories?.labelled(decision.partId, decision.category, decision.user, outcome.closing.at);
         return;
       case 'corrected':
         this.log.warn({ partId: decision.partId, verdict: outcome.closing.verdict, was: outcome.previous.verdict, user: decision.user }, 'decision corrected');
@@ -681,10 +728,11 @@ export class Station {
    * A part's verdict message, recorded in the defect log before it goes out. Its fields are picked
    * one by one: a closing carries more (the part's result) than the verdict schema allows.
    */
-  private verdictOf(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string; requestId?: string; corrects?: Closing['corrects'] }, logged = true): VerdictMessage {
+  private verdictOf(v: { partId: string; verdict: VerdictMessage['verdict']; decidedBy: VerdictMessage['decidedBy']; score: number | null; at: number; user?: string; category?: string; note?: string; requestId?: string; corrects?: Closing['corrects']; suggestion?: Suggestion }, logged = true): VerdictMessage {
     const message: VerdictMessage = { schema: 'loupe/verdict@1', line: this.line, station: this.id, partId: v.partId, verdict: v.verdict, decidedBy: v.decidedBy, score: v.score, at: new Date(v.at).toISOString() };
     for (const key of ['user', 'category', 'note', 'requestId'] as const) if (v[key] !== undefined) message[key] = v[key];
     if (v.corrects) message.corrects = { ...v.corrects, at: new Date(v.corrects.at).toISOString() };
+    if (v.suggestion) message.suggestion = { category: v.suggestion.category, confidence: v.suggestion.confidence };
     if (logged) this.defectLog?.verdict(message);
     return message;
   }

@@ -20,6 +20,16 @@ describe('loupe simulate', () => {
     expect(outcome.totalEscapes).toBe(0);
   }, 120_000);
 
+  it('with people who make mistakes, second opinions and a settling manager leave no escapes where a single person left some', async () => {
+    const outcome = await simulate({ parts: 300, windows: 3, calibrateEvery: 20, distinctParts: 120, decisionDelayMs: 5, seed: 5, people: [{ name: 'sim-ana', errorRate: 0.2 }, { name: 'sim-bo', errorRate: 0.1 }] });
+    expect(outcome.secondOpinions).toBeGreaterThan(0);
+    expect(outcome.singleEscapes, JSON.stringify(outcome)).toBeGreaterThan(0);
+    expect(outcome.settledEscapes).toBe(0);
+    expect(outcome.agreementKappa).not.toBeNull();
+    expect(outcome.agreementKappa as number).toBeLessThan(1); // careless people do not agree perfectly
+    expect(outcome.windows.some((w) => w.suggestionAccuracy !== null)).toBe(true);
+  }, 120_000);
+
   it('fails loudly on a refused call', async () => {
     const server = http.createServer((request, response) => {
       if (request.url === '/api/login') {

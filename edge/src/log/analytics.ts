@@ -177,7 +177,8 @@ export function analyse(entries: readonly Entry[], counts: readonly Count[], fil
       }
     }
     if (entry.final?.verdict === 'reject') {
-      const category = entry.final.category ?? entry.decision?.category ?? 'uncategorised';
+      const suggested = entry.final.suggestedCategory;
+      const category = entry.final.category ?? entry.decision?.category ?? (suggested ? `${suggested} (suggested)` : 'uncategorised');
       pareto.set(category, (pareto.get(category) ?? 0) + 1);
     }
   }

@@ -41,6 +41,7 @@ export interface VerdictRecord {
   decidedBy: 'model' | 'human' | 'timeout';
   user?: string;
   category?: string;
+  suggestion?: { category: string };
   at: string;
   /** a corrected verdict: the one it replaces (its count moves to the new outcome) */
   corrects?: { verdict: 'pass' | 'reject' | 'hold'; decidedBy: 'model' | 'human' | 'timeout'; user?: string; category?: string; at: string };
@@ -120,6 +121,7 @@ export class DefectLog {
       ...(verdict.user ? { user: verdict.user } : {}),
       ...(verdict.category ? { category: verdict.category } : {}),
       ...(corrects ? { corrects } : {}),
+      ...(verdict.suggestion ? { suggestedCategory: verdict.suggestion.category } : {}),
     });
   }
 

@@ -1,4 +1,5 @@
 /** One inspection worker: loads the model once, then inspects frames sent by the pool. */
+import { featuresOf } from '../review/suggest.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -41,7 +42,9 @@ port.on('message', async ({ id, image, evidence }: { id: number; image: Uint8Arr
     const inspection = await model.inspect(frame);
     if (evidence) {
       const kept = inspection.score >= evidence.from ? keepEvidenceSync(evidence, frame, inspection) : undefined;
-      port.postMessage({ id, ok: true, inspection: { ...inspection, map: undefined, kept } });
+      // A part that keeps evidence may need a category suggestion: its map's features go back, not the map.
+      const features = kept ? featuresOf(inspection.score, inspection.map, inspection.mapWidth, inspection.mapHeight) : null;
+      port.postMessage({ id, ok: true, inspection: { ...inspection, map: undefined, kept, ...(features ? { features } : {}) } });
     } else port.postMessage({ id, ok: true, inspection }, [inspection.map.buffer as ArrayBuffer]);
     if (++inspected % FRAMES_PER_COLLECTION === 0) collectYoung({ type: 'minor' });
   } catch (error) {

@@ -24,7 +24,7 @@ import type { EvidenceRequest, Kept } from '../evidence/files.ts';
  * What a worker answers. Asked to keep evidence, it writes it itself when the score calls for it and
  * sends no map back: the event loop never needs it then.
  */
-export type PoolInspection = Omit<Inspection, 'map'> & { map?: Float32Array; kept?: Kept };
+export type PoolInspection = Omit<Inspection, 'map'> & { map?: Float32Array; kept?: Kept; features?: number[] };
 
 interface Pending {
   resolve: (inspection: PoolInspection) => void;

@@ -1,0 +1,92 @@
+/**
+ * A quick sweep of the pretrained bank's settings on an MVTec-layout set, without `loupe fit`'s
+ * method probing: the statistics are fitted once per setting on train/good and every test image is
+ * scored, with the image score taken several ways: the model's own (the map's maximum inside its rim),
+ * the mean of the map's top 1%, and the map's maximum leaving out 16, 24 or 32 pixels at the edge.
+ * SWEEP_DUMP=1 prints every score and where each good part's map peaks.
+ * For choosing settings by measurement (docs/model.md); not used by Loupe itself.
+ *
+ *   npx tsx scripts/pretrained-sweep.ts --data DIR [--config JSON ...]
+ *
+ * A config: { "taps": ["s4a","s4","s8"], "stride": 8, "dims": 64, "bankSize": 4096, "maxShare": 0.125,
+ *             "standardise": false, "pool": 3, "candidates": 60000, "train": 80 }
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { framePixels } from '../edge/src/vision/preprocess.ts';
+import type { Manifest } from '../edge/src/vision/manifest.ts';
+import { TAPS } from '../lab/backbone.ts';
+import { readImage, testSamples, trainImages } from '../lab/dataset.ts';
+import { auroc } from '../lab/evaluate.ts';
+import { pretrained } from '../lab/extractor.ts';
+import { bankGraph, fitStatistics } from '../lab/statistics.ts';
+
+interface Config {
+  taps?: (keyof typeof TAPS)[];
+  stride?: number;
+  dims?: number;
+  bankSize?: number;
+  maxShare?: number;
+  standardise?: boolean;
+  pool?: number;
+  candidates?: number;
+  train?: number;
+  margin?: number;
+  size?: number;
+}
+
+export async function sweep(data: string, config: Config): Promise<Record<string, number | string>> {
+  const size = config.size ?? 256;
+  const input: Manifest['input'] = { name: 'image', width: size, height: size, channels: 3, mean: [0, 0, 0], std: [1, 1, 1], resize: 'fill', format: 'uint8-nhwc' };
+  const shape = { width: size, height: size };
+  const files = (await trainImages(data)).slice(0, config.train ?? 80);
+  const pixels: Uint8Array[] = [];
+  for (const f of files) pixels.push(await framePixels(await readImage(f), input));
+  const extractor = pretrained({ stride: config.stride ?? 8, taps: (config.taps ?? ['s4a', 's4', 's8']).map((t) => TAPS[t]), pool: config.pool ?? 3, margin: config.margin });
+  const started = performance.now();
+  const fitted = await fitStatistics(extractor, shape, () => pixels, { bank: true, gaussian: false }, { dims: config.dims ?? 64, bankSize: config.bankSize ?? 4096, candidates: config.candidates ?? 60_000, maxShare: config.maxShare, standardise: config.standardise });
+  const fitSeconds = (performance.now() - started) / 1000;
+  const session = await ort.InferenceSession.create(bankGraph(extractor, shape, fitted));
+  const good: number[][] = [[], [], [], [], []];
+  const bad = new Map<string, number[][]>();
+  let ms = 0;
+  for (const sample of await testSamples(data)) {
+    const p = await framePixels(await readImage(sample.file), input);
+    const t0 = performance.now();
+    const out = await session.run({ image: new ort.Tensor('uint8', p, [1, size, size, 3]) });
+    ms += performance.now() - t0;
+    const raw = out.anomaly_map.data as Float32Array;
+    if (process.env.SWEEP_DUMP && sample.defect === null) {
+      let at = 0;
+      for (let i = 1; i < raw.length; i++) if (raw[i] > raw[at]) at = i;
+      console.error(`good argmax x ${at % size} y ${Math.floor(at / size)} score ${raw[at].toFixed(3)}`);
+    }
+    const map = Float32Array.from(raw).sort();
+    const k = Math.max(1, Math.round(map.length / 100));
+    let top = 0;
+    for (let i = map.length - k; i < map.length; i++) top += map[i];
+    const inner = (rim: number) => {
+      let m = -Infinity;
+      for (let y = rim; y < size - rim; y++) for (let x = rim; x < size - rim; x++) m = Math.max(m, raw[y * size + x]);
+      return m;
+    };
+    const scores = [out.score.data[0] as number, top / k, inner(16), inner(24), inner(32)];
+    const target = sample.defect === null ? good : (bad.get(sample.defect) ?? bad.set(sample.defect, [[], [], [], [], []]).get(sample.defect)!);
+    scores.forEach((s, i) => target[i].push(s));
+  }
+  await session.release();
+  const allBad = [0, 1, 2, 3, 4].map((i) => [...bad.values()].flatMap((b) => b[i]));
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  const result: Record<string, number | string> = { data: path.basename(data), bank: fitted.bank!.size, fitS: r(fitSeconds), ms: r(ms / (good[0].length + allBad[0].length)), max: r(auroc(good[0], allBad[0])), top1: r(auroc(good[1], allBad[1])), rim16: r(auroc(good[2], allBad[2])), rim24: r(auroc(good[3], allBad[3])), rim32: r(auroc(good[4], allBad[4])) };
+  if (process.env.SWEEP_DUMP) console.error(JSON.stringify({ good: good[0].map(r), bad: [...bad].map(([d, b]) => [d, b[0].map(r)]) }));
+  for (const [defect, b] of bad) result[defect] = b.map((scores, i) => r(auroc(good[i], scores))).join('/');
+  return result;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
+  const { values } = parseArgs({ options: { data: { type: 'string', multiple: true }, config: { type: 'string', multiple: true } } });
+  for (const data of values.data ?? []) {
+    for (const c of values.config ?? ['{}']) console.log(JSON.stringify({ config: c, ...(await sweep(data, JSON.parse(c) as Config)) }));
+  }
+}
