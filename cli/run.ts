@@ -30,7 +30,7 @@ import { People } from '../dashboard/src/people.ts';
 import { cookieSecret, ensureFirstAdmin, installAuth } from '../dashboard/src/auth.ts';
 import { reviewApi } from '../edge/src/review/api.ts';
 import { PartMemory } from '../edge/src/parts/memory.ts';
-import { StorageHealth } from '../edge/src/storage/health.ts';
+import { StorageFull, StorageHealth } from '../edge/src/storage/health.ts';
 import { onDamage } from '../edge/src/storage/damaged.ts';
 import { createLogger } from './log.ts';
 import { EdgeMetrics } from '../edge/src/health/metrics.ts';
@@ -113,7 +113,16 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       const imagesDir = path.resolve(config.dataDir, 'images');
       const links = new Map<string, StationLink>();
       // Every log event and minute tally goes to the plant through its station's outbox (docs/plant.md).
-      const plantFeed = new PlantFeed(opened, (_line, station, message) => links.get(station)?.publishLog(message));
+      const plantFeed = new PlantFeed(opened, (_line, station, message) => {
+        try {
+          links.get(station)?.publishLog(message);
+        } catch (error) {
+          // A full disk: this event does not reach the plant (the station says its disk is full and answers
+          // frames fail-safe until space is back); the part's own answer is recorded, or refused, on its own path.
+          if (!(error instanceof StorageFull)) throw error;
+          log.warn({ station, kind: message.event.kind }, 'disk full: a log event for the plant was not kept');
+        }
+      });
       opened.listener = plantFeed;
       for (const stationConfig of config.stations) {
         const stationLog = log.child({ station: stationConfig.id });
