@@ -654,21 +654,22 @@ export class Station {
     }
     const outcome = this.book.decide(decision, Date.now());
     switch (outcome.kind) {
-      case 'decided':
+      case 'decided': {
         clearTimeout(this.deadlines.get(decision.partId));
         this.deadlines.delete(decision.partId);
         this.log.info({ partId: decision.partId, verdict: outcome.closing.verdict, user: decision.user }, 'review decided');
-        if (this.tryClose(outcome.closing, decision.requestId) === 'not_recorded') {
+        const logDecision = () => this.defectLog?.decision(this.line, this.id, decision, new Date(outcome.closing.at).toISOString());
+        if (this.tryClose(outcome.closing, decision.requestId, logDecision) === 'not_recorded') {
           // Nothing was written: the review is open again and the person is told to try again.
           this.book.reopen(outcome.review);
           this.deadlines.set(decision.partId, setTimeout(() => this.expire(decision.partId), Math.max(0, outcome.review.deadline - Date.now())));
           this.link.refuse(this.link.decisionTopic, 'storage_full', `part ${decision.partId}: the station disk is full and cannot record the decision; the review stays open, decide again once space is back`, decision.partId, decision.requestId);
           return;
         }
-        this.defectLog?.decision(this.line, this.id, decision, new Date(outcome.closing.at).toISOString());
         if (this.state.second && this.state.second.share > 0 && this.state.second.consider(outcome.closing, this.random())) this.log.info({ partId: decision.partId }, 'queued for a second opinion');
         if (decision.decision === 'reject' && decision.category) this.state.categories?.labelled(decision.partId, decision.category, decision.user, outcome.closing.at);
         return;
+      }
       case 'corrected':
         this.log.warn({ partId: decision.partId, verdict: outcome.closing.verdict, was: outcome.previous.verdict, user: decision.user }, 'decision corrected');
         this.defectLog?.decision(this.line, this.id, decision, new Date(outcome.closing.at).toISOString());
@@ -693,11 +694,13 @@ export class Station {
    * closed after. On a full disk: `not_recorded` when the decision could not be written (nothing
    * happened), `held` when it was written but its verdict could not be (sent once space is back).
    */
-  private tryClose(closing: Closing, requestId?: string): 'closed' | 'held' | 'not_recorded' {
+  private tryClose(closing: Closing, requestId?: string, recorded?: () => void): 'closed' | 'held' | 'not_recorded' {
     let written = false;
     try {
       this.state.reviews.closed(closing, () => {
         written = true;
+        // What the caller logs once the closing is on disk comes before the verdict in the part's timeline.
+        recorded?.();
         const verdict = this.verdictOf({ ...closing, requestId });
         this.link.closeReview(verdict);
         this.tell(null, verdict);
