@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { LowSync } from 'lowdb';
 import type { Drift } from '../../../contract/payloads.ts';
 import { jsonDocument } from './store.ts';
+import { isNoSpace } from '../storage/health.ts';
 
 
 export interface DriftOptions {
@@ -170,7 +171,13 @@ export class DriftWatch {
   flush(): void {
     if (!this.dirty) return;
     this.dirty = false;
-    this.db.write();
+    try {
+      this.db.write();
+    } catch (error) {
+      // A full disk: the window stays in memory and is written again on the next tick.
+      if (!isNoSpace(error)) throw error;
+      this.dirty = true;
+    }
   }
 
   close(): void {

@@ -12,6 +12,7 @@
  * state. Which parts are drawn is a random number passed in.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
+import { isNoSpace } from '../storage/health.ts';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { endCutShortLine, readJsonLines } from '../json-lines.ts';
@@ -201,7 +202,13 @@ export class SecondOpinions {
         endCutShortLine(this.file);
         this.started = true;
       }
-      appendFileSync(this.file, `${JSON.stringify(line)}\n`);
+      try {
+        appendFileSync(this.file, `${JSON.stringify(line)}\n`);
+      } catch (error) {
+        // A full disk: this line lives in memory only until the next restart. It is advice and statistics,
+        // never a part's answer, so the station goes on (its status already says the disk is full).
+        if (!isNoSpace(error)) throw error;
+      }
     }
     this.apply(line);
   }

@@ -14,6 +14,7 @@
  * so a SIGKILL forgets nothing. The core (`featuresOf`, `nearest`) is pure.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
+import { isNoSpace } from '../storage/health.ts';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { endCutShortLine, readJsonLines } from '../json-lines.ts';
@@ -153,7 +154,13 @@ export class CategoryBook {
         endCutShortLine(this.file); // a crash may have cut the last line short
         this.started = true;
       }
-      appendFileSync(this.file, `${JSON.stringify(line)}\n`);
+      try {
+        appendFileSync(this.file, `${JSON.stringify(line)}\n`);
+      } catch (error) {
+        // A full disk: this line lives in memory only until the next restart. It is advice and statistics,
+        // never a part's answer, so the station goes on (its status already says the disk is full).
+        if (!isNoSpace(error)) throw error;
+      }
     }
     this.apply(line);
   }
