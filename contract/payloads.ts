@@ -262,7 +262,8 @@ export const ClaimSchema = Type.Object(
  * plant's records. Published through the station's outbox, so they survive outages, in order.
  */
 const LogWhere = { line: Type.String(), station: Type.String(), partId: Type.String(), at: Timestamp };
-const LogScored = {
+/** What a part's score was measured against: shared by the log event and the log's entries. */
+export const LogScored = {
   score: Type.Union([Type.Number(), Type.Null()]),
   thresholds: Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }),
   model: Type.Object({ id: Type.String(), version: Type.String() }),

@@ -1,5 +1,5 @@
 /** Files of one JSON value a line, as the station's journals keep them. */
-import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { isNoSpace, StorageFull } from './storage/health.ts';
 import { damagedKept, damagedMoved } from './storage/damaged.ts';
 
@@ -43,6 +43,31 @@ export function readJsonLines<T>(file: string, holds = 'state', valid: (value: u
 
 function isObject(value: unknown): boolean {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Appends lines of advice and statistics (suggestions, second opinions), never a part's answer: the
+ * first append ends a line a crash cut short; on a full disk the line is not kept (the caller keeps
+ * it in memory until the next restart) and the station goes on. Answers whether the line was kept.
+ */
+export class AdviceLines {
+  private started = false;
+
+  constructor(private readonly file: string) {}
+
+  append(value: unknown): boolean {
+    if (!this.started) {
+      endCutShortLine(this.file);
+      this.started = true;
+    }
+    try {
+      appendFileSync(this.file, `${JSON.stringify(value)}\n`);
+      return true;
+    } catch (error) {
+      if (!isNoSpace(error)) throw error;
+      return false;
+    }
+  }
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   ExpiredEventSchema,
   LogDecidedBySchema,
   LogFinalVerdictSchema,
+  LogScored,
   PartEventSchema,
   ResultEventSchema,
   VerdictEventSchema,
@@ -27,14 +28,7 @@ export { ResultEventSchema, ClaimEventSchema, DecisionEventSchema, VerdictEventS
 export const FinalVerdictSchema = LogFinalVerdictSchema;
 export const DecidedBySchema = LogDecidedBySchema;
 export const EventSchema = PartEventSchema;
-const Scored = {
-  score: Type.Union([Type.Number(), Type.Null()]),
-  thresholds: Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }),
-  model: Type.Object({ id: Type.String(), version: Type.String() }),
-  reasons: Type.Array(Type.String()),
-  detail: Type.Optional(Type.String()),
-  source: Type.String(),
-};
+const Scored = LogScored;
 export type LogEvent = Static<typeof EventSchema>;
 export type ResultEvent = Static<typeof ResultEventSchema>;
 

@@ -11,11 +11,10 @@
  * `second-opinions.jsonl` (one JSON line per fact, appended before it is acted on) beside the review
  * state. Which parts are drawn is a random number passed in.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { isNoSpace } from '../storage/health.ts';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { endCutShortLine, readJsonLines } from '../json-lines.ts';
+import { AdviceLines, readJsonLines } from '../json-lines.ts';
 import type { Closing } from './book.ts';
 
 export interface Opinion {
@@ -133,10 +132,11 @@ export type GiveOutcome = { kind: 'agreed' | 'disputed'; case: Case } | { kind: 
 export class SecondOpinions {
   private readonly cases = new Map<string, Case>();
   private readonly file: string;
-  private started = false;
+  private readonly lines: AdviceLines | null;
 
   constructor(dir: string | null, readonly share: number) {
     this.file = dir ? path.join(dir, 'second-opinions.jsonl') : '';
+    this.lines = dir ? new AdviceLines(this.file) : null;
     if (dir) {
       mkdirSync(dir, { recursive: true });
       for (const line of readJsonLines<Line>(this.file)) this.apply(line);
@@ -197,19 +197,7 @@ export class SecondOpinions {
   }
 
   private write(line: Line): void {
-    if (this.file) {
-      if (!this.started) {
-        endCutShortLine(this.file);
-        this.started = true;
-      }
-      try {
-        appendFileSync(this.file, `${JSON.stringify(line)}\n`);
-      } catch (error) {
-        // A full disk: this line lives in memory only until the next restart. It is advice and statistics,
-        // never a part's answer, so the station goes on (its status already says the disk is full).
-        if (!isNoSpace(error)) throw error;
-      }
-    }
+    this.lines?.append(line);
     this.apply(line);
   }
 

@@ -13,11 +13,10 @@
  * fact (a part's features and suggestion; a person's category), appended before anything is told,
  * so a SIGKILL forgets nothing. The core (`featuresOf`, `nearest`) is pure.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { isNoSpace } from '../storage/health.ts';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { endCutShortLine, readJsonLines } from '../json-lines.ts';
+import { AdviceLines, readJsonLines } from '../json-lines.ts';
 
 export interface Suggestion {
   category: string;
@@ -108,10 +107,11 @@ export class CategoryBook {
   private readonly examples: Example[] = [];
   private readonly pending = new Map<string, { features: number[]; suggested?: string }>();
   private readonly judged: { category: string; correct: boolean }[] = [];
-  private started = false;
+  private readonly lines: AdviceLines | null;
 
   constructor(dir: string | null, private readonly options: { keepExamples?: number; window?: number; k?: number } = {}) {
     this.file = dir ? path.join(dir, 'categories.jsonl') : '';
+    this.lines = dir ? new AdviceLines(this.file) : null;
     if (dir) {
       mkdirSync(dir, { recursive: true });
       for (const line of readJsonLines<Line>(this.file)) this.apply(line);
@@ -149,19 +149,7 @@ export class CategoryBook {
   }
 
   private write(line: Line): void {
-    if (this.file) {
-      if (!this.started) {
-        endCutShortLine(this.file); // a crash may have cut the last line short
-        this.started = true;
-      }
-      try {
-        appendFileSync(this.file, `${JSON.stringify(line)}\n`);
-      } catch (error) {
-        // A full disk: this line lives in memory only until the next restart. It is advice and statistics,
-        // never a part's answer, so the station goes on (its status already says the disk is full).
-        if (!isNoSpace(error)) throw error;
-      }
-    }
+    this.lines?.append(line);
     this.apply(line);
   }
 
