@@ -8,7 +8,7 @@
  * pass without a score below its pass threshold or a person's accept, and the defect log must not
  * contradict what went out. Prints its figures; exits non-zero when one of the checks fails.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,6 +74,14 @@ async function main(): Promise<number> {
   else console.error('soak: not root, so no tmpfs to fill: the full-disk window is skipped');
 
   const mosquitto = await startMosquitto(mosquittoBinary, ['max_queued_messages 0']);
+  // However the soak ends (a station that cannot start rejects out of a restart), nothing it started stays.
+  let finished = false;
+  const live: { station?: ChildProcess } = {};
+  process.once('exit', () => {
+    if (finished) return;
+    for (const child of [live.station, mosquitto.process]) if (child && child.exitCode === null) child.kill('SIGKILL');
+    if (asRoot) execFileSync('umount', ['-l', dataDir]);
+  });
   const base = 'loupe/soak/cam-s';
   const { file } = await writeConfig(
     {
@@ -91,6 +99,7 @@ async function main(): Promise<number> {
   /** Starts the station; an exit nobody asked for is a crash: counted, its last log lines kept, restarted as systemd would. */
   const start = async () => {
     loupe = await startLoupe('edge', ['--config', file]);
+    live.station = loupe.child;
     const started = loupe;
     started.child.once('exit', (code, signal) => {
       if (expectExit || started !== loupe) return;
@@ -209,6 +218,7 @@ async function main(): Promise<number> {
   await Promise.all([observer.close(), sender.endAsync(), ...dashboards.map((d) => d.endAsync())]);
   await mosquitto.stop();
   if (asRoot) execFileSync('umount', ['-l', dataDir]);
+  finished = true;
   rmSync(root, { recursive: true, force: true });
 
   const summary = {
