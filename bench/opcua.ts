@@ -8,7 +8,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -17,17 +16,8 @@ import { AttributeIds, DataType, MessageSecurityMode, OPCUACertificateManager, O
 import { checkConfig } from '../config/load.ts';
 import { run } from '../cli/run.ts';
 import { NAMESPACE_URI } from '../edge/src/integrations/opcua.ts';
+import { freePort } from '../test/support/system.ts';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);

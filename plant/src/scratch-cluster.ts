@@ -7,9 +7,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../test/support/system.ts';
 
 export interface ScratchCluster {
   url: string;
@@ -29,16 +29,6 @@ export function postgresBin(): string | null {
   return found ? path.dirname(found) : null;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startScratchCluster(bin: string, settings: string[] = []): Promise<ScratchCluster> {
   const asRoot = process.getuid?.() === 0;
