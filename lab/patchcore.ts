@@ -209,22 +209,31 @@ export async function fitPatchcore(shape: Shape, goodPixels: Uint8Array[], size 
     for (let c = 0; c < FEATURES; c++) pool[i * FEATURES + c] = (f[c * positions + p] - mean[c]) * invStd[c];
   }
   const chosen = Math.min(size, candidates);
-  const memory = new Float32Array(chosen * FEATURES);
-  const nearest = new Float32Array(candidates).fill(Infinity);
+  const memory = kCentre(pool, candidates, FEATURES, chosen);
+  return { mean: Float32Array.from(mean), invStd, memory, size: chosen };
+}
+
+/**
+ * Greedy k-centre over `n` candidates of `dims` values each, laid end to end in `flat`: each next
+ * entry is the candidate farthest from the bank so far. Answers `size` entries, end to end.
+ */
+export function kCentre(flat: Float32Array, n: number, dims: number, size: number): Float32Array {
+  const memory = new Float32Array(size * dims);
+  const nearest = new Float32Array(n).fill(Infinity);
   let next = 0;
-  for (let m = 0; m < chosen; m++) {
-    memory.set(pool.subarray(next * FEATURES, (next + 1) * FEATURES), m * FEATURES);
+  for (let m = 0; m < size; m++) {
+    memory.set(flat.subarray(next * dims, (next + 1) * dims), m * dims);
+    const centre = memory.subarray(m * dims, (m + 1) * dims);
     let farthest = 0;
     let farthestDistance = -1;
-    const centre = memory.subarray(m * FEATURES, (m + 1) * FEATURES);
-    for (let i = 0; i < candidates; i++) {
-      // Only whether the new centre is nearer matters: stop summing once it cannot be (exact, and
-      // most candidates stop after a few features once the bank has grown).
+    for (let i = 0; i < n; i++) {
+      // Only whether the new entry is nearer matters: stop summing once it cannot be (exact, and
+      // most candidates stop after a few values once the bank has grown).
       const limit = nearest[i];
-      const base = i * FEATURES;
+      const base = i * dims;
       let d = 0;
-      for (let c = 0; c < FEATURES && d < limit; c++) {
-        const diff = pool[base + c] - centre[c];
+      for (let c = 0; c < dims && d < limit; c++) {
+        const diff = flat[base + c] - centre[c];
         d += diff * diff;
       }
       if (d < limit) nearest[i] = d;
@@ -235,5 +244,5 @@ export async function fitPatchcore(shape: Shape, goodPixels: Uint8Array[], size 
     }
     next = farthest;
   }
-  return { mean: Float32Array.from(mean), invStd, memory, size: chosen };
+  return memory;
 }

@@ -22,6 +22,7 @@ import type { onnx as types } from 'onnx-proto';
 import { extract, type FeatureExtractor, type GraphPiece } from './extractor.ts';
 import { floats, ints, model, node, tensorInfo } from './onnx.ts';
 import { gridOf, imageInput, mapOutputs, type Shape } from './stages.ts';
+import { kCentre } from './patchcore.ts';
 import { rng } from './synth.ts';
 
 export interface Reduction {
@@ -207,32 +208,7 @@ export function coreset(pool: Float32Array[], dims: number, size: number): Float
   const n = pool.length;
   const flat = new Float32Array(n * dims);
   pool.forEach((v, i) => flat.set(v, i * dims));
-  const memory = new Float32Array(size * dims);
-  const nearest = new Float32Array(n).fill(Infinity);
-  let next = 0;
-  for (let m = 0; m < size; m++) {
-    memory.set(flat.subarray(next * dims, (next + 1) * dims), m * dims);
-    const centre = memory.subarray(m * dims, (m + 1) * dims);
-    let farthest = 0;
-    let farthestDistance = -1;
-    for (let i = 0; i < n; i++) {
-      // only whether the new entry is nearer matters: stop summing once it cannot be (exact)
-      const limit = nearest[i];
-      const base = i * dims;
-      let d = 0;
-      for (let c = 0; c < dims && d < limit; c++) {
-        const diff = flat[base + c] - centre[c];
-        d += diff * diff;
-      }
-      if (d < limit) nearest[i] = d;
-      if (nearest[i] > farthestDistance) {
-        farthestDistance = nearest[i];
-        farthest = i;
-      }
-    }
-    next = farthest;
-  }
-  return memory;
+  return kCentre(flat, n, dims, size);
 }
 
 /** `raw_features` → `reduced` (1 × dims × gh × gw): standardisation and projection as one 1×1 convolution. */
