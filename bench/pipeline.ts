@@ -43,8 +43,7 @@ export interface PipelineBenchOptions {
    * Takes the run's data folder instead of removing it at the end, for a caller that removes it
    * later: on a file system that skips inodes freed in the last minutes (ext4 without a journal, as
    * on this machine) files created soon after many deletions cost several times the CPU, and the
-   * next run should not pay for this one's clean-up. (Since evidence went to segments the folder
-   * holds a few dozen files, not the ~1,600 it held when that was measured.)
+   * next run should not pay for this one's clean-up.
    */
   keepFolder?: (dir: string) => void;
   /**
@@ -110,10 +109,8 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     const pid = child.pid as number;
     const deadline = Date.now() + (options.maxSeconds ?? 90) * 1000;
     // Warm up: the first inferences pay for lazy allocations in ORT and sharp, and V8 optimises the
-    // station's hottest functions only after a thousand parts or more (traced with --trace-opt: after
-    // 400 parts, 78 functions, `conclude` and `inspect` among them, were still being compiled by
-    // TurboFan during the measured blocks; after 2,000, 26 small ones, such as the defect log's
-    // counters; after 4,000, 6). A station runs for hours; its first seconds are not what it costs.
+    // station's hottest functions only after a thousand parts or more (traced with --trace-opt; see
+    // docs/benchmarks.md). A station runs for hours; its first seconds are not what it costs.
     // Bounded in time too, so a slow machine still has time left to measure.
     await closedLoop(send, options.warmupParts ?? 2000, 8, Math.min(deadline, Date.now() + 30_000));
     // Saturation and the raw work alternate, block by block, and the ratio is the median over the
@@ -122,9 +119,8 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     const blockParts = options.blockParts ?? 120;
     const rawIterations = options.rawIterations ?? 60;
     // Not counted: right after the warm-up, the raw work shares the cores with what the warm-up left
-    // behind (this process collecting 2,000 parts' garbage, the station's deferred writes). Counted,
-    // that block was dearer than the run's median raw block in four runs of five (by 0.2–1.6 ms a
-    // part), and the first ratio ranked among the four lowest of its run.
+    // behind (this process collecting 2,000 parts' garbage, the station's deferred writes), and that
+    // block came out dearer than the run's median raw block (docs/benchmarks.md).
     await raw.measure(rawIterations);
     const rawBlocks = [await raw.measure(rawIterations)];
     const saturation: { parts: number; ms: number; cpuMs: number; mainMs: number }[] = [];

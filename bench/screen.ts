@@ -69,9 +69,9 @@ export async function benchScreen(options: { items?: number; warmupItems?: numbe
       await new Promise((r) => setTimeout(r, gapMs));
     };
     // Warm-up, reported apart: the first parts after a cold start pay for the model's first runs,
-    // V8's first compilations and the page's first draws (measured on 2026-11-29: the first part
-    // 300-500 ms, the tenth ~90, then 15-25), so over 240 parts p99 was the start-up, not the screen
-    // a technician keeps open for a shift.
+    // V8's first compilations and the page's first draws, many times a settled part's latency
+    // (docs/benchmarks.md), so over 240 parts p99 was the start-up, not the screen a technician
+    // keeps open for a shift.
     for (let i = 0; i < warmupItems && Date.now() < deadline; i++) await post(`W-${i}`, i);
     const cold = await collect(page, warmupItems, deadline);
     await page.evaluate(() => ((window as unknown as { latencies: number[] }).latencies = []));

@@ -13,7 +13,8 @@ import { floats, ints, model, node, tensorInfo } from './onnx.ts';
 import { bytesToRgb, gridOf, imageInput, mapOutputs, PATCH_STRIDE, type Shape } from './stages.ts';
 const FEATURES = 5;
 // 6×6 patches at stride 4: small enough that a faint, thin scratch is not averaged away, large
-// enough to absorb the part's small shifts (measured on the synthetic bracket at zero escapes: 8×8 auto-passed 90% of good parts, 6×6 98%).
+// enough to absorb the part's small shifts (chosen on the synthetic bracket at zero escapes:
+// docs/benchmarks.md, "Why the code is as it is").
 const POOL = 6;
 
 export type PadimShape = Shape;

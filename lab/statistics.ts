@@ -152,8 +152,8 @@ function shuffleCap(items: Float32Array[], cap: number, random: () => number): F
  * Channel centring (and, for extractors whose channels have unrelated scales, standardisation),
  * then a random orthonormal projection to `dims`. Not PCA: principal components keep the directions
  * in which good parts vary most and drop the rest, but a defect shows precisely in directions good
- * parts do not vary (measured on the hand-made bank, gravel: PCA image AUROC 0.65, the same features
- * unprojected 0.999); a random projection keeps distances in every direction about equally.
+ * parts do not vary (on gravel PCA lost most of the image AUROC the unprojected features had:
+ * docs/model.md); a random projection keeps distances in every direction about equally.
  */
 export function fitReduction(sample: Float32Array[], dims: number, random: () => number, standardise: boolean): Reduction {
   const C = sample[0].length;

@@ -1,10 +1,8 @@
 /**
  * Evidence segments: the kept parts' frames and maps appended to a few files a station an hour,
- * instead of two new files a part. Creating a file costs an inode; on the pipeline bench, switching
- * between the two within one station process (same file system state, alternating blocks) showed
- * segments 0.13 ms of CPU a part cheaper on a quiet ext4 and 0.13–0.19 ms right after 3,000 files
- * were deleted nearby (ext4 without a journal walks past recently freed inodes), against 7.6–8.6 ms
- * of raw decode + run: evidence files were the largest single cost a station added to a part.
+ * instead of two new files a part. Creating a file costs an inode, and more right after many files
+ * were deleted nearby (ext4 without a journal walks past recently freed inodes): evidence files were
+ * the largest single cost a station added to a part (docs/benchmarks.md, "Why the code is as it is").
  *
  * In a station's images folder (`<images>/<line>/<station>/`), each writer (an inspection worker, or
  * the event loop for parts no worker kept) appends to its own pair of files for the current UTC hour:

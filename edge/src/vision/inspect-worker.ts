@@ -30,8 +30,8 @@ try {
 // pixels and the model's outputs, half a megabyte held by small JavaScript objects. V8 frees that
 // memory only when it collects those objects, and with so little JavaScript allocated the young
 // generation rarely fills: the buffers piled up until they forced a full mark-compact every ~40
-// frames, in every worker. A minor collection every few frames frees them young (measured under the
-// pipeline benchmark: ~20 mark-compacts per worker → 1, peak RSS 375–384 MB → 321–359 MB).
+// frames, in every worker. A minor collection every few frames frees them young (figures in
+// docs/benchmarks.md, "Why the code is as it is").
 v8.setFlagsFromString('--expose-gc');
 const collectYoung = vm.runInNewContext('gc') as (options: { type: 'minor' }) => void;
 const FRAMES_PER_COLLECTION = 8;

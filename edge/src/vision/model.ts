@@ -46,9 +46,9 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
       intraOpNumThreads: options.threads ?? 0,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
-      // ORT's intra-op threads otherwise spin between runs, waiting for the next: with two threads
-      // on the default model that is 4.8–5.1 ms of CPU a run instead of 1.8–1.9, for 0.3 ms less
-      // latency, and the spinning thread takes a core the decoder and the other workers need.
+      // ORT's intra-op threads otherwise spin between runs, waiting for the next: more than twice
+      // the CPU a run for a fraction of a millisecond less latency, and the spinning thread takes a
+      // core the decoder and the other workers need (docs/benchmarks.md, "Why the code is as it is").
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
   } catch (error) {

@@ -8,8 +8,8 @@
  * A worker needs fewer cores than it seems: sharp decodes on libuv's thread pool, not on the
  * worker's own thread, so one worker keeps several frames in flight and its thread only runs the
  * model. Decoding takes about half of a part's CPU, so by default there is one worker for every two
- * cores, each with one ORT thread (measured on 2 cores with the default model: one worker inspects
- * as many parts a second as two, with ~0.4 ms less CPU a part and 50 MB less memory).
+ * cores, each with one ORT thread: on two cores one worker inspects as many parts a second as two,
+ * with less CPU a part and less memory (docs/benchmarks.md, "Why the code is as it is").
  *
  * A worker that dies fails its parts as model errors (they go to review) and is started again.
  */
