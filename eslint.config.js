@@ -14,6 +14,6 @@ export default tseslint.config(
   },
   {
     files: ['dashboard/web/**/*.js'],
-    languageOptions: { globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', WebSocket: 'readonly', localStorage: 'readonly', location: 'readonly', AudioContext: 'readonly', requestAnimationFrame: 'readonly', Image: 'readonly', performance: 'readonly', addEventListener: 'readonly', removeEventListener: 'readonly', dispatchEvent: 'readonly', CustomEvent: 'readonly', HTMLInputElement: 'readonly', HTMLSelectElement: 'readonly', navigator: 'readonly', URLSearchParams: 'readonly', FormData: 'readonly', confirm: 'readonly', history: 'readonly' } },
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', WebSocket: 'readonly', localStorage: 'readonly', location: 'readonly', AudioContext: 'readonly', requestAnimationFrame: 'readonly', Image: 'readonly', performance: 'readonly', addEventListener: 'readonly', removeEventListener: 'readonly', dispatchEvent: 'readonly', CustomEvent: 'readonly', HTMLInputElement: 'readonly', HTMLSelectElement: 'readonly', navigator: 'readonly', URLSearchParams: 'readonly', FormData: 'readonly', confirm: 'readonly', history: 'readonly', HTMLElement: 'readonly', HTMLImageElement: 'readonly', HTMLButtonElement: 'readonly', HTMLTableElement: 'readonly', HTMLFormElement: 'readonly', HTMLAnchorElement: 'readonly', Element: 'readonly' } },
   },
 );

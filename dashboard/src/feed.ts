@@ -25,19 +25,11 @@ import {
   type VerdictMessage,
 } from '../../contract/payloads.ts';
 import type { Claim, ClaimBook } from './claims.ts';
+import type { FeedEvent } from '../../contract/feed.ts';
 import { parsePayload } from '../../contract/validate.ts';
 import { connectOptions, sendWithoutDelay, type BrokerOptions } from '../../edge/src/bus/link.ts';
 
-export type FeedEvent =
-  | { type: 'status'; status: Status }
-  | { type: 'review'; review: Review }
-  | { type: 'review-closed'; station: string; line: string; partId: string }
-  | { type: 'result'; result: Result }
-  | { type: 'verdict'; verdict: VerdictMessage }
-  | { type: 'claim'; line: string; station: string; partId: string; holder: string; expiresAt: string }
-  | { type: 'claim-released'; line: string; station: string; partId: string }
-  | { type: 'decision-refused'; line: string; station: string; partId: string; user: string; code: string; message: string }
-  | { type: 'broker'; connected: boolean };
+export type { FeedEvent } from '../../contract/feed.ts';
 
 /** Why a decision did not go out: the route answers it as 503 with this message. */
 export class DecisionNotSent extends Error {}

@@ -47,9 +47,8 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
   });
 
   app.get('/', asset('index.html'));
-  app.get('/app.js', asset('app.js'));
-  app.get('/dom.js', asset('dom.js'));
-  app.get('/icons.js', asset('icons.js'));
+  // The technician screen's modules (dashboard/web/state.js lists what each holds).
+  for (const file of ['app.js', 'state.js', 'session.js', 'feed.js', 'queue.js', 'part.js', 'viewer.js', 'desk.js', 'keys.js', 'dom.js', 'icons.js']) app.get(`/${file}`, asset(file));
   app.get('/words.js', wordsAsset());
   app.get('/people', { config: { access: 'admin' } }, asset('people.html'));
   app.get('/people.js', { config: { access: 'admin' } }, asset('people.js'));

@@ -1,7 +1,10 @@
-// Log in, then go back to the page that sent us here (only ever a page of this site).
+// @ts-check
+// Log in, then go back to the page that sent us here (only ever a page of this site). Public, like
+// next.js: it imports nothing that needs a session.
 import { safeNext } from './next.js';
 const form = document.getElementById('login');
 const notice = document.getElementById('notice');
+if (!(form instanceof HTMLFormElement) || !notice) throw new Error('the login page has no #login form or #notice');
 const params = new URLSearchParams(location.search);
 if (params.has('expired')) notice.textContent = 'Your session has expired. Log in again; nothing you decided was lost.';
 if (params.has('out')) notice.textContent = 'You are logged out.';

@@ -1,7 +1,12 @@
+// @ts-check
 // The admin's page of people: who may use Loupe and with which role; add, set a password, remove.
-import { $, el, when } from '/dom.js';
+import { $, el, when } from './dom.js';
 
-const state = { me: null };
+/** @typedef {import('./state.js').Me} Me */
+/** @typedef {{ name: string, role: string, createdAt: string }} Person */
+
+/** @type {{ me: Me }} */
+const state = { me: { name: '', role: 'admin', csrf: '' } };
 
 async function start() {
   const response = await fetch('/api/session');
@@ -11,6 +16,11 @@ async function start() {
   await load();
 }
 
+/**
+ * A call to the people API; null (and a message) when refused or unreachable.
+ * @param {string} url @param {string} method @param {unknown} [body]
+ * @returns {Promise<any>}
+ */
 async function call(url, method, body) {
   const response = await fetch(url, { method, headers: { 'x-csrf-token': state.me.csrf, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined }).catch(() => null);
   if (!response) { notice('The dashboard cannot be reached.', 'error'); return null; }
@@ -21,10 +31,11 @@ async function call(url, method, body) {
 }
 
 async function load() {
+  /** @type {Person[] | null} */
   const people = await call('/api/people', 'GET');
   if (!people) return;
   $('total').textContent = String(people.length);
-  $('people').tBodies[0].replaceChildren(...people.map((p) => {
+  $('people', HTMLTableElement).tBodies[0].replaceChildren(...people.map((p) => {
     const password = el('input', { type: 'password', minLength: 10, placeholder: 'new password', autocomplete: 'new-password' });
     const set = el('button', { className: 'small', onclick: async () => {
       if (password.value.length < 10) return notice('A password needs at least 10 characters.', 'warn');
@@ -40,7 +51,7 @@ async function load() {
 
 $('add').onsubmit = async (event) => {
   event.preventDefault();
-  const form = $('add');
+  const form = $('add', HTMLFormElement);
   const data = new FormData(form);
   const added = await call('/api/people', 'POST', { name: data.get('name'), role: data.get('role'), password: data.get('password') });
   if (!added) return;
@@ -50,6 +61,7 @@ $('add').onsubmit = async (event) => {
 };
 $('logout').onclick = async () => { await call('/api/logout', 'POST'); location.assign('/login?out=1'); };
 
+/** @param {string} text @param {string} kind */
 function notice(text, kind) { const n = $('notice'); n.textContent = text; n.className = kind; n.hidden = false; }
 
 start();

@@ -1,0 +1,77 @@
+// @ts-check
+// The part's picture: the frame with its anomaly map over it (H toggles it, a slider sets how much
+// shows), zoom and pan, and a plain "no picture" panel when there is no frame to show.
+import { $, el } from './dom.js';
+import { icon } from './icons.js';
+import { partUrl, state } from './state.js';
+
+/** @typedef {import('../../contract/payloads.ts').Review} Review */
+
+const image = () => $('part-image', HTMLImageElement);
+const heatmap = () => $('part-map', HTMLImageElement);
+const mapOn = () => $('map-on', HTMLInputElement);
+
+/** Shows a newly opened part's frame and map, from the start (no zoom). */
+export function showPicture(/** @type {Review} */ review) {
+  const base = partUrl(review);
+  $('no-picture').hidden = true;
+  $('stage').hidden = false;
+  $('viewer').classList.remove('no-picture');
+  image().onerror = () => noPicture(review);
+  image().src = `${base}/image`;
+  heatmap().hidden = false;
+  heatmap().onerror = () => { heatmap().hidden = true; };
+  heatmap().src = `${base}/heatmap`;
+}
+
+/** The panel shown instead of a frame, saying why there is none. */
+function noPicture(/** @type {Review} */ review) {
+  $('stage').hidden = true;
+  $('viewer').classList.add('no-picture');
+  const why = review.reasons.includes('unreadable_image') ? 'the image could not be read'
+    : review.reasons.some((r) => ['overload', 'missing_frame', 'interrupted'].includes(r)) ? 'no image was kept for this part' : 'the image is not available';
+  $('no-picture').replaceChildren(icon('noimage'), el('strong', {}, 'No picture'), el('span', {}, `${why[0].toUpperCase()}${why.slice(1)}. Look at the part itself before you decide.`));
+  $('no-picture').hidden = false;
+}
+
+/** Draws the zoom, the pan and the heatmap's strength as the state says. */
+export function applyView() {
+  const { scale, x, y } = state.view;
+  $('stage').style.transform = `translate(${x}px, ${y}px) scale(${scale})`;
+  heatmap().style.opacity = mapOn().checked ? String(Number($('map-opacity', HTMLInputElement).value) / 100) : '0';
+}
+
+/** Zooms by `factor`, between 1 and 8; back at 1 the picture is also centred again. */
+export function zoom(/** @type {number} */ factor) {
+  state.view.scale = Math.min(8, Math.max(1, state.view.scale * factor));
+  if (state.view.scale === 1) state.view.x = state.view.y = 0;
+  applyView();
+}
+
+/** Back to the whole picture. */
+export function fit() {
+  state.view = { scale: 1, x: 0, y: 0 };
+  applyView();
+}
+
+export function toggleHeatmap() {
+  mapOn().checked = !mapOn().checked;
+  applyView();
+}
+
+/** The wheel zooms, a drag pans, and the heatmap's controls redraw. */
+export function wireViewer() {
+  $('viewer').addEventListener('wheel', (event) => { event.preventDefault(); zoom(event.deltaY < 0 ? 1.25 : 0.8); }, { passive: false });
+  $('stage').addEventListener('pointerdown', (event) => {
+    const start = { x: event.clientX - state.view.x, y: event.clientY - state.view.y };
+    const move = (/** @type {PointerEvent} */ e) => { state.view.x = e.clientX - start.x; state.view.y = e.clientY - start.y; applyView(); };
+    const up = () => { removeEventListener('pointermove', move); removeEventListener('pointerup', up); };
+    addEventListener('pointermove', move);
+    addEventListener('pointerup', up);
+  });
+  mapOn().onchange = applyView;
+  $('map-opacity').oninput = applyView;
+  $('zoom-in').onclick = () => zoom(1.25);
+  $('zoom-out').onclick = () => zoom(0.8);
+  $('zoom-reset').onclick = fit;
+}
