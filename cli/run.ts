@@ -42,6 +42,7 @@ import { checkKnownGood } from '../edge/src/vision/known-good.ts';
 import { startIntegrations } from '../edge/src/integrations/start.ts';
 import { PlantFeed } from '../edge/src/log/plant-feed.ts';
 import { evidenceRoutes } from '../edge/src/evidence/routes.ts';
+import { goldenRoutes } from '../edge/src/review/golden.ts';
 
 export interface Parts {
   broker: boolean;
@@ -178,6 +179,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       // The quality managers' view: every route of the log needs the manager role (dashboard/src/auth.ts).
       await app.register(logApi, { log: opened, shifts: config.log.shifts, routeConfig: { access: 'manager' } });
       await app.register(reviewApi, { stations });
+      await app.register(goldenRoutes, { imagesDir, entries: () => opened.all() }); // the reference beside a part under review
       // Without the dashboard here, the box still serves its evidence: the plant fetches it (docs/plant.md).
       if (!parts.dashboard) await app.register(evidenceRoutes, { imagesDir });
       await app.register(httpIngest, {

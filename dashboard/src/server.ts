@@ -48,7 +48,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
 
   app.get('/', asset('index.html'));
   // The technician screen's modules (dashboard/web/state.js lists what each holds).
-  for (const file of ['app.js', 'state.js', 'session.js', 'feed.js', 'queue.js', 'part.js', 'viewer.js', 'desk.js', 'keys.js', 'dom.js', 'icons.js']) app.get(`/${file}`, asset(file));
+  for (const file of ['app.js', 'state.js', 'session.js', 'feed.js', 'queue.js', 'part.js', 'viewer.js', 'desk.js', 'keys.js', 'drift.js', 'dom.js', 'icons.js']) app.get(`/${file}`, asset(file));
   app.get('/words.js', wordsAsset());
   app.get('/people', { config: { access: 'admin' } }, asset('people.html'));
   app.get('/people.js', { config: { access: 'admin' } }, asset('people.js'));

@@ -99,6 +99,15 @@ export function choose(/** @type {number} */ index) {
   renderPart();
 }
 
+/** S: rejects the part with the category the station suggests (a person's decision, undoable as any). */
+export function confirmSuggestion() {
+  const review = shown();
+  const suggestion = review?.suggestion;
+  if (!review || !suggestion || !review.categories.includes(suggestion.category)) return notice('No category is suggested for this part: choose one (1–9), then R.', 'warn');
+  state.category = suggestion.category;
+  decide('reject');
+}
+
 /** Accepts or rejects the part open (or the decision being corrected); it waits `undoSeconds` before it goes. */
 export function decide(/** @type {'accept' | 'reject'} */ decision) {
   if (state.correcting) return correct(decision);

@@ -2,12 +2,12 @@
 // Keys and buttons of the technician screen: one place that says what each key and button does
 // (the help box in index.html lists the same keys).
 import { $ } from './dom.js';
-import { choose, decide, leaveCorrection, openPart, sendPending, undo } from './desk.js';
+import { choose, confirmSuggestion, decide, leaveCorrection, openPart, sendPending, undo } from './desk.js';
 import { toggleMute } from './feed.js';
 import { api } from './session.js';
 import { state } from './state.js';
 import { firstOpen } from './queue.js';
-import { fit, toggleHeatmap, wireViewer, zoom } from './viewer.js';
+import { fit, toggleGolden, toggleHeatmap, wireViewer, zoom } from './viewer.js';
 
 const toggleHelp = () => { $('help').hidden = !$('help').hidden; };
 
@@ -20,6 +20,7 @@ export function wireKeys() {
   $('queue').addEventListener('click', (event) => { const li = within(event, 'li[data-key]'); if (li instanceof HTMLElement && li.dataset.key) openPart(li.dataset.key); });
   $('categories').addEventListener('click', (event) => { const b = within(event, 'button[data-index]'); if (b instanceof HTMLElement) choose(Number(b.dataset.index)); });
   $('undo-bar').addEventListener('click', (event) => { if (within(event, 'button[data-undo]')) undo(); });
+  $('suggestion').addEventListener('click', (event) => { if (within(event, 'button[data-confirm]')) confirmSuggestion(); });
   $('accept').onclick = () => decide('accept');
   $('reject').onclick = () => decide('reject');
   $('next').onclick = () => openPart(firstOpen(state.selected));
@@ -41,7 +42,9 @@ export function wireKeys() {
     else if (k === 'u' || k === 'U') undo();
     else if (k === 'n' || k === 'N') openPart(firstOpen(state.selected));
     else if (k >= '1' && k <= '9') choose(Number(k) - 1);
+    else if (k === 's' || k === 'S') confirmSuggestion();
     else if (k === 'h' || k === 'H') toggleHeatmap();
+    else if (k === 'g' || k === 'G') toggleGolden();
     else if (k === '+' || k === '=') zoom(1.25);
     else if (k === '-') zoom(0.8);
     else if (k === '0') fit();

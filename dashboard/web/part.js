@@ -33,11 +33,30 @@ export function renderPart(changed = false) {
   const blocked = Boolean(holder) || Boolean(unreachable(review)) || (!state.correcting && state.sent.has(key)) || Date.now() < state.guardUntil;
   button('accept').disabled = blocked;
   button('reject').disabled = blocked;
+  const suggested = review.suggestion && review.categories.includes(review.suggestion.category) ? review.suggestion : null;
+  renderSuggestion(suggested, blocked);
   $('categories').replaceChildren(...review.categories.slice(0, 9).map((name, i) =>
-    el('button', { className: `small category${state.category === name ? ' chosen' : ''}`, dataset: { index: String(i) } }, el('kbd', {}, String(i + 1)), ` ${name}`)));
+    el('button', { className: `small category${state.category === name ? ' chosen' : ''}${suggested?.category === name ? ' suggested' : ''}`, dataset: { index: String(i) } }, el('kbd', {}, String(i + 1)), ` ${name}`)));
   drawScale(review);
   renderState();
   applyView();
+}
+
+/**
+ * The category the station suggests from what people chose for similar parts, with its confidence,
+ * and the button (S) that rejects the part with it.
+ * @param {{ category: string, confidence: number } | null} suggestion
+ * @param {boolean} blocked
+ */
+function renderSuggestion(suggestion, blocked) {
+  const box = $('suggestion');
+  box.hidden = !suggestion;
+  if (!suggestion) return box.replaceChildren();
+  box.dataset.category = suggestion.category;
+  box.replaceChildren(
+    el('span', {}, 'Suggested: ', el('strong', {}, suggestion.category), ' ', el('span', { className: 'confidence', title: "the share of the nearest labelled parts' vote" }, `${Math.round(suggestion.confidence * 100)}% sure`)),
+    el('span', { className: 'muted' }, 'from the categories people gave similar parts'),
+    el('button', { className: 'small reject', disabled: blocked, dataset: { confirm: '' } }, `Reject as ${suggestion.category} `, el('kbd', {}, 'S')));
 }
 
 /** The line above the picture: a correction, why decisions are off, or a lost claim. */

@@ -2,6 +2,7 @@
 // The queue of parts waiting for a person, soonest deadline first, with who holds each; the
 // stations' health above it; the recent results below. Clicks on an item are handled by keys.js.
 import { $, el, fmt } from './dom.js';
+import { renderDrift } from './drift.js';
 import { icon } from './icons.js';
 import { countdown, heldByOther, keyOf, partUrl, state, stationOf } from './state.js';
 import { reasonWords, VERDICT_WORDS } from './words.js';
@@ -96,6 +97,7 @@ function renderStations(/** @type {Review[]} */ reviews) {
   const counts = new Map();
   for (const r of reviews) counts.set(stationOf(r), (counts.get(stationOf(r)) ?? 0) + 1);
   const many = new Set([...state.statuses.values()].map((s) => s.line)).size > 1;
+  renderDrift([...state.statuses.values()].filter(onLine));
   $('stations').replaceChildren(...[...state.statuses.values()].filter(onLine).map((s) => {
     const n = counts.get(stationOf(s)) ?? 0;
     // Grey when the station is gone, or when this screen cannot know (feed or broker lost).

@@ -43,6 +43,8 @@ export const state = {
   /** @type {Set<string>} parts whose decision is on its way */
   sent: new Set(),
   muted: localStorage.getItem('loupe.muted') === '1',
+  /** the nearest good part is shown beside the part (G); kept across parts and visits */
+  golden: localStorage.getItem('loupe.golden') === '1',
   view: { scale: 1, x: 0, y: 0 },
   retry: 0,
   leaving: false,

@@ -1,11 +1,14 @@
 // @ts-check
 // The part's picture: the frame with its anomaly map over it (H toggles it, a slider sets how much
-// shows), zoom and pan, and a plain "no picture" panel when there is no frame to show.
-import { $, el } from './dom.js';
+// shows), zoom and pan, and a plain "no picture" panel when there is no frame to show. G puts the
+// nearest good part beside it (below it on a narrow screen): a part people accepted at the same
+// station, aligned to this one by the edge (edge/src/review/golden.ts), zoomed and panned with it.
+import { $, el, when } from './dom.js';
 import { icon } from './icons.js';
-import { partUrl, state } from './state.js';
+import { keyOf, partUrl, shown, state } from './state.js';
 
 /** @typedef {import('../../contract/payloads.ts').Review} Review */
+/** @typedef {import('../../contract/golden.ts').Golden} Golden */
 
 const image = () => $('part-image', HTMLImageElement);
 const heatmap = () => $('part-map', HTMLImageElement);
@@ -22,6 +25,51 @@ export function showPicture(/** @type {Review} */ review) {
   heatmap().hidden = false;
   heatmap().onerror = () => { heatmap().hidden = true; };
   heatmap().src = `${base}/heatmap`;
+  goldenFor = null;
+  showGolden();
+}
+
+/** The part whose golden reference is shown (or being fetched): a newer part overtakes an older answer. */
+/** @type {string | null} */
+let goldenFor = null;
+
+/** Shows or hides the nearest good part beside the part shown, as `state.golden` says; fetches it once a part. */
+export async function showGolden() {
+  const review = shown();
+  const on = state.golden && Boolean(review);
+  $('golden-on', HTMLInputElement).checked = state.golden;
+  $('viewer').classList.toggle('compare', on);
+  $('golden').hidden = !on;
+  if (!on || !review) return;
+  const key = keyOf(review);
+  if (goldenFor === key) return;
+  goldenFor = key;
+  const picture = $('golden-image', HTMLImageElement);
+  const label = $('golden-label');
+  picture.hidden = true;
+  picture.removeAttribute('src');
+  label.textContent = 'looking for the nearest good part…';
+  const response = await fetch(`${partUrl(review)}/golden`).catch(() => null);
+  if (goldenFor !== key) return;
+  /** @type {Partial<Golden> & { message?: string }} */
+  const answer = response ? await response.json().catch(() => ({})) : {};
+  if (!response || !response.ok || !answer.golden || !answer.imageUrl) {
+    label.textContent = answer.message ?? 'No good part to compare with: the dashboard cannot reach the station.';
+    return;
+  }
+  const g = answer.golden;
+  picture.onerror = () => { picture.hidden = true; label.textContent = `The good part ${g.partId} cannot be shown: its image is gone.`; };
+  picture.src = answer.imageUrl;
+  picture.hidden = false;
+  label.dataset.golden = g.partId;
+  label.textContent = `good part ${g.partId}: accepted${g.acceptedBy ? ` by ${g.acceptedBy}` : ''} ${when(g.acceptedAt)}`;
+}
+
+/** G: the nearest good part beside the part, or not. */
+export function toggleGolden() {
+  state.golden = !state.golden;
+  localStorage.setItem('loupe.golden', state.golden ? '1' : '0');
+  showGolden();
 }
 
 /** The panel shown instead of a frame, saying why there is none. */
@@ -38,6 +86,7 @@ function noPicture(/** @type {Review} */ review) {
 export function applyView() {
   const { scale, x, y } = state.view;
   $('stage').style.transform = `translate(${x}px, ${y}px) scale(${scale})`;
+  $('golden-stage').style.transform = $('stage').style.transform; // the good part moves with the part
   heatmap().style.opacity = mapOn().checked ? String(Number($('map-opacity', HTMLInputElement).value) / 100) : '0';
 }
 
@@ -70,6 +119,7 @@ export function wireViewer() {
     addEventListener('pointerup', up);
   });
   mapOn().onchange = applyView;
+  $('golden-on', HTMLInputElement).onchange = toggleGolden;
   $('map-opacity').oninput = applyView;
   $('zoom-in').onclick = () => zoom(1.25);
   $('zoom-out').onclick = () => zoom(0.8);
