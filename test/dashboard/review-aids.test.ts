@@ -157,7 +157,7 @@ describe.skipIf(!chromium)('the technician screen helps a person decide', () => 
     await context.close();
   });
 
-  it('answers 404 with a reason when no part was accepted at the station yet', async () => {
+  it('answers 404 with a reason for a part whose frame is not kept', async () => {
     const response = await ana.get(`/api/parts/${LINE}/cam-none/NOPE-1/golden`);
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ error: 'not_found' });

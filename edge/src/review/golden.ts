@@ -109,7 +109,7 @@ export function acceptedIn(entries: readonly Entry[], line: string, station: str
 }
 
 /** Thumbnails of kept frames by `line/station/partId`, the oldest dropped past `size`. */
-class ThumbnailCache {
+export class ThumbnailCache {
   private readonly kept = new Map<string, Thumbnail | null>();
   constructor(private readonly size = 1000) {}
 
