@@ -14,6 +14,9 @@ const image = () => $('part-image', HTMLImageElement);
 const heatmap = () => $('part-map', HTMLImageElement);
 const mapOn = () => $('map-on', HTMLInputElement);
 
+/** @type {string | null} the part whose golden reference is shown (or being fetched): a newer part overtakes an older answer */
+let goldenFor = null;
+
 /** Shows a newly opened part's frame and map, from the start (no zoom). */
 export function showPicture(/** @type {Review} */ review) {
   const base = partUrl(review);
@@ -28,10 +31,6 @@ export function showPicture(/** @type {Review} */ review) {
   goldenFor = null;
   showGolden();
 }
-
-/** The part whose golden reference is shown (or being fetched): a newer part overtakes an older answer. */
-/** @type {string | null} */
-let goldenFor = null;
 
 /** Shows or hides the nearest good part beside the part shown, as `state.golden` says; fetches it once a part. */
 export async function showGolden() {

@@ -11,8 +11,8 @@
  * reference's image is served moved by that shift and at the part's size, so the screen shows the
  * two at one scale with the same zoom and pan.
  *
- * The core (`thumbnailOf`, `compare`, `shiftImage`) is pure; the thumbnails of references are kept in
- * a bounded cache, so a second look costs one decode.
+ * The core (`compare`, `shiftImage`, `acceptedIn`) is pure; the thumbnails of references are kept in
+ * a bounded cache, so a second look at a station decodes only the new part's frame.
  */
 import path from 'node:path';
 import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
