@@ -6,75 +6,29 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { topics, isPartId, isUserName, type StationAddress } from '../../../contract/topics.ts';
+import { topics, type StationAddress } from '../../../contract/topics.ts';
 import {
-  DecisionSchema,
-  TriggerSchema,
-  type Decision,
   type ErrorMessage,
   type LogMessage,
   type Result,
   type Review,
   type Status,
-  type Trigger,
   type TriggerAck,
   type VerdictMessage,
 } from '../../../contract/payloads.ts';
-import { parsePayload } from '../../../contract/validate.ts';
+import { connectOptions, sendWithoutDelay, type BrokerOptions } from './broker.ts';
+import { receive, type InboundHandlers } from './inbound.ts';
 import { PartsInHand, type InHand } from './in-hand.ts';
 import { Outbox, type OutgoingMessage } from './outbox.ts';
 import { StorageFull, type StorageHealth } from '../storage/health.ts';
 
-export interface BrokerOptions {
-  url: string;
-  username?: string;
-  password?: string;
-  clientId?: string;
-  /** TLS: PEM contents of the CA, client certificate and key */
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-  rejectUnauthorized?: boolean;
-  /** largest frame accepted over MQTT, the same limit as HTTP ingest (http.bodyLimitBytes) */
-  maxFrameBytes?: number;
-}
-
-/** The mqtt.js options every Loupe connection shares: credentials, TLS, reconnect. */
-export function connectOptions(broker: BrokerOptions, clientId: string): IClientOptions {
-  return {
-    clientId,
-    username: broker.username,
-    password: broker.password,
-    ca: broker.ca,
-    cert: broker.cert,
-    key: broker.key,
-    rejectUnauthorized: broker.rejectUnauthorized ?? true,
-    reconnectPeriod: 1000,
-    connectTimeout: 10_000,
-  };
-}
-
-/**
- * Turns off Nagle's algorithm on the client's socket: results and verdicts are small messages that
- * must leave at once, and Nagle combined with the peer's delayed ACK holds each for ~40 ms.
- * mqtt.js does not expose the option, so it is set on the socket after every (re)connect.
- */
-export function sendWithoutDelay(client: MqttClient): void {
-  client.on('connect', () => (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true));
-}
-
-export interface InboundHandlers {
-  /** `redelivered`: the broker sent this message again (MQTT DUP flag) */
-  trigger(trigger: Trigger, redelivered: boolean): void;
-  frame(partId: string, image: Buffer): void;
-  decision(decision: Decision): void;
-}
+// Their home is ./broker.ts and ./inbound.ts; named here too for the modules that import them from the link.
+export { connectOptions, sendWithoutDelay, type BrokerOptions, type InboundHandlers };
 
 export class StationLink {
   private client: MqttClient | null = null;
-  private handlers: InboundHandlers | null = null;
   private readonly outbox: Outbox;
   private readonly inHand: PartsInHand;
   /** parts a previous process took and never answered: the station answers them at start */
@@ -159,7 +113,6 @@ export class StationLink {
    * and what it owes the line waits in the outbox.
    */
   start(handlers: InboundHandlers, online: () => Status): void {
-    this.handlers = handlers;
     const offline: Status = { schema: 'loupe/status@1', line: this.address.line, station: this.address.station, state: 'offline', at: new Date().toISOString() };
     const client = mqtt.connect(this.broker.url, {
       ...connectOptions(this.broker, this.broker.clientId ?? `loupe-${this.address.line}-${this.address.station}`),
@@ -171,7 +124,8 @@ export class StationLink {
     });
     this.client = client;
     sendWithoutDelay(client);
-    client.on('message', (topic, payload, packet) => this.receive(topic, payload, packet.dup));
+    const refuse = this.refuse.bind(this);
+    client.on('message', (topic, payload, packet) => receive(this.address, handlers, refuse, this.broker.maxFrameBytes, topic, payload, packet.dup));
     client.on('error', (error) => this.log.warn({ err: error.message }, 'mqtt error'));
     client.on('offline', () => this.log.warn({ outbox: this.outbox.depth }, 'mqtt broker unreachable; results and verdicts wait in the outbox'));
     client.on('connect', (connack) => {
@@ -318,60 +272,8 @@ export class StationLink {
     return { topic, payload: JSON.stringify(payload), retain };
   }
 
-  private receive(topic: string, payload: Buffer, redelivered: boolean): void {
-    const handlers = this.handlers;
-    if (!handlers) return;
-    const base = topics.base(this.address);
-    const kind = topic.slice(base.length + 1);
-    if (kind.startsWith('frame/')) {
-      const partId = kind.slice('frame/'.length);
-      if (!isPartId(partId)) return this.refuse(topic, 'invalid_part_id', `part id "${partId}" is not allowed: letters, digits and . _ : -, at most 128 characters`);
-      const limit = this.broker.maxFrameBytes;
-      if (limit !== undefined && payload.length > limit) {
-        return this.refuse(topic, 'frame_too_large', `frame of part ${partId} is ${payload.length} bytes; the limit is ${limit} bytes (http.bodyLimitBytes), the same as over HTTP`, partId);
-      }
-      return handlers.frame(partId, payload);
-    }
-    if (kind === 'trigger') {
-      const parsed = parsePayload(TriggerSchema, payload);
-      if (!parsed.ok) return this.refuseParsed(topic, parsed, payload);
-      return handlers.trigger(parsed.value, redelivered);
-    }
-    if (kind === 'decision' || kind.startsWith('decision/')) {
-      const parsed = parsePayload(DecisionSchema, payload);
-      if (!parsed.ok) return this.refuseParsed(topic, parsed, payload);
-      // On `decision/{user}` the broker checked who may publish there (docs/security.md): the name
-      // recorded is that identity, whatever the payload says.
-      const speaker = kind === 'decision' ? null : kind.slice('decision/'.length);
-      if (speaker !== null && !isUserName(speaker)) return this.refuse(topic, 'invalid_payload', `"${speaker}" is not a user name: letters, digits and . _ @ -, at most 64 characters`, parsed.value.partId);
-      return handlers.decision(speaker === null ? parsed.value : { ...parsed.value, user: speaker });
-    }
-  }
-
-  /** An invalid trigger or decision: the refusal names the part and echoes the requestId when the payload has them. */
-  private refuseParsed(topic: string, parsed: { code: ErrorMessage['code']; message: string }, payload: Buffer): void {
-    const { partId, requestId } = namedIn(payload);
-    this.refuse(topic, parsed.code, partId ? `part ${partId}: ${parsed.message}` : parsed.message, partId, requestId);
-  }
-
   refuse(topic: string, code: ErrorMessage['code'], message: string, partId?: string, requestId?: string): void {
     this.log.warn({ topic, code, partId, requestId }, `refused inbound message: ${message}`);
     this.publishError({ topic, code, message, ...(partId ? { partId } : {}), ...(requestId !== undefined ? { requestId } : {}) });
   }
-}
-
-/** The part id and request id a payload names, when it is a JSON object that has them as strings. */
-function namedIn(payload: Buffer): { partId?: string; requestId?: string } {
-  let data: unknown;
-  try {
-    data = JSON.parse(payload.toString());
-  } catch {
-    return {};
-  }
-  if (typeof data !== 'object' || data === null) return {};
-  const { partId, requestId } = data as Record<string, unknown>;
-  return {
-    ...(typeof partId === 'string' && partId.length > 0 && partId.length <= 128 ? { partId } : {}),
-    ...(typeof requestId === 'string' && requestId.length > 0 && requestId.length <= 128 ? { requestId } : {}),
-  };
 }
