@@ -18,7 +18,7 @@ import { checkConfig } from '../config/load.ts';
 import { topics } from '../contract/topics.ts';
 import type { Result, Review, VerdictMessage } from '../contract/payloads.ts';
 import { sendWithoutDelay } from '../edge/src/bus/link.ts';
-import { decide, failSafe } from '../edge/src/decide/policy.ts';
+import { rule, failSafe } from '../edge/src/decide/policy.ts';
 import { InspectionPool } from '../edge/src/vision/pool.ts';
 
 const file = process.argv[process.argv.indexOf('--config') + 1];
@@ -52,30 +52,30 @@ function pump(): void {
 }
 
 function answer(frame: (typeof waiting)[number], score: number | null, timing: { decodeMs: number; inferMs: number }): void {
-  const decision = score === null ? failSafe('model_error') : decide(score, { thresholds, autoReject: station.autoReject, auditShare: 0 }, 1);
+  const ruling = score === null ? failSafe('model_error') : rule(score, { thresholds, autoReject: station.autoReject, auditShare: 0 }, 1);
   const at = new Date().toISOString();
   const result: Result = {
     schema: 'loupe/result@1',
     line: config.line,
     station: station.id,
     partId: frame.partId,
-    verdict: decision.verdict,
+    verdict: ruling.verdict,
     score,
     thresholds,
     model,
-    reasons: decision.reasons,
+    reasons: ruling.reasons,
     source: 'mqtt',
     timings: { queueMs: 0, decodeMs: timing.decodeMs, inferMs: timing.inferMs, totalMs: performance.now() - frame.receivedAt },
     at,
   };
   client.publish(topics.result(address), JSON.stringify(result), { qos: 1 });
-  if (decision.verdict === 'review') {
+  if (ruling.verdict === 'review') {
     const now = Date.now();
-    const review: Review = { schema: 'loupe/review@1', line: config.line, station: station.id, partId: frame.partId, score, thresholds, model, reasons: decision.reasons, openedAt: new Date(now).toISOString(), deadline: new Date(now + station.review.deadlineSeconds * 1000).toISOString(), defaultAction: station.review.defaultAction, categories: station.defectCategories };
+    const review: Review = { schema: 'loupe/review@1', line: config.line, station: station.id, partId: frame.partId, score, thresholds, model, reasons: ruling.reasons, openedAt: new Date(now).toISOString(), deadline: new Date(now + station.review.deadlineSeconds * 1000).toISOString(), defaultAction: station.review.defaultAction, categories: station.defectCategories };
     client.publish(topics.review(address, frame.partId), JSON.stringify(review), { qos: 1, retain: true });
     return;
   }
-  const verdict: VerdictMessage = { schema: 'loupe/verdict@1', line: config.line, station: station.id, partId: frame.partId, verdict: decision.verdict, decidedBy: 'model', score, at };
+  const verdict: VerdictMessage = { schema: 'loupe/verdict@1', line: config.line, station: station.id, partId: frame.partId, verdict: ruling.verdict, decidedBy: 'model', score, at };
   client.publish(topics.verdict(address), JSON.stringify(verdict), { qos: 1 });
 }
 

@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.ts';
 import { startEmbeddedBroker, type BrokerAccess, type EmbeddedBroker } from '../broker/embedded.ts';
 import { loadUsers } from '../broker/access.ts';
 import { StationLink, type BrokerOptions } from '../edge/src/bus/link.ts';
-import { Station } from '../edge/src/station.ts';
+import { Station, type Frame } from '../edge/src/station.ts';
 import { FileReviewStore } from '../edge/src/review/store.ts';
 import { DriftWatch } from '../edge/src/review/drift.ts';
 import { CategoryBook } from '../edge/src/review/suggest.ts';
@@ -21,7 +21,7 @@ import { FolderIngest } from '../edge/src/ingest/folder.ts';
 import { SyntheticCamera } from '../edge/src/ingest/synthetic.ts';
 import { httpIngest } from '../edge/src/ingest/http.ts';
 import { FrameBytes } from '../edge/src/ingest/frame-bytes.ts';
-import { equipStation, startViews } from '../edge/src/cameras/equip.ts';
+import { equipment, startViews } from '../edge/src/cameras/equip.ts';
 import { InspectionPool } from '../edge/src/vision/pool.ts';
 import { LineFeed } from '../dashboard/src/feed.ts';
 import { dashboard } from '../dashboard/src/server.ts';
@@ -142,31 +142,51 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         const reviews = new FileReviewStore(stateDir);
         stoppers.push(() => reviews.close());
         const parts = new PartMemory(stateDir, stationConfig.answers);
-        const station = new Station(stationConfig, config.line, model, link, path.resolve(config.dataDir, 'images', config.line, stationConfig.id), { reviews, thresholds: new ThresholdHistory(stateDir), parts, storage, drift: new DriftWatch(stateDir), categories: new CategoryBook(stateDir), second: new SecondOpinions(stateDir, stationConfig.review.secondOpinionShare) }, stationLog);
-        station.metrics = metrics;
-        station.frameBytes = frameBytes;
-        station.defectLog = opened;
+        const equipped = equipment(stationConfig, stationLog, metrics, views); // camera, quality gate (edge/src/cameras/)
+        const { folder, synthetic } = stationConfig.ingest;
+        // The synthetic camera sends its parts to the station and answers its triggers: built first, started last.
+        let submitTo: ((frame: Frame) => Promise<unknown>) | null = null;
+        const syntheticCamera = synthetic ? new SyntheticCamera(stationConfig.id, synthetic, (frame) => submitTo?.(frame) ?? Promise.resolve(), stationLog) : null;
+        const station = new Station({
+          config: stationConfig,
+          line: config.line,
+          model,
+          link,
+          imageDir: path.resolve(config.dataDir, 'images', config.line, stationConfig.id),
+          reviews,
+          thresholds: new ThresholdHistory(stateDir),
+          parts,
+          storage,
+          drift: new DriftWatch(stateDir),
+          categories: new CategoryBook(stateDir),
+          second: new SecondOpinions(stateDir, stationConfig.review.secondOpinionShare),
+          log: stationLog,
+          camera: syntheticCamera ?? equipped.camera,
+          metrics,
+          frameBytes,
+          qualityGate: equipped.qualityGate,
+          statusExtras: equipped.statusExtras,
+          defectLog: opened,
+        });
         links.set(stationConfig.id, link);
         await station.start();
         stoppers.push(() => station.stop());
         // A broker never reached at this URL: exit and say so (a wrong setting; systemd restarts). One
         // reached before is an outage: the station starts and inspects, the outbox keeps what is owed.
         if (!link.reachedBefore) await link.firstConnection(10_000);
-        const equipped = equipStation(station, stationConfig, stationLog, metrics, views); // camera, quality gate (edge/src/cameras/)
+        equipped.start(station);
         stoppers.push(() => equipped.stop());
         stations.set(station.id, station);
         const submit = station.submit.bind(station);
-        const { folder, synthetic } = stationConfig.ingest;
+        submitTo = submit;
         if (folder) {
           const ingest = new FolderIngest(path.resolve(folder.path), folder.pollMs, submit, stationLog);
           await ingest.start();
           stoppers.push(() => ingest.stop());
         }
-        if (synthetic) {
-          const camera = new SyntheticCamera(stationConfig.id, synthetic, submit, stationLog);
-          station.camera = camera;
-          camera.start();
-          stoppers.push(() => camera.stop());
+        if (syntheticCamera) {
+          syntheticCamera.start();
+          stoppers.push(() => syntheticCamera.stop());
         }
       }
       plantFeed.start();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { propose } from '../../edge/src/decide/calibrate.ts';
-import { decide } from '../../edge/src/decide/policy.ts';
+import { rule } from '../../edge/src/decide/policy.ts';
 import type { Closing } from '../../edge/src/review/book.ts';
 import { ScoreHistogram } from '../../edge/src/review/store.ts';
 import { rng } from '../../lab/synth.ts';
@@ -57,7 +57,7 @@ describe('audit sampling', () => {
     const n = 20_000;
     const share = 0.05;
     let audited = 0;
-    for (let i = 0; i < n; i++) if (decide(0.1, { thresholds: { passBelow: 1, rejectAbove: 2 }, autoReject: true, auditShare: share }, random()).reasons[0] === 'audit') audited++;
+    for (let i = 0; i < n; i++) if (rule(0.1, { thresholds: { passBelow: 1, rejectAbove: 2 }, autoReject: true, auditShare: share }, random()).reasons[0] === 'audit') audited++;
     const sigma = Math.sqrt(n * share * (1 - share));
     expect(Math.abs(audited - n * share)).toBeLessThan(4 * sigma);
   });

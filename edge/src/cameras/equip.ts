@@ -1,7 +1,7 @@
 /**
- * Gives a station what this folder adds, in one call from `cli/run.ts`: its camera or its views (when
- * the config has them), the quality gate in front of its model, their fields in the station's
- * status, and their gauges in /metrics. Answers a stopper.
+ * Gives a station what this folder adds, from `cli/run.ts`: its camera or its views (when the config
+ * has them), the quality gate in front of its model, their fields in the station's status, and their
+ * gauges in /metrics. Built before the station (among its dependencies), started once it runs.
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -9,7 +9,8 @@ import { Gauge } from 'prom-client';
 import type { StationConfig } from '../../../config/schema.ts';
 import type { CameraConfig } from '../../../config/camera.ts';
 import type { EdgeMetrics } from '../health/metrics.ts';
-import type { Frame, Station } from '../station.ts';
+import type { Status } from '../../../contract/payloads.ts';
+import type { Camera, Frame } from '../station.ts';
 import { InspectionPool } from '../vision/pool.ts';
 import { QualityGate, type QualityAlert } from '../vision/quality.ts';
 import { LineCamera } from './camera.ts';
@@ -32,7 +33,7 @@ const sinks = new WeakMap<ViewSet, { sink: Sink; health: { changed: () => void }
 
 /**
  * The views of a station with several cameras: each view's camera (not started yet) and model (an
- * inspection pool of its own). Stands in for the station's model; `equipStation` starts the cameras.
+ * inspection pool of its own). Stands in for the station's model; `equipment` starts the cameras.
  */
 export async function startViews(config: StationConfig, log: Logger): Promise<ViewSet> {
   const sink: Sink = { submit: async () => undefined };
@@ -52,17 +53,36 @@ export async function startViews(config: StationConfig, log: Logger): Promise<Vi
   return set;
 }
 
-export function equipStation(station: Station, config: StationConfig, log: Logger, metrics: EdgeMetrics | null, views: ViewSet | null = null, spec?: ChildSpec): { camera: LineCamera | null; stop(): Promise<void> } {
+/** Where the cameras' frames and health go, once the station they serve exists. */
+export interface EquipmentTarget {
+  submit(frame: Frame): Promise<unknown>;
+  publishStatus(): void;
+}
+
+/** What this folder gives a station: built before it (they are among its dependencies), started after. */
+export interface Equipment {
+  /** what takes a picture when a trigger comes: the views, or the line camera unless it sends every frame itself */
+  camera: Camera | null;
+  qualityGate: QualityGate;
+  /** the station's status fields owned here: camera health, image quality alert */
+  statusExtras: () => Partial<Status>;
+  /** Starts the cameras; their frames and health go to `target`. */
+  start(target: EquipmentTarget): void;
+  stop(): Promise<void>;
+}
+
+export function equipment(config: StationConfig, log: Logger, metrics: EdgeMetrics | null, views: ViewSet | null = null, spec?: ChildSpec): Equipment {
+  let target: EquipmentTarget | null = null;
   const onAlert = (alert: QualityAlert) => {
     log[alert.alert ? 'warn' : 'info']({ ...alert }, alert.alert ? 'frames in a row not fit to be scored: check focus, light and fixture' : 'frames fit to be scored again');
-    station.publishStatus();
+    target?.publishStatus();
   };
   const gate = new QualityGate(QUALITY_ALERT_AFTER, onAlert);
-  station.qualityGate = gate;
-  const sink: Sink = { submit: (frame) => station.submit(frame) };
-  const onHealth = () => station.publishStatus();
+  const sink: Sink = { submit: async (frame) => target?.submit(frame) };
+  const onHealth = () => target?.publishStatus();
   let cameras: LineCamera[] = [];
   let gates = [gate];
+  let camera: Camera | null = null;
   if (views) {
     const wiring = sinks.get(views);
     if (wiring) {
@@ -72,20 +92,27 @@ export function equipStation(station: Station, config: StationConfig, log: Logge
     views.gates = views.views.map(() => new QualityGate(QUALITY_ALERT_AFTER, onAlert));
     gates = views.gates;
     cameras = views.views.map((view) => view.camera);
-    station.camera = views;
+    camera = views;
   } else if (config.camera) {
-    const camera = lineCamera(config.camera, config, sink, onHealth, log, spec);
-    if (config.camera.mode !== 'each') station.camera = camera;
-    cameras = [camera];
-  }
-  for (const camera of cameras) {
-    camera.start();
-    if (metrics) watchCamera(metrics, config.id, camera);
+    const line = lineCamera(config.camera, config, sink, onHealth, log, spec);
+    if (config.camera.mode !== 'each') camera = line;
+    cameras = [line];
   }
   // The status shows the view with the longest run of unfit frames.
   const worstAlert = () => gates.map((g) => g.alert).reduce((a, b) => (b.run > a.run ? b : a));
-  station.statusExtras = () => ({ ...(cameras.length > 0 ? { cameras: cameras.map((c) => c.health.message(performance.now())) } : {}), imageQuality: worstAlert() });
-  return { camera: cameras[0] ?? null, stop: async () => void (await Promise.all(cameras.map((c) => c.stop()))) };
+  return {
+    camera,
+    qualityGate: gate,
+    statusExtras: () => ({ ...(cameras.length > 0 ? { cameras: cameras.map((c) => c.health.message(performance.now())) } : {}), imageQuality: worstAlert() }),
+    start: (to) => {
+      target = to;
+      for (const c of cameras) {
+        c.start();
+        if (metrics) watchCamera(metrics, config.id, c);
+      }
+    },
+    stop: async () => void (await Promise.all(cameras.map((c) => c.stop()))),
+  };
 }
 const gauges = new WeakMap<EdgeMetrics, { read: [string, LineCamera][] }>();
 

@@ -1,5 +1,6 @@
 /**
- * The decision policy of the product brief, as a pure function:
+ * The inspection policy of the product brief, as a pure function that rules on a score (its outcome
+ * is a ruling; "decision" is kept for what a person decides on a review):
  *   score < passBelow            → pass (unless drawn for audit → review)
  *   score ≥ rejectAbove          → reject (review when auto-reject is off)
  *   otherwise                    → review
@@ -16,7 +17,8 @@ export interface PolicySettings {
   auditShare: number;
 }
 
-export interface Decision {
+/** What the policy rules for a part: its verdict, and why when it is not a plain pass or reject. */
+export interface Ruling {
   verdict: Verdict;
   reasons: Reason[];
 }
@@ -25,7 +27,7 @@ export interface Decision {
  * @param draw a number in [0, 1) used for audit sampling; injected so tests and replays are
  *   deterministic.
  */
-export function decide(score: number, settings: PolicySettings, draw: number): Decision {
+export function rule(score: number, settings: PolicySettings, draw: number): Ruling {
   const { passBelow, rejectAbove } = settings.thresholds;
   if (!Number.isFinite(score)) return { verdict: 'review', reasons: ['model_error'] };
   if (score < passBelow) {
@@ -38,6 +40,6 @@ export function decide(score: number, settings: PolicySettings, draw: number): D
 }
 
 /** A part that could not be scored: the reason travels with it, and it is never passed. */
-export function failSafe(reason: Reason): Decision {
+export function failSafe(reason: Reason): Ruling {
   return { verdict: 'review', reasons: [reason] };
 }
