@@ -61,7 +61,7 @@ export async function conclude(core: StationCore, desk: ReviewDesk, part: Part, 
   const scored = inspection.kind === 'scored';
   const ruling = scored ? inspection.ruling : failSafe(inspection.reason);
   const score = scored ? inspection.score : null;
-  const scoredBy = inspection.scoredBy ?? refOf(core);
+  const scoredBy = scored ? inspection.scoredBy : refOf(core);
   const spent = { startedAt: inspection.startedAt, ...(scored ? { decodeMs: inspection.measured.decodeMs, inferMs: inspection.measured.inferMs } : {}) };
   const result = resultMessage(core.at, part, ruling, score, core.thresholds(), scoredBy, spent, scored ? undefined : inspection.detail);
   const c: Conclusion = { part, inspection, ruling, score, result, evidence: {}, suggestion: null, next: null, published: false };

@@ -89,7 +89,7 @@ export interface ModelRef {
  */
 export type Inspection =
   | { kind: 'scored'; score: number; ruling: Ruling; measured: Measured; scoredBy: ModelRef; startedAt: number }
-  | { kind: 'failed'; reason: Reason; detail: string; startedAt: number; scoredBy?: ModelRef; score?: number };
+  | { kind: 'failed'; reason: Reason; detail: string; startedAt: number };
 
 /** The part of the station's MQTT link the station uses (a test gives a fake that records). */
 export type StationBus = Pick<
