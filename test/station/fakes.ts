@@ -179,6 +179,7 @@ export interface Built {
   station: Station;
   link: FakeLink;
   model: FakeInspector;
+  reviews: FileReviewStore;
   dir: string;
   stop(): Promise<void>;
 }
@@ -209,6 +210,7 @@ export async function startStation(options: { config?: Record<string, unknown>; 
     station,
     link,
     model,
+    reviews,
     dir,
     stop: async () => {
       await station.stop();

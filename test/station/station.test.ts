@@ -11,3 +11,4 @@ import './triggers.cases.ts';
 import './review-desk.cases.ts';
 import './swap.cases.ts';
 import './recovery.cases.ts';
+import './full-disk.cases.ts';

@@ -1,0 +1,36 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { StorageFull, StorageHealth } from '../../edge/src/storage/health.ts';
+import { frame, startStation, type Built } from './fakes.ts';
+
+describe('a station whose disk is full', () => {
+  let built: Built | null = null;
+  afterEach(async () => {
+    await built?.stop();
+    built = null;
+  });
+
+  it('answers a frame review (storage_full) at once, without a record or an inspection, never a pass', async () => {
+    const storage = new StorageHealth(null);
+    built = await startStation({ deps: { storage } });
+    storage.full('a test', new Error('ENOSPC'));
+    const result = await built.station.submit(frame('f-1', 'score:0.1'));
+    expect(result).toMatchObject({ verdict: 'review', reasons: ['storage_full'], score: null });
+    expect(built.link.sent.map((s) => s.kind)).toEqual(['unrecorded']);
+    expect(built.link.taken).toEqual([]);
+    expect(built.model.inspected).toEqual([]);
+    expect(built.station.status('online')).toMatchObject({ storage: 'full' });
+  });
+
+  it('refuses a decision it cannot record, and the review keeps waiting for the person', async () => {
+    const storage = new StorageHealth(null);
+    built = await startStation({ deps: { storage } });
+    await built.station.submit(frame('f-2', 'score:1.5'));
+    built.reviews.closed = () => {
+      throw new StorageFull('the decisions');
+    };
+    built.station.decide({ partId: 'f-2', decision: 'accept', user: 'ana' });
+    expect(built.link.errors()).toEqual([expect.objectContaining({ code: 'storage_full', partId: 'f-2' })]);
+    expect(built.link.verdicts()).toEqual([]);
+    expect(built.station.openPartIds()).toEqual(['f-2']);
+  });
+});
