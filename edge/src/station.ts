@@ -47,8 +47,7 @@ export class Station {
   private readonly pairing: TriggerPairing;
   private lastFrameAt: number | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
-  /** the answers of parts interrupted by the last stop, once they are concluded (for tests and callers that wait) */
-  recovered: Promise<Result[]> = Promise.resolve([]);
+  private recovering: Promise<Result[]> = Promise.resolve([]);
 
   constructor(private readonly deps: StationDeps) {
     this.id = deps.config.id;
@@ -121,6 +120,11 @@ export class Station {
     await previous.close?.();
   }
 
+  /** The answers to the parts interrupted by the last stop, once they are concluded (after start). */
+  get recovered(): Promise<Result[]> {
+    return this.recovering;
+  }
+
   /** Part ids of the reviews waiting for a person (their images must stay). */
   openPartIds(): string[] {
     return this.desk.openPartIds();
@@ -147,7 +151,7 @@ export class Station {
   async start(): Promise<void> {
     const { link, config, metrics, log } = this.deps;
     await mkdir(this.deps.imageDir, { recursive: true });
-    this.recovered = Promise.all(recover(this.core, this.desk, this.intake));
+    this.recovering = Promise.all(recover(this.core, this.desk, this.intake));
     link.start(
       {
         trigger: (trigger, redelivered) => void this.trigger(trigger, redelivered).catch(() => undefined), // refusals are answered on the error topic
