@@ -13,7 +13,7 @@ export default async function calibrate(argv: string[]): Promise<number> {
   const config = await loadConfig(values.config);
   const station = await openStation(config, values.station);
   const stationConfig = config.stations.find((s) => s.id === station.id);
-  const proposal = propose(station.reviews.closings(30), station.thresholds, station.reviews.scoreHistogram(), { auditShare: stationConfig?.audit.share });
+  const proposal = propose(station.learnable(30), station.thresholds, station.reviews.scoreHistogram(), { auditShare: stationConfig?.audit.share });
   station.reviews.close();
   if (values.json) {
     console.log(JSON.stringify({ station: station.id, ...proposal }));

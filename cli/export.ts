@@ -12,7 +12,7 @@ export default async function exportCommand(argv: string[]): Promise<number> {
   }
   const config = await loadConfig(values.config);
   const station = await openStation(config, values.station);
-  const parts = decidedParts(station.reviews.closings(Number(values.days)), station.imageDir);
+  const parts = decidedParts(station.learnable(Number(values.days)), station.imageDir);
   station.reviews.close();
   const counts = await exportDataset(parts, values.out);
   console.log(`${station.id}: ${counts.good} accepted and ${counts.defective} rejected parts written to ${values.out}`);

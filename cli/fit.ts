@@ -21,7 +21,7 @@ export default async function fitCommand(argv: string[]): Promise<number> {
     // Parts people accepted join the good set (plus --data's train/good, if given): a new model version.
     const config = await loadConfig(values.config);
     const station = await openStation(config, values.station);
-    const parts = decidedParts(station.reviews.closings(365), station.imageDir);
+    const parts = decidedParts(station.learnable(365), station.imageDir);
     station.reviews.close();
     const report = await refitFromDecisions({ parent: station.modelDir, parts, goodData: values.data, out: values.out, method: values.texture || values.method ? method : undefined });
     console.log(`refitted ${report.manifest.id} v${report.manifest.version} from ${JSON.stringify(report.manifest.lineage)}`);

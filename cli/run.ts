@@ -147,6 +147,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         // The synthetic camera sends its parts to the station and answers its triggers: built first, started last.
         let submitTo: ((frame: Frame) => Promise<unknown>) | null = null;
         const syntheticCamera = synthetic ? new SyntheticCamera(stationConfig.id, synthetic, (frame) => submitTo?.(frame) ?? Promise.resolve(), stationLog) : null;
+        const second = new SecondOpinions(stateDir, stationConfig.review.secondOpinionShare);
+        second.told = (fact) => opened.secondOpinion(config.line, stationConfig.id, fact); // into the part's timeline
         const station = new Station({
           config: stationConfig,
           line: config.line,
@@ -159,7 +161,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
           storage,
           drift: new DriftWatch(stateDir),
           categories: new CategoryBook(stateDir),
-          second: new SecondOpinions(stateDir, stationConfig.review.secondOpinionShare),
+          second,
           log: stationLog,
           camera: syntheticCamera ?? equipped.camera,
           metrics,

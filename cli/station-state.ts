@@ -2,6 +2,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, Thresholds } from '../config/schema.ts';
+import type { Closing } from '../edge/src/review/book.ts';
+import { SecondOpinions } from '../edge/src/review/second.ts';
 import { FileReviewStore } from '../edge/src/review/store.ts';
 import { ThresholdHistory } from '../edge/src/decide/thresholds.ts';
 import { loadManifest } from '../edge/src/vision/manifest.ts';
@@ -14,6 +16,11 @@ export interface StoredStation {
   thresholds: Thresholds;
   history: ThresholdHistory;
   modelDir: string;
+  /**
+   * The closings of the last `days` as refits, calibration and export learn from them: where two
+   * people disagreed, the answer a manager settled; a part still in dispute left out.
+   */
+  learnable(days: number): Closing[];
 }
 
 export async function openStation(config: Config, id: string | undefined): Promise<StoredStation> {
@@ -24,5 +31,8 @@ export async function openStation(config: Config, id: string | undefined): Promi
   const history = new ThresholdHistory(dir);
   const modelDir = path.resolve(station.model);
   const thresholds = history.current ?? station.thresholds ?? (await loadManifest(modelDir)).thresholds;
-  return { id: station.id, dir, imageDir: path.resolve(config.dataDir, 'images', config.line, station.id), reviews: new FileReviewStore(dir), thresholds: { passBelow: thresholds.passBelow, rejectAbove: thresholds.rejectAbove }, history, modelDir };
+  const reviews = new FileReviewStore(dir);
+  const second = new SecondOpinions(dir, station.review.secondOpinionShare); // read only: no part is queued here
+  const learnable = (days: number) => second.learnFrom(reviews.closings(days));
+  return { id: station.id, dir, imageDir: path.resolve(config.dataDir, 'images', config.line, station.id), reviews, thresholds: { passBelow: thresholds.passBelow, rejectAbove: thresholds.rejectAbove }, history, modelDir, learnable };
 }

@@ -307,7 +307,28 @@ export const VerdictEventSchema = Type.Object({
   ),
 });
 export const ExpiredEventSchema = Type.Object({ kind: Type.Literal('expired'), ...LogWhere });
-export const PartEventSchema = Type.Union([ResultEventSchema, ClaimEventSchema, DecisionEventSchema, VerdictEventSchema, ExpiredEventSchema]);
+export const OpinionEventSchema = Type.Object(
+  {
+    kind: Type.Literal('opinion'),
+    ...LogWhere,
+    user: Type.String({ description: 'the second person, who answered blind' }),
+    decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
+    category: Type.Optional(Type.String()),
+    agrees: Type.Boolean({ description: 'the same answer as the first person; when false, the part waits for a manager to settle it' }),
+  },
+  { description: "a second person's blind opinion on a part already decided" },
+);
+export const SettledEventSchema = Type.Object(
+  {
+    kind: Type.Literal('settled'),
+    ...LogWhere,
+    user: Type.String({ description: 'the manager who settled the disagreement' }),
+    decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
+    category: Type.Optional(Type.String()),
+  },
+  { description: 'a manager settled two people disagreeing on a part: the answer refits and calibration learn from (the verdict already given stands)' },
+);
+export const PartEventSchema = Type.Union([ResultEventSchema, ClaimEventSchema, DecisionEventSchema, VerdictEventSchema, ExpiredEventSchema, OpinionEventSchema, SettledEventSchema]);
 
 /** What is counted per minute: a final verdict and who gave it, or a review the model opened. */
 export const OUTCOMES = ['pass/model', 'pass/human', 'pass/timeout', 'reject/model', 'reject/human', 'reject/timeout', 'hold/model', 'hold/human', 'hold/timeout', 'review/model'] as const;

@@ -197,6 +197,8 @@ function describe(e) {
     case 'decision': return `${e.user} ${e.correction ? 'corrected the decision to' : 'decided'} ${e.decision}${e.category ? ` (${e.category})` : ''}${e.note ? `: “${e.note}”` : ''}`;
     case 'verdict': return `${e.corrects ? `corrected final (was ${e.corrects.verdict} by ${e.corrects.user ?? e.corrects.decidedBy})` : 'final'}: ${e.verdict}, decided by ${e.decidedBy}${e.user ? ` (${e.user})` : ''}`;
     case 'expired': return 'image deleted by retention';
+    case 'opinion': return `${e.user} gave a second opinion, blind: ${e.decision}${e.category ? ` (${e.category})` : ''} — ${e.agrees ? 'agrees' : 'disagrees; a manager settles it'}`;
+    case 'settled': return `${e.user} settled the disagreement: ${e.decision}${e.category ? ` (${e.category})` : ''}; refits and calibration learn this answer`;
     default: return /** @type {{ kind: string }} */ (e).kind;
   }
 }

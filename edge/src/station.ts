@@ -91,7 +91,8 @@ export class Station {
 
   /** What other thresholds would have done to the decided history; nothing changes. */
   whatIf(ask: { passBelow?: number; rejectAbove?: number; steps?: number }): WhatIf {
-    return whatIf(this.id, this.deps.reviews.closings(30), this.thresholds, this.deps.reviews.scoreHistogram(), { ...ask, auditShare: this.deps.config.audit.share });
+    const closings = this.deps.reviews.closings(30);
+    return whatIf(this.id, this.deps.second?.learnFrom(closings) ?? closings, this.thresholds, this.deps.reviews.scoreHistogram(), { ...ask, auditShare: this.deps.config.audit.share });
   }
 
   approveThresholds(thresholds: Thresholds, approvedBy: string, basis?: string): ThresholdVersion {

@@ -51,6 +51,19 @@ describe('threshold what-if', () => {
     expect(curve.at(-1)?.escapes).toBe(9); // every rejection but the highest, at 14, falls below the top of the grid
   });
 
+  it('carries the decided history for drawing: every decided score in one bin, people-accepted and people-rejected apart', () => {
+    const { closings, scores } = history();
+    const { distribution } = whatIf('cam', closings, { passBelow: 1.5, rejectAbove: 20 }, scores, { steps: 5 });
+    expect(distribution.edges).toHaveLength(distribution.accepted.length + 1);
+    expect(distribution.accepted.reduce((a, b) => a + b, 0)).toBe(30);
+    expect(distribution.rejected.reduce((a, b) => a + b, 0)).toBe(10); // the timeout is no label
+    expect(distribution.edges[0]).toBe(2);
+    expect(distribution.edges.at(-1)).toBeCloseTo(14, 10);
+    // the bins are in order: no accepted part (2 .. 4.9) in a bin above the first rejected one (5)
+    const lastAccepted = distribution.accepted.length - 1 - [...distribution.accepted].reverse().findIndex((n) => n > 0);
+    expect(lastAccepted).toBeLessThanOrEqual(distribution.rejected.findIndex((n) => n > 0));
+  });
+
   it('answers over HTTP with what its schema publishes, and refuses crossed thresholds', async () => {
     const { closings, scores } = history();
     const station = { thresholds: { passBelow: 1.5, rejectAbove: 20 }, whatIf: (ask: object) => whatIf('cam', closings, { passBelow: 1.5, rejectAbove: 20 }, scores, ask) } as unknown as Station;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Result } from '../../../contract/payloads.ts';
 import { apply, partKey, resultEvent, worthKeeping, type Entry, type LogEvent } from './entry.ts';
+import type { OpinionFact } from '../review/second.ts';
 import { countsDocument, countsFile, dayOf, days, hourOf, hoursOf, partsFile, readCounts, readEvents, type Problem } from './partition.ts';
 
 export type { Problem } from './partition.ts';
@@ -146,6 +147,17 @@ export class DefectLog {
   claimed(line: string, station: string, partId: string, user: string, at: string = new Date().toISOString()): boolean {
     if (!this.entries.has(partKey(line, station, partId))) return false;
     this.record({ kind: 'claim', line, station, partId, at, user });
+    return true;
+  }
+
+  /** A second person's blind opinion on a part, or a manager settling a disagreement; false when the log does not know the part. */
+  secondOpinion(line: string, station: string, fact: OpinionFact): boolean {
+    if (!this.entries.has(partKey(line, station, fact.partId))) return false;
+    const { partId, opinion } = fact;
+    const said = { user: opinion.user, decision: opinion.verdict === 'pass' ? ('accept' as const) : ('reject' as const), ...(opinion.category ? { category: opinion.category } : {}) };
+    const at = new Date(opinion.at).toISOString();
+    if (fact.kind === 'opinion') this.record({ kind: 'opinion', line, station, partId, at, ...said, agrees: fact.agrees });
+    else this.record({ kind: 'settled', line, station, partId, at, ...said });
     return true;
   }
 

@@ -127,12 +127,17 @@ export function finalOf(c: Case): Opinion | undefined {
   return undefined;
 }
 
+/** What the defect log is told: a second opinion given, or a disagreement settled. */
+export type OpinionFact = { partId: string; opinion: Opinion } & ({ kind: 'opinion'; agrees: boolean } | { kind: 'settled' });
+
 export type GiveOutcome = { kind: 'agreed' | 'disputed'; case: Case } | { kind: 'unknown' | 'same_person' | 'already'; message: string };
 
 export class SecondOpinions {
   private readonly cases = new Map<string, Case>();
   private readonly file: string;
   private readonly lines: AdviceLines | null;
+  /** told of each opinion given and each settlement, once it is on disk (the part's timeline in the defect log) */
+  told: ((fact: OpinionFact) => void) | null = null;
 
   constructor(dir: string | null, readonly share: number) {
     this.file = dir ? path.join(dir, 'second-opinions.jsonl') : '';
@@ -162,7 +167,9 @@ export class SecondOpinions {
     if (c.second) return { kind: 'already', message: `part ${partId} already has its second opinion` };
     if (c.first.user === opinion.user) return { kind: 'same_person', message: `${opinion.user} gave the first opinion on part ${partId}; a second must come from someone else` };
     this.write({ second: { partId, ...opinion } });
-    return { kind: c.first.verdict === opinion.verdict ? 'agreed' : 'disputed', case: c };
+    const agrees = c.first.verdict === opinion.verdict;
+    this.told?.({ kind: 'opinion', partId, opinion, agrees });
+    return { kind: agrees ? 'agreed' : 'disputed', case: c };
   }
 
   /** Disagreements waiting for a manager: both answers shown, they are no longer blind. */
@@ -175,6 +182,7 @@ export class SecondOpinions {
     if (!c || !c.second || c.second.verdict === c.first.verdict) return { ok: false, message: `part ${partId} has no disagreement to settle` };
     if (c.settled) return { ok: false, message: `part ${partId} was already settled by ${c.settled.user}` };
     this.write({ settled: { partId, ...opinion } });
+    this.told?.({ kind: 'settled', partId, opinion });
     return { ok: true, case: c };
   }
 
@@ -188,7 +196,11 @@ export class SecondOpinions {
       if (!c || closing.decidedBy !== 'human' || !c.second) return [closing];
       const final = finalOf(c);
       if (!final) return [];
-      return [{ ...closing, verdict: final.verdict, ...(final.category ? { category: final.category } : {}) }];
+      // A part settled as good has no defect category; one settled as a defect keeps the one given with it.
+      const settled: Closing = { ...closing, verdict: final.verdict };
+      delete settled.category;
+      const category = final.verdict === 'reject' ? (final.category ?? closing.category) : undefined;
+      return [category ? { ...settled, category } : settled];
     });
   }
 

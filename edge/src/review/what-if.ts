@@ -32,6 +32,14 @@ export const WhatIfSchema = Type.Object(
     accepted: Type.Integer(),
     scored: Type.Integer({ description: 'parts scored (the review rate rests on these)' }),
     settings: Type.Array(Setting),
+    distribution: Type.Object(
+      {
+        edges: Type.Array(Type.Number(), { description: 'bin edges, log-spaced over the decided scores (one more than each count list)' }),
+        accepted: Type.Array(Type.Integer(), { description: 'person-accepted parts per bin' }),
+        rejected: Type.Array(Type.Integer(), { description: 'person-rejected parts per bin' }),
+      },
+      { additionalProperties: false, description: 'the decided history the settings rest on, for drawing it' },
+    ),
   },
   { additionalProperties: false, $id: 'WhatIf' },
 );
@@ -72,6 +80,25 @@ export function project(history: History, scores: ScoreHistogram | null, setting
 }
 
 /**
+ * The decided scores in `bins` log-spaced bins from the lowest to the highest positive score (scores
+ * span decades); a score of zero or less falls in the first bin. No bins before any decision.
+ */
+export function distributionOf(history: History, bins = 40): WhatIf['distribution'] {
+  const all = [...history.rejected, ...history.accepted];
+  const positive = all.filter((s) => s > 0);
+  if (positive.length === 0) return { edges: [], accepted: [], rejected: [] };
+  const low = Math.min(...positive);
+  const high = Math.max(Math.max(...positive), low * 1.0001);
+  const edges = Array.from({ length: bins + 1 }, (_, i) => low * (high / low) ** (i / bins));
+  const count = (scores: number[]) => {
+    const counts = new Array<number>(bins).fill(0);
+    for (const s of scores) counts[s <= low ? 0 : Math.min(bins - 1, Math.floor((Math.log(s / low) / Math.log(high / low)) * bins))]++;
+    return counts;
+  };
+  return { edges, accepted: count(history.accepted), rejected: count(history.rejected) };
+}
+
+/**
  * A grid of settings around the decided scores: passBelow at each of `steps` points from the lowest
  * to the highest decided score (log-spaced, scores span decades), rejectAbove held where it is
  * unless given; or the one setting asked for.
@@ -107,5 +134,6 @@ export function whatIf(
     accepted: history.accepted.length,
     scored: scores?.total ?? 0,
     settings: settings.map((s) => project(history, scores, s, audit)),
+    distribution: distributionOf(history),
   };
 }
