@@ -54,6 +54,8 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
   app.get('/people.js', { config: { access: 'admin' } }, asset('people.js'));
   app.get('/log', { config: { access: 'manager' } }, asset('log.html'));
   app.get('/log.js', { config: { access: 'manager' } }, asset('log.js'));
+  app.get('/station', { config: { access: 'manager' } }, asset('station.html'));
+  app.get('/station.js', { config: { access: 'manager' } }, asset('station.js'));
 
   app.get('/api/screen', async () => ({ ...screen, claimSeconds: claims.ttlSeconds, correctionMinutes: CORRECTION_MINUTES }));
   app.get('/api/stations', async () => [...feed.statuses.values()]);
