@@ -186,7 +186,33 @@ describe.skipIf(!chromium)('station page in Chromium', () => {
       expect.objectContaining({ kind: 'opinion', user: 'ben', decision: 'accept', agrees: false }),
       expect.objectContaining({ kind: 'settled', user: 'quinn', decision: 'reject', category: 'scratch' }),
     ]);
-    await page.locator('#disputes').evaluate((section) => section.scrollIntoView());
+    await screenshot(page, 'station-settled');
+  });
+
+  it('says when the station drifts, with the evidence, from its status', async () => {
+    // A drift reading takes hundreds of passed parts; here the station's status is given one on its way to the page.
+    const drift = {
+      detected: true,
+      signals: ['passed_scores'],
+      passedScores: { reference: 500, recent: 500, statistic: 0.35, pValue: 1e-12, referenceMedian: 0.3, recentMedian: 0.45 },
+      reviewRate: { reference: 0.05, recent: 0.06, referenceParts: 1000, recentParts: 500, pValue: 0.2 },
+    };
+    await page.route(/\/api\/stations$/, async (route) => {
+      const response = await route.fetch();
+      const statuses = (await response.json()) as { station: string }[];
+      await route.fulfill({ response, json: statuses.map((s) => (s.station === 'cam-w' ? { ...s, drift } : s)) });
+    });
+    await page.reload();
+    await page.waitForSelector('#drift-verdict');
+    expect(await page.textContent('#drift-verdict')).toContain('Drift: the passed parts score differently');
+    expect(await page.textContent('#drift-body tr[data-signal="passed_scores"]')).toContain('median 0.300 → 0.450');
+    expect(await page.textContent('#drift-body tr[data-signal="passed_scores"]')).toContain('Kolmogorov-Smirnov D 0.35');
+    expect(await page.getAttribute('#drift-body tr[data-signal="passed_scores"]', 'class')).toBe('shifted');
+    expect(await page.textContent('#drift-body tr[data-signal="review_rate"]')).toContain('5.0% → 6.0%');
+    expect(await page.getAttribute('#drift-body tr[data-signal="review_rate"]', 'class')).toBe('');
+    await page.waitForSelector('#pairs');
+    await page.locator('#drift').evaluate((section) => section.scrollIntoView());
     await screenshot(page, 'station-agreement', true);
+    await page.unroute(/\/api\/stations$/);
   });
 });
