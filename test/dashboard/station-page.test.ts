@@ -148,6 +148,18 @@ describe.skipIf(!chromium)('station page in Chromium', () => {
     expect(await page.isHidden('#escape-warning')).toBe(true);
     await screenshot(page, 'station-what-if', true);
 
+    // A focused handle moves with the arrow keys too, and the figures follow.
+    await page.focus('.handle.rejectAbove');
+    for (let i = 0; i < 8; i++) await page.keyboard.press('ArrowRight');
+    const keyed = await shown();
+    expect(keyed.rejectAbove).toBeGreaterThan(safe.rejectAbove);
+    expect(keyed.figures).toEqual(await asked(keyed.passBelow, keyed.rejectAbove));
+    for (let i = 0; i < 8; i++) await page.keyboard.press('ArrowLeft');
+    expect((await shown()).rejectAbove).toBeCloseTo(safe.rejectAbove, 1);
+    await page.fill('#reject-above', String(safe.rejectAbove));
+    await page.press('#reject-above', 'Enter');
+    expect(await shown()).toEqual(safe);
+
     // Approving is the threshold approval every manager already has: a new version, signed by the session.
     await page.click('#approve');
     await expect.poll(() => page.textContent('#notice')).toContain('approved by quinn');
@@ -187,6 +199,47 @@ describe.skipIf(!chromium)('station page in Chromium', () => {
       expect.objectContaining({ kind: 'settled', user: 'quinn', decision: 'reject', category: 'scratch' }),
     ]);
     await screenshot(page, 'station-settled');
+    // The defect log's page tells the part's story with them; a disagreement links to its part there.
+    await page.goto(new URL('/log#part=line-w%2Fcam-w%2FS-0', loupe.httpUrl).href);
+    await page.waitForSelector('#detail:not([hidden])');
+    const timeline = await page.textContent('#timeline');
+    expect(timeline).toContain('ben gave a second opinion, blind: accept — disagrees; a manager settles it');
+    expect(timeline).toContain('quinn settled the disagreement: reject (scratch)');
+    await page.goto(new URL('/station?station=cam-w', loupe.httpUrl).href);
+    await page.click('#dispute-table tr[data-part="S-1"] a');
+    await page.waitForURL(/\/log#part=/);
+    await expect.poll(() => page.textContent('#detail-title')).toContain('S-1');
+    expect(await page.textContent('#timeline')).toContain('ben gave a second opinion, blind: accept');
+    expect(await page.textContent('#timeline')).not.toContain('settled');
+    await page.goto(new URL('/station?station=cam-w', loupe.httpUrl).href);
+  });
+
+  it('moves a threshold with a finger on a tablet', async () => {
+    const context = await browser.newContext({ viewport: { width: 900, height: 1200 }, hasTouch: true, isMobile: true });
+    const tablet = await context.newPage();
+    await tablet.goto(new URL('/station?station=cam-w', loupe.httpUrl).href);
+    await tablet.fill('input[name=name]', 'quinn');
+    await tablet.fill('input[name=password]', 'quinn-password-123');
+    await tablet.click('button[type=submit]');
+    await tablet.waitForSelector('#what-if-svg rect.defective');
+    await expect.poll(() => tablet.getAttribute('#projection', 'data-pass-below')).not.toBeNull();
+    const before = await tablet.inputValue('#pass-below');
+    const grip = await tablet.locator('.handle.passBelow .handle-grip').boundingBox();
+    const defects = await tablet.locator('#what-if-svg rect.defective').evaluateAll((rects) => rects.map((r) => r.getBoundingClientRect().right));
+    if (!grip) throw new Error('no passBelow handle');
+    const y = grip.y + grip.height / 2;
+    const cdp = await context.newCDPSession(tablet);
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x: grip.x + grip.width / 2, y }] });
+    const target = Math.max(...defects) + 2;
+    for (let i = 1; i <= 10; i++) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x: grip.x + grip.width / 2 + ((target - grip.x - grip.width / 2) * i) / 10, y }] });
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+    await expect.poll(async () => (await tablet.getAttribute('#projection', 'aria-busy')) === null && (await tablet.getAttribute('#projection', 'data-pass-below')) === (await tablet.inputValue('#pass-below'))).toBe(true);
+    const passBelow = Number(await tablet.inputValue('#pass-below'));
+    expect(String(passBelow)).not.toBe(before);
+    const figures = await asked(passBelow, Number(await tablet.inputValue('#reject-above')));
+    expect(await tablet.textContent('#projection [data-figure=escapes] .setting')).toBe(figures.escapes);
+    expect(Number(figures.escapes)).toBeGreaterThan(0);
+    await context.close();
   });
 
   it('says when the station drifts, with the evidence, from its status', async () => {
