@@ -117,6 +117,8 @@ describe.skipIf(!chromium)('station page in Chromium', () => {
   it('moves the thresholds with the mouse and shows what the what-if answers for each setting; approves one', async () => {
     await page.waitForSelector('#what-if-svg rect.good');
     expect(await page.locator('#what-if-svg rect.defective').count()).toBeGreaterThan(0);
+    // The two parts ben disputes are no label yet: the history rests on the other thirteen.
+    expect(await page.textContent('#basis')).toContain('13 decisions: 10 accepted, 3 rejected');
     const start = await shown();
     // The thresholds in force: every part went to a person, nothing escaped, nothing rejected unseen.
     expect(start).toMatchObject({ passBelow: 0, rejectAbove: 1e9 });
@@ -186,6 +188,7 @@ describe.skipIf(!chromium)('station page in Chromium', () => {
     await row.locator('input.category').fill('scratch');
     await row.locator('button.reject').click();
     await expect.poll(() => page.textContent('#dispute-count')).toBe('1');
+    await expect.poll(() => page.textContent('#basis')).toContain('14 decisions: 10 accepted, 4 rejected'); // the what-if learns the settled answer
     expect(await page.locator('#dispute-table tr[data-part="S-0"]').count()).toBe(0);
     const disputes = (await (await quinn.get('/api/stations/cam-w/disputes')).json()) as { disputes: { partId: string }[] };
     expect(disputes.disputes.map((d) => d.partId)).toEqual(['S-1']);
