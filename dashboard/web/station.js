@@ -2,24 +2,47 @@
 // and read what each setting would have done (the edge's what-if answers every figure, nothing is
 // computed here); the station's drift with its evidence; the disagreements between people to
 // settle; agreement per pair of people and per category; how well the category suggestions do.
-import { $, el, fmt, when } from '/dom.js';
+// @ts-check
+import { $, el, fmt, when } from './dom.js';
+
+// The edge's answers, as this page reads them (edge/src/review/what-if.ts, second.ts, suggest.ts;
+// the station's status from contract/payloads.ts).
+/** @typedef {{ name: string, role: string, csrf: string }} Me */
+/** @typedef {{ passBelow: number, rejectAbove: number }} Thresholds */
+/** @typedef {Thresholds & { reviewRate: number | null, escapes: number, falseRejects: number, reviewed: number }} Setting */
+/** @typedef {{ edges: number[], accepted: number[], rejected: number[] }} Distribution */
+/** @typedef {{ current: Thresholds, decisions: number, rejected: number, accepted: number, scored: number, settings: Setting[], distribution: Distribution }} WhatIf */
+/** @typedef {{ detected: boolean, signals: string[], passedScores?: { reference: number, recent: number, statistic: number, pValue: number, referenceMedian: number, recentMedian: number }, reviewRate?: { reference: number, recent: number, referenceParts: number, recentParts: number, pValue: number } }} Drift */
+/** @typedef {{ line: string, station: string, at?: string, drift?: Drift }} Status */
+/** @typedef {{ user: string, verdict: 'pass' | 'reject', category?: string }} Opinion */
+/** @typedef {{ partId: string, score: number | null, first: Opinion, second: Opinion }} Dispute */
+/** @typedef {{ share: number, cases: number, waiting: number, disputes: number, pairs: { people: string[], n: number, agreement: number, kappa: number | null }[], categories: { category: string, n: number, kappa: number | null }[], people: { user: string, opinions: number, settledAgainst: number, overrideRate: number | null }[], stationOverrideRate: number | null }} Agreement */
+/** @typedef {{ judged: number, correct: number, accuracy: number | null }} Rate */
+/** @typedef {Rate & { examples: number, recent: Rate, perCategory: Record<string, { examples: number, judged: number, correct: number }> }} Suggestions */
+/** @typedef {{ low: number, high: number, x: (v: number) => number, value: (x: number) => number }} Axis */
 
 const SVG = 'http://www.w3.org/2000/svg';
+const stationField = () => $('pick-station', HTMLSelectElement);
+const passField = () => $('pass-below', HTMLInputElement);
+const rejectField = () => $('reject-above', HTMLInputElement);
 const W = 760, H = 280, L = 46, R = 14, T = 24, B = 34;
 const PIXELS = W - L - R;
 
 // `asking` counts what-if requests: an answer a newer setting has overtaken is dropped, so the
 // figures shown are always those of the thresholds in the fields.
-const state = { me: null, stations: [], station: null, current: null, setting: null, proposal: null, axis: null, asking: 0, inFlight: false, again: false };
+/** @type {{ me: Me | null, stations: Status[], station: Status, current: Thresholds, setting: Thresholds, proposal: Thresholds | null, axis: Axis | null, asking: number, inFlight: boolean, again: boolean }} */
+const state = { me: null, stations: [], station: { line: '', station: '' }, current: { passBelow: 0, rejectAbove: 0 }, setting: { passBelow: 0, rejectAbove: 0 }, proposal: null, axis: null, asking: 0, inFlight: false, again: false };
 
 async function start() {
   const response = await fetch('/api/session');
   if (response.status === 401) return location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
-  state.me = await response.json();
-  $('who').textContent = `${state.me.name} · ${state.me.role}`;
-  $('people-nav').hidden = state.me.role !== 'admin';
+  /** @type {Me} */
+  const me = await response.json();
+  state.me = me;
+  $('who').textContent = `${me.name} · ${me.role}`;
+  $('people-nav').hidden = me.role !== 'admin';
   state.stations = (await call('/api/stations')) ?? [];
-  const select = $('pick').elements.station;
+  const select = stationField();
   select.replaceChildren(...state.stations.map((s) => el('option', { value: s.station }, `${s.line}/${s.station}`)));
   const asked = new URLSearchParams(location.search).get('station');
   if (asked && state.stations.some((s) => s.station === asked)) select.value = asked;
@@ -28,7 +51,7 @@ async function start() {
 }
 
 async function load() {
-  const id = $('pick').elements.station.value;
+  const id = stationField().value;
   state.station = state.stations.find((s) => s.station === id) ?? { station: id, line: '' };
   history.replaceState(null, '', `/station?station=${encodeURIComponent(id)}`);
   $('notice').hidden = true;
@@ -39,15 +62,17 @@ async function load() {
 
 async function loadWhatIf() {
   const id = encodeURIComponent(state.station.station);
+  /** @type {[WhatIf | null, { ok: boolean, thresholds?: Thresholds } | null]} */
   const [curve, calibration] = await Promise.all([call(`/api/stations/${id}/what-if?steps=2`), call(`/api/stations/${id}/calibration`, { quiet: true })]);
   if (!curve) return $('chart-what-if').replaceChildren(el('p', { className: 'muted' }, 'this station answers no what-if here (is its edge on this server?)'));
   state.current = curve.current;
-  state.proposal = calibration?.ok ? calibration.thresholds : null;
+  state.proposal = calibration?.ok && calibration.thresholds ? calibration.thresholds : null;
   $('basis').textContent = `(${curve.decisions} decisions: ${curve.accepted} accepted, ${curve.rejected} rejected; ${curve.scored} parts scored)`;
   $('current-pair').textContent = `(pass below ${fmt(curve.current.passBelow)}, reject from ${fmt(curve.current.rejectAbove)})`;
   $('to-proposal').hidden = !state.proposal;
   if (state.proposal) $('to-proposal').textContent = `Set to the proposal from people's decisions (pass below ${fmt(state.proposal.passBelow)}, reject from ${fmt(state.proposal.rejectAbove)})`;
   drawChart(curve.distribution);
+  /** @type {WhatIf | null} */
   const now = await call(`/api/stations/${id}/what-if?${new URLSearchParams({ passBelow: String(curve.current.passBelow), rejectAbove: String(curve.current.rejectAbove) })}`);
   if (now) showFigures('now', now.settings[0]);
   setThresholds({ ...curve.current });
@@ -57,7 +82,7 @@ async function loadWhatIf() {
  * A log-scaled axis over the decided scores and the proposal (scores span decades); thresholds far
  * outside them (a cautious start) sit at the edge, their value in the label and the fields.
  */
-function axisOf(distribution) {
+function axisOf(/** @type {Distribution} */ distribution) {
   const around = distribution.edges.length ? distribution.edges : [state.current.passBelow, state.current.rejectAbove];
   const values = [...around, ...(state.proposal ? [state.proposal.passBelow, state.proposal.rejectAbove] : [])].filter((v) => v > 0);
   const low = values.length ? Math.min(...values) / 1.5 : 0.01;
@@ -65,14 +90,20 @@ function axisOf(distribution) {
   const span = Math.log(high / low);
   return {
     low, high,
-    x: (v) => L + (v <= low ? 0 : v >= high ? PIXELS : (Math.log(v / low) / span) * PIXELS),
-    value: (x) => low * Math.exp((Math.min(Math.max(x - L, 0), PIXELS) / PIXELS) * span),
+    x: (/** @type {number} */ v) => L + (v <= low ? 0 : v >= high ? PIXELS : (Math.log(v / low) / span) * PIXELS),
+    value: (/** @type {number} */ x) => low * Math.exp((Math.min(Math.max(x - L, 0), PIXELS) / PIXELS) * span),
   };
 }
 
+/**
+ * An SVG element with attributes and children.
+ * @param {string} tag
+ * @param {Record<string, string | number>} attrs
+ * @param {...(Node | string)} children
+ */
 function svg(tag, attrs, ...children) { const n = document.createElementNS(SVG, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v)); n.append(...children); return n; }
 
-function drawChart(distribution) {
+function drawChart(/** @type {Distribution} */ distribution) {
   const axis = (state.axis = axisOf(distribution));
   const mid = T + (H - T - B) / 2;
   const half = (H - T - B) / 2 - 4;
@@ -90,8 +121,8 @@ function drawChart(distribution) {
   for (let e = Math.floor(Math.log10(axis.low)); e <= Math.ceil(Math.log10(axis.high)); e++) {
     for (const m of [1, 2, 5]) { const v = m * 10 ** e; if (v >= axis.low && v <= axis.high) ticks.push(v); }
   }
-  const zone = (name) => svg('rect', { class: `zone ${name}`, y: T, height: H - T - B, x: L, width: 0 });
-  const handle = (name, label) => svg('g', { class: `handle ${name}`, 'data-threshold': name, tabindex: 0, role: 'slider', 'aria-label': label },
+  const zone = (/** @type {string} */ name) => svg('rect', { class: `zone ${name}`, y: T, height: H - T - B, x: L, width: 0 });
+  const handle = (/** @type {string} */ name, /** @type {string} */ label) => svg('g', { class: `handle ${name}`, 'data-threshold': name, tabindex: 0, role: 'slider', 'aria-label': label },
     svg('line', { y1: T - 6, y2: H - B, class: 'handle-line' }),
     svg('rect', { y: T - 6, height: H - B - T + 6, width: 18, x: -9, class: 'handle-grip' }),
     svg('text', { y: T - 10, 'text-anchor': 'middle', class: 'handle-label' }, ''));
@@ -107,56 +138,68 @@ function drawChart(distribution) {
     handle('passBelow', 'pass below'), handle('rejectAbove', 'reject from'));
   if (distribution.edges.length === 0) chart.append(svg('text', { x: W / 2, y: T + 30, 'text-anchor': 'middle', class: 'axis' }, 'no decisions yet: the figures rest on the scores seen only'));
   $('chart-what-if').replaceChildren(chart);
-  for (const g of chart.querySelectorAll('.handle')) dragging(chart, g);
+  for (const g of chart.querySelectorAll('.handle')) dragging(/** @type {SVGSVGElement} */ (chart), /** @type {SVGGElement} */ (g));
 }
 
-const fmtTick = (v) => (v >= 1000 || v < 0.01 ? v.toExponential(0) : String(Number(v.toPrecision(2))));
+const fmtTick = (/** @type {number} */ v) => (v >= 1000 || v < 0.01 ? v.toExponential(0) : String(Number(v.toPrecision(2))));
 /** Thresholds as the fields show them and the what-if is asked: three significant digits. */
-const round = (v) => Number(v.toPrecision(3));
+const round = (/** @type {number} */ v) => Number(v.toPrecision(3));
 
-function setThresholds(setting, ask = true) {
+function setThresholds(/** @type {Thresholds} */ setting, ask = true) {
   state.setting = setting;
-  $('pass-below').value = String(setting.passBelow);
-  $('reject-above').value = String(setting.rejectAbove);
+  passField().value = String(setting.passBelow);
+  rejectField().value = String(setting.rejectAbove);
   placeHandles();
   if (ask) project();
 }
 
 function placeHandles() {
-  const chart = $('what-if-svg');
+  const chart = document.getElementById('what-if-svg');
   if (!chart || !state.axis) return;
   const { passBelow, rejectAbove } = state.setting;
   const xp = state.axis.x(passBelow), xr = state.axis.x(rejectAbove);
-  for (const [name, x, text] of [['passBelow', xp, `pass below ${fmt(passBelow)}`], ['rejectAbove', xr, `reject from ${fmt(rejectAbove)}`]]) {
+  /** @type {[string, number, number, string][]} */
+  const handles = [['passBelow', xp, passBelow, `pass below ${fmt(passBelow)}`], ['rejectAbove', xr, rejectAbove, `reject from ${fmt(rejectAbove)}`]];
+  for (const [name, x, value, text] of handles) {
     const g = chart.querySelector(`.handle.${name}`);
+    const label = g?.querySelector('text');
+    if (!g || !label) continue;
     g.setAttribute('transform', `translate(${x},0)`);
-    g.setAttribute('aria-valuenow', String(name === 'passBelow' ? passBelow : rejectAbove));
-    g.querySelector('text').textContent = text;
+    g.setAttribute('aria-valuenow', String(value));
+    label.textContent = text;
   }
-  const zone = (name, x0, x1) => { const r = chart.querySelector(`.zone.${name}`); r.setAttribute('x', String(x0)); r.setAttribute('width', String(Math.max(0, x1 - x0))); };
+  const zone = (/** @type {string} */ name, /** @type {number} */ x0, /** @type {number} */ x1) => {
+    const r = chart.querySelector(`.zone.${name}`);
+    r?.setAttribute('x', String(x0));
+    r?.setAttribute('width', String(Math.max(0, x1 - x0)));
+  };
   zone('pass', L, xp); zone('review', xp, xr); zone('reject', xr, W - R);
 }
 
 /** A threshold handle follows the mouse, a finger or a pen; arrow keys move it a step. */
-function dragging(chart, g) {
-  const name = g.dataset.threshold;
-  const move = (value) => {
+function dragging(/** @type {SVGSVGElement} */ chart, /** @type {SVGGElement} */ g) {
+  const name = g.dataset.threshold === 'rejectAbove' ? 'rejectAbove' : 'passBelow';
+  const other = name === 'passBelow' ? 'rejectAbove' : 'passBelow';
+  const move = (/** @type {number} */ value) => {
     const next = { ...state.setting, [name]: round(value) };
     // The two cannot cross: the one dragged pushes the other along.
-    if (next.passBelow > next.rejectAbove) next[name === 'passBelow' ? 'rejectAbove' : 'passBelow'] = next[name];
+    if (next.passBelow > next.rejectAbove) next[other] = next[name];
     setThresholds(next);
   };
-  const toValue = (event) => { const box = chart.getBoundingClientRect(); return state.axis.value((event.clientX - box.left) * (W / box.width)); };
+  const toValue = (/** @type {PointerEvent} */ event) => {
+    const box = chart.getBoundingClientRect();
+    return state.axis ? state.axis.value((event.clientX - box.left) * (W / box.width)) : state.setting[name];
+  };
   g.addEventListener('pointerdown', (event) => { event.preventDefault(); g.setPointerCapture(event.pointerId); g.classList.add('dragging'); g.focus(); });
   g.addEventListener('pointermove', (event) => { if (g.hasPointerCapture(event.pointerId)) move(toValue(event)); });
-  const end = (event) => { if (g.hasPointerCapture(event.pointerId)) g.releasePointerCapture(event.pointerId); g.classList.remove('dragging'); };
+  const end = (/** @type {PointerEvent} */ event) => { if (g.hasPointerCapture(event.pointerId)) g.releasePointerCapture(event.pointerId); g.classList.remove('dragging'); };
   g.addEventListener('pointerup', end);
   g.addEventListener('pointercancel', end);
   g.addEventListener('keydown', (event) => {
     const factor = event.key === 'ArrowRight' || event.key === 'ArrowUp' ? 1.05 : event.key === 'ArrowLeft' || event.key === 'ArrowDown' ? 1 / 1.05 : 0;
     if (!factor) return;
     event.preventDefault();
-    move(Math.max(state.axis.low, state.setting[name] * factor));
+    move(Math.max(state.axis?.low ?? 0, state.setting[name] * factor));
   });
 }
 
@@ -167,47 +210,53 @@ function dragging(chart, g) {
 async function project() {
   if (state.inFlight) { state.again = true; return; }
   state.inFlight = true;
-  $('projection').setAttribute('aria-busy', 'true');
+  const projection = $('projection');
+  projection.setAttribute('aria-busy', 'true');
   const asking = ++state.asking;
   const setting = { ...state.setting };
+  /** @type {WhatIf | null} */
   const answer = await call(`/api/stations/${encodeURIComponent(state.station.station)}/what-if?${new URLSearchParams({ passBelow: String(setting.passBelow), rejectAbove: String(setting.rejectAbove) })}`);
   state.inFlight = false;
   if (state.again) { state.again = false; return project(); }
-  if (!answer || asking !== state.asking) return $('projection').removeAttribute('aria-busy');
+  if (!answer || asking !== state.asking) return projection.removeAttribute('aria-busy');
   showFigures('setting', answer.settings[0]);
-  $('projection').dataset.passBelow = String(setting.passBelow);
-  $('projection').dataset.rejectAbove = String(setting.rejectAbove);
-  $('projection').removeAttribute('aria-busy');
+  projection.dataset.passBelow = String(setting.passBelow);
+  projection.dataset.rejectAbove = String(setting.rejectAbove);
+  projection.removeAttribute('aria-busy');
   const warning = $('escape-warning');
   warning.hidden = answer.settings[0].escapes === 0;
   warning.textContent = `${answer.settings[0].escapes} part(s) people rejected would have passed unseen at this setting.`;
 }
 
-function showFigures(column, s) {
+function showFigures(/** @type {'now' | 'setting'} */ column, /** @type {Setting} */ s) {
   for (const [figure, text] of [['reviewRate', pct(s.reviewRate)], ['escapes', String(s.escapes)], ['falseRejects', String(s.falseRejects)], ['reviewed', String(s.reviewed)]]) {
-    $('projection').querySelector(`[data-figure=${figure}] .${column}`).textContent = text;
+    const cell = $('projection').querySelector(`[data-figure=${figure}] .${column}`);
+    if (cell) cell.textContent = text;
   }
 }
 
-$('pass-below').onchange = () => { const v = Number($('pass-below').value); if (Number.isFinite(v) && v >= 0) setThresholds({ passBelow: v, rejectAbove: Math.max(v, state.setting.rejectAbove) }); };
-$('reject-above').onchange = () => { const v = Number($('reject-above').value); if (Number.isFinite(v) && v >= 0) setThresholds({ passBelow: Math.min(v, state.setting.passBelow), rejectAbove: v }); };
+passField().onchange = () => { const v = Number(passField().value); if (Number.isFinite(v) && v >= 0) setThresholds({ passBelow: v, rejectAbove: Math.max(v, state.setting.rejectAbove) }); };
+rejectField().onchange = () => { const v = Number(rejectField().value); if (Number.isFinite(v) && v >= 0) setThresholds({ passBelow: Math.min(v, state.setting.passBelow), rejectAbove: v }); };
 $('to-proposal').onclick = () => state.proposal && setThresholds({ ...state.proposal });
 $('to-current').onclick = () => state.current && setThresholds({ ...state.current });
 $('approve').onclick = async () => {
   const { passBelow, rejectAbove } = state.setting;
-  const figures = (f) => $('projection').querySelector(`[data-figure=${f}] .setting`).textContent;
-  const basis = $('approve-basis').value.trim() || `what-if on the decided history: review rate ${figures('reviewRate')}, escapes ${figures('escapes')}, false rejects ${figures('falseRejects')}`;
+  const figures = (/** @type {string} */ f) => $('projection').querySelector(`[data-figure=${f}] .setting`)?.textContent ?? '';
+  const basis = $('approve-basis', HTMLInputElement).value.trim() || `what-if on the decided history: review rate ${figures('reviewRate')}, escapes ${figures('escapes')}, false rejects ${figures('falseRejects')}`;
+  /** @type {{ version: number, approvedBy: string } | null} */
   const version = await call(`/api/stations/${encodeURIComponent(state.station.station)}/thresholds`, { method: 'POST', body: { passBelow, rejectAbove, basis } });
   if (!version) return;
   notice(`Version ${version.version} approved by ${version.approvedBy}: pass below ${fmt(passBelow)}, reject from ${fmt(rejectAbove)}.`, 'ok');
-  $('approve-basis').value = '';
+  $('approve-basis', HTMLInputElement).value = '';
   await loadWhatIf();
 };
 
 // ---- drift ------------------------------------------------------------------------------------------
 
 async function loadDrift() {
-  const status = ((await call('/api/stations')) ?? []).find((s) => s.station === state.station.station);
+  /** @type {Status[]} */
+  const statuses = (await call('/api/stations')) ?? [];
+  const status = statuses.find((s) => s.station === state.station.station);
   const drift = status?.drift;
   const body = $('drift-body');
   if (!drift) return body.replaceChildren(el('p', { className: 'muted' }, 'No reading yet: the windows of passed parts are still filling.'));
@@ -225,22 +274,23 @@ async function loadDrift() {
   body.replaceChildren(
     el('p', { className: drift.detected ? 'warn-line' : 'ok-line', id: 'drift-verdict' }, drift.detected ? `Drift: ${drift.signals.map((s) => (s === 'passed_scores' ? 'the passed parts score differently' : 'more parts go to people')).join(' and ')}. Nothing was changed; look at the camera, the light and the material.` : 'No drift: the passed parts score as in the reference window.'),
     el('div', { className: 'scroll-x' }, el('table', {}, el('tbody', {}, ...rows))),
-    el('p', { className: 'muted' }, `as of ${when(status.at, true)}; the reference starts again on a threshold approval or a model swap.`));
+    el('p', { className: 'muted' }, `as of ${status?.at ? when(status.at, true) : '—'}; the reference starts again on a threshold approval or a model swap.`));
 }
 
 // ---- disagreements ---------------------------------------------------------------------------------
 
 async function loadDisputes() {
+  /** @type {{ disputes: Dispute[] } | null} */
   const answer = await call(`/api/stations/${encodeURIComponent(state.station.station)}/disputes`, { quiet: true });
   const body = $('disputes-body');
   if (!answer) { $('dispute-count').textContent = '0'; return body.replaceChildren(el('p', { className: 'muted' }, 'This station asks for no second opinions (review.secondOpinionShare is 0).')); }
   $('dispute-count').textContent = String(answer.disputes.length);
   if (answer.disputes.length === 0) return body.replaceChildren(el('p', { className: 'muted' }, 'None: every second opinion so far agrees, or was settled.'));
-  const said = (o) => `${o.user}: ${o.verdict === 'pass' ? 'accept' : `reject${o.category ? ` (${o.category})` : ''}`}`;
+  const said = (/** @type {Opinion} */ o) => `${o.user}: ${o.verdict === 'pass' ? 'accept' : `reject${o.category ? ` (${o.category})` : ''}`}`;
   const rows = answer.disputes.map((c) => {
-    const categories = [c.first.category, c.second.category].filter(Boolean);
+    const categories = [c.first.category, c.second.category].filter((category) => category !== undefined);
     const category = el('input', { className: 'category', value: categories[0] ?? '', placeholder: 'category', maxLength: 64, size: 12 });
-    const settle = (decision) => async () => {
+    const settle = (/** @type {'accept' | 'reject'} */ decision) => async () => {
       const body = { decision, ...(decision === 'reject' && category.value.trim() ? { category: category.value.trim() } : {}) };
       const settled = await call(`/api/stations/${encodeURIComponent(state.station.station)}/disputes/${encodeURIComponent(c.partId)}`, { method: 'POST', body });
       if (!settled) return;
@@ -259,11 +309,12 @@ async function loadDisputes() {
 // ---- agreement -------------------------------------------------------------------------------------
 
 async function loadAgreement() {
+  /** @type {Agreement | null} */
   const a = await call(`/api/stations/${encodeURIComponent(state.station.station)}/agreement`, { quiet: true });
   const body = $('agreement-body');
   if (!a) return body.replaceChildren(el('p', { className: 'muted' }, 'This station asks for no second opinions (review.secondOpinionShare is 0).'));
-  const kappa = (k) => (k === null ? '—' : k.toFixed(2));
-  const table = (id, head, rows) => el('div', { className: 'scroll-x' }, el('table', { id }, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)));
+  const kappa = (/** @type {number | null} */ k) => (k === null ? '—' : k.toFixed(2));
+  const table = (/** @type {string} */ id, /** @type {string[]} */ head, /** @type {HTMLElement[]} */ rows) => el('div', { className: 'scroll-x' }, el('table', { id }, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)));
   body.replaceChildren(
     el('p', { className: 'muted' }, `${pct(a.share)} of the parts people decide are asked again, blind; ${a.cases} parts have two opinions, ${a.waiting} wait for a second, ${a.disputes} wait for a manager. Cohen's kappa: 1 is full agreement, 0 no better than chance; n is the number of parts it rests on.`),
     el('h3', {}, 'Per pair of people (accept or reject)'),
@@ -279,11 +330,12 @@ async function loadAgreement() {
 // ---- suggestions -----------------------------------------------------------------------------------
 
 async function loadSuggestions() {
+  /** @type {Suggestions | null} */
   const s = await call(`/api/stations/${encodeURIComponent(state.station.station)}/suggestions`, { quiet: true });
   const body = $('suggestions-body');
   if (!s) return body.replaceChildren(el('p', { className: 'muted' }, 'This station does not suggest categories.'));
   body.replaceChildren(
-    el('div', { className: 'totals' }, ...[['accuracy', pct(s.accuracy)], ['recent accuracy', pct(s.recent.accuracy)], ['judged by people', s.judged], ['labelled examples', s.examples]]
+    el('div', { className: 'totals' }, ...[['accuracy', pct(s.accuracy)], ['recent accuracy', pct(s.recent.accuracy)], ['judged by people', String(s.judged)], ['labelled examples', String(s.examples)]]
       .map(([label, value]) => el('div', { className: 'total', dataset: { total: label } }, el('strong', {}, String(value)), el('span', { className: 'muted' }, label)))),
     el('div', { className: 'scroll-x' }, el('table', { id: 'suggestion-categories' }, el('thead', {}, el('tr', {}, el('th', {}, 'category'), el('th', {}, 'examples'), el('th', {}, 'suggested and judged'), el('th', {}, 'people agreed'))),
       el('tbody', {}, ...Object.entries(s.perCategory).map(([category, c]) => el('tr', {}, el('td', {}, category), el('td', {}, String(c.examples)), el('td', {}, String(c.judged)), el('td', {}, c.judged ? pct(c.correct / c.judged) : '—')))))));
@@ -291,8 +343,15 @@ async function loadSuggestions() {
 
 // ---- small things ----------------------------------------------------------------------------------
 
+/**
+ * One call to the API; null (with a notice, unless a 404 is expected) when it is refused or unreachable.
+ * @param {string} url
+ * @param {{ method?: string, body?: object, quiet?: boolean }} [options]
+ * @returns {Promise<any>}
+ */
 async function call(url, { method = 'GET', body, quiet = false } = {}) {
-  const headers = method === 'GET' ? {} : { 'x-csrf-token': state.me.csrf, ...(body ? { 'content-type': 'application/json' } : {}) };
+  /** @type {Record<string, string>} */
+  const headers = method === 'GET' ? {} : { 'x-csrf-token': state.me?.csrf ?? '', ...(body ? { 'content-type': 'application/json' } : {}) };
   const response = await fetch(url, { method, headers, body: body ? JSON.stringify(body) : undefined }).catch(() => null);
   if (!response) { notice('The dashboard cannot be reached.', 'error'); return null; }
   const answer = await response.json().catch(() => ({}));
@@ -301,11 +360,11 @@ async function call(url, { method = 'GET', body, quiet = false } = {}) {
   return answer;
 }
 
-const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
-function notice(text, kind) { const n = $('notice'); n.textContent = text; n.className = kind; n.hidden = false; }
+const pct = (/** @type {number | null | undefined} */ v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
+function notice(/** @type {string} */ text, /** @type {string} */ kind) { const n = $('notice'); n.textContent = text; n.className = kind; n.hidden = false; }
 
-$('pick').elements.station.onchange = () => load();
+stationField().onchange = () => load();
 $('refresh').onclick = () => load();
-$('logout').onclick = async () => { await fetch('/api/logout', { method: 'POST', headers: { 'x-csrf-token': state.me.csrf } }); location.assign('/login?out=1'); };
+$('logout').onclick = async () => { await fetch('/api/logout', { method: 'POST', headers: { 'x-csrf-token': state.me?.csrf ?? '' } }); location.assign('/login?out=1'); };
 
 start();
