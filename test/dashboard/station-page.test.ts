@@ -267,7 +267,7 @@ describe.skipIf(!chromium)('station page in Chromium', () => {
     expect(await page.textContent('#drift-body tr[data-signal="review_rate"]')).toContain('5.0% → 6.0%');
     expect(await page.getAttribute('#drift-body tr[data-signal="review_rate"]', 'class')).toBe('');
     await page.waitForSelector('#pairs');
-    await page.locator('#drift').evaluate((section) => section.scrollIntoView());
+    await page.locator('#drift-panel').evaluate((section) => section.scrollIntoView());
     await screenshot(page, 'station-agreement', true);
     await page.unroute(/\/api\/stations$/);
   });
