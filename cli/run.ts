@@ -43,6 +43,8 @@ import { startIntegrations } from '../edge/src/integrations/start.ts';
 import { PlantFeed } from '../edge/src/log/plant-feed.ts';
 import { evidenceRoutes } from '../edge/src/evidence/routes.ts';
 import { goldenRoutes } from '../edge/src/review/golden.ts';
+import { poolLoader, ShadowDesk } from '../edge/src/vision/shadow.ts';
+import { shadowApi } from '../edge/src/review/shadow-api.ts';
 
 export interface Parts {
   broker: boolean;
@@ -90,6 +92,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     });
     stoppers.push(() => app.close());
     const stations = new Map<string, Station>();
+    const desks = new Map<string, ShadowDesk>(); // candidate models in shadow (edge/src/vision/shadow.ts)
     const metrics = new EdgeMetrics();
     const frameBytes = new FrameBytes(config.memory.framesInFlightBytes);
     // Every route needs a session unless it says otherwise (dashboard/src/auth.ts); the edge's own
@@ -149,7 +152,10 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         const syntheticCamera = synthetic ? new SyntheticCamera(stationConfig.id, synthetic, (frame) => submitTo?.(frame) ?? Promise.resolve(), stationLog) : null;
         const second = new SecondOpinions(stateDir, stationConfig.review.secondOpinionShare);
         second.told = (fact) => opened.secondOpinion(config.line, stationConfig.id, fact); // into the part's timeline
-        const station = new Station({
+        // A candidate model in shadow (edge/src/vision/shadow.ts), offered each scored frame; single-view stations only.
+        const shadow = views ? null : new ShadowDesk({ dir: stateDir, liveDir: path.resolve(stationConfig.model), host: () => station, closings: () => reviews.closings(30), load: poolLoader(stationConfig.queue.workers), log: stationLog.child({ component: 'shadow' }) });
+        const station: Station = new Station({
+          shadow,
           config: stationConfig,
           line: config.line,
           model,
@@ -173,6 +179,11 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         links.set(stationConfig.id, link);
         await station.start();
         stoppers.push(() => station.stop());
+        if (shadow) {
+          await shadow.resume();
+          stoppers.push(() => shadow.close());
+          desks.set(station.id, shadow);
+        }
         // A broker never reached at this URL: exit and say so (a wrong setting; systemd restarts). One
         // reached before is an outage: the station starts and inspects, the outbox keeps what is owed.
         if (!link.reachedBefore) await link.firstConnection(10_000);
@@ -202,6 +213,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       await app.register(logApi, { log: opened, shifts: config.log.shifts, routeConfig: { access: 'manager' } });
       await app.register(reviewApi, { stations });
       await app.register(goldenRoutes, { imagesDir, entries: () => opened.all() }); // the reference beside a part under review
+      await app.register(shadowApi, { desks });
       // Without the dashboard here, the box still serves its evidence: the plant fetches it (docs/plant.md).
       if (!parts.dashboard) await app.register(evidenceRoutes, { imagesDir });
       await app.register(httpIngest, {

@@ -135,6 +135,11 @@ export class Station {
     return this.deps.link.connected;
   }
 
+  /** frames waiting for the model (not yet handed to it) */
+  get waiting(): number {
+    return this.queue.queued;
+  }
+
   get modelRef(): ModelRef {
     return refOf(this.core);
   }

@@ -53,6 +53,7 @@ export const CONCLUDE_STEPS: readonly ConcludeStep[] = [
   // In the defect log once it is in the outbox: a verdict the full disk kept from the line is not logged.
   { name: 'log the verdict', run: (core, _desk, c) => void (verdictIn(c) && core.deps.defectLog?.verdict(verdictIn(c) as VerdictMessage)) },
   { name: 'tell the observers', run: (core, _desk, c) => tell(core.observers, core.deps.log, c.result, verdictIn(c)) },
+  { name: 'offer the shadow model', run: (core, _desk, c) => void (c.score !== null && c.part.image && core.deps.shadow?.offer(c.result, c.part.image)) },
   { name: 'count in metrics', run: count },
 ];
 

@@ -28,6 +28,11 @@ export class InspectionQueue {
     private readonly desk: ReviewDesk,
   ) {}
 
+  /** frames waiting, not yet handed to the model */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
   /** frames waiting or being inspected */
   get depth(): number {
     return this.waiting.length + this.running;

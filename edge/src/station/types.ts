@@ -166,6 +166,8 @@ export interface StationDeps {
   defectLog?: PartLog | null;
   /** integrations besides the MQTT contract (OPC UA, Sparkplug B) that are told from the start */
   observers?: StationObserver[];
+  /** a candidate model in shadow (edge/src/vision/shadow.ts): offered each scored frame once its result is out, never waited for */
+  shadow?: { offer(result: Result, image: Buffer): void } | null;
   /** the audit draw and the second-opinion draw; injected so tests are deterministic */
   random?: () => number;
 }
