@@ -92,8 +92,9 @@ export class ShadowDesk {
   private failedToLoad = false;
   private scores: ShadowScore[] = [];
   private readonly promotions: (Promotion & { replacedDir: string })[] = [];
+  /** skipped and failed frames, as written with the scored lines */
   private counts = { skipped: 0, failed: 0 };
-  /** skipped and failed frames not yet written with a scored line */
+  /** skipped and failed frames not yet written with a scored line (lost in a crash: they are counts, not parts) */
   private unwritten = { skipped: 0, failed: 0 };
   private inFlight = 0;
   private idle: (() => void)[] = [];
@@ -142,7 +143,6 @@ export class ShadowDesk {
     const candidate = this.candidate;
     if (!candidate || result.score === null) return;
     if (this.inFlight >= (this.options.maxInFlight ?? 1) || this.options.host().waiting > 0) {
-      this.counts.skipped++;
       this.unwritten.skipped++;
       return;
     }
@@ -161,7 +161,6 @@ export class ShadowDesk {
         },
         (error: unknown) => {
           if (this.candidate !== candidate) return;
-          this.counts.failed++;
           this.unwritten.failed++;
           this.options.log.warn({ partId: result.partId, err: (error as Error).message }, 'the shadow candidate could not score a frame; the live verdict is untouched');
         },
@@ -222,7 +221,7 @@ export class ShadowDesk {
       throw new ShadowError('invalid_model', (error as Error).message);
     }
     const evidence = this.tallies();
-    const promotion: Promotion & { replacedDir: string } = { at: new Date().toISOString(), by, model: attached.model, dir: attached.dir, replaced: this.options.host().modelRef, evidence, skipped: this.counts.skipped, replacedDir: this.liveDir };
+    const promotion: Promotion & { replacedDir: string } = { at: new Date().toISOString(), by, model: attached.model, dir: attached.dir, replaced: this.options.host().modelRef, evidence, skipped: this.counts.skipped + this.unwritten.skipped, replacedDir: this.liveDir };
     // On disk before the swap: a crash in between finds the promotion and swaps it in at start.
     this.write({ promote: promotion });
     const candidate = this.candidate;
@@ -249,7 +248,7 @@ export class ShadowDesk {
       station: this.options.host().id,
       live: info(this.liveDir, this.options.host().modelRef, this.liveManifest),
       candidate: attached ? { ...info(attached.dir, attached.model, this.candidateManifest), thresholds: attached.thresholds, attachedBy: attached.by, attachedAt: new Date(attached.at).toISOString(), state: this.failedToLoad ? 'failed' : 'scoring' } : null,
-      frames: { scored: this.scores.length, ...this.counts },
+      frames: { scored: this.scores.length, skipped: this.counts.skipped + this.unwritten.skipped, failed: this.counts.failed + this.unwritten.failed },
       tallies: this.tallies(),
       promotions: this.promotions.map(publicPromotion),
     };
@@ -278,6 +277,7 @@ export class ShadowDesk {
       this.attached = line.attach;
       this.scores = [];
       this.counts = { skipped: 0, failed: 0 };
+      this.unwritten = { skipped: 0, failed: 0 };
     } else if ('detach' in line) {
       this.attached = null;
       this.scores = [];
