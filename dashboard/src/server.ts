@@ -56,6 +56,8 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
   app.get('/log.js', { config: { access: 'manager' } }, asset('log.js'));
   app.get('/station', { config: { access: 'manager' } }, asset('station.html'));
   app.get('/station.js', { config: { access: 'manager' } }, asset('station.js'));
+  app.get('/models', { config: { access: 'manager' } }, asset('models.html'));
+  app.get('/models.js', { config: { access: 'manager' } }, asset('models.js'));
 
   app.get('/api/screen', async () => ({ ...screen, claimSeconds: claims.ttlSeconds, correctionMinutes: CORRECTION_MINUTES }));
   app.get('/api/stations', async () => [...feed.statuses.values()]);
