@@ -87,7 +87,7 @@ describe('defect log HTTP API', () => {
     expect(analytics).toMatchObject({ basis: 'counts', totals: { inspected: 2, reviews: 1, finals: 1, passed: 0, yield: 0 } });
     const doc = (await get('/api/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/api/analytics', '/api/log', '/api/log.csv', '/api/log/values', '/api/log/{line}/{station}/{partId}', '/api/parts/{line}/{station}/{partId}/heatmap', '/api/parts/{line}/{station}/{partId}/image']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/api/analytics', '/api/log', '/api/log.csv', '/api/log/values', '/api/log/{line}/{station}/{partId}', '/api/parts/{line}/{station}/{partId}/heatmap', '/api/parts/{line}/{station}/{partId}/image', '/api/stations/{station}/shadow', '/api/stations/{station}/shadow/promote']);
     expect(doc.paths['/api/log'].get.parameters.map((p: { name: string }) => p.name)).toEqual(['line', 'station', 'from', 'to', 'verdict', 'decidedBy', 'category', 'reason', 'modelVersion', 'user', 'limit', 'offset']);
     expect(doc.components.schemas.LogEntry.properties.timeline).toBeUndefined();
     expect(doc.components.schemas.LogEntry.properties.final).toBeDefined();

@@ -17,6 +17,7 @@ import { AnalyticsSchema } from './analytics.ts';
 import { memorySource, type LogSource } from './source.ts';
 import type { Shift } from '../../../config/schema.ts';
 import { csvChunks } from './csv.ts';
+import { shadowOpenApi } from '../review/shadow-api.ts';
 
 export interface LogApiOptions {
   /** the edge's embedded log; or `source`, any storage behind the LogSource interface (the plant's PostgreSQL) */
@@ -87,7 +88,7 @@ export const logApi: FastifyPluginAsync<LogApiOptions> = async (app, { log, sour
   // The values the filters can take, as the log holds them: the manager's page offers them as lists.
   app.get('/api/log/values', { config }, async () => source.values());
 
-  const document = openApi();
+  const document = openApi({ edge: Boolean(log) }); // the edge also serves the shadow routes; the plant does not
   app.get('/api/openapi.json', { config }, async () => document);
 };
 
@@ -97,7 +98,7 @@ function plain(schema: TSchema): object {
   return rest;
 }
 
-export function openApi(): object {
+export function openApi(serves: { edge?: boolean } = {}): object {
   const filters = Object.entries(FilterSchema.properties).map(([name, schema]) => ({ name, in: 'query', required: false, description: (schema as TSchema).description, schema: plain(schema as TSchema) }));
   const paging = Object.entries(PageSchema.properties).map(([name, schema]) => ({ name, in: 'query', required: false, description: (schema as TSchema).description, schema: plain(schema as TSchema) }));
   const partParams = Object.entries(PartParams.properties).map(([name, schema]) => ({ name, in: 'path', required: true, schema: plain(schema as TSchema) }));
@@ -105,6 +106,7 @@ export function openApi(): object {
   const refused = { description: 'unknown filter or invalid value; `param` names it', ...json('Error') };
   const missing = { description: 'not in the log, not kept, or deleted by image retention', ...json('Error') };
   const LogView = { allOf: [{ $ref: '#/components/schemas/LogEntry' }, { type: 'object', properties: { url: { type: 'string' }, imageUrl: { type: ['string', 'null'] }, heatmapUrl: { type: ['string', 'null'] } } }] };
+  const shadow = serves.edge ? shadowOpenApi(plain) : { paths: {}, schemas: {} };
   const image = (what: string) => ({ get: { summary: `the ${what} of a part (served by the dashboard)`, parameters: partParams, responses: { 200: { description: what, content: { 'image/png': {}, 'image/jpeg': {} } }, 404: missing } } });
   return {
     openapi: '3.1.0',
@@ -137,7 +139,8 @@ export function openApi(): object {
       '/api/analytics': { get: { summary: 'yield, review rate, override rate per hour and shift, defect Pareto', parameters: filters, responses: { 200: { description: 'analytics', ...json('Analytics') }, 400: refused } } },
       '/api/parts/{line}/{station}/{partId}/image': image('image'),
       '/api/parts/{line}/{station}/{partId}/heatmap': image('heatmap'),
+      ...shadow.paths,
     },
-    components: { schemas: { LogEntry: plain(EntrySchema), Analytics: plain(AnalyticsSchema), Error: plain(ErrorSchema) } },
+    components: { schemas: { LogEntry: plain(EntrySchema), Analytics: plain(AnalyticsSchema), Error: plain(ErrorSchema), ...shadow.schemas } },
   };
 }

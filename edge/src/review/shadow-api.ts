@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import { PromotionSchema, ShadowSchema } from './shadow.ts';
 import { ShadowError, type ShadowDesk } from '../vision/shadow.ts';
 
@@ -89,3 +89,33 @@ export const shadowApi: FastifyPluginAsync<{ desks: Map<string, ShadowDesk> }> =
     },
   );
 };
+
+/** The routes above in the OpenAPI document (edge/src/log/api.ts), from the same schemas. */
+export function shadowOpenApi(plain: (schema: TSchema) => object): { paths: Record<string, object>; schemas: Record<string, object> } {
+  const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
+  const station = [{ name: 'station', in: 'path', required: true, schema: { type: 'string' } }];
+  const refused = (description: string) => ({ description, ...json('Error') });
+  const manager = 'a manager session';
+  return {
+    paths: {
+      '/api/stations/{station}/shadow': {
+        get: { summary: `the candidate in shadow, its tallies beside the live model's, and the promotions (${manager})`, parameters: station, responses: { 200: { description: 'the shadow', ...json('Shadow') }, 404: refused('unknown station') } },
+        post: {
+          summary: `attach a candidate model in shadow, replacing any; its tallies start afresh (${manager})`,
+          parameters: station,
+          requestBody: { required: true, content: { 'application/json': { schema: plain(AttachBody) } } },
+          responses: { 201: { description: 'the shadow with the candidate', ...json('Shadow') }, 400: refused('the model cannot be loaded, or crossed thresholds'), 404: refused('unknown station') },
+        },
+        delete: { summary: `detach the candidate; its tallies are dropped (${manager})`, parameters: station, responses: { 200: { description: 'the shadow without a candidate', ...json('Shadow') }, 404: refused('unknown station, or no candidate') } },
+      },
+      '/api/stations/{station}/shadow/promote': {
+        post: {
+          summary: `make the candidate the live model through the station's model swap, its tallies recorded in the lineage (${manager})`,
+          parameters: station,
+          responses: { 201: { description: 'the promotion', ...json('ShadowPromotion') }, 400: refused('the model cannot be loaded as the live model'), 404: refused('unknown station, or no candidate') },
+        },
+      },
+    },
+    schemas: { Shadow: plain(ShadowSchema), ShadowPromotion: plain(PromotionSchema) },
+  };
+}
