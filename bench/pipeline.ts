@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -51,6 +51,8 @@ export interface PipelineBenchOptions {
    * see how much of the overhead any station answering the contract pays.
    */
   station?: 'loupe' | 'floor';
+  /** a model folder attached in shadow before the station starts (edge/src/vision/shadow.ts): what the candidate costs the live pipeline */
+  shadowModel?: string;
 }
 
 export async function benchPipeline(options: PipelineBenchOptions = {}): Promise<Record<string, number>> {
@@ -68,6 +70,14 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     stations: [{ id: 'bench-1', model: modelDir, queue: { maxDepth: 1000, concurrency: 4, ...(options.workers ? { workers: options.workers } : {}) }, review: { deadlineSeconds: 3600 } }],
   };
   await writeFile(path.join(dir, 'loupe.yaml'), stringify(config));
+  const stateDir = path.join(dir, 'data', 'reviews', 'bench', 'bench-1');
+  if (options.shadowModel) {
+    // Attached as a manager's attach would leave it: the station loads it again at start.
+    const candidate = await loadManifest(options.shadowModel);
+    await mkdir(stateDir, { recursive: true });
+    const attach = { dir: options.shadowModel, model: { id: candidate.id, version: candidate.version }, thresholds: candidate.thresholds, by: 'bench', at: Date.now() };
+    await writeFile(path.join(stateDir, 'shadow.jsonl'), `${JSON.stringify({ attach })}\n`);
+  }
   const command = options.station === 'floor' ? [path.join(root, 'bench', 'contract-floor.js')] : [path.join(root, 'bin', 'loupe.js'), 'edge'];
   // As deployed by `npm start`: a 2 MB young generation for the event loop too (bin/v8-flags.js).
   const child = spawn(process.execPath, ['--max-semi-space-size=2', ...command, '--config', path.join(dir, 'loupe.yaml')], {
@@ -154,6 +164,7 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       rssMb: round(childPeakRssMb(pid)),
       frameMegapixels: round(raw.megapixels, 2),
       benchParts: serial,
+      ...(options.shadowModel ? shadowCounts(stateDir) : {}),
     };
   } finally {
     await client.endAsync().catch(() => undefined);
@@ -318,4 +329,11 @@ function round(value: number, digits = 1): number {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
   console.log(JSON.stringify(await benchPipeline({ workers: process.env.LOUPE_BENCH_WORKERS ? Number(process.env.LOUPE_BENCH_WORKERS) : undefined })));
+}
+
+/** Frames the shadow candidate scored and skipped, from its lines (edge/src/vision/shadow.ts). */
+function shadowCounts(stateDir: string): { shadowScored: number; shadowSkipped: number } {
+  const lines = readFileSync(path.join(stateDir, 'shadow.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { p?: string; s?: number });
+  const scored = lines.filter((line) => line.p !== undefined);
+  return { shadowScored: scored.length, shadowSkipped: sum(scored.map((line) => line.s ?? 0)) };
 }

@@ -22,6 +22,29 @@ const suites: Record<string, { about: string; run: Suite }> = {
       return { floorOverheadRatio: floor.overheadRatio, floorMainThreadMsPerPart: floor.mainThreadMsPerPart, floorCpuMsPerPart: floor.cpuMsPerPart, floorRawMsPerPart: floor.rawMsPerPart, floorPartsPerSecond: floor.partsPerSecond };
     },
   },
+  shadow: {
+    about: 'the pipeline bench without and with a candidate in shadow (the same model), same run: parts/s and latency ratios, frames the candidate scored and skipped',
+    run: async (removeLater, modelDir) => {
+      const { benchPipeline } = await import('../bench/pipeline.ts');
+      const options = { keepFolder: removeLater, modelDir, latencyParts: 200 };
+      const alone = await benchPipeline(options);
+      const shadowed = await benchPipeline({ ...options, shadowModel: modelDir ?? path.resolve('models', 'default') });
+      return {
+        partsPerSecondAlone: alone.partsPerSecond,
+        partsPerSecondShadowed: shadowed.partsPerSecond,
+        throughputRatio: Math.round((shadowed.partsPerSecond / alone.partsPerSecond) * 1000) / 1000,
+        p50MsAlone: alone.p50Ms,
+        p50MsShadowed: shadowed.p50Ms,
+        p99MsAlone: alone.p99Ms,
+        p99MsShadowed: shadowed.p99Ms,
+        p99MsAt90Alone: alone.p99MsAt90,
+        p99MsAt90Shadowed: shadowed.p99MsAt90,
+        shadowScored: shadowed.shadowScored,
+        shadowSkipped: shadowed.shadowSkipped,
+        benchParts: shadowed.benchParts,
+      };
+    },
+  },
   vision: { about: "model pre/post-processing over a bare session.run", run: async (_removeLater, modelDir) => (await import('../bench/vision.ts')).benchVision({ modelDir }) },
   log: { about: 'defect log: 100k inspections (5% stored): bytes per inspection, longest stall, month query, vs raw appends', run: async () => (await import('../bench/log.ts')).benchLog() },
   opcua: { about: 'PLC handshake: OPC UA trigger → ResultReady p50 / p99 beside the MQTT trigger → result, same station, same run', run: async () => (await import('../bench/opcua.ts')).benchOpcUa() },

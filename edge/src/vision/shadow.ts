@@ -189,11 +189,14 @@ export class ShadowDesk {
     const attached: Attached = { dir, model: { id: model.manifest.id, version: String(model.manifest.version) }, thresholds: thresholds ?? model.manifest.thresholds, by, at: Date.now() };
     // The file keeps the history (promotions) and this attachment; the earlier candidate's lines go.
     this.compact({ attach: attached });
+    // The previous candidate finishes the frame in hand first: a closed pool would never answer it.
+    this.candidate = null;
+    await this.settled();
+    await previous?.close();
     this.candidate = model;
     this.candidateManifest = model.manifest;
     this.failedToLoad = false;
     this.options.log.info({ model: attached.model, dir, thresholds: attached.thresholds, by }, 'candidate model attached in shadow');
-    await previous?.close();
     return this.view();
   }
 
