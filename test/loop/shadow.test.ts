@@ -119,6 +119,28 @@ describe('a candidate in shadow', () => {
     expect(again.view().frames).toEqual({ scored: 2, skipped: 3, failed: 0 });
   });
 
+  it('lets a replaced candidate finish the frame in hand before closing it, and starts the new one from nothing', async () => {
+    const dir = await tempDir('loupe-shadow-');
+    const first = scriptedCandidate('2', () => 7);
+    const second = scriptedCandidate('3', () => 8);
+    let closed = 0;
+    first.close = async () => void closed++;
+    const desk = new ShadowDesk({ dir, liveDir: dir, host: fakeHost(), closings: () => [], load: async (where) => (where.endsWith('2') ? first : second), log: quiet });
+    await desk.attach('/models/v2', 'maria');
+    first.hold = true;
+    desk.offer(resultOf('p1', 12, 'review', ['borderline']), Buffer.from('1'));
+    const replacing = desk.attach('/models/v3', 'maria');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(closed).toBe(0); // its frame is still in hand
+    first.held.splice(0).forEach((answer) => answer());
+    await replacing;
+    expect(closed).toBe(1);
+    expect(desk.view()).toMatchObject({ candidate: { model: { version: '3' } }, frames: { scored: 0, skipped: 0, failed: 0 } });
+    desk.offer(resultOf('p2', 3, 'pass', []), Buffer.from('2'));
+    await desk.settled();
+    expect(desk.view().tallies).toMatchObject({ scored: 1, candidate: { model: { version: '3' } } });
+  });
+
   it('comes back after a restart with its tallies recomputed from what is stored, and promotes through the model swap with the evidence in the lineage', async () => {
     const dir = await tempDir('loupe-shadow-');
     const modelDir = await tempDir('loupe-candidate-');
