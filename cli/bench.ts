@@ -23,7 +23,7 @@ const suites: Record<string, { about: string; run: Suite }> = {
     },
   },
   shadow: {
-    about: 'the pipeline bench without and with a candidate in shadow (the same model), same run: parts/s and latency ratios, frames the candidate scored and skipped',
+    about: 'the pipeline bench without and with a candidate in shadow (the same model), same run: parts/s and latency, frames the candidate scored and skipped (only with --only)',
     run: async (removeLater, modelDir) => {
       const { benchPipeline } = await import('../bench/pipeline.ts');
       const options = { keepFolder: removeLater, modelDir, latencyParts: 200 };
@@ -79,7 +79,8 @@ export default async function bench(argv: string[]): Promise<number> {
     console.error(`loupe bench: --model ${values.model} is not a model folder (no manifest.json)`);
     return 2;
   }
-  const chosen = values.only ? values.only.split(',') : Object.keys(suites);
+  // `shadow` runs the pipeline bench twice more: only when asked for.
+  const chosen = values.only ? values.only.split(',') : Object.keys(suites).filter((name) => name !== 'shadow');
   const unknown = chosen.filter((name) => !suites[name]);
   if (unknown.length > 0) {
     console.error(`loupe bench: unknown suite ${unknown.join(', ')}; suites: ${Object.keys(suites).join(', ')}`);
