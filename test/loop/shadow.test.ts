@@ -10,7 +10,7 @@ import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Result } from '../../contract/payloads.ts';
 import { checkPayload } from '../../contract/validate.ts';
-import { decide } from '../../edge/src/decide/policy.ts';
+import { rule } from '../../edge/src/decide/policy.ts';
 import type { Closing } from '../../edge/src/review/book.ts';
 import { shadowApi } from '../../edge/src/review/shadow-api.ts';
 import { PromotionSchema, ShadowSchema, tally, type ShadowScore } from '../../edge/src/review/shadow.ts';
@@ -96,7 +96,7 @@ describe('a candidate in shadow', () => {
     const dir = await tempDir('loupe-shadow-');
     const host = fakeHost();
     const candidate = scriptedCandidate('2', () => 7);
-    const desk = new ShadowDesk({ dir, liveDir: dir, host, closings: () => [], load: async () => candidate, log: quiet });
+    const desk = new ShadowDesk({ dir, liveDir: dir, host: () => host, closings: () => [], load: async () => candidate, log: quiet });
     await desk.attach('/models/candidate', 'maria');
     candidate.hold = true;
     desk.offer(resultOf('p1', 12, 'review', ['borderline']), Buffer.from('1')); // taken
@@ -114,7 +114,7 @@ describe('a candidate in shadow', () => {
     await desk.settled();
     expect(desk.view().frames).toEqual({ scored: 2, skipped: 3, failed: 0 });
     // Across a restart, the counts come back from the file.
-    const again = new ShadowDesk({ dir, liveDir: dir, host, closings: () => [], load: async () => candidate, log: quiet });
+    const again = new ShadowDesk({ dir, liveDir: dir, host: () => host, closings: () => [], load: async () => candidate, log: quiet });
     await again.resume();
     expect(again.view().frames).toEqual({ scored: 2, skipped: 3, failed: 0 });
   });
@@ -125,7 +125,7 @@ describe('a candidate in shadow', () => {
     const second = scriptedCandidate('3', () => 8);
     let closed = 0;
     first.close = async () => void closed++;
-    const desk = new ShadowDesk({ dir, liveDir: dir, host: fakeHost(), closings: () => [], load: async (where) => (where.endsWith('2') ? first : second), log: quiet });
+    const desk = new ShadowDesk({ dir, liveDir: dir, host: fakeHost, closings: () => [], load: async (where) => (where.endsWith('2') ? first : second), log: quiet });
     await desk.attach('/models/v2', 'maria');
     first.hold = true;
     desk.offer(resultOf('p1', 12, 'review', ['borderline']), Buffer.from('1'));
@@ -150,7 +150,7 @@ describe('a candidate in shadow', () => {
     const closings: Closing[] = [{ partId: 'p1', score: 12, verdict: 'reject', decidedBy: 'human', user: 'ana', at: 1 }];
     const host = fakeHost();
     const load = async () => scriptedCandidate('2', (image) => Number(image.toString()));
-    const desk = new ShadowDesk({ dir, liveDir: '/models/live', host, closings: () => closings, load, log: quiet });
+    const desk = new ShadowDesk({ dir, liveDir: '/models/live', host: () => host, closings: () => closings, load, log: quiet });
     await desk.attach(modelDir, 'maria');
     desk.offer(resultOf('p1', 12, 'review', ['borderline']), Buffer.from('20'));
     await desk.settled();
@@ -161,7 +161,7 @@ describe('a candidate in shadow', () => {
     expect(before.tallies).toMatchObject({ scored: 2, decided: 1, candidate: { escapes: 0, rejects: 1, reviews: 1 }, live: { escapes: 0, reviews: 1, passes: 1 } });
 
     // A new desk on the same folder, as after a SIGKILL: the same answer.
-    const restarted = new ShadowDesk({ dir, liveDir: '/models/live', host, closings: () => closings, load, log: quiet });
+    const restarted = new ShadowDesk({ dir, liveDir: '/models/live', host: () => host, closings: () => closings, load, log: quiet });
     await restarted.resume();
     expect(restarted.view().tallies).toEqual(before.tallies);
     expect(restarted.view().candidate).toMatchObject({ model: { version: '2' }, attachedBy: 'maria', state: 'scoring', dir: modelDir });
@@ -179,7 +179,7 @@ describe('a candidate in shadow', () => {
 
     // Restarted with the configuration still naming the replaced model: the promoted one is swapped in again.
     const host2 = fakeHost();
-    const third = new ShadowDesk({ dir, liveDir: '/models/live', host: host2, closings: () => closings, load, log: quiet });
+    const third = new ShadowDesk({ dir, liveDir: '/models/live', host: () => host2, closings: () => closings, load, log: quiet });
     await third.resume();
     expect(host2.swapped).toHaveLength(1);
     expect(third.view().promotions).toHaveLength(1);
@@ -188,7 +188,7 @@ describe('a candidate in shadow', () => {
 
   it('answers over HTTP with what its schema publishes, and refuses what it cannot do', async () => {
     const dir = await tempDir('loupe-shadow-');
-    const desk = new ShadowDesk({ dir, liveDir: dir, host: fakeHost(), closings: () => [], load: async (where) => (where.includes('broken') ? Promise.reject(new Error('model.onnx is missing')) : scriptedCandidate('3', () => 1)), log: quiet });
+    const desk = new ShadowDesk({ dir, liveDir: dir, host: fakeHost, closings: () => [], load: async (where) => (where.includes('broken') ? Promise.reject(new Error('model.onnx is missing')) : scriptedCandidate('3', () => 1)), log: quiet });
     const app = Fastify();
     await app.register(shadowApi, { desks: new Map([['cam', desk]]) });
     const empty = await app.inject({ url: '/api/stations/cam/shadow' });
@@ -230,7 +230,7 @@ describe('a shadow run', () => {
     const host = { ...fakeHost(), modelRef: { id: 'bracket', version: 'live' } };
     const desks = await Promise.all(
       (['better', 'worse'] as const).map(async (name) => {
-        const desk = new ShadowDesk({ dir: path.join(work, `state-${name}`), liveDir: models.live, host, closings: () => closings, load: (dir) => loadModel(dir), log: quiet });
+        const desk = new ShadowDesk({ dir: path.join(work, `state-${name}`), liveDir: models.live, host: () => host, closings: () => closings, load: (dir) => loadModel(dir), log: quiet });
         await desk.resume();
         await desk.attach(models[name], 'maria');
         return desk;
@@ -241,7 +241,7 @@ describe('a shadow run', () => {
     for (let i = 0; i < 80; i++) {
       const part = await generatePart({ category: 'bracket', seed: 999, index: i, defect: i % 4 === 0 ? undefined : null });
       const { score } = await live.inspect(part.image);
-      const decision = decide(score, { thresholds, autoReject: true, auditShare: 0.2 }, draw());
+      const decision = rule(score, { thresholds, autoReject: true, auditShare: 0.2 }, draw());
       const result = resultOf(`P-${i}`, score, decision.verdict, decision.reasons, thresholds);
       if (decision.verdict === 'review') closings.push({ partId: result.partId, score, verdict: part.defect ? 'reject' : 'pass', decidedBy: 'human', user: 'ana', at: i });
       for (const desk of desks) desk.offer(result, part.image);

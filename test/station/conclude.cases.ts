@@ -33,8 +33,18 @@ describe('the steps a concluded part goes through', () => {
       'publish',
       'log the verdict',
       'tell the observers',
+      'offer the shadow model',
       'count in metrics',
     ]);
+  });
+
+  it('offers a shadow model each scored frame once its result is out, and never a frame the model did not score', async () => {
+    const link = new FakeLink();
+    const offered: string[] = [];
+    built = await startStation({ link, deps: { shadow: { offer: (result, image) => void offered.push(`${result.partId} ${image.toString()} after ${link.timeline.join(',')}`) } } });
+    await built.station.submit(frame('p-9', 'score:5'));
+    await built.station.submit(frame('p-10', 'unreadable'));
+    expect(offered).toEqual(['p-9 score:5 after publish p-9']);
   });
 
   it('runs them in that order for a rejected part: result logged, published, verdict logged, observers told', async () => {
