@@ -1,9 +1,18 @@
+// @ts-check
 // The manager's models page, per station: the live model and its lineage, a candidate model in
 // shadow with its tallies beside the live model's (on the parts people decided and the audit
 // samples), attach / detach / promote, and the promotions with the evidence they were made on.
-import { $, el, fmt, when } from '/dom.js';
+import { $, el, fmt, when } from './dom.js';
 
-const state = { me: null };
+/** @typedef {import('./state.js').Me} Me */
+/** @typedef {import('../../edge/src/review/shadow.ts').ShadowView} ShadowView */
+/** @typedef {import('../../edge/src/review/shadow.ts').ModelInfo} ModelInfo */
+/** @typedef {import('../../edge/src/review/shadow.ts').Tallies} Tallies */
+/** @typedef {import('../../edge/src/review/shadow.ts').ModelTally} ModelTally */
+/** @typedef {import('../../edge/src/review/shadow.ts').Promotion} Promotion */
+
+/** @type {{ me: Me }} */
+const state = { me: { name: '', role: 'manager', csrf: '' } };
 
 async function start() {
   const response = await fetch('/api/session');
@@ -14,6 +23,12 @@ async function start() {
   await load();
 }
 
+/**
+ * @param {string} url
+ * @param {string} [method]
+ * @param {object} [body]
+ * @returns {Promise<any>} the answer, or null when refused (said in the notice)
+ */
 async function call(url, method = 'GET', body) {
   const response = await fetch(url, { method, headers: { 'x-csrf-token': state.me.csrf, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined }).catch(() => null);
   if (!response) { notice('The dashboard cannot be reached.', 'error'); return null; }
@@ -24,24 +39,30 @@ async function call(url, method = 'GET', body) {
 }
 
 async function load() {
+  /** @type {{ station: string }[]} */
   const statuses = (await call('/api/stations')) ?? [];
   const ids = [...new Set(statuses.map((s) => s.station))].sort();
   $('no-stations').hidden = ids.length > 0;
   const sections = [];
   for (const id of ids) {
+    /** @type {ShadowView | null} */
     const shadow = await fetch(`/api/stations/${encodeURIComponent(id)}/shadow`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
     sections.push(shadow ? stationSection(shadow) : el('section', { dataset: { station: id } }, el('h2', {}, id), el('p', { className: 'muted' }, 'This station keeps no shadow model here (several camera views, or served by another box).')));
   }
   $('stations').replaceChildren($('no-stations'), ...sections);
 }
 
-const ref = (m) => `${m.id} v${m.version}`;
-const percent = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
+const ref = (/** @type {{ id: string, version: string }} */ m) => `${m.id} v${m.version}`;
+const percent = (/** @type {number | null | undefined} */ v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
 
-/** What a manifest's lineage says, in a line: the parent, the parts added, the promotions. */
+/**
+ * What a manifest's lineage says, in a line: the parent, the parts added, the promotions.
+ * @param {ModelInfo} info
+ */
 function lineageText(info) {
   const parts = [];
   if (info.goodImages !== null) parts.push(`fitted on ${info.goodImages} good images`);
+  /** @type {Record<string, any>} */
   const lineage = info.lineage ?? {};
   if (lineage.parent) parts.push(`refitted from ${lineage.parent}${lineage.acceptedParts !== undefined ? ` with ${lineage.acceptedParts} parts people accepted` : ''}`);
   if (lineage.importedFrom) parts.push(`imported from ${lineage.importedFrom}`);
@@ -49,6 +70,7 @@ function lineageText(info) {
   return parts.join(' · ') || 'no lineage recorded';
 }
 
+/** @param {ShadowView} view */
 function stationSection(view) {
   const station = view.station;
   const section = el('section', { dataset: { station } }, el('h2', {}, `Station ${station}`));
@@ -58,7 +80,7 @@ function stationSection(view) {
     const form = el('form', { className: 'filters attach' },
       el('label', {}, 'model folder on the station', model),
       el('button', { type: 'submit', className: 'small accept' }, 'Attach in shadow'));
-    form.onsubmit = async (event) => {
+    form.onsubmit = async (/** @type {SubmitEvent} */ event) => {
       event.preventDefault();
       if (await call(`/api/stations/${encodeURIComponent(station)}/shadow`, 'POST', { model: model.value })) { notice(`Candidate attached to ${station}: it scores every live frame from now on, without deciding anything.`, 'ok'); load(); }
     };
@@ -83,7 +105,7 @@ function stationSection(view) {
   section.append(el('h3', {}, 'Promotions'));
   if (view.promotions.length === 0) section.append(el('p', { className: 'muted' }, 'None on this station yet.'));
   else {
-    const rows = view.promotions.slice().reverse().map((p) => el('tr', {},
+    const rows = view.promotions.slice().reverse().map((/** @type {Promotion} */ p) => el('tr', {},
       el('td', {}, when(p.at)), el('td', {}, p.by), el('td', {}, ref(p.model)), el('td', {}, ref(p.replaced)),
       el('td', {}, p.evidence ? `${p.evidence.decided} decided parts (${p.evidence.audits} audits): escapes ${p.evidence.live.escapes} → ${p.evidence.candidate.escapes}, false rejects ${p.evidence.live.falseRejects} → ${p.evidence.candidate.falseRejects}, review rate ${percent(p.evidence.live.reviewRate)} → ${percent(p.evidence.candidate.reviewRate)}` : '—')));
     section.append(el('div', { className: 'scroll-x' }, el('table', { className: 'promotions' }, el('thead', {}, el('tr', {}, ...['when', 'by', 'model', 'replaced', 'evidence (live → candidate)'].map((h) => el('th', {}, h)))), el('tbody', {}, ...rows))));
@@ -91,16 +113,25 @@ function stationSection(view) {
   return section;
 }
 
-/** The two columns side by side; the candidate's cell says whether it does better or worse. */
+/**
+ * The two columns side by side; the candidate's cell says whether it does better or worse.
+ * @param {Tallies} t
+ */
 function talliesTable(t) {
-  const compare = (live, candidate) => (candidate < live ? 'better' : candidate > live ? 'worse' : 'same');
+  const compare = (/** @type {number} */ live, /** @type {number} */ candidate) => (candidate < live ? 'better' : candidate > live ? 'worse' : 'same');
+  /**
+   * @param {string} label
+   * @param {'escapes' | 'falseRejects' | 'reviewRate'} key
+   * @param {(v: number | null) => string} show
+   * @param {string} title
+   */
   const row = (label, key, show, title) => {
     const live = t.live[key];
     const candidate = t.candidate[key];
     const verdict = live === null || candidate === null ? 'same' : compare(live, candidate);
     return el('tr', { dataset: { row: key } }, el('th', { title }, label), el('td', {}, show(live)), el('td', { className: `shadow-${verdict}`, dataset: { verdict } }, show(candidate), verdict === 'same' ? '' : ` (${verdict})`));
   };
-  const thresholds = (v) => (v ? `${fmt(v.passBelow)} / ${fmt(v.rejectAbove)}` : 'in force per part');
+  const thresholds = (/** @type {{ passBelow: number, rejectAbove: number } | null} */ v) => (v ? `${fmt(v.passBelow)} / ${fmt(v.rejectAbove)}` : 'in force per part');
   return el('div', { className: 'scroll-x' }, el('table', { className: 'tallies' },
     el('thead', {}, el('tr', {}, el('th', {}, `${t.scored} frames · ${t.decided} decided by people (${t.audits} audits, ${t.defects} defects)`), el('th', {}, `live ${ref(t.live.model)}`), el('th', {}, `candidate ${ref(t.candidate.model)}`))),
     el('tbody', {},
@@ -113,6 +144,7 @@ function talliesTable(t) {
 
 $('logout').onclick = async () => { await call('/api/logout', 'POST'); location.assign('/login?out=1'); };
 
+/** @param {string} text @param {'ok' | 'warn' | 'error'} kind */
 function notice(text, kind) { const n = $('notice'); n.textContent = text; n.className = kind; n.hidden = false; }
 
 start();
