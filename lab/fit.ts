@@ -25,7 +25,7 @@ import { DEFAULT_TAPS, pretrained } from './extractor.ts';
 import { chooseMethod, METHODS_BY_COST, type Method } from './method.ts';
 import { fitGaussian, scoringGraph } from './padim.ts';
 import { fitPatchcore, patchcoreGraph } from './patchcore.ts';
-import { bankGraph, fitStatistics, gaussianGraph, type BankOptions } from './statistics.ts';
+import { bankGraph, fitStatistics, gaussianGraph, type BankOptions, type Reduction } from './statistics.ts';
 import { paintOnto, rng } from './synth.ts';
 
 const METHODS: Record<Method, string> = {
@@ -97,16 +97,20 @@ export async function fit(options: FitOptions): Promise<FitReport> {
     graphs.texture = patchcoreGraph(shape, bank.mean, bank.invStd, bank.memory, bank.size);
   }
   if (wanted.has('pretrained') || wanted.has('pretrained-aligned')) {
+    let reduction: Reduction | undefined;
     if (wanted.has('pretrained')) {
       progress('fitting the memory bank on pretrained features…');
       const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps });
-      graphs.pretrained = bankGraph(extractor, shape, await fitStatistics(extractor, shape, () => pixels, { bank: true, gaussian: false }, { ...PRETRAINED.bank, onProgress: progress }));
+      const fitted = await fitStatistics(extractor, shape, () => pixels, { bank: true, gaussian: false }, { ...PRETRAINED.bank, onProgress: progress });
+      graphs.pretrained = bankGraph(extractor, shape, fitted);
+      reduction = fitted.reduction;
     }
     if (wanted.has('pretrained-aligned')) {
-      // per-position statistics on a part that may have moved: located first (lab/locate.ts)
+      // per-position statistics on a part that may have moved: located first (lab/locate.ts); the
+      // same channels, so the bank's reduction serves (the Gaussians subtract their own means)
       progress('fitting per-position Gaussians on pretrained features of the located part…');
       const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps, locate: true });
-      graphs['pretrained-aligned'] = gaussianGraph(extractor, shape, await fitStatistics(extractor, shape, () => pixels, { bank: false, gaussian: true }, { ...PRETRAINED.bank, onProgress: progress }));
+      graphs['pretrained-aligned'] = gaussianGraph(extractor, shape, await fitStatistics(extractor, shape, () => pixels, { bank: false, gaussian: true }, { ...PRETRAINED.bank, reduction, onProgress: progress }));
     }
   }
   let method: Method = requested === 'auto' ? 'aligned' : requested;
