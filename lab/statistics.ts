@@ -47,6 +47,8 @@ export interface BankOptions {
   /** the bank holds at most this share of its candidates (default an eighth) */
   maxShare?: number;
   onProgress?: (message: string) => void;
+  /** a reduction already fitted (on the same extractor's channels), so that its pass is not run again */
+  reduction?: Reduction;
 }
 
 export interface FittedStatistics {
@@ -67,30 +69,9 @@ export async function fitStatistics(extractor: FeatureExtractor, shape: Shape, f
   const dims = Math.min(options.dims ?? 64, extractor.channels);
   const { gw, gh } = gridOf(shape, extractor.stride);
   const positions = gw * gh;
-  const C = extractor.channels;
 
-  // 1. the reduction: channel statistics from patches of the first parts
-  const sample: Float32Array[] = [];
-  const perImage = 512;
-  let seen = 0;
-  const first = async function* () {
-    for await (const f of frames()) {
-      if (seen++ >= REDUCTION_FIT_IMAGES) return;
-      yield f;
-    }
-  };
-  await extract(extractor, shape, first(), (features) => {
-    for (let k = 0; k < perImage; k++) {
-      const p = Math.floor(random() * positions);
-      const v = new Float32Array(C);
-      for (let c = 0; c < C; c++) v[c] = features[c * positions + p];
-      sample.push(v);
-    }
-  });
-  const reduction = fitReduction(sample, dims, random, options.standardise ?? extractor.kind === 'handmade');
-  progress(`reduction fitted on ${sample.length} patches of ${Math.min(seen, REDUCTION_FIT_IMAGES)} parts`);
-
-  // 2. reduced features of every part: candidates for the bank, sums for the Gaussians
+  // 1. the reduction, unless given; 2. reduced features of every part: candidates for the bank, sums for the Gaussians
+  const reduction = options.reduction ?? (await fitReductionOn(extractor, shape, frames, dims, random, options.standardise ?? extractor.kind === 'handmade', progress));
   const session = await ort.InferenceSession.create(reducedGraph(extractor, shape, reduction), { graphOptimizationLevel: 'all' });
   const candidates: Float32Array[] = [];
   const candidatesPerImage = Math.max(64, Math.ceil((options.candidates ?? 60_000) / 160));
@@ -138,6 +119,33 @@ export async function fitStatistics(extractor: FeatureExtractor, shape: Shape, f
     fitted.bank = { memory: coreset(pool, dims, size), size };
   }
   return fitted;
+}
+
+/** The reduction's pass: channel statistics from patches of the first good parts (at most REDUCTION_FIT_IMAGES). */
+async function fitReductionOn(extractor: FeatureExtractor, shape: Shape, frames: Frames, dims: number, random: () => number, standardise: boolean, progress: (message: string) => void): Promise<Reduction> {
+  const { gw, gh } = gridOf(shape, extractor.stride);
+  const positions = gw * gh;
+  const C = extractor.channels;
+  const sample: Float32Array[] = [];
+  const perImage = 512;
+  let seen = 0;
+  const first = async function* () {
+    for await (const f of frames()) {
+      if (seen++ >= REDUCTION_FIT_IMAGES) return;
+      yield f;
+    }
+  };
+  await extract(extractor, shape, first(), (features) => {
+    for (let k = 0; k < perImage; k++) {
+      const p = Math.floor(random() * positions);
+      const v = new Float32Array(C);
+      for (let c = 0; c < C; c++) v[c] = features[c * positions + p];
+      sample.push(v);
+    }
+  });
+  const reduction = fitReduction(sample, dims, random, standardise);
+  progress(`reduction fitted on ${sample.length} patches of ${Math.min(seen, REDUCTION_FIT_IMAGES)} parts`);
+  return reduction;
 }
 
 function shuffleCap(items: Float32Array[], cap: number, random: () => number): Float32Array[] {

@@ -2,14 +2,16 @@
  * A quick sweep of the pretrained bank's settings on an MVTec-layout set, without `loupe fit`'s
  * method probing: the statistics are fitted once per setting on train/good and every test image is
  * scored, with the image score taken several ways: the model's own (the map's maximum inside its rim),
- * the mean of the map's top 1%, and the map's maximum leaving out 16, 24 or 32 pixels at the edge.
+ * the mean of the map's top 1%, the map's maximum leaving out 16, 24 or 32 pixels at the edge, and the
+ * first and the 24-pixel one minus the map's median (a per-image baseline).
  * SWEEP_DUMP=1 prints every score and where each good part's map peaks.
  * For choosing settings by measurement (docs/model.md); not used by Loupe itself.
  *
  *   npx tsx scripts/pretrained-sweep.ts --data DIR [--config JSON ...]
  *
  * A config: { "taps": ["s4a","s4","s8"], "stride": 8, "dims": 64, "bankSize": 4096, "maxShare": 0.125,
- *             "standardise": false, "pool": 3, "candidates": 60000, "train": 80 }
+ *             "standardise": false, "pool": 3, "candidates": 60000, "train": 80,
+ *             "upsample": 2, "augment": 8 }
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,7 +22,7 @@ import { TAPS } from '../lab/backbone.ts';
 import { readImage, testSamples, trainImages } from '../lab/dataset.ts';
 import { auroc } from '../lab/evaluate.ts';
 import { pretrained } from '../lab/extractor.ts';
-import { bankGraph, fitStatistics } from '../lab/statistics.ts';
+import { bankGraph, fitStatistics, gaussianGraph } from '../lab/statistics.ts';
 
 interface Config {
   taps?: (keyof typeof TAPS)[];
@@ -34,6 +36,36 @@ interface Config {
   train?: number;
   margin?: number;
   size?: number;
+  upsample?: number;
+  /** add each training part's mirror images and 90° turns (up to 8 copies of each) */
+  augment?: number;
+  /** centre and square each part first (lab/locate.ts) */
+  locate?: boolean;
+  /** per-position Gaussians (PaDiM) instead of the memory bank */
+  gaussian?: boolean;
+}
+
+/** The first `copies` of the eight flips and turns of a square uint8 HWC frame (the identity first). */
+export function turned(pixels: Uint8Array, size: number, copies: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let k = 0; k < Math.min(copies, 8); k++) {
+    const t = new Uint8Array(pixels.length);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        let [u, v] = [x, y];
+        if (k & 1) u = size - 1 - u;
+        if (k & 2) v = size - 1 - v;
+        if (k & 4) [u, v] = [v, u];
+        const from = (v * size + u) * 3;
+        const to = (y * size + x) * 3;
+        t[to] = pixels[from];
+        t[to + 1] = pixels[from + 1];
+        t[to + 2] = pixels[from + 2];
+      }
+    }
+    out.push(t);
+  }
+  return out;
 }
 
 export async function sweep(data: string, config: Config): Promise<Record<string, number | string>> {
@@ -42,13 +74,14 @@ export async function sweep(data: string, config: Config): Promise<Record<string
   const shape = { width: size, height: size };
   const files = (await trainImages(data)).slice(0, config.train ?? 80);
   const pixels: Uint8Array[] = [];
-  for (const f of files) pixels.push(await framePixels(await readImage(f), input));
-  const extractor = pretrained({ stride: config.stride ?? 8, taps: (config.taps ?? ['s4a', 's4', 's8']).map((t) => TAPS[t]), pool: config.pool ?? 3, margin: config.margin });
+  for (const f of files) pixels.push(...turned(await framePixels(await readImage(f), input), size, config.augment ?? 1));
+  const extractor = pretrained({ stride: config.stride ?? 8, taps: (config.taps ?? ['s4a', 's4', 's8']).map((t) => TAPS[t]), pool: config.pool ?? 3, margin: config.margin, upsample: config.upsample, locate: config.locate });
   const started = performance.now();
-  const fitted = await fitStatistics(extractor, shape, () => pixels, { bank: true, gaussian: false }, { dims: config.dims ?? 64, bankSize: config.bankSize ?? 4096, candidates: config.candidates ?? 60_000, maxShare: config.maxShare, standardise: config.standardise });
+  const fitted = await fitStatistics(extractor, shape, () => pixels, { bank: !config.gaussian, gaussian: !!config.gaussian }, { dims: config.dims ?? 64, bankSize: config.bankSize ?? 4096, candidates: config.candidates ?? 60_000, maxShare: config.maxShare, standardise: config.standardise });
   const fitSeconds = (performance.now() - started) / 1000;
-  const session = await ort.InferenceSession.create(bankGraph(extractor, shape, fitted));
-  const good: number[][] = [[], [], [], [], []];
+  const session = await ort.InferenceSession.create(config.gaussian ? gaussianGraph(extractor, shape, fitted) : bankGraph(extractor, shape, fitted));
+  const SCORES = 7;
+  const good: number[][] = Array.from({ length: SCORES }, () => []);
   const bad = new Map<string, number[][]>();
   let ms = 0;
   for (const sample of await testSamples(data)) {
@@ -71,14 +104,16 @@ export async function sweep(data: string, config: Config): Promise<Record<string
       for (let y = rim; y < size - rim; y++) for (let x = rim; x < size - rim; x++) m = Math.max(m, raw[y * size + x]);
       return m;
     };
-    const scores = [out.score.data[0] as number, top / k, inner(16), inner(24), inner(32)];
-    const target = sample.defect === null ? good : (bad.get(sample.defect) ?? bad.set(sample.defect, [[], [], [], [], []]).get(sample.defect)!);
+    const median = map[map.length >> 1];
+    // per-image baseline: the score above the image's own typical patch distance
+    const scores = [out.score.data[0] as number, top / k, inner(16), inner(24), inner(32), (out.score.data[0] as number) - median, inner(24) - median];
+    const target = sample.defect === null ? good : (bad.get(sample.defect) ?? bad.set(sample.defect, Array.from({ length: SCORES }, () => [])).get(sample.defect)!);
     scores.forEach((s, i) => target[i].push(s));
   }
   await session.release();
-  const allBad = [0, 1, 2, 3, 4].map((i) => [...bad.values()].flatMap((b) => b[i]));
+  const allBad = good.map((_, i) => i).map((i) => [...bad.values()].flatMap((b) => b[i]));
   const r = (x: number) => Math.round(x * 1000) / 1000;
-  const result: Record<string, number | string> = { data: path.basename(data), bank: fitted.bank!.size, fitS: r(fitSeconds), ms: r(ms / (good[0].length + allBad[0].length)), max: r(auroc(good[0], allBad[0])), top1: r(auroc(good[1], allBad[1])), rim16: r(auroc(good[2], allBad[2])), rim24: r(auroc(good[3], allBad[3])), rim32: r(auroc(good[4], allBad[4])) };
+  const result: Record<string, number | string> = { data: path.basename(data), bank: fitted.bank?.size ?? 0, fitS: r(fitSeconds), ms: r(ms / (good[0].length + allBad[0].length)), max: r(auroc(good[0], allBad[0])), top1: r(auroc(good[1], allBad[1])), rim16: r(auroc(good[2], allBad[2])), rim24: r(auroc(good[3], allBad[3])), rim32: r(auroc(good[4], allBad[4])), base: r(auroc(good[5], allBad[5])), base24: r(auroc(good[6], allBad[6])) };
   if (process.env.SWEEP_DUMP) console.error(JSON.stringify({ good: good[0].map(r), bad: [...bad].map(([d, b]) => [d, b[0].map(r)]) }));
   for (const [defect, b] of bad) result[defect] = b.map((scores, i) => r(auroc(good[i], scores))).join('/');
   return result;
