@@ -20,6 +20,33 @@ const Suggestion = Type.Object(
   { category: Type.String(), confidence: Type.Number({ minimum: 0, maximum: 1, description: "the winning share of the nearest labelled parts' vote" }) },
   { additionalProperties: false, description: 'the defect category suggested from the categories people gave similar parts; a suggestion, not a decision' },
 );
+/**
+ * Optional in v1: where a person marked the defect on the part's image, in normalised image
+ * coordinates (0..1 from the left and top edge), so it means the same at any image size. Boxes and
+ * brush strokes; bounded so a marked decision stays a small MQTT message. Rasterised to an MVTec
+ * `ground_truth` mask by `loupe export` (lab/region-mask.ts).
+ */
+const Unit = Type.Number({ minimum: 0, maximum: 1 });
+export const RegionSchema = Type.Object(
+  {
+    boxes: Type.Optional(
+      Type.Array(Type.Object({ x: Unit, y: Unit, w: Unit, h: Unit }, { additionalProperties: false, description: 'a box: its top-left corner, width and height' }), { minItems: 1, maxItems: 16 }),
+    ),
+    strokes: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            r: Type.Number({ exclusiveMinimum: 0, maximum: 0.5, description: "the brush radius, as a share of the image's shorter side" }),
+            points: Type.Array(Type.Array(Unit, { minItems: 2, maxItems: 2 }), { minItems: 1, maxItems: 256, description: 'the path of the brush, [x, y] each' }),
+          },
+          { additionalProperties: false, description: 'a brush stroke: everything within r of its path' },
+        ),
+        { minItems: 1, maxItems: 16 },
+      ),
+    ),
+  },
+  { additionalProperties: false, minProperties: 1, description: 'where the defect is, marked by the person who rejected the part (normalised image coordinates); only with reject' },
+);
 const ModelRef = Type.Object({ id: Type.String(), version: Type.String() }, { additionalProperties: false });
 /** Optional in v1 (an older reader or sender is unaffected): a trigger's or decision's id, echoed in what answers it. */
 const RequestId = Type.String({ minLength: 1, maxLength: 128, description: "the caller's id for this request; the station echoes it in the ack, result, verdict or error that answers it" });
@@ -65,6 +92,7 @@ export const DecisionSchema = Type.Object(
     note: Type.Optional(Type.String({ maxLength: 1000 })),
     user: Type.String({ minLength: 1, maxLength: 64, description: 'who decided' }),
     requestId: Type.Optional(RequestId),
+    region: Type.Optional(RegionSchema),
     correction: Type.Optional(
       Type.Boolean({ description: 'true: this decision replaces the one already taken on the part (by a person or by timeout); the station answers with a verdict carrying `corrects`' }),
     ),
@@ -289,6 +317,7 @@ export const DecisionEventSchema = Type.Object({
   decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
   category: Type.Optional(Type.String()),
   note: Type.Optional(Type.String()),
+  region: Type.Optional(RegionSchema),
   correction: Type.Optional(Type.Boolean({ description: 'replaces the decision already taken on the part' })),
 });
 export const VerdictEventSchema = Type.Object({
@@ -357,6 +386,7 @@ export const LogSchema = Type.Object(
 export type Trigger = Static<typeof TriggerSchema>;
 export type Claim = Static<typeof ClaimSchema>;
 export type Decision = Static<typeof DecisionSchema>;
+export type Region = Static<typeof RegionSchema>;
 export type Result = Static<typeof ResultSchema>;
 export type Review = Static<typeof ReviewSchema>;
 export type VerdictMessage = Static<typeof VerdictSchema>;

@@ -8,6 +8,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import websocket from '@fastify/websocket';
 import { Type } from '@sinclair/typebox';
 import { PART_ID_PATTERN } from '../../contract/topics.ts';
+import { RegionSchema, type Region } from '../../contract/payloads.ts';
+import { regionRefusal } from '../../contract/region.ts';
 import { DecisionNotSent, type LineFeed } from './feed.ts';
 import { evidenceRoutes } from '../../edge/src/evidence/routes.ts';
 import type { ClaimBook, Claim } from './claims.ts';
@@ -48,7 +50,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
 
   app.get('/', asset('index.html'));
   // The technician screen's modules (dashboard/web/state.js lists what each holds).
-  for (const file of ['app.js', 'state.js', 'session.js', 'feed.js', 'queue.js', 'part.js', 'viewer.js', 'desk.js', 'keys.js', 'drift.js', 'dom.js', 'icons.js']) app.get(`/${file}`, asset(file));
+  for (const file of ['app.js', 'state.js', 'session.js', 'feed.js', 'queue.js', 'part.js', 'viewer.js', 'desk.js', 'keys.js', 'drift.js', 'dom.js', 'icons.js', 'mark.js']) app.get(`/${file}`, asset(file));
   app.get('/words.js', wordsAsset());
   app.get('/people', { config: { access: 'admin' } }, asset('people.html'));
   app.get('/people.js', { config: { access: 'admin' } }, asset('people.js'));
@@ -109,10 +111,11 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
       decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
       category: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
       note: Type.Optional(Type.String({ maxLength: 1000 })),
+      region: Type.Optional(RegionSchema), // marking where: the defect's region, with reject only (the station refuses it on accept)
     },
     { additionalProperties: false },
   );
-  type DecisionBody = { decision: 'accept' | 'reject'; category?: string; note?: string };
+  type DecisionBody = { decision: 'accept' | 'reject'; category?: string; note?: string; region?: Region };
   const brokerDown = { error: 'broker_unreachable', message: 'the dashboard has lost the MQTT broker: your decision was NOT sent; try again when the stations show online' };
 
   // A correction of a part already decided: by the person who decided it within CORRECTION_MINUTES, or
@@ -149,6 +152,8 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
       const user = (request.person as Session).name;
       const review = feed.reviews.get(key);
       if (!review) return reply.code(404).send(unknownPart(request.params));
+      const badRegion = regionRefusal({ partId, ...request.body }); // marking where
+      if (badRegion) return reply.code(400).send({ error: 'invalid_region', message: badRegion });
       if (request.body.category !== undefined && !review.categories.includes(request.body.category)) {
         return reply.code(400).send({ error: 'invalid_category', message: `category "${request.body.category}" is not one of ${review.categories.join(', ')}` });
       }

@@ -7,7 +7,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Result } from '../../../contract/payloads.ts';
+import type { Region, Result } from '../../../contract/payloads.ts';
 import { apply, partKey, resultEvent, worthKeeping, type Entry, type LogEvent } from './entry.ts';
 import type { OpinionFact } from '../review/second.ts';
 import { countsDocument, countsFile, dayOf, days, hourOf, hoursOf, partsFile, readCounts, readEvents, type Problem } from './partition.ts';
@@ -126,7 +126,7 @@ export class DefectLog {
     });
   }
 
-  decision(line: string, station: string, decision: { partId: string; user: string; decision: 'accept' | 'reject'; category?: string; note?: string; correction?: boolean }, at: string): void {
+  decision(line: string, station: string, decision: { partId: string; user: string; decision: 'accept' | 'reject'; category?: string; note?: string; region?: Region; correction?: boolean }, at: string): void {
     if (!this.entries.has(partKey(line, station, decision.partId))) return;
     const { partId, user } = decision;
     this.record({
@@ -139,6 +139,7 @@ export class DefectLog {
       decision: decision.decision,
       ...(decision.category ? { category: decision.category } : {}),
       ...(decision.note ? { note: decision.note } : {}),
+      ...(decision.region && decision.decision === 'reject' ? { region: decision.region } : {}),
       ...(decision.correction ? { correction: true } : {}),
     });
   }

@@ -13,6 +13,7 @@ import {
   LogFinalVerdictSchema,
   LogScored,
   PartEventSchema,
+  RegionSchema,
   ResultEventSchema,
   VerdictEventSchema,
   type Result,
@@ -46,7 +47,7 @@ export const EntrySchema = Type.Object(
     image: Evidence,
     heatmap: Evidence,
     claimedBy: Type.Union([Type.String(), Type.Null()], { description: 'the last person who claimed the review' }),
-    decision: Type.Union([Type.Object({ user: Type.String(), decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]), category: Type.Optional(Type.String()), note: Type.Optional(Type.String()), at: Time }), Type.Null()]),
+    decision: Type.Union([Type.Object({ user: Type.String(), decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]), category: Type.Optional(Type.String()), note: Type.Optional(Type.String()), region: Type.Optional(RegionSchema), at: Time }), Type.Null()]),
     final: Type.Union([Type.Object({ verdict: FinalVerdictSchema, decidedBy: DecidedBySchema, user: Type.Optional(Type.String()), category: Type.Optional(Type.String()), suggestedCategory: Type.Optional(Type.String()), at: Time }), Type.Null()], { description: 'null while the review is open' }),
   },
   { $id: 'LogEntry', description: 'a part that was not a plain auto-pass' },
@@ -117,7 +118,7 @@ export function apply(entries: Map<string, Entry>, event: LogEvent): Entry | nul
       entry.claimedBy = event.user;
       break;
     case 'decision':
-      entry.decision = { user: event.user, decision: event.decision, at: event.at, ...(event.category ? { category: event.category } : {}), ...(event.note ? { note: event.note } : {}) };
+      entry.decision = { user: event.user, decision: event.decision, at: event.at, ...(event.category ? { category: event.category } : {}), ...(event.note ? { note: event.note } : {}), ...(event.region ? { region: event.region } : {}) };
       break;
     case 'verdict':
       entry.final = { verdict: event.verdict, decidedBy: event.decidedBy, at: event.at, ...(event.user ? { user: event.user } : {}), ...(event.category ? { category: event.category } : {}), ...(event.suggestedCategory ? { suggestedCategory: event.suggestedCategory } : {}) };

@@ -4,7 +4,7 @@
  * directly: one decision per part, the same decision twice is harmless, a conflicting one is refused
  * unless it says it is a correction, which replaces the decision and keeps what it replaced.
  */
-import type { Reason, Result, Review } from '../../../contract/payloads.ts';
+import type { Reason, Region, Result, Review } from '../../../contract/payloads.ts';
 
 export type FinalVerdict = 'pass' | 'reject' | 'hold';
 
@@ -28,6 +28,8 @@ export interface Closing {
   user?: string;
   category?: string;
   note?: string;
+  /** where the person marked the defect (a reject only); kept with the decision, exported as its mask */
+  region?: Region;
   at: number;
   result?: Result;
   /** on a correction: the closing it replaced */
@@ -47,6 +49,7 @@ export interface HumanDecision {
   user: string;
   category?: string;
   note?: string;
+  region?: Region;
   /** replaces the decision already taken on the part */
   correction?: boolean;
 }
@@ -98,6 +101,7 @@ export class ReviewBook {
         const closing: Closing = { partId: decision.partId, score: done.score, verdict, decidedBy: 'human', user: decision.user, at: now, ...(done.result ? { result: done.result } : {}) };
         if (decision.category !== undefined) closing.category = decision.category;
         if (decision.note !== undefined) closing.note = decision.note;
+        if (decision.region !== undefined && verdict === 'reject') closing.region = decision.region;
         closing.corrects = { verdict: was, decidedBy, at, ...(user !== undefined ? { user } : {}), ...(category !== undefined ? { category } : {}) };
         this.remember(closing);
         return { kind: 'corrected', closing, previous: done };
@@ -110,6 +114,7 @@ export class ReviewBook {
     const closing: Closing = { partId: decision.partId, score: review.score, verdict, decidedBy: 'human', user: decision.user, at: now, ...(review.result ? { result: review.result } : {}) };
     if (decision.category !== undefined) closing.category = decision.category;
     if (decision.note !== undefined) closing.note = decision.note;
+    if (decision.region !== undefined && verdict === 'reject') closing.region = decision.region;
     this.remember(closing);
     return { kind: 'decided', closing, review };
   }

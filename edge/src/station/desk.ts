@@ -5,6 +5,7 @@
  * until space is back. The rules of one decision per part live in the pure ReviewBook (review/book.ts).
  */
 import type { Decision, Result, Review } from '../../../contract/payloads.ts';
+import { regionRefusal } from '../../../contract/region.ts';
 import { ReviewBook, type Closing, type OpenReview } from '../review/book.ts';
 import type { Suggestion } from '../review/suggest.ts';
 import { StorageFull } from '../storage/health.ts';
@@ -82,6 +83,8 @@ export class ReviewDesk {
     if (decision.category !== undefined && !config.defectCategories.includes(decision.category)) {
       return refuse('invalid_payload', `part ${decision.partId}: category "${decision.category}" is not one of ${config.defectCategories.join(', ')}`);
     }
+    const badRegion = regionRefusal(decision); // marking where: a region goes with reject only
+    if (badRegion) return refuse('invalid_payload', badRegion);
     const outcome = this.book.decide(decision, Date.now());
     switch (outcome.kind) {
       case 'decided': {
