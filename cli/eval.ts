@@ -24,7 +24,7 @@ export default async function evalCommand(argv: string[]): Promise<number> {
   }
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
   console.log(`image AUROC              ${e.imageAuroc.toFixed(4)}`);
-  console.log(`pixel AUROC              ${e.pixelAuroc === null ? `n/a (${e.pixelNote ?? 'the model gives no anomaly map'})` : e.pixelAuroc.toFixed(4)}`);
+  console.log(`pixel AUROC              ${e.pixelAuroc === null ? `n/a (${e.pixelNote ?? 'the model gives no anomaly map'})` : `${e.pixelAuroc.toFixed(4)}${e.pixelNote ? ` (${e.pixelNote})` : ''}`}`);
   for (const [defect, value] of Object.entries(e.perDefect)) console.log(`  ${defect.padEnd(22)} ${value.toFixed(4)}`);
   console.log(`auto-pass at zero escape ${pct(e.autoPassAtZeroEscape)} of good parts`);
   const t = e.atThresholds;

@@ -10,7 +10,7 @@ import { readImage, testSamples } from './dataset.ts';
 export interface Evaluation {
   imageAuroc: number;
   pixelAuroc: number | null;
-  /** why the pixel score is left out, when it is */
+  /** why the pixel score is left out, or over which images when some defective ones have no mask */
   pixelNote?: string;
   /** what the model's proposed thresholds (its manifest) do to the test set */
   atThresholds: { thresholds: { passBelow: number; rejectAbove: number }; pass: number; review: number; reject: number; defectsPassed: number; goodRejected: number };
@@ -24,8 +24,12 @@ export interface Evaluation {
 export async function evaluate(modelDir: string, categoryDir: string): Promise<Evaluation> {
   const model = await loadModel(modelDir);
   const samples = await testSamples(categoryDir);
-  // The pixel score needs a mask for every defective image; without them it is left out, not guessed.
-  const masked = samples.every((sample) => sample.defect === null || sample.mask !== null);
+  // The pixel score needs the truth of every pixel it counts: good images (no defect anywhere) and
+  // defective images with a mask. A defective image without one (an exported reject nobody marked) is
+  // left out of it, not counted as defect-free; with no mask at all, the pixel score is left out, not guessed.
+  const defective = samples.filter((sample) => sample.defect !== null).length;
+  const withMask = samples.filter((sample) => sample.mask !== null).length;
+  const masked = withMask > 0;
   const scores: { score: number; defect: string | null }[] = [];
   const pixels = new PixelRoc();
   let inferMs = 0;
@@ -35,7 +39,7 @@ export async function evaluate(modelDir: string, categoryDir: string): Promise<E
     inferMs += inspection.inferMs;
     decodeMs += inspection.decodeMs;
     scores.push({ score: inspection.score, defect: sample.defect });
-    if (masked && inspection.mapWidth > 1) {
+    if (masked && inspection.mapWidth > 1 && (sample.defect === null || sample.mask !== null)) {
       const truth = sample.mask ? await sharp(await readImage(sample.mask)).greyscale().resize(inspection.mapWidth, inspection.mapHeight, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer() : null;
       pixels.add(inspection.map, truth);
     }
@@ -56,7 +60,11 @@ export async function evaluate(modelDir: string, categoryDir: string): Promise<E
   return {
     imageAuroc: auroc(good, bad),
     pixelAuroc: masked ? pixels.auroc() : null,
-    ...(masked ? {} : { pixelNote: 'no ground_truth masks for the defective images: pixel AUROC left out, image scores only' }),
+    ...(!masked
+      ? { pixelNote: 'no ground_truth masks for the defective images: pixel AUROC left out, image scores only' }
+      : withMask < defective
+        ? { pixelNote: `pixel AUROC over the ${withMask} of ${defective} defective images that have a ground_truth mask, and the good ones` }
+        : {}),
     atThresholds: {
       thresholds: { passBelow: thresholds.passBelow, rejectAbove: thresholds.rejectAbove },
       pass: count('pass'),
