@@ -5,6 +5,8 @@
 // part after their own decision); keys and buttons wait a short guard after a part is shown; a
 // decision waits `undoSeconds` on screen (U undoes it) before it is sent; once sent, U offers a
 // correction, which the station publishes as a corrected verdict.
+import { $ } from './dom.js';
+import { attachMarking } from './mark.js';
 import { renderPart, renderSimilar, renderUndo } from './part.js';
 import { firstOpen, markSelected, renderQueue } from './queue.js';
 import { api, notice } from './session.js';
@@ -13,6 +15,9 @@ import { heldByOther, partUrl, reviewUrl, said, shown, state, unreachable } from
 /** @typedef {import('./state.js').Body} Body */
 /** @typedef {import('./state.js').Pending} Pending */
 /** @typedef {{ holder?: string, expiresAt?: string, message?: string }} Answer */
+
+/** Marking where (mark.js): the defect's region on the picture, sent with Reject; D, B, X and its buttons. */
+const marking = attachMarking($('part-image', HTMLImageElement), $('mark-controls'));
 
 /** Draws the queue, the part shown and the undo bar. */
 export function render() {
@@ -44,6 +49,7 @@ export async function openPart(/** @type {string | null} */ key) {
   state.held = null;
   state.category = null;
   state.view = { scale: 1, x: 0, y: 0 };
+  marking.reset(); // marking where: a new part starts unmarked
   armGuard();
   markSelected(key);
   renderPart(true);
@@ -123,6 +129,8 @@ export function decide(/** @type {'accept' | 'reject'} */ decision) {
   sendPending(); // only the last decision waits: the one before goes now
   /** @type {Body} */
   const body = { decision, ...(decision === 'reject' && state.category ? { category: state.category } : {}) };
+  const region = decision === 'reject' ? marking.region() : null; // marking where
+  if (region) body.region = region;
   state.sent.add(key);
   const wait = state.screen.undoSeconds * 1000;
   /** @type {Pending} */
@@ -174,6 +182,7 @@ export function undo() {
     state.sent.delete(p.key);
     notice(`Undone: ${p.review.partId} is back, and nothing was sent.`, 'ok');
     openPart(p.key);
+    marking.reset(p.body.region); // marking where: the marks come back with the part
     render();
     return;
   }

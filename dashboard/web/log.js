@@ -3,12 +3,13 @@
 // @ts-check
 import { $, el, fmt, when } from './dom.js';
 import { reasonWords, VERDICT_WORDS, DECIDED_BY_WORDS } from './words.js';
+import { regionWords, showRegion } from './mark.js'; // marking where: the region a person marked
 
 /** @typedef {import('../../contract/payloads.ts').PartEvent} PartEvent */
 /** @typedef {import('./state.js').Me} Me */
 // The log API's answers, as this page reads them (edge/src/log/entry.ts EntrySchema, analytics.ts AnalyticsSchema).
 /** @typedef {{ verdict: 'pass' | 'reject' | 'hold', decidedBy: 'model' | 'human' | 'timeout', user?: string, category?: string }} Final */
-/** @typedef {{ line: string, station: string, partId: string, at: string, modelVerdict: 'pass' | 'reject' | 'review', score: number | null, thresholds: { passBelow: number, rejectAbove: number }, model: { id: string, version: string }, reasons: string[], detail?: string, image: { expired: boolean } | null, imageUrl: string | null, heatmapUrl: string | null, claimedBy: string | null, decision: { user: string, category?: string } | null, final: Final | null, timeline: PartEvent[] }} Entry */
+/** @typedef {{ line: string, station: string, partId: string, at: string, modelVerdict: 'pass' | 'reject' | 'review', score: number | null, thresholds: { passBelow: number, rejectAbove: number }, model: { id: string, version: string }, reasons: string[], detail?: string, image: { expired: boolean } | null, imageUrl: string | null, heatmapUrl: string | null, claimedBy: string | null, decision: { user: string, category?: string, region?: import('../../contract/payloads.ts').Region } | null, final: Final | null, timeline: PartEvent[] }} Entry */
 /** @typedef {{ items: Entry[], total: number, nextOffset: number | null }} LogPage */
 /** @typedef {{ inspected: number, yield: number | null, reviewRate: number | null, overrideRate: number | null, humanDecisions: number }} Stats */
 /** @typedef {Stats & { start: string }} Hour */
@@ -184,6 +185,7 @@ async function openPart(key) {
   $('detail-image').onerror = () => { $('detail-image').hidden = true; $('detail-meta').append(el('div', {}, 'the kept frame cannot be shown: it is not a readable image')); };
   if (entry.imageUrl) $('detail-image', HTMLImageElement).src = entry.imageUrl;
   if (entry.heatmapUrl) $('detail-map', HTMLImageElement).src = entry.heatmapUrl;
+  showRegion($('detail-image', HTMLImageElement), entry.decision?.region); // marking where
   if (!entry.imageUrl) $('detail-meta').append(el('div', {}, entry.image?.expired ? 'image deleted by retention' : 'no image kept'));
   $('timeline').replaceChildren(...entry.timeline.map((event) => el('li', { dataset: { kind: event.kind } }, el('time', {}, when(event.at, true)), ' ', describe(event))));
   $('detail').hidden = false;
@@ -194,7 +196,7 @@ function describe(e) {
   switch (e.kind) {
     case 'result': return `model: ${e.verdict} (score ${fmt(e.score)}; ${e.reasons.map(reasonWords).join('; ') || 'no reason'})`;
     case 'claim': return `${e.user} opened it`;
-    case 'decision': return `${e.user} ${e.correction ? 'corrected the decision to' : 'decided'} ${e.decision}${e.category ? ` (${e.category})` : ''}${e.note ? `: “${e.note}”` : ''}`;
+    case 'decision': return `${e.user} ${e.correction ? 'corrected the decision to' : 'decided'} ${e.decision}${e.category ? ` (${e.category})` : ''}${e.region ? `, marked where: ${regionWords(e.region)}` : ''}${e.note ? `: “${e.note}”` : ''}`;
     case 'verdict': return `${e.corrects ? `corrected final (was ${e.corrects.verdict} by ${e.corrects.user ?? e.corrects.decidedBy})` : 'final'}: ${e.verdict}, decided by ${e.decidedBy}${e.user ? ` (${e.user})` : ''}`;
     case 'expired': return 'image deleted by retention';
     case 'opinion': return `${e.user} gave a second opinion, blind: ${e.decision}${e.category ? ` (${e.category})` : ''} — ${e.agrees ? 'agrees' : 'disagrees; a manager settles it'}`;

@@ -2,14 +2,15 @@
 // The technician screen's state, held in one object every module of the screen reads and changes,
 // and the small questions asked of it (which part, who holds it, can decisions reach the station).
 // The modules: feed.js (the live feed), queue.js (the list of parts), part.js (the part shown),
-// viewer.js (its picture), desk.js (opening, claiming, deciding), keys.js (keys and buttons).
+// viewer.js (its picture), desk.js (opening, claiming, deciding), keys.js (keys and buttons),
+// mark.js (marking where the defect is, on the picture).
 
 /** @typedef {import('../../contract/payloads.ts').Review} Review */
 /** @typedef {import('../../contract/payloads.ts').Result} Result */
 /** @typedef {import('../../contract/payloads.ts').Status} Status */
 /** @typedef {import('../../contract/feed.ts').FeedClaim} FeedClaim */
 /** @typedef {{ name: string, role: 'technician' | 'manager' | 'admin', csrf: string }} Me */
-/** @typedef {{ decision: 'accept' | 'reject', category?: string }} Body */
+/** @typedef {{ decision: 'accept' | 'reject', category?: string, region?: import('../../contract/payloads.ts').Region }} Body */
 /** @typedef {{ key: string, review: Review, body: Body, timer: number, sendAt: number }} Pending */
 /** @typedef {{ key: string, review: Review, body: Body, at: number }} Sent */
 /** @typedef {{ holder: string, expiresAt: string }} Holder */
