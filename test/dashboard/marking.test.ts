@@ -12,7 +12,9 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Decision, ErrorMessage, Region, Review, VerdictMessage } from '../../contract/payloads.ts';
+import type { Decision, ErrorMessage, LogMessage, Region, Review, VerdictMessage } from '../../contract/payloads.ts';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { chromiumPath, launchChromium, loggedIn, screenshot } from '../support/browser.ts';
 import { Collector } from '../support/collector.ts';
 import { repoRoot, runLoupe, startLoupe, writeConfig, type LoupeProcess } from '../support/loupe.ts';
@@ -114,8 +116,9 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
     await openPart(page, boxed);
     await page.keyboard.press('D'); // marking on; the box is the first tool
     await expect.poll(() => page.textContent('#mark-toggle')).toContain('marking');
-    const from = await onScreen(page, 0.25, 0.3);
-    const to = await onScreen(page, 0.55, 0.7);
+    // around the scratch of this generated part
+    const from = await onScreen(page, 0.33, 0.12); // below the view controls, which lie over the top of the picture
+    const to = await onScreen(page, 0.53, 0.46);
     await page.mouse.move(from.x, from.y);
     await page.mouse.down();
     await page.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2, { steps: 3 });
@@ -130,10 +133,10 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
     expect(decision).toMatchObject({ verdict: 'reject', user: 'mia', category: 'scratch' });
     expect(decision.region?.strokes).toBeUndefined();
     const [box] = decision.region?.boxes ?? [];
-    expect(box.x).toBeCloseTo(0.25, 1);
-    expect(box.y).toBeCloseTo(0.3, 1);
-    expect(box.w).toBeCloseTo(0.3, 1);
-    expect(box.h).toBeCloseTo(0.4, 1);
+    expect(box.x).toBeCloseTo(0.33, 1);
+    expect(box.y).toBeCloseTo(0.12, 1);
+    expect(box.w).toBeCloseTo(0.2, 1);
+    expect(box.h).toBeCloseTo(0.34, 1);
     await context.close();
   });
 
@@ -205,6 +208,14 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
     const decision: Decision = { schema: 'loupe/decision@1', partId: marked, decision: 'reject', user: 'plc-person', category: 'scratch', region };
     await plc.client.publishAsync(`loupe/${LINE}/${STATION}/decision`, JSON.stringify(decision), { qos: 1 });
     expect((await stored(marked)).region).toEqual(region);
+    // the decision sent and the log event published both match the published schema files
+    const ajv = new Ajv2020({ strict: false });
+    (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+    const schemaFile = async (name: string) => JSON.parse(await readFile(path.join(repoRoot, 'contract', 'schemas', `${name}.v1.json`), 'utf8')) as object;
+    expect(ajv.validate(await schemaFile('decision'), decision), JSON.stringify(ajv.errors)).toBe(true);
+    const logged = await plc.waitFor('the marked decision in the log', () => plc.json<LogMessage>('/log').find((m) => m.event.kind === 'decision' && m.event.partId === marked));
+    expect(logged.event).toMatchObject({ region });
+    expect(ajv.validate(await schemaFile('log'), logged), JSON.stringify(ajv.errors)).toBe(true);
     const accepted = await inject('MQTT');
     await plc.client.publishAsync(`loupe/${LINE}/${STATION}/decision`, JSON.stringify({ ...decision, partId: accepted, decision: 'accept', category: undefined }), { qos: 1 });
     const refused = await plc.waitFor('the refusal', () => plc.json<ErrorMessage>('/error').find((e) => e.partId === accepted));
@@ -241,9 +252,9 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
     const { data, info } = await sharp(mask).greyscale().raw().toBuffer({ resolveWithObject: true });
     expect([info.width, info.height]).toEqual([image.width, image.height]);
     const at = (x: number, y: number) => data[Math.floor(y * info.height) * info.width + Math.floor(x * info.width)];
-    expect(at(0.4, 0.5)).toBe(255);
+    expect(at(0.43, 0.26)).toBe(255);
     expect(at(0.1, 0.1)).toBe(0);
-    expect(at(0.8, 0.5)).toBe(0);
+    expect(at(0.43, 0.6)).toBe(0);
     const evaluated = await runLoupe(['eval', '--model', path.join(repoRoot, 'models', 'default'), '--data', out, '--json']);
     expect(evaluated.code, evaluated.stderr).toBe(0);
     const e = JSON.parse(evaluated.stdout) as { pixelAuroc: number | null; pixelNote?: string };
