@@ -33,7 +33,9 @@ describe('decisions become data', () => {
     const exported = path.join(dir, 'export');
     const exportRun = await runLoupe(['export', '--config', file, '--out', exported]);
     expect(exportRun.code, exportRun.stderr).toBe(0);
-    expect((await readdir(path.join(exported, 'train', 'good'))).sort()).toEqual(['G-0.png', 'G-1.png', 'G-2.png', 'G-3.png']);
+    // one accepted part in five (the 2nd, 7th, …) is held out as test/good, so the set can be evaluated
+    expect((await readdir(path.join(exported, 'train', 'good'))).sort()).toEqual(['G-0.png', 'G-2.png', 'G-3.png']);
+    expect(await readdir(path.join(exported, 'test', 'good'))).toEqual(['G-1.png']);
     expect(await readdir(path.join(exported, 'test', 'crack'))).toEqual(['D-1.png']);
 
     const refitted = path.join(dir, 'model-v2');
