@@ -30,6 +30,7 @@ import { People } from '../dashboard/src/people.ts';
 import { cookieSecret, ensureFirstAdmin, installAuth } from '../dashboard/src/auth.ts';
 import { reviewApi } from '../edge/src/review/api.ts';
 import { PartMemory } from '../edge/src/parts/memory.ts';
+import { StationStore } from '../edge/src/store/store.ts';
 import { StorageFull, StorageHealth } from '../edge/src/storage/health.ts';
 import { onDamage } from '../edge/src/storage/damaged.ts';
 import { createLogger } from './log.ts';
@@ -140,11 +141,15 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         const credentials = broker ? await broker.internalUser(stationConfig.id, 'station', [stationConfig.id]) : {};
         const storage = new StorageHealth(path.resolve(config.dataDir), 1000, (level, detail) => stationLog[level]({ component: 'storage' }, detail));
         stoppers.push(() => storage.close());
-        const link = new StationLink({ ...brokerOptions, ...credentials, clientId, maxFrameBytes }, address, path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id), stationLog, storage);
+        // One store per station (edge/src/store/): the outbox's older files are migrated into it too.
         const stateDir = path.resolve(config.dataDir, 'reviews', config.line, stationConfig.id);
-        const reviews = new FileReviewStore(stateDir);
+        const outboxDir = path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id);
+        const store = StationStore.at(stateDir, { storage, legacyDirs: [outboxDir] });
+        stoppers.push(() => store.close());
+        const link = new StationLink({ ...brokerOptions, ...credentials, clientId, maxFrameBytes }, address, outboxDir, stationLog, storage, store);
+        const reviews = new FileReviewStore(stateDir, store);
         stoppers.push(() => reviews.close());
-        const parts = new PartMemory(stateDir, stationConfig.answers);
+        const parts = new PartMemory(store, stationConfig.answers);
         const equipped = equipment(stationConfig, stationLog, metrics, views); // camera, quality gate (edge/src/cameras/)
         const { folder, synthetic } = stationConfig.ingest;
         // The synthetic camera sends its parts to the station and answers its triggers: built first, started last.
@@ -161,6 +166,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
           model,
           link,
           imageDir: path.resolve(config.dataDir, 'images', config.line, stationConfig.id),
+          store,
           reviews,
           thresholds: new ThresholdHistory(stateDir),
           parts,

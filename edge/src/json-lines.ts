@@ -1,6 +1,8 @@
 /** Files of one JSON value a line, as the station's journals keep them. */
-import { appendFileSync, closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { isNoSpace, StorageFull } from './storage/health.ts';
+import { StationStore } from './store/store.ts';
 import { damagedKept, damagedMoved } from './storage/damaged.ts';
 
 /**
@@ -46,27 +48,38 @@ function isObject(value: unknown): boolean {
 }
 
 /**
- * Appends lines of advice and statistics (suggestions, second opinions), never a part's answer: the
- * first append ends a line a crash cut short; on a full disk the line is not kept (the caller keeps
- * it in memory until the next restart) and the station goes on. Answers whether the line was kept.
+ * Lines of advice and statistics (suggestions, second opinions), never a part's answer, kept in the
+ * station's store (edge/src/store/) under the file's name as their kind: `file` is where they were
+ * kept before the store, in the station's state folder. On a full disk a line is not kept (the caller
+ * keeps it in memory until the next restart) and the station goes on.
  */
 export class AdviceLines {
-  private started = false;
+  private readonly store: StationStore;
+  private readonly kind: string;
 
-  constructor(private readonly file: string) {}
+  constructor(file: string) {
+    this.store = StationStore.at(path.dirname(file));
+    this.kind = path.basename(file);
+  }
 
+  /** The lines kept so far, oldest first. */
+  read<T>(): T[] {
+    return (this.store.db.prepare('SELECT line FROM advice WHERE kind = ? ORDER BY seq').all(this.kind) as { line: string }[]).map((row) => JSON.parse(row.line) as T);
+  }
+
+  /** Answers whether the line was kept. */
   append(value: unknown): boolean {
-    if (!this.started) {
-      endCutShortLine(this.file);
-      this.started = true;
-    }
     try {
-      appendFileSync(this.file, `${JSON.stringify(value)}\n`);
+      this.store.transition(() => this.store.db.prepare('INSERT INTO advice (kind, line) VALUES (?, ?)').run(this.kind, JSON.stringify(value)), `the ${this.kind} advice`);
       return true;
     } catch (error) {
-      if (!isNoSpace(error)) throw error;
+      if (!(error instanceof StorageFull)) throw error;
       return false;
     }
+  }
+
+  close(): void {
+    this.store.close();
   }
 }
 

@@ -1,5 +1,5 @@
-import { appendFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { Outbox, type OutgoingMessage, type Publisher } from '../../edge/src/bus/outbox.ts';
 import { tempDirSync } from '../support/temp.ts';
@@ -18,6 +18,15 @@ class HeldPublisher implements Publisher {
 
 const message = (n: number): OutgoingMessage => ({ topic: 'loupe/l/s/result', payload: JSON.stringify({ n }), retain: false });
 const dir = () => tempDirSync('loupe-outbox-');
+/** What the store holds on disk, read through a connection of its own, as a restarted process would. */
+const onDisk = (where: string): number[] => {
+  const db = new Database(path.join(where, 'station.db'), { readonly: true });
+  try {
+    return (db.prepare('SELECT payload FROM outbox ORDER BY seq').all() as { payload: string }[]).map((row) => JSON.parse(row.payload).n);
+  } finally {
+    db.close();
+  }
+};
 
 describe('outbox', () => {
   it('writes every message to disk before it is published, and publishes in order', () => {
@@ -26,7 +35,7 @@ describe('outbox', () => {
     const publisher = new HeldPublisher();
     outbox.attach(publisher);
     for (let n = 0; n < 10; n++) outbox.send(message(n));
-    expect(readFileSync(path.join(where, 'outbox.jsonl'), 'utf8').trim().split('\n')).toHaveLength(10);
+    expect(onDisk(where)).toHaveLength(10);
     // at most the window is on the wire, oldest first
     expect(publisher.wire.map((w) => JSON.parse(w.message.payload).n)).toEqual([0, 1, 2, 3]);
     publisher.ackAll();
@@ -39,22 +48,21 @@ describe('outbox', () => {
 
   it('writes messages sent together in one go: all are on disk before the first is published, and each is acknowledged on its own', async () => {
     const where = dir();
-    const file = path.join(where, 'outbox.jsonl');
     const outbox = new Outbox(where, 8, 10);
-    const onDisk: number[] = [];
+    const seen: number[] = [];
     const publisher = new HeldPublisher();
     const publish = publisher.publish.bind(publisher);
     publisher.publish = (message, done) => {
       // what the file holds when the first message reaches the wire
-      if (onDisk.length === 0) onDisk.push(readFileSync(file, 'utf8').trim().split('\n').length);
+      if (seen.length === 0) seen.push(onDisk(where).length);
       publish(message, done);
     };
     outbox.attach(publisher);
     outbox.send(message(0), message(1), message(2));
-    expect(onDisk).toEqual([3]);
+    expect(seen).toEqual([3]);
     expect(publisher.wire.map((w) => JSON.parse(w.message.payload).n)).toEqual([0, 1, 2]);
     publisher.wire[0].done(); // the first is acknowledged, then the process dies
-    await expect.poll(() => Number(readFileSync(path.join(where, 'outbox.ack'), 'utf8'))).toBe(readFileSync(file, 'utf8').indexOf('\n') + 1);
+    await expect.poll(() => onDisk(where)).toEqual([1, 2]);
     const after = new Outbox(where, 8);
     const republisher = new HeldPublisher();
     after.attach(republisher);
@@ -93,55 +101,44 @@ describe('outbox', () => {
     outbox.close();
   });
 
-  it('after a crash, delivers what was written and not acknowledged, and drops a half-written line', async () => {
+  it('after a crash, delivers what was written and not acknowledged', async () => {
     const where = dir();
     const before = new Outbox(where, 1, 10);
     const publisher = new HeldPublisher();
     before.attach(publisher);
     for (let n = 0; n < 3; n++) before.send(message(n));
     publisher.ackAll(); // 0 acknowledged
-    await new Promise((r) => setTimeout(r, 50)); // the ack offset reaches the disk
-    // the process dies here (no close), in the middle of writing a fourth message
-    appendFileSync(path.join(where, 'outbox.jsonl'), '{"topic":"loupe/l/s/res');
+    await expect.poll(() => onDisk(where)).toEqual([1, 2]); // forgotten once acknowledged
+    // the process dies here (no close)
     const after = new Outbox(where, 8);
     const republisher = new HeldPublisher();
     after.attach(republisher);
     expect(republisher.wire.map((w) => JSON.parse(w.message.payload).n)).toEqual([1, 2]);
     after.send(message(3));
     expect(JSON.parse(republisher.wire[2].message.payload).n).toBe(3);
-    const lines = readFileSync(path.join(where, 'outbox.jsonl'), 'utf8').trim().split('\n');
-    expect(lines.every((line) => JSON.parse(line))).toBeTruthy();
     after.close();
   });
 
-  it('starts its file again once everything past 1 MB is delivered, and resumes from the right offset after a crash', async () => {
+  it('sends nothing of a transition that failed, and everything of one that committed, only once committed', () => {
     const where = dir();
-    const before = new Outbox(where, 64, 10);
+    const outbox = new Outbox(where, 8);
     const publisher = new HeldPublisher();
-    before.attach(publisher);
-    const big = (n: number): OutgoingMessage => ({ ...message(n), payload: JSON.stringify({ n, pad: 'x'.repeat(1000) }) });
-    const sendAndAck = (from: number, to: number) => {
-      for (let n = from; n < to; n++) {
-        before.send(big(n));
-        publisher.ackAll();
-      }
-    };
-    sendAndAck(0, 900); // under 1 MB: the file stays, and the offset on disk grows to six digits
-    await expect.poll(() => readFileSync(path.join(where, 'outbox.ack'), 'utf8').trim()).toMatch(/^\d{6}$/);
-    sendAndAck(900, 1100);
-    await expect.poll(() => readFileSync(path.join(where, 'outbox.jsonl')).length).toBe(0);
-    // The offset shrank from six digits to one: what is left of the old number must not count.
-    expect(readFileSync(path.join(where, 'outbox.ack'), 'utf8').trim()).toBe('0');
-    before.send(message(5000));
-    before.send(message(5001));
-    publisher.wire.splice(0, 1)[0].done(); // 5000 acknowledged, 5001 not
-    await expect.poll(() => Number(readFileSync(path.join(where, 'outbox.ack'), 'utf8'))).toBeGreaterThan(0);
-    // the process dies here, without close
-    const after = new Outbox(where, 8);
-    const republisher = new HeldPublisher();
-    after.attach(republisher);
-    expect(republisher.wire.map((w) => JSON.parse(w.message.payload).n)).toEqual([5001]);
-    after.close();
-    before.close();
+    outbox.attach(publisher);
+    expect(() =>
+      outbox.store.transition(() => {
+        outbox.send(message(0), message(1));
+        throw new Error('the part could not be recorded');
+      }),
+    ).toThrow('could not be recorded');
+    expect(publisher.wire).toHaveLength(0);
+    expect(onDisk(where)).toEqual([]);
+    outbox.store.transition(() => {
+      outbox.send(message(2));
+      expect(publisher.wire).toHaveLength(0); // not on the wire before it is committed
+      outbox.send(message(3));
+    });
+    expect(publisher.wire.map((w) => JSON.parse(w.message.payload).n)).toEqual([2, 3]);
+    expect(onDisk(where)).toEqual([2, 3]);
+    outbox.close();
   });
 });

@@ -5,7 +5,8 @@
  * the test is skipped with a message, and fails under CI=true.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -136,8 +137,10 @@ suite('a station whose disk fills up', () => {
     });
     for (const id of ids) expect(results.filter((r) => r.partId === id), id).toHaveLength(1);
     // Every part answered other than storage_full was recorded before its answer went out.
-    const recorded = readFileSync(path.join(dataDir, 'reviews', 'line-d', 'cam-d', 'answers.jsonl'), 'utf8');
-    for (const result of results.filter((r) => !r.reasons.includes('storage_full'))) expect(recorded, result.partId).toContain(`"partId":"${result.partId}"`);
+    const db = new Database(path.join(dataDir, 'reviews', 'line-d', 'cam-d', 'station.db'), { readonly: true });
+    const recorded = new Set((db.prepare('SELECT part_id FROM answers').all() as { part_id: string }[]).map((row) => row.part_id));
+    db.close();
+    for (const result of results.filter((r) => !r.reasons.includes('storage_full'))) expect(recorded.has(result.partId), result.partId).toBe(true);
     expect(results.filter((r) => r.reasons.includes('storage_full')).length).toBeGreaterThanOrEqual(4);
     await sender.endAsync();
     expect(loupe.child.exitCode).toBeNull();

@@ -2,7 +2,6 @@
  * The review loop through the real product: `loupe start` (embedded broker), parts that all need a
  * person, decisions from the dashboard API and over MQTT, a deadline that passes, and a SIGKILL.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ErrorMessage, Result, Review, VerdictMessage } from '../../contract/payloads.ts';
@@ -143,38 +142,4 @@ describe('the review loop', () => {
     expect(verdictsOf(after, 'K-3')).toEqual([]);
   });
 
-  it('sends the verdict of a review decided just before a kill, before it was marked closed, once, instead of showing it as waiting', async () => {
-    const { file, dir, mqttPort } = await product({ review: { deadlineSeconds: 600 } });
-    let loupe = await startLoupe('start', ['--config', file]);
-    const result = await post(loupe, 'U-1');
-    await loupe.stop('SIGKILL');
-    // What a station killed right after writing a decision leaves: the decision in the day's history,
-    // the review still open in its journal, and no verdict in the outbox.
-    const at = Date.now();
-    const decided = { partId: 'U-1', score: result.score, verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'crack', at, result };
-    appendFileSync(path.join(dir, 'data', 'reviews', 'line-r', 'cam-r', `decisions-${new Date(at).toISOString().slice(0, 10)}.jsonl`), `${JSON.stringify(decided)}\n`);
-
-    // The start sends U-1's verdict; killed again before it writes anything else, the next start must
-    // not send it a second time.
-    loupe = await startLoupe('start', ['--config', file, '--mqtt-port', String(mqttPort)]);
-    await loupe.stop('SIGKILL');
-    loupe = await startLoupe('start', ['--config', file, '--mqtt-port', String(mqttPort)]);
-    running.push(loupe);
-    const after = await Collector.connect(loupe.mqttUrl, ['loupe/line-r/cam-r/#']);
-    collectors.push(after);
-    await post(loupe, 'U-2');
-    await after.waitFor('U-2 waiting', () => after.json<Review>('/review/U-2')[0]);
-    // U-1 is not waiting again: no review published for it, and a second decision is refused
-    expect(after.json<Review>('/review/U-1')).toEqual([]);
-    await after.client.publishAsync('loupe/line-r/cam-r/decision', JSON.stringify({ partId: 'U-1', decision: 'accept', user: 'ben' }), { qos: 1 });
-    expect(await after.waitFor('conflict on U-1', () => after.json<ErrorMessage>('/error').find((e) => e.partId === 'U-1'))).toMatchObject({ code: 'conflict' });
-    // its clearing and its verdict were written to the outbox, one after the other, at the start
-    const lines = readFileSync(path.join(dir, 'data', 'outbox', 'line-r', 'cam-r', 'outbox.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { topic: string; payload: string; retain: boolean });
-    const isVerdictOfU1 = (line: { topic: string; payload: string }) => line.topic === 'loupe/line-r/cam-r/verdict' && (JSON.parse(line.payload) as VerdictMessage).partId === 'U-1';
-    expect(lines.filter(isVerdictOfU1)).toHaveLength(1);
-    const verdictAt = lines.findIndex(isVerdictOfU1);
-    expect(verdictAt).toBeGreaterThan(0);
-    expect(JSON.parse(lines[verdictAt].payload)).toMatchObject({ partId: 'U-1', verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'crack' });
-    expect(lines[verdictAt - 1]).toEqual({ topic: 'loupe/line-r/cam-r/review/U-1', payload: '', retain: true });
-  });
 });

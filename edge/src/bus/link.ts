@@ -22,6 +22,7 @@ import { connectOptions, sendWithoutDelay, type BrokerOptions } from './broker.t
 import { receive, type InboundHandlers } from './inbound.ts';
 import { PartsInHand, type InHand } from './in-hand.ts';
 import { Outbox, type OutgoingMessage } from './outbox.ts';
+import { StationStore } from '../store/store.ts';
 import { StorageFull, type StorageHealth } from '../storage/health.ts';
 
 // Their home is ./broker.ts and ./inbound.ts; named here too for the modules that import them from the link.
@@ -31,6 +32,9 @@ export class StationLink {
   private client: MqttClient | null = null;
   private readonly outbox: Outbox;
   private readonly inHand: PartsInHand;
+  /** where the outbox and the parts in hand are kept */
+  readonly store: StationStore;
+  private readonly ownsStore: boolean;
   /** parts a previous process took and never answered: the station answers them at start */
   readonly interrupted: InHand[];
   /** this station has reached this broker URL before: unreachable at start is an outage, not a wrong setting */
@@ -44,24 +48,17 @@ export class StationLink {
     private readonly log: Logger,
     /** told of a full disk and of a failed fsync (edge/src/storage/health.ts) */
     storage?: StorageHealth,
+    /** the station's store (edge/src/store/); without one, a store in `outboxDir` */
+    store?: StationStore,
   ) {
     this.reachedFile = path.join(outboxDir, 'broker-reached');
     this.reachedBefore = existsSync(this.reachedFile) && readFileSync(this.reachedFile, 'utf8') === broker.url;
-    const inHand = new PartsInHand(outboxDir, storage);
-    // A part whose result reached the outbox before the crash, but not its answered mark, is answered.
-    const unanswered = new Set(inHand.left.map((part) => part.partId));
-    const resultTopic = topics.result(address);
-    this.outbox = new Outbox(outboxDir, undefined, undefined, {
-      storage,
-      beforeSync: () => inHand.flush(),
-      written: unanswered.size === 0 ? undefined : (message) => {
-        if (message.topic !== resultTopic) return;
-        const partId = /"partId":"([^"]+)"/.exec(message.payload)?.[1];
-        if (partId && unanswered.delete(partId)) inHand.answer(partId);
-      },
-    });
-    this.inHand = inHand;
-    this.interrupted = inHand.left.filter((part) => unanswered.has(part.partId));
+    // The outbox and the parts in hand share the station's store: a result and its answered mark are one write.
+    this.store = store ?? StationStore.at(outboxDir, { storage });
+    this.ownsStore = !store;
+    this.inHand = new PartsInHand(this.store, storage);
+    this.outbox = new Outbox(this.store, undefined, undefined, { storage });
+    this.interrupted = this.inHand.left;
     if (this.outbox.depth > 0) log.info({ messages: this.outbox.depth }, 'outbox holds messages from before the restart; delivering them first');
     if (this.interrupted.length > 0) log.warn({ parts: this.interrupted.length }, 'parts were in hand when the station stopped; they go to review as interrupted');
   }
@@ -175,6 +172,7 @@ export class StationLink {
     await client.endAsync(true);
     this.inHand.close();
     this.outbox.close();
+    if (this.ownsStore) this.store.close();
   }
 
   get decisionTopic(): string {
@@ -209,15 +207,17 @@ export class StationLink {
   }
   /**
    * A part's result and, when there is one, what follows it: its verdict, or its review. Both go to
-   * the outbox in one write. Written one after the other, a crash between the two writes left the
-   * result on disk without its verdict: the restart found the part answered and never sent it.
+   * the outbox with the part's answered mark in one transaction (the caller's, when it has one): a
+   * crash leaves all of them or none.
    */
   publishResult(result: Result, next?: VerdictMessage | Review): void {
     const messages = [this.message(topics.result(this.address), result, false)];
     if (next?.schema === 'loupe/review@1') messages.push(this.message(topics.review(this.address, next.partId), next, true));
     else if (next) messages.push(this.message(topics.verdict(this.address), next, false));
-    this.outbox.send(...messages);
-    this.inHand.answer(result.partId);
+    this.store.transition(() => {
+      this.outbox.send(...messages);
+      this.inHand.answer(result.partId);
+    }, 'the outbox');
   }
   /**
    * A part's fail-safe result when the disk could not record it (reason storage_full): published

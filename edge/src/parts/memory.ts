@@ -5,18 +5,14 @@
  * pass a part nobody inspected. So a part id alone never decides; the frame's bytes do (a fingerprint),
  * and for a trigger its `requestId` or the MQTT redelivery flag.
  *
- * Answers are kept durably (one JSON line per answer in `answers.jsonl`, beside the reviews) for a
- * configurable window, so a redelivery after any restart is recognised. The file is rewritten at start
- * with what is still inside the window (kept as it is when the disk is full at start). Writes are
- * checked (a short write is finished or thrown as StorageFull, and the answer is not remembered); they
- * are not fsynced: they survive a killed process, not a power loss (the outbox's in-hand list covers
- * that case by answering `interrupted`).
+ * Answers are kept durably (a row per part id in the station's store, edge/src/store/) for a
+ * configurable window, so a redelivery after any restart is recognised; what is outside the window is
+ * deleted at start. An answer is written in the transition that records the part's result, and
+ * remembered here once that has committed: an answer the disk could not take (StorageFull) is not
+ * remembered either.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { endCutShortLine, readJsonLines, writeFully } from '../json-lines.ts';
-import { isNoSpace } from '../storage/health.ts';
-import path from 'node:path';
+import { StationStore } from '../store/store.ts';
 import type { Result } from '../../../contract/payloads.ts';
 
 export interface PartMemoryOptions {
@@ -44,30 +40,25 @@ export type Seen =
 
 export class PartMemory {
   private readonly answers = new Map<string, Answer>();
-  private fd: number | null = null;
+  private store: StationStore | null = null;
+  private readonly owned: boolean;
 
-  /** `dir` null: in memory only (tests, and stations built without a folder). */
+  /** `where` null: in memory only (tests, and stations built without a folder); else the station's store or its folder. */
   constructor(
-    private readonly dir: string | null,
+    where: string | StationStore | null,
     private readonly options: PartMemoryOptions = { keepHours: 24, maxParts: 100_000 },
     private readonly now: () => number = Date.now,
   ) {
-    if (dir === null) return;
-    mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, 'answers.jsonl');
-    if (existsSync(file)) this.load(file);
-    // Rewritten with what is still remembered, so the file does not grow for ever.
-    const temp = `${file}.tmp`;
+    this.owned = typeof where === 'string';
+    if (where === null) return;
+    const store = (this.store = typeof where === 'string' ? StationStore.at(where) : where);
+    const since = this.now() - this.options.keepHours * 3_600_000;
     try {
-      writeFileSync(temp, [...this.answers.values()].map((answer) => `${JSON.stringify(answer)}\n`).join(''));
-      renameSync(temp, file);
-    } catch (error) {
-      // A full disk at start: the file stays as it is (appended to), and the station starts.
-      if (!isNoSpace(error)) throw error;
-      rmSync(temp, { force: true });
-      endCutShortLine(file);
+      store.transition(() => store.db.prepare('DELETE FROM answers WHERE at < ?').run(since), 'the part answers');
+    } catch {
+      // A full disk at start: the old answers stay until the next start (they are skipped below), and the station starts.
     }
-    this.fd = openSync(file, 'a');
+    for (const row of store.db.prepare('SELECT answer FROM answers WHERE at >= ? ORDER BY at').all(since) as { answer: string }[]) this.remember(JSON.parse(row.answer) as Answer);
   }
 
   /** The fingerprint of a frame's bytes: the same bytes again are the same frame. */
@@ -102,9 +93,11 @@ export class PartMemory {
   /** Records a part's answer (on disk before the caller goes on). */
   answered(partId: string, frame: string | null, requestId: string | undefined, result: Result): void {
     const answer: Answer = { partId, frame, ...(requestId !== undefined ? { requestId } : {}), result, at: this.now() };
-    // On disk first: an answer that could not be written (StorageFull) is not remembered either.
-    if (this.fd !== null) writeFully(this.fd, Buffer.from(`${JSON.stringify(answer)}\n`), 'the part answers');
-    this.remember(answer);
+    // In the store first: an answer that could not be written (StorageFull) is not remembered either.
+    const store = this.store;
+    if (!store) return this.remember(answer);
+    store.transition(() => store.db.prepare('INSERT OR REPLACE INTO answers VALUES (?, ?, ?)').run(partId, answer.at, JSON.stringify(answer)), 'the part answers');
+    store.after(() => this.remember(answer));
   }
 
   /**
@@ -121,8 +114,8 @@ export class PartMemory {
   }
 
   close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
+    if (this.owned) this.store?.close();
+    this.store = null;
   }
 
   private recall(partId: string): Answer | undefined {
@@ -139,14 +132,6 @@ export class PartMemory {
     this.answers.set(answer.partId, answer);
     while (this.answers.size > this.options.maxParts) this.answers.delete(this.answers.keys().next().value as string);
   }
-
-  private load(file: string): void {
-    const since = this.now() - this.options.keepHours * 3_600_000;
-    // A line cut short by a crash is skipped (that answer was never given); other unreadable lines are reported.
-    const valid = (v: unknown) => typeof (v as Answer).partId === 'string' && typeof (v as Answer).at === 'number' && typeof (v as Answer).result === 'object';
-    for (const answer of readJsonLines<Answer>(file, 'part answers (what a redelivered frame is answered)', valid)) if (answer.at >= since) this.remember(answer);
-  }
-
 }
 
 /** A frame or trigger refused because its part id is still in use by another part (in inspection, or waiting for a person). */

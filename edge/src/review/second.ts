@@ -14,7 +14,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { AdviceLines, readJsonLines } from '../json-lines.ts';
+import { AdviceLines } from '../json-lines.ts';
 import type { Closing } from './book.ts';
 
 export interface Opinion {
@@ -144,7 +144,7 @@ export class SecondOpinions {
     this.lines = dir ? new AdviceLines(this.file) : null;
     if (dir) {
       mkdirSync(dir, { recursive: true });
-      for (const line of readJsonLines<Line>(this.file)) this.apply(line);
+      for (const line of this.lines?.read<Line>() ?? []) this.apply(line);
     }
   }
 

@@ -1,17 +1,16 @@
 /**
- * Where a station keeps what must survive a crash: the reviews still open (a journal of opened and
- * closed reviews, one JSON line each, rewritten as the open ones alone at start and once closed ones
- * are most of it), the decided history (append-only JSON lines, one file a day) and a histogram of
- * every score seen (for the review rate a threshold change would give). No write rewrites a file
- * that grows with the line's work, and writes happen before the matching message is published:
- * after a SIGKILL, nothing decided is forgotten and nothing open is lost.
+ * Where a station keeps its reviews: the ones still open and the decided history, as tables of the
+ * station's store (edge/src/store/), and a histogram of every score seen (for the review rate a
+ * threshold change would give) in a small lowdb document. Opening a review, and closing one with its
+ * decision and its verdict, are each one transition of the store, written before the matching message
+ * is published: after a SIGKILL, nothing decided is forgotten and nothing open is lost.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { JSONFileSync } from 'lowdb/node';
 import { LowSync } from 'lowdb';
 import type { Closing, OpenReview } from './book.ts';
-import { endCutShortLine, readJsonLines, writeFully } from '../json-lines.ts';
+import { StationStore } from '../store/store.ts';
 import { damagedMoved } from '../storage/damaged.ts';
 
 /**
@@ -104,25 +103,26 @@ export class ScoreHistogram {
   }
 }
 
-/** A line of the open reviews' journal. */
-type JournalLine = { opened: OpenReview } | { closed: string };
-
 export class FileReviewStore implements ReviewStore {
+  readonly store: StationStore;
   private readonly open = new Map<string, OpenReview>();
   private readonly decidedAtStart: Closing[] = [];
-  private readonly journal: string;
-  private fd = -1;
-  private lines = 0;
-  /** decision logs this process has appended to (their last line is known to be whole) */
-  private readonly appending = new Set<string>();
+  /** closings whose transition failed (a full disk) after the verdict was asked for: recorded when announced */
+  private readonly held = new Map<string, Closing>();
   private readonly histogram: ScoreHistogram;
   private readonly scoresDb: LowSync<{ counts: number[] }>;
   private scoresDirty = false;
   private readonly timer: NodeJS.Timeout;
+  private readonly owned: boolean;
 
-  constructor(private readonly dir: string) {
+  /** `dir`: the station's state folder; `store`: the station's store when the caller has opened it */
+  constructor(
+    private readonly dir: string,
+    store?: StationStore,
+  ) {
     mkdirSync(dir, { recursive: true });
-    this.journal = path.join(dir, 'open-reviews.jsonl');
+    this.store = store ?? StationStore.at(dir);
+    this.owned = !store;
     this.load();
     this.scoresDb = jsonDocument<{ counts: number[] }>(path.join(dir, 'scores.json'), { counts: new Array(ScoreHistogram.BINS).fill(0) }, 'score histogram (statistics)');
     this.histogram = new ScoreHistogram(this.scoresDb.data.counts.length === ScoreHistogram.BINS ? this.scoresDb.data.counts : undefined);
@@ -136,11 +136,11 @@ export class FileReviewStore implements ReviewStore {
   }
 
   closings(days = 2): Closing[] {
-    const files = readdirSync(this.dir)
-      .filter((name) => /^decisions-\d{4}-\d{2}-\d{2}\.jsonl$/.test(name))
-      .sort()
-      .slice(-days);
-    const all = files.flatMap((file) => readJsonLines<Closing>(path.join(this.dir, file), 'decided reviews', (v) => typeof (v as Closing).partId === 'string' && typeof (v as Closing).at === 'number'));
+    const db = this.store.db;
+    const recent = (db.prepare('SELECT DISTINCT day FROM decisions ORDER BY day DESC LIMIT ?').all(days) as { day: string }[]).map((row) => row.day);
+    if (recent.length === 0) return [];
+    const rows = db.prepare('SELECT closing FROM decisions WHERE day >= ? ORDER BY day, seq').all(recent[recent.length - 1]) as { closing: string }[];
+    const all = rows.map((row) => JSON.parse(row.closing) as Closing);
     // A correction replaces the decision it corrects: calibration, export and refit see the part once, as corrected.
     const replaced = new Set<Closing>();
     const last = new Map<string, Closing>();
@@ -158,41 +158,46 @@ export class FileReviewStore implements ReviewStore {
 
   announced(partId: string): void {
     const index = this.decidedAtStart.findIndex((closing) => closing.partId === partId);
-    if (index < 0) {
-      // Decided in this process, its verdict held back by a full disk: closed now.
-      if (!this.open.has(partId)) return;
-      this.append({ closed: partId });
-      this.open.delete(partId);
+    if (index >= 0) {
+      this.store.transition(() => this.forget(partId), 'the open reviews');
+      this.decidedAtStart.splice(index, 1);
       return;
     }
-    this.decidedAtStart.splice(index, 1);
-    // The first write of a process rewrites the journal from the open reviews, which no longer hold
-    // it; a later one appends its closed mark.
-    this.append({ closed: partId });
+    // Decided in this process, its transition refused by a full disk: recorded now, with its verdict.
+    const closing = this.held.get(partId);
+    if (!closing) return;
+    this.store.transition(() => {
+      this.record(closing);
+      this.forget(partId);
+    }, 'the decided reviews');
+    this.held.delete(partId);
+    this.open.delete(partId);
   }
 
   opened(review: OpenReview): void {
-    this.append({ opened: review });
-    this.open.set(review.partId, review);
+    this.store.transition(() => this.store.db.prepare('INSERT OR REPLACE INTO open_reviews VALUES (?, ?)').run(review.partId, JSON.stringify(review)), 'the open reviews');
+    this.store.after(() => this.open.set(review.partId, review));
   }
 
+  /**
+   * Records a review decided or expired: the decision, what `announce` writes (the station puts the
+   * review's clearing and its verdict in the outbox) and the review's closed mark are one transition.
+   */
   closed(closing: Closing, announce?: () => void): void {
-    const file = path.join(this.dir, `decisions-${new Date(closing.at).toISOString().slice(0, 10)}.jsonl`);
-    if (!this.appending.has(file)) {
-      // A crash may have cut the last line short: end it, or this decision would join it and be lost too.
-      endCutShortLine(file);
-      this.appending.add(file);
-    }
+    let asked = false;
     try {
-      appendLine(file, `${JSON.stringify(closing)}\n`, 'the decided reviews');
+      this.store.transition(() => {
+        this.record(closing);
+        asked = announce !== undefined;
+        announce?.();
+        this.forget(closing.partId);
+      }, 'the decided reviews');
     } catch (error) {
-      this.appending.delete(file); // a part of the line may be there: the next append ends it first
+      // The station holds the verdict back and announces it once there is space: recorded then.
+      if (asked) this.held.set(closing.partId, closing);
       throw error;
     }
-    announce?.();
-    if (!this.open.has(closing.partId)) return;
-    this.append({ closed: closing.partId });
-    this.open.delete(closing.partId);
+    this.store.after(() => this.open.delete(closing.partId));
   }
 
   scored(score: number): void {
@@ -218,36 +223,27 @@ export class FileReviewStore implements ReviewStore {
   close(): void {
     clearInterval(this.timer);
     this.flushScores();
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1; // never write through a descriptor the process may reuse
+    if (this.owned) this.store.close();
   }
 
-  /**
-   * The open reviews, from the journal (and from `open-reviews.json`, the single lowdb document
-   * stations kept before, which rewrote every open review on every change).
-   */
+  private record(closing: Closing): void {
+    this.store.db.prepare('INSERT INTO decisions (part_id, day, closing) VALUES (?, ?, ?)').run(closing.partId, new Date(closing.at).toISOString().slice(0, 10), JSON.stringify(closing));
+  }
+
+  private forget(partId: string): void {
+    this.store.db.prepare('DELETE FROM open_reviews WHERE part_id = ?').run(partId);
+  }
+
+  /** The open reviews, one read of the store (older journals are migrated into it when it opens). */
   private load(): void {
-    const legacy = path.join(this.dir, 'open-reviews.json');
-    if (existsSync(legacy)) {
-      let reviews: OpenReview[] | null = null;
-      try {
-        const open = (JSON.parse(readFileSync(legacy, 'utf8')) as { open?: unknown }).open ?? [];
-        if (Array.isArray(open)) reviews = open as OpenReview[];
-      } catch {
-        // damaged: reported below
-      }
-      if (reviews) for (const review of reviews) this.open.set(review.partId, review);
-      else damagedMoved(legacy, 'is not a valid open reviews document', 'open reviews');
+    for (const row of this.store.db.prepare('SELECT review FROM open_reviews ORDER BY rowid').all() as { review: string }[]) {
+      const review = JSON.parse(row.review) as OpenReview;
+      this.open.set(review.partId, review);
     }
-    const valid = (v: unknown) => typeof (v as { closed?: unknown }).closed === 'string' || typeof (v as { opened?: { partId?: unknown } }).opened?.partId === 'string';
-    for (const line of readJsonLines<JournalLine>(this.journal, 'open reviews', valid)) {
-      if ('opened' in line) this.open.set(line.opened.partId, line.opened);
-      else this.open.delete(line.closed);
-    }
-    // Decided, but not marked closed: the process died in between. Not open any more; the station
-    // sends their clearing and verdict again and then marks them closed (`announced`). A crash
-    // before that mark sends them once more: delivery is at least once.
-    // A decision older than the open review belongs to an earlier review of a part id used again.
+    // Decided, but not marked closed: only in a journal migrated from before the store, whose process
+    // died in between. Not open any more; the station sends their clearing and verdict again and then
+    // marks them closed (`announced`). A decision older than the open review belongs to an earlier
+    // review of a part id used again.
     if (this.open.size === 0) return;
     for (const closing of this.closings()) {
       const review = this.open.get(closing.partId);
@@ -255,47 +251,5 @@ export class FileReviewStore implements ReviewStore {
       this.open.delete(closing.partId);
       this.decidedAtStart.push(closing);
     }
-  }
-
-  /**
-   * Appends a change to the journal, before the open reviews in memory take it. The first write of a
-   * process starts the journal again from the open reviews (the offline commands, calibrate, export
-   * and fit, only read, and never rewrite it under a running station), and so does a write once
-   * closed reviews have left most of its lines behind.
-   */
-  private append(line: JournalLine): void {
-    if (this.fd < 0 || (this.lines > 1000 && this.lines > 4 * this.open.size)) this.compact();
-    writeFully(this.fd, Buffer.from(`${JSON.stringify(line)}\n`), 'the open reviews');
-    this.lines += 1;
-  }
-
-  /** Rewrites the journal as the open reviews alone: a temporary file renamed over it, so a crash leaves one or the other. */
-  private compact(): void {
-    const temporary = `${this.journal}.tmp`;
-    try {
-      writeFileSync(temporary, [...this.open.values()].map((review) => `${JSON.stringify({ opened: review })}\n`).join(''));
-    } catch (error) {
-      rmSync(temporary, { force: true });
-      if (this.fd >= 0) throw error; // the journal as it is stays in use
-      // The first write of a process on a full disk: append to the journal as it is.
-      endCutShortLine(this.journal);
-      this.fd = openSync(this.journal, 'a');
-      return;
-    }
-    if (this.fd >= 0) closeSync(this.fd);
-    renameSync(temporary, this.journal);
-    rmSync(path.join(this.dir, 'open-reviews.json'), { force: true });
-    this.fd = openSync(this.journal, 'a');
-    this.lines = this.open.size;
-  }
-}
-
-/** Appends one line, all of it or a StorageFull error (appendFileSync says nothing of a short write). */
-function appendLine(file: string, text: string, what: string): void {
-  const fd = openSync(file, 'a');
-  try {
-    writeFully(fd, Buffer.from(text), what);
-  } finally {
-    closeSync(fd);
   }
 }

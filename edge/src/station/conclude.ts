@@ -4,7 +4,9 @@
  * order matters: the part's answer is remembered and its review is on disk before any message about
  * it goes out, so a crash in between cannot leave a part the line was told waits for a person with
  * no one knowing, nor a redelivery answered differently. A full disk at any step answers the part
- * fail-safe (review, storage_full) without a record; it is never passed.
+ * fail-safe (review, storage_full) without a record; it is never passed. The steps that write the
+ * part's state (its answer, its review, its result in the outbox) are one transition of the
+ * station's store (edge/src/store/): a crash leaves all of them or none.
  */
 import type { Result, Review, VerdictMessage } from '../../../contract/payloads.ts';
 import { failSafe, type Ruling } from '../decide/policy.ts';
@@ -31,6 +33,8 @@ export interface Conclusion {
 
 export interface ConcludeStep {
   readonly name: string;
+  /** consecutive steps marked `together` are one transition of the station's store: all written, or none */
+  readonly together?: true;
   /** answers 'unrecorded' when the part cannot be recorded: the steps stop, the part is answered fail-safe */
   run(core: StationCore, desk: ReviewDesk, c: Conclusion): 'unrecorded' | void;
 }
@@ -47,9 +51,9 @@ export const CONCLUDE_STEPS: readonly ConcludeStep[] = [
   { name: 'suggest a category', run: (core, _desk, c) => void (notPassed(c) && c.inspection.kind === 'scored' && (c.suggestion = suggest(core, c.part.partId, c.inspection.score, c.inspection.measured))) },
   { name: 'log the result', run: (core, _desk, c) => core.deps.defectLog?.result(c.result, c.evidence) },
   // Remembered before the result goes out: a redelivery after a crash right after it gets this answer.
-  { name: 'remember the answer', run: (core, _desk, c) => core.parts.answered(c.part.partId, c.part.fingerprint ?? null, c.part.requestId, c.result) },
-  { name: 'open the review or give the model verdict', run: (core, desk, c) => void (c.next = c.ruling.verdict === 'review' ? desk.open(c.result, c.suggestion) : modelVerdict(core, c)) },
-  { name: 'publish', run: (core, _desk, c) => void (core.deps.link.publishResult(c.result, c.next ?? undefined), (c.published = true)) },
+  { name: 'remember the answer', together: true, run: (core, _desk, c) => core.parts.answered(c.part.partId, c.part.fingerprint ?? null, c.part.requestId, c.result) },
+  { name: 'open the review or give the model verdict', together: true, run: (core, desk, c) => void (c.next = c.ruling.verdict === 'review' ? desk.open(c.result, c.suggestion) : modelVerdict(core, c)) },
+  { name: 'publish', together: true, run: (core, _desk, c) => void (core.deps.link.publishResult(c.result, c.next ?? undefined), (c.published = true)) },
   // In the defect log once it is in the outbox: a verdict the full disk kept from the line is not logged.
   { name: 'log the verdict', run: (core, _desk, c) => void (verdictIn(c) && core.deps.defectLog?.verdict(verdictIn(c) as VerdictMessage)) },
   { name: 'tell the observers', run: (core, _desk, c) => tell(core.observers, core.deps.log, c.result, verdictIn(c)) },
@@ -66,9 +70,21 @@ export async function conclude(core: StationCore, desk: ReviewDesk, part: Part, 
   const spent = { startedAt: inspection.startedAt, ...(scored ? { decodeMs: inspection.measured.decodeMs, inferMs: inspection.measured.inferMs } : {}) };
   const result = resultMessage(core.at, part, ruling, score, core.thresholds(), scoredBy, spent, scored ? undefined : inspection.detail);
   const c: Conclusion = { part, inspection, ruling, score, result, evidence: {}, suggestion: null, next: null, published: false };
-  for (const step of CONCLUDE_STEPS) {
+  for (let i = 0; i < CONCLUDE_STEPS.length; i++) {
+    const step = CONCLUDE_STEPS[i];
     try {
-      if (step.run(core, desk, c) === 'unrecorded') return unrecorded(core, part, { startedAt: inspection.startedAt, score, scoredBy });
+      if (step.together) {
+        const group = [step];
+        while (CONCLUDE_STEPS[i + 1]?.together) group.push(CONCLUDE_STEPS[++i]);
+        const write = () => group.forEach((member) => member.run(core, desk, c));
+        try {
+          if (core.deps.store) core.deps.store.transition(write, `the record of part ${part.partId}`);
+          else write();
+        } catch (error) {
+          c.published = false; // rolled back: nothing of it went out
+          throw error;
+        }
+      } else if (step.run(core, desk, c) === 'unrecorded') return unrecorded(core, part, { startedAt: inspection.startedAt, score, scoredBy });
     } catch (error) {
       // A review opened whose result could not be sent is not waiting for anyone.
       if (c.next && !verdictIn(c) && !c.published) desk.unopen(part.partId);

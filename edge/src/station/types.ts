@@ -22,6 +22,7 @@ import type { SecondOpinions } from '../review/second.ts';
 import type { ReviewStore } from '../review/store.ts';
 import type { CategoryBook } from '../review/suggest.ts';
 import type { StorageHealth } from '../storage/health.ts';
+import type { StationStore } from '../store/store.ts';
 import type { QualityGate, QualityRanges } from '../vision/quality.ts';
 
 /** What the station needs from a loaded model (edge/src/vision/model.ts provides it). */
@@ -145,6 +146,8 @@ export interface StationDeps {
   /** the folder of this station's kept frames and maps */
   imageDir: string;
   reviews: ReviewStore;
+  /** the station's store (edge/src/store/): the steps of a part marked `together` are one transition of it */
+  store?: Pick<StationStore, 'transition'>;
   thresholds: ThresholdHistory;
   log: Logger;
   /** every part's last answer, kept for a window; in memory only when absent */
