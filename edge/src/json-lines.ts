@@ -54,23 +54,23 @@ function isObject(value: unknown): boolean {
  * keeps it in memory until the next restart) and the station goes on.
  */
 export class AdviceLines {
-  private readonly store: StationStore;
+  private readonly dir: string;
   private readonly kind: string;
 
   constructor(file: string) {
-    this.store = StationStore.at(path.dirname(file));
+    this.dir = path.dirname(file);
     this.kind = path.basename(file);
   }
 
   /** The lines kept so far, oldest first. */
   read<T>(): T[] {
-    return (this.store.db.prepare('SELECT line FROM advice WHERE kind = ? ORDER BY seq').all(this.kind) as { line: string }[]).map((row) => JSON.parse(row.line) as T);
+    return this.use((store) => (store.db.prepare('SELECT line FROM advice WHERE kind = ? ORDER BY seq').all(this.kind) as { line: string }[]).map((row) => JSON.parse(row.line) as T));
   }
 
   /** Answers whether the line was kept. */
   append(value: unknown): boolean {
     try {
-      this.store.transition(() => this.store.db.prepare('INSERT INTO advice (kind, line) VALUES (?, ?)').run(this.kind, JSON.stringify(value)), `the ${this.kind} advice`);
+      this.use((store) => store.transition(() => store.db.prepare('INSERT INTO advice (kind, line) VALUES (?, ?)').run(this.kind, JSON.stringify(value)), `the ${this.kind} advice`));
       return true;
     } catch (error) {
       if (!(error instanceof StorageFull)) throw error;
@@ -78,8 +78,14 @@ export class AdviceLines {
     }
   }
 
-  close(): void {
-    this.store.close();
+  /** The station's store, held only while it is used (the station holds it open for its life). */
+  private use<T>(work: (store: StationStore) => T): T {
+    const store = StationStore.at(this.dir);
+    try {
+      return work(store);
+    } finally {
+      store.close();
+    }
   }
 }
 
