@@ -7,9 +7,9 @@
  * parts it rests on) and each person's override rate (how often the settled answer went against
  * theirs) beside the station's.
  *
- * The rules and the statistics are pure (`kappa`, `agreement`); `SecondOpinions` keeps its cases in
- * `second-opinions.jsonl` (one JSON line per fact, appended before it is acted on) beside the review
- * state. Which parts are drawn is a random number passed in.
+ * The rules and the statistics are pure (`kappa`, `agreement`); `SecondOpinions` keeps its cases as
+ * advice lines of the station's store (kind `second-opinions.jsonl`, one per fact, written before it
+ * is acted on). Which parts are drawn is a random number passed in.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';

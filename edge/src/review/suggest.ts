@@ -9,8 +9,8 @@
  * them without a second model on the edge.
  *
  * Suggestion accuracy is tallied when a person then names a category: right when they chose the
- * suggested one. Everything lives in `categories.jsonl` beside the review state, one JSON line per
- * fact (a part's features and suggestion; a person's category), appended before anything is told,
+ * suggested one. Everything lives in the station's store as advice lines (kind `categories.jsonl`), one
+ * per fact (a part's features and suggestion; a person's category), written before anything is told,
  * so a SIGKILL forgets nothing. The core (`featuresOf`, `nearest`) is pure.
  */
 import { mkdirSync } from 'node:fs';

@@ -14,7 +14,7 @@
  * another joins it. A full disk (SQLITE_FULL) is thrown as StorageFull and reported to the station's
  * storage health; a failed write or fsync (SQLITE_IOERR) makes the station unhealthy.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StorageFull, type StorageHealth } from '../storage/health.ts';
@@ -178,6 +178,9 @@ function openDatabase(file: string): Database.Database {
     const code = (error as { code?: string }).code ?? '';
     if (code !== 'SQLITE_NOTADB' && !code.startsWith('SQLITE_CORRUPT')) throw error;
     damagedMoved(file, `is not a readable database (${(error as Error).message})`, 'the station state (outbox, parts in hand, reviews, answers)');
+    // Its write-ahead log belongs to it, not to the database started in its place.
+    if (existsSync(`${file}-wal`)) damagedMoved(`${file}-wal`, 'belongs to a database that could not be read', 'the station state (write-ahead log)');
+    rmSync(`${file}-shm`, { force: true });
     return attempt();
   }
 }
