@@ -4,7 +4,7 @@
  * Inbound payloads are validated against the contract; anything unusable is answered on the error
  * topic and goes no further.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -51,6 +51,7 @@ export class StationLink {
     /** the station's store (edge/src/store/); without one, a store in `outboxDir` */
     store?: StationStore,
   ) {
+    mkdirSync(outboxDir, { recursive: true });
     this.reachedFile = path.join(outboxDir, 'broker-reached');
     this.reachedBefore = existsSync(this.reachedFile) && readFileSync(this.reachedFile, 'utf8') === broker.url;
     // The outbox and the parts in hand share the station's store: a result and its answered mark are one write.
