@@ -1,6 +1,6 @@
 /** Files of one JSON value a line, as the station's journals keep them. */
 import path from 'node:path';
-import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { isNoSpace, StorageFull } from './storage/health.ts';
 import { StationStore } from './store/store.ts';
 import { damagedKept, damagedMoved } from './storage/damaged.ts';
@@ -85,6 +85,31 @@ export class AdviceLines {
       return work(store);
     } finally {
       store.close();
+    }
+  }
+}
+
+/**
+ * Lines of advice appended to a file of their own (the shadow model's tallies, which rewrite their
+ * file on attach and promote; not yet in the station's store): the first append ends a line a crash
+ * cut short; on a full disk the line is not kept and the station goes on. Answers whether it was kept.
+ */
+export class AdviceFile {
+  private started = false;
+
+  constructor(private readonly file: string) {}
+
+  append(value: unknown): boolean {
+    if (!this.started) {
+      endCutShortLine(this.file);
+      this.started = true;
+    }
+    try {
+      appendFileSync(this.file, `${JSON.stringify(value)}\n`);
+      return true;
+    } catch (error) {
+      if (!isNoSpace(error)) throw error;
+      return false;
     }
   }
 }

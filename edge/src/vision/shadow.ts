@@ -20,7 +20,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Result } from '../../../contract/payloads.ts';
-import { AdviceLines, readJsonLines } from '../json-lines.ts';
+import { AdviceFile, readJsonLines } from '../json-lines.ts';
 import type { Closing } from '../review/book.ts';
 import { tally, type Limits, type ModelInfo, type Promotion, type ShadowScore, type ShadowView, type Tallies } from '../review/shadow.ts';
 import { loadManifest, type Manifest } from './manifest.ts';
@@ -86,7 +86,7 @@ export class ShadowError extends Error {
 
 export class ShadowDesk {
   private readonly file: string;
-  private lines: AdviceLines;
+  private lines: AdviceFile;
   private attached: Attached | null = null;
   private candidate: CandidateModel | null = null;
   private failedToLoad = false;
@@ -105,7 +105,7 @@ export class ShadowDesk {
   constructor(private readonly options: ShadowOptions) {
     mkdirSync(options.dir, { recursive: true });
     this.file = path.join(options.dir, 'shadow.jsonl');
-    this.lines = new AdviceLines(this.file);
+    this.lines = new AdviceFile(this.file);
     this.liveDir = options.liveDir;
     for (const line of readJsonLines<Line>(this.file, 'shadow tallies')) this.apply(line);
   }
@@ -303,7 +303,7 @@ export class ShadowDesk {
     const temporary = `${this.file}.tmp`;
     writeFileSync(temporary, [...kept, next].map((line) => `${JSON.stringify(line)}\n`).join(''));
     renameSync(temporary, this.file);
-    this.lines = new AdviceLines(this.file);
+    this.lines = new AdviceFile(this.file);
     this.apply(next);
   }
 
