@@ -6,10 +6,11 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { DECIDERS, FINAL_VERDICTS } from '../../../contract/vocabulary.ts';
 import type { Entry } from './entry.ts';
 
 const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
-export const EntryVerdictSchema = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('hold'), Type.Literal('open')], { description: 'final verdict; open: the review is still waiting' });
+export const EntryVerdictSchema = Type.Union([...FINAL_VERDICTS, 'open' as const].map((v) => Type.Literal(v)), { description: 'final verdict; open: the review is still waiting' });
 
 export const FilterSchema = Type.Object(
   {
@@ -18,7 +19,7 @@ export const FilterSchema = Type.Object(
     from: Type.Optional(Type.String({ description: 'ISO 8601 time; parts inspected at or after it' })),
     to: Type.Optional(Type.String({ description: 'ISO 8601 time; parts inspected before it' })),
     verdict: Type.Optional(EntryVerdictSchema),
-    decidedBy: Type.Optional(Type.Union([Type.Literal('model'), Type.Literal('human'), Type.Literal('timeout')], { description: 'who gave the final verdict' })),
+    decidedBy: Type.Optional(Type.Union(DECIDERS.map((d) => Type.Literal(d)), { description: 'who gave the final verdict' })),
     category: Type.Optional(Id('defect category chosen by the person who decided')),
     reason: Type.Optional(Id('a reason the part was not simply passed (borderline, audit, unreadable_image, ...)')),
     modelVersion: Type.Optional(Id('model version that scored the part: "<version>" or "<model id>@<version>"')),
