@@ -31,7 +31,7 @@ import { cookieSecret, ensureFirstAdmin, installAuth } from '../dashboard/src/au
 import { reviewApi } from '../edge/src/review/api.ts';
 import { PartMemory } from '../edge/src/parts/memory.ts';
 import { StorageFull, StorageHealth } from '../edge/src/storage/health.ts';
-import { onDamage } from '../edge/src/storage/damaged.ts';
+import { onDamage } from '../shared/damaged.ts';
 import { createLogger } from './log.ts';
 import { EdgeMetrics } from '../edge/src/health/metrics.ts';
 import { DefectLog } from '../edge/src/log/defect-log.ts';

@@ -15,7 +15,7 @@ import { StatusSchema, type Status } from '../../contract/payloads.ts';
 import { allStations } from '../../contract/topics.ts';
 import { parsePayload } from '../../contract/validate.ts';
 import type { Session } from '../../dashboard/src/people.ts';
-import { connectOptions, type BrokerOptions } from '../../edge/src/bus/link.ts';
+import { connectOptions, type BrokerOptions } from '../../shared/mqtt.ts';
 import type { EdgeBoxes } from './images.ts';
 import type { PlantStore } from './store.ts';
 

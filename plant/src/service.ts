@@ -14,7 +14,7 @@ import { PART_ID_PATTERN } from '../../contract/topics.ts';
 import { cookieSecret, ensureFirstAdmin, installAuth } from '../../dashboard/src/auth.ts';
 import { People } from '../../dashboard/src/people.ts';
 import { asset } from '../../dashboard/src/assets.ts';
-import type { BrokerOptions } from '../../edge/src/bus/link.ts';
+import type { BrokerOptions } from '../../shared/mqtt.ts';
 import { logApi } from '../../edge/src/log/api.ts';
 import { EdgeBoxes, type EdgeBox } from './images.ts';
 import { Fleet, fleetRoutes } from './fleet.ts';

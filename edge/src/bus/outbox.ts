@@ -17,7 +17,7 @@ import path from 'node:path';
 import { FileSync } from './file-sync.ts';
 import { writeFully } from '../json-lines.ts';
 import { isNoSpace, StorageFull, type StorageHealth } from '../storage/health.ts';
-import { damagedKept } from '../storage/damaged.ts';
+import { damagedKept } from '../../../shared/damaged.ts';
 
 export interface OutgoingMessage {
   topic: string;

@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { LowSync } from 'lowdb';
 import type { Drift } from '../../../contract/payloads.ts';
 import type { Verdict } from '../../../contract/vocabulary.ts';
-import { jsonDocument } from './store.ts';
+import { jsonDocument } from '../../../shared/json-document.ts';
 import { isNoSpace } from '../storage/health.ts';
 
 
