@@ -6,16 +6,14 @@
  */
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
+import { Refused } from './errors.ts';
 
 export const rateLimits = fp(
   async (app) => {
     await app.register(rateLimit, {
       global: false,
-      errorResponseBuilder: (_request, context) => ({
-        statusCode: context.statusCode,
-        error: 'too_many_requests',
-        message: `too many requests from here: at most ${context.max} in ${context.after}; try again then`,
-      }),
+      // Thrown, and answered by the one error handler (errors.ts) as { error, message }.
+      errorResponseBuilder: (_request, context) => new Refused(context.statusCode, 'too_many_requests', `too many requests from here: at most ${context.max} in ${context.after}; try again then`),
     });
   },
   { name: 'loupe-rate-limits' },

@@ -193,13 +193,14 @@ describe('the HTTP API as a whole', () => {
     await log.close();
   });
 
-  it('answers refusals as { error, param, message } and refuses to send an answer that is off its schema', async () => {
+  it('answers refusals and rate limits as { error, param, message } and refuses to send an answer that is off its schema', async () => {
     const app = await server();
     app.post('/api/things/:id', { schema: { params: Type.Object({ id: Type.String({ pattern: '^[a-z]+$' }) }), body: Type.Object({ size: Type.Integer({ minimum: 1 }) }), response: { 200: Type.Object({ size: Type.Integer() }, { additionalProperties: false }) } } }, async (request) => {
       const { size } = request.body as { size: number };
       if (size === 13) throw new Refused(409, 'unlucky', 'size 13 is refused here', 'size');
       return size === 7 ? { size, colour: 'red' } : { size };
     });
+    app.get('/api/scarce', { config: { rateLimit: { max: 1, timeWindow: 60_000 } }, schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
     const post = (url: string, body: object) => app.inject({ method: 'POST', url, payload: body });
     expect((await post('/api/things/abc', { size: 0 })).json()).toEqual({ error: 'invalid_request', param: 'size', message: expect.stringContaining('size') });
     expect((await post('/api/things/abc', {})).json()).toEqual({ error: 'invalid_request', param: 'size', message: 'size: missing' });
@@ -209,6 +210,10 @@ describe('the HTTP API as a whole', () => {
     expect(refused.json()).toEqual({ error: 'unlucky', param: 'size', message: 'size 13 is refused here' });
     expect((await app.inject({ method: 'GET', url: '/nowhere' })).json()).toEqual({ error: 'not_found', message: 'no route GET /nowhere' });
     expect((await post('/api/things/abc', { size: 2 })).json()).toEqual({ size: 2 });
+    expect((await app.inject({ method: 'GET', url: '/api/scarce' })).statusCode).toBe(200);
+    const limited = await app.inject({ method: 'GET', url: '/api/scarce' });
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toMatchObject({ error: 'too_many_requests', message: expect.stringContaining('at most 1') });
     // LOUPE_CHECK_ANSWERS is on in every test (test/support/setup.ts): an answer off its schema is not sent.
     const off = await post('/api/things/abc', { size: 7 });
     expect(off.statusCode).toBe(500);
