@@ -17,7 +17,7 @@ import { parse } from 'yaml';
 import { checkConfig } from '../config/load.ts';
 import { topics } from '../contract/topics.ts';
 import type { Result, Review, VerdictMessage } from '../contract/payloads.ts';
-import { sendWithoutDelay } from '../edge/src/bus/link.ts';
+import { sendWithoutDelay } from '../shared/mqtt.ts';
 import { rule, failSafe } from '../edge/src/decide/policy.ts';
 import { InspectionPool } from '../edge/src/vision/pool.ts';
 

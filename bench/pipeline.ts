@@ -18,7 +18,7 @@ import sharp from 'sharp';
 import * as ort from 'onnxruntime-node';
 import { stringify } from 'yaml';
 import { startEmbeddedBroker } from '../broker/embedded.ts';
-import { sendWithoutDelay } from '../edge/src/bus/link.ts';
+import { sendWithoutDelay } from '../shared/mqtt.ts';
 import { generatePart } from '../lab/synth.ts';
 import { loadManifest } from '../edge/src/vision/manifest.ts';
 import type { Result } from '../contract/payloads.ts';

@@ -32,9 +32,10 @@ import { reviewApi } from '../edge/src/review/api.ts';
 import { PartMemory } from '../edge/src/parts/memory.ts';
 import { StationStore } from '../edge/src/store/store.ts';
 import { StorageFull, StorageHealth } from '../edge/src/storage/health.ts';
-import { onDamage } from '../edge/src/storage/damaged.ts';
+import { onDamage } from '../shared/damaged.ts';
 import { createLogger } from './log.ts';
 import { EdgeMetrics } from '../edge/src/health/metrics.ts';
+import { healthRoutes } from '../edge/src/health/routes.ts';
 import { DefectLog } from '../edge/src/log/defect-log.ts';
 import { partKey } from '../edge/src/log/entry.ts';
 import { sweepImages } from '../edge/src/log/retention.ts';
@@ -42,10 +43,12 @@ import { logApi } from '../edge/src/log/api.ts';
 import { checkKnownGood } from '../edge/src/vision/known-good.ts';
 import { startIntegrations } from '../edge/src/integrations/start.ts';
 import { PlantFeed } from '../edge/src/log/plant-feed.ts';
-import { evidenceRoutes } from '../edge/src/evidence/routes.ts';
 import { goldenRoutes } from '../edge/src/review/golden.ts';
 import { poolLoader, ShadowDesk } from '../edge/src/vision/shadow.ts';
 import { shadowApi } from '../edge/src/review/shadow-api.ts';
+import { fileEvidence } from '../edge/src/evidence/source.ts';
+import { evidenceRoutes } from '../shared/http/evidence.ts';
+import { httpFoundation } from '../shared/http/server.ts';
 
 export interface Parts {
   broker: boolean;
@@ -84,13 +87,15 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
 
     // Per-request access logs would double every part's log line; the station logs each part itself.
     // forceCloseConnections: a stop must not wait for an upload or a feed that never ends.
-    const app = Fastify({
+    const server = Fastify({
       loggerInstance: log.child({ component: 'http' }),
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: config.http.bodyLimitBytes,
       trustProxy: config.http.trustProxy,
       forceCloseConnections: true,
     });
+    // Error answers, the OpenAPI document (for managers), security headers, rate limits: shared/http/.
+    const app = await httpFoundation(server, { title: 'Loupe', description: 'the HTTP API of a Loupe edge box and its dashboard', openApiConfig: { access: 'manager' }, https: config.dashboard.secureCookies });
     stoppers.push(() => app.close());
     const stations = new Map<string, Station>();
     const desks = new Map<string, ShadowDesk>(); // candidate models in shadow (edge/src/vision/shadow.ts)
@@ -101,14 +106,8 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     const dashboardDir = path.resolve(config.dataDir, 'dashboard');
     const people = new People(dashboardDir, config.dashboard.sessionHours);
     await installAuth(app, { people, secret: cookieSecret(dashboardDir), secureCookies: config.dashboard.secureCookies, sessionHours: config.dashboard.sessionHours });
-    app.get('/healthz', { config: { access: 'public' } }, async (_request, reply) => {
-      // Healthy means able to inspect and record; a broker outage is reported (and buffered), not
-      // fatal; a full disk or a failed fsync is (503), while the station stays up and answers fail-safe.
-      const ok = [...stations.values()].every((s) => s.storage.ok);
-      const body = { ok, stations: [...stations.values()].map((s) => ({ ...s.status('online'), brokerConnected: s.connected })) };
-      return reply.code(ok ? 200 : 503).send(body);
-    });
-    app.get('/metrics', { config: { access: 'public' } }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+    // Healthy means able to inspect and record; a full disk or a failed fsync is not (503), while the station stays up and answers fail-safe.
+    await app.register(healthRoutes, { stations, metrics });
 
     let defectLog: DefectLog | null = null;
     if (parts.edge) {
@@ -221,7 +220,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       await app.register(goldenRoutes, { imagesDir, entries: () => opened.all() }); // the reference beside a part under review
       await app.register(shadowApi, { desks });
       // Without the dashboard here, the box still serves its evidence: the plant fetches it (docs/plant.md).
-      if (!parts.dashboard) await app.register(evidenceRoutes, { imagesDir });
+      if (!parts.dashboard) await app.register(evidenceRoutes, { source: fileEvidence(imagesDir) });
       await app.register(httpIngest, {
         stations,
         tokens: new Map(config.stations.map((s) => [s.id, s.ingest.httpToken])),
@@ -239,7 +238,7 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       await feed.start();
       stoppers.push(() => feed.stop());
       const claimed = defectLog ? defectLog.claimed.bind(defectLog) : undefined;
-      await app.register(dashboard, { feed, claims, imagesDir: path.resolve(config.dataDir, 'images'), people, claimed, feedBufferBytes: config.dashboard.feedBufferBytes, screen: { undoSeconds: config.dashboard.undoSeconds, guardMs: config.dashboard.guardMs } });
+      await app.register(dashboard, { feed, claims, evidence: fileEvidence(path.resolve(config.dataDir, 'images')), people, claimed, feedBufferBytes: config.dashboard.feedBufferBytes, screen: { undoSeconds: config.dashboard.undoSeconds, guardMs: config.dashboard.guardMs } });
     }
 
     await app.listen({ host: config.http.host, port: config.http.port });

@@ -4,6 +4,7 @@
  * (`npm run schemas`) for editors and for people.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { ID_PATTERN } from '../contract/vocabulary.ts';
 import { OpcUaSchema, SparkplugSchema } from './integrations.ts';
 import { CameraSchema } from './camera.ts';
 
@@ -27,7 +28,7 @@ export const ShiftSchema = Type.Object(
 
 export const StationSchema = Type.Object(
   {
-    id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'station id, used in MQTT topics and URLs' }),
+    id: Type.String({ pattern: ID_PATTERN, description: 'station id, used in MQTT topics and URLs' }),
     model: Type.String({ default: 'models/default', description: "model folder (model.onnx + manifest.json); relative to the config file's folder (the default: to the working directory)" }),
     thresholds: Type.Optional(Type.Union([ThresholdsSchema, Type.Null()], { description: 'overrides the thresholds proposed in the model manifest' })),
     autoReject: Type.Boolean({ default: true, description: 'reject clear defects without a person; when false they go to review' }),
@@ -113,7 +114,7 @@ export const MqttUserSchema = Type.Object(
 
 export const ConfigSchema = Type.Object(
   {
-    line: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'line-1', description: 'production line id, the second level of every MQTT topic' }),
+    line: Type.String({ pattern: ID_PATTERN, default: 'line-1', description: 'production line id, the second level of every MQTT topic' }),
     dataDir: Type.String({ default: '.data', description: "where images, review state and the defect log are kept; relative to the config file's folder (the default: to the working directory)" }),
     mqtt: Type.Object(
       {

@@ -4,16 +4,14 @@
  * Inbound payloads (trigger, decision) are validated before any code acts on them.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { PART_ID_PATTERN } from './topics.ts';
+import { DecidedBySchema, FinalVerdictSchema, HumanAnswerSchema, PartIdSchema, ReasonSchema, VerdictSchema as ModelVerdictSchema } from './vocabulary.ts';
 
-const PartId = Type.String({ pattern: PART_ID_PATTERN, description: 'the part id: letters, digits and . _ : -, at most 128 characters' });
+const PartId = PartIdSchema;
 const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 time' });
 const schemaTag = (name: string) => Type.Literal(`loupe/${name}@1`, { description: 'payload schema and version' });
-const Verdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('review')]);
-const FinalVerdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('hold')]);
-const Reason = Type.Union(
-  ['borderline', 'above_reject', 'audit', 'unreadable_image', 'model_error', 'overload', 'missing_frame', 'interrupted', 'camera_lost', 'image_quality', 'unpaired_frame', 'storage_full'].map((r) => Type.Literal(r)),
-);
+const Verdict = ModelVerdictSchema;
+const FinalVerdict = FinalVerdictSchema;
+const Reason = ReasonSchema;
 const Thresholds = Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }, { additionalProperties: false });
 /** Optional in v1: a category suggested from people's earlier categories, never a person's word. */
 const Suggestion = Type.Object(
@@ -87,7 +85,7 @@ export const DecisionSchema = Type.Object(
   {
     schema: Type.Optional(schemaTag('decision')),
     partId: PartId,
-    decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')], { description: 'accept: the part is good; reject: it is defective' }),
+    decision: Type.Union(HumanAnswerSchema.anyOf, { description: 'accept: the part is good; reject: it is defective' }),
     category: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "one of the station's defectCategories" })),
     note: Type.Optional(Type.String({ maxLength: 1000 })),
     user: Type.String({ minLength: 1, maxLength: 64, description: 'who decided' }),
@@ -155,7 +153,7 @@ export const VerdictSchema = Type.Object(
     station: Type.String(),
     partId: PartId,
     verdict: FinalVerdict,
-    decidedBy: Type.Union([Type.Literal('model'), Type.Literal('human'), Type.Literal('timeout')]),
+    decidedBy: DecidedBySchema,
     user: Type.Optional(Type.String()),
     category: Type.Optional(Type.String()),
     note: Type.Optional(Type.String()),
@@ -165,7 +163,7 @@ export const VerdictSchema = Type.Object(
     at: Timestamp,
     corrects: Type.Optional(
       Type.Object(
-        { verdict: FinalVerdict, decidedBy: Type.Union([Type.Literal('model'), Type.Literal('human'), Type.Literal('timeout')]), user: Type.Optional(Type.String()), category: Type.Optional(Type.String()), at: Timestamp },
+        { verdict: FinalVerdict, decidedBy: DecidedBySchema, user: Type.Optional(Type.String()), category: Type.Optional(Type.String()), at: Timestamp },
         { additionalProperties: false, description: 'present on a corrected verdict: the verdict of this part it replaces' },
       ),
     ),
@@ -299,8 +297,8 @@ export const LogScored = {
   detail: Type.Optional(Type.String()),
   source: Type.String(),
 };
-export const LogFinalVerdictSchema = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('hold')]);
-export const LogDecidedBySchema = Type.Union([Type.Literal('model'), Type.Literal('human'), Type.Literal('timeout')]);
+export const LogFinalVerdictSchema = FinalVerdictSchema;
+export const LogDecidedBySchema = DecidedBySchema;
 export const ResultEventSchema = Type.Object({
   kind: Type.Literal('result'),
   ...LogWhere,
@@ -314,7 +312,7 @@ export const DecisionEventSchema = Type.Object({
   kind: Type.Literal('decision'),
   ...LogWhere,
   user: Type.String(),
-  decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
+  decision: HumanAnswerSchema,
   category: Type.Optional(Type.String()),
   note: Type.Optional(Type.String()),
   region: Type.Optional(RegionSchema),
@@ -396,7 +394,7 @@ export type TriggerAck = Static<typeof TriggerAckSchema>;
 export type LogMessage = Static<typeof LogSchema>;
 export type PartEvent = Static<typeof PartEventSchema>;
 export type TallyEvent = Static<typeof TallyEventSchema>;
-export type Reason = Static<typeof Reason>;
+export type { Reason, Verdict, FinalVerdict, DecidedBy, HumanAnswer } from './vocabulary.ts';
 export type Drift = Static<typeof Drift>;
 
 export const payloadSchemas: Record<string, TSchema> = {

@@ -59,15 +59,5 @@ export function parseTopic(prefix: string, topic: string): { line: string; stati
   return { line, station, kind, partId };
 }
 
-/** Part ids travel in topics and file names: keep them to a safe alphabet. */
-export const PART_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
-const partIdRegex = new RegExp(PART_ID_PATTERN);
-export function isPartId(value: string): boolean {
-  return partIdRegex.test(value);
-}
-
-/** MQTT user names that may decide on `…/decision/{user}`; the same alphabet as the dashboard's people. */
-const userNameRegex = /^[A-Za-z0-9._@-]{1,64}$/;
-export function isUserName(value: string): boolean {
-  return userNameRegex.test(value);
-}
+// The id alphabets live with the rest of the vocabulary.
+export { PART_ID_PATTERN, isPartId, isUserName } from './vocabulary.ts';

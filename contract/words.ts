@@ -4,7 +4,7 @@
  * (dashboard/src/assets.ts writes it from this module), so the screens, the CSV and the logs never
  * show `unreadable_image` where a person expects "the image could not be read".
  */
-import type { Reason, VerdictMessage } from './payloads.ts';
+import type { DecidedBy, FinalVerdict, Reason } from './vocabulary.ts';
 
 export const REASON_WORDS: Record<Reason, string> = {
   borderline: 'the score is between pass and reject',
@@ -18,9 +18,10 @@ export const REASON_WORDS: Record<Reason, string> = {
   camera_lost: 'the camera was lost when the part came: look at the part itself',
   image_quality: 'the image was not fit to be scored (focus, light or framing)',
   unpaired_frame: 'an image came with no trigger: which part it shows is not known',
+  storage_full: 'the station disk was full: the part was not recorded, look at the part itself',
 };
 
-export const VERDICT_WORDS: Record<VerdictMessage['verdict'] | 'review' | 'open', string> = {
+export const VERDICT_WORDS: Record<FinalVerdict | 'review' | 'open', string> = {
   pass: 'passed',
   reject: 'rejected',
   hold: 'on hold',
@@ -28,7 +29,7 @@ export const VERDICT_WORDS: Record<VerdictMessage['verdict'] | 'review' | 'open'
   open: 'waiting for a person',
 };
 
-export const DECIDED_BY_WORDS: Record<VerdictMessage['decidedBy'], string> = {
+export const DECIDED_BY_WORDS: Record<DecidedBy, string> = {
   model: 'the model',
   human: 'a person',
   timeout: 'nobody in time (default applied)',

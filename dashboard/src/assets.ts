@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
 import { wordsModule } from '../../contract/words.ts';
+import { fileAnswer } from '../../shared/http/schemas.ts';
 
 const webDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web');
 const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
@@ -17,3 +18,9 @@ export const wordsAsset = () => {
   const text = wordsModule();
   return async (_request: unknown, reply: FastifyReply) => reply.type(types['.js']).header('cache-control', 'no-cache').send(text);
 };
+
+/** The route schema of a file of the client: its answer documented by media type. */
+export const assetAnswer = (file: string) => ({
+  summary: `the client file ${file}`,
+  response: { 200: fileAnswer(file, types[path.extname(file)].split(';')[0]) },
+});

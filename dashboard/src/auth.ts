@@ -5,18 +5,20 @@
  *
  * A session is a random id in a signed, HttpOnly, SameSite=Strict cookie. State-changing requests
  * must also echo the session's CSRF token in `x-csrf-token`, and come from our own origin when the
- * browser says where they come from. Every answer carries security headers.
+ * browser says where they come from. Security headers and rate limits are their own plugins
+ * (shared/http/security.ts, shared/http/limits.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { FastifyInstance, FastifyRequest, RawServerDefault } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import cookie from '@fastify/cookie';
-import rateLimit from '@fastify/rate-limit';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Logger } from 'pino';
-import { asset } from './assets.ts';
+import { Answer, refusals } from '../../shared/http/schemas.ts';
+import { asset, assetAnswer } from './assets.ts';
 import { allows, MIN_PASSWORD, NAME_PATTERN, People, ROLES, type Role, type Session } from './people.ts';
 
 export type Access = 'public' | Role;
@@ -32,16 +34,13 @@ declare module 'fastify' {
 
 export const SESSION_COOKIE = 'loupe_session';
 
-const SECURITY_HEADERS: Record<string, string> = {
-  'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'permissions-policy': 'camera=(), microphone=(), geolocation=()',
-};
-
+const RoleSchema = Type.Union(ROLES.map((r) => Type.Literal(r)));
+const SessionAnswer = Answer(
+  { name: Type.String(), role: RoleSchema, csrf: Type.String({ description: 'echo it in x-csrf-token on every state-changing request' }), expiresAt: Type.String({ format: 'date-time' }) },
+  'who is logged in, and the CSRF token of the session',
+);
+const PersonAnswer = Answer({ name: Type.String(), role: RoleSchema, createdAt: Type.String({ format: 'date-time' }) });
+const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) });
 
 export interface AuthOptions {
   people: People;
@@ -89,11 +88,10 @@ export async function ensureFirstAdmin(people: People, configured: { user?: stri
 }
 
 /** Installs on the root server (not as an encapsulated plugin), so its hooks see every route. */
-export async function installAuth(app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>, options: AuthOptions): Promise<void> {
+export async function installAuth<L extends FastifyBaseLogger>(plain: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L>, options: AuthOptions): Promise<void> {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const { people } = options;
   await app.register(cookie, { secret: options.secret });
-  // A ceiling on login attempts per address, under the per-name and per-source throttle (throttle.ts).
-  await app.register(rateLimit, { global: false });
   app.decorateRequest('person', null);
 
   const sessionOf = (request: FastifyRequest): Session | 'expired' | null => {
@@ -131,20 +129,20 @@ export async function installAuth(app: FastifyInstance<RawServerDefault, Incomin
     request.person = session;
   });
 
-  app.addHook('onSend', async (_request, reply, payload) => {
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
-    if (options.secureCookies) reply.header('strict-transport-security', 'max-age=31536000');
-    return payload;
-  });
+  for (const file of ['login.js', 'next.js', 'app.css']) app.get(`/${file}`, { config: { access: 'public' }, schema: assetAnswer(file) }, asset(file));
+  app.get('/login', { config: { access: 'public' }, schema: assetAnswer('login.html') }, asset('login.html'));
 
-  app.get('/login', { config: { access: 'public' } }, asset('login.html'));
-  app.get('/login.js', { config: { access: 'public' } }, asset('login.js'));
-  app.get('/next.js', { config: { access: 'public' } }, asset('next.js'));
-  app.get('/app.css', { config: { access: 'public' } }, asset('app.css'));
-
-  app.post<{ Body: { name: string; password: string } }>(
+  app.post(
     '/api/login',
-    { config: { access: 'public', rateLimit: { max: 60, timeWindow: 60_000 } }, schema: { body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }) } },
+    {
+      // A ceiling on login attempts per address, under the per-name and per-source throttle (throttle.ts).
+      config: { access: 'public', rateLimit: { max: 60, timeWindow: 60_000 } },
+      schema: {
+        summary: 'log in: sets the session cookie',
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+        response: { 200: SessionAnswer, ...refusals(400, 401, 403, 429, 503) },
+      },
+    },
     async (request, reply) => {
       const refused = crossSite(request);
       if (refused) return reply.code(403).send({ error: 'csrf', message: refused });
@@ -152,7 +150,7 @@ export async function installAuth(app: FastifyInstance<RawServerDefault, Incomin
       if (!outcome.ok) {
         request.log.warn({ user: request.body.name, code: outcome.code, source: request.ip }, 'login refused');
         if (outcome.retryAfterS !== undefined) reply.header('retry-after', String(outcome.retryAfterS));
-        return reply.code({ locked: 429, busy: 503, bad_credentials: 401 }[outcome.code]).send({ error: outcome.code, message: outcome.message });
+        return reply.code(({ locked: 429, busy: 503, bad_credentials: 401 } as const)[outcome.code]).send({ error: outcome.code, message: outcome.message });
       }
       request.log.info({ user: outcome.session.name, role: outcome.session.role }, 'logged in');
       reply.setCookie(SESSION_COOKIE, outcome.session.id, {
@@ -167,23 +165,26 @@ export async function installAuth(app: FastifyInstance<RawServerDefault, Incomin
     },
   );
 
-  app.get('/api/session', async (request) => describe(request.person as Session));
+  const signedIn = refusals(401, 403);
+  app.get('/api/session', { schema: { summary: 'who is logged in', response: { 200: SessionAnswer, ...signedIn } } }, async (request) => describe(request.person as Session));
 
-  app.post('/api/logout', async (request, reply) => {
+  app.post('/api/logout', { schema: { summary: 'end this session', response: { 200: Answer({ loggedOut: Type.Literal(true) }), ...signedIn } } }, async (request, reply) => {
     people.logout((request.person as Session).id);
     return reply.clearCookie(SESSION_COOKIE, { path: '/' }).send({ loggedOut: true });
   });
 
-  app.get('/api/people', { config: { access: 'admin' } }, async () => people.list());
-  app.post<{ Body: { name: string; role: Role; password: string } }>(
+  app.get('/api/people', { config: { access: 'admin' }, schema: { summary: 'the people who may log in, and their roles', response: { 200: Type.Array(PersonAnswer), ...signedIn } } }, async () => people.list());
+  app.post(
     '/api/people',
     {
       config: { access: 'admin' },
       schema: {
+        summary: 'add a person',
         body: Type.Object(
-          { name: Type.String({ pattern: NAME_PATTERN }), role: Type.Union(ROLES.map((r) => Type.Literal(r))), password: Type.String({ minLength: MIN_PASSWORD, maxLength: 1024 }) },
+          { name: Type.String({ pattern: NAME_PATTERN }), role: RoleSchema, password: Type.String({ minLength: MIN_PASSWORD, maxLength: 1024 }) },
           { additionalProperties: false },
         ),
+        response: { 201: Answer({ name: Type.String(), role: RoleSchema }), ...refusals(400, 401, 403, 409) },
       },
     },
     async (request, reply) => {
@@ -193,17 +194,26 @@ export async function installAuth(app: FastifyInstance<RawServerDefault, Incomin
       return reply.code(201).send({ name: request.body.name, role: request.body.role });
     },
   );
-  app.post<{ Params: { name: string }; Body: { password: string } }>(
+  app.post(
     '/api/people/:name/password',
-    { config: { access: 'admin' }, schema: { body: Type.Object({ password: Type.String({ minLength: MIN_PASSWORD, maxLength: 1024 }) }, { additionalProperties: false }) } },
+    {
+      config: { access: 'admin' },
+      schema: {
+        summary: "set a person's password (their sessions end)",
+        params: NameParams,
+        body: Type.Object({ password: Type.String({ minLength: MIN_PASSWORD, maxLength: 1024 }) }, { additionalProperties: false }),
+        response: { 200: Answer({ name: Type.String(), passwordSet: Type.Literal(true) }), ...refusals(400, 401, 403, 404) },
+      },
+    },
     async (request, reply) => {
       const changed = await people.setPassword(request.params.name, request.body.password);
       if (!changed.ok) return reply.code(changed.code === 'unknown_person' ? 404 : 400).send({ error: changed.code, message: changed.message });
       request.log.warn({ user: request.params.name, by: request.person?.name }, 'password set; their sessions ended');
-      return { name: request.params.name, passwordSet: true };
+      return { name: request.params.name, passwordSet: true as const };
     },
   );
-  app.delete<{ Params: { name: string } }>('/api/people/:name', { config: { access: 'admin' } }, async (request, reply) => {
+  const removal = { summary: 'remove a person (their sessions end)', params: NameParams, response: { 200: Answer({ removed: Type.String() }), ...refusals(400, 401, 403, 404) } };
+  app.delete('/api/people/:name', { config: { access: 'admin' }, schema: removal }, async (request, reply) => {
     if (request.params.name === request.person?.name) return reply.code(400).send({ error: 'self', message: 'an admin cannot remove themselves' });
     if (people.isLastAdmin(request.params.name)) return reply.code(400).send({ error: 'last_admin', message: `${request.params.name} is the last admin; add another admin first` });
     if (!people.remove(request.params.name)) return reply.code(404).send({ error: 'unknown_person', message: `no person called "${request.params.name}"` });

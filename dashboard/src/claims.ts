@@ -11,7 +11,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { LowSync } from 'lowdb';
-import { jsonDocument } from '../../edge/src/review/store.ts';
+import { jsonDocument } from '../../shared/json-document.ts';
 
 export interface Claim {
   key: string;

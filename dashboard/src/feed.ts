@@ -27,7 +27,7 @@ import {
 import type { Claim, ClaimBook } from './claims.ts';
 import type { FeedEvent } from '../../contract/feed.ts';
 import { parsePayload } from '../../contract/validate.ts';
-import { connectOptions, sendWithoutDelay, type BrokerOptions } from '../../edge/src/bus/link.ts';
+import { connectOptions, sendWithoutDelay, type BrokerOptions } from '../../shared/mqtt.ts';
 
 export type { FeedEvent } from '../../contract/feed.ts';
 

@@ -6,17 +6,17 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import websocket from '@fastify/websocket';
-import { Type } from '@sinclair/typebox';
-import { PART_ID_PATTERN } from '../../contract/topics.ts';
-import { RegionSchema, type Region } from '../../contract/payloads.ts';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type Static } from '@sinclair/typebox';
+import { RegionSchema, ResultSchema, ReviewSchema, StatusSchema, VerdictSchema } from '../../contract/payloads.ts';
 import { regionRefusal } from '../../contract/region.ts';
+import { DecidedBySchema, FinalVerdictSchema, HumanAnswerSchema } from '../../contract/vocabulary.ts';
+import { Answer, PartParams, RefusalSchema, inline, refusals } from '../../shared/http/schemas.ts';
+import { evidenceRoutes, type EvidenceSource } from '../../shared/http/evidence.ts';
 import { DecisionNotSent, type LineFeed } from './feed.ts';
-import { evidenceRoutes } from '../../edge/src/evidence/routes.ts';
 import type { ClaimBook, Claim } from './claims.ts';
-import { asset, wordsAsset } from './assets.ts';
+import { asset, assetAnswer, wordsAsset } from './assets.ts';
 import { allows, type People, type Session } from './people.ts';
-
-const ID = '^[A-Za-z0-9_-]{1,64}$';
 
 /** How long a technician may correct their own decision once it was sent (a manager may at any time). */
 export const CORRECTION_MINUTES = 10;
@@ -24,8 +24,8 @@ export const CORRECTION_MINUTES = 10;
 export interface DashboardOptions {
   feed: LineFeed;
   claims: ClaimBook;
-  /** `<dataDir>/images`: the stations' evidence, `<line>/<station>/<partId>.*` */
-  imagesDir: string;
+  /** the stations' evidence (images and anomaly maps), from whoever holds them (edge/src/evidence/source.ts) */
+  evidence: EvidenceSource;
   people: People;
   /** the technician screen's pace: how long a decision stays undoable before it is sent, and the guard after a part is shown */
   screen?: { undoSeconds: number; guardMs: number };
@@ -35,9 +35,29 @@ export interface DashboardOptions {
   feedBufferBytes?: number;
 }
 
-type PartParams = { line: string; station: string; partId: string };
+type PartParams = Static<typeof PartParams>;
 
-export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { feed, claims, imagesDir, people, claimed: onClaim, feedBufferBytes = 2 * 1024 * 1024, screen = { undoSeconds: 4, guardMs: 700 } }) => {
+const ClaimHeld = Answer({ holder: Type.String({ description: 'who holds the claim' }), expiresAt: Type.String({ format: 'date-time' }) });
+const Claimed = Type.Intersect([RefusalSchema, Type.Object({ holder: Type.String(), expiresAt: Type.String({ format: 'date-time' }) })], { description: 'claimed: someone else is deciding this part' });
+const DecisionBody = Type.Object(
+  {
+    decision: HumanAnswerSchema,
+    category: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    note: Type.Optional(Type.String({ maxLength: 1000 })),
+    region: Type.Optional(RegionSchema), // marking where: the defect's region, with reject only (the station refuses it on accept)
+  },
+  { additionalProperties: false },
+);
+const Similar = Type.Array(Type.Pick(VerdictSchema, ['partId', 'verdict', 'score', 'user', 'category', 'at'], { additionalProperties: false }), { description: 'decided parts of this station with the nearest scores' });
+const Screen = Answer({
+  undoSeconds: Type.Number({ description: 'how long a decision stays undoable on the screen before it is sent' }),
+  guardMs: Type.Number({ description: 'keys are ignored this long after a part is shown' }),
+  claimSeconds: Type.Number({ description: 'how long a claim lasts without renewal' }),
+  correctionMinutes: Type.Number({ description: 'how long a technician may correct their own decision' }),
+});
+
+export const dashboard: FastifyPluginAsync<DashboardOptions> = async (plain, { feed, claims, evidence, people, claimed: onClaim, feedBufferBytes = 2 * 1024 * 1024, screen = { undoSeconds: 4, guardMs: 700 } }) => {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   await app.register(websocket, {
     options: { maxPayload: 64 * 1024 },
     // On stop, feed clients are cut, not asked to close: a client that does not read would hold
@@ -48,25 +68,27 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
     },
   });
 
-  app.get('/', asset('index.html'));
+  app.get('/', { schema: assetAnswer('index.html') }, asset('index.html'));
   // The technician screen's modules (dashboard/web/state.js lists what each holds).
-  for (const file of ['app.js', 'state.js', 'session.js', 'feed.js', 'queue.js', 'part.js', 'viewer.js', 'desk.js', 'keys.js', 'drift.js', 'dom.js', 'icons.js', 'mark.js']) app.get(`/${file}`, asset(file));
-  app.get('/words.js', wordsAsset());
-  app.get('/people', { config: { access: 'admin' } }, asset('people.html'));
-  app.get('/people.js', { config: { access: 'admin' } }, asset('people.js'));
-  app.get('/log', { config: { access: 'manager' } }, asset('log.html'));
-  app.get('/log.js', { config: { access: 'manager' } }, asset('log.js'));
-  app.get('/station', { config: { access: 'manager' } }, asset('station.html'));
-  app.get('/station.js', { config: { access: 'manager' } }, asset('station.js'));
-  app.get('/models', { config: { access: 'manager' } }, asset('models.html'));
-  app.get('/models.js', { config: { access: 'manager' } }, asset('models.js'));
+  for (const file of ['app.js', 'state.js', 'session.js', 'feed.js', 'queue.js', 'part.js', 'viewer.js', 'desk.js', 'keys.js', 'drift.js', 'dom.js', 'icons.js', 'mark.js']) app.get(`/${file}`, { schema: assetAnswer(file) }, asset(file));
+  app.get('/words.js', { schema: assetAnswer('words.js') }, wordsAsset());
+  app.get('/people', { config: { access: 'admin' }, schema: assetAnswer('people.html') }, asset('people.html'));
+  app.get('/people.js', { config: { access: 'admin' }, schema: assetAnswer('people.js') }, asset('people.js'));
+  app.get('/log', { config: { access: 'manager' }, schema: assetAnswer('log.html') }, asset('log.html'));
+  app.get('/log.js', { config: { access: 'manager' }, schema: assetAnswer('log.js') }, asset('log.js'));
+  app.get('/station', { config: { access: 'manager' }, schema: assetAnswer('station.html') }, asset('station.html'));
+  app.get('/station.js', { config: { access: 'manager' }, schema: assetAnswer('station.js') }, asset('station.js'));
+  app.get('/models', { config: { access: 'manager' }, schema: assetAnswer('models.html') }, asset('models.html'));
+  app.get('/models.js', { config: { access: 'manager' }, schema: assetAnswer('models.js') }, asset('models.js'));
 
-  app.get('/api/screen', async () => ({ ...screen, claimSeconds: claims.ttlSeconds, correctionMinutes: CORRECTION_MINUTES }));
-  app.get('/api/stations', async () => [...feed.statuses.values()]);
-  app.get('/api/reviews', async () => [...feed.reviews.values()].sort((a, b) => a.deadline.localeCompare(b.deadline)));
-  app.get('/api/results', async () => feed.recent);
+  const signedIn = refusals(401, 403);
+  app.get('/api/screen', { schema: { summary: "the technician screen's pace", response: { 200: Screen, ...signedIn } } }, async () => ({ ...screen, claimSeconds: claims.ttlSeconds, correctionMinutes: CORRECTION_MINUTES }));
+  app.get('/api/stations', { schema: { summary: "every station's last status", response: { 200: Type.Array(inline(StatusSchema)), ...signedIn } } }, async () => [...feed.statuses.values()]);
+  app.get('/api/reviews', { schema: { summary: 'the open reviews, nearest deadline first', response: { 200: Type.Array(inline(ReviewSchema)), ...signedIn } } }, async () =>
+    [...feed.reviews.values()].sort((a, b) => a.deadline.localeCompare(b.deadline)),
+  );
+  app.get('/api/results', { schema: { summary: 'the latest results, newest first', response: { 200: Type.Array(inline(ResultSchema)), ...signedIn } } }, async () => feed.recent);
 
-  const PartParams = Type.Object({ line: Type.String({ pattern: ID }), station: Type.String({ pattern: ID }), partId: Type.String({ pattern: PART_ID_PATTERN }) });
   const keyOf = ({ line, station, partId }: PartParams) => `${line}/${station}/${partId}`;
   const describeClaim = (claim: Claim) => ({ holder: claim.user, expiresAt: new Date(claim.expiresAt).toISOString() });
   const claimed = (holder: Claim) => ({ error: 'claimed', message: `${holder.user} is deciding this part (claim held until ${new Date(holder.expiresAt).toLocaleTimeString('en-GB')})`, ...describeClaim(holder) });
@@ -76,13 +98,13 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
     feed.shareClaim(params.line, params.station, params.partId, claim);
   };
 
-  app.get<{ Params: PartParams }>('/api/reviews/:line/:station/:partId/similar', { schema: { params: PartParams } }, async (request, reply) => {
+  app.get('/api/reviews/:line/:station/:partId/similar', { schema: { summary: 'decided parts with scores near this review', params: PartParams, response: { 200: Similar, ...refusals(401, 403, 404) } } }, async (request, reply) => {
     const review = feed.reviews.get(keyOf(request.params));
     if (!review) return reply.code(404).send(unknownPart(request.params));
     return feed.similar(review.station, review.score).map(({ partId, verdict, score, user, category, at }) => ({ partId, verdict, score, user, category, at }));
   });
 
-  app.post<{ Params: PartParams }>('/api/reviews/:line/:station/:partId/claim', { schema: { params: PartParams } }, async (request, reply) => {
+  app.post('/api/reviews/:line/:station/:partId/claim', { schema: { summary: 'claim (or renew a claim on) a part before deciding it', params: PartParams, response: { 200: ClaimHeld, 409: Claimed, ...refusals(401, 403, 404) } } }, async (request, reply) => {
     const key = keyOf(request.params);
     if (!feed.reviews.has(key)) return reply.code(404).send(unknownPart(request.params));
     const renewal = claims.holder(key)?.user === (request.person as Session).name;
@@ -95,7 +117,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
   });
 
   // Leaving a part (opening another, closing the page) lets it go at once rather than when the claim runs out.
-  app.delete<{ Params: PartParams }>('/api/reviews/:line/:station/:partId/claim', { schema: { params: PartParams } }, async (request) => {
+  app.delete('/api/reviews/:line/:station/:partId/claim', { schema: { summary: 'let go of a part one holds', params: PartParams, response: { 200: Answer({ released: Type.Literal(true) }), ...signedIn } } }, async (request) => {
     const key = keyOf(request.params);
     const held = claims.holder(key);
     if (held && held.user === (request.person as Session).name) {
@@ -103,25 +125,17 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
       feed.shareClaim(request.params.line, request.params.station, request.params.partId, null); // and on the other dashboards
       feed.emit({ type: 'claim-released', ...request.params });
     }
-    return { released: true };
+    return { released: true as const };
   });
 
-  const DecisionBody = Type.Object(
-    {
-      decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
-      category: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-      note: Type.Optional(Type.String({ maxLength: 1000 })),
-      region: Type.Optional(RegionSchema), // marking where: the defect's region, with reject only (the station refuses it on accept)
-    },
-    { additionalProperties: false },
-  );
-  type DecisionBody = { decision: 'accept' | 'reject'; category?: string; note?: string; region?: Region };
   const brokerDown = { error: 'broker_unreachable', message: 'the dashboard has lost the MQTT broker: your decision was NOT sent; try again when the stations show online' };
 
   // A correction of a part already decided: by the person who decided it within CORRECTION_MINUTES, or
   // by a manager at any time while this dashboard remembers the part. The station publishes a
   // verdict that says which verdict it replaces, and the defect log keeps both.
-  app.post<{ Params: PartParams; Body: DecisionBody }>('/api/parts/:line/:station/:partId/correction', { schema: { params: PartParams, body: DecisionBody } }, async (request, reply) => {
+  const Corrects = Answer({ verdict: FinalVerdictSchema, decidedBy: DecidedBySchema, user: Type.Optional(Type.String()) }, 'the verdict the correction replaces');
+  const correctionSchema = { summary: 'correct a decision already sent', params: PartParams, body: DecisionBody, response: { 202: Answer({ accepted: Type.Literal(true), corrects: Corrects }), ...refusals(400, 401, 403, 404, 503) } };
+  app.post('/api/parts/:line/:station/:partId/correction', { schema: correctionSchema }, async (request, reply) => {
     const { line, station, partId } = request.params;
     const person = request.person as Session;
     const known = feed.closed.get(keyOf(request.params));
@@ -143,9 +157,9 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
     return reply.code(202).send({ accepted: true, corrects: { verdict: verdict.verdict, decidedBy: verdict.decidedBy, user: verdict.user } });
   });
 
-  app.post<{ Params: PartParams; Body: DecisionBody }>(
+  app.post(
     '/api/reviews/:line/:station/:partId/decision',
-    { schema: { params: PartParams, body: DecisionBody } },
+    { schema: { summary: "a person's decision on a review", params: PartParams, body: DecisionBody, response: { 202: Answer({ accepted: Type.Literal(true) }), 409: Claimed, ...refusals(400, 401, 403, 404, 503) } } },
     async (request, reply) => {
       const { line, station, partId } = request.params;
       const key = keyOf(request.params);
@@ -177,9 +191,10 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { fee
     },
   );
 
-  await app.register(evidenceRoutes, { imagesDir });
+  await app.register(evidenceRoutes, { source: evidence });
 
-  app.get('/ws', { websocket: true }, (socket, request) => {
+  const liveFeed = { summary: 'the live feed (WebSocket): a snapshot, then every change', response: { 101: { description: 'switching to the WebSocket feed', type: 'null' }, ...signedIn } };
+  app.get('/ws', { websocket: true, schema: liveFeed }, (socket, request) => {
     const person = request.person as Session;
     // A new client first gets the whole picture, then every change; the session is checked again on
     // every event, so an expired or ended session stops the feed.

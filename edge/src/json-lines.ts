@@ -3,13 +3,13 @@ import path from 'node:path';
 import { appendFileSync, closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { isNoSpace, StorageFull } from './storage/health.ts';
 import { StationStore } from './store/store.ts';
-import { damagedKept, damagedMoved } from './storage/damaged.ts';
+import { damagedKept, damagedMoved } from '../../shared/damaged.ts';
 
 /**
  * The values of a JSON-lines file, in order; none for a file that does not exist yet. A last line
  * cut short by a crash is skipped: what it held was never acknowledged or published. Any other line
  * that cannot be read (or fails `valid`) means the file was damaged: it is reported and a copy kept
- * aside (edge/src/storage/damaged.ts), and the readable lines are answered. A file that cannot be
+ * aside (shared/damaged.ts), and the readable lines are answered. A file that cannot be
  * read at all (a folder in its place, say) is moved aside.
  */
 export function readJsonLines<T>(file: string, holds = 'state', valid: (value: unknown) => boolean = isObject): T[] {

@@ -9,13 +9,16 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { IdSchema } from '../../contract/vocabulary.ts';
+import { Answer, refusals } from '../../shared/http/schemas.ts';
 import type { Logger } from 'pino';
 import { StatusSchema, type Status } from '../../contract/payloads.ts';
 import { allStations } from '../../contract/topics.ts';
 import { parsePayload } from '../../contract/validate.ts';
 import type { Session } from '../../dashboard/src/people.ts';
-import { connectOptions, type BrokerOptions } from '../../edge/src/bus/link.ts';
+import { connectOptions, type BrokerOptions } from '../../shared/mqtt.ts';
 import type { EdgeBoxes } from './images.ts';
 import type { PlantStore } from './store.ts';
 
@@ -51,7 +54,31 @@ export class Fleet {
   }
 }
 
-const Station = Type.Object({ line: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), station: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }, { additionalProperties: false });
+const Station = Type.Object({ line: IdSchema(), station: IdSchema() }, { additionalProperties: false });
+const ModelRef = Answer({ id: Type.String(), version: Type.String() });
+const FleetStation = Answer({
+  line: Type.String(),
+  station: Type.String(),
+  edge: Type.Union([Type.String(), Type.Null()], { description: 'the edge box holding the line, when the plant knows it' }),
+  state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+  software: Type.Union([Type.String(), Type.Null()]),
+  model: Type.Union([ModelRef, Type.Null()]),
+  at: Type.String({ format: 'date-time' }),
+});
+const Swapped = Answer({
+  results: Type.Array(
+    Answer({
+      line: Type.String(),
+      station: Type.String(),
+      folder: Type.Optional(Type.String()),
+      ok: Type.Boolean(),
+      model: Type.Optional(ModelRef),
+      error: Type.Optional(Type.String()),
+      message: Type.Optional(Type.String()),
+    }),
+    { description: "each station's answer, in the order asked" },
+  ),
+});
 const RolloutBody = Type.Object(
   { stations: Type.Array(Station, { minItems: 1, maxItems: 500 }), model: Type.String({ minLength: 1, maxLength: 500, description: 'the model folder, as a path on the edge boxes' }) },
   { additionalProperties: false },
@@ -66,11 +93,12 @@ const CHANGES_SQL = `CREATE TABLE IF NOT EXISTS fleet_changes (
   at timestamptz NOT NULL DEFAULT now(), line text NOT NULL, station text NOT NULL, kind text NOT NULL, folder text NOT NULL,
   by_user text NOT NULL, ok boolean NOT NULL, model_id text, model_version text, message text)`;
 
-export const fleetRoutes: FastifyPluginAsync<{ fleet: Fleet; boxes: EdgeBoxes; store: PlantStore }> = async (app, { fleet, boxes, store }) => {
+export const fleetRoutes: FastifyPluginAsync<{ fleet: Fleet; boxes: EdgeBoxes; store: PlantStore }> = async (plain, { fleet, boxes, store }) => {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   await store.pool.query(CHANGES_SQL);
   const config = { access: 'manager' as const };
 
-  app.get('/api/fleet', { config }, async () => {
+  app.get('/api/fleet', { config, schema: { summary: 'every station on the plant broker, with its box, state and versions', response: { 200: Type.Array(FleetStation), ...refusals(401, 403) } } }, async () => {
     const stations = [...fleet.statuses.values()].sort((a, b) => a.line.localeCompare(b.line) || a.station.localeCompare(b.station));
     return stations.map((s) => ({ line: s.line, station: s.station, edge: boxes.urlOf(s.line) ?? null, state: s.state, software: s.software ?? null, model: s.model ?? null, at: s.at }));
   });
@@ -108,11 +136,12 @@ export const fleetRoutes: FastifyPluginAsync<{ fleet: Fleet; boxes: EdgeBoxes; s
     return { results };
   };
 
-  app.post<{ Body: { stations: Target[]; model: string } }>('/api/fleet/rollout', { config, schema: { body: RolloutBody } }, async (request) => {
+  const swapped = { 200: Swapped, ...refusals(400, 401, 403) };
+  app.post('/api/fleet/rollout', { config, schema: { summary: 'swap a model folder in on each station, one after the other', body: RolloutBody, response: swapped } }, async (request) => {
     return swap(request.body.stations, async () => request.body.model, 'rollout', (request.person as Session).name);
   });
 
-  app.post<{ Body: { stations: Target[]; model?: string } }>('/api/fleet/rollback', { config, schema: { body: RollbackBody } }, async (request) => {
+  app.post('/api/fleet/rollback', { config, schema: { summary: 'go back to the model folder in force before the last roll-out (or the one named)', body: RollbackBody, response: swapped } }, async (request) => {
     const given = request.body.model;
     const previous = async ({ line, station }: Target) => {
       if (given) return given;

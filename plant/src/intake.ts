@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { LogSchema, type LogMessage } from '../../contract/payloads.ts';
 import { plantLogSubscription } from '../../contract/topics.ts';
 import { parsePayload } from '../../contract/validate.ts';
-import { connectOptions, sendWithoutDelay, type BrokerOptions } from '../../edge/src/bus/link.ts';
+import { connectOptions, sendWithoutDelay, type BrokerOptions } from '../../shared/mqtt.ts';
 import { Outbox, type OutgoingMessage } from '../../edge/src/bus/outbox.ts';
 import type { PlantStore, WriteOutcome } from './store.ts';
 

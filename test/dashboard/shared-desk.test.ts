@@ -18,6 +18,7 @@ import { People } from '../../dashboard/src/people.ts';
 import { dashboard } from '../../dashboard/src/server.ts';
 import { freePort } from '../support/system.ts';
 import { tempDir } from '../support/temp.ts';
+import { fileEvidence } from '../../edge/src/evidence/source.ts';
 
 const log = pino({ level: 'silent' });
 const BASE = 'loupe/line-1/cam-1';
@@ -58,7 +59,7 @@ async function desk(brokerUrl: string, feedBufferBytes?: number): Promise<Desk> 
   const claims = new ClaimBook(dir, 60);
   feed.claims = claims;
   await feed.start();
-  await app.register(dashboard, { feed, claims, imagesDir: dir, people, feedBufferBytes });
+  await app.register(dashboard, { feed, claims, evidence: fileEvidence(dir), people, feedBufferBytes });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}`;
   return {

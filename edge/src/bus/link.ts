@@ -18,14 +18,14 @@ import {
   type TriggerAck,
   type VerdictMessage,
 } from '../../../contract/payloads.ts';
-import { connectOptions, sendWithoutDelay, type BrokerOptions } from './broker.ts';
+import { connectOptions, sendWithoutDelay, type BrokerOptions } from '../../../shared/mqtt.ts';
 import { receive, type InboundHandlers } from './inbound.ts';
 import { PartsInHand, type InHand } from './in-hand.ts';
 import { Outbox, type OutgoingMessage } from './outbox.ts';
 import { StationStore } from '../store/store.ts';
 import { StorageFull, type StorageHealth } from '../storage/health.ts';
 
-// Their home is ./broker.ts and ./inbound.ts; named here too for the modules that import them from the link.
+// Their home is shared/mqtt.ts and ./inbound.ts; named here too for the modules that import them from the link.
 export { connectOptions, sendWithoutDelay, type BrokerOptions, type InboundHandlers };
 
 export class StationLink {

@@ -9,7 +9,8 @@
 import type { Reason } from '../../../contract/payloads.ts';
 import type { Thresholds } from '../../../config/schema.ts';
 
-export type Verdict = 'pass' | 'reject' | 'review';
+export type { Verdict } from '../../../contract/vocabulary.ts';
+import type { Verdict } from '../../../contract/vocabulary.ts';
 
 export interface PolicySettings {
   thresholds: Thresholds;

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { LowSync } from 'lowdb';
-import { jsonDocument } from '../review/store.ts';
+import { jsonDocument } from '../../../shared/json-document.ts';
 import type { Thresholds } from '../../../config/schema.ts';
 
 export interface ThresholdVersion extends Thresholds {

@@ -4,9 +4,13 @@
  * the body's bytes are reserved under the process's cap on frames in memory (frame-bytes.ts): over
  * it, 503 at once. Bodies over the configured limit get 413 before any decoding happens.
  */
-import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { PART_ID_PATTERN } from '../../../contract/topics.ts';
+import { ResultSchema } from '../../../contract/payloads.ts';
+import { PartIdSchema } from '../../../contract/vocabulary.ts';
+import type { Refusal } from '../../../shared/http/errors.ts';
+import { RefusalSchema, StationParams, inline, refusals } from '../../../shared/http/schemas.ts';
 import type { Station } from '../station.ts';
 import { PartIdInUse } from '../parts/memory.ts';
 import type { FrameBytes } from './frame-bytes.ts';
@@ -23,34 +27,42 @@ export interface HttpIngestOptions {
 
 type Upload = FastifyRequest<{ Params: { station: string }; Querystring: { partId: string } }>;
 
+/** A refused frame names its part, and says the limit or the media types it needs. */
+const FrameRefusal = Type.Composite([
+  RefusalSchema,
+  Type.Object({ partId: Type.Optional(Type.String()), limitBytes: Type.Optional(Type.Integer()), expected: Type.Optional(Type.Array(Type.String())) }),
+]);
+
 const IMAGE_TYPES = ['image/jpeg', 'image/png', 'application/octet-stream', 'image/bmp', 'image/tiff', 'image/webp'];
 
-export const httpIngest: FastifyPluginAsync<HttpIngestOptions> = async (app: FastifyInstance, options) => {
+export const httpIngest: FastifyPluginAsync<HttpIngestOptions> = async (plain, options) => {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   app.addContentTypeParser(IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: options.bodyLimitBytes }, (_request, body, done) => done(null, body));
 
   // Fastify's own refusals say "Request body is too large" or "Unsupported Media Type": a camera
-  // integrator needs the limit, the types and the part in the answer.
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  // integrator needs the limit, the types and the part in the answer. The server's one error
+  // handler (shared/http/errors.ts) asks this route for its words first.
+  const explain = (error: FastifyError, request: FastifyRequest): Refusal => {
     const partId = (request.query as { partId?: unknown } | undefined)?.partId;
     const named = typeof partId === 'string' && partId.length > 0 ? { partId } : {};
     const part = typeof partId === 'string' && partId.length > 0 ? `part ${partId}: ` : '';
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       const length = request.headers['content-length'];
-      return reply.code(413).send({ error: 'frame_too_large', message: `${part}a frame may be at most ${options.bodyLimitBytes} bytes (http.bodyLimitBytes)${length ? `; this one is ${length} bytes` : ''}`, limitBytes: options.bodyLimitBytes, ...named });
+      return { status: 413, body: { error: 'frame_too_large', message: `${part}a frame may be at most ${options.bodyLimitBytes} bytes (http.bodyLimitBytes)${length ? `; this one is ${length} bytes` : ''}`, limitBytes: options.bodyLimitBytes, ...named } };
     }
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return reply.code(415).send({ error: 'unsupported_media_type', message: `${part}Content-Type ${request.headers['content-type'] ?? '(none)'} is not an image; send one of ${IMAGE_TYPES.join(', ')}`, expected: IMAGE_TYPES, ...named });
+      return { status: 415, body: { error: 'unsupported_media_type', message: `${part}Content-Type ${request.headers['content-type'] ?? '(none)'} is not an image; send one of ${IMAGE_TYPES.join(', ')}`, expected: IMAGE_TYPES, ...named } };
     }
     if (error.validation) {
       const where = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'request');
       const message = error.validation.some((v) => v.keyword === 'pattern' || v.keyword === 'required')
         ? `partId ${typeof partId === 'string' ? `"${partId}" ` : ''}is missing or not allowed: send ?partId= with letters, digits and . _ : -, at most 128 characters, starting with a letter or digit`
         : `${where}: ${error.message}`;
-      return reply.code(400).send({ error: 'invalid_request', message, ...named });
+      return { status: 400, body: { error: 'invalid_request', param: 'partId', message, ...named } };
     }
     request.log.error({ err: error.message, ...named }, 'frame ingest failed');
-    return reply.code(error.statusCode && error.statusCode < 500 ? error.statusCode : 500).send({ error: 'ingest_failed', message: `${part}${error.message}`, ...named });
-  });
+    return { status: error.statusCode && error.statusCode < 500 ? error.statusCode : 500, body: { error: 'ingest_failed', message: `${part}${error.message}`, ...named } };
+  };
 
   /** bytes each upload holds under the cap, until its frame is handed to the station or it ends */
   const reserved = new WeakMap<FastifyRequest, number>();
@@ -90,15 +102,17 @@ export const httpIngest: FastifyPluginAsync<HttpIngestOptions> = async (app: Fas
     reserved.set(request, bytes);
   };
 
-  app.post<{ Params: { station: string }; Querystring: { partId: string } }>(
+  app.post(
     '/api/stations/:station/frames',
     {
       // A camera or PLC has no session: frame ingest takes the station's token instead (admit).
-      config: { access: 'public' },
+      config: { access: 'public', explain },
       bodyLimit: options.bodyLimitBytes,
       schema: {
-        params: Type.Object({ station: Type.String() }),
-        querystring: Type.Object({ partId: Type.String({ pattern: PART_ID_PATTERN }) }),
+        summary: "inspect a frame (JPEG or PNG body): answers the part's result",
+        params: StationParams,
+        querystring: Type.Object({ partId: PartIdSchema }),
+        response: { 200: inline(ResultSchema), 400: FrameRefusal, 409: FrameRefusal, 413: FrameRefusal, 415: FrameRefusal, 500: FrameRefusal, 503: FrameRefusal, ...refusals(401, 404) },
       },
       onRequest: admit,
       onResponse: async (request) => release(request),
@@ -108,7 +122,7 @@ export const httpIngest: FastifyPluginAsync<HttpIngestOptions> = async (app: Fas
     async (request, reply) => {
       const receivedAt = performance.now();
       const station = options.stations.get(request.params.station) as Station; // admit checked it
-      const image = request.body;
+      const image = request.body as unknown;
       // From here the station counts the frame's bytes itself, for as long as it holds them.
       release(request);
       const partId = request.query.partId;

@@ -17,7 +17,7 @@ import sparkplug from 'sparkplug-payload';
 import type { UMetric, UPayload } from 'sparkplug-payload/lib/sparkplugbpayload.js';
 import type { Result, Status, VerdictMessage } from '../../../contract/payloads.ts';
 import type { SparkplugConfig } from '../../../config/integrations.ts';
-import { connectOptions, type BrokerOptions } from '../bus/link.ts';
+import { connectOptions, type BrokerOptions } from '../../../shared/mqtt.ts';
 import type { StationObserver } from './observer.ts';
 
 const codec = sparkplug.get('spBv1.0');

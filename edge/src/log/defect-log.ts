@@ -8,6 +8,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Region, Result } from '../../../contract/payloads.ts';
+import type { DecidedBy, FinalVerdict, HumanAnswer } from '../../../contract/vocabulary.ts';
 import { apply, partKey, resultEvent, worthKeeping, type Entry, type LogEvent } from './entry.ts';
 import type { OpinionFact } from '../review/second.ts';
 import { countsDocument, countsFile, dayOf, days, hourOf, hoursOf, partsFile, readCounts, readEvents, type Problem } from './partition.ts';
@@ -15,7 +16,7 @@ import { countsDocument, countsFile, dayOf, days, hourOf, hoursOf, partsFile, re
 export type { Problem } from './partition.ts';
 
 /** What is counted per minute: a final verdict and who decided it, or a review opened by the model. */
-export type Outcome = `${'pass' | 'reject' | 'hold'}/${'model' | 'human' | 'timeout'}` | 'review/model';
+export type Outcome = `${FinalVerdict}/${DecidedBy}` | 'review/model';
 
 export interface Count {
   /** start of the minute, ms since the epoch */
@@ -38,14 +39,14 @@ export interface VerdictRecord {
   line: string;
   station: string;
   partId: string;
-  verdict: 'pass' | 'reject' | 'hold';
-  decidedBy: 'model' | 'human' | 'timeout';
+  verdict: FinalVerdict;
+  decidedBy: DecidedBy;
   user?: string;
   category?: string;
   suggestion?: { category: string };
   at: string;
   /** a corrected verdict: the one it replaces (its count moves to the new outcome) */
-  corrects?: { verdict: 'pass' | 'reject' | 'hold'; decidedBy: 'model' | 'human' | 'timeout'; user?: string; category?: string; at: string };
+  corrects?: { verdict: FinalVerdict; decidedBy: DecidedBy; user?: string; category?: string; at: string };
 }
 
 export class DefectLog {
@@ -126,7 +127,7 @@ export class DefectLog {
     });
   }
 
-  decision(line: string, station: string, decision: { partId: string; user: string; decision: 'accept' | 'reject'; category?: string; note?: string; region?: Region; correction?: boolean }, at: string): void {
+  decision(line: string, station: string, decision: { partId: string; user: string; decision: HumanAnswer; category?: string; note?: string; region?: Region; correction?: boolean }, at: string): void {
     if (!this.entries.has(partKey(line, station, decision.partId))) return;
     const { partId, user } = decision;
     this.record({

@@ -18,12 +18,13 @@ import {
   VerdictEventSchema,
   type Result,
 } from '../../../contract/payloads.ts';
+import { HumanAnswerSchema, VerdictSchema } from '../../../contract/vocabulary.ts';
 
 // TypeBox's own checker knows no formats; without this, every stored time would read as invalid.
 if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (value) => /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value)));
 
 const Time = Type.String({ format: 'date-time', description: 'ISO 8601 time' });
-const ModelVerdict = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('review')]);
+const ModelVerdict = VerdictSchema;
 // The events are part of the MQTT contract (loupe/log@1): defined there once.
 export { ResultEventSchema, ClaimEventSchema, DecisionEventSchema, VerdictEventSchema, ExpiredEventSchema };
 export const FinalVerdictSchema = LogFinalVerdictSchema;
@@ -47,7 +48,7 @@ export const EntrySchema = Type.Object(
     image: Evidence,
     heatmap: Evidence,
     claimedBy: Type.Union([Type.String(), Type.Null()], { description: 'the last person who claimed the review' }),
-    decision: Type.Union([Type.Object({ user: Type.String(), decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]), category: Type.Optional(Type.String()), note: Type.Optional(Type.String()), region: Type.Optional(RegionSchema), at: Time }), Type.Null()]),
+    decision: Type.Union([Type.Object({ user: Type.String(), decision: HumanAnswerSchema, category: Type.Optional(Type.String()), note: Type.Optional(Type.String()), region: Type.Optional(RegionSchema), at: Time }), Type.Null()]),
     final: Type.Union([Type.Object({ verdict: FinalVerdictSchema, decidedBy: DecidedBySchema, user: Type.Optional(Type.String()), category: Type.Optional(Type.String()), suggestedCategory: Type.Optional(Type.String()), at: Time }), Type.Null()], { description: 'null while the review is open' }),
   },
   { $id: 'LogEntry', description: 'a part that was not a plain auto-pass' },

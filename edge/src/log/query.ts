@@ -6,19 +6,22 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { DECIDERS, FINAL_VERDICTS } from '../../../contract/vocabulary.ts';
 import type { Entry } from './entry.ts';
 
+const ISO_PATTERN = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2})?)?$';
+const ISO = new RegExp(ISO_PATTERN);
 const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
-export const EntryVerdictSchema = Type.Union([Type.Literal('pass'), Type.Literal('reject'), Type.Literal('hold'), Type.Literal('open')], { description: 'final verdict; open: the review is still waiting' });
+export const EntryVerdictSchema = Type.Union([...FINAL_VERDICTS, 'open' as const].map((v) => Type.Literal(v)), { description: 'final verdict; open: the review is still waiting' });
 
 export const FilterSchema = Type.Object(
   {
     line: Type.Optional(Id('production line id')),
     station: Type.Optional(Id('station id')),
-    from: Type.Optional(Type.String({ description: 'ISO 8601 time; parts inspected at or after it' })),
-    to: Type.Optional(Type.String({ description: 'ISO 8601 time; parts inspected before it' })),
+    from: Type.Optional(Type.String({ pattern: ISO_PATTERN, description: 'ISO 8601 time; parts inspected at or after it' })),
+    to: Type.Optional(Type.String({ pattern: ISO_PATTERN, description: 'ISO 8601 time; parts inspected before it' })),
     verdict: Type.Optional(EntryVerdictSchema),
-    decidedBy: Type.Optional(Type.Union([Type.Literal('model'), Type.Literal('human'), Type.Literal('timeout')], { description: 'who gave the final verdict' })),
+    decidedBy: Type.Optional(Type.Union(DECIDERS.map((d) => Type.Literal(d)), { description: 'who gave the final verdict' })),
     category: Type.Optional(Id('defect category chosen by the person who decided')),
     reason: Type.Optional(Id('a reason the part was not simply passed (borderline, audit, unreadable_image, ...)')),
     modelVersion: Type.Optional(Id('model version that scored the part: "<version>" or "<model id>@<version>"')),
@@ -39,15 +42,15 @@ export type Filter = Static<typeof FilterSchema>;
 export type Page = { limit: number; offset: number };
 export type Refusal = { ok: false; code: 'unknown_filter' | 'invalid_filter'; param: string; message: string };
 
-const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 function refuse(code: Refusal['code'], param: string, message: string): Refusal {
   return { ok: false, code, param, message: `${param}: ${message}` };
 }
 
 /**
- * Checks raw query parameters against the filters (and, when asked, paging). Times are
- * normalised to UTC ISO, so comparisons with stored times are plain string comparisons.
+ * Checks raw query parameters against the filters (and, when asked, paging), for callers other
+ * than the HTTP routes (whose schemas check them). Times are normalised to UTC ISO, so comparisons
+ * with stored times are plain string comparisons.
  */
 export function parseFilter(query: Record<string, unknown>, options: { paging?: boolean; extra?: string[] } = {}): { ok: true; filter: Filter; page: Page } | Refusal {
   const known = [...Object.keys(FilterSchema.properties), ...(options.paging ? Object.keys(PageSchema.properties) : []), ...(options.extra ?? [])];
@@ -61,15 +64,9 @@ export function parseFilter(query: Record<string, unknown>, options: { paging?: 
     const param = error.path.split('/')[1] ?? 'query';
     return refuse('invalid_filter', param, `got "${raw[param]}"; ${error.schema.anyOf ? `allowed: ${(error.schema.anyOf as { const: string }[]).map((s) => s.const).join(', ')}` : error.message}`);
   }
-  const filter: Filter = { ...raw };
-  for (const param of ['from', 'to'] as const) {
-    const value = raw[param];
-    if (value === undefined) continue;
-    const time = Date.parse(value);
-    if (!ISO.test(value) || Number.isNaN(time)) return refuse('invalid_filter', param, `"${value}" is not an ISO 8601 time (e.g. 2026-11-25T06:00:00Z)`);
-    filter[param] = new Date(time).toISOString();
-  }
-  if (filter.from && filter.to && filter.from > filter.to) return refuse('invalid_filter', 'from', `${filter.from} is after to ${filter.to}`);
+  const normalised = normaliseFilter(raw);
+  if (!normalised.ok) return normalised;
+  const filter = normalised.filter;
   const page: Page = { limit: 100, offset: 0 };
   for (const param of ['limit', 'offset'] as const) {
     const value = query[param];
@@ -81,6 +78,23 @@ export function parseFilter(query: Record<string, unknown>, options: { paging?: 
     page[param] = n;
   }
   return { ok: true, filter, page };
+}
+
+/**
+ * A filter the route schema already checked, with its times normalised to UTC ISO; refused when a
+ * time is not a real one (2026-13-45) or `from` comes after `to`.
+ */
+export function normaliseFilter(query: Filter): { ok: true; filter: Filter } | Refusal {
+  const filter: Filter = { ...query };
+  for (const param of ['from', 'to'] as const) {
+    const value = query[param];
+    if (value === undefined) continue;
+    const time = Date.parse(value);
+    if (!ISO.test(value) || Number.isNaN(time)) return refuse('invalid_filter', param, `"${value}" is not an ISO 8601 time (e.g. 2026-11-25T06:00:00Z)`);
+    filter[param] = new Date(time).toISOString();
+  }
+  if (filter.from && filter.to && filter.from > filter.to) return refuse('invalid_filter', 'from', `${filter.from} is after to ${filter.to}`);
+  return { ok: true, filter };
 }
 
 /** The verdict an entry is filtered by: its final verdict, or open while its review waits. */

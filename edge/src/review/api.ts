@@ -1,10 +1,14 @@
 /**
  * The edge's review API: a station's calibration proposal, its threshold versions and their
- * approval, and swapping in a refitted model. Registered on the station's HTTP server.
+ * approval, second opinions and disputes, and swapping in a refitted model. Registered on the
+ * station's HTTP server. Route schemas give every request and answer its type.
  */
 import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { HumanAnswerSchema } from '../../../contract/vocabulary.ts';
+import { Answer, StationParams, inline, refusals } from '../../../shared/http/schemas.ts';
 import type { Station } from '../station.ts';
 import { checkKnownGood } from '../vision/known-good.ts';
 import { InspectionPool } from '../vision/pool.ts';
@@ -12,18 +16,37 @@ import { WhatIfSchema } from './what-if.ts';
 import { SuggestionAccuracySchema } from './suggest.ts';
 import { AgreementSchema, type Opinion } from './second.ts';
 
-export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> = async (app, { stations }) => {
+const Thresholds = Answer({ passBelow: Type.Number(), rejectAbove: Type.Number() });
+const ThresholdVersion = Answer({ passBelow: Type.Number(), rejectAbove: Type.Number(), version: Type.Integer(), approvedBy: Type.String(), at: Type.String({ format: 'date-time' }), basis: Type.Optional(Type.String()) });
+const Proposal = Type.Union([
+  Answer({
+    ok: Type.Literal(true),
+    thresholds: Thresholds,
+    current: Thresholds,
+    decisions: Type.Integer(),
+    rejected: Type.Integer(),
+    accepted: Type.Integer(),
+    projectedReviewRate: Type.Number(),
+    currentReviewRate: Type.Number(),
+  }),
+  Answer({ ok: Type.Literal(false), reason: Type.String({ description: 'why there is no proposal yet' }), decisions: Type.Integer(), current: Thresholds }),
+]);
+const OpinionAnswer = Answer({ user: Type.String(), verdict: Type.Union([Type.Literal('pass'), Type.Literal('reject')]), category: Type.Optional(Type.String()), at: Type.Number({ description: 'ms since the epoch' }) });
+const Case = Answer({ partId: Type.String(), score: Type.Union([Type.Number(), Type.Null()]), first: OpinionAnswer, second: Type.Optional(OpinionAnswer), settled: Type.Optional(OpinionAnswer) });
+const Waiting = Answer({ waiting: Type.Array(Answer({ partId: Type.String(), score: Type.Union([Type.Number(), Type.Null()]) }), { description: 'parts waiting for a second opinion from this person (blind: no first answer)' }) });
+
+export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> = async (plain, { stations }) => {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const find = (id: string) => stations.get(id);
-  const StationParams = Type.Object({ station: Type.String() });
   const unknown = (id: string) => ({ error: 'unknown_station', message: `no station "${id}" here; stations: ${[...stations.keys()].join(', ')}` });
 
-  app.get<{ Params: { station: string } }>('/api/stations/:station/calibration', { config: { access: 'manager' }, schema: { params: StationParams } }, async (request, reply) => {
+  app.get('/api/stations/:station/calibration', { config: { access: 'manager' }, schema: { summary: 'thresholds proposed from the decided history', params: StationParams, response: { 200: Proposal, ...refusals(401, 403, 404) } } }, async (request, reply) => {
     const station = find(request.params.station);
     if (!station) return reply.code(404).send(unknown(request.params.station));
     return station.proposal();
   });
 
-  app.get<{ Params: { station: string }; Querystring: { passBelow?: number; rejectAbove?: number; steps?: number } }>(
+  app.get(
     '/api/stations/:station/what-if',
     {
       config: { access: 'manager' },
@@ -33,7 +56,8 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
           { passBelow: Type.Optional(Type.Number({ minimum: 0 })), rejectAbove: Type.Optional(Type.Number({ minimum: 0 })), steps: Type.Optional(Type.Integer({ minimum: 2, maximum: 200 })) },
           { additionalProperties: false },
         ),
-        response: { 200: WhatIfSchema },
+        summary: 'what thresholds would have done to the decided history',
+        response: { 200: inline(WhatIfSchema), ...refusals(400, 401, 403, 404) },
       },
     },
     async (request, reply) => {
@@ -49,9 +73,9 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
     },
   );
 
-  app.get<{ Params: { station: string } }>(
+  app.get(
     '/api/stations/:station/suggestions',
-    { config: { access: 'manager' }, schema: { params: StationParams, response: { 200: SuggestionAccuracySchema } } },
+    { config: { access: 'manager' }, schema: { summary: 'how often suggested categories matched what people chose', params: StationParams, response: { 200: inline(SuggestionAccuracySchema), ...refusals(401, 403, 404) } } },
     async (request, reply) => {
       const station = find(request.params.station);
       if (!station) return reply.code(404).send(unknown(request.params.station));
@@ -62,23 +86,20 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
   );
 
   // Second opinions: the queue a person sees is blind (part and score, not the first answer).
-  const PartParams = Type.Object({ station: Type.String(), partId: Type.String({ minLength: 1, maxLength: 128 }) });
-  const OpinionBody = Type.Object(
-    { decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]), category: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
-    { additionalProperties: false },
-  );
-  type OpinionRoute = { Params: { station: string; partId: string }; Body: { decision: 'accept' | 'reject'; category?: string } };
-  const opinionOf = (body: OpinionRoute['Body'], user: string): Opinion => ({ user, verdict: body.decision === 'accept' ? 'pass' : 'reject', at: Date.now(), ...(body.category ? { category: body.category } : {}) });
+  const PartParams = Type.Object({ station: Type.String({ minLength: 1, maxLength: 64 }), partId: Type.String({ minLength: 1, maxLength: 128 }) });
+  const OpinionBody = Type.Object({ decision: HumanAnswerSchema, category: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false });
+  const opinionOf = (body: { decision: 'accept' | 'reject'; category?: string }, user: string): Opinion => ({ user, verdict: body.decision === 'accept' ? 'pass' : 'reject', at: Date.now(), ...(body.category ? { category: body.category } : {}) });
   const secondOf = (id: string) => find(id)?.secondOpinions ?? null;
   const notAsked = (id: string) => ({ error: 'no_second_opinions', message: find(id) ? `station "${id}" asks for no second opinions` : unknown(id).message });
 
-  app.get<{ Params: { station: string } }>('/api/stations/:station/second-opinions', { schema: { params: StationParams } }, async (request, reply) => {
+  app.get('/api/stations/:station/second-opinions', { schema: { summary: 'parts waiting for a second opinion from the person asking', params: StationParams, response: { 200: Waiting, ...refusals(401, 403, 404) } } }, async (request, reply) => {
     const second = secondOf(request.params.station);
     if (!second) return reply.code(404).send(notAsked(request.params.station));
     return { waiting: second.waitingFor(request.person?.name ?? '') };
   });
 
-  app.post<OpinionRoute>('/api/stations/:station/second-opinions/:partId', { schema: { params: PartParams, body: OpinionBody } }, async (request, reply) => {
+  const Given = Answer({ partId: Type.String(), outcome: Type.Union([Type.Literal('agreed'), Type.Literal('disputed')]) });
+  app.post('/api/stations/:station/second-opinions/:partId', { schema: { summary: 'give a second opinion', params: PartParams, body: OpinionBody, response: { 201: Given, ...refusals(400, 401, 403, 404, 409) } } }, async (request, reply) => {
     const second = secondOf(request.params.station);
     if (!second) return reply.code(404).send(notAsked(request.params.station));
     const outcome = second.give(request.params.partId, opinionOf(request.body, request.person?.name ?? 'unknown'));
@@ -88,13 +109,13 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
     return reply.code(201).send({ partId: request.params.partId, outcome: outcome.kind });
   });
 
-  app.get<{ Params: { station: string } }>('/api/stations/:station/disputes', { config: { access: 'manager' }, schema: { params: StationParams } }, async (request, reply) => {
+  app.get('/api/stations/:station/disputes', { config: { access: 'manager' }, schema: { summary: 'parts two people answered differently, for a manager to settle', params: StationParams, response: { 200: Answer({ disputes: Type.Array(Case) }), ...refusals(401, 403, 404) } } }, async (request, reply) => {
     const second = secondOf(request.params.station);
     if (!second) return reply.code(404).send(notAsked(request.params.station));
     return { disputes: second.disputes() };
   });
 
-  app.post<OpinionRoute>('/api/stations/:station/disputes/:partId', { config: { access: 'manager' }, schema: { params: PartParams, body: OpinionBody } }, async (request, reply) => {
+  app.post('/api/stations/:station/disputes/:partId', { config: { access: 'manager' }, schema: { summary: 'settle a dispute', params: PartParams, body: OpinionBody, response: { 201: Case, ...refusals(400, 401, 403, 404, 409) } } }, async (request, reply) => {
     const second = secondOf(request.params.station);
     if (!second) return reply.code(404).send(notAsked(request.params.station));
     const settled = second.settle(request.params.partId, opinionOf(request.body, request.person?.name ?? 'unknown'));
@@ -103,9 +124,9 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
     return reply.code(201).send(settled.case);
   });
 
-  app.get<{ Params: { station: string } }>(
+  app.get(
     '/api/stations/:station/agreement',
-    { config: { access: 'manager' }, schema: { params: StationParams, response: { 200: AgreementSchema } } },
+    { config: { access: 'manager' }, schema: { summary: 'agreement between people, per pair and per category', params: StationParams, response: { 200: inline(AgreementSchema), ...refusals(401, 403, 404) } } },
     async (request, reply) => {
       const station = find(request.params.station);
       const second = secondOf(request.params.station);
@@ -114,19 +135,22 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
     },
   );
 
-  app.get<{ Params: { station: string } }>('/api/stations/:station/thresholds', { schema: { params: StationParams } }, async (request, reply) => {
+  const Versions = Answer({ current: Thresholds, versions: Type.Array(ThresholdVersion) });
+  app.get('/api/stations/:station/thresholds', { schema: { summary: 'the thresholds in force and every approved version', params: StationParams, response: { 200: Versions, ...refusals(401, 403, 404) } } }, async (request, reply) => {
     const station = find(request.params.station);
     if (!station) return reply.code(404).send(unknown(request.params.station));
     return { current: station.thresholds, versions: station.thresholdVersions };
   });
 
   // Who approves is who is logged in: a threshold or model change is signed by a session, not by a field.
-  app.post<{ Params: { station: string }; Body: { passBelow: number; rejectAbove: number; basis?: string } }>(
+  app.post(
     '/api/stations/:station/thresholds',
     {
       config: { access: 'manager' },
       schema: {
+        summary: 'approve thresholds (signed by the session)',
         params: StationParams,
+        response: { 201: ThresholdVersion, ...refusals(400, 401, 403, 404) },
         body: Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number(), basis: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
       },
     },
@@ -140,9 +164,18 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
     },
   );
 
-  app.post<{ Params: { station: string }; Body: { model: string } }>(
+  const ModelAnswer = Answer({ model: Answer({ id: Type.String(), version: Type.String() }, 'the model now in force') });
+  app.post(
     '/api/stations/:station/model',
-    { config: { access: 'manager' }, schema: { params: StationParams, body: Type.Object({ model: Type.String({ minLength: 1 }) }, { additionalProperties: false }) } },
+    {
+      config: { access: 'manager' },
+      schema: {
+        summary: 'swap in another model folder between two frames (checked against its known-good references first)',
+        params: StationParams,
+        body: Type.Object({ model: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+        response: { 200: ModelAnswer, ...refusals(400, 401, 403, 404) },
+      },
+    },
     async (request, reply) => {
       const station = find(request.params.station);
       if (!station) return reply.code(404).send(unknown(request.params.station));

@@ -5,8 +5,9 @@
  * unless it says it is a correction, which replaces the decision and keeps what it replaced.
  */
 import type { Reason, Region, Result, Review } from '../../../contract/payloads.ts';
+import type { FinalVerdict, HumanAnswer } from '../../../contract/vocabulary.ts';
 
-export type FinalVerdict = 'pass' | 'reject' | 'hold';
+export type { FinalVerdict } from '../../../contract/vocabulary.ts';
 
 export interface OpenReview {
   partId: string;
@@ -45,7 +46,7 @@ export type DecideOutcome =
 
 export interface HumanDecision {
   partId: string;
-  decision: 'accept' | 'reject';
+  decision: HumanAnswer;
   user: string;
   category?: string;
   note?: string;

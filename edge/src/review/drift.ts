@@ -13,7 +13,8 @@
 import path from 'node:path';
 import type { LowSync } from 'lowdb';
 import type { Drift } from '../../../contract/payloads.ts';
-import { jsonDocument } from './store.ts';
+import type { Verdict } from '../../../contract/vocabulary.ts';
+import { jsonDocument } from '../../../shared/json-document.ts';
 import { isNoSpace } from '../storage/health.ts';
 
 
@@ -45,7 +46,7 @@ export interface DriftState {
 export const emptyDrift = (): DriftState => ({ reference: null, filling: [], recent: [], referenceParts: 0, referenceReviewed: 0, recentParts: [] });
 
 /** Takes one concluded part in. Returns true when a reference window (scores or review rate) was just completed. */
-export function observe(state: DriftState, part: { verdict: 'pass' | 'reject' | 'review'; score: number | null }, options: DriftOptions = {}): boolean {
+export function observe(state: DriftState, part: { verdict: Verdict; score: number | null }, options: DriftOptions = {}): boolean {
   const window = options.window ?? 500;
   let completed = false;
   if (state.referenceParts < window) {
@@ -151,7 +152,7 @@ export class DriftWatch {
     this.timer.unref();
   }
 
-  observe(part: { verdict: 'pass' | 'reject' | 'review'; score: number | null }): void {
+  observe(part: { verdict: Verdict; score: number | null }): void {
     const milestone = observe(this.db.data, part, this.options);
     this.dirty = true;
     if (milestone) this.flush();

@@ -16,10 +16,11 @@
  */
 import path from 'node:path';
 import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import sharp from 'sharp';
-import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
 import { GoldenSchema, type Golden } from '../../../contract/golden.ts';
-import { PART_ID_PATTERN } from '../../../contract/topics.ts';
+import { PartParams, fileAnswer, inline, refusals } from '../../../shared/http/schemas.ts';
 import { keptImage } from '../evidence/files.ts';
 import type { Entry } from '../log/entry.ts';
 
@@ -168,10 +169,7 @@ export async function alignedImage(reference: Buffer, part: Buffer, dx: number, 
   return sharp(moved, { raw: { width: info.width, height: info.height, channels: info.channels } }).png().toBuffer();
 }
 
-const ID = '^[A-Za-z0-9_-]{1,64}$';
-const PartParams = Type.Object({ line: Type.String({ pattern: ID }), station: Type.String({ pattern: ID }), partId: Type.String({ pattern: PART_ID_PATTERN }) });
-type PartParams = { line: string; station: string; partId: string };
-const Refusal = Type.Object({ error: Type.String(), message: Type.String() }, { additionalProperties: false });
+type PartParams = Static<typeof PartParams>;
 
 export interface GoldenOptions {
   /** `<dataDir>/images` */
@@ -185,13 +183,14 @@ export interface GoldenOptions {
  * `GET /api/parts/:line/:station/:partId/golden`: which accepted part is the reference, how far apart
  * and how it was moved; `…/golden/image`: its frame, aligned. Access: any logged-in person (default).
  */
-export const goldenRoutes: FastifyPluginAsync<GoldenOptions> = async (app, { imagesDir, entries, routeConfig = {} }) => {
+export const goldenRoutes: FastifyPluginAsync<GoldenOptions> = async (plain, { imagesDir, entries, routeConfig = {} }) => {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const cache = new ThumbnailCache();
   const find = (params: PartParams) => nearestGolden(imagesDir, acceptedIn(entries(), params.line, params.station, params.partId), params, cache);
 
-  app.get<{ Params: PartParams }>(
+  app.get(
     '/api/parts/:line/:station/:partId/golden',
-    { config: routeConfig, schema: { params: PartParams, response: { 200: GoldenSchema, 404: Refusal } } },
+    { config: routeConfig, schema: { summary: 'the nearest part people accepted, aligned to this one', params: PartParams, response: { 200: inline(GoldenSchema), ...refusals(401, 403, 404) } } },
     async (request, reply) => {
       const found = await find(request.params);
       if (!found.ok) return reply.code(404).send({ error: found.code, message: found.message });
@@ -199,7 +198,8 @@ export const goldenRoutes: FastifyPluginAsync<GoldenOptions> = async (app, { ima
     },
   );
 
-  app.get<{ Params: PartParams }>('/api/parts/:line/:station/:partId/golden/image', { config: routeConfig, schema: { params: PartParams } }, async (request, reply) => {
+  const image = { summary: "the reference's frame, moved to lie over the part", params: PartParams, response: { 200: fileAnswer('the aligned reference frame', 'image/png'), ...refusals(401, 403, 404) } };
+  app.get('/api/parts/:line/:station/:partId/golden/image', { config: routeConfig, schema: image }, async (request, reply) => {
     const found = await find(request.params);
     if (!found.ok) return reply.code(404).send({ error: found.code, message: found.message });
     const { line, station, partId } = request.params;

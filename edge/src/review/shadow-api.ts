@@ -5,12 +5,13 @@
  */
 import path from 'node:path';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { PromotionSchema, ShadowSchema } from './shadow.ts';
+import { RefusalSchema, StationParams } from '../../../shared/http/schemas.ts';
 import { ShadowError, type ShadowDesk } from '../vision/shadow.ts';
 
-const StationParams = Type.Object({ station: Type.String() });
-const Refusal = Type.Object({ error: Type.String(), message: Type.String() }, { additionalProperties: false });
+// Refusals are the server's one shape ({ error, param?, message }, shared/http/errors.ts).
+const Refusal = RefusalSchema;
 const AttachBody = Type.Object(
   {
     model: Type.String({ minLength: 1, description: 'the model folder, on the station' }),
@@ -89,33 +90,3 @@ export const shadowApi: FastifyPluginAsync<{ desks: Map<string, ShadowDesk> }> =
     },
   );
 };
-
-/** The routes above in the OpenAPI document (edge/src/log/api.ts), from the same schemas. */
-export function shadowOpenApi(plain: (schema: TSchema) => object): { paths: Record<string, object>; schemas: Record<string, object> } {
-  const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
-  const station = [{ name: 'station', in: 'path', required: true, schema: { type: 'string' } }];
-  const refused = (description: string) => ({ description, ...json('Error') });
-  const manager = 'a manager session';
-  return {
-    paths: {
-      '/api/stations/{station}/shadow': {
-        get: { summary: `the candidate in shadow, its tallies beside the live model's, and the promotions (${manager})`, parameters: station, responses: { 200: { description: 'the shadow', ...json('Shadow') }, 404: refused('unknown station') } },
-        post: {
-          summary: `attach a candidate model in shadow, replacing any; its tallies start afresh (${manager})`,
-          parameters: station,
-          requestBody: { required: true, content: { 'application/json': { schema: plain(AttachBody) } } },
-          responses: { 201: { description: 'the shadow with the candidate', ...json('Shadow') }, 400: refused('the model cannot be loaded, or crossed thresholds'), 404: refused('unknown station') },
-        },
-        delete: { summary: `detach the candidate; its tallies are dropped (${manager})`, parameters: station, responses: { 200: { description: 'the shadow without a candidate', ...json('Shadow') }, 404: refused('unknown station, or no candidate') } },
-      },
-      '/api/stations/{station}/shadow/promote': {
-        post: {
-          summary: `make the candidate the live model through the station's model swap, its tallies recorded in the lineage (${manager})`,
-          parameters: station,
-          responses: { 201: { description: 'the promotion', ...json('ShadowPromotion') }, 400: refused('the model cannot be loaded as the live model'), 404: refused('unknown station, or no candidate') },
-        },
-      },
-    },
-    schemas: { Shadow: plain(ShadowSchema), ShadowPromotion: plain(PromotionSchema) },
-  };
-}

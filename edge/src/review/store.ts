@@ -7,40 +7,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { JSONFileSync } from 'lowdb/node';
-import { LowSync } from 'lowdb';
+import type { LowSync } from 'lowdb';
+import { jsonDocument } from '../../../shared/json-document.ts';
 import type { Closing, OpenReview } from './book.ts';
 import { StationStore } from '../store/store.ts';
-import { damagedMoved } from '../storage/damaged.ts';
-
-/**
- * A lowdb document backed by its file, always. (lowdb's own presets swap in an in-memory adapter
- * when NODE_ENV is "test", which would make every durability test pass without touching the disk.)
- */
-export function jsonDocument<T extends object>(file: string, defaults: T, holds = 'state'): LowSync<T> {
-  const db = new LowSync<T>(new JSONFileSync<T>(file), defaults);
-  let problem: string | null = null;
-  try {
-    db.read();
-    if (!sameShape(db.data, defaults)) problem = 'does not hold what it should (a field is missing or of the wrong kind)';
-  } catch (error) {
-    problem = `is not valid JSON (${(error as Error).message})`;
-  }
-  if (problem !== null) {
-    // Damaged: moved aside, and the station starts from the defaults rather than crash-loop.
-    damagedMoved(file, problem, holds);
-    db.data = structuredClone(defaults);
-  }
-  return db;
-}
-
-function sameShape(data: unknown, defaults: object): boolean {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return false;
-  return Object.entries(defaults).every(([key, value]) => {
-    const found = (data as Record<string, unknown>)[key];
-    return Array.isArray(value) ? Array.isArray(found) : typeof found === typeof value;
-  });
-}
 
 export interface ReviewStore {
   openReviews(): OpenReview[];

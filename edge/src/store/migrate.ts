@@ -10,7 +10,7 @@
 import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { readJsonLines } from '../json-lines.ts';
-import { damagedKept, damagedMoved } from '../storage/damaged.ts';
+import { damagedKept, damagedMoved } from '../../../shared/damaged.ts';
 import type { StationStore } from './store.ts';
 
 /** The advice files kept as lines of the `advice` table, by kind (the file's name). */

@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StorageFull, type StorageHealth } from '../storage/health.ts';
-import { damagedMoved } from '../storage/damaged.ts';
+import { damagedMoved } from '../../../shared/damaged.ts';
 import { migrate } from './migrate.ts';
 
 /** The file a station's store is kept in, inside its state folder. */

@@ -1,9 +1,8 @@
 /**
- * What every Loupe MQTT connection shares (the station's link, the dashboard's feed, the plant's
- * intake, the integrations): where the broker is, with which credentials and TLS, and how the
- * client reconnects. Kept apart from the station's link so that those others need not import it.
+ * What every Loupe MQTT client shares (stations, dashboards, the plant service, integrations): the
+ * broker's address and credentials, and the connection options built from them.
  */
-import type { MqttClient, IClientOptions } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 
 export interface BrokerOptions {
   url: string;
@@ -36,10 +35,9 @@ export function connectOptions(broker: BrokerOptions, clientId: string): IClient
 
 /**
  * Turns off Nagle's algorithm on the client's socket: results and verdicts are small messages that
- * must leave at once, and Nagle combined with the peer's delayed ACK holds each for ~40 ms.
- * mqtt.js does not expose the option, so it is set on the socket after every (re)connect.
+ * must leave at once, and Nagle combined with the peer's delayed ACK holds each for a delayed-ACK
+ * period. mqtt.js does not expose the option, so it is set on the socket after every (re)connect.
  */
 export function sendWithoutDelay(client: MqttClient): void {
   client.on('connect', () => (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true));
 }
-
