@@ -6,9 +6,10 @@
  * `loupe export` writes the marks as MVTec ground_truth masks and `loupe eval` on the exported set
  * reports the pixel AUROC.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,17 +74,17 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
     return partId;
   }
 
-  /** The station's record of a part's decision: a line of its decisions file, as written before the verdict went out. */
+  /** The station's record of a part's decision: a row of its store's decisions, as written before the verdict went out. */
   async function stored(partId: string): Promise<{ verdict: string; user?: string; category?: string; region?: Region }> {
     await plc.waitFor(`verdict of ${partId}`, () => plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId));
-    const reviews = path.join(dir, 'data', 'reviews', LINE, STATION);
-    const lines: { partId: string }[] = [];
-    for (const name of (await readdir(reviews)).filter((n) => n.startsWith('decisions-'))) {
-      for (const line of (await readFile(path.join(reviews, name), 'utf8')).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { partId: string });
+    const db = new Database(path.join(dir, 'data', 'reviews', LINE, STATION, 'station.db'), { readonly: true });
+    try {
+      const found = (db.prepare('SELECT closing FROM decisions WHERE part_id = ?').all(partId) as { closing: string }[]).map((row) => JSON.parse(row.closing) as { partId: string });
+      expect(found).toHaveLength(1);
+      return found[0] as never;
+    } finally {
+      db.close();
     }
-    const found = lines.filter((l) => l.partId === partId);
-    expect(found).toHaveLength(1);
-    return found[0] as never;
   }
 
   /** Opens a part as a person does and waits for its picture and for the keys to act on it. */
