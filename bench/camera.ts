@@ -30,7 +30,9 @@ const WIDTH = 1280;
 const HEIGHT = 1024;
 const FPS = 25;
 
-export async function benchCamera(options: { seconds?: number; triggers?: number } = {}): Promise<Record<string, number>> {
+export async function benchCamera(
+  options: { seconds?: number; triggers?: number } = {},
+): Promise<Record<string, number>> {
   const seconds = options.seconds ?? 8;
   const triggers = options.triggers ?? 60;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-bench-camera-'));
@@ -38,13 +40,43 @@ export async function benchCamera(options: { seconds?: number; triggers?: number
   try {
     const frames: Buffer[] = [];
     // Good parts, as a camera with a 1280×1024 sensor would frame them (the default model's parts, stretched to the sensor).
-    for (let i = 0; i < 25; i++) frames.push(await sharp((await generatePart({ category: 'bracket', seed: 1, index: 500 + i, defect: null })).image).resize(WIDTH, HEIGHT, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer());
+    for (let i = 0; i < 25; i++)
+      frames.push(
+        await sharp((await generatePart({ category: 'bracket', seed: 1, index: 500 + i, defect: null })).image)
+          .resize(WIDTH, HEIGHT, { fit: 'fill' })
+          .jpeg({ quality: 90 })
+          .toBuffer(),
+      );
     const file = path.join(dir, 'parts.mjpeg');
     await writeFile(file, Buffer.concat(frames));
     // One server per phase: ffmpeg's HTTP listen mode serves one client.
     const serve = async () => {
       const url = `http://127.0.0.1:${await freePort()}/cam.mjpg`;
-      const server = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-f', 'mjpeg', '-framerate', String(FPS), '-i', file, '-c:v', 'copy', '-f', 'mpjpeg', '-listen', '1', url], { stdio: 'ignore' });
+      const server = spawn(
+        'ffmpeg',
+        [
+          '-hide_banner',
+          '-loglevel',
+          'error',
+          '-re',
+          '-stream_loop',
+          '-1',
+          '-f',
+          'mjpeg',
+          '-framerate',
+          String(FPS),
+          '-i',
+          file,
+          '-c:v',
+          'copy',
+          '-f',
+          'mpjpeg',
+          '-listen',
+          '1',
+          url,
+        ],
+        { stdio: 'ignore' },
+      );
       await new Promise((resolve) => setTimeout(resolve, 500));
       return { url, stop: () => server.kill('SIGTERM') };
     };
@@ -75,7 +107,11 @@ export async function benchCamera(options: { seconds?: number; triggers?: number
 }
 
 /** Reads the stream for `seconds` after a one-second warm-up, decoding every frame as the model's pre-processing would begin. */
-async function acquire(url: string, seconds: number, log: pino.Logger): Promise<{ fps: number; frames: number; cpuMsPerFrame: number; childCpuMsPerFrame: number }> {
+async function acquire(
+  url: string,
+  seconds: number,
+  log: pino.Logger,
+): Promise<{ fps: number; frames: number; cpuMsPerFrame: number; childCpuMsPerFrame: number }> {
   const config = Value.Default(CameraSchema, { kind: 'ffmpeg', mode: 'each', url, copy: true }) as CameraConfig;
   let counting = false;
   let count = 0;
@@ -110,29 +146,51 @@ async function acquire(url: string, seconds: number, log: pino.Logger): Promise<
   await camera.stop();
   const frames = Math.max(1, count);
   // frames over the time between the first and the last one counted: the rate they arrived at
-  return { fps: count > 1 ? ((count - 1) * 1000) / (last - first) : count / elapsed, frames: count, cpuMsPerFrame: (cpu.user + cpu.system) / 1000 / frames, childCpuMsPerFrame: (child1 - child0) / frames };
+  return {
+    fps: count > 1 ? ((count - 1) * 1000) / (last - first) : count / elapsed,
+    frames: count,
+    cpuMsPerFrame: (cpu.user + cpu.system) / 1000 / frames,
+    childCpuMsPerFrame: (child1 - child0) / frames,
+  };
 }
 
 async function bareDecode(frames: Buffer[], count: number): Promise<{ cpuMsPerFrame: number; wallMsPerFrame: number }> {
   const n = Math.max(50, count);
-  for (let i = 0; i < 10; i++) await sharp(frames[i % frames.length]).raw().toBuffer();
+  for (let i = 0; i < 10; i++)
+    await sharp(frames[i % frames.length])
+      .raw()
+      .toBuffer();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) await sharp(frames[i % frames.length]).raw().toBuffer();
+  for (let i = 0; i < n; i++)
+    await sharp(frames[i % frames.length])
+      .raw()
+      .toBuffer();
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   return { cpuMsPerFrame: (cpu.user + cpu.system) / 1000 / n, wallMsPerFrame: wall / n };
 }
 
 /** A whole Loupe on the camera (free run); a trigger every 200 ms; publish to result received. */
-async function triggerToResult(url: string, dir: string, count: number, log: pino.Logger): Promise<{ p50: number; p99: number; count: number; unscored: number }> {
+async function triggerToResult(
+  url: string,
+  dir: string,
+  count: number,
+  log: pino.Logger,
+): Promise<{ p50: number; p99: number; count: number; unscored: number }> {
   const config = checkConfig(
     {
       dataDir: path.join(dir, 'data'),
       mqtt: { port: await freePort() },
       http: { port: await freePort() },
       dashboard: { admin: { password: 'bench-camera-password' } },
-      stations: [{ id: 'cam', queue: { workers: 1 }, camera: { kind: 'ffmpeg', mode: 'freerun', url, copy: true, maxAgeMs: 1000 } }],
+      stations: [
+        {
+          id: 'cam',
+          queue: { workers: 1 },
+          camera: { kind: 'ffmpeg', mode: 'freerun', url, copy: true, maxAgeMs: 1000 },
+        },
+      ],
     },
     'bench-camera.yaml',
     {},
@@ -158,7 +216,8 @@ async function triggerToResult(url: string, dir: string, count: number, log: pin
     // wait for the camera to be connected: a status with cameras[0].connected
     const deadline = Date.now() + 15_000;
     await client.subscribeAsync(`${base}/status`, { qos: 1 });
-    while (Date.now() < deadline && !(await connected(running.httpUrl))) await new Promise((resolve) => setTimeout(resolve, 100));
+    while (Date.now() < deadline && !(await connected(running.httpUrl)))
+      await new Promise((resolve) => setTimeout(resolve, 100));
     for (let i = 0; i < count + 5; i++) {
       const partId = `bench-${i}`;
       if (i >= 5) sent.set(partId, performance.now()); // the first five warm up the worker
@@ -166,7 +225,8 @@ async function triggerToResult(url: string, dir: string, count: number, log: pin
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const until = Date.now() + 10_000;
-    while (took.length < count && Date.now() < until) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, 200)));
+    while (took.length < count && Date.now() < until)
+      await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, 200)));
     took.sort((a, b) => a - b);
     const at = (q: number) => took[Math.min(took.length - 1, Math.floor(q * took.length))] ?? NaN;
     return { p50: at(0.5), p99: at(0.99), count: took.length, unscored };
@@ -177,7 +237,9 @@ async function triggerToResult(url: string, dir: string, count: number, log: pin
 }
 
 async function connected(httpUrl: string): Promise<boolean> {
-  const health = (await (await fetch(new URL('/healthz', httpUrl))).json()) as { stations: { cameras?: { connected: boolean }[] }[] };
+  const health = (await (await fetch(new URL('/healthz', httpUrl))).json()) as {
+    stations: { cameras?: { connected: boolean }[] }[];
+  };
   return health.stations[0]?.cameras?.[0]?.connected === true;
 }
 

@@ -51,8 +51,15 @@ function pump(): void {
   }
 }
 
-function answer(frame: (typeof waiting)[number], score: number | null, timing: { decodeMs: number; inferMs: number }): void {
-  const ruling = score === null ? failSafe('model_error') : rule(score, { thresholds, autoReject: station.autoReject, auditShare: 0 }, 1);
+function answer(
+  frame: (typeof waiting)[number],
+  score: number | null,
+  timing: { decodeMs: number; inferMs: number },
+): void {
+  const ruling =
+    score === null
+      ? failSafe('model_error')
+      : rule(score, { thresholds, autoReject: station.autoReject, auditShare: 0 }, 1);
   const at = new Date().toISOString();
   const result: Result = {
     schema: 'loupe/result@1',
@@ -65,17 +72,44 @@ function answer(frame: (typeof waiting)[number], score: number | null, timing: {
     model,
     reasons: ruling.reasons,
     source: 'mqtt',
-    timings: { queueMs: 0, decodeMs: timing.decodeMs, inferMs: timing.inferMs, totalMs: performance.now() - frame.receivedAt },
+    timings: {
+      queueMs: 0,
+      decodeMs: timing.decodeMs,
+      inferMs: timing.inferMs,
+      totalMs: performance.now() - frame.receivedAt,
+    },
     at,
   };
   client.publish(topics.result(address), JSON.stringify(result), { qos: 1 });
   if (ruling.verdict === 'review') {
     const now = Date.now();
-    const review: Review = { schema: 'loupe/review@1', line: config.line, station: station.id, partId: frame.partId, score, thresholds, model, reasons: ruling.reasons, openedAt: new Date(now).toISOString(), deadline: new Date(now + station.review.deadlineSeconds * 1000).toISOString(), defaultAction: station.review.defaultAction, categories: station.defectCategories };
+    const review: Review = {
+      schema: 'loupe/review@1',
+      line: config.line,
+      station: station.id,
+      partId: frame.partId,
+      score,
+      thresholds,
+      model,
+      reasons: ruling.reasons,
+      openedAt: new Date(now).toISOString(),
+      deadline: new Date(now + station.review.deadlineSeconds * 1000).toISOString(),
+      defaultAction: station.review.defaultAction,
+      categories: station.defectCategories,
+    };
     client.publish(topics.review(address, frame.partId), JSON.stringify(review), { qos: 1, retain: true });
     return;
   }
-  const verdict: VerdictMessage = { schema: 'loupe/verdict@1', line: config.line, station: station.id, partId: frame.partId, verdict: ruling.verdict, decidedBy: 'model', score, at };
+  const verdict: VerdictMessage = {
+    schema: 'loupe/verdict@1',
+    line: config.line,
+    station: station.id,
+    partId: frame.partId,
+    verdict: ruling.verdict,
+    decidedBy: 'model',
+    score,
+    at,
+  };
   client.publish(topics.verdict(address), JSON.stringify(verdict), { qos: 1 });
 }
 

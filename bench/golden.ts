@@ -36,7 +36,16 @@ try {
   const [reference, part] = await Promise.all([keptImage(dir, golden.golden.partId), keptImage(dir, 'PART')]);
   const image = await timed(() => alignedImage(reference as Buffer, part as Buffer, dx, dy));
   const median = [...again].sort((a, b) => a - b)[2];
-  console.log(JSON.stringify({ candidates: CANDIDATES, firstMs: Math.round(cold.ms), againMedianMs: Math.round(median * 10) / 10, alignedImageMs: Math.round(image.ms), cpus: os.cpus().length, load1: Number(os.loadavg()[0].toFixed(1)) }));
+  console.log(
+    JSON.stringify({
+      candidates: CANDIDATES,
+      firstMs: Math.round(cold.ms),
+      againMedianMs: Math.round(median * 10) / 10,
+      alignedImageMs: Math.round(image.ms),
+      cpus: os.cpus().length,
+      load1: Number(os.loadavg()[0].toFixed(1)),
+    }),
+  );
 } finally {
   await rm(imagesDir, { recursive: true, force: true });
 }

@@ -25,12 +25,16 @@ export interface LogBenchOptions {
   slice?: number;
 }
 
-type Step = { result: Result; decision?: { user: string; decision: 'accept' | 'reject'; category?: string }; verdict: VerdictRecord };
+type Step = {
+  result: Result;
+  decision?: { user: string; decision: 'accept' | 'reject'; category?: string };
+  verdict: VerdictRecord;
+};
 
 /** The month, generated up front so both runs get the very same inspections. */
 function month(n: number, storedShare: number, days: number): Step[] {
   let seed = 12345;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const start = Date.parse('2026-10-26T00:00:00.000Z');
   const spacing = (days * 86_400_000) / n;
   const categories = ['scratch', 'dent', 'crack', 'missing', 'contamination', 'other'];
@@ -42,10 +46,34 @@ function month(n: number, storedShare: number, days: number): Step[] {
     const reviewed = stored && random() < 0.7;
     const score = stored ? (reviewed ? 2 + random() * 8 : 10 + random() * 5) : random() * 2;
     const verdict = stored ? (reviewed ? 'review' : 'reject') : 'pass';
-    const reasons: Result['reasons'] = verdict === 'review' ? ['borderline'] : verdict === 'reject' ? ['above_reject'] : [];
-    const result: Result = { schema: 'loupe/result@1', line: 'line-1', station, partId: `p-${i}`, verdict, score, thresholds: { passBelow: 2, rejectAbove: 10 }, model: { id: 'bracket', version: i < n / 2 ? '3' : '4' }, reasons, source: 'synthetic', timings: { queueMs: 0.1, decodeMs: 3, inferMs: 2, totalMs: 5.2 }, at };
+    const reasons: Result['reasons'] =
+      verdict === 'review' ? ['borderline'] : verdict === 'reject' ? ['above_reject'] : [];
+    const result: Result = {
+      schema: 'loupe/result@1',
+      line: 'line-1',
+      station,
+      partId: `p-${i}`,
+      verdict,
+      score,
+      thresholds: { passBelow: 2, rejectAbove: 10 },
+      model: { id: 'bracket', version: i < n / 2 ? '3' : '4' },
+      reasons,
+      source: 'synthetic',
+      timings: { queueMs: 0.1, decodeMs: 3, inferMs: 2, totalMs: 5.2 },
+      at,
+    };
     if (!reviewed) {
-      steps.push({ result, verdict: { line: 'line-1', station, partId: result.partId, verdict: verdict === 'reject' ? 'reject' : 'pass', decidedBy: 'model', at } });
+      steps.push({
+        result,
+        verdict: {
+          line: 'line-1',
+          station,
+          partId: result.partId,
+          verdict: verdict === 'reject' ? 'reject' : 'pass',
+          decidedBy: 'model',
+          at,
+        },
+      });
       continue;
     }
     const reject = random() < 0.5;
@@ -54,14 +82,28 @@ function month(n: number, storedShare: number, days: number): Step[] {
     steps.push({
       result,
       decision: { user, decision: reject ? 'reject' : 'accept', ...(category ? { category } : {}) },
-      verdict: { line: 'line-1', station, partId: result.partId, verdict: reject ? 'reject' : 'pass', decidedBy: 'human', user, ...(category ? { category } : {}), at },
+      verdict: {
+        line: 'line-1',
+        station,
+        partId: result.partId,
+        verdict: reject ? 'reject' : 'pass',
+        decidedBy: 'human',
+        user,
+        ...(category ? { category } : {}),
+        at,
+      },
     });
   }
   return steps;
 }
 
 /** Feeds the steps in slices, one slice per turn of the event loop, and reports the longest stall. */
-async function drive(steps: Step[], slice: number, feed: (step: Step) => void, settle: () => Promise<void>): Promise<{ ms: number; maxStallMs: number }> {
+async function drive(
+  steps: Step[],
+  slice: number,
+  feed: (step: Step) => void,
+  settle: () => Promise<void>,
+): Promise<{ ms: number; maxStallMs: number }> {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   histogram.enable();
   const startedAt = performance.now();
@@ -100,9 +142,12 @@ export async function benchLog(options: LogBenchOptions = {}): Promise<Record<st
       slice,
       (step) => {
         if (step.result.verdict === 'pass') return;
-        pending.push(`${JSON.stringify(resultEvent(step.result, { image: `${step.result.line}/${step.result.station}/${step.result.partId}.img` }))}\n`);
+        pending.push(
+          `${JSON.stringify(resultEvent(step.result, { image: `${step.result.line}/${step.result.station}/${step.result.partId}.img` }))}\n`,
+        );
         const { line, station, partId, at } = step.verdict;
-        if (step.decision) pending.push(`${JSON.stringify({ kind: 'decision', line, station, partId, at, ...step.decision })}\n`);
+        if (step.decision)
+          pending.push(`${JSON.stringify({ kind: 'decision', line, station, partId, at, ...step.decision })}\n`);
         pending.push(`${JSON.stringify({ kind: 'verdict', ...step.verdict })}\n`);
       },
       async () => {
@@ -118,15 +163,30 @@ export async function benchLog(options: LogBenchOptions = {}): Promise<Record<st
       slice,
       (step) => {
         const { result } = step;
-        log.result(result, result.verdict === 'pass' ? {} : { image: `${result.line}/${result.station}/${result.partId}.img` });
-        if (step.decision) log.decision(result.line, result.station, { partId: result.partId, ...step.decision }, step.verdict.at);
+        log.result(
+          result,
+          result.verdict === 'pass' ? {} : { image: `${result.line}/${result.station}/${result.partId}.img` },
+        );
+        if (step.decision)
+          log.decision(result.line, result.station, { partId: result.partId, ...step.decision }, step.verdict.at);
         log.verdict(step.verdict);
       },
       () => log.close(),
     );
 
     // A manager's question over the whole month: one station's human rejects of one model version.
-    const parsed = parseFilter({ station: 'cam-2', verdict: 'reject', decidedBy: 'human', modelVersion: '4', from: steps[0].result.at, to: new Date(Date.parse(steps[n - 1].result.at) + 1).toISOString(), limit: '100' }, { paging: true });
+    const parsed = parseFilter(
+      {
+        station: 'cam-2',
+        verdict: 'reject',
+        decidedBy: 'human',
+        modelVersion: '4',
+        from: steps[0].result.at,
+        to: new Date(Date.parse(steps[n - 1].result.at) + 1).toISOString(),
+        limit: '100',
+      },
+      { paging: true },
+    );
     if (!parsed.ok) throw new Error(parsed.message);
     const timed = (run: () => unknown) => {
       const times: number[] = [];
@@ -147,7 +207,8 @@ export async function benchLog(options: LogBenchOptions = {}): Promise<Record<st
     const openedAt = performance.now();
     const reopened = await DefectLog.open(path.join(dir, 'log'));
     const openMs = performance.now() - openedAt;
-    if (reopened.all().length !== log.all().length || reopened.problems.length > 0) throw new Error('the reopened log differs from the one written');
+    if (reopened.all().length !== log.all().length || reopened.problems.length > 0)
+      throw new Error('the reopened log differs from the one written');
     await reopened.close();
 
     return {

@@ -12,19 +12,28 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import pino from 'pino';
-import { AttributeIds, DataType, MessageSecurityMode, OPCUACertificateManager, OPCUAClient, SecurityPolicy, UserTokenType } from 'node-opcua';
+import {
+  AttributeIds,
+  DataType,
+  MessageSecurityMode,
+  OPCUACertificateManager,
+  OPCUAClient,
+  SecurityPolicy,
+  UserTokenType,
+} from 'node-opcua';
 import { checkConfig } from '../config/load.ts';
 import { run } from '../cli/run.ts';
 import { NAMESPACE_URI } from '../edge/src/integrations/opcua.ts';
 import { freePort } from '../test/support/system.ts';
-
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] * 100) / 100;
 }
 
-export async function benchOpcUa(options: { parts?: number; warmup?: number; maxSeconds?: number } = {}): Promise<Record<string, number>> {
+export async function benchOpcUa(
+  options: { parts?: number; warmup?: number; maxSeconds?: number } = {},
+): Promise<Record<string, number>> {
   const parts = options.parts ?? 150;
   const warmup = options.warmup ?? 10;
   const deadline = Date.now() + (options.maxSeconds ?? 120) * 1000;
@@ -40,7 +49,9 @@ export async function benchOpcUa(options: { parts?: number; warmup?: number; max
     dashboard: { admin: { user: 'bench', password: randomBytes(12).toString('base64url') } },
     opcua: { port, users: [plc], acceptUnknownClientCertificates: true, pkiDir: path.join(dir, 'pki') },
     // The synthetic camera takes the picture on each trigger; it emits nothing by itself in the run's time.
-    stations: [{ id: 'cam-o', queue: { workers: 1 }, ingest: { synthetic: { ratePerSecond: 0.001, defectShare: 0, seed: 11 } } }],
+    stations: [
+      { id: 'cam-o', queue: { workers: 1 }, ingest: { synthetic: { ratePerSecond: 0.001, defectShare: 0, seed: 11 } } },
+    ],
   });
   const running = await run(config, { broker: true, edge: true, dashboard: false }, pino({ level: 'warn' }));
   const client = OPCUAClient.create({
@@ -48,16 +59,29 @@ export async function benchOpcUa(options: { parts?: number; warmup?: number; max
     endpointMustExist: false,
     securityMode: MessageSecurityMode.SignAndEncrypt,
     securityPolicy: SecurityPolicy.Basic256Sha256,
-    clientCertificateManager: new OPCUACertificateManager({ rootFolder: path.join(dir, 'plc-pki'), automaticallyAcceptUnknownCertificate: true }),
+    clientCertificateManager: new OPCUACertificateManager({
+      rootFolder: path.join(dir, 'plc-pki'),
+      automaticallyAcceptUnknownCertificate: true,
+    }),
   });
   const broker = await mqtt.connectAsync(running.mqttUrl, { clientId: 'bench-plc-mqtt' });
   try {
     await client.connect(`opc.tcp://127.0.0.1:${port}/UA/Loupe`);
-    const session = await client.createSession({ type: UserTokenType.UserName, userName: plc.name, password: plc.password });
+    const session = await client.createSession({
+      type: UserTokenType.UserName,
+      userName: plc.name,
+      password: plc.password,
+    });
     const ns = (await session.readNamespaceArray()).indexOf(NAMESPACE_URI);
     const node = (name: string) => `ns=${ns};s=bench/cam-o/${name}`;
-    const readBool = async (name: string) => (await session.read({ nodeId: node(name), attributeId: AttributeIds.Value })).value.value as boolean;
-    const writeBool = (name: string, value: boolean) => session.write({ nodeId: node(name), attributeId: AttributeIds.Value, value: { value: { dataType: DataType.Boolean, value } } });
+    const readBool = async (name: string) =>
+      (await session.read({ nodeId: node(name), attributeId: AttributeIds.Value })).value.value as boolean;
+    const writeBool = (name: string, value: boolean) =>
+      session.write({
+        nodeId: node(name),
+        attributeId: AttributeIds.Value,
+        value: { value: { dataType: DataType.Boolean, value } },
+      });
 
     const waiting = new Map<string, () => void>();
     broker.on('message', (_topic, payload) => {
@@ -68,8 +92,13 @@ export async function benchOpcUa(options: { parts?: number; warmup?: number; max
 
     const viaOpcUa = async (partId: string): Promise<number> => {
       const t0 = performance.now();
-      await session.call({ objectId: `ns=${ns};s=bench/cam-o`, methodId: node('Trigger'), inputArguments: [{ dataType: DataType.String, value: partId }] });
-      for (let i = 0; i < 100_000 && !(await readBool('ResultReady')); i++) if (Date.now() > deadline + 30_000) throw new Error('no ResultReady');
+      await session.call({
+        objectId: `ns=${ns};s=bench/cam-o`,
+        methodId: node('Trigger'),
+        inputArguments: [{ dataType: DataType.String, value: partId }],
+      });
+      for (let i = 0; i < 100_000 && !(await readBool('ResultReady')); i++)
+        if (Date.now() > deadline + 30_000) throw new Error('no ResultReady');
       const ms = performance.now() - t0;
       await writeBool('ResultAck', true);
       await writeBool('ResultAck', false);

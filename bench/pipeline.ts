@@ -67,7 +67,14 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     dataDir: path.join(dir, 'data'),
     mqtt: { url: broker.url },
     http: { port: 0 },
-    stations: [{ id: 'bench-1', model: modelDir, queue: { maxDepth: 1000, concurrency: 4, ...(options.workers ? { workers: options.workers } : {}) }, review: { deadlineSeconds: 3600 } }],
+    stations: [
+      {
+        id: 'bench-1',
+        model: modelDir,
+        queue: { maxDepth: 1000, concurrency: 4, ...(options.workers ? { workers: options.workers } : {}) },
+        review: { deadlineSeconds: 3600 },
+      },
+    ],
   };
   await writeFile(path.join(dir, 'loupe.yaml'), stringify(config));
   const stateDir = path.join(dir, 'data', 'reviews', 'bench', 'bench-1');
@@ -75,19 +82,37 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     // Attached as a manager's attach would leave it: the station loads it again at start.
     const candidate = await loadManifest(options.shadowModel);
     await mkdir(stateDir, { recursive: true });
-    const attach = { dir: options.shadowModel, model: { id: candidate.id, version: candidate.version }, thresholds: candidate.thresholds, by: 'bench', at: Date.now() };
+    const attach = {
+      dir: options.shadowModel,
+      model: { id: candidate.id, version: candidate.version },
+      thresholds: candidate.thresholds,
+      by: 'bench',
+      at: Date.now(),
+    };
     await writeFile(path.join(stateDir, 'shadow.jsonl'), `${JSON.stringify({ attach })}\n`);
   }
-  const command = options.station === 'floor' ? [path.join(root, 'bench', 'contract-floor.js')] : [path.join(root, 'bin', 'loupe.js'), 'edge'];
+  const command =
+    options.station === 'floor'
+      ? [path.join(root, 'bench', 'contract-floor.js')]
+      : [path.join(root, 'bin', 'loupe.js'), 'edge'];
   // As deployed by `npm start`: a 2 MB young generation for the event loop too (bin/v8-flags.js).
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', ...command, '--config', path.join(dir, 'loupe.yaml')], {
-    cwd: root,
-    // Also as deployed: glibc keeps at most eight malloc arenas. Two made the decoding threads
-    // queue for malloc's locks (~3% more CPU a part); unbounded, a many-core box grows more.
-    // A password of its own for the station's first admin, which it would otherwise make up and print.
-    env: { ...process.env, LOUPE_LOG_LEVEL: 'info', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '8', LOUPE_ADMIN_PASSWORD: randomBytes(12).toString('base64url') },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--max-semi-space-size=2', ...command, '--config', path.join(dir, 'loupe.yaml')],
+    {
+      cwd: root,
+      // Also as deployed: glibc keeps at most eight malloc arenas. Two made the decoding threads
+      // queue for malloc's locks (~3% more CPU a part); unbounded, a many-core box grows more.
+      // A password of its own for the station's first admin, which it would otherwise make up and print.
+      env: {
+        ...process.env,
+        LOUPE_LOG_LEVEL: 'info',
+        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '8',
+        LOUPE_ADMIN_PASSWORD: randomBytes(12).toString('base64url'),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const client = mqtt.connect(broker.url, { clientId: `loupe-bench-${process.pid}` });
   sendWithoutDelay(client);
   try {
@@ -106,7 +131,10 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       const image = images[serial++ % images.length];
       const sentAt = performance.now();
       const arrived = new Promise<{ ms: number; result: Result }>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no result for part ${partId} within 30 s: the station lost it or stalled`)), 30_000);
+        const timer = setTimeout(
+          () => reject(new Error(`no result for part ${partId} within 30 s: the station lost it or stalled`)),
+          30_000,
+        );
         arrivals.set(partId, (result) => {
           clearTimeout(timer);
           resolve({ ms: performance.now() - sentAt, result });
@@ -138,10 +166,17 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       const cpuBefore = cpuMs(pid);
       const mainBefore = cpuMs(pid, pid);
       const block = await closedLoop(send, blockParts, 8, deadline);
-      saturation.push({ parts: block.done, ms: block.ms, cpuMs: cpuMs(pid) - cpuBefore, mainMs: cpuMs(pid, pid) - mainBefore });
+      saturation.push({
+        parts: block.done,
+        ms: block.ms,
+        cpuMs: cpuMs(pid) - cpuBefore,
+        mainMs: cpuMs(pid, pid) - mainBefore,
+      });
       rawBlocks.push(await raw.measure(rawIterations));
     }
-    const ratios = saturation.map((block, b) => block.cpuMs / block.parts / ((rawBlocks[b].cpuMsPerPart + rawBlocks[b + 1].cpuMsPerPart) / 2));
+    const ratios = saturation.map(
+      (block, b) => block.cpuMs / block.parts / ((rawBlocks[b].cpuMsPerPart + rawBlocks[b + 1].cpuMsPerPart) / 2),
+    );
     const parts = sum(saturation.map((b) => b.parts));
     const partsPerSecond = parts / (sum(saturation.map((b) => b.ms)) / 1000);
     const at50 = await openLoop(send, partsPerSecond * 0.5, options.latencyParts ?? 200, deadline);
@@ -181,7 +216,12 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
 async function megapixelParts(count: number): Promise<Buffer[]> {
   const frames: Buffer[] = [];
   for (let index = 0; index < count; index++) {
-    const part = await generatePart({ category: 'bracket', seed: 11, index, defect: index % 4 === 3 ? undefined : null });
+    const part = await generatePart({
+      category: 'bracket',
+      seed: 11,
+      index,
+      defect: index % 4 === 3 ? undefined : null,
+    });
     frames.push(await sharp(part.image).resize(1280, 800, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer());
   }
   return frames;
@@ -195,18 +235,34 @@ async function megapixelParts(count: number): Promise<Buffer[]> {
 async function rawWork(modelDir: string, images: Buffer[]) {
   const manifest = await loadManifest(modelDir);
   const { width, height, channels } = manifest.input;
-  const session = await ort.InferenceSession.create(readFileSync(path.join(modelDir, 'model.onnx')), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(readFileSync(path.join(modelDir, 'model.onnx')), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
   const inputName = session.inputNames[0];
   const meta = await sharp(images[0]).metadata();
   let serial = 0;
   const one = async () => {
     const t0 = performance.now();
-    const pixels = await sharp(images[serial++ % images.length]).resize(width, height, { fit: manifest.input.resize }).raw().toBuffer();
+    const pixels = await sharp(images[serial++ % images.length])
+      .resize(width, height, { fit: manifest.input.resize })
+      .raw()
+      .toBuffer();
     const t1 = performance.now();
     const tensor =
       manifest.input.format === 'uint8-nhwc'
-        ? new ort.Tensor('uint8', new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length), [1, height, width, channels])
-        : new ort.Tensor('float32', Float32Array.from(pixels, (v) => v / 255), [1, channels, height, width]);
+        ? new ort.Tensor('uint8', new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length), [
+            1,
+            height,
+            width,
+            channels,
+          ])
+        : new ort.Tensor(
+            'float32',
+            Float32Array.from(pixels, (v) => v / 255),
+            [1, channels, height, width],
+          );
     const t2 = performance.now();
     await session.run({ [inputName]: tensor });
     return { decodeMs: t1 - t0, runMs: performance.now() - t2 };
@@ -226,10 +282,18 @@ async function rawWork(modelDir: string, images: Buffer[]) {
         runMs += t.runMs;
       }
       const cpu = process.cpuUsage(cpuStart);
-      return { decodeMs: decodeMs / iterations, runMs: runMs / iterations, cpuMsPerPart: (cpu.user + cpu.system) / 1000 / iterations };
+      return {
+        decodeMs: decodeMs / iterations,
+        runMs: runMs / iterations,
+        cpuMsPerPart: (cpu.user + cpu.system) / 1000 / iterations,
+      };
     } finally {
       sharp.concurrency(settings.concurrency);
-      sharp.cache({ memory: settings.cache.memory.max, files: settings.cache.files.max, items: settings.cache.items.max });
+      sharp.cache({
+        memory: settings.cache.memory.max,
+        files: settings.cache.files.max,
+        items: settings.cache.items.max,
+      });
     }
   };
   await measure(10); // warm-up
@@ -255,7 +319,12 @@ async function closedLoop(send: () => Promise<unknown>, parts: number, window: n
   return { done, ms: performance.now() - start };
 }
 
-async function openLoop(send: () => Promise<{ ms: number }>, rate: number, parts: number, deadline: number): Promise<number[]> {
+async function openLoop(
+  send: () => Promise<{ ms: number }>,
+  rate: number,
+  parts: number,
+  deadline: number,
+): Promise<number[]> {
   const latencies: Promise<number>[] = [];
   const start = performance.now();
   for (let i = 0; i < parts && Date.now() < deadline; i++) {
@@ -275,7 +344,9 @@ function percentile(values: number[], q: number): number {
 
 /** CPU time of a process, or of one of its threads (the main thread's id is the process id). */
 function cpuMs(pid: number, thread?: number): number {
-  const fields = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1].split(' ');
+  const fields = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8')
+    .split(') ')[1]
+    .split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
   return (ticks * 1000) / 100;
 }
@@ -328,12 +399,21 @@ function round(value: number, digits = 1): number {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  console.log(JSON.stringify(await benchPipeline({ workers: process.env.LOUPE_BENCH_WORKERS ? Number(process.env.LOUPE_BENCH_WORKERS) : undefined })));
+  console.log(
+    JSON.stringify(
+      await benchPipeline({
+        workers: process.env.LOUPE_BENCH_WORKERS ? Number(process.env.LOUPE_BENCH_WORKERS) : undefined,
+      }),
+    ),
+  );
 }
 
 /** Frames the shadow candidate scored and skipped, from its lines (edge/src/vision/shadow.ts). */
 function shadowCounts(stateDir: string): { shadowScored: number; shadowSkipped: number } {
-  const lines = readFileSync(path.join(stateDir, 'shadow.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { p?: string; s?: number });
+  const lines = readFileSync(path.join(stateDir, 'shadow.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { p?: string; s?: number });
   const scored = lines.filter((line) => line.p !== undefined);
   return { shadowScored: scored.length, shadowSkipped: sum(scored.map((line) => line.s ?? 0)) };
 }

@@ -48,20 +48,55 @@ function events(count: number, startAt: number, tag: string): LogMessage[] {
     out.push({
       schema: 'loupe/log@1',
       inspectedAt: at,
-      event: { kind: 'result', line, station: `cam-${station % 2}`, partId, at, verdict: 'reject', score: 0.9, thresholds: { passBelow: 0.3, rejectAbove: 0.7 }, model: { id: 'default', version: '3' }, reasons: ['above_reject'], source: 'camera', image: `${line}/cam/evidence-x.seg#${i}+4096` },
+      event: {
+        kind: 'result',
+        line,
+        station: `cam-${station % 2}`,
+        partId,
+        at,
+        verdict: 'reject',
+        score: 0.9,
+        thresholds: { passBelow: 0.3, rejectAbove: 0.7 },
+        model: { id: 'default', version: '3' },
+        reasons: ['above_reject'],
+        source: 'camera',
+        image: `${line}/cam/evidence-x.seg#${i}+4096`,
+      },
     });
-    out.push({ schema: 'loupe/log@1', inspectedAt: at, event: { kind: 'verdict', line, station: `cam-${station % 2}`, partId, at, verdict: 'reject', decidedBy: 'model' } });
+    out.push({
+      schema: 'loupe/log@1',
+      inspectedAt: at,
+      event: {
+        kind: 'verdict',
+        line,
+        station: `cam-${station % 2}`,
+        partId,
+        at,
+        verdict: 'reject',
+        decidedBy: 'model',
+      },
+    });
   }
   return out.slice(0, count);
 }
 
-const keyOf = (m: LogMessage) => (m.event.kind === 'tally' ? '' : `${m.event.line}/${m.event.station}/${m.event.partId}/${eventKey(m.event)}`);
+const keyOf = (m: LogMessage) =>
+  m.event.kind === 'tally' ? '' : `${m.event.line}/${m.event.station}/${m.event.partId}/${eventKey(m.event)}`;
 
 export async function benchPlant(): Promise<Record<string, number>> {
   const bin = postgresBin();
   const mosquitto = findExecutable(['mosquitto', '/usr/sbin/mosquitto']);
-  if (!bin || !mosquitto) throw new Error('the plant benchmark needs PostgreSQL (apt-get install postgresql) and Mosquitto (apt-get install mosquitto)');
-  const cluster = await startScratchCluster(bin, ['shared_buffers=512MB', 'maintenance_work_mem=512MB', 'max_wal_size=4GB', 'checkpoint_timeout=30min', 'max_parallel_maintenance_workers=2']);
+  if (!bin || !mosquitto)
+    throw new Error(
+      'the plant benchmark needs PostgreSQL (apt-get install postgresql) and Mosquitto (apt-get install mosquitto)',
+    );
+  const cluster = await startScratchCluster(bin, [
+    'shared_buffers=512MB',
+    'maintenance_work_mem=512MB',
+    'max_wal_size=4GB',
+    'checkpoint_timeout=30min',
+    'max_parallel_maintenance_workers=2',
+  ]);
   const broker = await startMosquitto(mosquitto, ['max_inflight_messages 1000', 'max_queued_messages 0']);
   const spool = mkdtempSync(path.join(os.tmpdir(), 'loupe-bench-plant-'));
   const admin = new pg.Pool({ connectionString: cluster.url, max: 1 });
@@ -93,9 +128,13 @@ export async function benchPlant(): Promise<Record<string, number>> {
       silent,
     );
     await intake.start();
-    const until = (count: number) => new Promise<void>((resolve) => (committed >= count ? resolve() : (waiting = { count, resolve })));
-    const publishers = await Promise.all([0, 1, 2, 3].map((n) => mqtt.connectAsync(broker.url, { clientId: `bench-edge-${n}` })));
-    const topicOf = (m: LogMessage) => (m.event.kind === 'tally' ? '' : `loupe/site-a/${m.event.line}/${m.event.station}/log`);
+    const until = (count: number) =>
+      new Promise<void>((resolve) => (committed >= count ? resolve() : (waiting = { count, resolve })));
+    const publishers = await Promise.all(
+      [0, 1, 2, 3].map((n) => mqtt.connectAsync(broker.url, { clientId: `bench-edge-${n}` })),
+    );
+    const topicOf = (m: LogMessage) =>
+      m.event.kind === 'tally' ? '' : `loupe/site-a/${m.event.line}/${m.event.station}/log`;
     // Warm-up: partitions made, statements planned.
     const warm = events(2000, Date.parse('2026-12-01T00:00:00Z'), 'warm');
     await Promise.all(warm.map((m, i) => publishers[i % 4].publishAsync(topicOf(m), JSON.stringify(m), { qos: 1 })));
@@ -110,19 +149,24 @@ export async function benchPlant(): Promise<Record<string, number>> {
     report.plantEventsPerSecond = Math.round(batch.length / plantSeconds);
 
     // ---- the bare insert of the same rows ----
-    await admin.query('CREATE TABLE bare_events (line text, station text, part_id text, inspected_at timestamptz, event text, at timestamptz, body jsonb)');
+    await admin.query(
+      'CREATE TABLE bare_events (line text, station text, part_id text, inspected_at timestamptz, event text, at timestamptz, body jsonb)',
+    );
     const bareStarted = performance.now();
     for (let i = 0; i < batch.length; i += 1000) {
       const slice = batch.slice(i, i + 1000).map((m) => m.event as Exclude<LogMessage['event'], { kind: 'tally' }>);
-      await admin.query('INSERT INTO bare_events SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::jsonb[])', [
-        slice.map((e) => e.line),
-        slice.map((e) => e.station),
-        slice.map((e) => e.partId),
-        slice.map((e) => e.at),
-        slice.map((e) => eventKey(e)),
-        slice.map((e) => e.at),
-        slice.map((e) => JSON.stringify(e)),
-      ]);
+      await admin.query(
+        'INSERT INTO bare_events SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::jsonb[])',
+        [
+          slice.map((e) => e.line),
+          slice.map((e) => e.station),
+          slice.map((e) => e.partId),
+          slice.map((e) => e.at),
+          slice.map((e) => eventKey(e)),
+          slice.map((e) => e.at),
+          slice.map((e) => JSON.stringify(e)),
+        ],
+      );
     }
     const bareSeconds = (performance.now() - bareStarted) / 1000;
     report.plantBareEventsPerSecond = Math.round(batch.length / bareSeconds);
@@ -157,7 +201,10 @@ export async function benchPlant(): Promise<Record<string, number>> {
     await big.pool.query(TABLES_SQL);
     const first = Date.parse('2026-11-01T00:00:00Z');
     const days = 30;
-    await big.ensureDays(big.pool, Array.from({ length: days }, (_, d) => new Date(first + d * 86_400_000).toISOString()));
+    await big.ensureDays(
+      big.pool,
+      Array.from({ length: days }, (_, d) => new Date(first + d * 86_400_000).toISOString()),
+    );
     const fillStarted = performance.now();
     const step = (days * 86_400_000) / QUERY_ROWS;
     // Verdicts: ~60% reject, 30% pass, 5% hold, 5% open; a person decided ~40%; 100 stations on 50 lines.
@@ -177,8 +224,14 @@ export async function benchPlant(): Promise<Record<string, number>> {
     await big.pool.query(INDEXES_SQL);
     await big.pool.query('ANALYZE log_parts');
     report.plantQueryFillSeconds = Math.round((performance.now() - fillStarted) / 1000);
-    const week = (d: number) => ({ from: new Date(first + d * 86_400_000).toISOString(), to: new Date(first + (d + 7) * 86_400_000).toISOString() });
-    const day = (d: number) => ({ from: new Date(first + d * 86_400_000).toISOString(), to: new Date(first + (d + 1) * 86_400_000).toISOString() });
+    const week = (d: number) => ({
+      from: new Date(first + d * 86_400_000).toISOString(),
+      to: new Date(first + (d + 7) * 86_400_000).toISOString(),
+    });
+    const day = (d: number) => ({
+      from: new Date(first + d * 86_400_000).toISOString(),
+      to: new Date(first + (d + 1) * 86_400_000).toISOString(),
+    });
     const filters: Filter[] = [];
     for (let i = 0; i < 8; i++) {
       filters.push({ station: `cam-${(i * 13) % 100}`, verdict: 'reject', ...week(i * 3) });

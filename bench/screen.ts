@@ -25,13 +25,18 @@ const root = path.resolve(import.meta.dirname, '..');
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
 
-export async function benchScreen(options: { items?: number; warmupItems?: number; gapMs?: number; maxSeconds?: number } = {}): Promise<Record<string, number>> {
-  if (!existsSync(CHROMIUM)) throw new Error(`the review-to-screen benchmark needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
+export async function benchScreen(
+  options: { items?: number; warmupItems?: number; gapMs?: number; maxSeconds?: number } = {},
+): Promise<Record<string, number>> {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`the review-to-screen benchmark needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
   const items = options.items ?? 240;
   const warmupItems = options.warmupItems ?? 40;
   const gapMs = options.gapMs ?? 25;
   const deadline = Date.now() + (options.maxSeconds ?? 120) * 1000;
-  const manifest = JSON.parse(await readFile(path.join(root, 'models', 'default', 'manifest.json'), 'utf8')) as { thresholds: { passBelow: number; rejectAbove: number } };
+  const manifest = JSON.parse(await readFile(path.join(root, 'models', 'default', 'manifest.json'), 'utf8')) as {
+    thresholds: { passBelow: number; rejectAbove: number };
+  };
   const dir = await mkdtemp(path.join(os.tmpdir(), 'loupe-bench-screen-'));
   const password = randomBytes(12).toString('base64url');
   const config = checkConfig({
@@ -41,11 +46,24 @@ export async function benchScreen(options: { items?: number; warmupItems?: numbe
     http: { port: 0 },
     dashboard: { admin: { user: 'bench', password } },
     // Defective parts between the thresholds: every one is a review.
-    stations: [{ id: 'cam-b', thresholds: { passBelow: 0, rejectAbove: manifest.thresholds.rejectAbove * 1e6 }, audit: { share: 0 }, review: { deadlineSeconds: 3600 }, queue: { workers: 1 } }],
+    stations: [
+      {
+        id: 'cam-b',
+        thresholds: { passBelow: 0, rejectAbove: manifest.thresholds.rejectAbove * 1e6 },
+        audit: { share: 0 },
+        review: { deadlineSeconds: 3600 },
+        queue: { workers: 1 },
+      },
+    ],
   });
   const running = await run(config, { broker: true, edge: true, dashboard: true }, pino({ level: 'warn' }));
   const frames: Buffer[] = [];
-  for (let i = 0; i < 8; i++) frames.push(await sharp((await generatePart({ category: 'bracket', seed: 9, index: i, defect: 'scratch' })).image).png().toBuffer());
+  for (let i = 0; i < 8; i++)
+    frames.push(
+      await sharp((await generatePart({ category: 'bracket', seed: 9, index: i, defect: 'scratch' })).image)
+        .png()
+        .toBuffer(),
+    );
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
   try {
     // The real path: a logged-in technician screen.
@@ -108,7 +126,12 @@ async function collect(page: Page, items: number, deadline: number): Promise<num
 }
 
 /** A bare Fastify WebSocket sending timestamps to a bare page that notes each at the next frame. */
-async function rawTrip(browser: import('playwright-core').Browser, items: number, gapMs: number, deadline: number): Promise<number[]> {
+async function rawTrip(
+  browser: import('playwright-core').Browser,
+  items: number,
+  gapMs: number,
+  deadline: number,
+): Promise<number[]> {
   const app = Fastify();
   await app.register(websocket);
   const sockets = new Set<{ send(data: string): void }>();

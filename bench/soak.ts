@@ -89,7 +89,14 @@ async function main(): Promise<number> {
       dataDir,
       mqtt: { url: mosquitto.url },
       http: { port: 0 },
-      stations: [{ id: 'cam-s', review: { deadlineSeconds: 15, defaultAction: 'hold' }, trigger: { frameTimeoutMs: 1000 }, statusIntervalSeconds: 1 }],
+      stations: [
+        {
+          id: 'cam-s',
+          review: { deadlineSeconds: 15, defaultAction: 'hold' },
+          trigger: { frameTimeoutMs: 1000 },
+          statusIntervalSeconds: 1,
+        },
+      ],
     },
     root,
   );
@@ -120,7 +127,10 @@ async function main(): Promise<number> {
   };
   let stationUp = true;
   await start();
-  const observer = await Collector.connect(mosquitto.url, [`${base}/result`, `${base}/verdict`], { clientId: 'soak-observer', clean: false });
+  const observer = await Collector.connect(mosquitto.url, [`${base}/result`, `${base}/verdict`], {
+    clientId: 'soak-observer',
+    clean: false,
+  });
   const sender = mqtt.connect(mosquitto.url, { clientId: 'soak-plc', clean: false, reconnectPeriod: 200 });
   const dashboards = ['dash-a', 'dash-b'].map((user) => {
     const client = mqtt.connect(mosquitto.url, { clientId: `soak-${user}`, clean: false, reconnectPeriod: 200 });
@@ -128,11 +138,24 @@ async function main(): Promise<number> {
     client.on('message', (topic, payload) => {
       if (payload.length === 0 || Math.random() < 0.35) return; // some reviews are left to their deadline
       const partId = topic.slice(topic.lastIndexOf('/') + 1);
-      setTimeout(() => client.publish(`${base}/decision`, JSON.stringify({ partId, decision: Math.random() < 0.7 ? 'accept' : 'reject', user }), { qos: 1 }), 100 + Math.random() * 1500);
+      setTimeout(
+        () =>
+          client.publish(
+            `${base}/decision`,
+            JSON.stringify({ partId, decision: Math.random() < 0.7 ? 'accept' : 'reject', user }),
+            { qos: 1 },
+          ),
+        100 + Math.random() * 1500,
+      );
     });
     return client;
   });
-  const images = [await goodPart(1, 'png'), await goodPart(2, 'png'), await defectivePart(3, 'missing', 'png'), await defectivePart(4, 'scratch', 'png')];
+  const images = [
+    await goodPart(1, 'png'),
+    await goodPart(2, 'png'),
+    await defectivePart(3, 'missing', 'png'),
+    await defectivePart(4, 'scratch', 'png'),
+  ];
 
   const accepted = new Set<string>();
   let n = 0;
@@ -143,13 +166,27 @@ async function main(): Promise<number> {
       const kind = pick(['http', 'http', 'mqtt', 'mqtt', 'trigger']);
       if (kind === 'http') {
         if (stationUp)
-          void fetch(new URL(`/api/stations/cam-s/frames?partId=${partId}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(pick(images)) })
+          void fetch(new URL(`/api/stations/cam-s/frames?partId=${partId}`, loupe.httpUrl), {
+            method: 'POST',
+            headers: { 'content-type': 'image/png' },
+            body: new Uint8Array(pick(images)),
+          })
             .then((response) => response.ok && (accepted.add(partId), (figures.http += 1)))
             .catch(() => undefined); // refused or cut by a kill: not acknowledged, the sender would send again
       } else if (kind === 'mqtt') {
-        sender.publish(`${base}/frame/${partId}`, pick(images), { qos: 1 }, (error) => !error && (accepted.add(partId), (figures.mqtt += 1)));
+        sender.publish(
+          `${base}/frame/${partId}`,
+          pick(images),
+          { qos: 1 },
+          (error) => !error && (accepted.add(partId), (figures.mqtt += 1)),
+        );
       } else {
-        sender.publish(`${base}/trigger`, JSON.stringify({ partId, requestId: `r-${partId}` }), { qos: 1 }, (error) => !error && (accepted.add(partId), (figures.triggers += 1)));
+        sender.publish(
+          `${base}/trigger`,
+          JSON.stringify({ partId, requestId: `r-${partId}` }),
+          { qos: 1 },
+          (error) => !error && (accepted.add(partId), (figures.triggers += 1)),
+        );
       }
       await sleep(40 + Math.random() * 40);
     }
@@ -192,7 +229,8 @@ async function main(): Promise<number> {
     const byPart = new Map<string, Set<string>>();
     const add = (partId: string, what: string) => byPart.set(partId, (byPart.get(partId) ?? new Set()).add(what));
     for (const verdict of observer.json<VerdictMessage>('/verdict')) add(verdict.partId, verdict.verdict);
-    for (const result of observer.json<Result>('/result')) if (result.reasons.includes('storage_full') && !byPart.has(result.partId)) add(result.partId, 'hold');
+    for (const result of observer.json<Result>('/result'))
+      if (result.reasons.includes('storage_full') && !byPart.has(result.partId)) add(result.partId, 'hold');
     return byPart;
   };
   const settleBy = Date.now() + 60_000;
@@ -200,7 +238,9 @@ async function main(): Promise<number> {
 
   const byPart = finals();
   const lost = [...accepted].filter((id) => !byPart.has(id));
-  const conflicting = [...byPart].filter(([, answers]) => answers.size > 1).map(([id, answers]) => `${id}: ${[...answers].join(' and ')}`);
+  const conflicting = [...byPart]
+    .filter(([, answers]) => answers.size > 1)
+    .map(([id, answers]) => `${id}: ${[...answers].join(' and ')}`);
   const results = new Map(observer.json<Result>('/result').map((r) => [r.partId, r]));
   const wrongPass = observer
     .json<VerdictMessage>('/verdict')
@@ -208,11 +248,15 @@ async function main(): Promise<number> {
     .filter((v) => {
       if (v.decidedBy === 'human') return !v.user;
       const result = results.get(v.partId);
-      return v.decidedBy !== 'model' || !result || result.score === null || !(result.score < result.thresholds.passBelow);
+      return (
+        v.decidedBy !== 'model' || !result || result.score === null || !(result.score < result.thresholds.passBelow)
+      );
     })
     .map((v) => v.partId);
   const logged = logVerdicts(path.join(dataDir, 'log'));
-  const disagree = [...logged].filter(([id, verdict]) => byPart.has(id) && !byPart.get(id)?.has(verdict)).map(([id]) => id);
+  const disagree = [...logged]
+    .filter(([id, verdict]) => byPart.has(id) && !byPart.get(id)?.has(verdict))
+    .map(([id]) => id);
 
   await stopStation('SIGTERM');
   await Promise.all([observer.close(), sender.endAsync(), ...dashboards.map((d) => d.endAsync())]);
@@ -234,7 +278,13 @@ async function main(): Promise<number> {
     logDisagrees: disagree.length,
   };
   console.log(JSON.stringify(summary));
-  for (const [what, ids] of [['station crashed', crashes], ['lost', lost], ['conflicting', conflicting], ['passed without a score below pass or an accept', wrongPass], ['log disagrees', disagree]] as const) {
+  for (const [what, ids] of [
+    ['station crashed', crashes],
+    ['lost', lost],
+    ['conflicting', conflicting],
+    ['passed without a score below pass or an accept', wrongPass],
+    ['log disagrees', disagree],
+  ] as const) {
     if (ids.length > 0) console.error(`soak: ${what}: ${ids.slice(0, 20).join(', ')}`);
   }
   return crashes.length + lost.length + conflicting.length + wrongPass.length + disagree.length === 0 ? 0 : 1;

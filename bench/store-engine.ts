@@ -12,14 +12,25 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 
 const transitions = Number(process.argv[2] ?? 2000);
-const payload = JSON.stringify({ schema: 'loupe/result@1', line: 'l', station: 's', verdict: 'pass', score: 0.42, reasons: [], at: new Date().toISOString(), pad: 'x'.repeat(400) });
+const payload = JSON.stringify({
+  schema: 'loupe/result@1',
+  line: 'l',
+  station: 's',
+  verdict: 'pass',
+  score: 0.42,
+  reasons: [],
+  at: new Date().toISOString(),
+  pad: 'x'.repeat(400),
+});
 
 function sqlite(dir: string, synchronous: 'NORMAL' | 'FULL'): { perSecond: number; recoverMs: number } {
   const file = path.join(dir, `${synchronous}.db`);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous}`);
-  db.exec('CREATE TABLE outbox (seq INTEGER PRIMARY KEY, topic TEXT, payload TEXT, retain INTEGER); CREATE TABLE answers (part_id TEXT PRIMARY KEY, answer TEXT); CREATE TABLE in_hand (part_id TEXT PRIMARY KEY, source TEXT)');
+  db.exec(
+    'CREATE TABLE outbox (seq INTEGER PRIMARY KEY, topic TEXT, payload TEXT, retain INTEGER); CREATE TABLE answers (part_id TEXT PRIMARY KEY, answer TEXT); CREATE TABLE in_hand (part_id TEXT PRIMARY KEY, source TEXT)',
+  );
   const send = db.prepare('INSERT INTO outbox (topic, payload, retain) VALUES (?, ?, 0)');
   const answer = db.prepare('INSERT OR REPLACE INTO answers VALUES (?, ?)');
   const taken = db.prepare('DELETE FROM in_hand WHERE part_id = ?');
@@ -48,7 +59,15 @@ function appendLog(dir: string, fsyncEach: boolean): { perSecond: number; recove
   const fd = openSync(file, 'a');
   const start = performance.now();
   for (let i = 0; i < transitions; i++) {
-    const record = { partId: `P-${i}`, outbox: [{ topic: 'loupe/l/s/result', payload }, { topic: 'loupe/l/s/verdict', payload }], answer: payload, out: `P-${i}` };
+    const record = {
+      partId: `P-${i}`,
+      outbox: [
+        { topic: 'loupe/l/s/result', payload },
+        { topic: 'loupe/l/s/verdict', payload },
+      ],
+      answer: payload,
+      out: `P-${i}`,
+    };
     writeSync(fd, `${JSON.stringify(record)}\n`);
     if (fsyncEach) fsyncSync(fd);
   }
@@ -63,14 +82,16 @@ function appendLog(dir: string, fsyncEach: boolean): { perSecond: number; recove
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'loupe-store-engine-'));
 try {
-  console.log(JSON.stringify({
-    transitions,
-    sqliteWalNormal: sqlite(dir, 'NORMAL'),
-    sqliteWalFull: sqlite(dir, 'FULL'),
-    appendLogNoFsync: appendLog(dir, false),
-    appendLogFsyncEach: appendLog(dir, true),
-    loadAverage: os.loadavg().map((x) => Math.round(x * 10) / 10),
-  }));
+  console.log(
+    JSON.stringify({
+      transitions,
+      sqliteWalNormal: sqlite(dir, 'NORMAL'),
+      sqliteWalFull: sqlite(dir, 'FULL'),
+      appendLogNoFsync: appendLog(dir, false),
+      appendLogFsyncEach: appendLog(dir, true),
+      loadAverage: os.loadavg().map((x) => Math.round(x * 10) / 10),
+    }),
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

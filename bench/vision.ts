@@ -14,15 +14,28 @@ import { generatePart } from '../lab/synth.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 
-export async function benchVision(options: { modelDir?: string; iterations?: number } = {}): Promise<Record<string, number>> {
+export async function benchVision(
+  options: { modelDir?: string; iterations?: number } = {},
+): Promise<Record<string, number>> {
   const modelDir = options.modelDir ?? path.join(root, 'models', 'default');
   const iterations = options.iterations ?? 200;
   const model = await loadModel(modelDir, { threads: 1 });
   const { input } = model.manifest;
   const frames: Buffer[] = [];
-  for (let i = 0; i < 16; i++) frames.push(await sharp((await generatePart({ category: 'bracket', seed: 5, index: i, defect: i % 4 === 0 ? undefined : null })).image).png().toBuffer());
+  for (let i = 0; i < 16; i++)
+    frames.push(
+      await sharp(
+        (await generatePart({ category: 'bracket', seed: 5, index: i, defect: i % 4 === 0 ? undefined : null })).image,
+      )
+        .png()
+        .toBuffer(),
+    );
   const tensors = await Promise.all(frames.map((f) => inputTensor(f, input)));
-  const bare = await ort.InferenceSession.create(readFileSync(path.join(modelDir, 'model.onnx')), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const bare = await ort.InferenceSession.create(readFileSync(path.join(modelDir, 'model.onnx')), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
 
   // Warm both paths, then interleave them so drift on a shared machine hits both alike.
   for (let i = 0; i < 10; i++) {

@@ -41,12 +41,22 @@ export interface MqttUser {
 }
 
 /** Everyone, for the loopback demo (`mqtt.anonymous: true`); malformed topics are still refused. */
-export const ANYONE: MqttUser = { name: '', role: 'dashboard', stations: new Set(['*']), decisions: new Set(['*']), hash: '' };
+export const ANYONE: MqttUser = {
+  name: '',
+  role: 'dashboard',
+  stations: new Set(['*']),
+  decisions: new Set(['*']),
+  hash: '',
+};
 
 const SCRYPT = { N: 2 ** 14, r: 8, p: 1 };
 
 function scrypt(secret: string, salt: Buffer, N: number, r: number, p: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => scryptCallback(secret, salt, 32, { N, r, p, maxmem: 256 * N * r }, (error, key) => (error ? reject(error) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    scryptCallback(secret, salt, 32, { N, r, p, maxmem: 256 * N * r }, (error, key) =>
+      error ? reject(error) : resolve(key),
+    ),
+  );
 }
 
 export async function hashSecret(secret: string): Promise<string> {
@@ -67,7 +77,10 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
  * Reads every user's secret (hash as given; env or file hashed here, the clear text not kept) and
  * throws a message naming the user and what is wrong.
  */
-export async function loadUsers(configured: MqttUserConfig[], env: NodeJS.ProcessEnv = process.env): Promise<Map<string, MqttUser>> {
+export async function loadUsers(
+  configured: MqttUserConfig[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Map<string, MqttUser>> {
   const users = new Map<string, MqttUser>();
   for (const [index, user] of configured.entries()) {
     const where = `mqtt.users[${index}] (${user.name})`;
@@ -75,7 +88,10 @@ export async function loadUsers(configured: MqttUserConfig[], env: NodeJS.Proces
     if (sources !== 1) throw new Error(`${where}: give exactly one of passwordHash, passwordEnv, passwordFile`);
     if (users.has(user.name)) throw new Error(`${where}: the name is used twice`);
     let hash = user.passwordHash;
-    if (hash !== undefined && !/^scrypt\$\d+\$\d+\$\d+\$[^$]+\$[^$]+$/.test(hash)) throw new Error(`${where}.passwordHash: not a scrypt$N$r$p$salt$hash string (make one with: npx tsx broker/hash.ts)`);
+    if (hash !== undefined && !/^scrypt\$\d+\$\d+\$\d+\$[^$]+\$[^$]+$/.test(hash))
+      throw new Error(
+        `${where}.passwordHash: not a scrypt$N$r$p$salt$hash string (make one with: npx tsx broker/hash.ts)`,
+      );
     if (user.passwordEnv !== undefined) {
       const secret = env[user.passwordEnv];
       if (!secret) throw new Error(`${where}.passwordEnv: environment variable ${user.passwordEnv} is not set`);
@@ -91,7 +107,13 @@ export async function loadUsers(configured: MqttUserConfig[], env: NodeJS.Proces
       if (!secret) throw new Error(`${where}.passwordFile: ${user.passwordFile} is empty`);
       hash = await hashSecret(secret);
     }
-    users.set(user.name, { name: user.name, role: user.role, stations: new Set(user.stations ?? []), decisions: new Set(user.decisions ?? []), hash: hash as string });
+    users.set(user.name, {
+      name: user.name,
+      role: user.role,
+      stations: new Set(user.stations ?? []),
+      decisions: new Set(user.decisions ?? []),
+      hash: hash as string,
+    });
   }
   return users;
 }
@@ -144,7 +166,11 @@ export function mayPublish(user: MqttUser, prefix: string, topic: string): boole
   switch (user.role) {
     case 'station':
       if (!granted(user.stations, station)) return false;
-      return (STATION_OUT.has(kind) && rest.length === 0) || (kind === 'review' && rest.length === 1) || (kind === 'trigger' && rest.length === 1 && rest[0] === 'ack');
+      return (
+        (STATION_OUT.has(kind) && rest.length === 0) ||
+        (kind === 'review' && rest.length === 1) ||
+        (kind === 'trigger' && rest.length === 1 && rest[0] === 'ack')
+      );
     case 'plc':
       if (!granted(user.stations, station)) return false;
       return (kind === 'trigger' && rest.length === 0) || (kind === 'frame' && rest.length === 1);
@@ -166,6 +192,11 @@ export function maySubscribe(user: MqttUser, prefix: string, filter: string): bo
   if (!filter.startsWith(`${prefix}/`)) return false;
   const [line, station] = filter.slice(prefix.length + 1).split('/');
   if (user.stations.has('*') || user.decisions.has('*')) return true;
-  if (line === undefined || station === undefined || [line, station].some((level) => level === '+' || level === '#' || level === '')) return false;
+  if (
+    line === undefined ||
+    station === undefined ||
+    [line, station].some((level) => level === '+' || level === '#' || level === '')
+  )
+    return false;
   return granted(user.stations, station) || granted(user.decisions, station);
 }

@@ -10,7 +10,16 @@
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Aedes, type Client } from 'aedes';
-import { ANYONE, hashSecret, mayPublish, maySubscribe, verifySecret, wellFormedTopic, type MqttRole, type MqttUser } from './access.ts';
+import {
+  ANYONE,
+  hashSecret,
+  mayPublish,
+  maySubscribe,
+  verifySecret,
+  wellFormedTopic,
+  type MqttRole,
+  type MqttUser,
+} from './access.ts';
 
 export interface EmbeddedBroker {
   url: string;
@@ -19,7 +28,12 @@ export interface EmbeddedBroker {
    * An identity for a component of this process (a station, the dashboard): the broker knows it,
    * nobody else does. Answers the credentials to connect with.
    */
-  internalUser(name: string, role: MqttRole, stations: string[], prefixes?: string[]): Promise<{ username: string; password: string }>;
+  internalUser(
+    name: string,
+    role: MqttRole,
+    stations: string[],
+    prefixes?: string[],
+  ): Promise<{ username: string; password: string }>;
   close(): Promise<void>;
 }
 
@@ -35,7 +49,11 @@ export interface BrokerAccess {
 /** Authenticated identity of a connected client (`null`: anonymous). */
 const identity = new WeakMap<Client, MqttUser>();
 
-export async function startEmbeddedBroker(host: string, port: number, access: BrokerAccess = { prefix: 'loupe', users: new Map(), anonymous: true }): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(
+  host: string,
+  port: number,
+  access: BrokerAccess = { prefix: 'loupe', users: new Map(), anonymous: true },
+): Promise<EmbeddedBroker> {
   const aedes = await Aedes.createBroker();
   const users = new Map(access.users);
   aedes.authenticate = (client, username, password, done) => {
@@ -66,7 +84,9 @@ export async function startEmbeddedBroker(host: string, port: number, access: Br
     if (!client) return done(null); // a will the broker publishes for a client long gone; it was checked when set
     const user = identity.get(client);
     if (!user || !mayPublish(user, access.prefix, packet.topic)) {
-      const why = wellFormedTopic(packet.topic) ? `${user?.name || 'anonymous'} may not publish on it` : 'malformed topic (empty level or wildcard)';
+      const why = wellFormedTopic(packet.topic)
+        ? `${user?.name || 'anonymous'} may not publish on it`
+        : 'malformed topic (empty level or wildcard)';
       access.refused?.(`publish to "${packet.topic}" by ${client.id} refused: ${why}`);
       return done(new Error(`not authorised to publish on ${packet.topic}`));
     }
@@ -84,7 +104,13 @@ export async function startEmbeddedBroker(host: string, port: number, access: Br
   const server = net.createServer({ noDelay: true }, aedes.handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new Error(`MQTT port ${host}:${port} is already in use (set --mqtt-port or mqtt.port, or mqtt.url to use that broker)`) : error),
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(
+              `MQTT port ${host}:${port} is already in use (set --mqtt-port or mqtt.port, or mqtt.url to use that broker)`,
+            )
+          : error,
+      ),
     );
     server.listen(port, host, () => resolve());
   });
@@ -95,7 +121,14 @@ export async function startEmbeddedBroker(host: string, port: number, access: Br
     async internalUser(name, role, stations, prefixes) {
       const username = `loupe-internal-${name}-${randomBytes(4).toString('hex')}`;
       const password = randomBytes(24).toString('base64url');
-      users.set(username, { name: username, role, stations: new Set(stations), decisions: new Set(), hash: await hashSecret(password), prefixes });
+      users.set(username, {
+        name: username,
+        role,
+        stations: new Set(stations),
+        decisions: new Set(),
+        hash: await hashSecret(password),
+        prefixes,
+      });
       return { username, password };
     },
     close: () =>

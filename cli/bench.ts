@@ -14,16 +14,30 @@ import { parseArgs } from 'node:util';
 type Suite = (removeLater: (dir: string) => void, modelDir?: string) => Promise<Record<string, number>>;
 
 const suites: Record<string, { about: string; run: Suite }> = {
-  pipeline: { about: 'parts/s at saturation, latency at 50% / 90% load, CPU per part, overhead over raw decode + run, RSS', run: async (removeLater, modelDir) => (await import('../bench/pipeline.ts')).benchPipeline({ keepFolder: removeLater, modelDir }) },
+  pipeline: {
+    about: 'parts/s at saturation, latency at 50% / 90% load, CPU per part, overhead over raw decode + run, RSS',
+    run: async (removeLater, modelDir) =>
+      (await import('../bench/pipeline.ts')).benchPipeline({ keepFolder: removeLater, modelDir }),
+  },
   floor: {
-    about: "the same pipeline bench against the contract alone (MQTT in, the station's worker, result and verdict out): floor* keys, and overheadOverFloor with pipeline",
+    about:
+      "the same pipeline bench against the contract alone (MQTT in, the station's worker, result and verdict out): floor* keys, and overheadOverFloor with pipeline",
     run: async (removeLater) => {
-      const floor = await (await import('../bench/pipeline.ts')).benchPipeline({ keepFolder: removeLater, station: 'floor', latencyParts: 1 });
-      return { floorOverheadRatio: floor.overheadRatio, floorMainThreadMsPerPart: floor.mainThreadMsPerPart, floorCpuMsPerPart: floor.cpuMsPerPart, floorRawMsPerPart: floor.rawMsPerPart, floorPartsPerSecond: floor.partsPerSecond };
+      const floor = await (
+        await import('../bench/pipeline.ts')
+      ).benchPipeline({ keepFolder: removeLater, station: 'floor', latencyParts: 1 });
+      return {
+        floorOverheadRatio: floor.overheadRatio,
+        floorMainThreadMsPerPart: floor.mainThreadMsPerPart,
+        floorCpuMsPerPart: floor.cpuMsPerPart,
+        floorRawMsPerPart: floor.rawMsPerPart,
+        floorPartsPerSecond: floor.partsPerSecond,
+      };
     },
   },
   shadow: {
-    about: 'the pipeline bench without and with a candidate in shadow (the same model), same run: parts/s and latency, frames the candidate scored and skipped (only with --only)',
+    about:
+      'the pipeline bench without and with a candidate in shadow (the same model), same run: parts/s and latency, frames the candidate scored and skipped (only with --only)',
     run: async (removeLater, modelDir) => {
       const { benchPipeline } = await import('../bench/pipeline.ts');
       const options = { keepFolder: removeLater, modelDir, latencyParts: 200 };
@@ -45,16 +59,47 @@ const suites: Record<string, { about: string; run: Suite }> = {
       };
     },
   },
-  vision: { about: "model pre/post-processing over a bare session.run", run: async (_removeLater, modelDir) => (await import('../bench/vision.ts')).benchVision({ modelDir }) },
-  log: { about: 'defect log: 100k inspections (5% stored): bytes per inspection, longest stall, month query, vs raw appends', run: async () => (await import('../bench/log.ts')).benchLog() },
-  opcua: { about: 'PLC handshake: OPC UA trigger → ResultReady p50 / p99 beside the MQTT trigger → result, same station, same run', run: async () => (await import('../bench/opcua.ts')).benchOpcUa() },
-  plant: { about: 'plant service: log events/s into PostgreSQL through MQTT (vs a bare batched insert), lag p99 at 2,500 events/s, manager query p95 over 10M parts', run: async () => (await import('../bench/plant.ts')).benchPlant() },
-  camera: { about: 'camera: fps sustained from a 1280×1024 MJPEG stream at 25 fps, CPU per frame (acquisition + decode) over a bare decode, trigger-to-result p50 / p99', run: async () => (await import('../bench/camera.ts')).benchCamera() },
-  screen: { about: 'review opened at the edge to part drawn in Chromium, p50 / p99, against a bare WebSocket to the same browser', run: async () => (await import('../bench/screen.ts')).benchScreen() },
+  vision: {
+    about: 'model pre/post-processing over a bare session.run',
+    run: async (_removeLater, modelDir) => (await import('../bench/vision.ts')).benchVision({ modelDir }),
+  },
+  log: {
+    about: 'defect log: 100k inspections (5% stored): bytes per inspection, longest stall, month query, vs raw appends',
+    run: async () => (await import('../bench/log.ts')).benchLog(),
+  },
+  opcua: {
+    about:
+      'PLC handshake: OPC UA trigger → ResultReady p50 / p99 beside the MQTT trigger → result, same station, same run',
+    run: async () => (await import('../bench/opcua.ts')).benchOpcUa(),
+  },
+  plant: {
+    about:
+      'plant service: log events/s into PostgreSQL through MQTT (vs a bare batched insert), lag p99 at 2,500 events/s, manager query p95 over 10M parts',
+    run: async () => (await import('../bench/plant.ts')).benchPlant(),
+  },
+  camera: {
+    about:
+      'camera: fps sustained from a 1280×1024 MJPEG stream at 25 fps, CPU per frame (acquisition + decode) over a bare decode, trigger-to-result p50 / p99',
+    run: async () => (await import('../bench/camera.ts')).benchCamera(),
+  },
+  screen: {
+    about:
+      'review opened at the edge to part drawn in Chromium, p50 / p99, against a bare WebSocket to the same browser',
+    run: async () => (await import('../bench/screen.ts')).benchScreen(),
+  },
 };
 
 export default async function bench(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, only: { type: 'string' }, runs: { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean' },
+      only: { type: 'string' },
+      runs: { type: 'string' },
+      model: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) {
     console.log(
       [
@@ -130,7 +175,9 @@ export function medianOfRuns(results: Record<string, number>[]): Record<string, 
   const merged: Record<string, number | number[]> = { runs: results.length };
   const keys = new Set(results.flatMap((result) => Object.keys(result)));
   for (const key of keys) {
-    const values = results.map((result) => result[key]).filter((value) => typeof value === 'number' && Number.isFinite(value));
+    const values = results
+      .map((result) => result[key])
+      .filter((value) => typeof value === 'number' && Number.isFinite(value));
     if (values.length === 0) continue;
     values.sort((a, b) => a - b);
     const middle = values.length >> 1;

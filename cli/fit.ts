@@ -10,11 +10,24 @@ import { openStation } from './station-state.ts';
 export default async function fitCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { data: { type: 'string' }, out: { type: 'string' }, id: { type: 'string' }, version: { type: 'string' }, texture: { type: 'boolean' }, method: { type: 'string' }, 'from-decisions': { type: 'boolean' }, config: { type: 'string', default: DEFAULT_CONFIG }, station: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      data: { type: 'string' },
+      out: { type: 'string' },
+      id: { type: 'string' },
+      version: { type: 'string' },
+      texture: { type: 'boolean' },
+      method: { type: 'string' },
+      'from-decisions': { type: 'boolean' },
+      config: { type: 'string', default: DEFAULT_CONFIG },
+      station: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const method = values.texture ? 'texture' : (values.method ?? 'auto');
   if (!isFitMethod(method)) {
-    console.error(`loupe fit: --method must be auto, aligned, texture, pretrained or pretrained-aligned, got "${method}"`);
+    console.error(
+      `loupe fit: --method must be auto, aligned, texture, pretrained or pretrained-aligned, got "${method}"`,
+    );
     return 2;
   }
   if (values['from-decisions'] && values.out) {
@@ -23,10 +36,22 @@ export default async function fitCommand(argv: string[]): Promise<number> {
     const station = await openStation(config, values.station);
     const parts = decidedParts(station.learnable(365), station.imageDir);
     station.reviews.close();
-    const report = await refitFromDecisions({ parent: station.modelDir, parts, goodData: values.data, out: values.out, method: values.texture || values.method ? method : undefined });
-    console.log(`refitted ${report.manifest.id} v${report.manifest.version} from ${JSON.stringify(report.manifest.lineage)}`);
-    console.log(`proposed thresholds: passBelow ${report.manifest.thresholds.passBelow}, rejectAbove ${report.manifest.thresholds.rejectAbove}`);
-    console.log(`swap it in, logged in as a manager: POST /api/stations/${station.id}/model { "model": "${values.out}" } (the approver is the session's person)`);
+    const report = await refitFromDecisions({
+      parent: station.modelDir,
+      parts,
+      goodData: values.data,
+      out: values.out,
+      method: values.texture || values.method ? method : undefined,
+    });
+    console.log(
+      `refitted ${report.manifest.id} v${report.manifest.version} from ${JSON.stringify(report.manifest.lineage)}`,
+    );
+    console.log(
+      `proposed thresholds: passBelow ${report.manifest.thresholds.passBelow}, rejectAbove ${report.manifest.thresholds.rejectAbove}`,
+    );
+    console.log(
+      `swap it in, logged in as a manager: POST /api/stations/${station.id}/model { "model": "${values.out}" } (the approver is the session's person)`,
+    );
     return 0;
   }
   if (values.help || !values.data || !values.out) {
@@ -36,18 +61,30 @@ export default async function fitCommand(argv: string[]): Promise<number> {
         'Fits on DIR/CATEGORY/train/good only; writes model.onnx and manifest.json with proposed thresholds.\n' +
         '--method: aligned (a Gaussian per position, parts in a fixture), texture (a memory bank of patches, surfaces\n' +
         '  with no fixed layout), both on hand-made filters; pretrained (memory bank) and pretrained-aligned (Gaussians)\n' +
-        '  on features of PP-OCRv4\'s detector backbone; auto (default): every method scored on held-out good parts\n' +
+        "  on features of PP-OCRv4's detector backbone; auto (default): every method scored on held-out good parts\n" +
         '  and the same parts with defects painted on, the best kept (the cheaper on a tie). --texture = --method texture.\n' +
-        '--from-decisions: a new version of the station\'s model, with the parts people accepted added to the good set.',
+        "--from-decisions: a new version of the station's model, with the parts people accepted added to the good set.",
     );
     return values.help ? 0 : 2;
   }
   const started = performance.now();
-  const onProgress = (message: string) => console.error(`fit ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s  ${message}`);
-  const report = await fit({ data: values.data, out: values.out, id: values.id, version: values.version, method, onProgress });
-  console.log(`fitted ${report.manifest.id} v${report.manifest.version} in ${report.fitSeconds.toFixed(1)} s on ${String(report.manifest.fittedOn?.goodImages)} good images`);
+  const onProgress = (message: string) =>
+    console.error(`fit ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s  ${message}`);
+  const report = await fit({
+    data: values.data,
+    out: values.out,
+    id: values.id,
+    version: values.version,
+    method,
+    onProgress,
+  });
+  console.log(
+    `fitted ${report.manifest.id} v${report.manifest.version} in ${report.fitSeconds.toFixed(1)} s on ${String(report.manifest.fittedOn?.goodImages)} good images`,
+  );
   console.log(`method ${report.method}${method === 'auto' ? ` (auto: ${describeChoice(report.choice)})` : ''}`);
-  console.log(`proposed thresholds: passBelow ${report.manifest.thresholds.passBelow}, rejectAbove ${report.manifest.thresholds.rejectAbove}`);
+  console.log(
+    `proposed thresholds: passBelow ${report.manifest.thresholds.passBelow}, rejectAbove ${report.manifest.thresholds.rejectAbove}`,
+  );
   return 0;
 }
 
@@ -58,6 +95,8 @@ function isFitMethod(name: string): name is FitMethod {
 function describeChoice(choice: MethodChoice): string {
   const layout = `share of feature variance explained by position ${choice.positionalShare}`;
   if (!choice.probes) return layout;
-  const probes = Object.entries(choice.probes).map(([method, probe]) => `${method} ${probe.auroc}`).join(', ');
+  const probes = Object.entries(choice.probes)
+    .map(([method, probe]) => `${method} ${probe.auroc}`)
+    .join(', ');
   return `${layout}; image AUROC on painted held-out parts: ${probes}`;
 }

@@ -21,7 +21,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const destination = options.destination ?? process.stdout;
   if (format === 'pretty') {
     // sync: a line is written before the next statement runs, as with JSON (no worker thread).
-    return pino(settings, pretty({ destination, sync: true, colorize: options.destination === undefined && Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+    return pino(
+      settings,
+      pretty({
+        destination,
+        sync: true,
+        colorize: options.destination === undefined && Boolean(process.stdout.isTTY),
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname',
+      }),
+    );
   }
   return pino(settings, destination);
 }

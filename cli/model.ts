@@ -82,9 +82,13 @@ async function importCommand(argv: string[]): Promise<number> {
   // Loaded once as a station would load it: a graph onnxruntime refuses fails here, not at the line.
   const model = await loadModel(out, { threads: 1 });
   try {
-    console.log(`imported ${imported.kind} export as ${imported.manifest.id} v${imported.manifest.version} into ${out}`);
+    console.log(
+      `imported ${imported.kind} export as ${imported.manifest.id} v${imported.manifest.version} into ${out}`,
+    );
     for (const note of imported.notes) console.log(`  note: ${note}`);
-    console.log(`  thresholds: passBelow ${imported.manifest.thresholds.passBelow}, rejectAbove ${imported.manifest.thresholds.rejectAbove}`);
+    console.log(
+      `  thresholds: passBelow ${imported.manifest.thresholds.passBelow}, rejectAbove ${imported.manifest.thresholds.rejectAbove}`,
+    );
     if (values.references) {
       const files = await copyImages(values.references, out);
       const references = await recordReferences(out, model, files);

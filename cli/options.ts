@@ -46,12 +46,19 @@ export async function parseRunOptions(argv: string[], command: string): Promise<
   const port = (name: string, value: string | undefined): number | undefined => {
     if (value === undefined) return undefined;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--${name}`, [`--${name}: got ${JSON.stringify(value)}; allowed: an integer from 0 to 65535`]);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new ConfigError(`--${name}`, [
+        `--${name}: got ${JSON.stringify(value)}; allowed: an integer from 0 to 65535`,
+      ]);
     return n;
   };
   const file = values.config ?? DEFAULT_CONFIG;
   try {
-    const config = await loadConfig(file, { httpPort: port('http-port', values['http-port']), mqttPort: port('mqtt-port', values['mqtt-port']), mqttUrl: values['mqtt-url'] });
+    const config = await loadConfig(file, {
+      httpPort: port('http-port', values['http-port']),
+      mqttPort: port('mqtt-port', values['mqtt-port']),
+      mqttUrl: values['mqtt-url'],
+    });
     return { config, file };
   } catch (error) {
     if (error instanceof ConfigError) {

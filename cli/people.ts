@@ -26,7 +26,15 @@ The people live in <dataDir>/dashboard/people.json (dataDir from --config, defau
 export default async function people(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', default: DEFAULT_CONFIG }, role: { type: 'string', default: 'technician' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', default: DEFAULT_CONFIG },
+        role: { type: 'string', default: 'technician' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
   } catch (error) {
     console.error(`loupe people: ${(error as Error).message}\n\n${USAGE}`);
     return 2;
@@ -61,7 +69,8 @@ export default async function people(argv: string[]): Promise<number> {
     const all = book.list();
     if (all.length === 0) console.log('nobody is registered yet: the first start creates the first admin');
     const width = Math.max(4, ...all.map((p) => p.name.length));
-    for (const p of all) console.log(`${p.name.padEnd(width)}  ${p.role.padEnd(10)}  since ${p.createdAt.slice(0, 16).replace('T', ' ')}`);
+    for (const p of all)
+      console.log(`${p.name.padEnd(width)}  ${p.role.padEnd(10)}  since ${p.createdAt.slice(0, 16).replace('T', ' ')}`);
     return 0;
   }
   if (command === 'remove') {
@@ -82,7 +91,9 @@ export default async function people(argv: string[]): Promise<number> {
     return 2;
   }
   if (command === 'set-password' && !book.list().some((p) => p.name === name)) {
-    console.error(`loupe people: no person called "${name}" (loupe people list shows who is registered; loupe people add ${name} --role admin registers one)`);
+    console.error(
+      `loupe people: no person called "${name}" (loupe people list shows who is registered; loupe people add ${name} --role admin registers one)`,
+    );
     return 1;
   }
   const password = await readPassword(`password for ${name}: `);

@@ -19,7 +19,16 @@ const HELP = `Usage: loupe plant [--config FILE] [--database URL] [--mqtt-url UR
 Environment: LOUPE_EDGE_USER, LOUPE_EDGE_PASSWORD (the plant's account on the edge boxes), LOUPE_MQTT_USERNAME, LOUPE_MQTT_PASSWORD.`;
 
 export default async function plant(argv: string[]): Promise<number> {
-  let values: { config?: string; database?: string; 'mqtt-url'?: string; 'http-port'?: string; prefix?: string; group?: string; edge?: string[]; help?: boolean };
+  let values: {
+    config?: string;
+    database?: string;
+    'mqtt-url'?: string;
+    'http-port'?: string;
+    prefix?: string;
+    group?: string;
+    edge?: string[];
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -71,7 +80,12 @@ export default async function plant(argv: string[]): Promise<number> {
     running = await runPlant(
       config,
       {
-        broker: { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, clientId: config.mqtt.clientId ? `${config.mqtt.clientId}-plant` : undefined },
+        broker: {
+          url: mqttUrl,
+          username: config.mqtt.username,
+          password: config.mqtt.password,
+          clientId: config.mqtt.clientId ? `${config.mqtt.clientId}-plant` : undefined,
+        },
         database: values.database ?? process.env.LOUPE_DATABASE_URL,
         prefix: values.prefix ?? config.mqtt.topicPrefix,
         group: values.group,

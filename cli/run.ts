@@ -70,8 +70,14 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
   // Damaged state files found at start are set aside and named here; the station goes on.
   stoppers.push(
     onDamage((damage) => {
-      const restore = damage.holds === 'open reviews' ? ' OPEN REVIEWS IN IT ARE NOT WAITING ANY MORE: see "Damaged state files" in the README to restore them' : '';
-      log.error({ component: 'storage', file: damage.file, keptAt: damage.keptAt, holds: damage.holds }, `damaged state file (${damage.holds}): ${damage.file}: ${damage.problem}; kept as it was at ${damage.keptAt ?? '(could not be kept)'}.${restore}`);
+      const restore =
+        damage.holds === 'open reviews'
+          ? ' OPEN REVIEWS IN IT ARE NOT WAITING ANY MORE: see "Damaged state files" in the README to restore them'
+          : '';
+      log.error(
+        { component: 'storage', file: damage.file, keptAt: damage.keptAt, holds: damage.holds },
+        `damaged state file (${damage.holds}): ${damage.file}: ${damage.problem}; kept as it was at ${damage.keptAt ?? '(could not be kept)'}.${restore}`,
+      );
     }),
   );
   try {
@@ -82,7 +88,13 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       log.info({ url: broker.url }, 'embedded MQTT broker listening');
     }
     const mqttUrl = config.mqtt.url ?? broker?.url ?? `mqtt://${config.mqtt.host}:${config.mqtt.port}`;
-    const brokerOptions: BrokerOptions = { url: mqttUrl, username: config.mqtt.username, password: config.mqtt.password, clientId: config.mqtt.clientId, ...(await tlsFiles(config)) };
+    const brokerOptions: BrokerOptions = {
+      url: mqttUrl,
+      username: config.mqtt.username,
+      password: config.mqtt.password,
+      clientId: config.mqtt.clientId,
+      ...(await tlsFiles(config)),
+    };
     const maxFrameBytes = config.http.bodyLimitBytes; // one frame size limit, whichever way the frame comes
 
     // Per-request access logs would double every part's log line; the station logs each part itself.
@@ -95,7 +107,12 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       forceCloseConnections: true,
     });
     // Error answers, the OpenAPI document (for managers), security headers, rate limits: shared/http/.
-    const app = await httpFoundation(server, { title: 'Loupe', description: 'the HTTP API of a Loupe edge box and its dashboard', openApiConfig: { access: 'manager' }, https: config.dashboard.secureCookies });
+    const app = await httpFoundation(server, {
+      title: 'Loupe',
+      description: 'the HTTP API of a Loupe edge box and its dashboard',
+      openApiConfig: { access: 'manager' },
+      https: config.dashboard.secureCookies,
+    });
     stoppers.push(() => app.close());
     const stations = new Map<string, Station>();
     const desks = new Map<string, ShadowDesk>(); // candidate models in shadow (edge/src/vision/shadow.ts)
@@ -105,14 +122,21 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     // routes (calibration, thresholds, model swap) are guarded the same way.
     const dashboardDir = path.resolve(config.dataDir, 'dashboard');
     const people = new People(dashboardDir, config.dashboard.sessionHours);
-    await installAuth(app, { people, secret: cookieSecret(dashboardDir), secureCookies: config.dashboard.secureCookies, sessionHours: config.dashboard.sessionHours });
+    await installAuth(app, {
+      people,
+      secret: cookieSecret(dashboardDir),
+      secureCookies: config.dashboard.secureCookies,
+      sessionHours: config.dashboard.sessionHours,
+    });
     // Healthy means able to inspect and record; a full disk or a failed fsync is not (503), while the station stays up and answers fail-safe.
     await app.register(healthRoutes, { stations, metrics });
 
     let defectLog: DefectLog | null = null;
     if (parts.edge) {
       // Opened before the stations and closed after them (stoppers run in reverse): their last verdicts are written.
-      const opened = (defectLog = await DefectLog.open(path.resolve(config.dataDir, 'log'), { logger: log.child({ component: 'defect-log' }) }));
+      const opened = (defectLog = await DefectLog.open(path.resolve(config.dataDir, 'log'), {
+        logger: log.child({ component: 'defect-log' }),
+      }));
       stoppers.push(() => opened.close());
       const imagesDir = path.resolve(config.dataDir, 'images');
       const links = new Map<string, StationLink>();
@@ -131,21 +155,31 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       for (const stationConfig of config.stations) {
         const stationLog = log.child({ station: stationConfig.id });
         const views = stationConfig.cameras ? await startViews(stationConfig, stationLog) : null; // several views: one camera and model each
-        const model = views ?? (await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers));
+        const model =
+          views ?? (await InspectionPool.start(path.resolve(stationConfig.model), stationConfig.queue.workers));
         stoppers.push(() => model.close());
         await checkKnownGood(path.resolve(stationConfig.model), model); // a model that no longer scores its references as recorded stops the start
         const address = { prefix: config.mqtt.topicPrefix, line: config.line, station: stationConfig.id };
         const clientId = brokerOptions.clientId ? `${brokerOptions.clientId}-${stationConfig.id}` : undefined;
         // On the embedded broker each station is its own identity, allowed to speak only for itself.
         const credentials = broker ? await broker.internalUser(stationConfig.id, 'station', [stationConfig.id]) : {};
-        const storage = new StorageHealth(path.resolve(config.dataDir), 1000, (level, detail) => stationLog[level]({ component: 'storage' }, detail));
+        const storage = new StorageHealth(path.resolve(config.dataDir), 1000, (level, detail) =>
+          stationLog[level]({ component: 'storage' }, detail),
+        );
         stoppers.push(() => storage.close());
         // One store per station (edge/src/store/): the outbox's older files are migrated into it too.
         const stateDir = path.resolve(config.dataDir, 'reviews', config.line, stationConfig.id);
         const outboxDir = path.resolve(config.dataDir, 'outbox', config.line, stationConfig.id);
         const store = StationStore.at(stateDir, { storage, legacyDirs: [outboxDir] });
         stoppers.push(() => store.close());
-        const link = new StationLink({ ...brokerOptions, ...credentials, clientId, maxFrameBytes }, address, outboxDir, stationLog, storage, store);
+        const link = new StationLink(
+          { ...brokerOptions, ...credentials, clientId, maxFrameBytes },
+          address,
+          outboxDir,
+          stationLog,
+          storage,
+          store,
+        );
         const reviews = new FileReviewStore(stateDir, store);
         stoppers.push(() => reviews.close());
         const parts = new PartMemory(store, stationConfig.answers);
@@ -153,11 +187,27 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
         const { folder, synthetic } = stationConfig.ingest;
         // The synthetic camera sends its parts to the station and answers its triggers: built first, started last.
         let submitTo: ((frame: Frame) => Promise<unknown>) | null = null;
-        const syntheticCamera = synthetic ? new SyntheticCamera(stationConfig.id, synthetic, (frame) => submitTo?.(frame) ?? Promise.resolve(), stationLog) : null;
+        const syntheticCamera = synthetic
+          ? new SyntheticCamera(
+              stationConfig.id,
+              synthetic,
+              (frame) => submitTo?.(frame) ?? Promise.resolve(),
+              stationLog,
+            )
+          : null;
         const second = new SecondOpinions(stateDir, stationConfig.review.secondOpinionShare);
         second.told = (fact) => opened.secondOpinion(config.line, stationConfig.id, fact); // into the part's timeline
         // A candidate model in shadow (edge/src/vision/shadow.ts), offered each scored frame; single-view stations only.
-        const shadow = views ? null : new ShadowDesk({ dir: stateDir, liveDir: path.resolve(stationConfig.model), host: () => station, closings: () => reviews.closings(30), load: poolLoader(stationConfig.queue.workers), log: stationLog.child({ component: 'shadow' }) });
+        const shadow = views
+          ? null
+          : new ShadowDesk({
+              dir: stateDir,
+              liveDir: path.resolve(stationConfig.model),
+              host: () => station,
+              closings: () => reviews.closings(30),
+              load: poolLoader(stationConfig.queue.workers),
+              log: stationLog.child({ component: 'shadow' }),
+            });
         const station: Station = new Station({
           shadow,
           config: stationConfig,
@@ -211,8 +261,16 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
       stoppers.push(() => plantFeed.stop());
       stoppers.push(keepImagesWithin(config, imagesDir, opened, stations, log));
       // On the embedded broker the Sparkplug B node is its own identity, allowed its namespace only.
-      const sparkplugCredentials = broker && config.sparkplug && !config.sparkplug.url ? await broker.internalUser('sparkplug', 'observer', [], ['spBv1.0/']) : {};
-      const integrations = await startIntegrations(config, [...stations.values()], { ...brokerOptions, ...sparkplugCredentials }, log);
+      const sparkplugCredentials =
+        broker && config.sparkplug && !config.sparkplug.url
+          ? await broker.internalUser('sparkplug', 'observer', [], ['spBv1.0/'])
+          : {};
+      const integrations = await startIntegrations(
+        config,
+        [...stations.values()],
+        { ...brokerOptions, ...sparkplugCredentials },
+        log,
+      );
       stoppers.push(() => integrations.stop());
       // The quality managers' view: every route of the log needs the manager role (dashboard/src/auth.ts).
       await app.register(logApi, { log: opened, shifts: config.log.shifts, routeConfig: { access: 'manager' } });
@@ -232,13 +290,29 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
 
     if (parts.dashboard) {
       const credentials = broker ? await broker.internalUser('dashboard', 'dashboard', ['*']) : {};
-      const feed = new LineFeed({ ...brokerOptions, ...credentials, clientId: brokerOptions.clientId ? `${brokerOptions.clientId}-dashboard` : undefined }, config.mqtt.topicPrefix, log.child({ component: 'dashboard' }));
+      const feed = new LineFeed(
+        {
+          ...brokerOptions,
+          ...credentials,
+          clientId: brokerOptions.clientId ? `${brokerOptions.clientId}-dashboard` : undefined,
+        },
+        config.mqtt.topicPrefix,
+        log.child({ component: 'dashboard' }),
+      );
       const claims = new ClaimBook(dashboardDir, config.dashboard.claimSeconds);
       feed.claims = claims; // shared with the other dashboards on the broker
       await feed.start();
       stoppers.push(() => feed.stop());
       const claimed = defectLog ? defectLog.claimed.bind(defectLog) : undefined;
-      await app.register(dashboard, { feed, claims, evidence: fileEvidence(path.resolve(config.dataDir, 'images')), people, claimed, feedBufferBytes: config.dashboard.feedBufferBytes, screen: { undoSeconds: config.dashboard.undoSeconds, guardMs: config.dashboard.guardMs } });
+      await app.register(dashboard, {
+        feed,
+        claims,
+        evidence: fileEvidence(path.resolve(config.dataDir, 'images')),
+        people,
+        claimed,
+        feedBufferBytes: config.dashboard.feedBufferBytes,
+        screen: { undoSeconds: config.dashboard.undoSeconds, guardMs: config.dashboard.guardMs },
+      });
     }
 
     await app.listen({ host: config.http.host, port: config.http.port });
@@ -248,7 +322,18 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     const httpUrl = `http://${config.http.host}:${port}/`;
     const memory = process.memoryUsage();
-    log.info({ httpUrl, mqttUrl, httpPort: port, mqttPort: broker?.port ?? null, rssMb: Math.round(memory.rss / 2 ** 20), heapMb: Math.round(memory.heapUsed / 2 ** 20), externalMb: Math.round(memory.external / 2 ** 20) }, 'ready');
+    log.info(
+      {
+        httpUrl,
+        mqttUrl,
+        httpPort: port,
+        mqttPort: broker?.port ?? null,
+        rssMb: Math.round(memory.rss / 2 ** 20),
+        heapMb: Math.round(memory.heapUsed / 2 ** 20),
+        externalMb: Math.round(memory.external / 2 ** 20),
+      },
+      'ready',
+    );
     return { httpUrl, mqttUrl, stop };
   } catch (error) {
     await stop().catch(() => undefined);
@@ -257,15 +342,38 @@ export async function run(config: Config, parts: Parts, log: Logger = createLogg
 }
 
 /** Image retention every 15 minutes (and soon after start); answers its stopper. */
-function keepImagesWithin(config: Config, imagesDir: string, defectLog: DefectLog, stations: Map<string, Station>, log: Logger): () => void {
+function keepImagesWithin(
+  config: Config,
+  imagesDir: string,
+  defectLog: DefectLog,
+  stations: Map<string, Station>,
+  log: Logger,
+): () => void {
   let sweeping = false;
   const sweep = () => {
     if (sweeping) return;
     sweeping = true;
-    const openParts = () => [...stations.values()].flatMap((station) => station.openPartIds().map((partId) => partKey(config.line, station.id, partId)));
-    sweepImages(imagesDir, defectLog, { now: Date.now(), maxAgeMs: config.log.retentionDays * 86_400_000, quotaBytes: config.log.imageQuotaMb * 2 ** 20, openParts })
-      .then((swept) => swept.parts > 0 && log.info({ component: 'defect-log', ...swept }, 'image retention: images of old parts deleted'))
-      .catch((error: unknown) => log.error({ component: 'defect-log', err: (error as Error).message }, 'image retention failed; retried at the next sweep'))
+    const openParts = () =>
+      [...stations.values()].flatMap((station) =>
+        station.openPartIds().map((partId) => partKey(config.line, station.id, partId)),
+      );
+    sweepImages(imagesDir, defectLog, {
+      now: Date.now(),
+      maxAgeMs: config.log.retentionDays * 86_400_000,
+      quotaBytes: config.log.imageQuotaMb * 2 ** 20,
+      openParts,
+    })
+      .then(
+        (swept) =>
+          swept.parts > 0 &&
+          log.info({ component: 'defect-log', ...swept }, 'image retention: images of old parts deleted'),
+      )
+      .catch((error: unknown) =>
+        log.error(
+          { component: 'defect-log', err: (error as Error).message },
+          'image retention failed; retried at the next sweep',
+        ),
+      )
       .finally(() => (sweeping = false));
   };
   const first = setTimeout(sweep, 10_000);
@@ -290,7 +398,12 @@ async function tlsFiles(config: Config): Promise<Partial<BrokerOptions>> {
       throw new Error(`mqtt.tls.${key}: cannot read ${file}: ${(error as Error).message}`);
     }
   };
-  return { ca: await read('ca'), cert: await read('cert'), key: await read('key'), rejectUnauthorized: tls.rejectUnauthorized };
+  return {
+    ca: await read('ca'),
+    cert: await read('cert'),
+    key: await read('key'),
+    rejectUnauthorized: tls.rejectUnauthorized,
+  };
 }
 
 /**
@@ -301,9 +414,15 @@ async function brokerAccess(config: Config, log: Logger): Promise<BrokerAccess> 
   const users = await loadUsers(config.mqtt.users);
   const anonymous = config.mqtt.anonymous ?? (users.size === 0 && isLoopback(config.mqtt.host));
   if (!anonymous && users.size === 0) {
-    throw new Error(`mqtt.users: the embedded broker listens on ${config.mqtt.host}, beyond loopback, and nobody is configured: add mqtt.users (docs/security.md), or set mqtt.anonymous: true to let anyone on the network in`);
+    throw new Error(
+      `mqtt.users: the embedded broker listens on ${config.mqtt.host}, beyond loopback, and nobody is configured: add mqtt.users (docs/security.md), or set mqtt.anonymous: true to let anyone on the network in`,
+    );
   }
-  if (anonymous && !isLoopback(config.mqtt.host)) log.warn({ host: config.mqtt.host }, 'embedded broker lets anonymous clients in beyond loopback (mqtt.anonymous: true): anyone who reaches it can decide parts');
+  if (anonymous && !isLoopback(config.mqtt.host))
+    log.warn(
+      { host: config.mqtt.host },
+      'embedded broker lets anonymous clients in beyond loopback (mqtt.anonymous: true): anyone who reaches it can decide parts',
+    );
   const brokerLog = log.child({ component: 'broker' });
   return { prefix: config.mqtt.topicPrefix, users, anonymous, refused: (what) => brokerLog.warn(what) };
 }
@@ -326,7 +445,8 @@ export async function runUntilSignal(config: Config, parts: Parts): Promise<numb
     console.error(`loupe: could not start: ${(error as Error).message}`);
     return 1;
   }
-  if (parts.dashboard) console.error(`\n  Loupe dashboard: ${running.httpUrl}\n  MQTT broker:     ${running.mqttUrl}\n`);
+  if (parts.dashboard)
+    console.error(`\n  Loupe dashboard: ${running.httpUrl}\n  MQTT broker:     ${running.mqttUrl}\n`);
   await new Promise<void>((resolve) => {
     const onSignal = () => resolve();
     process.once('SIGINT', onSignal);

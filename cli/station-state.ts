@@ -24,15 +24,34 @@ export interface StoredStation {
 }
 
 export async function openStation(config: Config, id: string | undefined): Promise<StoredStation> {
-  const station = id ? config.stations.find((s) => s.id === id) : config.stations.length === 1 ? config.stations[0] : undefined;
-  if (!station) throw new Error(id ? `no station "${id}" in the configuration; stations: ${config.stations.map((s) => s.id).join(', ')}` : `--station is needed: ${config.stations.map((s) => s.id).join(', ')}`);
+  const station = id
+    ? config.stations.find((s) => s.id === id)
+    : config.stations.length === 1
+      ? config.stations[0]
+      : undefined;
+  if (!station)
+    throw new Error(
+      id
+        ? `no station "${id}" in the configuration; stations: ${config.stations.map((s) => s.id).join(', ')}`
+        : `--station is needed: ${config.stations.map((s) => s.id).join(', ')}`,
+    );
   const dir = path.resolve(config.dataDir, 'reviews', config.line, station.id);
-  if (!existsSync(dir)) throw new Error(`no review state for station ${station.id} in ${dir} (has it run with dataDir ${config.dataDir}?)`);
+  if (!existsSync(dir))
+    throw new Error(`no review state for station ${station.id} in ${dir} (has it run with dataDir ${config.dataDir}?)`);
   const history = new ThresholdHistory(dir);
   const modelDir = path.resolve(station.model);
   const thresholds = history.current ?? station.thresholds ?? (await loadManifest(modelDir)).thresholds;
   const reviews = new FileReviewStore(dir);
   const second = new SecondOpinions(dir, station.review.secondOpinionShare); // read only: no part is queued here
   const learnable = (days: number) => second.learnFrom(reviews.closings(days));
-  return { id: station.id, dir, imageDir: path.resolve(config.dataDir, 'images', config.line, station.id), reviews, thresholds: { passBelow: thresholds.passBelow, rejectAbove: thresholds.rejectAbove }, history, modelDir, learnable };
+  return {
+    id: station.id,
+    dir,
+    imageDir: path.resolve(config.dataDir, 'images', config.line, station.id),
+    reviews,
+    thresholds: { passBelow: thresholds.passBelow, rejectAbove: thresholds.rejectAbove },
+    history,
+    modelDir,
+    learnable,
+  };
 }

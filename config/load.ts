@@ -29,7 +29,11 @@ export interface Overrides {
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 const validate = ajv.compile<Config>(ConfigSchema);
 
-export async function loadConfig(file: string, overrides: Overrides = {}, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+export async function loadConfig(
+  file: string,
+  overrides: Overrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Config> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -54,36 +58,54 @@ export async function loadConfig(file: string, overrides: Overrides = {}, env: N
  * written in the file (`models/default`, `.data`) stay relative to the working directory.
  */
 function resolvePaths(config: Config, raw: unknown, dir: string): void {
-  const written = raw as { dataDir?: unknown; mqtt?: { tls?: Record<string, unknown> }; stations?: { model?: unknown; ingest?: { folder?: { path?: unknown } } }[] } | null;
+  const written = raw as {
+    dataDir?: unknown;
+    mqtt?: { tls?: Record<string, unknown> };
+    stations?: { model?: unknown; ingest?: { folder?: { path?: unknown } } }[];
+  } | null;
   const from = (value: string) => path.resolve(dir, value);
   if (typeof written?.dataDir === 'string') config.dataDir = from(config.dataDir);
   const tls = config.mqtt.tls;
-  if (tls) for (const key of ['ca', 'cert', 'key'] as const) if (typeof written?.mqtt?.tls?.[key] === 'string' && tls[key]) tls[key] = from(tls[key]);
+  if (tls)
+    for (const key of ['ca', 'cert', 'key'] as const)
+      if (typeof written?.mqtt?.tls?.[key] === 'string' && tls[key]) tls[key] = from(tls[key]);
   config.stations.forEach((station, index) => {
     const own = Array.isArray(written?.stations) ? written.stations[index] : undefined;
     if (typeof own?.model === 'string') station.model = from(station.model);
-    if (station.ingest.folder && typeof own?.ingest?.folder?.path === 'string') station.ingest.folder.path = from(station.ingest.folder.path);
+    if (station.ingest.folder && typeof own?.ingest?.folder?.path === 'string')
+      station.ingest.folder.path = from(station.ingest.folder.path);
   });
 }
 
 /** Validates an already-parsed config object; exported for tests and for configs built in code. */
-export function checkConfig(raw: unknown, file = '<config>', overrides: Overrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
+export function checkConfig(
+  raw: unknown,
+  file = '<config>',
+  overrides: Overrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Config {
   const problems: string[] = [];
   const config = substituteEnv(structuredClone(raw), '', env, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
-  if (!isObject(config)) throw new ConfigError(file, ['the top level must be a mapping (line:, mqtt:, http:, stations:)']);
+  if (!isObject(config))
+    throw new ConfigError(file, ['the top level must be a mapping (line:, mqtt:, http:, stations:)']);
   applyOverrides(config, overrides, env);
   if (!validate(config)) {
     throw new ConfigError(file, withoutUnionBranches(validate.errors ?? []).map(describe));
   }
   const seen = new Set<string>();
   config.stations.forEach((station, index) => {
-    if (seen.has(station.id)) problems.push(`stations[${index}].id: got ${JSON.stringify(station.id)}; allowed: an id not used by another station`);
+    if (seen.has(station.id))
+      problems.push(
+        `stations[${index}].id: got ${JSON.stringify(station.id)}; allowed: an id not used by another station`,
+      );
     seen.add(station.id);
     problems.push(...checkStationCameras(station, `stations[${index}]`));
     const t = station.thresholds;
     if (t && !(t.passBelow <= t.rejectAbove)) {
-      problems.push(`stations[${index}].thresholds: got passBelow ${t.passBelow} > rejectAbove ${t.rejectAbove}; allowed: passBelow <= rejectAbove`);
+      problems.push(
+        `stations[${index}].thresholds: got passBelow ${t.passBelow} > rejectAbove ${t.rejectAbove}; allowed: passBelow <= rejectAbove`,
+      );
     }
   });
   if (problems.length > 0) throw new ConfigError(file, problems);
@@ -111,13 +133,15 @@ function substituteEnv(value: unknown, path: string, env: NodeJS.ProcessEnv, pro
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_match, name: string) => {
       const found = env[name];
-      if (found === undefined) problems.push(`${path || '(top)'}: refers to environment variable ${name}, which is not set`);
+      if (found === undefined)
+        problems.push(`${path || '(top)'}: refers to environment variable ${name}, which is not set`);
       return found ?? '';
     });
   }
   if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, `${path}[${i}]`, env, problems));
   if (isObject(value)) {
-    for (const [key, item] of Object.entries(value)) value[key] = substituteEnv(item, path ? `${path}.${key}` : key, env, problems);
+    for (const [key, item] of Object.entries(value))
+      value[key] = substituteEnv(item, path ? `${path}.${key}` : key, env, problems);
   }
   return value;
 }
@@ -145,7 +169,15 @@ function describe(error: ErrorObject): string {
       return `${path}: ${got}; allowed: ${JSON.stringify(p.allowedValue)}`;
     case 'anyOf': {
       const options = ((error.schema as { const?: unknown; type?: string; pattern?: string }[]) ?? []).map((s) =>
-        s.const !== undefined ? JSON.stringify(s.const) : s.type === 'null' ? 'null' : s.pattern ? `a ${s.type} matching /${s.pattern}/` : s.type ? `a ${s.type}` : 'an object',
+        s.const !== undefined
+          ? JSON.stringify(s.const)
+          : s.type === 'null'
+            ? 'null'
+            : s.pattern
+              ? `a ${s.type} matching /${s.pattern}/`
+              : s.type
+                ? `a ${s.type}`
+                : 'an object',
       );
       return `${path}: ${got}; allowed: ${options.join(' or ')}`;
     }
@@ -157,7 +189,8 @@ function describe(error: ErrorObject): string {
 }
 
 function describeSchema(parent: unknown, key: string): string {
-  const property = (parent as { properties?: Record<string, { description?: string; type?: string }> } | undefined)?.properties?.[key];
+  const property = (parent as { properties?: Record<string, { description?: string; type?: string }> } | undefined)
+    ?.properties?.[key];
   return property?.description ?? (property?.type ? `a ${property.type}` : 'a value');
 }
 

@@ -14,7 +14,15 @@ export type FeedEvent =
   | { type: 'verdict'; verdict: VerdictMessage }
   | { type: 'claim'; line: string; station: string; partId: string; holder: string; expiresAt: string }
   | { type: 'claim-released'; line: string; station: string; partId: string }
-  | { type: 'decision-refused'; line: string; station: string; partId: string; user: string; code: string; message: string }
+  | {
+      type: 'decision-refused';
+      line: string;
+      station: string;
+      partId: string;
+      user: string;
+      code: string;
+      message: string;
+    }
   | { type: 'broker'; connected: boolean };
 
 /** A claim in force as the snapshot lists it: `key` is `line/station/partId`. */

@@ -13,9 +13,15 @@ const root = path.resolve(import.meta.dirname, '..');
 export function schemaFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const [name, schema] of Object.entries(payloadSchemas)) {
-    files.set(path.join(root, 'contract', 'schemas', `${name}.v1.json`), render({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...schema }));
+    files.set(
+      path.join(root, 'contract', 'schemas', `${name}.v1.json`),
+      render({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...schema }),
+    );
   }
-  files.set(path.join(root, 'config', 'schema.json'), render({ $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'Loupe configuration', ...ConfigSchema }));
+  files.set(
+    path.join(root, 'config', 'schema.json'),
+    render({ $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'Loupe configuration', ...ConfigSchema }),
+  );
   return files;
 }
 

@@ -19,14 +19,24 @@ export const GoldenSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    difference: Type.Number({ minimum: 0, description: 'root-mean-square difference of the two aligned grey thumbnails, 0 to 255 (each less its mean)' }),
+    difference: Type.Number({
+      minimum: 0,
+      description: 'root-mean-square difference of the two aligned grey thumbnails, 0 to 255 (each less its mean)',
+    }),
     shift: Type.Object(
       { x: Type.Number(), y: Type.Number() },
-      { additionalProperties: false, description: "how far the reference was moved to lie over the part, as a share of the frame's width and height" },
+      {
+        additionalProperties: false,
+        description: "how far the reference was moved to lie over the part, as a share of the frame's width and height",
+      },
     ),
     considered: Type.Integer({ minimum: 1, description: 'accepted parts with a kept frame compared' }),
     imageUrl: Type.String({ description: 'the reference frame, moved by `shift` and at the size of the part' }),
   },
-  { additionalProperties: false, $id: 'GoldenReference', description: 'the nearest part people accepted at this station, aligned to the part under review' },
+  {
+    additionalProperties: false,
+    $id: 'GoldenReference',
+    description: 'the nearest part people accepted at this station, aligned to the part under review',
+  },
 );
 export type Golden = Static<typeof GoldenSchema>;

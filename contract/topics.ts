@@ -48,10 +48,14 @@ export const allStations = {
 };
 
 /** The plant service's subscription: a shared one, so several instances split the stations' log events. */
-export const plantLogSubscription = (prefix: string, group = 'loupe-plant') => `$share/${group}/${allStations.log(prefix)}`;
+export const plantLogSubscription = (prefix: string, group = 'loupe-plant') =>
+  `$share/${group}/${allStations.log(prefix)}`;
 
 /** Splits `{prefix}/{line}/{station}/{kind}[/{partId}]` for a known prefix. */
-export function parseTopic(prefix: string, topic: string): { line: string; station: string; kind: string; partId?: string } | null {
+export function parseTopic(
+  prefix: string,
+  topic: string,
+): { line: string; station: string; kind: string; partId?: string } | null {
   if (!topic.startsWith(`${prefix}/`)) return null;
   const rest = topic.slice(prefix.length + 1).split('/');
   if (rest.length < 3 || rest.length > 4) return null;

@@ -8,7 +8,8 @@ const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 (addFormats as unknown as (a: Ajv) => void)(ajv);
 const compiled = new Map<TSchema, ValidateFunction>();
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; code: 'malformed_json' | 'invalid_payload'; message: string };
+export type Parsed<T> =
+  { ok: true; value: T } | { ok: false; code: 'malformed_json' | 'invalid_payload'; message: string };
 
 export function parsePayload<S extends TSchema>(schema: S, payload: Buffer | string): Parsed<Static<S>> {
   let data: unknown;
@@ -41,10 +42,17 @@ function describeAll(errors: ErrorObject[]): string {
     const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : 'payload';
     if (e.keyword === 'anyOf') {
       const allowed = ((e.schema as { const?: unknown }[]) ?? []).map((option) => option.const);
-      lines.push(allowed.every((value) => value !== undefined) ? `${where} must be ${allowed.map((value) => JSON.stringify(value)).join(' or ')}` : `${where} is not one of the allowed forms`);
-    } else if (choices.has(e.instancePath)) continue; // said by its anyOf
-    else if (e.keyword === 'additionalProperties') lines.push(`${where}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`);
-    else if (e.keyword === 'required') lines.push(`${where}: missing "${(e.params as { missingProperty: string }).missingProperty}"`);
+      lines.push(
+        allowed.every((value) => value !== undefined)
+          ? `${where} must be ${allowed.map((value) => JSON.stringify(value)).join(' or ')}`
+          : `${where} is not one of the allowed forms`,
+      );
+    } else if (choices.has(e.instancePath))
+      continue; // said by its anyOf
+    else if (e.keyword === 'additionalProperties')
+      lines.push(`${where}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`);
+    else if (e.keyword === 'required')
+      lines.push(`${where}: missing "${(e.params as { missingProperty: string }).missingProperty}"`);
     else if (e.keyword === 'pattern') {
       const description = (e.parentSchema as { description?: string } | undefined)?.description;
       lines.push(`${where} ${JSON.stringify(e.data)} is not allowed${description ? ` (${description})` : ''}`);

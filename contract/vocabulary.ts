@@ -54,12 +54,17 @@ export const isPartId = (value: string): boolean => partIdRegex.test(value);
 export const isUserName = (value: string): boolean => userNameRegex.test(value);
 
 /** One literal per value: `Static<>` of it is the values' union, as the list's own type is. */
-const literals = <T extends string>(values: readonly T[]): TUnion<TLiteral<T>[]> => Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<TLiteral<T>[]>;
+const literals = <T extends string>(values: readonly T[]): TUnion<TLiteral<T>[]> =>
+  Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<TLiteral<T>[]>;
 
 export const ReasonSchema = literals(REASONS);
 export const VerdictSchema = literals(VERDICTS);
 export const FinalVerdictSchema = literals(FINAL_VERDICTS);
 export const DecidedBySchema = literals(DECIDERS);
 export const HumanAnswerSchema = literals(HUMAN_ANSWERS);
-export const IdSchema = (description?: string) => Type.String({ pattern: ID_PATTERN, ...(description ? { description } : {}) });
-export const PartIdSchema = Type.String({ pattern: PART_ID_PATTERN, description: 'the part id: letters, digits and . _ : -, at most 128 characters' });
+export const IdSchema = (description?: string) =>
+  Type.String({ pattern: ID_PATTERN, ...(description ? { description } : {}) });
+export const PartIdSchema = Type.String({
+  pattern: PART_ID_PATTERN,
+  description: 'the part id: letters, digits and . _ : -, at most 128 characters',
+});

@@ -23,14 +23,33 @@ async function answer<T>(what: string, response: Response): Promise<T> {
 /** Logs in as `name` and answers a client that sends its session with every call. */
 export async function loginApi(baseUrl: string, name: string, password: string): Promise<ApiClient> {
   const url = (p: string) => new URL(p, baseUrl);
-  const response = await fetch(url('/api/login'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }) });
+  const response = await fetch(url('/api/login'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, password }),
+  });
   const session = await answer<{ csrf: string; role: string }>(`login as ${name}`, response);
   const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0];
   const headers = { cookie, 'x-csrf-token': session.csrf };
   return {
     get: async (p) => answer(`GET ${p}`, await fetch(url(p), { headers })),
-    post: async (p, body) => answer(`POST ${p}`, await fetch(url(p), { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) })),
+    post: async (p, body) =>
+      answer(
+        `POST ${p}`,
+        await fetch(url(p), {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }),
+      ),
     frame: async (station, partId, image, type = 'image/jpeg') =>
-      answer(`frame ${partId}`, await fetch(url(`/api/stations/${station}/frames?partId=${encodeURIComponent(partId)}`), { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(image) })),
+      answer(
+        `frame ${partId}`,
+        await fetch(url(`/api/stations/${station}/frames?partId=${encodeURIComponent(partId)}`), {
+          method: 'POST',
+          headers: { 'content-type': type },
+          body: new Uint8Array(image),
+        }),
+      ),
   };
 }

@@ -79,7 +79,11 @@ export function detectorInputNodes(from: string, to: string) {
  * `input` instead of the detector's `x`. Returns the nodes and the new names of the tapped tensors.
  * Throws when a tap is not a tensor of the detector (a changed package).
  */
-export function cutBackbone(taps: Tap[], input: string, prefix = 'det/'): { nodes: types.INodeProto[]; outputs: string[] } {
+export function cutBackbone(
+  taps: Tap[],
+  input: string,
+  prefix = 'det/',
+): { nodes: types.INodeProto[]; outputs: string[] } {
   const graph = loadDetector().graph!;
   const producer = new Map<string, types.INodeProto>();
   for (const n of graph.node ?? []) for (const o of n.output ?? []) producer.set(o, n);
@@ -102,6 +106,13 @@ export function cutBackbone(taps: Tap[], input: string, prefix = 'det/'): { node
   // Keep the detector's order (a valid topological order) for the nodes that are needed.
   const nodes = (graph.node ?? [])
     .filter((n) => needed.has(n))
-    .map((n) => onnx.NodeProto.create({ ...n, name: `${prefix}${n.name ?? n.output?.[0]}`, input: (n.input ?? []).map(rename), output: (n.output ?? []).map(rename) }));
+    .map((n) =>
+      onnx.NodeProto.create({
+        ...n,
+        name: `${prefix}${n.name ?? n.output?.[0]}`,
+        input: (n.input ?? []).map(rename),
+        output: (n.output ?? []).map(rename),
+      }),
+    );
   return { nodes, outputs: taps.map((t) => rename(t.name)) };
 }

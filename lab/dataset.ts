@@ -18,18 +18,25 @@ export interface Sample {
 
 export async function listImages(dir: string): Promise<string[]> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  return names.filter((n) => IMAGE.test(n)).sort().map((n) => path.join(dir, n));
+  return names
+    .filter((n) => IMAGE.test(n))
+    .sort()
+    .map((n) => path.join(dir, n));
 }
 
 export async function trainImages(categoryDir: string): Promise<string[]> {
   const files = await listImages(path.join(categoryDir, 'train', 'good'));
-  if (files.length === 0) throw new Error(`${categoryDir}: no images in train/good (expected the MVTec AD layout CATEGORY/train/good/*.png)`);
+  if (files.length === 0)
+    throw new Error(`${categoryDir}: no images in train/good (expected the MVTec AD layout CATEGORY/train/good/*.png)`);
   return files;
 }
 
 export async function testSamples(categoryDir: string): Promise<Sample[]> {
   const testDir = path.join(categoryDir, 'test');
-  const kinds = (await readdir(testDir, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const kinds = (await readdir(testDir, { withFileTypes: true }).catch(() => []))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   if (kinds.length === 0) {
     const flat = (await listImages(categoryDir).catch(() => [])).length;
     throw new DatasetLayoutError(
@@ -42,7 +49,9 @@ export async function testSamples(categoryDir: string): Promise<Sample[]> {
   for (const kind of kinds) {
     for (const file of await listImages(path.join(testDir, kind))) {
       const defect = kind === 'good' ? null : kind;
-      const maskFile = defect ? path.join(categoryDir, 'ground_truth', kind, `${path.basename(file).replace(IMAGE, '')}_mask.png`) : null;
+      const maskFile = defect
+        ? path.join(categoryDir, 'ground_truth', kind, `${path.basename(file).replace(IMAGE, '')}_mask.png`)
+        : null;
       const mask = maskFile && existsSync(maskFile) ? maskFile : null; // a dataset without masks: image scores only
       samples.push({ file, defect, mask });
     }
@@ -66,7 +75,9 @@ export interface SynthOptions {
 }
 
 /** Writes a synthetic dataset; the same seed writes the same files. */
-export async function writeSyntheticDataset(options: SynthOptions): Promise<{ category: string; train: number; test: number }[]> {
+export async function writeSyntheticDataset(
+  options: SynthOptions,
+): Promise<{ category: string; train: number; test: number }[]> {
   const summary = [];
   for (const category of options.categories ?? (Object.keys(CATEGORIES) as Category[])) {
     const root = path.join(options.out, category);

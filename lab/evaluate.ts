@@ -13,7 +13,14 @@ export interface Evaluation {
   /** why the pixel score is left out, or over which images when some defective ones have no mask */
   pixelNote?: string;
   /** what the model's proposed thresholds (its manifest) do to the test set */
-  atThresholds: { thresholds: { passBelow: number; rejectAbove: number }; pass: number; review: number; reject: number; defectsPassed: number; goodRejected: number };
+  atThresholds: {
+    thresholds: { passBelow: number; rejectAbove: number };
+    pass: number;
+    review: number;
+    reject: number;
+    defectsPassed: number;
+    goodRejected: number;
+  };
   perDefect: Record<string, number>;
   autoPassAtZeroEscape: number;
   inferenceMsPerImage: number;
@@ -40,7 +47,13 @@ export async function evaluate(modelDir: string, categoryDir: string): Promise<E
     decodeMs += inspection.decodeMs;
     scores.push({ score: inspection.score, defect: sample.defect });
     if (masked && inspection.mapWidth > 1 && (sample.defect === null || sample.mask !== null)) {
-      const truth = sample.mask ? await sharp(await readImage(sample.mask)).greyscale().resize(inspection.mapWidth, inspection.mapHeight, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer() : null;
+      const truth = sample.mask
+        ? await sharp(await readImage(sample.mask))
+            .greyscale()
+            .resize(inspection.mapWidth, inspection.mapHeight, { fit: 'fill', kernel: 'nearest' })
+            .raw()
+            .toBuffer()
+        : null;
       pixels.add(inspection.map, truth);
     }
   }
@@ -48,22 +61,31 @@ export async function evaluate(modelDir: string, categoryDir: string): Promise<E
   await model.close();
   const good = scores.filter((s) => s.defect === null).map((s) => s.score);
   const bad = scores.filter((s) => s.defect !== null).map((s) => s.score);
-  if (good.length === 0 || bad.length === 0) throw new Error(`${categoryDir}: the test set needs good and defective images`);
+  if (good.length === 0 || bad.length === 0)
+    throw new Error(`${categoryDir}: the test set needs good and defective images`);
   const perDefect: Record<string, number> = {};
   for (const defect of new Set(scores.map((s) => s.defect).filter((d): d is string => d !== null))) {
-    perDefect[defect] = auroc(good, scores.filter((s) => s.defect === defect).map((s) => s.score));
+    perDefect[defect] = auroc(
+      good,
+      scores.filter((s) => s.defect === defect).map((s) => s.score),
+    );
   }
   // Every defective part must stay at or above pass_below: the best pass_below is the lowest defect score.
   const lowestDefect = Math.min(...bad);
-  const verdictOf = (score: number) => (score < thresholds.passBelow ? 'pass' : score >= thresholds.rejectAbove ? 'reject' : 'review');
-  const count = (verdict: string, defect?: boolean) => scores.filter((s) => verdictOf(s.score) === verdict && (defect === undefined || (s.defect !== null) === defect)).length;
+  const verdictOf = (score: number) =>
+    score < thresholds.passBelow ? 'pass' : score >= thresholds.rejectAbove ? 'reject' : 'review';
+  const count = (verdict: string, defect?: boolean) =>
+    scores.filter((s) => verdictOf(s.score) === verdict && (defect === undefined || (s.defect !== null) === defect))
+      .length;
   return {
     imageAuroc: auroc(good, bad),
     pixelAuroc: masked ? pixels.auroc() : null,
     ...(!masked
       ? { pixelNote: 'no ground_truth masks for the defective images: pixel AUROC left out, image scores only' }
       : withMask < defective
-        ? { pixelNote: `pixel AUROC over the ${withMask} of ${defective} defective images that have a ground_truth mask, and the good ones` }
+        ? {
+            pixelNote: `pixel AUROC over the ${withMask} of ${defective} defective images that have a ground_truth mask, and the good ones`,
+          }
         : {}),
     atThresholds: {
       thresholds: { passBelow: thresholds.passBelow, rejectAbove: thresholds.rejectAbove },
@@ -83,9 +105,11 @@ export async function evaluate(modelDir: string, categoryDir: string): Promise<E
 
 /** Area under the ROC curve: the chance a random defective part scores above a random good one (ties count half). */
 export function auroc(negatives: number[], positives: number[]): number {
-  const all = [...negatives.map((s) => ({ s, p: 0 })), ...positives.map((s) => ({ s, p: 1 }))].sort((a, b) => a.s - b.s);
+  const all = [...negatives.map((s) => ({ s, p: 0 })), ...positives.map((s) => ({ s, p: 1 }))].sort(
+    (a, b) => a.s - b.s,
+  );
   let rankSum = 0;
-  for (let i = 0; i < all.length; ) {
+  for (let i = 0; i < all.length;) {
     let j = i;
     while (j < all.length && all[j].s === all[i].s) j++;
     const rank = (i + j + 1) / 2; // average rank of the tie group, 1-based

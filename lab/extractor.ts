@@ -33,7 +33,8 @@ export interface FeatureExtractor {
 /** The hand-made multi-scale filter bank of the texture model (lab/patchcore.ts). */
 export const handmade: FeatureExtractor = {
   kind: 'handmade',
-  description: 'hand-made filter bank: brightness, chroma, derivative- and Laplacian-of-Gaussian magnitudes at σ 1 and 2.5, pooled over 6×6 and 14×14',
+  description:
+    'hand-made filter bank: brightness, chroma, derivative- and Laplacian-of-Gaussian magnitudes at σ 1 and 2.5, pooled over 6×6 and 14×14',
   channels: FILTER_BANK_FEATURES,
   stride: PATCH_STRIDE,
   nodes: () => filterBankNodes(),
@@ -86,19 +87,37 @@ export function pretrained(options: PretrainedOptions = {}): FeatureExtractor {
         node('Cast', ['image'], ['image_f'], { to: 1 }),
         node('Transpose', ['image_f'], ['image_chw'], { perm: [0, 3, 1, 2] }),
         ...located.nodes,
-        node('Pad', [locate ? 'image_located' : 'image_chw', 'margin_pads'], [upsample > 1 ? 'image_mirrored_small' : 'image_mirrored'], { mode: 'reflect' }),
-        ...(upsample > 1 ? [node('Resize', ['image_mirrored_small', '', 'upsample_scale'], ['image_mirrored'], { mode: 'linear' })] : []),
+        node(
+          'Pad',
+          [locate ? 'image_located' : 'image_chw', 'margin_pads'],
+          [upsample > 1 ? 'image_mirrored_small' : 'image_mirrored'],
+          { mode: 'reflect' },
+        ),
+        ...(upsample > 1
+          ? [node('Resize', ['image_mirrored_small', '', 'upsample_scale'], ['image_mirrored'], { mode: 'linear' })]
+          : []),
         ...input.nodes,
         ...cut.nodes,
       ];
-      const initializers: types.ITensorProto[] = [...input.initializers, ...located.initializers, ints('margin_pads', [8], [0, 0, margin, margin, 0, 0, margin, margin])];
+      const initializers: types.ITensorProto[] = [
+        ...input.initializers,
+        ...located.initializers,
+        ints('margin_pads', [8], [0, 0, margin, margin, 0, 0, margin, margin]),
+      ];
       if (upsample > 1) initializers.push(floats('upsample_scale', [4], [1, 1, upsample, upsample]));
       const cells = margin / stride;
       const stacked: string[] = [];
       taps.forEach((tap, i) => {
         const tapStride = tap.stride / upsample; // in pixels of the part
         const local = `tap${i}_local`;
-        nodes.push(node('AveragePool', [cut.outputs[i]], [local], { kernel_shape: [pool, pool], strides: [1, 1], pads: Array(4).fill((pool - 1) / 2), count_include_pad: 0 }));
+        nodes.push(
+          node('AveragePool', [cut.outputs[i]], [local], {
+            kernel_shape: [pool, pool],
+            strides: [1, 1],
+            pads: Array(4).fill((pool - 1) / 2),
+            count_include_pad: 0,
+          }),
+        );
         const onGrid = `tap${i}_grid`;
         if (tapStride === stride) nodes.push(node('Identity', [local], [onGrid]));
         else if (tapStride < stride) {
@@ -111,9 +130,16 @@ export function pretrained(options: PretrainedOptions = {}): FeatureExtractor {
         }
         stacked.push(onGrid);
       });
-      nodes.push(node('Concat', stacked, ['features_with_margin'], { axis: 1 }), node('Slice', ['features_with_margin', 'margin_starts', 'margin_ends', 'margin_axes'], ['raw_features']));
+      nodes.push(
+        node('Concat', stacked, ['features_with_margin'], { axis: 1 }),
+        node('Slice', ['features_with_margin', 'margin_starts', 'margin_ends', 'margin_axes'], ['raw_features']),
+      );
       const { gw, gh } = gridOf(shape, stride);
-      initializers.push(ints('margin_starts', [2], [cells, cells]), ints('margin_ends', [2], [cells + gh, cells + gw]), ints('margin_axes', [2], [2, 3]));
+      initializers.push(
+        ints('margin_starts', [2], [cells, cells]),
+        ints('margin_ends', [2], [cells + gh, cells + gw]),
+        ints('margin_axes', [2], [2, 3]),
+      );
       return { nodes, initializers };
     },
   };
@@ -133,8 +159,17 @@ export function featureGraph(extractor: FeatureExtractor, shape: Shape, extra: s
 }
 
 /** Runs an extractor over frames (uint8 HWC at `shape`), one at a time, calling `each` with the features (channels × positions). */
-export async function extract(extractor: FeatureExtractor, shape: Shape, frames: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, each: (features: Float32Array, index: number) => void, threads = 0): Promise<void> {
-  const session = await ort.InferenceSession.create(featureGraph(extractor, shape), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+export async function extract(
+  extractor: FeatureExtractor,
+  shape: Shape,
+  frames: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+  each: (features: Float32Array, index: number) => void,
+  threads = 0,
+): Promise<void> {
+  const session = await ort.InferenceSession.create(featureGraph(extractor, shape), {
+    intraOpNumThreads: threads,
+    graphOptimizationLevel: 'all',
+  });
   let index = 0;
   try {
     for await (const pixels of frames) {

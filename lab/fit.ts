@@ -30,13 +30,19 @@ import { paintOnto, rng } from './synth.ts';
 
 const METHODS: Record<Method, string> = {
   aligned: 'aligned: per-position Gaussian of a fixed colour + edge filter bank, 6×6 patches, stride 4',
-  texture: 'texture: memory bank (greedy coreset) of multi-scale filter-bank patch features (6×6 and 14×14 patches), nearest-patch distance',
+  texture:
+    'texture: memory bank (greedy coreset) of multi-scale filter-bank patch features (6×6 and 14×14 patches), nearest-patch distance',
   pretrained: 'pretrained: memory bank (greedy coreset) of PP-OCRv4 detector backbone features, nearest-patch distance',
-  'pretrained-aligned': 'pretrained-aligned: the part located (centred, squared, light levelled), then a per-position Gaussian of PP-OCRv4 detector backbone features',
+  'pretrained-aligned':
+    'pretrained-aligned: the part located (centred, squared, light levelled), then a per-position Gaussian of PP-OCRv4 detector backbone features',
 };
 
 /** The pretrained model's settings (chosen by measurement, docs/model.md). */
-export const PRETRAINED: { stride: number; taps: Tap[]; bank: BankOptions } = { stride: 8, taps: DEFAULT_TAPS, bank: { dims: 64, bankSize: 4096, candidates: 60_000 } };
+export const PRETRAINED: { stride: number; taps: Tap[]; bank: BankOptions } = {
+  stride: 8,
+  taps: DEFAULT_TAPS,
+  bank: { dims: 64, bankSize: 4096, candidates: 60_000 },
+};
 
 export type FitMethod = Method | 'auto';
 
@@ -73,12 +79,22 @@ export interface MethodChoice {
 export async function fit(options: FitOptions): Promise<FitReport> {
   const started = performance.now();
   const size = options.size ?? 256;
-  const input: Manifest['input'] = { name: 'image', width: size, height: size, channels: 3, mean: [0, 0, 0], std: [1, 1, 1], resize: 'fill', format: 'uint8-nhwc' };
+  const input: Manifest['input'] = {
+    name: 'image',
+    width: size,
+    height: size,
+    channels: 3,
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+    resize: 'fill',
+    format: 'uint8-nhwc',
+  };
   const files = await trainImages(options.data);
   const heldOut = Math.max(1, Math.round(files.length * (options.heldOutShare ?? 0.2)));
   const fitFiles = files.slice(0, files.length - heldOut);
   const heldOutFiles = files.slice(files.length - heldOut);
-  if (fitFiles.length < 2) throw new Error(`${options.data}: need at least 3 good images to fit, found ${files.length}`);
+  if (fitFiles.length < 2)
+    throw new Error(`${options.data}: need at least 3 good images to fit, found ${files.length}`);
 
   const progress = options.onProgress ?? (() => {});
   const pixels: Uint8Array[] = [];
@@ -89,7 +105,11 @@ export async function fit(options: FitOptions): Promise<FitReport> {
   const gaussian = await fitGaussian(shape, pixels);
   const layout = chooseMethod(gaussian.stats);
   const choice: MethodChoice = { requested, positionalShare: round(layout.positionalShare) };
-  const wanted = new Set<Method>(requested === 'auto' ? ['aligned', 'pretrained', 'pretrained-aligned', ...(layout.method === 'texture' ? (['texture'] as const) : [])] : [requested]);
+  const wanted = new Set<Method>(
+    requested === 'auto'
+      ? ['aligned', 'pretrained', 'pretrained-aligned', ...(layout.method === 'texture' ? (['texture'] as const) : [])]
+      : [requested],
+  );
   const graphs: Partial<Record<Method, Uint8Array>> = { aligned: scoringGraph(shape, gaussian.mean, gaussian.invStd) };
   if (wanted.has('texture')) {
     progress('fitting the hand-made memory bank…');
@@ -101,7 +121,13 @@ export async function fit(options: FitOptions): Promise<FitReport> {
     if (wanted.has('pretrained')) {
       progress('fitting the memory bank on pretrained features…');
       const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps });
-      const fitted = await fitStatistics(extractor, shape, () => pixels, { bank: true, gaussian: false }, { ...PRETRAINED.bank, onProgress: progress });
+      const fitted = await fitStatistics(
+        extractor,
+        shape,
+        () => pixels,
+        { bank: true, gaussian: false },
+        { ...PRETRAINED.bank, onProgress: progress },
+      );
       graphs.pretrained = bankGraph(extractor, shape, fitted);
       reduction = fitted.reduction;
     }
@@ -110,7 +136,17 @@ export async function fit(options: FitOptions): Promise<FitReport> {
       // same channels, so the bank's reduction serves (the Gaussians subtract their own means)
       progress('fitting per-position Gaussians on pretrained features of the located part…');
       const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps, locate: true });
-      graphs['pretrained-aligned'] = gaussianGraph(extractor, shape, await fitStatistics(extractor, shape, () => pixels, { bank: false, gaussian: true }, { ...PRETRAINED.bank, reduction, onProgress: progress }));
+      graphs['pretrained-aligned'] = gaussianGraph(
+        extractor,
+        shape,
+        await fitStatistics(
+          extractor,
+          shape,
+          () => pixels,
+          { bank: false, gaussian: true },
+          { ...PRETRAINED.bank, reduction, onProgress: progress },
+        ),
+      );
     }
   }
   let method: Method = requested === 'auto' ? 'aligned' : requested;
@@ -118,7 +154,9 @@ export async function fit(options: FitOptions): Promise<FitReport> {
     progress('probing every method on held-out parts…');
     const probe = await probeSet(heldOutFiles, input);
     const probes: Partial<Record<Method, ProbeResult>> = {};
-    for (const candidate of METHODS_BY_COST) if (graphs[candidate] && wanted.has(candidate)) probes[candidate] = await runProbe(graphs[candidate], probe, shape);
+    for (const candidate of METHODS_BY_COST)
+      if (graphs[candidate] && wanted.has(candidate))
+        probes[candidate] = await runProbe(graphs[candidate], probe, shape);
     choice.probes = probes;
     method = best(probes);
     const winner = probes[method]!;
@@ -134,7 +172,13 @@ export async function fit(options: FitOptions): Promise<FitReport> {
     input,
     outputs: { score: 'score', map: 'anomaly_map' },
     thresholds: { passBelow: 0, rejectAbove: 0 },
-    fittedOn: { data: path.basename(path.resolve(options.data)), goodImages: fitFiles.length, heldOutImages: heldOutFiles.length, method: METHODS[method], choice },
+    fittedOn: {
+      data: path.basename(path.resolve(options.data)),
+      goodImages: fitFiles.length,
+      heldOutImages: heldOutFiles.length,
+      method: METHODS[method],
+      choice,
+    },
     createdBy: 'loupe fit',
   };
   // What a frame fit to be scored looks like (edge/src/vision/quality.ts): learnt from the same good parts.
@@ -147,7 +191,11 @@ export async function fit(options: FitOptions): Promise<FitReport> {
   await model.close();
   const highest = Math.max(...heldOutScores);
   manifest.thresholds = { passBelow: round(highest * 1.15), rejectAbove: round(highest * 2) };
-  manifest.fittedOn = { ...manifest.fittedOn, fitSeconds: round((performance.now() - started) / 1000), heldOutMaxScore: round(highest) };
+  manifest.fittedOn = {
+    ...manifest.fittedOn,
+    fitSeconds: round((performance.now() - started) / 1000),
+    heldOutMaxScore: round(highest),
+  };
   await writeManifest(options.out, manifest);
   return { manifest, fitSeconds: (performance.now() - started) / 1000, heldOutScores, method, choice };
 }
@@ -171,7 +219,10 @@ async function probeSet(files: string[], input: Manifest['input']): Promise<Prob
   const good: Uint8Array[] = [];
   const painted: Uint8Array[] = [];
   for (const [i, file] of files.entries()) {
-    const frame = await sharp(await readImage(file)).resize(input.width, input.height, { fit: input.resize }).png().toBuffer();
+    const frame = await sharp(await readImage(file))
+      .resize(input.width, input.height, { fit: input.resize })
+      .png()
+      .toBuffer();
     const pixels = await framePixels(frame, input);
     good.push(pixels);
     const grey = isGrey(pixels);
@@ -187,13 +238,20 @@ async function probeSet(files: string[], input: Manifest['input']): Promise<Prob
 
 /** Every pixel's channels within two grey levels of each other: a grey (or greyscale) camera image. */
 function isGrey(rgb: Uint8Array): boolean {
-  for (let i = 0; i < rgb.length; i += 3) if (Math.abs(rgb[i] - rgb[i + 1]) > 2 || Math.abs(rgb[i + 1] - rgb[i + 2]) > 2) return false;
+  for (let i = 0; i < rgb.length; i += 3)
+    if (Math.abs(rgb[i] - rgb[i + 1]) > 2 || Math.abs(rgb[i + 1] - rgb[i + 2]) > 2) return false;
   return true;
 }
 
-async function runProbe(graph: Uint8Array, probe: Probe, shape: { width: number; height: number }): Promise<ProbeResult> {
+async function runProbe(
+  graph: Uint8Array,
+  probe: Probe,
+  shape: { width: number; height: number },
+): Promise<ProbeResult> {
   const session = await ort.InferenceSession.create(graph);
-  const score = async (pixels: Uint8Array) => (await session.run({ image: new ort.Tensor('uint8', pixels, [1, shape.height, shape.width, 3]) })).score.data[0] as number;
+  const score = async (pixels: Uint8Array) =>
+    (await session.run({ image: new ort.Tensor('uint8', pixels, [1, shape.height, shape.width, 3]) })).score
+      .data[0] as number;
   const good: number[] = [];
   const painted: number[] = [];
   for (const p of probe.good) good.push(await score(p));
@@ -213,7 +271,12 @@ function best(probes: Partial<Record<Method, ProbeResult>>): Method {
     const result = probes[method];
     if (!result) continue;
     const current = chosen ? probes[chosen]! : null;
-    if (!current || result.auroc > current.auroc || (result.auroc === current.auroc && result.autoPass > current.autoPass)) chosen = method;
+    if (
+      !current ||
+      result.auroc > current.auroc ||
+      (result.auroc === current.auroc && result.autoPass > current.autoPass)
+    )
+      chosen = method;
   }
   if (!chosen) throw new Error('no method was probed');
   return chosen;

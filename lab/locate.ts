@@ -122,7 +122,11 @@ function locatePass(shape: Shape, from: string, to: string, prefix: string): Gra
     node('ReduceSum', [p('behind'), p('all_axes')], [p('behind_area')], { keepdims: 0 }),
     node('Max', [p('behind_area'), p('one')], [p('behind_area1')]),
     node('Div', [p('behind_sum'), p('behind_area1')], [p('background')]),
-    node('GridSample', [p('ones'), p('grid')], [p('inside')], { mode: 'bilinear', padding_mode: 'zeros', align_corners: 0 }),
+    node('GridSample', [p('ones'), p('grid')], [p('inside')], {
+      mode: 'bilinear',
+      padding_mode: 'zeros',
+      align_corners: 0,
+    }),
     node('Sub', [p('one'), p('inside')], [p('outside')]),
     node('Mul', [p('outside'), p('background')], [p('fill')]),
     node('Add', [p('moved'), p('fill')], [p('filled')]),

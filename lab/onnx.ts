@@ -13,7 +13,12 @@ export const UINT8 = onnx.TensorProto.DataType.UINT8;
 export function floats(name: string, dims: number[], values: Float32Array | number[]): Tensor {
   const data = values instanceof Float32Array ? values : Float32Array.from(values);
   // rawData keeps large initializers compact (4 bytes a value, little-endian as ONNX requires).
-  return onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+  return onnx.TensorProto.create({
+    name,
+    dims,
+    dataType: FLOAT,
+    rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  });
 }
 
 export function ints(name: string, dims: number[], values: number[]): Tensor {
@@ -23,17 +28,28 @@ export function ints(name: string, dims: number[], values: number[]): Tensor {
 export function tensorInfo(name: string, shape: (number | string)[], elemType: number = FLOAT): types.IValueInfoProto {
   return onnx.ValueInfoProto.create({
     name,
-    type: { tensorType: { elemType, shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
   });
 }
 
 type Attribute = number | number[] | string | Tensor;
 
-export function node(opType: string, inputs: string[], outputs: string[], attributes: Record<string, Attribute> = {}): types.INodeProto {
+export function node(
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  attributes: Record<string, Attribute> = {},
+): types.INodeProto {
   const A = onnx.AttributeProto.AttributeType;
   const attribute = Object.entries(attributes).map(([name, value]) => {
     if (Array.isArray(value)) return { name, type: A.INTS, ints: value };
-    if (typeof value === 'number') return Number.isInteger(value) ? { name, type: A.INT, i: value } : { name, type: A.FLOAT, f: value };
+    if (typeof value === 'number')
+      return Number.isInteger(value) ? { name, type: A.INT, i: value } : { name, type: A.FLOAT, f: value };
     if (typeof value === 'string') return { name, type: A.STRING, s: new TextEncoder().encode(value) };
     return { name, type: A.TENSOR, t: value };
   });
@@ -41,5 +57,7 @@ export function node(opType: string, inputs: string[], outputs: string[], attrib
 }
 
 export function model(graph: types.IGraphProto, producer = 'loupe'): Uint8Array {
-  return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, producerName: producer, opsetImport: [{ domain: '', version: 17 }], graph })).finish();
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({ irVersion: 8, producerName: producer, opsetImport: [{ domain: '', version: 17 }], graph }),
+  ).finish();
 }

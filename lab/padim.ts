@@ -42,7 +42,16 @@ function featureNodes() {
       ...input.nodes,
       node('Conv', ['rgb', 'bank'], ['responses'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
       node('Abs', ['responses'], ['magnitudes']),
-      node('AveragePool', ['magnitudes'], ['features'], { kernel_shape: [POOL, POOL], strides: [PATCH_STRIDE, PATCH_STRIDE], pads: [(POOL - PATCH_STRIDE) / 2, (POOL - PATCH_STRIDE) / 2, (POOL - PATCH_STRIDE) / 2, (POOL - PATCH_STRIDE) / 2] }),
+      node('AveragePool', ['magnitudes'], ['features'], {
+        kernel_shape: [POOL, POOL],
+        strides: [PATCH_STRIDE, PATCH_STRIDE],
+        pads: [
+          (POOL - PATCH_STRIDE) / 2,
+          (POOL - PATCH_STRIDE) / 2,
+          (POOL - PATCH_STRIDE) / 2,
+          (POOL - PATCH_STRIDE) / 2,
+        ],
+      }),
     ],
     initializers: [...input.initializers, floats('bank', [FEATURES, 3, 3, 3], filterBank())],
   };
@@ -52,7 +61,13 @@ function featureNodes() {
 export function featureGraph(shape: PadimShape): Uint8Array {
   const { gw, gh } = gridOf(shape);
   const { nodes, initializers } = featureNodes();
-  return model({ name: 'loupe-features', node: nodes, initializer: initializers, input: [imageInput(shape)], output: [tensorInfo('features', [1, FEATURES, gh, gw])] });
+  return model({
+    name: 'loupe-features',
+    node: nodes,
+    initializer: initializers,
+    input: [imageInput(shape)],
+    output: [tensorInfo('features', [1, FEATURES, gh, gw])],
+  });
 }
 
 /**
@@ -75,7 +90,13 @@ export function scoringGraph(shape: PadimShape, mean: Float32Array, invStd: Floa
       node('Sqrt', ['smoothed'], ['patch_map']),
       ...out.nodes,
     ],
-    initializer: [...initializers, floats('mean', [1, FEATURES, gh, gw], mean), floats('inv_std', [1, FEATURES, gh, gw], invStd), ints('feature_axis', [1], [1]), ...out.initializers],
+    initializer: [
+      ...initializers,
+      floats('mean', [1, FEATURES, gh, gw], mean),
+      floats('inv_std', [1, FEATURES, gh, gw], invStd),
+      ints('feature_axis', [1], [1]),
+      ...out.initializers,
+    ],
     input: [imageInput(shape)],
     output: out.outputs,
   });
@@ -85,7 +106,11 @@ export function scoringGraph(shape: PadimShape, mean: Float32Array, invStd: Floa
  * Fits the per-position Gaussian on tensors of good parts. The standard deviation has a floor so
  * that positions where good parts never vary (flat paint) do not turn sensor noise into alarms.
  */
-export async function fitGaussian(shape: PadimShape, goodPixels: Uint8Array[], stdFloor = 0.005): Promise<{ mean: Float32Array; invStd: Float32Array; stats: PositionStats }> {
+export async function fitGaussian(
+  shape: PadimShape,
+  goodPixels: Uint8Array[],
+  stdFloor = 0.005,
+): Promise<{ mean: Float32Array; invStd: Float32Array; stats: PositionStats }> {
   const session = await ort.InferenceSession.create(featureGraph(shape));
   const { gw, gh } = gridOf(shape);
   const size = FEATURES * gw * gh;

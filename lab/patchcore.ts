@@ -74,7 +74,10 @@ export function featureNodes() {
     // mirrored here too, so a patch on the rim averages as many pixels as one inside
     nodes.push(
       node('Pad', ['pixel_features', `pool_pads_${size}`], [`padded_${size}`], { mode: 'reflect' }),
-      node('AveragePool', [`padded_${size}`], [`pooled_${size}`], { kernel_shape: [size, size], strides: [PATCH_STRIDE, PATCH_STRIDE] }),
+      node('AveragePool', [`padded_${size}`], [`pooled_${size}`], {
+        kernel_shape: [size, size],
+        strides: [PATCH_STRIDE, PATCH_STRIDE],
+      }),
     );
     poolPads.push(ints(`pool_pads_${size}`, [8], [0, 0, p, p, 0, 0, p, p]));
     pooled.push(`pooled_${size}`);
@@ -95,10 +98,22 @@ export function featureNodes() {
 export function patchFeatureGraph(shape: Shape): Uint8Array {
   const { gw, gh } = gridOf(shape);
   const { nodes, initializers } = featureNodes();
-  return model({ name: 'loupe-patch-features', node: nodes, initializer: initializers, input: [imageInput(shape)], output: [tensorInfo('raw_features', [1, FEATURES, gh, gw])] });
+  return model({
+    name: 'loupe-patch-features',
+    node: nodes,
+    initializer: initializers,
+    input: [imageInput(shape)],
+    output: [tensorInfo('raw_features', [1, FEATURES, gh, gw])],
+  });
 }
 
-export function patchcoreGraph(shape: Shape, mean: Float32Array, invStd: Float32Array, memory: Float32Array, size: number): Uint8Array {
+export function patchcoreGraph(
+  shape: Shape,
+  mean: Float32Array,
+  invStd: Float32Array,
+  memory: Float32Array,
+  size: number,
+): Uint8Array {
   const { gw, gh } = gridOf(shape);
   const positions = gw * gh;
   const { nodes, initializers } = featureNodes();
@@ -163,14 +178,28 @@ export function patchcoreGraph(shape: Shape, mean: Float32Array, invStd: Float32
 const SCALES = [0.7, 1, 1.4];
 
 /** Standardises the features of good patches and keeps a coreset of `size` of them as the memory bank. */
-export async function fitPatchcore(shape: Shape, goodPixels: Uint8Array[], size = 2048, seed = 1): Promise<{ mean: Float32Array; invStd: Float32Array; memory: Float32Array; size: number }> {
+export async function fitPatchcore(
+  shape: Shape,
+  goodPixels: Uint8Array[],
+  size = 2048,
+  seed = 1,
+): Promise<{ mean: Float32Array; invStd: Float32Array; memory: Float32Array; size: number }> {
   const all: { f: Float32Array; positions: number }[] = [];
   for (const scale of SCALES) {
-    const scaled = { width: Math.round((shape.width * scale) / PATCH_STRIDE) * PATCH_STRIDE, height: Math.round((shape.height * scale) / PATCH_STRIDE) * PATCH_STRIDE };
+    const scaled = {
+      width: Math.round((shape.width * scale) / PATCH_STRIDE) * PATCH_STRIDE,
+      height: Math.round((shape.height * scale) / PATCH_STRIDE) * PATCH_STRIDE,
+    };
     const session = await ort.InferenceSession.create(patchFeatureGraph(scaled));
     const { gw, gh } = gridOf(scaled);
     for (const pixels of goodPixels) {
-      const input = scale === 1 ? pixels : await sharp(pixels, { raw: { width: shape.width, height: shape.height, channels: 3 } }).resize(scaled.width, scaled.height, { fit: 'fill' }).raw().toBuffer();
+      const input =
+        scale === 1
+          ? pixels
+          : await sharp(pixels, { raw: { width: shape.width, height: shape.height, channels: 3 } })
+              .resize(scaled.width, scaled.height, { fit: 'fill' })
+              .raw()
+              .toBuffer();
       const out = await session.run({ image: new ort.Tensor('uint8', input, [1, scaled.height, scaled.width, 3]) });
       all.push({ f: Float32Array.from(out.raw_features.data as Float32Array), positions: gw * gh });
     }

@@ -16,15 +16,21 @@ export async function regionMask(region: Region, width: number, height: number):
   for (const box of region.boxes ?? []) {
     const w = Math.min(box.w, 1 - box.x) * width;
     const h = Math.min(box.h, 1 - box.y) * height;
-    if (w > 0 && h > 0) shapes.push(`<rect x="${px(box.x, width)}" y="${px(box.y, height)}" width="${w.toFixed(2)}" height="${h.toFixed(2)}"/>`);
+    if (w > 0 && h > 0)
+      shapes.push(
+        `<rect x="${px(box.x, width)}" y="${px(box.y, height)}" width="${w.toFixed(2)}" height="${h.toFixed(2)}"/>`,
+      );
   }
   for (const stroke of region.strokes ?? []) {
     const r = stroke.r * shorter;
     // A dot per point as well as the path: a stroke of one point (a tap) is a dot, whatever the renderer does with a zero-length line.
-    for (const [x, y] of stroke.points) shapes.push(`<circle cx="${px(x, width)}" cy="${px(y, height)}" r="${r.toFixed(2)}"/>`);
+    for (const [x, y] of stroke.points)
+      shapes.push(`<circle cx="${px(x, width)}" cy="${px(y, height)}" r="${r.toFixed(2)}"/>`);
     if (stroke.points.length > 1) {
       const path = stroke.points.map(([x, y]) => `${px(x, width)},${px(y, height)}`).join(' ');
-      shapes.push(`<polyline points="${path}" fill="none" stroke="#fff" stroke-width="${(2 * r).toFixed(2)}" stroke-linecap="round" stroke-linejoin="round"/>`);
+      shapes.push(
+        `<polyline points="${path}" fill="none" stroke="#fff" stroke-width="${(2 * r).toFixed(2)}" stroke-linecap="round" stroke-linejoin="round"/>`,
+      );
     }
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="#000"/><g fill="#fff">${shapes.join('')}</g></svg>`;

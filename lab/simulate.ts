@@ -78,12 +78,18 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
   const modelDir = path.resolve(options.model ?? 'models/default');
   const manifest = await loadManifest(modelDir);
   // A new station starts cautious: a wide band that sends many parts to people.
-  const start = { passBelow: round(manifest.thresholds.passBelow * 0.5), rejectAbove: round(manifest.thresholds.rejectAbove * 4) };
+  const start = {
+    passBelow: round(manifest.thresholds.passBelow * 0.5),
+    rejectAbove: round(manifest.thresholds.rejectAbove * 4),
+  };
 
   const pool: { image: Buffer; defect: string | null }[] = [];
   const distinct = options.distinctParts ?? 400;
   for (let i = 0; i < distinct; i++) {
-    const defect = random() < (options.defectShare ?? 0.2) ? CATEGORIES.bracket[Math.floor(random() * CATEGORIES.bracket.length)] : null;
+    const defect =
+      random() < (options.defectShare ?? 0.2)
+        ? CATEGORIES.bracket[Math.floor(random() * CATEGORIES.bracket.length)]
+        : null;
     const part = await generatePart({ category: 'bracket', seed: seed + 1000, index: i, defect });
     pool.push({ image: await sharp(part.image).jpeg({ quality: 92 }).toBuffer(), defect });
   }
@@ -97,7 +103,20 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
     http: { port: 0 },
     // the first admin (allowed everything a manager is) is the simulation's manager
     dashboard: { admin: manager },
-    stations: [{ id: 'sim-1', model: modelDir, thresholds: start, audit: { share: 0.02 }, review: { deadlineSeconds: 60, defaultAction: 'reject', secondOpinionShare: options.secondOpinionShare ?? ((options.people?.length ?? 1) > 1 ? 1 : 0) }, queue: { maxDepth: 1000 } }],
+    stations: [
+      {
+        id: 'sim-1',
+        model: modelDir,
+        thresholds: start,
+        audit: { share: 0.02 },
+        review: {
+          deadlineSeconds: 60,
+          defaultAction: 'reject',
+          secondOpinionShare: options.secondOpinionShare ?? ((options.people?.length ?? 1) > 1 ? 1 : 0),
+        },
+        queue: { maxDepth: 1000 },
+      },
+    ],
   });
   const running = await run(config, { broker: true, edge: true, dashboard: false }, pino({ level: 'silent' }));
   const api = await loginApi(running.httpUrl, manager.user, manager.password).catch(async (error: unknown) => {
@@ -110,17 +129,29 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
     for (const person of people) {
       const password = randomBytes(12).toString('base64url');
       await api.post('/api/people', { name: person.name, role: 'technician', password });
-      sessions.set(person.name, { errorRate: person.errorRate, api: await loginApi(running.httpUrl, person.name, password) });
+      sessions.set(person.name, {
+        errorRate: person.errorRate,
+        api: await loginApi(running.httpUrl, person.name, password),
+      });
     }
   } catch (error) {
     await running.stop();
     throw error;
   }
   /** A person's answer on a part: the truth, except at their error rate. */
-  const answerOf = (defect: string | null | undefined, errorRate: number): { decision: 'accept' | 'reject'; category?: string } => {
+  const answerOf = (
+    defect: string | null | undefined,
+    errorRate: number,
+  ): { decision: 'accept' | 'reject'; category?: string } => {
     const wrong = random() < errorRate;
     const defective = defect !== undefined && defect !== null;
-    if (defective !== wrong) return { decision: 'reject', category: categoryOf(defective ? (defect as string) : CATEGORIES.bracket[Math.floor(random() * CATEGORIES.bracket.length)]) };
+    if (defective !== wrong)
+      return {
+        decision: 'reject',
+        category: categoryOf(
+          defective ? (defect as string) : CATEGORIES.bracket[Math.floor(random() * CATEGORIES.bracket.length)],
+        ),
+      };
     return { decision: 'accept' };
   };
   const firsts = new Map<string, { user: string; decision: 'accept' | 'reject' }>();
@@ -147,7 +178,11 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
         const person = people[Math.floor(random() * people.length)];
         const decision = answerOf(defect, person.errorRate);
         firsts.set(review.partId, { user: person.name, decision: decision.decision });
-        technician.publish('loupe/sim/sim-1/decision', JSON.stringify({ partId: review.partId, user: person.name, ...decision }), { qos: 1 });
+        technician.publish(
+          'loupe/sim/sim-1/decision',
+          JSON.stringify({ partId: review.partId, user: person.name, ...decision }),
+          { qos: 1 },
+        );
         decisions += 1;
         if (decisions % (options.calibrateEvery ?? 50) === 0) calibrating = calibrating.then(calibrate);
       }, options.decisionDelayMs ?? 20);
@@ -159,12 +194,16 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
       if (verdict.suggestion) suggested.set(verdict.partId, verdict.suggestion.category);
     }
   });
-  await technician.subscribeAsync(['loupe/sim/sim-1/review/+', 'loupe/sim/sim-1/verdict', 'loupe/sim/sim-1/error'], { qos: 1 });
+  await technician.subscribeAsync(['loupe/sim/sim-1/review/+', 'loupe/sim/sim-1/verdict', 'loupe/sim/sim-1/error'], {
+    qos: 1,
+  });
 
   async function calibrate(): Promise<void> {
     // wait for the station to have recorded the latest verdicts
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const proposal = await api.get<{ ok: boolean; thresholds?: { passBelow: number; rejectAbove: number } }>('/api/stations/sim-1/calibration');
+    const proposal = await api.get<{ ok: boolean; thresholds?: { passBelow: number; rejectAbove: number } }>(
+      '/api/stations/sim-1/calibration',
+    );
     if (!proposal.ok || !proposal.thresholds) return; // not enough decisions yet: nothing to approve
     await api.post('/api/stations/sim-1/thresholds', { ...proposal.thresholds, basis: `${decisions} decisions` });
     thresholdChanges += 1;
@@ -173,10 +212,15 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
   /** Each person gives the second opinions waiting for them; the manager settles disagreements from the truth. */
   async function secondOpinions(): Promise<void> {
     for (const person of sessions.values()) {
-      const { waiting } = await person.api.get<{ waiting: { partId: string }[] }>('/api/stations/sim-1/second-opinions');
+      const { waiting } = await person.api.get<{ waiting: { partId: string }[] }>(
+        '/api/stations/sim-1/second-opinions',
+      );
       for (const { partId } of waiting) {
         const opinion = answerOf(truth.get(partId), person.errorRate);
-        const given = await person.api.post<{ outcome: string }>(`/api/stations/sim-1/second-opinions/${partId}`, opinion);
+        const given = await person.api.post<{ outcome: string }>(
+          `/api/stations/sim-1/second-opinions/${partId}`,
+          opinion,
+        );
         seconds.set(partId, opinion.decision);
         if (given.outcome === 'disputed') disputes += 1;
       }
@@ -184,7 +228,9 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
     const { disputes: open } = await api.get<{ disputes: { partId: string }[] }>('/api/stations/sim-1/disputes');
     for (const { partId } of open) {
       const defect = truth.get(partId);
-      const answer = defect ? { decision: 'reject' as const, category: categoryOf(defect) } : { decision: 'accept' as const };
+      const answer = defect
+        ? { decision: 'reject' as const, category: categoryOf(defect) }
+        : { decision: 'accept' as const };
       await api.post(`/api/stations/sim-1/disputes/${partId}`, answer);
       settled.set(partId, answer.decision);
     }
@@ -198,7 +244,9 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
   try {
     for (let w = 0; w < windowCount; w++) {
       const ids: string[] = [];
-      const thresholds = await api.get<{ current: { passBelow: number; rejectAbove: number } }>('/api/stations/sim-1/thresholds');
+      const thresholds = await api.get<{ current: { passBelow: number; rejectAbove: number } }>(
+        '/api/stations/sim-1/thresholds',
+      );
       const inFlight = new Set<Promise<void>>();
       for (let i = w * windowSize; i < Math.min(options.parts, (w + 1) * windowSize); i++) {
         const pick = pool[Math.floor(random() * pool.length)];
@@ -215,15 +263,26 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
       await Promise.all(inFlight);
       // every part of the window has its final verdict before the window is counted
       const deadline = Date.now() + 30_000;
-      while (ids.some((id) => !verdicts.has(id)) && Date.now() < deadline && refusals.length === 0) await new Promise((r) => setTimeout(r, 20));
+      while (ids.some((id) => !verdicts.has(id)) && Date.now() < deadline && refusals.length === 0)
+        await new Promise((r) => setTimeout(r, 20));
       await calibrating;
-      if (refusals.length > 0) throw new Error(`the station refused ${refusals.length} message(s) of the simulation; the first: ${refusals[0]}`);
+      if (refusals.length > 0)
+        throw new Error(
+          `the station refused ${refusals.length} message(s) of the simulation; the first: ${refusals[0]}`,
+        );
       const missing = ids.filter((id) => !verdicts.has(id));
-      if (missing.length > 0) throw new Error(`${missing.length} part(s) of window ${w + 1} got no verdict within 30 s (first: ${missing[0]})`);
+      if (missing.length > 0)
+        throw new Error(
+          `${missing.length} part(s) of window ${w + 1} got no verdict within 30 s (first: ${missing[0]})`,
+        );
       await secondOpinions();
       const judged = ids.filter((id) => truth.get(id) && suggested.has(id));
       windows.push({
-        suggestionAccuracy: judged.length ? round(judged.filter((id) => suggested.get(id) === categoryOf(truth.get(id) as string)).length / judged.length) : null,
+        suggestionAccuracy: judged.length
+          ? round(
+              judged.filter((id) => suggested.get(id) === categoryOf(truth.get(id) as string)).length / judged.length,
+            )
+          : null,
         parts: ids.length,
         reviewRate: round(ids.filter((id) => results.get(id)?.verdict === 'review').length / ids.length),
         escapes: ids.filter((id) => truth.get(id) !== null && verdicts.get(id)?.verdict === 'pass').length,
@@ -245,7 +304,10 @@ export async function simulate(options: SimulationOptions): Promise<Simulation> 
     windows,
     suggestionAccuracy: windows.at(-1)?.suggestionAccuracy ?? null,
     agreementKappa: agreementKappa === null ? null : round(agreementKappa),
-    expectedKappa: expectedKappa([...seconds.keys()].map((id) => defective(id)), people.map((p) => p.errorRate)),
+    expectedKappa: expectedKappa(
+      [...seconds.keys()].map((id) => defective(id)),
+      people.map((p) => p.errorRate),
+    ),
     singleEscapes: [...firsts.entries()].filter(([id, f]) => defective(id) && f.decision === 'accept').length,
     settledEscapes: [...firsts.keys()].filter((id) => defective(id) && finalOf(id) === 'accept').length,
     secondOpinions: seconds.size,

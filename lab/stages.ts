@@ -40,11 +40,23 @@ export function bytesToRgb() {
  */
 export function mapOutputs(shape: Shape, scoreRim = 0, stride = PATCH_STRIDE) {
   const { gw, gh } = gridOf(shape, stride);
-  const rim = scoreRim > 0
-    ? { nodes: [node('Slice', ['patch_map', 'rim_starts', 'rim_ends', 'rim_axes'], ['scored_map'])], initializers: [ints('rim_starts', [2], [scoreRim, scoreRim]), ints('rim_ends', [2], [gh - scoreRim, gw - scoreRim]), ints('rim_axes', [2], [2, 3])] }
-    : { nodes: [node('Identity', ['patch_map'], ['scored_map'])], initializers: [] };
+  const rim =
+    scoreRim > 0
+      ? {
+          nodes: [node('Slice', ['patch_map', 'rim_starts', 'rim_ends', 'rim_axes'], ['scored_map'])],
+          initializers: [
+            ints('rim_starts', [2], [scoreRim, scoreRim]),
+            ints('rim_ends', [2], [gh - scoreRim, gw - scoreRim]),
+            ints('rim_axes', [2], [2, 3]),
+          ],
+        }
+      : { nodes: [node('Identity', ['patch_map'], ['scored_map'])], initializers: [] };
   return {
-    nodes: [...rim.nodes, node('ReduceMax', ['scored_map'], ['score'], { keepdims: 0 }), node('Resize', ['patch_map', '', 'upscale'], ['anomaly_map'], { mode: 'linear' })],
+    nodes: [
+      ...rim.nodes,
+      node('ReduceMax', ['scored_map'], ['score'], { keepdims: 0 }),
+      node('Resize', ['patch_map', '', 'upscale'], ['anomaly_map'], { mode: 'linear' }),
+    ],
     initializers: [floats('upscale', [4], [1, 1, stride, stride]), ...rim.initializers],
     outputs: [tensorInfo('score', []), tensorInfo('anomaly_map', [1, 1, shape.height, shape.width])],
   };

@@ -63,7 +63,13 @@ export type Frames = () => AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 const REDUCTION_FIT_IMAGES = 24;
 
 /** Fits the reduction on the first good parts, then the bank and/or the Gaussians on all of them. */
-export async function fitStatistics(extractor: FeatureExtractor, shape: Shape, frames: Frames, want: { bank: boolean; gaussian: boolean }, options: BankOptions = {}): Promise<FittedStatistics> {
+export async function fitStatistics(
+  extractor: FeatureExtractor,
+  shape: Shape,
+  frames: Frames,
+  want: { bank: boolean; gaussian: boolean },
+  options: BankOptions = {},
+): Promise<FittedStatistics> {
   const random = rng(options.seed ?? 1);
   const progress = options.onProgress ?? (() => {});
   const dims = Math.min(options.dims ?? 64, extractor.channels);
@@ -71,8 +77,20 @@ export async function fitStatistics(extractor: FeatureExtractor, shape: Shape, f
   const positions = gw * gh;
 
   // 1. the reduction, unless given; 2. reduced features of every part: candidates for the bank, sums for the Gaussians
-  const reduction = options.reduction ?? (await fitReductionOn(extractor, shape, frames, dims, random, options.standardise ?? extractor.kind === 'handmade', progress));
-  const session = await ort.InferenceSession.create(reducedGraph(extractor, shape, reduction), { graphOptimizationLevel: 'all' });
+  const reduction =
+    options.reduction ??
+    (await fitReductionOn(
+      extractor,
+      shape,
+      frames,
+      dims,
+      random,
+      options.standardise ?? extractor.kind === 'handmade',
+      progress,
+    ));
+  const session = await ort.InferenceSession.create(reducedGraph(extractor, shape, reduction), {
+    graphOptimizationLevel: 'all',
+  });
   const candidates: Float32Array[] = [];
   const candidatesPerImage = Math.max(64, Math.ceil((options.candidates ?? 60_000) / 160));
   const sum = want.gaussian ? new Float64Array(dims * positions) : null;
@@ -97,7 +115,8 @@ export async function fitStatistics(extractor: FeatureExtractor, shape: Shape, f
       }
     }
     count++;
-    if (count % 20 === 0) progress(`features of ${count} parts (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    if (count % 20 === 0)
+      progress(`features of ${count} parts (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
   await session.release();
   const fitted: FittedStatistics = { reduction };
@@ -114,7 +133,11 @@ export async function fitStatistics(extractor: FeatureExtractor, shape: Shape, f
   if (want.bank) {
     const pool = shuffleCap(candidates, options.candidates ?? 60_000, random);
     // at most an eighth of the candidates: a bank as large as its pool is the pool, and costs the coreset's time for nothing
-    const size = Math.min(options.bankSize ?? 4096, Math.max(256, Math.round(pool.length * (options.maxShare ?? 1 / 8))), pool.length);
+    const size = Math.min(
+      options.bankSize ?? 4096,
+      Math.max(256, Math.round(pool.length * (options.maxShare ?? 1 / 8))),
+      pool.length,
+    );
     progress(`coreset of ${size} from ${pool.length} patches…`);
     fitted.bank = { memory: coreset(pool, dims, size), size };
   }
@@ -122,7 +145,15 @@ export async function fitStatistics(extractor: FeatureExtractor, shape: Shape, f
 }
 
 /** The reduction's pass: channel statistics from patches of the first good parts (at most REDUCTION_FIT_IMAGES). */
-async function fitReductionOn(extractor: FeatureExtractor, shape: Shape, frames: Frames, dims: number, random: () => number, standardise: boolean, progress: (message: string) => void): Promise<Reduction> {
+async function fitReductionOn(
+  extractor: FeatureExtractor,
+  shape: Shape,
+  frames: Frames,
+  dims: number,
+  random: () => number,
+  standardise: boolean,
+  progress: (message: string) => void,
+): Promise<Reduction> {
   const { gw, gh } = gridOf(shape, extractor.stride);
   const positions = gw * gh;
   const C = extractor.channels;
@@ -163,7 +194,12 @@ function shuffleCap(items: Float32Array[], cap: number, random: () => number): F
  * parts do not vary (on gravel PCA lost most of the image AUROC the unprojected features had:
  * docs/model.md); a random projection keeps distances in every direction about equally.
  */
-export function fitReduction(sample: Float32Array[], dims: number, random: () => number, standardise: boolean): Reduction {
+export function fitReduction(
+  sample: Float32Array[],
+  dims: number,
+  random: () => number,
+  standardise: boolean,
+): Reduction {
   const C = sample[0].length;
   const n = sample.length;
   const mean = new Float64Array(C);
@@ -278,11 +314,18 @@ function distanceNodes(prefix: string, rows: Float32Array, count: number, dims: 
  * each group padded to the largest with an entry far from everything. A patch is compared with the
  * centroids, then with the members of its `probe` nearest groups only.
  */
-export function coarseTables(memory: Float32Array, size: number, dims: number, centroids: number, seed = 1): { centres: Float32Array; members: Float32Array; width: number; k: number } {
+export function coarseTables(
+  memory: Float32Array,
+  size: number,
+  dims: number,
+  centroids: number,
+  seed = 1,
+): { centres: Float32Array; members: Float32Array; width: number; k: number } {
   const random = rng(seed);
   const k = Math.min(centroids, size);
   const centres = new Float32Array(k * dims);
-  for (let c = 0; c < k; c++) centres.set(memory.subarray(Math.floor((c * size) / k) * dims, (Math.floor((c * size) / k) + 1) * dims), c * dims);
+  for (let c = 0; c < k; c++)
+    centres.set(memory.subarray(Math.floor((c * size) / k) * dims, (Math.floor((c * size) / k) + 1) * dims), c * dims);
   const assign = new Int32Array(size);
   for (let iteration = 0; iteration < 12; iteration++) {
     for (let m = 0; m < size; m++) {
@@ -315,7 +358,9 @@ export function coarseTables(memory: Float32Array, size: number, dims: number, c
   for (let m = 0; m < size; m++) groups[assign[m]].push(m);
   const width = Math.max(...groups.map((g) => g.length));
   const members = new Float32Array(k * width * dims).fill(1e3); // padding: farther than any real entry
-  groups.forEach((g, c) => g.forEach((m, i) => members.set(memory.subarray(m * dims, (m + 1) * dims), (c * width + i) * dims)));
+  groups.forEach((g, c) =>
+    g.forEach((m, i) => members.set(memory.subarray(m * dims, (m + 1) * dims), (c * width + i) * dims)),
+  );
   return { centres, members, width, k };
 }
 
@@ -323,7 +368,10 @@ export function coarseTables(memory: Float32Array, size: number, dims: number, c
 function nearestNodes(memory: Float32Array, size: number, dims: number, coarse: BankOptions['coarse']): GraphPiece {
   if (!coarse) {
     const all = distanceNodes('bank', memory, size, dims);
-    return { nodes: [...all.nodes, node('ReduceMin', ['bank_d2'], ['nearest2'], { axes: [1], keepdims: 1 })], initializers: all.initializers };
+    return {
+      nodes: [...all.nodes, node('ReduceMin', ['bank_d2'], ['nearest2'], { axes: [1], keepdims: 1 })],
+      initializers: all.initializers,
+    };
   }
   const { centres, members, width, k } = coarseTables(memory, size, dims, coarse.centroids);
   const probe = Math.min(coarse.probe, k);
@@ -366,7 +414,12 @@ function memberNorms(members: Float32Array, count: number, dims: number): Float3
 const SCORE_RIM_PIXELS = 8;
 
 /** The whole model with a memory bank: features → reduction → nearest bank entry → smoothed map → score. */
-export function bankGraph(extractor: FeatureExtractor, shape: Shape, fitted: FittedStatistics, coarse: BankOptions['coarse'] = null): Uint8Array {
+export function bankGraph(
+  extractor: FeatureExtractor,
+  shape: Shape,
+  fitted: FittedStatistics,
+  coarse: BankOptions['coarse'] = null,
+): Uint8Array {
   const { reduction, bank } = fitted;
   if (!bank) throw new Error('bankGraph: no memory bank was fitted');
   const { gw, gh } = gridOf(shape, extractor.stride);
@@ -424,14 +477,25 @@ export function gaussianGraph(extractor: FeatureExtractor, shape: Shape, fitted:
     node('Mul', ['centred', 'g_inv_std'], ['z']),
     node('Mul', ['z', 'z'], ['z2']),
     node('ReduceMean', ['z2'], ['distance'], { axes: [1], keepdims: 1 }),
-    node('AveragePool', ['distance'], ['smoothed'], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], count_include_pad: 0 }),
+    node('AveragePool', ['distance'], ['smoothed'], {
+      kernel_shape: [3, 3],
+      strides: [1, 1],
+      pads: [1, 1, 1, 1],
+      count_include_pad: 0,
+    }),
     node('Sqrt', ['smoothed'], ['patch_map']),
     ...out.nodes,
   ];
   return model({
     name: `loupe-gaussian-${extractor.kind}`,
     node: nodes,
-    initializer: [...features.initializers, ...reduce.initializers, floats('g_mean', [1, dims, gh, gw], gaussian.mean), floats('g_inv_std', [1, dims, gh, gw], gaussian.invStd), ...out.initializers],
+    initializer: [
+      ...features.initializers,
+      ...reduce.initializers,
+      floats('g_mean', [1, dims, gh, gw], gaussian.mean),
+      floats('g_inv_std', [1, dims, gh, gw], gaussian.invStd),
+      ...out.initializers,
+    ],
     input: [imageInput(shape)],
     output: out.outputs,
   });

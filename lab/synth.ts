@@ -39,13 +39,15 @@ export function isCategory(name: string): name is Category {
 
 export async function generatePart(options: PartOptions): Promise<Part> {
   const { category, seed, index } = options;
-  if (!isCategory(category)) throw new Error(`unknown synthetic category "${category}"; categories: ${Object.keys(CATEGORIES).join(', ')}`);
+  if (!isCategory(category))
+    throw new Error(`unknown synthetic category "${category}"; categories: ${Object.keys(CATEGORIES).join(', ')}`);
   const width = options.width ?? 256;
   const height = options.height ?? 256;
   const random = rng(seed * 7919 + index * 104_729 + category.length);
   const defects: readonly string[] = CATEGORIES[category];
   const defect = options.defect === undefined ? defects[Math.floor(random() * defects.length)] : options.defect;
-  if (defect !== null && !defects.includes(defect)) throw new Error(`category ${category} has no defect "${defect}"; defects: ${defects.join(', ')}`);
+  if (defect !== null && !defects.includes(defect))
+    throw new Error(`category ${category} has no defect "${defect}"; defects: ${defects.join(', ')}`);
 
   // Nuisance: the part sits a little differently and the light changes from shot to shot.
   let dx = (random() - 0.5) * 6;
@@ -55,7 +57,11 @@ export async function generatePart(options: PartOptions): Promise<Part> {
   if (options.moved) {
     // drawn from a generator of its own, so the rest of the part (its defect, its noise) stays as without
     const move = rng(seed * 131 + index * 7 + 1);
-    const { shift, degrees, gain: [low, high] } = options.moved;
+    const {
+      shift,
+      degrees,
+      gain: [low, high],
+    } = options.moved;
     dx = (move() * 2 - 1) * shift * 256;
     dy = (move() * 2 - 1) * shift * 256;
     angle = (move() * 2 - 1) * degrees;
@@ -71,14 +77,32 @@ export async function generatePart(options: PartOptions): Promise<Part> {
   const svg = (body: string, background: string) =>
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 256 256"><rect width="256" height="256" fill="${background}"/><g transform="${pose}">${body}</g></svg>`;
 
-  const rendered = await sharp(Buffer.from(svg(base + (mark ? `<g opacity="${severity.toFixed(2)}">${mark.draw}</g>` : ''), category === 'bracket' ? '#2b2d31' : '#8a8d92'))).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const rendered = await sharp(
+    Buffer.from(
+      svg(
+        base + (mark ? `<g opacity="${severity.toFixed(2)}">${mark.draw}</g>` : ''),
+        category === 'bracket' ? '#2b2d31' : '#8a8d92',
+      ),
+    ),
+  )
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const pixels = rendered.data;
   for (let i = 0; i < pixels.length; i++) {
     const noisy = pixels[i] * gain + gaussian(random) * 3;
     pixels[i] = noisy < 0 ? 0 : noisy > 255 ? 255 : noisy;
   }
-  const image = await sharp(pixels, { raw: { width, height, channels: rendered.info.channels } }).png().toBuffer();
-  const mask = mark ? await sharp(Buffer.from(svg(mark.mask, '#000'))).greyscale().threshold(128).png().toBuffer() : null;
+  const image = await sharp(pixels, { raw: { width, height, channels: rendered.info.channels } })
+    .png()
+    .toBuffer();
+  const mask = mark
+    ? await sharp(Buffer.from(svg(mark.mask, '#000')))
+        .greyscale()
+        .threshold(128)
+        .png()
+        .toBuffer()
+    : null;
   return { image, mask, defect };
 }
 
@@ -118,7 +142,11 @@ function brushed(random: () => number): string {
  * Paints a defect onto any image (a photograph, say) and returns the image with its mask, so real
  * textures get the same defect kinds as the synthetic parts.
  */
-export async function paintOnto(image: Buffer, defect: string, random: () => number): Promise<{ image: Buffer; mask: Buffer }> {
+export async function paintOnto(
+  image: Buffer,
+  defect: string,
+  random: () => number,
+): Promise<{ image: Buffer; mask: Buffer }> {
   const { width = 256, height = 256 } = await sharp(image).metadata();
   const mark = paintDefect(defect, 'brushed', random);
   const severity = 0.35 + 0.65 * random();
@@ -129,7 +157,11 @@ export async function paintOnto(image: Buffer, defect: string, random: () => num
     .composite([{ input: Buffer.from(svg(`<g opacity="${severity.toFixed(2)}">${mark.draw}</g>`, null)) }])
     .png()
     .toBuffer();
-  const mask = await sharp(Buffer.from(svg(mark.mask, '#000'))).greyscale().threshold(128).png().toBuffer();
+  const mask = await sharp(Buffer.from(svg(mark.mask, '#000')))
+    .greyscale()
+    .threshold(128)
+    .png()
+    .toBuffer();
   return { image: painted, mask };
 }
 
@@ -148,7 +180,12 @@ function paintDefect(defect: string, category: Category, random: () => number): 
     case 'scratch': {
       const a = random() * Math.PI;
       const len = 40 + random() * 50;
-      const [x1, y1, x2, y2] = [cx - Math.cos(a) * len / 2, cy - Math.sin(a) * len / 2, cx + Math.cos(a) * len / 2, cy + Math.sin(a) * len / 2];
+      const [x1, y1, x2, y2] = [
+        cx - (Math.cos(a) * len) / 2,
+        cy - (Math.sin(a) * len) / 2,
+        cx + (Math.cos(a) * len) / 2,
+        cy + (Math.sin(a) * len) / 2,
+      ];
       const shape = `<line x1="${x1.toFixed(1)}" y1="${y1.toFixed(1)}" x2="${x2.toFixed(1)}" y2="${y2.toFixed(1)}" stroke="#f4f6fa" stroke-width="${(2 + random() * 2).toFixed(1)}" stroke-linecap="round"/>`;
       return { draw: shape, mask: white(shape) };
     }

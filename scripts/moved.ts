@@ -20,12 +20,29 @@ export async function writeMovedDataset(options: { out: string; seed: number; co
   };
   const pad = (n: number) => String(n).padStart(3, '0');
   let index = 0;
-  for (let i = 0; i < options.count; i++) await save('train/good', `${pad(i)}.png`, (await generatePart({ category: 'bracket', seed: options.seed, index: index++, defect: null })).image);
+  for (let i = 0; i < options.count; i++)
+    await save(
+      'train/good',
+      `${pad(i)}.png`,
+      (await generatePart({ category: 'bracket', seed: options.seed, index: index++, defect: null })).image,
+    );
   const testCount = Math.max(4, Math.round(options.count / 4));
-  for (let i = 0; i < testCount; i++) await save('test/good', `${pad(i)}.png`, (await generatePart({ category: 'bracket', seed: options.seed, index: index++, defect: null, moved: MOVED })).image);
+  for (let i = 0; i < testCount; i++)
+    await save(
+      'test/good',
+      `${pad(i)}.png`,
+      (await generatePart({ category: 'bracket', seed: options.seed, index: index++, defect: null, moved: MOVED }))
+        .image,
+    );
   for (const defect of CATEGORIES.bracket) {
     for (let i = 0; i < testCount; i++) {
-      const part = await generatePart({ category: 'bracket', seed: options.seed, index: index++, defect, moved: MOVED });
+      const part = await generatePart({
+        category: 'bracket',
+        seed: options.seed,
+        index: index++,
+        defect,
+        moved: MOVED,
+      });
       await save(`test/${defect}`, `${pad(i)}.png`, part.image);
       await save(`ground_truth/${defect}`, `${pad(i)}_mask.png`, part.mask as Buffer);
     }
@@ -33,7 +50,13 @@ export async function writeMovedDataset(options: { out: string; seed: number; co
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  const { values } = parseArgs({ options: { out: { type: 'string' }, seed: { type: 'string', default: '1' }, count: { type: 'string', default: '200' } } });
+  const { values } = parseArgs({
+    options: {
+      out: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      count: { type: 'string', default: '200' },
+    },
+  });
   if (!values.out) {
     console.error('usage: npx tsx scripts/moved.ts --out DIR [--seed S] [--count N]');
     process.exit(2);

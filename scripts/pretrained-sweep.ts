@@ -70,16 +70,47 @@ export function turned(pixels: Uint8Array, size: number, copies: number): Uint8A
 
 export async function sweep(data: string, config: Config): Promise<Record<string, number | string>> {
   const size = config.size ?? 256;
-  const input: Manifest['input'] = { name: 'image', width: size, height: size, channels: 3, mean: [0, 0, 0], std: [1, 1, 1], resize: 'fill', format: 'uint8-nhwc' };
+  const input: Manifest['input'] = {
+    name: 'image',
+    width: size,
+    height: size,
+    channels: 3,
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+    resize: 'fill',
+    format: 'uint8-nhwc',
+  };
   const shape = { width: size, height: size };
   const files = (await trainImages(data)).slice(0, config.train ?? 80);
   const pixels: Uint8Array[] = [];
-  for (const f of files) pixels.push(...turned(await framePixels(await readImage(f), input), size, config.augment ?? 1));
-  const extractor = pretrained({ stride: config.stride ?? 8, taps: (config.taps ?? ['s4a', 's4', 's8']).map((t) => TAPS[t]), pool: config.pool ?? 3, margin: config.margin, upsample: config.upsample, locate: config.locate });
+  for (const f of files)
+    pixels.push(...turned(await framePixels(await readImage(f), input), size, config.augment ?? 1));
+  const extractor = pretrained({
+    stride: config.stride ?? 8,
+    taps: (config.taps ?? ['s4a', 's4', 's8']).map((t) => TAPS[t]),
+    pool: config.pool ?? 3,
+    margin: config.margin,
+    upsample: config.upsample,
+    locate: config.locate,
+  });
   const started = performance.now();
-  const fitted = await fitStatistics(extractor, shape, () => pixels, { bank: !config.gaussian, gaussian: !!config.gaussian }, { dims: config.dims ?? 64, bankSize: config.bankSize ?? 4096, candidates: config.candidates ?? 60_000, maxShare: config.maxShare, standardise: config.standardise });
+  const fitted = await fitStatistics(
+    extractor,
+    shape,
+    () => pixels,
+    { bank: !config.gaussian, gaussian: !!config.gaussian },
+    {
+      dims: config.dims ?? 64,
+      bankSize: config.bankSize ?? 4096,
+      candidates: config.candidates ?? 60_000,
+      maxShare: config.maxShare,
+      standardise: config.standardise,
+    },
+  );
   const fitSeconds = (performance.now() - started) / 1000;
-  const session = await ort.InferenceSession.create(config.gaussian ? gaussianGraph(extractor, shape, fitted) : bankGraph(extractor, shape, fitted));
+  const session = await ort.InferenceSession.create(
+    config.gaussian ? gaussianGraph(extractor, shape, fitted) : bankGraph(extractor, shape, fitted),
+  );
   const SCORES = 7;
   const good: number[][] = Array.from({ length: SCORES }, () => []);
   const bad = new Map<string, number[][]>();
@@ -106,22 +137,55 @@ export async function sweep(data: string, config: Config): Promise<Record<string
     };
     const median = map[map.length >> 1];
     // per-image baseline: the score above the image's own typical patch distance
-    const scores = [out.score.data[0] as number, top / k, inner(16), inner(24), inner(32), (out.score.data[0] as number) - median, inner(24) - median];
-    const target = sample.defect === null ? good : (bad.get(sample.defect) ?? bad.set(sample.defect, Array.from({ length: SCORES }, () => [])).get(sample.defect)!);
+    const scores = [
+      out.score.data[0] as number,
+      top / k,
+      inner(16),
+      inner(24),
+      inner(32),
+      (out.score.data[0] as number) - median,
+      inner(24) - median,
+    ];
+    const target =
+      sample.defect === null
+        ? good
+        : (bad.get(sample.defect) ??
+          bad
+            .set(
+              sample.defect,
+              Array.from({ length: SCORES }, () => []),
+            )
+            .get(sample.defect)!);
     scores.forEach((s, i) => target[i].push(s));
   }
   await session.release();
   const allBad = good.map((_, i) => i).map((i) => [...bad.values()].flatMap((b) => b[i]));
   const r = (x: number) => Math.round(x * 1000) / 1000;
-  const result: Record<string, number | string> = { data: path.basename(data), bank: fitted.bank?.size ?? 0, fitS: r(fitSeconds), ms: r(ms / (good[0].length + allBad[0].length)), max: r(auroc(good[0], allBad[0])), top1: r(auroc(good[1], allBad[1])), rim16: r(auroc(good[2], allBad[2])), rim24: r(auroc(good[3], allBad[3])), rim32: r(auroc(good[4], allBad[4])), base: r(auroc(good[5], allBad[5])), base24: r(auroc(good[6], allBad[6])) };
-  if (process.env.SWEEP_DUMP) console.error(JSON.stringify({ good: good[0].map(r), bad: [...bad].map(([d, b]) => [d, b[0].map(r)]) }));
+  const result: Record<string, number | string> = {
+    data: path.basename(data),
+    bank: fitted.bank?.size ?? 0,
+    fitS: r(fitSeconds),
+    ms: r(ms / (good[0].length + allBad[0].length)),
+    max: r(auroc(good[0], allBad[0])),
+    top1: r(auroc(good[1], allBad[1])),
+    rim16: r(auroc(good[2], allBad[2])),
+    rim24: r(auroc(good[3], allBad[3])),
+    rim32: r(auroc(good[4], allBad[4])),
+    base: r(auroc(good[5], allBad[5])),
+    base24: r(auroc(good[6], allBad[6])),
+  };
+  if (process.env.SWEEP_DUMP)
+    console.error(JSON.stringify({ good: good[0].map(r), bad: [...bad].map(([d, b]) => [d, b[0].map(r)]) }));
   for (const [defect, b] of bad) result[defect] = b.map((scores, i) => r(auroc(good[i], scores))).join('/');
   return result;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  const { values } = parseArgs({ options: { data: { type: 'string', multiple: true }, config: { type: 'string', multiple: true } } });
+  const { values } = parseArgs({
+    options: { data: { type: 'string', multiple: true }, config: { type: 'string', multiple: true } },
+  });
   for (const data of values.data ?? []) {
-    for (const c of values.config ?? ['{}']) console.log(JSON.stringify({ config: c, ...(await sweep(data, JSON.parse(c) as Config)) }));
+    for (const c of values.config ?? ['{}'])
+      console.log(JSON.stringify({ config: c, ...(await sweep(data, JSON.parse(c) as Config)) }));
   }
 }

@@ -27,7 +27,10 @@ const PAINTERS: Record<string, Painter> = {
   faint_scratch: (r) => {
     const [x, y, a, l] = [at(r, 176), at(r, 176), r() * Math.PI, 30 + r() * 40];
     const line = `x1="${x}" y1="${y}" x2="${x + Math.cos(a) * l}" y2="${y + Math.sin(a) * l}"`;
-    return { svg: `<line ${line} stroke="#fff" stroke-opacity="0.45" stroke-width="1.5"/>`, mask: `<line ${line} stroke="#fff" stroke-width="3"/>` };
+    return {
+      svg: `<line ${line} stroke="#fff" stroke-opacity="0.45" stroke-width="1.5"/>`,
+      mask: `<line ${line} stroke="#fff" stroke-width="3"/>`,
+    };
   },
   dark_dent: (r) => {
     const e = `cx="${at(r, 176)}" cy="${at(r, 176)}" rx="${6 + r() * 10}" ry="${4 + r() * 8}"`;
@@ -43,18 +46,24 @@ const PAINTERS: Record<string, Painter> = {
   },
   blur: (r) => {
     const [left, top, size] = [Math.round(at(r, 150)), Math.round(at(r, 150)), Math.round(24 + r() * 24)];
-    return { blur: { left, top, size }, mask: `<rect x="${left}" y="${top}" width="${size}" height="${size}" fill="#fff"/>` };
+    return {
+      blur: { left, top, size },
+      mask: `<rect x="${left}" y="${top}" width="${size}" height="${size}" fill="#fff"/>`,
+    };
   },
 };
 
 const svg = (body: string, background: string | null) =>
-  Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${SIZE}" height="${SIZE}">${background ? `<rect width="${SIZE}" height="${SIZE}" fill="${background}"/>` : ''}${body}</svg>`);
+  Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${SIZE}" height="${SIZE}">${background ? `<rect width="${SIZE}" height="${SIZE}" fill="${background}"/>` : ''}${body}</svg>`,
+  );
 
 export async function writeOtherDefectsDataset(options: { skimage: string; out: string; seed: number }): Promise<void> {
   for (const texture of TEXTURES) {
     const photo = path.join(options.skimage, `${texture}.png`);
     const { width = 0, height = 0 } = await sharp(photo).metadata();
-    if (width < 2 * SIZE || height < SIZE) throw new Error(`${photo}: ${width}×${height} is too small for left and right crops`);
+    if (width < 2 * SIZE || height < SIZE)
+      throw new Error(`${photo}: ${width}×${height} is too small for left and right crops`);
     const r = rng(options.seed * 101 + texture.length);
     const crop = (side: 'left' | 'right') => {
       const left = side === 'left' ? Math.floor(r() * (width - 2 * SIZE + 129)) : width - SIZE - Math.floor(r() * 65);
@@ -76,12 +85,22 @@ export async function writeOtherDefectsDataset(options: { skimage: string; out: 
         if (mark.blur) {
           const { left, top, size } = mark.blur;
           const smeared = await sharp(base).extract({ left, top, width: size, height: size }).blur(3).png().toBuffer();
-          image = await sharp(base).composite([{ input: smeared, left, top }]).png().toBuffer();
+          image = await sharp(base)
+            .composite([{ input: smeared, left, top }])
+            .png()
+            .toBuffer();
         } else {
-          image = await sharp(base).composite([{ input: svg(mark.svg ?? '', null) }]).png().toBuffer();
+          image = await sharp(base)
+            .composite([{ input: svg(mark.svg ?? '', null) }])
+            .png()
+            .toBuffer();
         }
         await save(`test/${defect}`, `${i}.png`, image);
-        await save(`ground_truth/${defect}`, `${i}_mask.png`, await sharp(svg(mark.mask, '#000')).greyscale().threshold(128).png().toBuffer());
+        await save(
+          `ground_truth/${defect}`,
+          `${i}_mask.png`,
+          await sharp(svg(mark.mask, '#000')).greyscale().threshold(128).png().toBuffer(),
+        );
       }
     }
     console.log(`${texture}: ${TRAIN} train, ${TEST + PER_DEFECT * Object.keys(PAINTERS).length} test parts`);
@@ -89,7 +108,9 @@ export async function writeOtherDefectsDataset(options: { skimage: string; out: 
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  const { values } = parseArgs({ options: { skimage: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string', default: '5' } } });
+  const { values } = parseArgs({
+    options: { skimage: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string', default: '5' } },
+  });
   if (!values.skimage || !values.out) {
     console.error('usage: npx tsx scripts/textures-other-defects.ts --skimage DIR --out DIR [--seed S]');
     process.exit(2);

@@ -24,20 +24,33 @@ export const TEXTURES = ['brick', 'grass', 'gravel'] as const;
 const DEFECTS = ['scratch', 'spot', 'crack', 'contamination'];
 const SIZE = 256;
 
-export async function writeTextureDataset(options: { skimage: string; out: string; seed: number; count: number; apart?: boolean; grey?: boolean; only?: (typeof TEXTURES)[number][] }): Promise<void> {
+export async function writeTextureDataset(options: {
+  skimage: string;
+  out: string;
+  seed: number;
+  count: number;
+  apart?: boolean;
+  grey?: boolean;
+  only?: (typeof TEXTURES)[number][];
+}): Promise<void> {
   for (const texture of options.only ?? TEXTURES) {
     const photo = path.join(options.skimage, `${texture}.png`);
     const meta = await sharp(photo).metadata();
     const width = meta.width ?? 0;
     const height = meta.height ?? 0;
-    if (width < SIZE || height < SIZE) throw new Error(`${photo}: ${width}×${height} is too small to cut 256×256 parts from`);
+    if (width < SIZE || height < SIZE)
+      throw new Error(`${photo}: ${width}×${height} is too small to cut 256×256 parts from`);
     const random = rng(options.seed * 31 + texture.length);
     // --apart: training crops from the top rows, test crops from the bottom rows (on a 512-pixel
     // photo they still share a quarter of their rows: a harder check, not a clean split).
     const crop = async (use: 'train' | 'test' = 'train'): Promise<Buffer> => {
       const left = Math.floor(random() * (width - SIZE + 1));
       const span = height - SIZE;
-      const top = !options.apart ? Math.floor(random() * (span + 1)) : use === 'train' ? Math.floor(random() * (span / 4 + 1)) : span - Math.floor(random() * (span / 4 + 1));
+      const top = !options.apart
+        ? Math.floor(random() * (span + 1))
+        : use === 'train'
+          ? Math.floor(random() * (span / 4 + 1))
+          : span - Math.floor(random() * (span / 4 + 1));
       let part = sharp(photo).extract({ left, top, width: SIZE, height: SIZE });
       if (random() < 0.5) part = part.flop();
       return part.toColourspace('srgb').png().toBuffer();
@@ -54,7 +67,11 @@ export async function writeTextureDataset(options: { skimage: string; out: strin
     for (const defect of DEFECTS) {
       for (let i = 0; i < testCount; i++) {
         const painted = await paintOnto(await crop('test'), defect, random);
-        await save(`test/${defect}`, `${pad(i)}.png`, options.grey ? await sharp(painted.image).greyscale().png().toBuffer() : painted.image);
+        await save(
+          `test/${defect}`,
+          `${pad(i)}.png`,
+          options.grey ? await sharp(painted.image).greyscale().png().toBuffer() : painted.image,
+        );
         await save(`ground_truth/${defect}`, `${pad(i)}_mask.png`, painted.mask);
       }
     }
@@ -63,10 +80,28 @@ export async function writeTextureDataset(options: { skimage: string; out: strin
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  const { values } = parseArgs({ options: { skimage: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string', default: '1' }, count: { type: 'string', default: '100' }, apart: { type: 'boolean' }, grey: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: {
+      skimage: { type: 'string' },
+      out: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      count: { type: 'string', default: '100' },
+      apart: { type: 'boolean' },
+      grey: { type: 'boolean' },
+    },
+  });
   if (!values.skimage || !values.out) {
-    console.error('usage: npx tsx scripts/textures.ts --skimage DIR --out DIR [--seed S] [--count N] [--apart] [--grey]');
+    console.error(
+      'usage: npx tsx scripts/textures.ts --skimage DIR --out DIR [--seed S] [--count N] [--apart] [--grey]',
+    );
     process.exit(2);
   }
-  await writeTextureDataset({ skimage: values.skimage, out: values.out, seed: Number(values.seed), count: Number(values.count), apart: values.apart, grey: values.grey });
+  await writeTextureDataset({
+    skimage: values.skimage,
+    out: values.out,
+    seed: Number(values.seed),
+    count: Number(values.count),
+    apart: values.apart,
+    grey: values.grey,
+  });
 }

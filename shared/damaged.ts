@@ -32,7 +32,10 @@ function aside(file: string): string {
 
 function report(damage: DamageReport): void {
   for (const listener of listeners) listener(damage);
-  if (listeners.size === 0) console.error(`loupe: damaged state file ${damage.file}: ${damage.problem}; kept at ${damage.keptAt ?? '(not kept)'}`);
+  if (listeners.size === 0)
+    console.error(
+      `loupe: damaged state file ${damage.file}: ${damage.problem}; kept at ${damage.keptAt ?? '(not kept)'}`,
+    );
 }
 
 /**

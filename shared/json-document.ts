@@ -17,7 +17,8 @@ export function jsonDocument<T extends object>(file: string, defaults: T, holds 
   let problem: string | null = null;
   try {
     db.read();
-    if (!sameShape(db.data, defaults)) problem = 'does not hold what it should (a field is missing or of the wrong kind)';
+    if (!sameShape(db.data, defaults))
+      problem = 'does not hold what it should (a field is missing or of the wrong kind)';
   } catch (error) {
     problem = `is not valid JSON (${(error as Error).message})`;
   }

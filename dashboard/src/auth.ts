@@ -36,7 +36,12 @@ export const SESSION_COOKIE = 'loupe_session';
 
 const RoleSchema = Type.Union(ROLES.map((r) => Type.Literal(r)));
 const SessionAnswer = Answer(
-  { name: Type.String(), role: RoleSchema, csrf: Type.String({ description: 'echo it in x-csrf-token on every state-changing request' }), expiresAt: Type.String({ format: 'date-time' }) },
+  {
+    name: Type.String(),
+    role: RoleSchema,
+    csrf: Type.String({ description: 'echo it in x-csrf-token on every state-changing request' }),
+    expiresAt: Type.String({ format: 'date-time' }),
+  },
   'who is logged in, and the CSRF token of the session',
 );
 const PersonAnswer = Answer({ name: Type.String(), role: RoleSchema, createdAt: Type.String({ format: 'date-time' }) });
@@ -64,7 +69,12 @@ export function cookieSecret(dir: string): string {
  * LOUPE_ADMIN_PASSWORD or the config; without a password, a random one is made and shown once in
  * the log. There is never a built-in default password.
  */
-export async function ensureFirstAdmin(people: People, configured: { user?: string; password?: string } | undefined, env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
+export async function ensureFirstAdmin(
+  people: People,
+  configured: { user?: string; password?: string } | undefined,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<void> {
   if (people.count > 0) {
     if (env.LOUPE_ADMIN_PASSWORD || configured?.password) {
       log.warn(
@@ -79,16 +89,30 @@ export async function ensureFirstAdmin(people: People, configured: { user?: stri
   const generated = !password;
   password ??= randomBytes(12).toString('base64url');
   const added = await people.add(name, 'admin', password);
-  if (!added.ok) throw new Error(`cannot create the first admin "${name}": ${added.message} (set LOUPE_ADMIN_USER / LOUPE_ADMIN_PASSWORD or dashboard.admin)`);
+  if (!added.ok)
+    throw new Error(
+      `cannot create the first admin "${name}": ${added.message} (set LOUPE_ADMIN_USER / LOUPE_ADMIN_PASSWORD or dashboard.admin)`,
+    );
   if (generated) {
-    log.warn({ user: name }, 'first admin created with a generated password (shown once on stderr); set LOUPE_ADMIN_PASSWORD to choose it');
+    log.warn(
+      { user: name },
+      'first admin created with a generated password (shown once on stderr); set LOUPE_ADMIN_PASSWORD to choose it',
+    );
     // Written out before the start goes on to say "ready": whoever waits for that line finds the password before it.
-    await new Promise<void>((resolve) => process.stderr.write(`\n  First start: admin "${name}" created with password  ${password}\n  Keep it now; it is not shown again.\n`, () => resolve()));
+    await new Promise<void>((resolve) =>
+      process.stderr.write(
+        `\n  First start: admin "${name}" created with password  ${password}\n  Keep it now; it is not shown again.\n`,
+        () => resolve(),
+      ),
+    );
   } else log.info({ user: name }, 'first admin created');
 }
 
 /** Installs on the root server (not as an encapsulated plugin), so its hooks see every route. */
-export async function installAuth<L extends FastifyBaseLogger>(plain: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L>, options: AuthOptions): Promise<void> {
+export async function installAuth<L extends FastifyBaseLogger>(
+  plain: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L>,
+  options: AuthOptions,
+): Promise<void> {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const { people } = options;
   await app.register(cookie, { secret: options.secret });
@@ -106,14 +130,22 @@ export async function installAuth<L extends FastifyBaseLogger>(plain: FastifyIns
     if (access === 'public') return;
     const session = sessionOf(request);
     if (session === null || session === 'expired') {
-      if (wantsPage(request)) return reply.redirect(`/login?next=${encodeURIComponent(request.url)}${session === 'expired' ? '&expired=1' : ''}`);
+      if (wantsPage(request))
+        return reply.redirect(
+          `/login?next=${encodeURIComponent(request.url)}${session === 'expired' ? '&expired=1' : ''}`,
+        );
       return reply
         .code(401)
-        .send(session === 'expired' ? { error: 'session_expired', message: 'your session has expired; log in again' } : { error: 'unauthenticated', message: 'log in first (POST /api/login)' });
+        .send(
+          session === 'expired'
+            ? { error: 'session_expired', message: 'your session has expired; log in again' }
+            : { error: 'unauthenticated', message: 'log in first (POST /api/login)' },
+        );
     }
     if (!allows(session.role, access)) {
       const message = `this needs the ${access} role; ${session.name} is ${session.role}`;
-      if (wantsPage(request)) return reply.code(403).type('text/html; charset=utf-8').send(forbiddenPage(access, session));
+      if (wantsPage(request))
+        return reply.code(403).type('text/html; charset=utf-8').send(forbiddenPage(access, session));
       return reply.code(403).send({ error: 'forbidden', message });
     }
     // A WebSocket upgrade is a GET a browser makes from any page, with the cookie: the feed is only
@@ -123,13 +155,18 @@ export async function installAuth<L extends FastifyBaseLogger>(plain: FastifyIns
       if (refused) return reply.code(403).send({ error: 'csrf', message: refused });
     }
     if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method)) {
-      const refused = crossSite(request) ?? (request.headers['x-csrf-token'] === session.csrf ? null : 'missing or wrong x-csrf-token header (GET /api/session gives it)');
+      const refused =
+        crossSite(request) ??
+        (request.headers['x-csrf-token'] === session.csrf
+          ? null
+          : 'missing or wrong x-csrf-token header (GET /api/session gives it)');
       if (refused) return reply.code(403).send({ error: 'csrf', message: refused });
     }
     request.person = session;
   });
 
-  for (const file of ['login.js', 'next.js', 'app.css']) app.get(`/${file}`, { config: { access: 'public' }, schema: assetAnswer(file) }, asset(file));
+  for (const file of ['login.js', 'next.js', 'app.css'])
+    app.get(`/${file}`, { config: { access: 'public' }, schema: assetAnswer(file) }, asset(file));
   app.get('/login', { config: { access: 'public' }, schema: assetAnswer('login.html') }, asset('login.html'));
 
   app.post(
@@ -139,7 +176,13 @@ export async function installAuth<L extends FastifyBaseLogger>(plain: FastifyIns
       config: { access: 'public', rateLimit: { max: 60, timeWindow: 60_000 } },
       schema: {
         summary: 'log in: sets the session cookie',
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 64 }),
+            password: Type.String({ minLength: 1, maxLength: 1024 }),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: SessionAnswer, ...refusals(400, 401, 403, 429, 503) },
       },
     },
@@ -150,7 +193,9 @@ export async function installAuth<L extends FastifyBaseLogger>(plain: FastifyIns
       if (!outcome.ok) {
         request.log.warn({ user: request.body.name, code: outcome.code, source: request.ip }, 'login refused');
         if (outcome.retryAfterS !== undefined) reply.header('retry-after', String(outcome.retryAfterS));
-        return reply.code(({ locked: 429, busy: 503, bad_credentials: 401 } as const)[outcome.code]).send({ error: outcome.code, message: outcome.message });
+        return reply
+          .code(({ locked: 429, busy: 503, bad_credentials: 401 } as const)[outcome.code])
+          .send({ error: outcome.code, message: outcome.message });
       }
       request.log.info({ user: outcome.session.name, role: outcome.session.role }, 'logged in');
       reply.setCookie(SESSION_COOKIE, outcome.session.id, {
@@ -166,14 +211,37 @@ export async function installAuth<L extends FastifyBaseLogger>(plain: FastifyIns
   );
 
   const signedIn = refusals(401, 403);
-  app.get('/api/session', { schema: { summary: 'who is logged in', response: { 200: SessionAnswer, ...signedIn } } }, async (request) => describe(request.person as Session));
+  app.get(
+    '/api/session',
+    { schema: { summary: 'who is logged in', response: { 200: SessionAnswer, ...signedIn } } },
+    async (request) => describe(request.person as Session),
+  );
 
-  app.post('/api/logout', { schema: { summary: 'end this session', response: { 200: Answer({ loggedOut: Type.Literal(true) }), ...signedIn } } }, async (request, reply) => {
-    people.logout((request.person as Session).id);
-    return reply.clearCookie(SESSION_COOKIE, { path: '/' }).send({ loggedOut: true });
-  });
+  app.post(
+    '/api/logout',
+    {
+      schema: {
+        summary: 'end this session',
+        response: { 200: Answer({ loggedOut: Type.Literal(true) }), ...signedIn },
+      },
+    },
+    async (request, reply) => {
+      people.logout((request.person as Session).id);
+      return reply.clearCookie(SESSION_COOKIE, { path: '/' }).send({ loggedOut: true });
+    },
+  );
 
-  app.get('/api/people', { config: { access: 'admin' }, schema: { summary: 'the people who may log in, and their roles', response: { 200: Type.Array(PersonAnswer), ...signedIn } } }, async () => people.list());
+  app.get(
+    '/api/people',
+    {
+      config: { access: 'admin' },
+      schema: {
+        summary: 'the people who may log in, and their roles',
+        response: { 200: Type.Array(PersonAnswer), ...signedIn },
+      },
+    },
+    async () => people.list(),
+  );
   app.post(
     '/api/people',
     {
@@ -181,7 +249,11 @@ export async function installAuth<L extends FastifyBaseLogger>(plain: FastifyIns
       schema: {
         summary: 'add a person',
         body: Type.Object(
-          { name: Type.String({ pattern: NAME_PATTERN }), role: RoleSchema, password: Type.String({ minLength: MIN_PASSWORD, maxLength: 1024 }) },
+          {
+            name: Type.String({ pattern: NAME_PATTERN }),
+            role: RoleSchema,
+            password: Type.String({ minLength: MIN_PASSWORD, maxLength: 1024 }),
+          },
           { additionalProperties: false },
         ),
         response: { 201: Answer({ name: Type.String(), role: RoleSchema }), ...refusals(400, 401, 403, 409) },
@@ -189,7 +261,8 @@ export async function installAuth<L extends FastifyBaseLogger>(plain: FastifyIns
     },
     async (request, reply) => {
       const added = await people.add(request.body.name, request.body.role, request.body.password);
-      if (!added.ok) return reply.code(added.code === 'exists' ? 409 : 400).send({ error: added.code, message: added.message });
+      if (!added.ok)
+        return reply.code(added.code === 'exists' ? 409 : 400).send({ error: added.code, message: added.message });
       request.log.info({ user: request.body.name, role: request.body.role, by: request.person?.name }, 'person added');
       return reply.code(201).send({ name: request.body.name, role: request.body.role });
     },
@@ -201,29 +274,52 @@ export async function installAuth<L extends FastifyBaseLogger>(plain: FastifyIns
       schema: {
         summary: "set a person's password (their sessions end)",
         params: NameParams,
-        body: Type.Object({ password: Type.String({ minLength: MIN_PASSWORD, maxLength: 1024 }) }, { additionalProperties: false }),
-        response: { 200: Answer({ name: Type.String(), passwordSet: Type.Literal(true) }), ...refusals(400, 401, 403, 404) },
+        body: Type.Object(
+          { password: Type.String({ minLength: MIN_PASSWORD, maxLength: 1024 }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Answer({ name: Type.String(), passwordSet: Type.Literal(true) }),
+          ...refusals(400, 401, 403, 404),
+        },
       },
     },
     async (request, reply) => {
       const changed = await people.setPassword(request.params.name, request.body.password);
-      if (!changed.ok) return reply.code(changed.code === 'unknown_person' ? 404 : 400).send({ error: changed.code, message: changed.message });
+      if (!changed.ok)
+        return reply
+          .code(changed.code === 'unknown_person' ? 404 : 400)
+          .send({ error: changed.code, message: changed.message });
       request.log.warn({ user: request.params.name, by: request.person?.name }, 'password set; their sessions ended');
       return { name: request.params.name, passwordSet: true as const };
     },
   );
-  const removal = { summary: 'remove a person (their sessions end)', params: NameParams, response: { 200: Answer({ removed: Type.String() }), ...refusals(400, 401, 403, 404) } };
+  const removal = {
+    summary: 'remove a person (their sessions end)',
+    params: NameParams,
+    response: { 200: Answer({ removed: Type.String() }), ...refusals(400, 401, 403, 404) },
+  };
   app.delete('/api/people/:name', { config: { access: 'admin' }, schema: removal }, async (request, reply) => {
-    if (request.params.name === request.person?.name) return reply.code(400).send({ error: 'self', message: 'an admin cannot remove themselves' });
-    if (people.isLastAdmin(request.params.name)) return reply.code(400).send({ error: 'last_admin', message: `${request.params.name} is the last admin; add another admin first` });
-    if (!people.remove(request.params.name)) return reply.code(404).send({ error: 'unknown_person', message: `no person called "${request.params.name}"` });
+    if (request.params.name === request.person?.name)
+      return reply.code(400).send({ error: 'self', message: 'an admin cannot remove themselves' });
+    if (people.isLastAdmin(request.params.name))
+      return reply
+        .code(400)
+        .send({ error: 'last_admin', message: `${request.params.name} is the last admin; add another admin first` });
+    if (!people.remove(request.params.name))
+      return reply.code(404).send({ error: 'unknown_person', message: `no person called "${request.params.name}"` });
     return { removed: request.params.name };
   });
 }
 
 /** A GET for a page (not the API, not the feed) from a browser: answered with a page, not JSON. */
 function wantsPage(request: FastifyRequest): boolean {
-  return request.method === 'GET' && (request.headers.accept ?? '').includes('text/html') && !request.url.startsWith('/api/') && request.url !== '/ws';
+  return (
+    request.method === 'GET' &&
+    (request.headers.accept ?? '').includes('text/html') &&
+    !request.url.startsWith('/api/') &&
+    request.url !== '/ws'
+  );
 }
 
 const PAGE_NAMES: Record<string, string> = { manager: 'managers', admin: 'admins', technician: 'technicians' };
@@ -242,7 +338,12 @@ function forbiddenPage(access: Access, session: Session): string {
 }
 
 function describe(session: Session) {
-  return { name: session.name, role: session.role, csrf: session.csrf, expiresAt: new Date(session.expiresAt).toISOString() };
+  return {
+    name: session.name,
+    role: session.role,
+    csrf: session.csrf,
+    expiresAt: new Date(session.expiresAt).toISOString(),
+  };
 }
 
 /** Why a state-changing request is refused as coming from another site, or null when it is ours. */

@@ -49,7 +49,12 @@ export class ClaimBook {
   claim(key: string, user: string): ClaimOutcome {
     const held = this.holder(key);
     if (held && held.user !== user) return { ok: false, holder: held };
-    const claim: Claim = { key, user, expiresAt: this.now() + this.ttlSeconds * 1000, claimedAt: held?.claimedAt ?? this.now() };
+    const claim: Claim = {
+      key,
+      user,
+      expiresAt: this.now() + this.ttlSeconds * 1000,
+      claimedAt: held?.claimedAt ?? this.now(),
+    };
     this.db.data.claims = this.db.data.claims.filter((c) => c.key !== key && c.expiresAt > this.now());
     this.db.data.claims.push(claim);
     this.db.write();
@@ -66,7 +71,12 @@ export class ClaimBook {
     if (held && held.user !== claim.user && before(held, claim)) return held;
     if (held && held.user === claim.user && held.expiresAt >= claim.expiresAt) return held;
     this.db.data.claims = this.db.data.claims.filter((c) => c.key !== claim.key && c.expiresAt > this.now());
-    this.db.data.claims.push({ key: claim.key, user: claim.user, expiresAt: claim.expiresAt, claimedAt: claim.claimedAt });
+    this.db.data.claims.push({
+      key: claim.key,
+      user: claim.user,
+      expiresAt: claim.expiresAt,
+      claimedAt: claim.claimedAt,
+    });
     this.db.write();
     return claim;
   }
@@ -79,7 +89,10 @@ export class ClaimBook {
 
   /** The decisions this dashboard sent, one JSON line each: what a person did survives a crash. */
   recordDecision(decision: object): void {
-    appendFileSync(path.join(this.dir, 'decisions-sent.jsonl'), `${JSON.stringify({ ...decision, sentAt: new Date(this.now()).toISOString() })}\n`);
+    appendFileSync(
+      path.join(this.dir, 'decisions-sent.jsonl'),
+      `${JSON.stringify({ ...decision, sentAt: new Date(this.now()).toISOString() })}\n`,
+    );
   }
 }
 

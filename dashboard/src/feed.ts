@@ -66,7 +66,10 @@ export class LineFeed {
   async start(): Promise<void> {
     // A random client id: two dashboards (two machines, or one process in tests) with one id would
     // throw each other off the broker, again and again.
-    const client = mqtt.connect(this.broker.url, connectOptions(this.broker, this.broker.clientId ?? `loupe-dashboard-${randomBytes(6).toString('hex')}`));
+    const client = mqtt.connect(
+      this.broker.url,
+      connectOptions(this.broker, this.broker.clientId ?? `loupe-dashboard-${randomBytes(6).toString('hex')}`),
+    );
     this.client = client;
     sendWithoutDelay(client);
     client.on('message', (topic, payload) => this.receive(topic, payload));
@@ -74,14 +77,24 @@ export class LineFeed {
     client.on('connect', () => this.linked(true));
     client.on('close', () => this.linked(false));
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`dashboard cannot reach MQTT broker at ${this.broker.url} within 10 s`)), 10_000);
+      const timer = setTimeout(
+        () => reject(new Error(`dashboard cannot reach MQTT broker at ${this.broker.url} within 10 s`)),
+        10_000,
+      );
       client.once('connect', () => {
         clearTimeout(timer);
         resolve();
       });
     });
     await client.subscribeAsync(
-      [allStations.status(this.prefix), allStations.review(this.prefix), allStations.result(this.prefix), allStations.verdict(this.prefix), allStations.error(this.prefix), allStations.claim(this.prefix)],
+      [
+        allStations.status(this.prefix),
+        allStations.review(this.prefix),
+        allStations.result(this.prefix),
+        allStations.verdict(this.prefix),
+        allStations.error(this.prefix),
+        allStations.claim(this.prefix),
+      ],
       { qos: 1 },
     );
   }
@@ -97,7 +110,10 @@ export class LineFeed {
     this.client = null;
     if (!client) return;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([client.endAsync(!client.connected), new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    await Promise.race([
+      client.endAsync(!client.connected),
+      new Promise((resolve) => (timer = setTimeout(resolve, 2000))),
+    ]);
     clearTimeout(timer);
     if (!client.disconnected) await client.endAsync(true);
   }
@@ -126,15 +142,26 @@ export class LineFeed {
    */
   async publishDecision(line: string, station: string, payload: { partId: string; user: string }): Promise<void> {
     const client = this.client;
-    if (!client?.connected) throw new DecisionNotSent('the dashboard cannot reach the MQTT broker, so your decision was NOT sent; the part stays open. Try again when the line shows online.');
+    if (!client?.connected)
+      throw new DecisionNotSent(
+        'the dashboard cannot reach the MQTT broker, so your decision was NOT sent; the part stays open. Try again when the line shows online.',
+      );
     this.sent.set(key(line, station, payload.partId), payload.user);
     if (this.sent.size > 10_000) this.sent.delete(this.sent.keys().next().value as string);
     let timer: NodeJS.Timeout | undefined;
-    const acknowledged = client.publishAsync(topics.decision({ prefix: this.prefix, line, station }), JSON.stringify(payload), { qos: 1 });
+    const acknowledged = client.publishAsync(
+      topics.decision({ prefix: this.prefix, line, station }),
+      JSON.stringify(payload),
+      { qos: 1 },
+    );
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), DECISION_ACK_MS)));
-    const outcome = await Promise.race([acknowledged.then(() => 'ok' as const), late]).finally(() => clearTimeout(timer));
+    const outcome = await Promise.race([acknowledged.then(() => 'ok' as const), late]).finally(() =>
+      clearTimeout(timer),
+    );
     if (outcome === 'late') {
-      throw new DecisionNotSent('the broker did not confirm your decision in time; it may still reach the station when the broker is back. If the part is still open then, decide it again (the same decision twice counts once).');
+      throw new DecisionNotSent(
+        'the broker did not confirm your decision in time; it may still reach the station when the broker is back. If the part is still open then, decide it again (the same decision twice counts once).',
+      );
     }
   }
 
@@ -143,17 +170,31 @@ export class LineFeed {
     const client = this.client;
     if (!client?.connected) return; // this dashboard's own claim book still holds it; shared again on the next claim
     const message: ClaimMessage | null = claim
-      ? { schema: 'loupe/claim@1', line, station, partId, holder: claim.user, claimedAt: new Date(claim.claimedAt ?? Date.now()).toISOString(), expiresAt: new Date(claim.expiresAt).toISOString() }
+      ? {
+          schema: 'loupe/claim@1',
+          line,
+          station,
+          partId,
+          holder: claim.user,
+          claimedAt: new Date(claim.claimedAt ?? Date.now()).toISOString(),
+          expiresAt: new Date(claim.expiresAt).toISOString(),
+        }
       : null;
-    client.publish(topics.claim({ prefix: this.prefix, line, station }, partId), message ? JSON.stringify(message) : '', { qos: 1, retain: true }, (error) => {
-      if (error) this.log.warn({ err: error.message, partId }, 'claim not shared');
-    });
+    client.publish(
+      topics.claim({ prefix: this.prefix, line, station }, partId),
+      message ? JSON.stringify(message) : '',
+      { qos: 1, retain: true },
+      (error) => {
+        if (error) this.log.warn({ err: error.message, partId }, 'claim not shared');
+      },
+    );
   }
 
   /** The `count` human decisions at this station whose scores were closest to `score` (on a log scale). */
   similar(station: string, score: number | null, count = 5): VerdictMessage[] {
     if (score === null) return [];
-    const distance = (v: VerdictMessage) => Math.abs(Math.log(Math.max(v.score ?? 0, 1e-6)) - Math.log(Math.max(score, 1e-6)));
+    const distance = (v: VerdictMessage) =>
+      Math.abs(Math.log(Math.max(v.score ?? 0, 1e-6)) - Math.log(Math.max(score, 1e-6)));
     return this.decided
       .filter((v) => v.station === station && v.score !== null)
       .sort((a, b) => distance(a) - distance(b))
@@ -173,9 +214,21 @@ export class LineFeed {
     const parsed = parsePayload(ClaimSchema, payload);
     if (!parsed.ok) return void this.log.warn({ partId, err: parsed.message }, 'ignored malformed claim');
     const before = claims.holder(partKey);
-    const inForce = claims.adopt({ key: partKey, user: parsed.value.holder, claimedAt: Date.parse(parsed.value.claimedAt), expiresAt: Date.parse(parsed.value.expiresAt) });
+    const inForce = claims.adopt({
+      key: partKey,
+      user: parsed.value.holder,
+      claimedAt: Date.parse(parsed.value.claimedAt),
+      expiresAt: Date.parse(parsed.value.expiresAt),
+    });
     if (!inForce || (before && before.user === inForce.user && before.expiresAt === inForce.expiresAt)) return;
-    this.emit({ type: 'claim', line, station, partId, holder: inForce.user, expiresAt: new Date(inForce.expiresAt).toISOString() });
+    this.emit({
+      type: 'claim',
+      line,
+      station,
+      partId,
+      holder: inForce.user,
+      expiresAt: new Date(inForce.expiresAt).toISOString(),
+    });
   }
 
   emit(event: FeedEvent): void {
@@ -185,7 +238,8 @@ export class LineFeed {
   private receive(topic: string, payload: Buffer): void {
     const where = parseTopic(this.prefix, topic);
     if (!where) return;
-    if (where.kind === 'claim' && where.partId) return this.receiveClaim(where.line, where.station, where.partId, payload);
+    if (where.kind === 'claim' && where.partId)
+      return this.receiveClaim(where.line, where.station, where.partId, payload);
     if (where.kind === 'error') {
       // A station refused a decision: tell the person of this dashboard who sent it.
       const parsed = parsePayload(ErrorSchema, payload);
@@ -194,7 +248,15 @@ export class LineFeed {
       const user = this.sent.get(partKey);
       if (user === undefined) return;
       this.sent.delete(partKey);
-      return this.emit({ type: 'decision-refused', line: where.line, station: where.station, partId: parsed.value.partId, user, code: parsed.value.code, message: parsed.value.message });
+      return this.emit({
+        type: 'decision-refused',
+        line: where.line,
+        station: where.station,
+        partId: parsed.value.partId,
+        user,
+        code: parsed.value.code,
+        message: parsed.value.message,
+      });
     }
     if (where.kind === 'review' && where.partId) {
       if (payload.length === 0) {
@@ -241,7 +303,9 @@ export class LineFeed {
       if (verdict.decidedBy === 'human') {
         // a corrected verdict replaces the one it corrects among the decisions shown as examples
         if (verdict.corrects) {
-          const before = this.decided.findIndex((v) => v.partId === verdict.partId && v.station === verdict.station && v.line === verdict.line);
+          const before = this.decided.findIndex(
+            (v) => v.partId === verdict.partId && v.station === verdict.station && v.line === verdict.line,
+          );
           if (before >= 0) this.decided.splice(before, 1);
         }
         this.decided.unshift(verdict);

@@ -42,7 +42,13 @@ export const MIN_PASSWORD = 10;
 
 function scrypt(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    scryptCallback(password.normalize('NFKC'), salt, KEY_LENGTH, { ...options, maxmem: 128 * options.N! * options.r! * 2 }, (error, key) => (error ? reject(error) : resolve(key))),
+    scryptCallback(
+      password.normalize('NFKC'),
+      salt,
+      KEY_LENGTH,
+      { ...options, maxmem: 128 * options.N! * options.r! * 2 },
+      (error, key) => (error ? reject(error) : resolve(key)),
+    ),
   );
 }
 
@@ -125,8 +131,12 @@ export class People {
   }
 
   /** Sets a person's password and ends their sessions. */
-  async setPassword(name: string, password: string): Promise<{ ok: true } | { ok: false; code: 'unknown_person' | 'weak_password'; message: string }> {
-    if (password.length < MIN_PASSWORD) return { ok: false, code: 'weak_password', message: `a password needs at least ${MIN_PASSWORD} characters` };
+  async setPassword(
+    name: string,
+    password: string,
+  ): Promise<{ ok: true } | { ok: false; code: 'unknown_person' | 'weak_password'; message: string }> {
+    if (password.length < MIN_PASSWORD)
+      return { ok: false, code: 'weak_password', message: `a password needs at least ${MIN_PASSWORD} characters` };
     const hash = await hashPassword(password);
     this.fresh(this.people, this.peopleFile);
     const person = this.people.data.people.find((p) => p.name === name);
@@ -143,12 +153,23 @@ export class People {
     this.save(this.sessions, this.sessionsFile);
   }
 
-  async add(name: string, role: Role, password: string): Promise<{ ok: true } | { ok: false; code: 'exists' | 'weak_password' | 'invalid_name'; message: string }> {
-    if (!new RegExp(NAME_PATTERN).test(name)) return { ok: false, code: 'invalid_name', message: `a name is 1 to 64 letters, digits or . _ @ - (got "${name}")` };
-    if (password.length < MIN_PASSWORD) return { ok: false, code: 'weak_password', message: `a password needs at least ${MIN_PASSWORD} characters` };
+  async add(
+    name: string,
+    role: Role,
+    password: string,
+  ): Promise<{ ok: true } | { ok: false; code: 'exists' | 'weak_password' | 'invalid_name'; message: string }> {
+    if (!new RegExp(NAME_PATTERN).test(name))
+      return {
+        ok: false,
+        code: 'invalid_name',
+        message: `a name is 1 to 64 letters, digits or . _ @ - (got "${name}")`,
+      };
+    if (password.length < MIN_PASSWORD)
+      return { ok: false, code: 'weak_password', message: `a password needs at least ${MIN_PASSWORD} characters` };
     const hash = await hashPassword(password);
     this.fresh(this.people, this.peopleFile);
-    if (this.people.data.people.some((p) => p.name === name)) return { ok: false, code: 'exists', message: `there is already a person called "${name}"` };
+    if (this.people.data.people.some((p) => p.name === name))
+      return { ok: false, code: 'exists', message: `there is already a person called "${name}"` };
     this.people.data.people.push({ name, role, password: hash, createdAt: new Date(this.now()).toISOString() });
     this.save(this.people, this.peopleFile);
     return { ok: true };
@@ -168,7 +189,12 @@ export class People {
   async login(name: string, password: string, source = 'local'): Promise<LoginOutcome> {
     const allowed = this.throttle.check(source, name);
     if (!allowed.ok) {
-      return { ok: false, code: 'locked', message: `too many failed logins from here; wait ${allowed.retryAfterS} s (another device can still log in)`, retryAfterS: allowed.retryAfterS };
+      return {
+        ok: false,
+        code: 'locked',
+        message: `too many failed logins from here; wait ${allowed.retryAfterS} s (another device can still log in)`,
+        retryAfterS: allowed.retryAfterS,
+      };
     }
     if (allowed.holdMs > 0) await this.sleep(allowed.holdMs);
     this.fresh(this.people, this.peopleFile);
@@ -176,13 +202,20 @@ export class People {
     this.decoy ??= hashPassword(randomBytes(12).toString('base64'));
     const decoy = await this.decoy;
     const matches = await this.hashing.run(() => verifyPassword(password, person?.password ?? decoy));
-    if (matches === null) return { ok: false, code: 'busy', message: 'too many logins at once; try again in a moment', retryAfterS: 1 };
+    if (matches === null)
+      return { ok: false, code: 'busy', message: 'too many logins at once; try again in a moment', retryAfterS: 1 };
     if (!person || !matches) {
       this.throttle.failed(source, name);
       return { ok: false, code: 'bad_credentials', message: 'unknown name or wrong password' };
     }
     this.throttle.succeeded(source, name);
-    const session: Session = { id: randomBytes(32).toString('base64url'), name, role: person.role, csrf: randomBytes(24).toString('base64url'), expiresAt: this.now() + this.sessionHours * 3_600_000 };
+    const session: Session = {
+      id: randomBytes(32).toString('base64url'),
+      name,
+      role: person.role,
+      csrf: randomBytes(24).toString('base64url'),
+      expiresAt: this.now() + this.sessionHours * 3_600_000,
+    };
     this.fresh(this.sessions, this.sessionsFile);
     this.sessions.data.sessions = this.sessions.data.sessions.filter((s) => s.expiresAt > this.now());
     this.sessions.data.sessions.push(session);

@@ -31,7 +31,10 @@ export class LoginThrottle {
   /** May `source` try to log in as `name` now; if so, how long to hold the attempt first. */
   check(source: string, name: string): ThrottleVerdict {
     const now = this.now();
-    const waits = [this.lockLeft(`p\u0000${source}\u0000${name}`, FREE_PER_PAIR, now), this.lockLeft(`s\u0000${source}`, FREE_PER_SOURCE, now)];
+    const waits = [
+      this.lockLeft(`p\u0000${source}\u0000${name}`, FREE_PER_PAIR, now),
+      this.lockLeft(`s\u0000${source}`, FREE_PER_SOURCE, now),
+    ];
     const wait = Math.max(...waits);
     if (wait > 0) return { ok: false, retryAfterS: Math.ceil(wait / 1000) };
     const overName = this.recent(`n\u0000${name}`, now).length - FREE_PER_NAME;
@@ -100,7 +103,8 @@ export class HashGate {
       return await work();
     } finally {
       const next = this.waiting.shift();
-      if (next) next(); // the slot passes on; `running` stays
+      if (next)
+        next(); // the slot passes on; `running` stays
       else this.running -= 1;
     }
   }

@@ -17,10 +17,15 @@ async function start() {
   $('who').textContent = `${state.me.name} · ${state.me.role}`;
   $('manager-nav').hidden = state.me.role === 'technician';
   $('people-nav').hidden = state.me.role !== 'admin';
-  const screen = await fetch('/api/screen').then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  const screen = await fetch('/api/screen')
+    .then((r) => (r.ok ? r.json() : null))
+    .catch(() => null);
   if (screen) Object.assign(state.screen, screen);
   connect();
-  setInterval(() => { tickCountdowns(); if (state.pending) renderUndo(); }, 1000);
+  setInterval(() => {
+    tickCountdowns();
+    if (state.pending) renderUndo();
+  }, 1000);
 }
 
 // A page closed while a decision waits sends it (the person meant it), and lets go of the open part.

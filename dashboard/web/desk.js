@@ -36,7 +36,10 @@ function armGuard() {
   state.guardUntil = Date.now() + state.screen.guardMs;
   document.body.classList.add('guarded');
   clearTimeout(guardTimer);
-  guardTimer = setTimeout(() => { document.body.classList.remove('guarded'); renderPart(); }, state.screen.guardMs);
+  guardTimer = setTimeout(() => {
+    document.body.classList.remove('guarded');
+    renderPart();
+  }, state.screen.guardMs);
 }
 
 /** Opens a part for this person: shows it, claims it, and keeps the claim while it is on screen. */
@@ -77,7 +80,12 @@ async function claim(/** @type {string} */ key, /** @type {boolean} */ renewing)
     state.claims.set(key, holder);
     // Renewed well before it runs out, while the part is on screen (or its decision waits to go).
     clearTimeout(renewTimer);
-    renewTimer = setTimeout(() => { if (state.selected === key || state.pending?.key === key) claim(key, true); }, (state.screen.claimSeconds * 1000) / 3);
+    renewTimer = setTimeout(
+      () => {
+        if (state.selected === key || state.pending?.key === key) claim(key, true);
+      },
+      (state.screen.claimSeconds * 1000) / 3,
+    );
   } else if (response.status === 409) {
     state.claims.set(key, holder);
     if (renewing && state.held === key) {
@@ -93,7 +101,11 @@ export function release(/** @type {string} */ key, keepalive = false) {
   const review = state.reviews.get(key);
   if (!review || heldByOther(key)) return;
   state.claims.delete(key);
-  fetch(`${reviewUrl(review)}/claim`, { method: 'DELETE', keepalive, headers: { 'x-csrf-token': state.me.csrf } }).catch(() => {});
+  fetch(`${reviewUrl(review)}/claim`, {
+    method: 'DELETE',
+    keepalive,
+    headers: { 'x-csrf-token': state.me.csrf },
+  }).catch(() => {});
 }
 
 /** Chooses the defect category at `index` for a reject (again: unchooses it). */
@@ -109,7 +121,8 @@ export function choose(/** @type {number} */ index) {
 export function confirmSuggestion() {
   const review = shown();
   const suggestion = review?.suggestion;
-  if (!review || !suggestion || !review.categories.includes(suggestion.category)) return notice('No category is suggested for this part: choose one (1–9), then R.', 'warn');
+  if (!review || !suggestion || !review.categories.includes(suggestion.category))
+    return notice('No category is suggested for this part: choose one (1–9), then R.', 'warn');
   state.category = suggestion.category;
   decide('reject');
 }
@@ -165,7 +178,10 @@ export async function send(/** @type {Pending} */ pending, keepalive = false) {
   const answer = await response.json().catch(() => ({}));
   if (response.status === 404) {
     state.reviews.delete(key);
-    notice(`${review.partId} is no longer open: already decided elsewhere or timed out. Your decision was not used.`, 'warn');
+    notice(
+      `${review.partId} is no longer open: already decided elsewhere or timed out. Your decision was not used.`,
+      'warn',
+    );
   } else if (response.status === 409) {
     state.claims.set(key, { holder: answer.holder ?? '', expiresAt: answer.expiresAt ?? '' });
     notice(answer.message ?? `${review.partId} is held by someone else.`, 'warn');
@@ -188,7 +204,11 @@ export function undo() {
   }
   const last = state.last;
   if (!last) return notice('Nothing to undo.', 'warn');
-  if (Date.now() - last.at > state.screen.correctionMinutes * 60_000) return notice(`${last.review.partId} was sent more than ${state.screen.correctionMinutes} minutes ago: ask a manager to correct it.`, 'warn');
+  if (Date.now() - last.at > state.screen.correctionMinutes * 60_000)
+    return notice(
+      `${last.review.partId} was sent more than ${state.screen.correctionMinutes} minutes ago: ask a manager to correct it.`,
+      'warn',
+    );
   state.correcting = last;
   state.category = last.body.category ?? null;
   armGuard();
@@ -207,7 +227,8 @@ async function correct(/** @type {'accept' | 'reject'} */ decision) {
   if (!c || Date.now() < state.guardUntil) return;
   /** @type {Body} */
   const body = { decision, ...(decision === 'reject' && state.category ? { category: state.category } : {}) };
-  if (body.decision === c.body.decision && body.category === c.body.category) return notice(`That is what was sent for ${c.review.partId}. Esc keeps it.`, 'warn');
+  if (body.decision === c.body.decision && body.category === c.body.category)
+    return notice(`That is what was sent for ${c.review.partId}. Esc keeps it.`, 'warn');
   const response = await api(`${partUrl(c.review)}/correction`, body);
   if (response && response.status === 202) {
     notice(`${c.review.partId} corrected: ${said(body)}. The line and the defect log are told.`, 'ok');
@@ -220,4 +241,3 @@ async function correct(/** @type {'accept' | 'reject'} */ decision) {
   const answer = await response.json().catch(() => ({}));
   notice(`Not corrected: ${answer.message ?? `refused (${response.status})`}`, 'error');
 }
-

@@ -16,7 +16,8 @@ export function $(id, kind) {
 }
 
 /** A score as people read it: three significant digits, a dash when there is none. */
-export const fmt = (/** @type {number | null | undefined} */ v) => (v === null || v === undefined ? '—' : Number(v).toPrecision(3));
+export const fmt = (/** @type {number | null | undefined} */ v) =>
+  v === null || v === undefined ? '—' : Number(v).toPrecision(3);
 
 /**
  * What `el` takes: the element's own properties, with `dataset` and `style` merged in.
@@ -36,7 +37,8 @@ export function el(tag, props, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(props)) {
     if (name === 'dataset') Object.assign(node.dataset, value);
-    else if (name === 'style') Object.assign(node.style, value); // CSSOM, which the page's CSP allows
+    else if (name === 'style')
+      Object.assign(node.style, value); // CSSOM, which the page's CSP allows
     else Reflect.set(node, name, value);
   }
   node.append(...children);

@@ -17,11 +17,15 @@ export function driftWords(/** @type {Status} */ status) {
   const said = [];
   const scores = drift.passedScores;
   if (drift.signals.includes('passed_scores') && scores) {
-    said.push(`${status.station}: passed parts now score differently from before (median ${fmt(scores.referenceMedian)} then, ${fmt(scores.recentMedian)} now, over the last ${scores.recent} passed parts against ${scores.reference}; the chance of a gap this large by luck is ${chance(scores.pValue)}).`);
+    said.push(
+      `${status.station}: passed parts now score differently from before (median ${fmt(scores.referenceMedian)} then, ${fmt(scores.recentMedian)} now, over the last ${scores.recent} passed parts against ${scores.reference}; the chance of a gap this large by luck is ${chance(scores.pValue)}).`,
+    );
   }
   const rate = drift.reviewRate;
   if (drift.signals.includes('review_rate') && rate) {
-    said.push(`${status.station}: more parts go to a person than before (${pct(rate.reference)} then, ${pct(rate.recent)} now, over the last ${rate.recentParts} parts against ${rate.referenceParts}; by luck: ${chance(rate.pValue)}).`);
+    said.push(
+      `${status.station}: more parts go to a person than before (${pct(rate.reference)} then, ${pct(rate.recent)} now, over the last ${rate.recentParts} parts against ${rate.referenceParts}; by luck: ${chance(rate.pValue)}).`,
+    );
   }
   return said;
 }
@@ -34,5 +38,10 @@ export function renderDrift(/** @type {Status[]} */ statuses) {
   if (!drifting.length) return banner.replaceChildren();
   banner.replaceChildren(
     ...drifting.map((text) => el('p', {}, el('strong', {}, 'Drift: '), text)),
-    el('p', { className: 'muted' }, 'A knocked camera, a dimming lamp or a new batch of material does this. Nothing was changed: check the camera, the light and the parts, and tell a manager.'));
+    el(
+      'p',
+      { className: 'muted' },
+      'A knocked camera, a dimming lamp or a new batch of material does this. Nothing was changed: check the camera, the light and the parts, and tell a manager.',
+    ),
+  );
 }

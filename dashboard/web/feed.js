@@ -15,7 +15,12 @@ import { keyOf, state, stationOf } from './state.js';
 export function connect() {
   const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
   Reflect.set(window, 'loupeSocket', socket); // for tests and the curious: closing it shows the reconnect
-  socket.onopen = () => { state.retry = 0; state.feedUp = true; link('live', 'online'); later('queue'); };
+  socket.onopen = () => {
+    state.retry = 0;
+    state.feedUp = true;
+    link('live', 'online');
+    later('queue');
+  };
   socket.onmessage = (message) => apply(JSON.parse(message.data));
   socket.onclose = async () => {
     state.feedUp = false;
@@ -47,12 +52,21 @@ function apply(/** @type {FeedEvent | FeedSnapshot} */ event) {
       if (state.selected && !state.reviews.has(state.selected)) closedUnderMe(state.selected);
       later('results');
       break;
-    case 'status': state.statuses.set(stationOf(event.status), event.status); break;
-    case 'broker': state.broker = event.connected; break;
-    case 'review': state.reviews.set(keyOf(event.review), event.review); cue(); break;
+    case 'status':
+      state.statuses.set(stationOf(event.status), event.status);
+      break;
+    case 'broker':
+      state.broker = event.connected;
+      break;
+    case 'review':
+      state.reviews.set(keyOf(event.review), event.review);
+      cue();
+      break;
     case 'review-closed': {
       const key = keyOf(event);
-      state.reviews.delete(key); state.claims.delete(key); state.sent.delete(key);
+      state.reviews.delete(key);
+      state.claims.delete(key);
+      state.sent.delete(key);
       if (state.selected === key) closedUnderMe(key);
       break;
     }
@@ -60,13 +74,20 @@ function apply(/** @type {FeedEvent | FeedSnapshot} */ event) {
       const key = keyOf(event);
       state.claims.set(key, event);
       // Someone else took the part open here (our claim ran out): say so at once.
-      if (key === state.selected && key === state.held && event.holder !== state.me.name && state.lost !== event.holder) {
+      if (
+        key === state.selected &&
+        key === state.held &&
+        event.holder !== state.me.name &&
+        state.lost !== event.holder
+      ) {
         state.lost = event.holder;
         notice(`You lost ${event.partId}: ${event.holder} is deciding it now. Pick another part (N).`, 'error');
       }
       break;
     }
-    case 'claim-released': state.claims.delete(keyOf(event)); break;
+    case 'claim-released':
+      state.claims.delete(keyOf(event));
+      break;
     case 'decision-refused':
       // The station refused what this person sent (someone decided it first, or it had closed).
       state.sent.delete(keyOf(event));
@@ -77,7 +98,8 @@ function apply(/** @type {FeedEvent | FeedSnapshot} */ event) {
       if (state.results.length > 50) state.results.length = 50;
       later('results');
       return;
-    default: return;
+    default:
+      return;
   }
   later('queue');
 }
@@ -115,15 +137,22 @@ function drawDue() {
 let audio = null;
 /** A new part: the page flashes, and a short tone sounds unless muted. */
 function cue() {
-  document.body.classList.remove('flash'); void document.body.offsetWidth; document.body.classList.add('flash');
+  document.body.classList.remove('flash');
+  void document.body.offsetWidth;
+  document.body.classList.add('flash');
   if (state.muted) return;
   try {
     audio ??= new AudioContext();
-    const tone = audio.createOscillator(); const gain = audio.createGain();
-    tone.frequency.value = 880; gain.gain.value = 0.08;
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.value = 0.08;
     tone.connect(gain).connect(audio.destination);
-    tone.start(); tone.stop(audio.currentTime + 0.12);
-  } catch { /* no sound device: the visual cue remains */ }
+    tone.start();
+    tone.stop(audio.currentTime + 0.12);
+  } catch {
+    /* no sound device: the visual cue remains */
+  }
 }
 
 export function toggleMute() {
@@ -132,4 +161,6 @@ export function toggleMute() {
   showMute();
 }
 
-export const showMute = () => { $('mute').textContent = state.muted ? 'sound off' : 'sound on'; };
+export const showMute = () => {
+  $('mute').textContent = state.muted ? 'sound off' : 'sound on';
+};

@@ -14,11 +14,18 @@ form.addEventListener('submit', async (event) => {
   const data = new FormData(form);
   notice.textContent = '';
   const response = await fetch('/api/login', {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: data.get('name'), password: data.get('password') }),
   }).catch(() => null);
-  if (!response) { notice.textContent = 'The dashboard cannot be reached. Check the network and try again.'; return; }
-  if (!response.ok) { notice.textContent = (await response.json().catch(() => ({}))).message ?? `Login failed (${response.status})`; return; }
+  if (!response) {
+    notice.textContent = 'The dashboard cannot be reached. Check the network and try again.';
+    return;
+  }
+  if (!response.ok) {
+    notice.textContent = (await response.json().catch(() => ({}))).message ?? `Login failed (${response.status})`;
+    return;
+  }
   // The part a link pointed at (`/log#part=…`) survives the detour through this page: the server never sees the hash.
   const next = safeNext(params.get('next'), location.origin);
   location.assign(location.hash && !next.includes('#') ? `${next}${location.hash}` : next);

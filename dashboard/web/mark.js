@@ -46,7 +46,15 @@ function pictureBox(image) {
 function overlayOf(image) {
   const canvas = document.createElement('canvas');
   canvas.className = 'mark-layer';
-  Object.assign(canvas.style, { position: 'absolute', inset: '0', width: '100%', height: '100%', pointerEvents: 'none', opacity: '0.5', touchAction: 'none' });
+  Object.assign(canvas.style, {
+    position: 'absolute',
+    inset: '0',
+    width: '100%',
+    height: '100%',
+    pointerEvents: 'none',
+    opacity: '0.5',
+    touchAction: 'none',
+  });
   image.parentElement?.append(canvas); // above the heatmap too
   return canvas;
 }
@@ -67,7 +75,8 @@ function paint(canvas, image, region) {
   g.setTransform(ratio, 0, 0, ratio, 0, 0);
   g.fillStyle = COLOUR;
   g.strokeStyle = COLOUR;
-  const at = (/** @type {number} */ x, /** @type {number} */ y) => /** @type {[number, number]} */ ([box.x + x * box.w, box.y + y * box.h]);
+  const at = (/** @type {number} */ x, /** @type {number} */ y) =>
+    /** @type {[number, number]} */ ([box.x + x * box.w, box.y + y * box.h]);
   for (const b of region.boxes ?? []) g.fillRect(box.x + b.x * box.w, box.y + b.y * box.h, b.w * box.w, b.h * box.h);
   g.lineCap = 'round';
   g.lineJoin = 'round';
@@ -119,7 +128,8 @@ export function attachMarking(image, controls = null) {
     /** @type {Region} */
     const r = {};
     if (marks.boxes.length > 0) r.boxes = marks.boxes.map((b) => ({ ...b }));
-    if (marks.strokes.length > 0) r.strokes = marks.strokes.map((s) => ({ r: s.r, points: s.points.map((p) => [p[0], p[1]]) }));
+    if (marks.strokes.length > 0)
+      r.strokes = marks.strokes.map((s) => ({ r: s.r, points: s.points.map((p) => [p[0], p[1]]) }));
     return r.boxes || r.strokes ? r : null;
   }
 
@@ -154,7 +164,10 @@ export function attachMarking(image, controls = null) {
 
   /** A new part: no marks, marking off; `region` brings back marks (a decision taken back with U). */
   function reset(/** @type {Region | null | undefined} */ restored = null) {
-    marks = { boxes: (restored?.boxes ?? []).map((b) => ({ ...b })), strokes: (restored?.strokes ?? []).map((s) => ({ r: s.r, points: s.points.map((p) => [p[0], p[1]]) })) };
+    marks = {
+      boxes: (restored?.boxes ?? []).map((b) => ({ ...b })),
+      strokes: (restored?.strokes ?? []).map((s) => ({ r: s.r, points: s.points.map((p) => [p[0], p[1]]) })),
+    };
     on = false;
     render();
   }
@@ -165,7 +178,10 @@ export function attachMarking(image, controls = null) {
     const rect = image.getBoundingClientRect();
     if (!box || !rect.width) return null;
     const scale = rect.width / image.clientWidth; // the stage's zoom
-    return [round((event.clientX - rect.left - box.x * scale) / (box.w * scale)), round((event.clientY - rect.top - box.y * scale) / (box.h * scale))];
+    return [
+      round((event.clientX - rect.left - box.x * scale) / (box.w * scale)),
+      round((event.clientY - rect.top - box.y * scale) / (box.h * scale)),
+    ];
   };
 
   canvas.addEventListener('pointerdown', (event) => {
@@ -184,7 +200,12 @@ export function attachMarking(image, controls = null) {
       move = (e) => {
         const p = where(e);
         if (!p) return;
-        Object.assign(shape, { x: Math.min(start[0], p[0]), y: Math.min(start[1], p[1]), w: round(Math.abs(p[0] - start[0])), h: round(Math.abs(p[1] - start[1])) });
+        Object.assign(shape, {
+          x: Math.min(start[0], p[0]),
+          y: Math.min(start[1], p[1]),
+          w: round(Math.abs(p[0] - start[0])),
+          h: round(Math.abs(p[1] - start[1])),
+        });
         render();
       };
     } else {
@@ -224,7 +245,13 @@ export function attachMarking(image, controls = null) {
   });
 
   // A drawing surface: the browser's own touch gestures (scroll, zoom, long press) stay off it while marking.
-  canvas.addEventListener('touchstart', (event) => { if (on) event.preventDefault(); }, { passive: false });
+  canvas.addEventListener(
+    'touchstart',
+    (event) => {
+      if (on) event.preventDefault();
+    },
+    { passive: false },
+  );
 
   addEventListener('keydown', (event) => {
     const target = event.target;
@@ -241,7 +268,19 @@ export function attachMarking(image, controls = null) {
   new window.ResizeObserver(render).observe(canvas);
   render();
 
-  return { region, toggle, setTool, clear, reset, get active() { return on; }, get tool() { return tool; } };
+  return {
+    region,
+    toggle,
+    setTool,
+    clear,
+    reset,
+    get active() {
+      return on;
+    },
+    get tool() {
+      return tool;
+    },
+  };
 }
 
 /**
@@ -250,7 +289,9 @@ export function attachMarking(image, controls = null) {
  * @param {Region | null | undefined} region
  */
 export function showRegion(image, region) {
-  let canvas = /** @type {HTMLCanvasElement | null} */ (image.parentElement?.querySelector('canvas.mark-layer') ?? null);
+  let canvas = /** @type {HTMLCanvasElement | null} */ (
+    image.parentElement?.querySelector('canvas.mark-layer') ?? null
+  );
   if (!region) return canvas?.remove();
   canvas ??= overlayOf(image);
   const layer = canvas;

@@ -22,11 +22,24 @@ async function start() {
  * @returns {Promise<any>}
  */
 async function call(url, method, body) {
-  const response = await fetch(url, { method, headers: { 'x-csrf-token': state.me.csrf, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined }).catch(() => null);
-  if (!response) { notice('The dashboard cannot be reached.', 'error'); return null; }
+  const response = await fetch(url, {
+    method,
+    headers: { 'x-csrf-token': state.me.csrf, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  }).catch(() => null);
+  if (!response) {
+    notice('The dashboard cannot be reached.', 'error');
+    return null;
+  }
   const answer = await response.json().catch(() => ({}));
-  if (response.status === 401) { location.assign('/login?next=%2Fpeople&expired=1'); return null; }
-  if (!response.ok) { notice(answer.message ?? `Refused (${response.status})`, 'error'); return null; }
+  if (response.status === 401) {
+    location.assign('/login?next=%2Fpeople&expired=1');
+    return null;
+  }
+  if (!response.ok) {
+    notice(answer.message ?? `Refused (${response.status})`, 'error');
+    return null;
+  }
   return answer;
 }
 
@@ -35,33 +48,84 @@ async function load() {
   const people = await call('/api/people', 'GET');
   if (!people) return;
   $('total').textContent = String(people.length);
-  $('people', HTMLTableElement).tBodies[0].replaceChildren(...people.map((p) => {
-    const password = el('input', { type: 'password', minLength: 10, placeholder: 'new password', autocomplete: 'new-password' });
-    const set = el('button', { className: 'small', onclick: async () => {
-      if (password.value.length < 10) return notice('A password needs at least 10 characters.', 'warn');
-      if (await call(`/api/people/${encodeURIComponent(p.name)}/password`, 'POST', { password: password.value })) { password.value = ''; notice(`Password of ${p.name} set; their sessions are ended.`, 'ok'); }
-    } }, 'set password');
-    const remove = el('button', { className: 'small reject', disabled: p.name === state.me.name, title: p.name === state.me.name ? 'you cannot remove yourself' : '', onclick: async () => {
-      if (!confirm(`Remove ${p.name}? Their sessions end at once.`)) return;
-      if (await call(`/api/people/${encodeURIComponent(p.name)}`, 'DELETE')) { notice(`${p.name} removed.`, 'ok'); load(); }
-    } }, 'remove');
-    return el('tr', { dataset: { person: p.name } }, el('td', {}, el('strong', {}, p.name)), el('td', {}, p.role), el('td', {}, when(p.createdAt)), el('td', {}, password, ' ', set), el('td', {}, remove));
-  }));
+  $('people', HTMLTableElement).tBodies[0].replaceChildren(
+    ...people.map((p) => {
+      const password = el('input', {
+        type: 'password',
+        minLength: 10,
+        placeholder: 'new password',
+        autocomplete: 'new-password',
+      });
+      const set = el(
+        'button',
+        {
+          className: 'small',
+          onclick: async () => {
+            if (password.value.length < 10) return notice('A password needs at least 10 characters.', 'warn');
+            if (
+              await call(`/api/people/${encodeURIComponent(p.name)}/password`, 'POST', { password: password.value })
+            ) {
+              password.value = '';
+              notice(`Password of ${p.name} set; their sessions are ended.`, 'ok');
+            }
+          },
+        },
+        'set password',
+      );
+      const remove = el(
+        'button',
+        {
+          className: 'small reject',
+          disabled: p.name === state.me.name,
+          title: p.name === state.me.name ? 'you cannot remove yourself' : '',
+          onclick: async () => {
+            if (!confirm(`Remove ${p.name}? Their sessions end at once.`)) return;
+            if (await call(`/api/people/${encodeURIComponent(p.name)}`, 'DELETE')) {
+              notice(`${p.name} removed.`, 'ok');
+              load();
+            }
+          },
+        },
+        'remove',
+      );
+      return el(
+        'tr',
+        { dataset: { person: p.name } },
+        el('td', {}, el('strong', {}, p.name)),
+        el('td', {}, p.role),
+        el('td', {}, when(p.createdAt)),
+        el('td', {}, password, ' ', set),
+        el('td', {}, remove),
+      );
+    }),
+  );
 }
 
 $('add').onsubmit = async (event) => {
   event.preventDefault();
   const form = $('add', HTMLFormElement);
   const data = new FormData(form);
-  const added = await call('/api/people', 'POST', { name: data.get('name'), role: data.get('role'), password: data.get('password') });
+  const added = await call('/api/people', 'POST', {
+    name: data.get('name'),
+    role: data.get('role'),
+    password: data.get('password'),
+  });
   if (!added) return;
   notice(`${added.name} added as ${added.role}.`, 'ok');
   form.reset();
   load();
 };
-$('logout').onclick = async () => { await call('/api/logout', 'POST'); location.assign('/login?out=1'); };
+$('logout').onclick = async () => {
+  await call('/api/logout', 'POST');
+  location.assign('/login?out=1');
+};
 
 /** @param {string} text @param {string} kind */
-function notice(text, kind) { const n = $('notice'); n.textContent = text; n.className = kind; n.hidden = false; }
+function notice(text, kind) {
+  const n = $('notice');
+  n.textContent = text;
+  n.className = kind;
+  n.hidden = false;
+}
 
 start();

@@ -15,7 +15,10 @@ const onlyLine = new URLSearchParams(location.search).get('line');
 const onLine = (/** @type {{ line: string }} */ item) => !onlyLine || item.line === onlyLine;
 
 /** The open reviews this screen shows, soonest deadline first. */
-export const ordered = () => [...state.reviews.values()].filter(onLine).sort((a, b) => a.deadline.localeCompare(b.deadline) || a.openedAt.localeCompare(b.openedAt));
+export const ordered = () =>
+  [...state.reviews.values()]
+    .filter(onLine)
+    .sort((a, b) => a.deadline.localeCompare(b.deadline) || a.openedAt.localeCompare(b.openedAt));
 
 /** The next part free to open after `after` in the queue's order (wrapping round), or null. */
 export function firstOpen(/** @type {string | null} */ after) {
@@ -51,14 +54,29 @@ export function renderQueue() {
     if (!li || li.dataset.content !== content) {
       const fresh = !li;
       if (fresh) added.push({ partId: r.partId, openedAt: r.openedAt });
-      const item = el('li', { className: fresh ? 'fresh' : '', dataset: { part: r.partId, key, content } },
+      const item = el(
+        'li',
+        { className: fresh ? 'fresh' : '', dataset: { part: r.partId, key, content } },
         thumbnail(r),
-        el('div', { className: 'item-text' },
-          el('div', { className: 'item-head' }, el('strong', {}, r.partId), el('span', { className: 'countdown', dataset: { deadline: r.deadline } }, countdown(r.deadline))),
-          el('div', { className: 'muted' }, `${r.station} · ${r.score === null ? 'no score' : `score ${fmt(r.score)}`}`),
+        el(
+          'div',
+          { className: 'item-text' },
+          el(
+            'div',
+            { className: 'item-head' },
+            el('strong', {}, r.partId),
+            el('span', { className: 'countdown', dataset: { deadline: r.deadline } }, countdown(r.deadline)),
+          ),
+          el(
+            'div',
+            { className: 'muted' },
+            `${r.station} · ${r.score === null ? 'no score' : `score ${fmt(r.score)}`}`,
+          ),
           el('div', { className: 'muted' }, r.reasons.map(reasonWords).join('; ')),
           holder ? el('div', { className: 'holder' }, icon('lock'), ` ${holder.holder} is deciding`) : '',
-          sent ? el('div', { className: 'muted' }, 'decision on its way…') : ''));
+          sent ? el('div', { className: 'muted' }, 'decision on its way…') : '',
+        ),
+      );
       if (li) li.replaceWith(item);
       if (before === li) before = item;
       li = item;
@@ -69,18 +87,26 @@ export function renderQueue() {
     if (li !== before) queue.insertBefore(li, before);
     before = li.nextSibling;
   }
-  for (const [key, li] of items) if (!open.has(key)) { li.remove(); items.delete(key); }
+  for (const [key, li] of items)
+    if (!open.has(key)) {
+      li.remove();
+      items.delete(key);
+    }
   $('queue-count').textContent = String(reviews.length);
   $('queue-empty').hidden = reviews.length > 0;
   document.title = reviews.length ? `(${reviews.length}) Loupe` : 'Loupe';
   renderStations(reviews);
   // Told once the browser has painted the new items (the review-to-screen benchmark listens).
-  if (added.length) requestAnimationFrame(() => dispatchEvent(new CustomEvent('loupe:drawn', { detail: { items: added, at: Date.now() } })));
+  if (added.length)
+    requestAnimationFrame(() =>
+      dispatchEvent(new CustomEvent('loupe:drawn', { detail: { items: added, at: Date.now() } })),
+    );
 }
 
 /** Marks the item of the part just opened, before the next full draw. */
 export function markSelected(/** @type {string | null} */ key) {
-  for (const li of $('queue').children) li.classList.toggle('selected', li instanceof HTMLElement && li.dataset.key === key);
+  for (const li of $('queue').children)
+    li.classList.toggle('selected', li instanceof HTMLElement && li.dataset.key === key);
 }
 
 /** A small picture of the part (loaded only when the item scrolls into view), or a plain "no picture" mark. */
@@ -98,27 +124,48 @@ function renderStations(/** @type {Review[]} */ reviews) {
   for (const r of reviews) counts.set(stationOf(r), (counts.get(stationOf(r)) ?? 0) + 1);
   const many = new Set([...state.statuses.values()].map((s) => s.line)).size > 1;
   renderDrift([...state.statuses.values()].filter(onLine));
-  $('stations').replaceChildren(...[...state.statuses.values()].filter(onLine).map((s) => {
-    const n = counts.get(stationOf(s)) ?? 0;
-    // Grey when the station is gone, or when this screen cannot know (feed or broker lost).
-    const known = state.feedUp && state.broker;
-    const online = known && s.state === 'online';
-    const said = !known ? 'unknown' : s.state;
-    const health = `${s.modelLoaded === false ? ' · no model' : ''}${s.outboxDepth ? ` · ${s.outboxDepth} unsent` : ''}`;
-    const name = `${many && !onlyLine ? `${s.line}/` : ''}${s.station}`;
-    return el('li', { className: online ? 'online' : 'gone', dataset: { station: s.station, line: s.line, state: online ? 'online' : 'gone' } },
-      icon('dot'), `${name}: ${said}${online && s.overloaded ? ' · overloaded' : ''} · ${n} to review${health}`);
-  }));
+  $('stations').replaceChildren(
+    ...[...state.statuses.values()].filter(onLine).map((s) => {
+      const n = counts.get(stationOf(s)) ?? 0;
+      // Grey when the station is gone, or when this screen cannot know (feed or broker lost).
+      const known = state.feedUp && state.broker;
+      const online = known && s.state === 'online';
+      const said = !known ? 'unknown' : s.state;
+      const health = `${s.modelLoaded === false ? ' · no model' : ''}${s.outboxDepth ? ` · ${s.outboxDepth} unsent` : ''}`;
+      const name = `${many && !onlyLine ? `${s.line}/` : ''}${s.station}`;
+      return el(
+        'li',
+        {
+          className: online ? 'online' : 'gone',
+          dataset: { station: s.station, line: s.line, state: online ? 'online' : 'gone' },
+        },
+        icon('dot'),
+        `${name}: ${said}${online && s.overloaded ? ' · overloaded' : ''} · ${n} to review${health}`,
+      );
+    }),
+  );
 }
 
 /** The recent results table, newest first. */
 export function renderResults() {
-  $('results').replaceChildren(...state.results.map((r) => el('tr', {},
-    el('td', {}, r.partId), el('td', {}, r.station), el('td', { className: `v-${r.verdict}` }, VERDICT_WORDS[r.verdict] ?? r.verdict),
-    el('td', {}, fmt(r.score)), el('td', {}, r.reasons.map(reasonWords).join('; ')), el('td', {}, String(r.timings.totalMs)))));
+  $('results').replaceChildren(
+    ...state.results.map((r) =>
+      el(
+        'tr',
+        {},
+        el('td', {}, r.partId),
+        el('td', {}, r.station),
+        el('td', { className: `v-${r.verdict}` }, VERDICT_WORDS[r.verdict] ?? r.verdict),
+        el('td', {}, fmt(r.score)),
+        el('td', {}, r.reasons.map(reasonWords).join('; ')),
+        el('td', {}, String(r.timings.totalMs)),
+      ),
+    ),
+  );
 }
 
 /** Every second: the countdowns. */
 export function tickCountdowns() {
-  for (const node of document.querySelectorAll('.countdown')) if (node instanceof HTMLElement) node.textContent = countdown(node.dataset.deadline ?? '');
+  for (const node of document.querySelectorAll('.countdown'))
+    if (node instanceof HTMLElement) node.textContent = countdown(node.dataset.deadline ?? '');
 }

@@ -18,7 +18,12 @@ export function notice(text, kind = 'ok') {
   node.className = kind;
   node.hidden = false;
   clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => { node.hidden = true; }, kind === 'error' ? 10000 : 6000);
+  noticeTimer = setTimeout(
+    () => {
+      node.hidden = true;
+    },
+    kind === 'error' ? 10000 : 6000,
+  );
 }
 
 /** Back to the login page, once, saying whether the session expired. @param {{ error?: string }} body */
@@ -28,7 +33,10 @@ export function toLogin(body) {
   state.leaving = true;
   const expired = body && body.error === 'session_expired';
   notice(expired ? 'Your session has expired: log in again. Nothing you decided was lost.' : 'Please log in.', 'error');
-  setTimeout(() => location.assign(`/login?next=${encodeURIComponent(location.pathname)}${expired ? '&expired=1' : ''}`), 1500);
+  setTimeout(
+    () => location.assign(`/login?next=${encodeURIComponent(location.pathname)}${expired ? '&expired=1' : ''}`),
+    1500,
+  );
 }
 
 /**
@@ -40,12 +48,27 @@ export function toLogin(body) {
  */
 export async function api(url, body, keepalive = false) {
   try {
-    const response = await fetch(url, body === undefined ? {} : { method: 'POST', keepalive, headers: { 'content-type': 'application/json', 'x-csrf-token': state.me.csrf }, body: JSON.stringify(body) });
-    if (response.status === 401) toLogin(await response.clone().json().catch(() => ({})));
+    const response = await fetch(
+      url,
+      body === undefined
+        ? {}
+        : {
+            method: 'POST',
+            keepalive,
+            headers: { 'content-type': 'application/json', 'x-csrf-token': state.me.csrf },
+            body: JSON.stringify(body),
+          },
+    );
+    if (response.status === 401)
+      toLogin(
+        await response
+          .clone()
+          .json()
+          .catch(() => ({})),
+      );
     return response;
   } catch {
     notice('Not sent: the dashboard cannot be reached. Check the network and try again.', 'error');
     return null;
   }
 }
-

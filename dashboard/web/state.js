@@ -16,10 +16,13 @@
 /** @typedef {{ holder: string, expiresAt: string }} Holder */
 
 /** `line/station/partId`: a part's key on every screen and in the API. */
-export const keyOf = (/** @type {{ line: string, station: string, partId: string }} */ r) => `${r.line}/${r.station}/${r.partId}`;
+export const keyOf = (/** @type {{ line: string, station: string, partId: string }} */ r) =>
+  `${r.line}/${r.station}/${r.partId}`;
 export const stationOf = (/** @type {{ line: string, station: string }} */ r) => `${r.line}/${r.station}`;
-export const reviewUrl = (/** @type {Review} */ r) => `/api/reviews/${r.line}/${r.station}/${encodeURIComponent(r.partId)}`;
-export const partUrl = (/** @type {{ line: string, station: string, partId: string }} */ r) => `/api/parts/${r.line}/${r.station}/${encodeURIComponent(r.partId)}`;
+export const reviewUrl = (/** @type {Review} */ r) =>
+  `/api/reviews/${r.line}/${r.station}/${encodeURIComponent(r.partId)}`;
+export const partUrl = (/** @type {{ line: string, station: string, partId: string }} */ r) =>
+  `/api/parts/${r.line}/${r.station}/${encodeURIComponent(r.partId)}`;
 
 export const state = {
   /** @type {Me} who is logged in (set before the feed starts) */
@@ -69,7 +72,8 @@ export function heldByOther(/** @type {string} */ key) {
 }
 
 /** The review shown: the one being corrected, else the one opened. */
-export const shown = () => (state.correcting ? state.correcting.review : (state.selected && state.reviews.get(state.selected)) || null);
+export const shown = () =>
+  state.correcting ? state.correcting.review : (state.selected && state.reviews.get(state.selected)) || null;
 
 /** Whether decisions can reach the station now; the reason in plain words when they cannot. */
 export function unreachable(/** @type {Review} */ review) {
@@ -87,4 +91,5 @@ export function countdown(/** @type {string} */ deadline) {
 }
 
 /** How a decision reads on screen: "accepted", "rejected (scratch)". */
-export const said = (/** @type {Body} */ body) => (body.decision === 'accept' ? 'accepted' : `rejected${body.category ? ` (${body.category})` : ''}`);
+export const said = (/** @type {Body} */ body) =>
+  body.decision === 'accept' ? 'accepted' : `rejected${body.category ? ` (${body.category})` : ''}`;

@@ -26,7 +26,9 @@ export function showPicture(/** @type {Review} */ review) {
   image().onerror = () => noPicture(review);
   image().src = `${base}/image`;
   heatmap().hidden = false;
-  heatmap().onerror = () => { heatmap().hidden = true; };
+  heatmap().onerror = () => {
+    heatmap().hidden = true;
+  };
   heatmap().src = `${base}/heatmap`;
   goldenFor = null;
   showGolden();
@@ -57,7 +59,10 @@ export async function showGolden() {
     return;
   }
   const g = answer.golden;
-  picture.onerror = () => { picture.hidden = true; label.textContent = `The good part ${g.partId} cannot be shown: its image is gone.`; };
+  picture.onerror = () => {
+    picture.hidden = true;
+    label.textContent = `The good part ${g.partId} cannot be shown: its image is gone.`;
+  };
   picture.src = answer.imageUrl;
   picture.hidden = false;
   label.dataset.golden = g.partId;
@@ -75,9 +80,16 @@ export function toggleGolden() {
 function noPicture(/** @type {Review} */ review) {
   $('stage').hidden = true;
   $('viewer').classList.add('no-picture');
-  const why = review.reasons.includes('unreadable_image') ? 'the image could not be read'
-    : review.reasons.some((r) => ['overload', 'missing_frame', 'interrupted'].includes(r)) ? 'no image was kept for this part' : 'the image is not available';
-  $('no-picture').replaceChildren(icon('noimage'), el('strong', {}, 'No picture'), el('span', {}, `${why[0].toUpperCase()}${why.slice(1)}. Look at the part itself before you decide.`));
+  const why = review.reasons.includes('unreadable_image')
+    ? 'the image could not be read'
+    : review.reasons.some((r) => ['overload', 'missing_frame', 'interrupted'].includes(r))
+      ? 'no image was kept for this part'
+      : 'the image is not available';
+  $('no-picture').replaceChildren(
+    icon('noimage'),
+    el('strong', {}, 'No picture'),
+    el('span', {}, `${why[0].toUpperCase()}${why.slice(1)}. Look at the part itself before you decide.`),
+  );
   $('no-picture').hidden = false;
 }
 
@@ -109,11 +121,25 @@ export function toggleHeatmap() {
 
 /** The wheel zooms, a drag pans, and the heatmap's controls redraw. */
 export function wireViewer() {
-  $('viewer').addEventListener('wheel', (event) => { event.preventDefault(); zoom(event.deltaY < 0 ? 1.25 : 0.8); }, { passive: false });
+  $('viewer').addEventListener(
+    'wheel',
+    (event) => {
+      event.preventDefault();
+      zoom(event.deltaY < 0 ? 1.25 : 0.8);
+    },
+    { passive: false },
+  );
   $('stage').addEventListener('pointerdown', (event) => {
     const start = { x: event.clientX - state.view.x, y: event.clientY - state.view.y };
-    const move = (/** @type {PointerEvent} */ e) => { state.view.x = e.clientX - start.x; state.view.y = e.clientY - start.y; applyView(); };
-    const up = () => { removeEventListener('pointermove', move); removeEventListener('pointerup', up); };
+    const move = (/** @type {PointerEvent} */ e) => {
+      state.view.x = e.clientX - start.x;
+      state.view.y = e.clientY - start.y;
+      applyView();
+    };
+    const up = () => {
+      removeEventListener('pointermove', move);
+      removeEventListener('pointerup', up);
+    };
     addEventListener('pointermove', move);
     addEventListener('pointerup', up);
   });

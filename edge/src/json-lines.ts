@@ -39,7 +39,13 @@ export function readJsonLines<T>(file: string, holds = 'state', valid: (value: u
     bad += 1;
     first ||= index + 1;
   });
-  if (bad > 0) damagedKept(file, text.length, `${bad} of ${lines.length - 1} lines cannot be read (the first is line ${first}); the readable lines are used`, holds);
+  if (bad > 0)
+    damagedKept(
+      file,
+      text.length,
+      `${bad} of ${lines.length - 1} lines cannot be read (the first is line ${first}); the readable lines are used`,
+      holds,
+    );
   return out;
 }
 
@@ -64,13 +70,22 @@ export class AdviceLines {
 
   /** The lines kept so far, oldest first. */
   read<T>(): T[] {
-    return this.use((store) => (store.db.prepare('SELECT line FROM advice WHERE kind = ? ORDER BY seq').all(this.kind) as { line: string }[]).map((row) => JSON.parse(row.line) as T));
+    return this.use((store) =>
+      (
+        store.db.prepare('SELECT line FROM advice WHERE kind = ? ORDER BY seq').all(this.kind) as { line: string }[]
+      ).map((row) => JSON.parse(row.line) as T),
+    );
   }
 
   /** Answers whether the line was kept. */
   append(value: unknown): boolean {
     try {
-      this.use((store) => store.transition(() => store.db.prepare('INSERT INTO advice (kind, line) VALUES (?, ?)').run(this.kind, JSON.stringify(value)), `the ${this.kind} advice`));
+      this.use((store) =>
+        store.transition(
+          () => store.db.prepare('INSERT INTO advice (kind, line) VALUES (?, ?)').run(this.kind, JSON.stringify(value)),
+          `the ${this.kind} advice`,
+        ),
+      );
       return true;
     } catch (error) {
       if (!(error instanceof StorageFull)) throw error;
@@ -129,7 +144,8 @@ export function endCutShortLine(file: string): void {
   try {
     const last = Buffer.alloc(1);
     const size = fstatSync(fd).size;
-    if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 10) writeFully(fd, Buffer.from('\n'), file, size);
+    if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 10)
+      writeFully(fd, Buffer.from('\n'), file, size);
   } finally {
     closeSync(fd);
   }

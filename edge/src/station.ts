@@ -86,13 +86,24 @@ export class Station {
   proposal(): Proposal {
     const closings = this.deps.reviews.closings(30);
     // Learnt from the settled answer where two people disagreed.
-    return propose(this.deps.second?.learnFrom(closings) ?? closings, this.thresholds, this.deps.reviews.scoreHistogram(), { auditShare: this.deps.config.audit.share });
+    return propose(
+      this.deps.second?.learnFrom(closings) ?? closings,
+      this.thresholds,
+      this.deps.reviews.scoreHistogram(),
+      { auditShare: this.deps.config.audit.share },
+    );
   }
 
   /** What other thresholds would have done to the decided history; nothing changes. */
   whatIf(ask: { passBelow?: number; rejectAbove?: number; steps?: number }): WhatIf {
     const closings = this.deps.reviews.closings(30);
-    return whatIf(this.id, this.deps.second?.learnFrom(closings) ?? closings, this.thresholds, this.deps.reviews.scoreHistogram(), { ...ask, auditShare: this.deps.config.audit.share });
+    return whatIf(
+      this.id,
+      this.deps.second?.learnFrom(closings) ?? closings,
+      this.thresholds,
+      this.deps.reviews.scoreHistogram(),
+      { ...ask, auditShare: this.deps.config.audit.share },
+    );
   }
 
   approveThresholds(thresholds: Thresholds, approvedBy: string, basis?: string): ThresholdVersion {
@@ -115,7 +126,13 @@ export class Station {
     const previous = this.model as Closable;
     this.model = next;
     this.deps.drift?.rebase(); // another model's scores do not compare with the old one's
-    this.deps.log.info({ from: previous.manifest.id + '@' + previous.manifest.version, to: next.manifest.id + '@' + next.manifest.version }, 'model swapped');
+    this.deps.log.info(
+      {
+        from: previous.manifest.id + '@' + previous.manifest.version,
+        to: next.manifest.id + '@' + next.manifest.version,
+      },
+      'model swapped',
+    );
     this.publishStatus();
     await this.queue.drained(previous);
     await previous.close?.();
@@ -161,7 +178,8 @@ export class Station {
     link.start(
       {
         trigger: (trigger, redelivered) => void this.trigger(trigger, redelivered).catch(() => undefined), // refusals are answered on the error topic
-        frame: (partId, image) => void this.submit({ partId, image, source: 'mqtt', receivedAt: performance.now() }).catch(() => undefined),
+        frame: (partId, image) =>
+          void this.submit({ partId, image, source: 'mqtt', receivedAt: performance.now() }).catch(() => undefined),
         decision: (decision) => this.decide(decision),
       },
       () => this.status('online'),

@@ -33,7 +33,10 @@ export class Fleet {
   ) {}
 
   async start(): Promise<void> {
-    const client = mqtt.connect(this.broker.url, { ...connectOptions(this.broker, `${this.broker.clientId ?? `loupe-plant-${process.pid}`}-fleet`), clean: true });
+    const client = mqtt.connect(this.broker.url, {
+      ...connectOptions(this.broker, `${this.broker.clientId ?? `loupe-plant-${process.pid}`}-fleet`),
+      clean: true,
+    });
     this.client = client;
     client.on('error', (error) => this.log.warn({ err: error.message }, 'mqtt error'));
     client.on('message', (_topic, payload) => {
@@ -59,7 +62,9 @@ const ModelRef = Answer({ id: Type.String(), version: Type.String() });
 const FleetStation = Answer({
   line: Type.String(),
   station: Type.String(),
-  edge: Type.Union([Type.String(), Type.Null()], { description: 'the edge box holding the line, when the plant knows it' }),
+  edge: Type.Union([Type.String(), Type.Null()], {
+    description: 'the edge box holding the line, when the plant knows it',
+  }),
   state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
   software: Type.Union([Type.String(), Type.Null()]),
   model: Type.Union([ModelRef, Type.Null()]),
@@ -80,11 +85,23 @@ const Swapped = Answer({
   ),
 });
 const RolloutBody = Type.Object(
-  { stations: Type.Array(Station, { minItems: 1, maxItems: 500 }), model: Type.String({ minLength: 1, maxLength: 500, description: 'the model folder, as a path on the edge boxes' }) },
+  {
+    stations: Type.Array(Station, { minItems: 1, maxItems: 500 }),
+    model: Type.String({ minLength: 1, maxLength: 500, description: 'the model folder, as a path on the edge boxes' }),
+  },
   { additionalProperties: false },
 );
 const RollbackBody = Type.Object(
-  { stations: Type.Array(Station, { minItems: 1, maxItems: 500 }), model: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'the folder to go back to; default: the one the plant rolled out before the last' })) },
+  {
+    stations: Type.Array(Station, { minItems: 1, maxItems: 500 }),
+    model: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 500,
+        description: 'the folder to go back to; default: the one the plant rolled out before the last',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 type Target = { line: string; station: string };
@@ -93,62 +110,138 @@ const CHANGES_SQL = `CREATE TABLE IF NOT EXISTS fleet_changes (
   at timestamptz NOT NULL DEFAULT now(), line text NOT NULL, station text NOT NULL, kind text NOT NULL, folder text NOT NULL,
   by_user text NOT NULL, ok boolean NOT NULL, model_id text, model_version text, message text)`;
 
-export const fleetRoutes: FastifyPluginAsync<{ fleet: Fleet; boxes: EdgeBoxes; store: PlantStore }> = async (plain, { fleet, boxes, store }) => {
+export const fleetRoutes: FastifyPluginAsync<{ fleet: Fleet; boxes: EdgeBoxes; store: PlantStore }> = async (
+  plain,
+  { fleet, boxes, store },
+) => {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   await store.pool.query(CHANGES_SQL);
   const config = { access: 'manager' as const };
 
-  app.get('/api/fleet', { config, schema: { summary: 'every station on the plant broker, with its box, state and versions', response: { 200: Type.Array(FleetStation), ...refusals(401, 403) } } }, async () => {
-    const stations = [...fleet.statuses.values()].sort((a, b) => a.line.localeCompare(b.line) || a.station.localeCompare(b.station));
-    return stations.map((s) => ({ line: s.line, station: s.station, edge: boxes.urlOf(s.line) ?? null, state: s.state, software: s.software ?? null, model: s.model ?? null, at: s.at }));
-  });
+  app.get(
+    '/api/fleet',
+    {
+      config,
+      schema: {
+        summary: 'every station on the plant broker, with its box, state and versions',
+        response: { 200: Type.Array(FleetStation), ...refusals(401, 403) },
+      },
+    },
+    async () => {
+      const stations = [...fleet.statuses.values()].sort(
+        (a, b) => a.line.localeCompare(b.line) || a.station.localeCompare(b.station),
+      );
+      return stations.map((s) => ({
+        line: s.line,
+        station: s.station,
+        edge: boxes.urlOf(s.line) ?? null,
+        state: s.state,
+        software: s.software ?? null,
+        model: s.model ?? null,
+        at: s.at,
+      }));
+    },
+  );
 
   /** Swaps each station to a folder and records the answer; stations are asked one after the other, so a bad folder is seen at the first. */
-  const swap = async (targets: Target[], folderOf: (t: Target) => Promise<string | null>, kind: 'rollout' | 'rollback', user: string) => {
+  const swap = async (
+    targets: Target[],
+    folderOf: (t: Target) => Promise<string | null>,
+    kind: 'rollout' | 'rollback',
+    user: string,
+  ) => {
     const results = [];
     for (const target of targets) {
       const folder = await folderOf(target);
       if (!folder) {
-        results.push({ ...target, ok: false, error: 'no_earlier_model', message: 'the plant rolled out no earlier model to this station; name the folder to go back to' });
+        results.push({
+          ...target,
+          ok: false,
+          error: 'no_earlier_model',
+          message: 'the plant rolled out no earlier model to this station; name the folder to go back to',
+        });
         continue;
       }
       let outcome: { ok: boolean; model?: { id: string; version: string }; error?: string; message?: string };
       try {
         const answer = await boxes.call(target.line, `/api/stations/${target.station}/model`, { model: folder });
-        const body = answer.body as { model?: { id: string; version: string }; error?: string; message?: string } | null;
-        outcome = answer.status === 200 && body?.model ? { ok: true, model: body.model } : { ok: false, error: body?.error ?? `http_${answer.status}`, message: body?.message ?? `the edge box answered ${answer.status}` };
+        const body = answer.body as {
+          model?: { id: string; version: string };
+          error?: string;
+          message?: string;
+        } | null;
+        outcome =
+          answer.status === 200 && body?.model
+            ? { ok: true, model: body.model }
+            : {
+                ok: false,
+                error: body?.error ?? `http_${answer.status}`,
+                message: body?.message ?? `the edge box answered ${answer.status}`,
+              };
       } catch (error) {
-        outcome = { ok: false, error: 'edge_offline', message: `the edge box of ${target.line} did not answer: ${(error as Error).message}` };
+        outcome = {
+          ok: false,
+          error: 'edge_offline',
+          message: `the edge box of ${target.line} did not answer: ${(error as Error).message}`,
+        };
       }
-      await store.pool.query('INSERT INTO fleet_changes (line, station, kind, folder, by_user, ok, model_id, model_version, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
-        target.line,
-        target.station,
-        kind,
-        folder,
-        user,
-        outcome.ok,
-        outcome.model?.id ?? null,
-        outcome.model?.version ?? null,
-        outcome.message ?? null,
-      ]);
+      await store.pool.query(
+        'INSERT INTO fleet_changes (line, station, kind, folder, by_user, ok, model_id, model_version, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+        [
+          target.line,
+          target.station,
+          kind,
+          folder,
+          user,
+          outcome.ok,
+          outcome.model?.id ?? null,
+          outcome.model?.version ?? null,
+          outcome.message ?? null,
+        ],
+      );
       results.push({ ...target, folder, ...outcome });
     }
     return { results };
   };
 
   const swapped = { 200: Swapped, ...refusals(400, 401, 403) };
-  app.post('/api/fleet/rollout', { config, schema: { summary: 'swap a model folder in on each station, one after the other', body: RolloutBody, response: swapped } }, async (request) => {
-    return swap(request.body.stations, async () => request.body.model, 'rollout', (request.person as Session).name);
-  });
+  app.post(
+    '/api/fleet/rollout',
+    {
+      config,
+      schema: {
+        summary: 'swap a model folder in on each station, one after the other',
+        body: RolloutBody,
+        response: swapped,
+      },
+    },
+    async (request) => {
+      return swap(request.body.stations, async () => request.body.model, 'rollout', (request.person as Session).name);
+    },
+  );
 
-  app.post('/api/fleet/rollback', { config, schema: { summary: 'go back to the model folder in force before the last roll-out (or the one named)', body: RollbackBody, response: swapped } }, async (request) => {
-    const given = request.body.model;
-    const previous = async ({ line, station }: Target) => {
-      if (given) return given;
-      // The folder in force before the last successful change the plant made here.
-      const found = await store.pool.query<{ folder: string }>('SELECT folder FROM fleet_changes WHERE line = $1 AND station = $2 AND ok ORDER BY at DESC OFFSET 1 LIMIT 1', [line, station]);
-      return found.rows[0]?.folder ?? null;
-    };
-    return swap(request.body.stations, previous, 'rollback', (request.person as Session).name);
-  });
+  app.post(
+    '/api/fleet/rollback',
+    {
+      config,
+      schema: {
+        summary: 'go back to the model folder in force before the last roll-out (or the one named)',
+        body: RollbackBody,
+        response: swapped,
+      },
+    },
+    async (request) => {
+      const given = request.body.model;
+      const previous = async ({ line, station }: Target) => {
+        if (given) return given;
+        // The folder in force before the last successful change the plant made here.
+        const found = await store.pool.query<{ folder: string }>(
+          'SELECT folder FROM fleet_changes WHERE line = $1 AND station = $2 AND ok ORDER BY at DESC OFFSET 1 LIMIT 1',
+          [line, station],
+        );
+        return found.rows[0]?.folder ?? null;
+      };
+      return swap(request.body.stations, previous, 'rollback', (request.person as Session).name);
+    },
+  );
 };

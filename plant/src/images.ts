@@ -10,7 +10,9 @@ export interface EdgeBox {
   url: string;
 }
 
-export type Fetched = { ok: true; type: string; bytes: Buffer } | { ok: false; status: 404 | 502; type: 'image/svg+xml'; bytes: Buffer; message: string };
+export type Fetched =
+  | { ok: true; type: string; bytes: Buffer }
+  | { ok: false; status: 404 | 502; type: 'image/svg+xml'; bytes: Buffer; message: string };
 
 /** A placeholder the log page shows in place of the image, with the reason in words. */
 export function placeholder(title: string, detail: string): Buffer {
@@ -35,7 +37,14 @@ export class EdgeBoxes {
 
   async fetch(line: string, station: string, partId: string, what: 'image' | 'heatmap'): Promise<Fetched> {
     const box = this.boxes.get(line);
-    if (!box) return { ok: false, status: 404, type: 'image/svg+xml', bytes: placeholder('no edge box known', `line ${line} has no edge URL in the plant's settings`), message: `no edge box for line ${line}` };
+    if (!box)
+      return {
+        ok: false,
+        status: 404,
+        type: 'image/svg+xml',
+        bytes: placeholder('no edge box known', `line ${line} has no edge URL in the plant's settings`),
+        message: `no edge box for line ${line}`,
+      };
     const url = `${box.url.replace(/\/$/, '')}/api/parts/${line}/${station}/${encodeURIComponent(partId)}/${what}`;
     try {
       let response = await this.get(box.url, url);
@@ -43,13 +52,31 @@ export class EdgeBoxes {
         this.cookies.delete(box.url);
         response = await this.get(box.url, url);
       }
-      if (response.ok) return { ok: true, type: response.headers.get('content-type') ?? 'application/octet-stream', bytes: Buffer.from(await response.arrayBuffer()) };
+      if (response.ok)
+        return {
+          ok: true,
+          type: response.headers.get('content-type') ?? 'application/octet-stream',
+          bytes: Buffer.from(await response.arrayBuffer()),
+        };
       const status = response.status === 404 ? 404 : 502;
-      const detail = status === 404 ? 'expired on the edge box, or never kept' : `the edge box answered ${response.status}`;
-      return { ok: false, status, type: 'image/svg+xml', bytes: placeholder(`${what} not available`, detail), message: detail };
+      const detail =
+        status === 404 ? 'expired on the edge box, or never kept' : `the edge box answered ${response.status}`;
+      return {
+        ok: false,
+        status,
+        type: 'image/svg+xml',
+        bytes: placeholder(`${what} not available`, detail),
+        message: detail,
+      };
     } catch (error) {
       const detail = `edge box ${new URL(box.url).host} is offline`;
-      return { ok: false, status: 502, type: 'image/svg+xml', bytes: placeholder(`${what} not available now`, detail), message: `${detail}: ${(error as Error).message}` };
+      return {
+        ok: false,
+        status: 502,
+        type: 'image/svg+xml',
+        bytes: placeholder(`${what} not available now`, detail),
+        message: `${detail}: ${(error as Error).message}`,
+      };
     }
   }
 
@@ -61,12 +88,25 @@ export class EdgeBoxes {
   /** An authenticated JSON request to the edge box of a line (the fleet's model roll-outs); throws when the box does not answer. */
   async call(line: string, route: string, body: object): Promise<{ status: number; body: unknown }> {
     const box = this.boxes.get(line);
-    if (!box) return { status: 404, body: { error: 'unknown_edge', message: `no edge box known for line ${line} (--edge ${line}=URL)` } };
+    if (!box)
+      return {
+        status: 404,
+        body: { error: 'unknown_edge', message: `no edge box known for line ${line} (--edge ${line}=URL)` },
+      };
     const url = `${box.url.replace(/\/$/, '')}${route}`;
     const post = async () => {
       const cookie = await this.session(box.url);
       const csrf = this.csrf.get(box.url);
-      return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}), ...(csrf ? { 'x-csrf-token': csrf } : {}) }, body: JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs * 10) });
+      return fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(cookie ? { cookie } : {}),
+          ...(csrf ? { 'x-csrf-token': csrf } : {}),
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs * 10),
+      });
     };
     let response = await post();
     if (response.status === 401 && this.credentials) {
@@ -86,7 +126,10 @@ export class EdgeBoxes {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
       if (!login.ok) return undefined;
-      cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      cookie = login.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
       this.cookies.set(base, cookie);
       const { csrf } = (await login.json().catch(() => ({}))) as { csrf?: string };
       if (csrf) this.csrf.set(base, csrf);

@@ -61,7 +61,11 @@ export class PlantIntake {
   ) {
     const batchSize = options.batchSize ?? 1000;
     this.spool = new Outbox(options.spoolDir, batchSize * ((options.writers ?? 2) + 1));
-    if (this.spool.depth > 0) log.info({ messages: this.spool.depth }, 'plant spool holds messages from before the restart; writing them first');
+    if (this.spool.depth > 0)
+      log.info(
+        { messages: this.spool.depth },
+        'plant spool holds messages from before the restart; writing them first',
+      );
   }
 
   get spoolDepth(): number {
@@ -85,16 +89,26 @@ export class PlantIntake {
     // forgets a session's shared subscription when it restarts (plain ones it keeps), and a second
     // SUBSCRIBE of the same shared subscription into a live session stops its delivery: so mqtt.js's
     // own resubscribe is off and the subscription is made once on every connect (docs/plant.md).
-    const client = mqtt.connect(broker.url, { ...connectOptions(broker, broker.clientId ?? `loupe-plant-${process.pid}`), clean: false, resubscribe: false });
+    const client = mqtt.connect(broker.url, {
+      ...connectOptions(broker, broker.clientId ?? `loupe-plant-${process.pid}`),
+      clean: false,
+      resubscribe: false,
+    });
     this.client = client;
     sendWithoutDelay(client);
     client.on('error', (error) => this.log.warn({ err: error.message }, 'mqtt error'));
-    client.on('offline', () => this.log.warn('plant broker unreachable; the stations keep their log events until it returns'));
+    client.on('offline', () =>
+      this.log.warn('plant broker unreachable; the stations keep their log events until it returns'),
+    );
     client.on('message', (topic, payload) => this.receive(topic, payload));
     const topic = plantLogSubscription(prefix, group);
     client.on('connect', (connack) => {
       this.log.info({ url: broker.url, topic, sessionPresent: connack.sessionPresent }, 'plant intake connected');
-      client.subscribe(topic, { qos: 1 }, (error) => error && this.log.error({ err: error.message }, 'subscribe failed'));
+      client.subscribe(
+        topic,
+        { qos: 1 },
+        (error) => error && this.log.error({ err: error.message }, 'subscribe failed'),
+      );
     });
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
@@ -146,7 +160,10 @@ export class PlantIntake {
       this.options.committed?.(messages, outcome);
     } catch (error) {
       failure = error as Error;
-      this.log.error({ err: failure.message, messages: batch.length }, 'PostgreSQL refused a batch; it stays in the spool and is written again');
+      this.log.error(
+        { err: failure.message, messages: batch.length },
+        'PostgreSQL refused a batch; it stays in the spool and is written again',
+      );
       this.paused = true;
       setTimeout(() => {
         this.paused = false;
@@ -156,7 +173,8 @@ export class PlantIntake {
     this.writing -= 1;
     // After a failure the later messages go back too, so the spool writes them again in order.
     for (const b of failure ? [...batch, ...this.batch.splice(0)] : batch) b.done(failure);
-    if (this.batch.length > 0 && !this.paused) this.flushSoon(this.batch.length >= (this.options.batchSize ?? 1000) ? 0 : (this.options.batchMs ?? 20));
+    if (this.batch.length > 0 && !this.paused)
+      this.flushSoon(this.batch.length >= (this.options.batchSize ?? 1000) ? 0 : (this.options.batchMs ?? 20));
   }
 
   /** Stops taking messages; what was acknowledged and not yet written stays in the spool for the next start. */

@@ -22,13 +22,14 @@ export interface ScratchCluster {
 export function postgresBin(): string | null {
   const root = '/usr/lib/postgresql';
   if (existsSync(root)) {
-    const versions = readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync(root)
+      .filter((v) => existsSync(path.join(root, v, 'bin', 'initdb')))
+      .sort((a, b) => Number(b) - Number(a));
     if (versions.length > 0) return path.join(root, versions[0], 'bin');
   }
   const found = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' }).stdout.trim();
   return found ? path.dirname(found) : null;
 }
-
 
 export async function startScratchCluster(bin: string, settings: string[] = []): Promise<ScratchCluster> {
   const asRoot = process.getuid?.() === 0;
@@ -42,12 +43,20 @@ export async function startScratchCluster(bin: string, settings: string[] = []):
     chmodSync(dir, 0o700);
   }
   const run = (command: string, args: string[]) => {
-    const full = asRoot ? spawnSync('runuser', ['-u', 'postgres', '--', path.join(bin, command), ...args], { encoding: 'utf8' }) : spawnSync(path.join(bin, command), args, { encoding: 'utf8' });
+    const full = asRoot
+      ? spawnSync('runuser', ['-u', 'postgres', '--', path.join(bin, command), ...args], { encoding: 'utf8' })
+      : spawnSync(path.join(bin, command), args, { encoding: 'utf8' });
     if (full.status !== 0) throw new Error(`${command} failed (${full.status}): ${full.stderr || full.stdout}`);
   };
   run('initdb', ['-D', data, '-U', user, '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   const port = await freePort();
-  const options = [`-c listen_addresses=127.0.0.1`, `-c port=${port}`, `-c unix_socket_directories=${dir}`, '-c fsync=on', ...settings.map((s) => `-c ${s}`)].join(' ');
+  const options = [
+    `-c listen_addresses=127.0.0.1`,
+    `-c port=${port}`,
+    `-c unix_socket_directories=${dir}`,
+    '-c fsync=on',
+    ...settings.map((s) => `-c ${s}`),
+  ].join(' ');
   run('pg_ctl', ['-D', data, '-o', options, '-l', path.join(dir, 'server.log'), '-w', '-t', '30', 'start']);
   return {
     url: `postgres://${user}@127.0.0.1:${port}/postgres`,

@@ -52,42 +52,107 @@ const Health = Answer({
 export async function runPlant(config: Config, options: PlantOptions, log: Logger): Promise<RunningPlant> {
   const store = await PlantStore.open(options.database);
   const dataDir = path.resolve(config.dataDir, 'plant');
-  const intake = new PlantIntake(store, { broker: options.broker, prefix: options.prefix, group: options.group, spoolDir: path.join(dataDir, 'spool'), batchSize: options.batchSize, committed: options.committed }, log.child({ component: 'plant-intake' }));
+  const intake = new PlantIntake(
+    store,
+    {
+      broker: options.broker,
+      prefix: options.prefix,
+      group: options.group,
+      spoolDir: path.join(dataDir, 'spool'),
+      batchSize: options.batchSize,
+      committed: options.committed,
+    },
+    log.child({ component: 'plant-intake' }),
+  );
   let stopFleet: () => Promise<void> = async () => undefined;
-  const server = Fastify({ loggerInstance: log.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }) });
+  const server = Fastify({
+    loggerInstance: log.child({ component: 'http' }),
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   try {
-    const app = await httpFoundation(server, { title: 'Loupe plant', description: "the plant's records: every station's defect log, analytics and fleet", openApiConfig: { access: 'manager' }, https: config.dashboard.secureCookies });
+    const app = await httpFoundation(server, {
+      title: 'Loupe plant',
+      description: "the plant's records: every station's defect log, analytics and fleet",
+      openApiConfig: { access: 'manager' },
+      https: config.dashboard.secureCookies,
+    });
     await intake.start();
     const people = new People(path.join(dataDir, 'people'), config.dashboard.sessionHours);
     await ensureFirstAdmin(people, config.dashboard.admin, process.env, log);
-    await installAuth(app, { people, secret: cookieSecret(dataDir), secureCookies: config.dashboard.secureCookies, sessionHours: config.dashboard.sessionHours });
-    app.get('/healthz', { config: { access: 'public' }, schema: { summary: "the plant service's intake", response: { 200: Health } } }, async () => ({ ok: true as const, brokerConnected: intake.connected, spoolDepth: intake.spoolDepth, written: intake.totals }));
-    app.get('/', { config: { access: 'manager' }, schema: { summary: 'the defect log page', response: { 302: { description: 'to /log', type: 'null' } } } }, async (_request, reply) => reply.redirect('/log'));
+    await installAuth(app, {
+      people,
+      secret: cookieSecret(dataDir),
+      secureCookies: config.dashboard.secureCookies,
+      sessionHours: config.dashboard.sessionHours,
+    });
+    app.get(
+      '/healthz',
+      { config: { access: 'public' }, schema: { summary: "the plant service's intake", response: { 200: Health } } },
+      async () => ({
+        ok: true as const,
+        brokerConnected: intake.connected,
+        spoolDepth: intake.spoolDepth,
+        written: intake.totals,
+      }),
+    );
+    app.get(
+      '/',
+      {
+        config: { access: 'manager' },
+        schema: { summary: 'the defect log page', response: { 302: { description: 'to /log', type: 'null' } } },
+      },
+      async (_request, reply) => reply.redirect('/log'),
+    );
     app.get('/log', { config: { access: 'manager' }, schema: assetAnswer('log.html') }, asset('log.html'));
     app.get('/log.js', { config: { access: 'manager' }, schema: assetAnswer('log.js') }, asset('log.js'));
     app.get('/dom.js', { schema: assetAnswer('dom.js') }, asset('dom.js'));
-    const Stations = Type.Array(Answer({ line: Type.String(), station: Type.String() }), { description: 'every station the plant holds records of' });
-    app.get('/api/stations', { config: { access: 'manager' }, schema: { summary: 'the stations the plant holds records of', response: { 200: Stations } } }, async () => {
-      const found = await store.pool.query<{ line: string; station: string }>('SELECT DISTINCT line, station FROM log_tallies ORDER BY line, station');
-      return found.rows.map((r) => ({ line: r.line, station: r.station }));
+    const Stations = Type.Array(Answer({ line: Type.String(), station: Type.String() }), {
+      description: 'every station the plant holds records of',
     });
+    app.get(
+      '/api/stations',
+      {
+        config: { access: 'manager' },
+        schema: { summary: 'the stations the plant holds records of', response: { 200: Stations } },
+      },
+      async () => {
+        const found = await store.pool.query<{ line: string; station: string }>(
+          'SELECT DISTINCT line, station FROM log_tallies ORDER BY line, station',
+        );
+        return found.rows.map((r) => ({ line: r.line, station: r.station }));
+      },
+    );
     await app.register(logApi, { source: store, shifts: config.log.shifts, routeConfig: { access: 'manager' } });
     const images = new EdgeBoxes(options.edges, options.edgeCredentials);
     // The edge box of the part's line holds its images: fetched from there; when it cannot be, a
     // drawn placeholder that says why (images.ts), so the manager's page shows it in place.
     for (const what of ['image', 'heatmap'] as const) {
-      const answer = fileAnswer(`the part's ${what}, or a placeholder saying why there is none`, 'image/png', 'image/jpeg', 'image/svg+xml');
-      const schema = { summary: `a part's ${what}, from the edge box of its line`, params: PartParams, response: { 200: answer, 404: answer, 502: answer } };
-      app.get(`/api/parts/:line/:station/:partId/${what}`, { config: { access: 'manager' }, schema }, async (request, reply) => {
-        const { line, station, partId } = request.params;
-        const fetched = await images.fetch(line, station, partId, what);
-        if (!fetched.ok) request.log.warn({ line, station, partId, why: fetched.message }, `${what} not fetched from the edge box`);
-        return reply
-          .code(fetched.ok ? 200 : fetched.status)
-          .type(fetched.type)
-          .header('cache-control', fetched.ok ? 'private, max-age=86400' : 'no-store')
-          .send(fetched.bytes);
-      });
+      const answer = fileAnswer(
+        `the part's ${what}, or a placeholder saying why there is none`,
+        'image/png',
+        'image/jpeg',
+        'image/svg+xml',
+      );
+      const schema = {
+        summary: `a part's ${what}, from the edge box of its line`,
+        params: PartParams,
+        response: { 200: answer, 404: answer, 502: answer },
+      };
+      app.get(
+        `/api/parts/:line/:station/:partId/${what}`,
+        { config: { access: 'manager' }, schema },
+        async (request, reply) => {
+          const { line, station, partId } = request.params;
+          const fetched = await images.fetch(line, station, partId, what);
+          if (!fetched.ok)
+            request.log.warn({ line, station, partId, why: fetched.message }, `${what} not fetched from the edge box`);
+          return reply
+            .code(fetched.ok ? 200 : fetched.status)
+            .type(fetched.type)
+            .header('cache-control', fetched.ok ? 'private, max-age=86400' : 'no-store')
+            .send(fetched.bytes);
+        },
+      );
     }
     const fleet = new Fleet(options.broker, options.prefix, log.child({ component: 'fleet' }));
     await fleet.start();

@@ -83,7 +83,8 @@ interface PartRow {
   expired?: boolean;
 }
 
-export const eventKey = (event: PartEvent) => `${event.kind}@${event.at}${event.kind === 'claim' ? `@${event.user}` : ''}`;
+export const eventKey = (event: PartEvent) =>
+  `${event.kind}@${event.at}${event.kind === 'claim' ? `@${event.user}` : ''}`;
 
 export class PlantStore implements LogSource {
   /** days whose partitions exist, as "YYYY-MM-DD" */
@@ -118,10 +119,13 @@ export class PlantStore implements LogSource {
       const to = new Date(Date.parse(from) + DAY).toISOString();
       for (const table of TABLES) {
         try {
-          await client.query(`CREATE TABLE IF NOT EXISTS ${table}_${day.replaceAll('-', '')} PARTITION OF ${table} FOR VALUES FROM ('${from}') TO ('${to}')`);
+          await client.query(
+            `CREATE TABLE IF NOT EXISTS ${table}_${day.replaceAll('-', '')} PARTITION OF ${table} FOR VALUES FROM ('${from}') TO ('${to}')`,
+          );
         } catch (error) {
           // Another instance created it between our check and our CREATE: it exists, which is all we need.
-          if ((error as { code?: string }).code !== '42P07' && (error as { code?: string }).code !== '23505') throw error;
+          if ((error as { code?: string }).code !== '42P07' && (error as { code?: string }).code !== '23505')
+            throw error;
         }
       }
       this.days.add(day);
@@ -141,7 +145,8 @@ export class PlantStore implements LogSource {
       else events.push({ event: message.event, inspectedAt: message.inspectedAt ?? message.event.at });
     }
     // One lock order for every batch: two batches written at once wait for each other, never deadlock.
-    const byKey = (a: { event: PartEvent; inspectedAt: string }) => `${a.event.line}/${a.event.station}/${a.event.partId}/${a.inspectedAt}/${eventKey(a.event)}`;
+    const byKey = (a: { event: PartEvent; inspectedAt: string }) =>
+      `${a.event.line}/${a.event.station}/${a.event.partId}/${a.inspectedAt}/${eventKey(a.event)}`;
     events.sort((a, b) => (byKey(a) < byKey(b) ? -1 : byKey(a) > byKey(b) ? 1 : 0));
     const client = await this.pool.connect();
     try {
@@ -165,7 +170,9 @@ export class PlantStore implements LogSource {
           ],
         );
         const fresh = new Set(inserted.rows.map((row) => row.k));
-        const kept = events.filter((e) => fresh.delete(`${e.event.line}/${e.event.station}/${e.event.partId}/${eventKey(e.event)}`));
+        const kept = events.filter((e) =>
+          fresh.delete(`${e.event.line}/${e.event.station}/${e.event.partId}/${eventKey(e.event)}`),
+        );
         added = kept.length;
         if (kept.length > 0) await this.mergeParts(client, kept);
       }
@@ -185,7 +192,11 @@ export class PlantStore implements LogSource {
     for (const { event, inspectedAt } of events) {
       const key = `${event.line}/${event.station}/${event.partId}/${inspectedAt}`;
       let row = rows.get(key);
-      if (!row) rows.set(key, (row = { line: event.line, station: event.station, partId: event.partId, inspectedAt, users: [] }));
+      if (!row)
+        rows.set(
+          key,
+          (row = { line: event.line, station: event.station, partId: event.partId, inspectedAt, users: [] }),
+        );
       switch (event.kind) {
         case 'result':
           row.result = event;
@@ -195,12 +206,24 @@ export class PlantStore implements LogSource {
           row.users.push(event.user);
           break;
         case 'decision':
-          row.decision = { user: event.user, decision: event.decision, at: event.at, ...(event.category ? { category: event.category } : {}), ...(event.note ? { note: event.note } : {}) };
+          row.decision = {
+            user: event.user,
+            decision: event.decision,
+            at: event.at,
+            ...(event.category ? { category: event.category } : {}),
+            ...(event.note ? { note: event.note } : {}),
+          };
           row.users.push(event.user);
           if (event.category && row.category === undefined) row.category = event.category;
           break;
         case 'verdict':
-          row.final = { verdict: event.verdict, decidedBy: event.decidedBy, at: event.at, ...(event.user ? { user: event.user } : {}), ...(event.category ? { category: event.category } : {}) };
+          row.final = {
+            verdict: event.verdict,
+            decidedBy: event.decidedBy,
+            at: event.at,
+            ...(event.user ? { user: event.user } : {}),
+            ...(event.category ? { category: event.category } : {}),
+          };
           if (event.user) row.users.push(event.user);
           if (event.category) row.category = event.category;
           break;
@@ -275,7 +298,14 @@ export class PlantStore implements LogSource {
     // The last tally of a station's minute in the batch wins, as it would one batch later.
     const rows = new Map<string, [string, string, string, string, number]>();
     for (const tally of tallies) {
-      for (const [outcome, n] of Object.entries(tally.counts)) rows.set(`${tally.line}|${tally.station}|${tally.minute}|${outcome}`, [tally.line, tally.station, tally.minute, outcome, n]);
+      for (const [outcome, n] of Object.entries(tally.counts))
+        rows.set(`${tally.line}|${tally.station}|${tally.minute}|${outcome}`, [
+          tally.line,
+          tally.station,
+          tally.minute,
+          outcome,
+          n,
+        ]);
     }
     if (rows.size === 0) return;
     const list = [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
@@ -283,7 +313,13 @@ export class PlantStore implements LogSource {
       `INSERT INTO log_tallies (line, station, minute, outcome, n)
        SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::int[])
        ON CONFLICT (line, station, minute, outcome) DO UPDATE SET n = EXCLUDED.n`,
-      [list.map((r) => r[0]), list.map((r) => r[1]), list.map((r) => r[2]), list.map((r) => r[3]), list.map((r) => r[4])],
+      [
+        list.map((r) => r[0]),
+        list.map((r) => r[1]),
+        list.map((r) => r[2]),
+        list.map((r) => r[3]),
+        list.map((r) => r[4]),
+      ],
     );
   }
 
@@ -292,25 +328,43 @@ export class PlantStore implements LogSource {
   async page(filter: Filter, page: Page): Promise<Paged<Entry>> {
     const where = whereOf(filter);
     const [rows, total] = await Promise.all([
-      this.pool.query<PartRecord>(`SELECT * FROM log_parts WHERE ${where.sql} ORDER BY inspected_at DESC, line, station, part_id LIMIT ${page.limit} OFFSET ${page.offset}`, where.values),
+      this.pool.query<PartRecord>(
+        `SELECT * FROM log_parts WHERE ${where.sql} ORDER BY inspected_at DESC, line, station, part_id LIMIT ${page.limit} OFFSET ${page.offset}`,
+        where.values,
+      ),
       this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM log_parts WHERE ${where.sql}`, where.values),
     ]);
     const n = Number(total.rows[0].n);
     const next = page.offset + rows.rows.length;
-    return { total: n, offset: page.offset, limit: page.limit, nextOffset: next < n ? next : null, items: rows.rows.map(entryOf) };
+    return {
+      total: n,
+      offset: page.offset,
+      limit: page.limit,
+      nextOffset: next < n ? next : null,
+      items: rows.rows.map(entryOf),
+    };
   }
 
   async list(filter: Filter): Promise<readonly Entry[]> {
     const where = whereOf(filter);
-    const rows = await this.pool.query<PartRecord>(`SELECT * FROM log_parts WHERE ${where.sql} ORDER BY inspected_at DESC, line, station, part_id`, where.values);
+    const rows = await this.pool.query<PartRecord>(
+      `SELECT * FROM log_parts WHERE ${where.sql} ORDER BY inspected_at DESC, line, station, part_id`,
+      where.values,
+    );
     return rows.rows.map(entryOf);
   }
 
   async get(line: string, station: string, partId: string): Promise<Entry | undefined> {
-    const found = await this.pool.query<PartRecord>('SELECT * FROM log_parts WHERE line = $1 AND station = $2 AND part_id = $3 AND has_result ORDER BY inspected_at DESC LIMIT 1', [line, station, partId]);
+    const found = await this.pool.query<PartRecord>(
+      'SELECT * FROM log_parts WHERE line = $1 AND station = $2 AND part_id = $3 AND has_result ORDER BY inspected_at DESC LIMIT 1',
+      [line, station, partId],
+    );
     const row = found.rows[0];
     if (!row) return undefined;
-    const events = await this.pool.query<{ body: LogEvent }>('SELECT body FROM log_events WHERE line = $1 AND station = $2 AND part_id = $3 AND inspected_at = $4 ORDER BY at, event', [line, station, partId, row.inspected_at]);
+    const events = await this.pool.query<{ body: LogEvent }>(
+      'SELECT body FROM log_events WHERE line = $1 AND station = $2 AND part_id = $3 AND inspected_at = $4 ORDER BY at, event',
+      [line, station, partId, row.inspected_at],
+    );
     return { ...entryOf(row), timeline: events.rows.map((r) => r.body) };
   }
 
@@ -320,7 +374,9 @@ export class PlantStore implements LogSource {
       column('SELECT DISTINCT station AS v FROM log_parts ORDER BY 1'),
       column('SELECT DISTINCT category AS v FROM log_parts WHERE category IS NOT NULL ORDER BY 1'),
       column('SELECT DISTINCT unnest(reasons) AS v FROM log_parts ORDER BY 1'),
-      column("SELECT DISTINCT model_id || '@' || model_version AS v FROM log_parts WHERE model_id IS NOT NULL ORDER BY 1"),
+      column(
+        "SELECT DISTINCT model_id || '@' || model_version AS v FROM log_parts WHERE model_id IS NOT NULL ORDER BY 1",
+      ),
       column('SELECT DISTINCT unnest(users) AS v FROM log_parts ORDER BY 1'),
     ]);
     return { stations, categories, reasons, modelVersions, users };
@@ -337,14 +393,25 @@ export class PlantStore implements LogSource {
     }
     if (filter.from) terms.push(`minute >= date_trunc('minute', $${values.push(filter.from)}::timestamptz)`);
     if (filter.to) terms.push(`minute < date_trunc('minute', $${values.push(filter.to)}::timestamptz)`);
-    const tallies = await this.pool.query<{ line: string; station: string; minute: Date; outcome: string; n: number }>(`SELECT line, station, minute, outcome, n FROM log_tallies WHERE ${terms.join(' AND ')}`, values);
-    const counts: Count[] = tallies.rows.map((r) => ({ line: r.line, station: r.station, minute: r.minute.getTime(), outcome: r.outcome as Outcome, n: r.n }));
+    const tallies = await this.pool.query<{ line: string; station: string; minute: Date; outcome: string; n: number }>(
+      `SELECT line, station, minute, outcome, n FROM log_tallies WHERE ${terms.join(' AND ')}`,
+      values,
+    );
+    const counts: Count[] = tallies.rows.map((r) => ({
+      line: r.line,
+      station: r.station,
+      minute: r.minute.getTime(),
+      outcome: r.outcome as Outcome,
+      n: r.n,
+    }));
     return analyse(entries, counts, filter, shifts);
   }
 
   /** How many events and parts the store holds (tests and the benchmark). */
   async size(): Promise<{ events: number; parts: number }> {
-    const found = await this.pool.query<{ events: string; parts: string }>('SELECT (SELECT count(*) FROM log_events) AS events, (SELECT count(*) FROM log_parts WHERE has_result) AS parts');
+    const found = await this.pool.query<{ events: string; parts: string }>(
+      'SELECT (SELECT count(*) FROM log_events) AS events, (SELECT count(*) FROM log_parts WHERE has_result) AS parts',
+    );
     return { events: Number(found.rows[0].events), parts: Number(found.rows[0].parts) };
   }
 }
@@ -403,7 +470,8 @@ export function whereOf(filter: Filter): { sql: string; values: unknown[] } {
   if (filter.station) terms.push(`station = ${p(filter.station)}`);
   if (filter.from) terms.push(`inspected_at >= ${p(filter.from)}`);
   if (filter.to) terms.push(`inspected_at < ${p(filter.to)}`);
-  if (filter.verdict) terms.push(filter.verdict === 'open' ? 'final_verdict IS NULL' : `final_verdict = ${p(filter.verdict)}`);
+  if (filter.verdict)
+    terms.push(filter.verdict === 'open' ? 'final_verdict IS NULL' : `final_verdict = ${p(filter.verdict)}`);
   if (filter.decidedBy) terms.push(`decided_by = ${p(filter.decidedBy)}`);
   if (filter.category) terms.push(`category = ${p(filter.category)}`);
   if (filter.reason) terms.push(`reasons @> ARRAY[${p(filter.reason)}]::text[]`);

@@ -22,7 +22,10 @@ export class Refused extends Error {
   }
 }
 
-export type Refusal = { status: number; body: { error: string; param?: string; message: string } & Record<string, unknown> };
+export type Refusal = {
+  status: number;
+  body: { error: string; param?: string; message: string } & Record<string, unknown>;
+};
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -33,30 +36,62 @@ declare module 'fastify' {
   }
 }
 
-type Issue = { keyword: string; instancePath: string; params: Record<string, unknown>; message?: string; schema?: unknown; parentSchema?: { anyOf?: { const?: unknown }[] } };
+type Issue = {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message?: string;
+  schema?: unknown;
+  parentSchema?: { anyOf?: { const?: unknown }[] };
+};
 const WHERE: Record<string, string> = { querystring: 'query', params: 'path', body: 'body', headers: 'header' };
 
 /** The refusal for a request its route's schema does not allow, naming the parameter. */
 export function validationRefusal(error: FastifyError, request: FastifyRequest): Refusal {
   const codes = request.routeOptions.config?.codes ?? { unknown: 'unknown_param', invalid: 'invalid_request' };
   const issues = (error.validation ?? []) as unknown as Issue[];
-  const issue = issues.find((i) => i.keyword === 'additionalProperties') ?? issues.find((i) => i.keyword === 'required') ?? issues[0];
+  const issue =
+    issues.find((i) => i.keyword === 'additionalProperties') ??
+    issues.find((i) => i.keyword === 'required') ??
+    issues[0];
   const context = error.validationContext ?? 'body';
-  const source = (context === 'querystring' ? request.query : context === 'params' ? request.params : context === 'body' ? request.body : {}) as Record<string, unknown> | undefined;
+  const source = (
+    context === 'querystring'
+      ? request.query
+      : context === 'params'
+        ? request.params
+        : context === 'body'
+          ? request.body
+          : {}
+  ) as Record<string, unknown> | undefined;
   if (issue?.keyword === 'additionalProperties') {
     const param = String(issue.params.additionalProperty);
-    return { status: 400, body: { error: codes.unknown, param, message: `${param}: unknown ${WHERE[context] ?? context} parameter` } };
+    return {
+      status: 400,
+      body: { error: codes.unknown, param, message: `${param}: unknown ${WHERE[context] ?? context} parameter` },
+    };
   }
   if (issue?.keyword === 'required') {
-    const param = [issue.instancePath.split('/').filter(Boolean).join('.'), String(issue.params.missingProperty)].filter(Boolean).join('.');
+    const param = [issue.instancePath.split('/').filter(Boolean).join('.'), String(issue.params.missingProperty)]
+      .filter(Boolean)
+      .join('.');
     return { status: 400, body: { error: codes.invalid, param, message: `${param}: missing` } };
   }
   const param = issue?.instancePath.split('/').filter(Boolean)[0] ?? context;
   const value = source && typeof source === 'object' ? source[param] : undefined;
   const shown = Array.isArray(value) ? 'more than one value' : value === undefined ? '' : `got "${String(value)}"; `;
-  const allowed = issues.filter((i) => i.keyword === 'const' && i.instancePath === issue?.instancePath).map((i) => String(i.params.allowedValue));
+  const allowed = issues
+    .filter((i) => i.keyword === 'const' && i.instancePath === issue?.instancePath)
+    .map((i) => String(i.params.allowedValue));
   const rule = allowed.length > 0 ? `allowed: ${allowed.join(', ')}` : (issue?.message ?? error.message);
-  return { status: 400, body: { error: codes.invalid, param, message: Array.isArray(value) ? `${param}: given more than once` : `${param}: ${shown}${rule}` } };
+  return {
+    status: 400,
+    body: {
+      error: codes.invalid,
+      param,
+      message: Array.isArray(value) ? `${param}: given more than once` : `${param}: ${shown}${rule}`,
+    },
+  };
 }
 
 const FASTIFY_CODES: Record<string, string> = {
@@ -72,17 +107,30 @@ export const errorAnswers = fp(
     app.setErrorHandler((error: FastifyError, request, reply: FastifyReply) => {
       const explained = request.routeOptions.config?.explain?.(error, request);
       if (explained) return reply.code(explained.status).send(explained.body);
-      if (error instanceof Refused) return reply.code(error.status).send({ error: error.code, ...(error.param ? { param: error.param } : {}), message: error.message, ...error.details });
+      if (error instanceof Refused)
+        return reply.code(error.status).send({
+          error: error.code,
+          ...(error.param ? { param: error.param } : {}),
+          message: error.message,
+          ...error.details,
+        });
       if (error.validation) {
         const refusal = validationRefusal(error, request);
         return reply.code(refusal.status).send(refusal.body);
       }
       const status = error.statusCode ?? 500;
-      if (status < 500) return reply.code(status).send({ error: FASTIFY_CODES[error.code] ?? 'invalid_request', message: error.message });
+      if (status < 500)
+        return reply
+          .code(status)
+          .send({ error: FASTIFY_CODES[error.code] ?? 'invalid_request', message: error.message });
       request.log.error({ err: error, url: request.url }, 'request failed');
-      return reply.code(status).send({ error: 'internal', message: `the server failed on this request (${error.message}); see its log` });
+      return reply
+        .code(status)
+        .send({ error: 'internal', message: `the server failed on this request (${error.message}); see its log` });
     });
-    app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+    app.setNotFoundHandler((request, reply) =>
+      reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    );
   },
   { name: 'loupe-error-answers' },
 );

@@ -10,20 +10,32 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { PartParams, fileAnswer, refusals } from './schemas.ts';
 
 /** An image ready to send, or why there is none (`status` 404 when it was never kept or has expired). */
-export type Evidence = { ok: true; type: string; bytes: Buffer } | { ok: false; status: number; error: string; message: string };
+export type Evidence =
+  { ok: true; type: string; bytes: Buffer } | { ok: false; status: number; error: string; message: string };
 
 export interface EvidenceSource {
   image(line: string, station: string, partId: string): Promise<Evidence>;
   heatmap(line: string, station: string, partId: string): Promise<Evidence>;
 }
 
-export const evidenceRoutes: FastifyPluginAsync<{ source: EvidenceSource; routeConfig?: FastifyContextConfig }> = async (plain, { source, routeConfig = {} }) => {
+export const evidenceRoutes: FastifyPluginAsync<{
+  source: EvidenceSource;
+  routeConfig?: FastifyContextConfig;
+}> = async (plain, { source, routeConfig = {} }) => {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   for (const what of ['image', 'heatmap'] as const) {
-    const summary = what === 'image' ? 'the frame of a part as it came (PNG or JPEG)' : "a part's anomaly map drawn as a PNG";
+    const summary =
+      what === 'image' ? 'the frame of a part as it came (PNG or JPEG)' : "a part's anomaly map drawn as a PNG";
     app.get(
       `/api/parts/:line/:station/:partId/${what}`,
-      { config: routeConfig, schema: { summary, params: PartParams, response: { 200: fileAnswer(summary, 'image/png', 'image/jpeg'), ...refusals(401, 403, 404, 422, 502) } } },
+      {
+        config: routeConfig,
+        schema: {
+          summary,
+          params: PartParams,
+          response: { 200: fileAnswer(summary, 'image/png', 'image/jpeg'), ...refusals(401, 403, 404, 422, 502) },
+        },
+      },
       async (request, reply) => {
         const { line, station, partId } = request.params;
         const found = await source[what](line, station, partId);

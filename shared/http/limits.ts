@@ -13,7 +13,12 @@ export const rateLimits = fp(
     await app.register(rateLimit, {
       global: false,
       // Thrown, and answered by the one error handler (errors.ts) as { error, message }.
-      errorResponseBuilder: (_request, context) => new Refused(context.statusCode, 'too_many_requests', `too many requests from here: at most ${context.max} in ${context.after}; try again then`),
+      errorResponseBuilder: (_request, context) =>
+        new Refused(
+          context.statusCode,
+          'too_many_requests',
+          `too many requests from here: at most ${context.max} in ${context.after}; try again then`,
+        ),
     });
   },
   { name: 'loupe-rate-limits' },

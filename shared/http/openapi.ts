@@ -43,7 +43,17 @@ export const openApi = fp<OpenApiOptions>(
         config: routeConfig,
         schema: {
           summary: 'this document: every route of this server, with its parameters and answers',
-          response: { 200: Type.Object({ openapi: Type.String(), info: Type.Object({}, { additionalProperties: true }), paths: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: true }), ...refusals(401, 403) },
+          response: {
+            200: Type.Object(
+              {
+                openapi: Type.String(),
+                info: Type.Object({}, { additionalProperties: true }),
+                paths: Type.Object({}, { additionalProperties: true }),
+              },
+              { additionalProperties: true },
+            ),
+            ...refusals(401, 403),
+          },
         },
       },
       async () => app.swagger(),
@@ -60,10 +70,15 @@ function checkAnswersAgainstSchemas(app: App): void {
   (addFormats as unknown as (a: Ajv) => void)(ajv);
   const compiled = new WeakMap<object, ValidateFunction>();
   app.addHook('preSerialization', async (request, reply, payload) => {
-    const responses = (request.routeOptions.schema as FastifySchema | undefined)?.response as Record<string, object> | undefined;
+    const responses = (request.routeOptions.schema as FastifySchema | undefined)?.response as
+      Record<string, object> | undefined;
     if (!responses) return payload;
-    const schema = responses[String(reply.statusCode)] ?? responses[`${String(reply.statusCode)[0]}xx`] ?? responses.default;
-    if (!schema) throw new Error(`${request.method} ${request.routeOptions.url} answered ${reply.statusCode}, which its schema does not document`);
+    const schema =
+      responses[String(reply.statusCode)] ?? responses[`${String(reply.statusCode)[0]}xx`] ?? responses.default;
+    if (!schema)
+      throw new Error(
+        `${request.method} ${request.routeOptions.url} answered ${reply.statusCode}, which its schema does not document`,
+      );
     if ('content' in schema) return payload; // a file answer (page, image, CSV): not JSON
     let validate = compiled.get(schema);
     if (!validate) {
@@ -71,7 +86,9 @@ function checkAnswersAgainstSchemas(app: App): void {
       compiled.set(schema, validate);
     }
     if (!validate(JSON.parse(JSON.stringify(payload)))) {
-      throw new Error(`${request.method} ${request.routeOptions.url} answered ${reply.statusCode} off its schema: ${ajv.errorsText(validate.errors)}`);
+      throw new Error(
+        `${request.method} ${request.routeOptions.url} answered ${reply.statusCode} off its schema: ${ajv.errorsText(validate.errors)}`,
+      );
     }
     return payload;
   });

@@ -21,10 +21,15 @@ export const RefusalSchema = Type.Object(
 );
 
 /** Answers 400, 404, … as refusals: `refusals(400, 404)`. */
-export const refusals = <S extends number>(...statuses: S[]) => Object.fromEntries(statuses.map((s) => [s, RefusalSchema])) as Record<S, typeof RefusalSchema>;
+export const refusals = <S extends number>(...statuses: S[]) =>
+  Object.fromEntries(statuses.map((s) => [s, RefusalSchema])) as Record<S, typeof RefusalSchema>;
 
 /** `/…/:line/:station/:partId` */
-export const PartParams = Type.Object({ line: IdSchema('production line id'), station: IdSchema('station id'), partId: PartIdSchema });
+export const PartParams = Type.Object({
+  line: IdSchema('production line id'),
+  station: IdSchema('station id'),
+  partId: PartIdSchema,
+});
 /** `/…/:station` (any string: an unknown station is a 404 that names the stations there are) */
 export const StationParams = Type.Object({ station: Type.String({ minLength: 1, maxLength: 64 }) });
 
@@ -35,7 +40,8 @@ export const fileAnswer = (description: string, ...types: string[]) => ({
 });
 
 /** An object answer: every property it has is in the schema, so nothing is dropped or added unseen. */
-export const Answer = <T extends Parameters<typeof Type.Object>[0]>(properties: T, description?: string) => Type.Object(properties, { additionalProperties: false, ...(description ? { description } : {}) });
+export const Answer = <T extends Parameters<typeof Type.Object>[0]>(properties: T, description?: string) =>
+  Type.Object(properties, { additionalProperties: false, ...(description ? { description } : {}) });
 
 /** A contract schema used inside an answer: without its `$id`, which names the MQTT payload, not the answer. */
 export const inline = <T extends TSchema>(schema: T): T => {

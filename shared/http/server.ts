@@ -14,7 +14,13 @@ import { securityHeaders } from './security.ts';
 import { rateLimits } from './limits.ts';
 
 /** A Fastify server whose routes take their types from their TypeBox schemas. */
-export type TypedApp<L extends FastifyBaseLogger = FastifyBaseLogger> = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L, TypeBoxTypeProvider>;
+export type TypedApp<L extends FastifyBaseLogger = FastifyBaseLogger> = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  L,
+  TypeBoxTypeProvider
+>;
 
 export interface FoundationOptions {
   title: string;
@@ -28,10 +34,18 @@ export interface FoundationOptions {
 /** Answers checked against their schemas before they leave (openapi.ts): on in the tests. */
 export const checkAnswers = () => process.env.LOUPE_CHECK_ANSWERS === '1';
 
-export async function httpFoundation<L extends FastifyBaseLogger>(app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L>, options: FoundationOptions): Promise<TypedApp<L>> {
+export async function httpFoundation<L extends FastifyBaseLogger>(
+  app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L>,
+  options: FoundationOptions,
+): Promise<TypedApp<L>> {
   await app.register(errorAnswers);
   await app.register(securityHeaders, { https: options.https ?? false });
   await app.register(rateLimits);
-  await app.register(openApi, { title: options.title, description: options.description, routeConfig: options.openApiConfig, checkAnswers: checkAnswers() });
+  await app.register(openApi, {
+    title: options.title,
+    description: options.description,
+    routeConfig: options.openApiConfig,
+    checkAnswers: checkAnswers(),
+  });
   return app.withTypeProvider<TypeBoxTypeProvider>();
 }

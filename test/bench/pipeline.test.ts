@@ -6,7 +6,15 @@
 import { describe, expect, it } from 'vitest';
 import { benchPipeline } from '../../bench/pipeline.ts';
 
-const short = { distinctImages: 4, warmupParts: 20, blocks: 1, blockParts: 24, rawIterations: 6, latencyParts: 10, maxSeconds: 60 };
+const short = {
+  distinctImages: 4,
+  warmupParts: 20,
+  blocks: 1,
+  blockParts: 24,
+  rawIterations: 6,
+  latencyParts: 10,
+  maxSeconds: 60,
+};
 
 describe('the pipeline bench', () => {
   for (const station of ['loupe', 'floor'] as const) {

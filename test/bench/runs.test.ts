@@ -9,7 +9,13 @@ describe('the median of several bench runs', () => {
       { overheadRatio: 1.06, partsPerSecond: 185, rssMb: 281 },
       { overheadRatio: 1.15, partsPerSecond: 170, rssMb: 295 },
     ]);
-    expect(merged).toEqual({ runs: 3, overheadRatio: 1.15, partsPerSecond: 170, rssMb: 290, overheadRatioRuns: [1.21, 1.06, 1.15] });
+    expect(merged).toEqual({
+      runs: 3,
+      overheadRatio: 1.15,
+      partsPerSecond: 170,
+      rssMb: 290,
+      overheadRatioRuns: [1.21, 1.06, 1.15],
+    });
   });
 
   it('averages the middle two of an even number of runs, and skips a figure a run could not measure', () => {
@@ -24,7 +30,11 @@ describe('the median of several bench runs', () => {
   });
 
   it('keeps every run of the contract floor’s ratio too', () => {
-    const merged = medianOfRuns([{ floorOverheadRatio: 1.04 }, { floorOverheadRatio: 1.12 }, { floorOverheadRatio: 1.09 }]);
+    const merged = medianOfRuns([
+      { floorOverheadRatio: 1.04 },
+      { floorOverheadRatio: 1.12 },
+      { floorOverheadRatio: 1.09 },
+    ]);
     expect(merged).toEqual({ runs: 3, floorOverheadRatio: 1.09, floorOverheadRatioRuns: [1.04, 1.12, 1.09] });
   });
 
@@ -36,6 +46,9 @@ describe('the median of several bench runs', () => {
   });
 
   it('adds no ratio list for a suite without an overhead ratio', () => {
-    expect(medianOfRuns([{ reviewToScreenP99Ms: 117 }, { reviewToScreenP99Ms: 92 }])).toEqual({ runs: 2, reviewToScreenP99Ms: 104.5 });
+    expect(medianOfRuns([{ reviewToScreenP99Ms: 117 }, { reviewToScreenP99Ms: 92 }])).toEqual({
+      runs: 2,
+      reviewToScreenP99Ms: 104.5,
+    });
   });
 });

@@ -18,8 +18,18 @@ import { tempDir } from '../support/temp.ts';
 const BASE = 'loupe/line-s/cam-a';
 
 /** Connects as `username`; resolves with the client, or with the broker's refusal. */
-function connect(url: string, username?: string, password?: string): Promise<{ client: MqttClient } | { refused: string }> {
-  const client = mqtt.connect(url, { username, password, reconnectPeriod: 0, connectTimeout: 5000, clientId: `t-${Math.random().toString(16).slice(2)}` });
+function connect(
+  url: string,
+  username?: string,
+  password?: string,
+): Promise<{ client: MqttClient } | { refused: string }> {
+  const client = mqtt.connect(url, {
+    username,
+    password,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    clientId: `t-${Math.random().toString(16).slice(2)}`,
+  });
   return new Promise((resolve) => {
     client.once('connect', () => resolve({ client }));
     client.once('error', (error) => {
@@ -47,7 +57,12 @@ describe('the embedded broker with users', () => {
   let loupe: LoupeProcess;
   let url: string;
   let watcher: Collector;
-  const secrets = { plc: 'plc-secret-123', hmi: 'hmi-secret-123', other: 'other-secret-123', watch: 'watch-secret-123' };
+  const secrets = {
+    plc: 'plc-secret-123',
+    hmi: 'hmi-secret-123',
+    other: 'other-secret-123',
+    watch: 'watch-secret-123',
+  };
 
   beforeAll(async () => {
     const dir = await tempDir('loupe-broker-acl-');
@@ -61,7 +76,13 @@ describe('the embedded broker with users', () => {
           users: [
             { name: 'plc-1', role: 'plc', stations: ['cam-a'], passwordEnv: 'TEST_PLC_PASSWORD' },
             { name: 'hmi-1', role: 'observer', decisions: ['cam-a'], passwordFile: path.join(dir, 'hmi.secret') },
-            { name: 'hmi-2', role: 'observer', stations: ['cam-a'], decisions: ['cam-b'], passwordHash: await hashSecret(secrets.other) },
+            {
+              name: 'hmi-2',
+              role: 'observer',
+              stations: ['cam-a'],
+              decisions: ['cam-b'],
+              passwordHash: await hashSecret(secrets.other),
+            },
             { name: 'watch', role: 'observer', stations: ['*'], passwordHash: await hashSecret(secrets.watch) },
           ],
         },
@@ -95,7 +116,17 @@ describe('the embedded broker with users', () => {
     expect(await publish(plc, `${BASE}/frame/ACL-1`, await goodPart(1))).toBe('acked');
     await watcher.waitFor('result of ACL-1', () => watcher.json<Result>('/result').find((r) => r.partId === 'ACL-1'));
     await plc.endAsync();
-    const forged: VerdictMessage = { schema: 'loupe/verdict@1', line: 'line-s', station: 'cam-a', partId: 'ACL-1', verdict: 'pass', decidedBy: 'human', user: 'plc-1', score: 0, at: new Date().toISOString() } as VerdictMessage;
+    const forged: VerdictMessage = {
+      schema: 'loupe/verdict@1',
+      line: 'line-s',
+      station: 'cam-a',
+      partId: 'ACL-1',
+      verdict: 'pass',
+      decidedBy: 'human',
+      user: 'plc-1',
+      score: 0,
+      at: new Date().toISOString(),
+    } as VerdictMessage;
     for (const [topic, payload] of [
       [`${BASE}/verdict`, JSON.stringify(forged)],
       [`${BASE}/result`, '{}'],
@@ -108,7 +139,9 @@ describe('the embedded broker with users', () => {
       expect(await publish(client, topic, payload), topic).toBe('disconnected');
       client.end(true);
     }
-    expect(watcher.messages.filter((m) => m.topic === `${BASE}/verdict` && m.payload.includes('"user":"plc-1"'))).toEqual([]);
+    expect(
+      watcher.messages.filter((m) => m.topic === `${BASE}/verdict` && m.payload.includes('"user":"plc-1"')),
+    ).toEqual([]);
   });
 
   it('takes a decision only from a user granted decisions for that station, recorded under that user', async () => {
@@ -130,7 +163,9 @@ describe('the embedded broker with users', () => {
     const hmi = await as(url, 'hmi-1', secrets.hmi);
     expect(await publish(hmi, `${BASE}/decision/hmi-1`, accept('boss'))).toBe('acked');
     await hmi.endAsync();
-    const verdict = await watcher.waitFor('verdict of ACL-3', () => watcher.json<VerdictMessage>('/verdict').find((v) => v.partId === 'ACL-3'));
+    const verdict = await watcher.waitFor('verdict of ACL-3', () =>
+      watcher.json<VerdictMessage>('/verdict').find((v) => v.partId === 'ACL-3'),
+    );
     expect(verdict).toMatchObject({ verdict: 'pass', decidedBy: 'human', user: 'hmi-1' });
   });
 
@@ -147,7 +182,16 @@ describe('the embedded broker of the loopback demo', () => {
   let loupe: LoupeProcess;
   beforeAll(async () => {
     const dir = await tempDir('loupe-broker-demo-');
-    const { file } = await writeConfig({ line: 'line-d', dataDir: path.join(dir, 'data'), mqtt: { port: await freePort() }, http: { port: 0 }, stations: [{ id: 'cam-d' }] }, dir);
+    const { file } = await writeConfig(
+      {
+        line: 'line-d',
+        dataDir: path.join(dir, 'data'),
+        mqtt: { port: await freePort() },
+        http: { port: 0 },
+        stations: [{ id: 'cam-d' }],
+      },
+      dir,
+    );
     loupe = await startLoupe('start', ['--config', file]);
   });
   afterAll(() => loupe?.stop());
@@ -167,6 +211,8 @@ describe('the embedded broker of the loopback demo', () => {
     await plc.waitFor('result of OK-1', () => plc.json<Result>('/result').find((r) => r.partId === 'OK-1'));
     await plc.close();
     expect(loupe.logs.filter((line) => line.includes('mqtt broker unreachable'))).toEqual([]);
-    expect(loupe.logs.filter((line) => line.includes('"station":"cam-d"') && line.includes('"msg":"mqtt connected"'))).toHaveLength(1);
+    expect(
+      loupe.logs.filter((line) => line.includes('"station":"cam-d"') && line.includes('"msg":"mqtt connected"')),
+    ).toHaveLength(1);
   });
 });

@@ -19,7 +19,10 @@ describe('parts in hand', () => {
     before.answer('D');
     // the process dies here (no close)
     const after = new PartsInHand(where);
-    expect(after.left.map((part) => [part.partId, part.source])).toEqual([['A', 'mqtt'], ['C', 'mqtt']]);
+    expect(after.left.map((part) => [part.partId, part.source])).toEqual([
+      ['A', 'mqtt'],
+      ['C', 'mqtt'],
+    ]);
     expect(after.left[0].at).toMatch(/^\d{4}-\d\d-\d\dT/);
     after.answer('A');
     after.answer('C');
@@ -43,16 +46,30 @@ describe('parts in hand', () => {
     inHand.close();
   });
 
-  it('migrates an older station\'s files, and does not count a part as interrupted when its result reached the outbox before the crash', () => {
+  it("migrates an older station's files, and does not count a part as interrupted when its result reached the outbox before the crash", () => {
     const where = dir();
     // What an older station left: A, B and C in hand, B answered in the outbox (its mark lost with the process), a review of C.
-    writeFileSync(path.join(where, 'in-hand.jsonl'), ['A', 'B', 'C'].map((partId) => `${JSON.stringify({ in: { partId, source: 'mqtt', at: '2026-12-04T08:00:00.000Z' } })}\n`).join(''));
-    const result = (partId: string) => ({ topic: 'loupe/l/s/result', payload: JSON.stringify({ schema: 'loupe/result@1', line: 'l', station: 's', partId, verdict: 'pass' }), retain: false });
+    writeFileSync(
+      path.join(where, 'in-hand.jsonl'),
+      ['A', 'B', 'C']
+        .map((partId) => `${JSON.stringify({ in: { partId, source: 'mqtt', at: '2026-12-04T08:00:00.000Z' } })}\n`)
+        .join(''),
+    );
+    const result = (partId: string) => ({
+      topic: 'loupe/l/s/result',
+      payload: JSON.stringify({ schema: 'loupe/result@1', line: 'l', station: 's', partId, verdict: 'pass' }),
+      retain: false,
+    });
     const review = { topic: 'loupe/l/s/review/C', payload: JSON.stringify({ partId: 'C' }), retain: true };
     const lines = [result('B'), review].map((m) => `${JSON.stringify(m)}\n`);
     writeFileSync(path.join(where, 'outbox.jsonl'), lines.join(''));
     writeFileSync(path.join(where, 'outbox.ack'), String(Buffer.byteLength(lines[0]))); // B's result was even delivered
-    const link = new StationLink({ url: 'mqtt://127.0.0.1:1' }, { prefix: 'loupe', line: 'l', station: 's' }, where, pino({ level: 'silent' }));
+    const link = new StationLink(
+      { url: 'mqtt://127.0.0.1:1' },
+      { prefix: 'loupe', line: 'l', station: 's' },
+      where,
+      pino({ level: 'silent' }),
+    );
     expect(link.interrupted.map((part) => part.partId)).toEqual(['A', 'C']);
     expect(link.outboxDepth).toBe(1); // only the review is still owed to the broker
     for (const file of ['in-hand.jsonl', 'outbox.jsonl', 'outbox.ack']) {

@@ -16,13 +16,19 @@ class HeldPublisher implements Publisher {
   }
 }
 
-const message = (n: number): OutgoingMessage => ({ topic: 'loupe/l/s/result', payload: JSON.stringify({ n }), retain: false });
+const message = (n: number): OutgoingMessage => ({
+  topic: 'loupe/l/s/result',
+  payload: JSON.stringify({ n }),
+  retain: false,
+});
 const dir = () => tempDirSync('loupe-outbox-');
 /** What the store holds on disk, read through a connection of its own, as a restarted process would. */
 const onDisk = (where: string): number[] => {
   const db = new Database(path.join(where, 'station.db'), { readonly: true });
   try {
-    return (db.prepare('SELECT payload FROM outbox ORDER BY seq').all() as { payload: string }[]).map((row) => JSON.parse(row.payload).n);
+    return (db.prepare('SELECT payload FROM outbox ORDER BY seq').all() as { payload: string }[]).map(
+      (row) => JSON.parse(row.payload).n,
+    );
   } finally {
     db.close();
   }

@@ -17,7 +17,11 @@ class Wire implements Publisher {
   }
 }
 
-const message = (n: number, pad = 0): OutgoingMessage => ({ topic: 'loupe/l/s/result', payload: JSON.stringify({ n, pad: 'x'.repeat(pad) }), retain: false });
+const message = (n: number, pad = 0): OutgoingMessage => ({
+  topic: 'loupe/l/s/result',
+  payload: JSON.stringify({ n, pad: 'x'.repeat(pad) }),
+  retain: false,
+});
 
 /** Lets the database grow no further than it is: the next write that needs a page finds the disk full. */
 function fill(store: StationStore): () => void {
@@ -43,7 +47,11 @@ describe('the disk failing under a station', () => {
     outbox.close();
     store.close();
     const again = StationStore.at(dir);
-    expect((again.db.prepare('SELECT payload FROM outbox ORDER BY seq').all() as { payload: string }[]).map((row) => JSON.parse(row.payload).n)).toEqual([1, 4]);
+    expect(
+      (again.db.prepare('SELECT payload FROM outbox ORDER BY seq').all() as { payload: string }[]).map(
+        (row) => JSON.parse(row.payload).n,
+      ),
+    ).toEqual([1, 4]);
     again.close();
   });
 

@@ -13,7 +13,17 @@ describe.skipIf(!fake)('a GigE Vision camera through Aravis (fake camera on loop
     camera = child(fake as string, ['-i', 'lo', '-s', 'LOUPE1']);
     await new Promise((resolve) => setTimeout(resolve, 500));
     line = await startLine(
-      { kind: 'aravis', mode: 'software', device: '127.0.0.1', pixelFormat: 'Mono8', exposureUs: 2000, gain: 1, roi: { x: 0, y: 0, width: 320, height: 240 }, lostAfterMs: 1500, reconnect: { minMs: 200, maxMs: 1000 } },
+      {
+        kind: 'aravis',
+        mode: 'software',
+        device: '127.0.0.1',
+        pixelFormat: 'Mono8',
+        exposureUs: 2000,
+        gain: 1,
+        roi: { x: 0, y: 0, width: 320, height: 240 },
+        lostAfterMs: 1500,
+        reconnect: { minMs: 200, maxMs: 1000 },
+      },
       // A part waits a minute for its frame: an answer within the test's wait is an answer at once.
       { trigger: { frameTimeoutMs: 60_000 } },
     );
@@ -36,7 +46,10 @@ describe.skipIf(!fake)('a GigE Vision camera through Aravis (fake camera on loop
       // image_quality; either way the frame reached the station.
       expect(result.score !== null || result.reasons[0] === 'image_quality').toBe(true);
     }
-    const status = await line.status((s) => (s.cameras?.[0]?.lastFrameAgeMs ?? null) !== null, 'camera health with a last frame');
+    const status = await line.status(
+      (s) => (s.cameras?.[0]?.lastFrameAgeMs ?? null) !== null,
+      'camera health with a last frame',
+    );
     expect(status.cameras?.[0]).toMatchObject({ name: 'camera', kind: 'aravis', mode: 'software', connected: true });
   }, 60_000);
 
@@ -50,7 +63,11 @@ describe.skipIf(!fake)('a GigE Vision camera through Aravis (fake camera on loop
     expect(lost.reasons).toEqual(['camera_lost']);
     expect(lost.detail).toMatch(/camera camera is not connected/);
     camera = child(fake as string, ['-i', 'lo', '-s', 'LOUPE1']);
-    const back = await line.status((s) => s.cameras?.[0]?.connected === true && s.cameras[0].reconnects > 0, 'the camera to be connected again', mark);
+    const back = await line.status(
+      (s) => s.cameras?.[0]?.connected === true && s.cameras[0].reconnects > 0,
+      'the camera to be connected again',
+      mark,
+    );
     expect(back.cameras?.[0]?.reconnects).toBeGreaterThan(0);
     await line.trigger('gv-back');
     expect((await line.result('gv-back')).reasons).not.toContain('camera_lost');

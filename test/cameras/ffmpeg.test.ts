@@ -22,9 +22,20 @@ afterEach(async () => {
 
 /** A camera of kind ffmpeg with the schema's defaults, collecting the frames it submits. */
 function camera(options: Partial<CameraConfig>): { camera: LineCamera; frames: Frame[] } {
-  const config = Value.Default(CameraSchema, { kind: 'ffmpeg', mode: 'each', lostAfterMs: 2000, reconnect: { minMs: 100, maxMs: 400 }, ...options }) as CameraConfig;
+  const config = Value.Default(CameraSchema, {
+    kind: 'ffmpeg',
+    mode: 'each',
+    lostAfterMs: 2000,
+    reconnect: { minMs: 100, maxMs: 400 },
+    ...options,
+  }) as CameraConfig;
   const frames: Frame[] = [];
-  const cam = new LineCamera(config, { station: 'st', frameTimeoutMs: 5000, submit: async (frame) => frames.push(frame), log });
+  const cam = new LineCamera(config, {
+    station: 'st',
+    frameTimeoutMs: 5000,
+    submit: async (frame) => frames.push(frame),
+    log,
+  });
   cam.start();
   stoppers.push(() => cam.stop());
   return { camera: cam, frames };
@@ -48,7 +59,23 @@ async function expectJpeg(image: Buffer, width: number, height: number): Promise
 describe.skipIf(!ffmpeg)('IP cameras and files through ffmpeg', () => {
   it('takes every frame of an HTTP MJPEG stream as a part', async () => {
     const port = await freePort();
-    const server = child(ffmpeg as string, ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15', '-c:v', 'mjpeg', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`]);
+    const server = child(ffmpeg as string, [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=15',
+      '-c:v',
+      'mjpeg',
+      '-f',
+      'mpjpeg',
+      '-listen',
+      '1',
+      `http://127.0.0.1:${port}/cam.mjpg`,
+    ]);
     stoppers.push(() => server.stop());
     await new Promise((resolve) => setTimeout(resolve, 300));
     const { camera: cam, frames } = camera({ url: `http://127.0.0.1:${port}/cam.mjpg` });
@@ -64,7 +91,10 @@ describe.skipIf(!ffmpeg)('IP cameras and files through ffmpeg', () => {
   it('takes frames from an RTSP camera (a loopback RTSP server)', async (context) => {
     const gi = spawnSync('/usr/bin/python3', ['-c', "import gi; gi.require_version('GstRtspServer', '1.0')"]);
     if (gi.status !== 0) {
-      if (inCI) throw new Error('CI=true and the GStreamer RTSP server bindings are missing: apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi');
+      if (inCI)
+        throw new Error(
+          'CI=true and the GStreamer RTSP server bindings are missing: apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi',
+        );
       context.skip();
     }
     const port = await freePort();
@@ -79,7 +109,20 @@ describe.skipIf(!ffmpeg)('IP cameras and files through ffmpeg', () => {
   it('free run from a video file: a trigger takes the frame that follows it', async () => {
     const dir = await tempDir('loupe-ffmpeg-');
     const file = path.join(dir, 'parts.mp4');
-    const made = spawnSync(ffmpeg as string, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=256x192:rate=20', '-t', '2', '-c:v', 'mpeg4', file]);
+    const made = spawnSync(ffmpeg as string, [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=256x192:rate=20',
+      '-t',
+      '2',
+      '-c:v',
+      'mpeg4',
+      file,
+    ]);
     expect(made.status).toBe(0);
     const { camera: cam } = camera({ url: file, mode: 'freerun', loop: true, maxAgeMs: 1000 });
     await until('the camera to connect', () => cam.health.connected);
@@ -89,17 +132,39 @@ describe.skipIf(!ffmpeg)('IP cameras and files through ffmpeg', () => {
 
   it('answers camera_lost at once when the stream stops, and opens it again when it is back', async () => {
     const port = await freePort();
-    const args = ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=15', '-c:v', 'mjpeg', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`];
+    const args = [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=160x120:rate=15',
+      '-c:v',
+      'mjpeg',
+      '-f',
+      'mpjpeg',
+      '-listen',
+      '1',
+      `http://127.0.0.1:${port}/cam.mjpg`,
+    ];
     let server = child(ffmpeg as string, args);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const { camera: cam } = camera({ url: `http://127.0.0.1:${port}/cam.mjpg`, mode: 'freerun', maxAgeMs: 60_000 });
     await until('the camera to connect', () => cam.health.connected);
-    const waiting = cam.capture('in-flight').then(() => 'paired', (e: unknown) => (e as InspectionError).code);
+    const waiting = cam.capture('in-flight').then(
+      () => 'paired',
+      (e: unknown) => (e as InspectionError).code,
+    );
     await server.stop();
     // The frame may have come before the stream stopped; if not, the part is lost with the camera.
     expect(['paired', 'camera_lost']).toContain(await waiting);
     await until('the camera to be lost', () => !cam.health.connected);
-    const refused = await cam.capture('after').then(() => 'paired', (e: unknown) => (e as InspectionError).code);
+    const refused = await cam.capture('after').then(
+      () => 'paired',
+      (e: unknown) => (e as InspectionError).code,
+    );
     expect(refused).toBe('camera_lost');
     server = child(ffmpeg as string, args);
     stoppers.push(() => server.stop());
@@ -109,10 +174,21 @@ describe.skipIf(!ffmpeg)('IP cameras and files through ffmpeg', () => {
   it('hardware trigger: a frame no trigger claims becomes a review of its own, unpaired_frame, never scored', async () => {
     // A camera fired by the line at 5 Hz stands in for the trigger line (ffmpeg's test pattern);
     // the PLC's trigger messages are the captures below.
-    const line = Value.Default(CameraSchema, { kind: 'ffmpeg', mode: 'each', url: 'testsrc2=size=160x120:rate=5', input: ['-re', '-f', 'lavfi'] }) as CameraConfig;
+    const line = Value.Default(CameraSchema, {
+      kind: 'ffmpeg',
+      mode: 'each',
+      url: 'testsrc2=size=160x120:rate=5',
+      input: ['-re', '-f', 'lavfi'],
+    }) as CameraConfig;
     const config = Value.Default(CameraSchema, { kind: 'aravis', mode: 'hardware', windowMs: 150 }) as CameraConfig;
     const frames: Frame[] = [];
-    const cam = new LineCamera(config, { station: 'st', frameTimeoutMs: 5000, submit: async (frame) => frames.push(frame), log, spec: ffmpegSpec(line) });
+    const cam = new LineCamera(config, {
+      station: 'st',
+      frameTimeoutMs: 5000,
+      submit: async (frame) => frames.push(frame),
+      log,
+      spec: ffmpegSpec(line),
+    });
     cam.start();
     stoppers.push(() => cam.stop());
     await until('two unpaired frames', () => frames.length >= 2);
@@ -122,4 +198,3 @@ describe.skipIf(!ffmpeg)('IP cameras and files through ffmpeg', () => {
     await expectJpeg(image, 160, 120);
   }, 30_000);
 });
-

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { JpegSplitter } from '../../edge/src/cameras/jpeg-stream.ts';
 
-const jpeg = (grey: number) => sharp({ create: { width: 64, height: 48, channels: 3, background: { r: grey, g: grey, b: grey } } }).jpeg().toBuffer();
+const jpeg = (grey: number) =>
+  sharp({ create: { width: 64, height: 48, channels: 3, background: { r: grey, g: grey, b: grey } } })
+    .jpeg()
+    .toBuffer();
 
 describe('cutting a JPEG stream into frames', () => {
   it('gives back every image whole, however the bytes are chunked', async () => {
@@ -20,7 +23,14 @@ describe('cutting a JPEG stream into frames', () => {
     const [a, b] = await Promise.all([jpeg(30), jpeg(200)]);
     const out: Buffer[] = [];
     const splitter = new JpegSplitter((image) => out.push(image));
-    splitter.push(Buffer.concat([Buffer.from('--boundary\r\nContent-Type: image/jpeg\r\n\r\n'), a, Buffer.from('\r\n'), b.subarray(0, b.length - 40)]));
+    splitter.push(
+      Buffer.concat([
+        Buffer.from('--boundary\r\nContent-Type: image/jpeg\r\n\r\n'),
+        a,
+        Buffer.from('\r\n'),
+        b.subarray(0, b.length - 40),
+      ]),
+    );
     expect(out).toHaveLength(1);
     expect(out[0].equals(a)).toBe(true);
     expect(splitter.skipped).toBeGreaterThan(0);

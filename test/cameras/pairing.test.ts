@@ -3,7 +3,11 @@ import { Pairing, type Shot } from '../../edge/src/cameras/pairing.ts';
 import { InspectionError } from '../../edge/src/reasons.ts';
 
 const shot = (name: string, at: number): Shot => ({ image: Buffer.from(name), at });
-const reasonOf = (p: Promise<Shot>) => p.then(() => 'paired', (e: unknown) => (e instanceof InspectionError ? e.code : String(e)));
+const reasonOf = (p: Promise<Shot>) =>
+  p.then(
+    () => 'paired',
+    (e: unknown) => (e instanceof InspectionError ? e.code : String(e)),
+  );
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
@@ -23,7 +27,13 @@ describe('pairing frames with parts', () => {
 
   it('hardware trigger: pairs by order within the window, whichever arrives first', async () => {
     const unpaired: string[] = [];
-    const pairing = new Pairing({ mode: 'hardware', windowMs: 100, maxAgeMs: 0, timeoutMs: 0, onUnpaired: (s) => unpaired.push(String(s.image)) });
+    const pairing = new Pairing({
+      mode: 'hardware',
+      windowMs: 100,
+      maxAgeMs: 0,
+      timeoutMs: 0,
+      onUnpaired: (s) => unpaired.push(String(s.image)),
+    });
     const a = pairing.request('a', 0);
     const b = pairing.request('b', 20);
     pairing.offer(shot('fa', 40));
@@ -36,7 +46,13 @@ describe('pairing frames with parts', () => {
 
   it('hardware trigger: a trigger with no frame is missing_frame, a frame with no trigger is unpaired', async () => {
     const unpaired: string[] = [];
-    const pairing = new Pairing({ mode: 'hardware', windowMs: 100, maxAgeMs: 0, timeoutMs: 0, onUnpaired: (s) => unpaired.push(String(s.image)) });
+    const pairing = new Pairing({
+      mode: 'hardware',
+      windowMs: 100,
+      maxAgeMs: 0,
+      timeoutMs: 0,
+      onUnpaired: (s) => unpaired.push(String(s.image)),
+    });
     const lonely = reasonOf(pairing.request('no-frame', 0));
     pairing.offer(shot('f-for-next', 500)); // the lonely trigger is too old for it
     expect(await lonely).toBe('missing_frame');

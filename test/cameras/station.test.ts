@@ -11,7 +11,12 @@ describe.skipIf(!ffmpeg)('a station behind a camera that sends unfit frames', ()
   afterAll(async () => line?.stop());
 
   it('sends each dark frame to review as image_quality, naming the measure, and raises an alert on status', async () => {
-    line = await startLine({ kind: 'ffmpeg', mode: 'each', url: 'color=c=0x101010:size=256x256:rate=8', input: ['-re', '-f', 'lavfi'] });
+    line = await startLine({
+      kind: 'ffmpeg',
+      mode: 'each',
+      url: 'color=c=0x101010:size=256x256:rate=8',
+      input: ['-re', '-f', 'lavfi'],
+    });
     const results = await line.collector.waitFor('six results', () => {
       const all = line.collector.json<Result>('/result');
       return all.length >= 6 && all;

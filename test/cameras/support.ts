@@ -18,9 +18,17 @@ export const ffmpegPath = () => requireSystem('ffmpeg', ['ffmpeg'], 'apt-get ins
 
 /** Aravis's fake GigE Vision camera, and Python with Aravis's GObject bindings for the helper. */
 export function aravisTools(): string | null {
-  const fake = requireSystem('Aravis fake GigE camera', ['arv-fake-gv-camera-0.8'], 'apt-get install aravis-tools gir1.2-aravis-0.8 python3-gi');
+  const fake = requireSystem(
+    'Aravis fake GigE camera',
+    ['arv-fake-gv-camera-0.8'],
+    'apt-get install aravis-tools gir1.2-aravis-0.8 python3-gi',
+  );
   if (!fake) return null;
-  const gi = spawnSync('/usr/bin/python3', ['-c', "import gi; gi.require_version('Aravis', '0.8'); from gi.repository import Aravis"], { encoding: 'utf8' });
+  const gi = spawnSync(
+    '/usr/bin/python3',
+    ['-c', "import gi; gi.require_version('Aravis', '0.8'); from gi.repository import Aravis"],
+    { encoding: 'utf8' },
+  );
   if (gi.status !== 0) {
     const message = `Aravis GObject bindings missing (${gi.stderr.trim().split('\n').pop()}); install them with: apt-get install gir1.2-aravis-0.8 python3-gi`;
     if (inCI) throw new Error(`CI=true and ${message}`);
@@ -42,7 +50,10 @@ export interface Line {
 }
 
 /** Loupe with one station `cam` taking frames from `camera` (or from the views in `station.cameras`). */
-export async function startLine(camera: (Partial<CameraConfig> & Pick<CameraConfig, 'kind' | 'mode'>) | undefined, station: Record<string, unknown> = {}): Promise<Line> {
+export async function startLine(
+  camera: (Partial<CameraConfig> & Pick<CameraConfig, 'kind' | 'mode'>) | undefined,
+  station: Record<string, unknown> = {},
+): Promise<Line> {
   const dir = await tempDir('loupe-camera-');
   const config = checkConfig(
     {
@@ -50,13 +61,19 @@ export async function startLine(camera: (Partial<CameraConfig> & Pick<CameraConf
       mqtt: { port: await freePort() },
       http: { port: await freePort() },
       dashboard: { admin: { password: 'camera-test-password' } },
-      stations: [{ id: 'cam', statusIntervalSeconds: 1, queue: { workers: 1 }, ...(camera ? { camera } : {}), ...station }],
+      stations: [
+        { id: 'cam', statusIntervalSeconds: 1, queue: { workers: 1 }, ...(camera ? { camera } : {}), ...station },
+      ],
     },
     'camera-test.yaml',
     {},
     {},
   );
-  const running = await run(config, { broker: true, edge: true, dashboard: false }, pino({ level: process.env.LOUPE_TEST_LOG ?? 'silent' }));
+  const running = await run(
+    config,
+    { broker: true, edge: true, dashboard: false },
+    pino({ level: process.env.LOUPE_TEST_LOG ?? 'silent' }),
+  );
   const base = 'loupe/line-1/cam';
   const collector = await Collector.connect(running.mqttUrl, [`${base}/#`]);
   await collector.stationOnline(base);
@@ -73,10 +90,23 @@ export async function startLine(camera: (Partial<CameraConfig> & Pick<CameraConf
       await collector.close();
       await running.stop();
     },
-    result: (partId) => collector.waitFor(`the result of ${partId}`, () => collector.json<Result>('/result').find((r) => r.partId === partId)).then((r) => valid<Result>(ResultSchema, r)),
+    result: (partId) =>
+      collector
+        .waitFor(`the result of ${partId}`, () => collector.json<Result>('/result').find((r) => r.partId === partId))
+        .then((r) => valid<Result>(ResultSchema, r)),
     status: (predicate, what, since = 0) =>
       collector
-        .waitFor(what, () => collector.messages.slice(since).filter((m) => m.topic.endsWith('/status') && m.payload.length > 0).map((m) => JSON.parse(m.payload.toString()) as Status).reverse().find(predicate), 20_000)
+        .waitFor(
+          what,
+          () =>
+            collector.messages
+              .slice(since)
+              .filter((m) => m.topic.endsWith('/status') && m.payload.length > 0)
+              .map((m) => JSON.parse(m.payload.toString()) as Status)
+              .reverse()
+              .find(predicate),
+          20_000,
+        )
         .then((s) => valid<Status>(StatusSchema, s)),
     trigger: async (partId) => {
       await collector.client.publishAsync(`${base}/trigger`, JSON.stringify({ partId }), { qos: 1 });

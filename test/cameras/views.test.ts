@@ -16,7 +16,12 @@ describe.skipIf(!ffmpeg)('several views of one part', () => {
   let line: Line | null = null;
   beforeAll(async () => {
     const frames: Buffer[] = [];
-    for (let i = 0; i < 10; i++) frames.push(await sharp((await generatePart({ category: 'bracket', seed: 1, index: 700 + i, defect: null })).image).jpeg({ quality: 92 }).toBuffer());
+    for (let i = 0; i < 10; i++)
+      frames.push(
+        await sharp((await generatePart({ category: 'bracket', seed: 1, index: 700 + i, defect: null })).image)
+          .jpeg({ quality: 92 })
+          .toBuffer(),
+      );
     parts = path.join(await tempDir('loupe-views-'), 'parts.mjpeg');
     await writeFile(parts, Buffer.concat(frames));
   });
@@ -24,21 +29,42 @@ describe.skipIf(!ffmpeg)('several views of one part', () => {
     await line?.stop();
     line = null;
   });
-  const view = (name: string, extra: Record<string, unknown> = {}) => ({ kind: 'ffmpeg', mode: 'freerun', name, url: parts, loop: true, copy: true, input: ['-f', 'mjpeg', '-framerate', '10'], maxAgeMs: 2000, ...extra });
+  const view = (name: string, extra: Record<string, unknown> = {}) => ({
+    kind: 'ffmpeg',
+    mode: 'freerun',
+    name,
+    url: parts,
+    loop: true,
+    copy: true,
+    input: ['-f', 'mjpeg', '-framerate', '10'],
+    maxAgeMs: 2000,
+    ...extra,
+  });
 
   it('waits for every view and gives the part the worst verdict of its views', async () => {
     // The side view's thresholds make any score a reject: the part is rejected although its top view passes.
-    line = await startLine(undefined, { cameras: [view('top'), view('side', { thresholds: { passBelow: 0, rejectAbove: 0.000001 } })] });
-    await line.status((s) => (s.cameras ?? []).length === 2 && s.cameras!.every((c) => c.connected), 'both views connected');
+    line = await startLine(undefined, {
+      cameras: [view('top'), view('side', { thresholds: { passBelow: 0, rejectAbove: 0.000001 } })],
+    });
+    await line.status(
+      (s) => (s.cameras ?? []).length === 2 && s.cameras!.every((c) => c.connected),
+      'both views connected',
+    );
     await line.trigger('two-views-1');
     const result = await line.result('two-views-1');
-    expect(result).toMatchObject({ verdict: 'reject', model: { id: 'top:default+side:default' }, thresholds: { passBelow: 0, rejectAbove: 1 } });
+    expect(result).toMatchObject({
+      verdict: 'reject',
+      model: { id: 'top:default+side:default' },
+      thresholds: { passBelow: 0, rejectAbove: 1 },
+    });
     expect(result.score).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
   it('sends the part to review, naming the view, when one view has no frame', async () => {
     const dead = `http://127.0.0.1:${await freePort()}/nothing.mjpg`;
-    line = await startLine(undefined, { cameras: [view('top'), { kind: 'ffmpeg', mode: 'freerun', name: 'side', url: dead }] });
+    line = await startLine(undefined, {
+      cameras: [view('top'), { kind: 'ffmpeg', mode: 'freerun', name: 'side', url: dead }],
+    });
     await line.status((s) => s.cameras?.find((c) => c.name === 'top')?.connected === true, 'the top view connected');
     await line.trigger('two-views-2');
     const result = await line.result('two-views-2');

@@ -20,7 +20,12 @@ describe('configuration', () => {
     const config = checkConfig(minimal, 'test.yaml', {}, {});
     expect(config.mqtt).toMatchObject({ host: '127.0.0.1', port: 1883, topicPrefix: 'loupe' });
     expect(config.mqtt.url).toBeUndefined();
-    expect(config.stations[0]).toMatchObject({ model: 'models/default', autoReject: true, review: { defaultAction: 'reject' }, queue: { maxDepth: 64 } });
+    expect(config.stations[0]).toMatchObject({
+      model: 'models/default',
+      autoReject: true,
+      review: { defaultAction: 'reject' },
+      queue: { maxDepth: 64 },
+    });
   });
 
   it('loads the shipped demo configuration', async () => {
@@ -30,7 +35,9 @@ describe('configuration', () => {
   });
 
   it('names the key, the bad value and the allowed values of an enum', () => {
-    expect(problems({ stations: [{ id: 'a', review: { defaultAction: 'pass' } }] })).toEqual(['stations[0].review.defaultAction: got "pass"; allowed: "reject" or "hold"']);
+    expect(problems({ stations: [{ id: 'a', review: { defaultAction: 'pass' } }] })).toEqual([
+      'stations[0].review.defaultAction: got "pass"; allowed: "reject" or "hold"',
+    ]);
   });
 
   it('names an unknown key and lists the keys that are allowed', () => {
@@ -39,21 +46,36 @@ describe('configuration', () => {
   });
 
   it('reports a wrong type, a missing section and a bad broker URL', () => {
-    expect(problems({ mqtt: { port: 'x' }, stations: [{ id: 'a' }] })).toEqual(['mqtt.port: got "x"; allowed: integer']);
+    expect(problems({ mqtt: { port: 'x' }, stations: [{ id: 'a' }] })).toEqual([
+      'mqtt.port: got "x"; allowed: integer',
+    ]);
     expect(problems({})).toEqual(['stations: missing; allowed: one entry per camera']);
-    expect(problems({ mqtt: { url: 'http://broker' }, stations: [{ id: 'a' }] })[0]).toMatch(/^mqtt\.url: got "http:\/\/broker"; allowed: a string matching/);
+    expect(problems({ mqtt: { url: 'http://broker' }, stations: [{ id: 'a' }] })[0]).toMatch(
+      /^mqtt\.url: got "http:\/\/broker"; allowed: a string matching/,
+    );
   });
 
   it('refuses duplicate station ids and inverted thresholds', () => {
-    expect(problems({ stations: [{ id: 'a' }, { id: 'a' }] })).toEqual(['stations[1].id: got "a"; allowed: an id not used by another station']);
-    expect(problems({ stations: [{ id: 'a', thresholds: { passBelow: 3, rejectAbove: 1 } }] })[0]).toMatch(/passBelow 3 > rejectAbove 1/);
+    expect(problems({ stations: [{ id: 'a' }, { id: 'a' }] })).toEqual([
+      'stations[1].id: got "a"; allowed: an id not used by another station',
+    ]);
+    expect(problems({ stations: [{ id: 'a', thresholds: { passBelow: 3, rejectAbove: 1 } }] })[0]).toMatch(
+      /passBelow 3 > rejectAbove 1/,
+    );
   });
 
   it('takes secrets from the environment, and says which variable is missing', () => {
-    const config = checkConfig({ mqtt: { password: '${BROKER_PW}' }, stations: [{ id: 'a' }] }, 'x', {}, { BROKER_PW: 's3cret' });
+    const config = checkConfig(
+      { mqtt: { password: '${BROKER_PW}' }, stations: [{ id: 'a' }] },
+      'x',
+      {},
+      { BROKER_PW: 's3cret' },
+    );
     expect(config.mqtt.password).toBe('s3cret');
     expect(checkConfig(minimal, 'x', {}, { LOUPE_MQTT_PASSWORD: 'from-env' }).mqtt.password).toBe('from-env');
-    expect(problems({ mqtt: { password: '${NOPE}' }, stations: [{ id: 'a' }] })).toEqual(['mqtt.password: refers to environment variable NOPE, which is not set']);
+    expect(problems({ mqtt: { password: '${NOPE}' }, stations: [{ id: 'a' }] })).toEqual([
+      'mqtt.password: refers to environment variable NOPE, which is not set',
+    ]);
   });
 
   it('lets command-line ports override the file', () => {
@@ -72,7 +94,8 @@ describe('configuration', () => {
   it('lists every command in `loupe --help`', async () => {
     const { code, stdout } = await runLoupe(['--help']);
     expect(code).toBe(0);
-    for (const command of ['start', 'edge', 'dashboard', 'synth', 'fit', 'eval', 'bench']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['start', 'edge', 'dashboard', 'synth', 'fit', 'eval', 'bench'])
+      expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
     expect(stdout).toContain('--mqtt-port N');
   });
 });

@@ -12,7 +12,21 @@ describe('relative paths in a config file', () => {
     const file = path.join(dir, 'etc', 'loupe.yaml');
     await writeFile(
       file,
-      ['dataDir: ../var/loupe', 'mqtt:', '  url: mqtts://broker:8883', '  tls:', '    ca: certs/ca.pem', 'stations:', '  - id: a', '    model: ../models/mine', '    ingest:', '      folder:', '        path: inbox', '  - id: b', ''].join('\n'),
+      [
+        'dataDir: ../var/loupe',
+        'mqtt:',
+        '  url: mqtts://broker:8883',
+        '  tls:',
+        '    ca: certs/ca.pem',
+        'stations:',
+        '  - id: a',
+        '    model: ../models/mine',
+        '    ingest:',
+        '      folder:',
+        '        path: inbox',
+        '  - id: b',
+        '',
+      ].join('\n'),
     );
     const config = await loadConfig(path.relative(process.cwd(), file));
     expect(config.dataDir).toBe(path.join(dir, 'var', 'loupe'));

@@ -54,7 +54,13 @@ beforeAll(async () => {
 describe('the example Node-RED flow', () => {
   it('publishes only to topics a station listens on, and subscribes only to topics a station publishes', () => {
     const inbound = [topics.trigger(address), topics.decision(address), topics.frame(address, '+')];
-    const outbound = [topics.result(address), topics.verdict(address), topics.status(address), topics.error(address), topics.review(address, '+')];
+    const outbound = [
+      topics.result(address),
+      topics.verdict(address),
+      topics.status(address),
+      topics.error(address),
+      topics.review(address, '+'),
+    ];
     const outs = flow.filter((n) => n.type === 'mqtt out');
     const ins = flow.filter((n) => n.type === 'mqtt in');
     expect(outs.map((n) => n.topic).sort()).toEqual([topics.decision(address), topics.trigger(address)].sort());
@@ -65,7 +71,13 @@ describe('the example Node-RED flow', () => {
   });
 
   it('wires only nodes that exist', () => {
-    for (const n of flow) for (const output of n.wires ?? []) for (const target of output) expect(flow.some((m) => m.id === target), `${n.id} → ${target}`).toBe(true);
+    for (const n of flow)
+      for (const output of n.wires ?? [])
+        for (const target of output)
+          expect(
+            flow.some((m) => m.id === target),
+            `${n.id} → ${target}`,
+          ).toBe(true);
   });
 
   it('builds a trigger the contract accepts', () => {
@@ -77,13 +89,18 @@ describe('the example Node-RED flow', () => {
   it('rejects a part Loupe could not inspect with a valid decision, and leaves a borderline part to a person', () => {
     const rule = byId('line-rule');
     expect(checkPayload(ReviewSchema, review)).toMatchObject({ ok: true });
-    const [decision, person] = runFunction(rule, { payload: { ...review, score: null, reasons: ['missing_frame'] } }) as [{ payload: unknown } | null, unknown];
+    const [decision, person] = runFunction(rule, {
+      payload: { ...review, score: null, reasons: ['missing_frame'] },
+    }) as [{ payload: unknown } | null, unknown];
     expect(person).toBeNull();
     expect(checkPayload(DecisionSchema, decision?.payload)).toMatchObject({ ok: true });
     expect(decision?.payload).toMatchObject({ partId: 'P-7', decision: 'reject' });
     expect(rule.wires?.[0]).toEqual(['decision-out']);
 
-    const [none, forPerson] = runFunction(rule, { payload: JSON.stringify(review) }) as [unknown, { payload: unknown } | null];
+    const [none, forPerson] = runFunction(rule, { payload: JSON.stringify(review) }) as [
+      unknown,
+      { payload: unknown } | null,
+    ];
     expect(none).toBeNull();
     expect(forPerson?.payload).toMatchObject({ partId: 'P-7' });
     // a review cleared by the station (empty retained message) is no work
@@ -91,7 +108,12 @@ describe('the example Node-RED flow', () => {
   });
 
   it("turns a person's request into a decision the contract accepts", () => {
-    const out = runFunction(byId('decide-from-request'), { payload: { partId: 'P-7', decision: 'accept', user: 'ana', category: 'scratch' } }) as { payload: unknown };
-    expect(checkPayload(DecisionSchema, out.payload)).toMatchObject({ ok: true, value: { partId: 'P-7', decision: 'accept', user: 'ana' } });
+    const out = runFunction(byId('decide-from-request'), {
+      payload: { partId: 'P-7', decision: 'accept', user: 'ana', category: 'scratch' },
+    }) as { payload: unknown };
+    expect(checkPayload(DecisionSchema, out.payload)).toMatchObject({
+      ok: true,
+      value: { partId: 'P-7', decision: 'accept', user: 'ana' },
+    });
   });
 });

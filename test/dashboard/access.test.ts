@@ -14,7 +14,10 @@ import { tempDir } from '../support/temp.ts';
 async function product(): Promise<{ file: string; dataDir: string }> {
   const dir = await tempDir('loupe-access-');
   const dataDir = path.join(dir, 'data');
-  const { file } = await writeConfig({ line: 'line-a', dataDir, mqtt: { port: await freePort() }, http: { port: 0 }, stations: [{ id: 'cam-a' }] }, dir);
+  const { file } = await writeConfig(
+    { line: 'line-a', dataDir, mqtt: { port: await freePort() }, http: { port: 0 }, stations: [{ id: 'cam-a' }] },
+    dir,
+  );
   return { file, dataDir };
 }
 
@@ -46,7 +49,12 @@ describe('people and access', () => {
 
   it('refuses a wrong password, then holds back that source after five failures, even with the right password', async () => {
     await person(loupe.httpUrl, 'fay');
-    const attempt = (password: string) => fetch(new URL('/api/login', loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'fay', password }) });
+    const attempt = (password: string) =>
+      fetch(new URL('/api/login', loupe.httpUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'fay', password }),
+      });
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await attempt('not-the-password')).status);
     expect(statuses).toEqual([401, 401, 401, 401, 401]);
@@ -63,7 +71,9 @@ describe('people and access', () => {
     expect((await tech.post('/api/stations/cam-a/thresholds', { passBelow: 1, rejectAbove: 2 })).status).toBe(403);
     const manager = await person(loupe.httpUrl, 'maya', 'manager');
     expect((await manager.get('/api/stations/cam-a/calibration')).status).toBe(200);
-    expect((await manager.post('/api/people', { name: 'eve', role: 'admin', password: 'eve-password-123' })).status).toBe(403);
+    expect(
+      (await manager.post('/api/people', { name: 'eve', role: 'admin', password: 'eve-password-123' })).status,
+    ).toBe(403);
     const body = await (await tech.get('/api/people')).json();
     expect(body).toMatchObject({ error: 'forbidden', message: 'this needs the admin role; dan is technician' });
   });
@@ -74,7 +84,10 @@ describe('people and access', () => {
     const noToken = await fetch(url, { method: 'POST', headers: { cookie: tech.cookie } });
     expect(noToken.status).toBe(403);
     expect(await noToken.json()).toMatchObject({ error: 'csrf' });
-    const foreign = await fetch(url, { method: 'POST', headers: { cookie: tech.cookie, 'x-csrf-token': tech.csrf, origin: 'http://evil.example' } });
+    const foreign = await fetch(url, {
+      method: 'POST',
+      headers: { cookie: tech.cookie, 'x-csrf-token': tech.csrf, origin: 'http://evil.example' },
+    });
     expect(foreign.status).toBe(403);
     const ours = await tech.post('/api/reviews/line-a/cam-a/P-1/claim');
     expect(ours.status).toBe(404); // allowed through, and the unknown part is named
@@ -82,7 +95,11 @@ describe('people and access', () => {
   });
 
   it('sends security headers and a signed HttpOnly SameSite=Strict cookie', async () => {
-    const response = await fetch(new URL('/api/login', loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'cleo', password: 'cleo-password-123' }) });
+    const response = await fetch(new URL('/api/login', loupe.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'cleo', password: 'cleo-password-123' }),
+    });
     const cookie = response.headers.get('set-cookie') ?? '';
     expect(cookie).toMatch(/^loupe_session=[^;]+\.[^;]+;/); // value.signature
     expect(cookie).toContain('HttpOnly');
@@ -90,14 +107,26 @@ describe('people and access', () => {
     expect(response.headers.get('content-security-policy')).toContain("default-src 'self'");
     expect(response.headers.get('x-frame-options')).toBe('DENY');
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
-    const forged = await fetch(new URL('/api/session', loupe.httpUrl), { headers: { cookie: cookie.split(';')[0].replace(/\.[^.]+$/, '.forged') } });
+    const forged = await fetch(new URL('/api/session', loupe.httpUrl), {
+      headers: { cookie: cookie.split(';')[0].replace(/\.[^.]+$/, '.forged') },
+    });
     expect(forged.status).toBe(401);
   });
 
   it('refuses the live feed (WebSocket upgrade) without a session, and opens it with one', async () => {
     const upgrade = (cookie?: string, origin?: string) =>
       new Promise<number>((resolve, reject) => {
-        const request = http.get(new URL('/ws', loupe.httpUrl), { agent: false, headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...(cookie ? { cookie } : {}), ...(origin ? { origin } : {}) } });
+        const request = http.get(new URL('/ws', loupe.httpUrl), {
+          agent: false,
+          headers: {
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-version': '13',
+            'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+            ...(cookie ? { cookie } : {}),
+            ...(origin ? { origin } : {}),
+          },
+        });
         request.on('upgrade', (response, socket) => {
           socket.destroy();
           resolve(response.statusCode ?? 0);

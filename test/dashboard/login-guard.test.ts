@@ -19,7 +19,13 @@ async function server() {
   const app = Fastify();
   await installAuth(app as never, { people, secret: 'x'.repeat(32), secureCookies: false, sessionHours: 1 });
   const attempt = (password: string, from: string) =>
-    app.inject({ method: 'POST', url: '/api/login', remoteAddress: from, headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'fay', password }) });
+    app.inject({
+      method: 'POST',
+      url: '/api/login',
+      remoteAddress: from,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ name: 'fay', password }),
+    });
   return { app, people, attempt };
 }
 

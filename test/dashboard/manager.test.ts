@@ -23,23 +23,41 @@ describe.skipIf(!chromium)('defect log in Chromium', () => {
   let tech: Client;
 
   const post = async (partId: string, body: Buffer, type = 'image/png') => {
-    const response = await fetch(new URL(`/api/stations/cam-m/frames?partId=${partId}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(body) });
+    const response = await fetch(new URL(`/api/stations/cam-m/frames?partId=${partId}`, loupe.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': type },
+      body: new Uint8Array(body),
+    });
     return (await response.json()) as Result;
   };
 
   beforeAll(async () => {
     const dir = await tempDir('loupe-manager-');
-    const { file } = await writeConfig({ line: 'line-m', dataDir: path.join(dir, 'data'), mqtt: { port: await freePort() }, http: { port: 0 }, stations: [{ id: 'cam-m', audit: { share: 0 }, review: { deadlineSeconds: 600 } }] }, dir);
+    const { file } = await writeConfig(
+      {
+        line: 'line-m',
+        dataDir: path.join(dir, 'data'),
+        mqtt: { port: await freePort() },
+        http: { port: 0 },
+        stations: [{ id: 'cam-m', audit: { share: 0 }, review: { deadlineSeconds: 600 } }],
+      },
+      dir,
+    );
     loupe = await startLoupe('start', ['--config', file]);
     browser = await launchChromium(chromium as string);
     tech = await person(loupe.httpUrl, 'tina');
     for (let i = 0; i < 3; i++) expect((await post(`GOOD-${i}`, await goodPart(i, 'png'))).verdict).toBe('pass');
-    for (let i = 0; i < 2; i++) expect((await post(`SCRATCH-${i}`, await defectivePart(i, 'scratch', 'png'))).verdict).toBe('reject');
+    for (let i = 0; i < 2; i++)
+      expect((await post(`SCRATCH-${i}`, await defectivePart(i, 'scratch', 'png'))).verdict).toBe('reject');
     const unreadable = await post('BROKEN-1', Buffer.from('not an image at all'), 'image/jpeg');
     expect(unreadable).toMatchObject({ verdict: 'review', reasons: ['unreadable_image'] });
     // The technician rejects it; the dashboard learns of the review from the broker first.
     for (let attempt = 0; ; attempt++) {
-      const decided = await tech.post('/api/reviews/line-m/cam-m/BROKEN-1/decision', { decision: 'reject', category: 'contamination', note: 'label, "smeared"' });
+      const decided = await tech.post('/api/reviews/line-m/cam-m/BROKEN-1/decision', {
+        decision: 'reject',
+        category: 'contamination',
+        note: 'label, "smeared"',
+      });
       if (decided.status === 202) break;
       expect(decided.status).toBe(404);
       expect(attempt).toBeLessThan(50);
@@ -68,11 +86,16 @@ describe.skipIf(!chromium)('defect log in Chromium', () => {
     await page.waitForURL(/\/log/);
     // Six parts inspected, three passed: the counts cover every inspection, stored or not.
     // Each try waits for its view: a newer request drops the reply of an older one still on its way.
-    await expect.poll(async () => {
-      await page.click('#filters button[type=submit]');
-      await page.waitForSelector('#log:not([aria-busy])');
-      return page.textContent('[data-total="inspected"] strong');
-    }, { timeout: 10_000 }).toBe('6');
+    await expect
+      .poll(
+        async () => {
+          await page.click('#filters button[type=submit]');
+          await page.waitForSelector('#log:not([aria-busy])');
+          return page.textContent('[data-total="inspected"] strong');
+        },
+        { timeout: 10_000 },
+      )
+      .toBe('6');
     expect(await page.textContent('[data-total="yield"] strong')).toBe('50.0%');
     expect(await page.locator('#log tr.entry').count()).toBe(3); // two model rejects and the reviewed part
     await expect.poll(() => page.textContent('#chart-pareto')).toContain('contamination');
@@ -80,7 +103,9 @@ describe.skipIf(!chromium)('defect log in Chromium', () => {
     // filters for known values are lists, reasons in plain words; times in one format
     const reasons = await page.$$eval('select[name=reason] option', (options) => options.map((o) => o.textContent));
     expect(reasons).toContain('the image could not be read');
-    expect(await page.$$eval('select[name=station] option', (options) => options.map((o) => (o as HTMLOptionElement).value))).toEqual(['', 'cam-m']);
+    expect(
+      await page.$$eval('select[name=station] option', (options) => options.map((o) => (o as HTMLOptionElement).value)),
+    ).toEqual(['', 'cam-m']);
     expect(await page.textContent('#log tr.entry td')).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/);
     // a time range is typed in the same format
     await page.fill('input[name=from]', '2020-01-01 06:00');
@@ -111,8 +136,13 @@ describe.skipIf(!chromium)('defect log in Chromium', () => {
     // A slow reply for older filters does not overwrite the newer view: the human view is held back
     // until the model view is drawn. Until then the table shows BROKEN-1, which has no anomaly map.
     let release = () => {};
-    const held = new Promise<void>((resolve) => { release = resolve; });
-    await page.route(/\/api\/log\?.*decidedBy=human/, async (route) => { await held; await route.continue(); });
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route(/\/api\/log\?.*decidedBy=human/, async (route) => {
+      await held;
+      await route.continue();
+    });
     await page.click('#filters button[type=submit]');
     const late = page.waitForResponse(/\/api\/log\?.*decidedBy=human/);
     await page.selectOption('select[name=decidedBy]', 'model');
@@ -121,7 +151,10 @@ describe.skipIf(!chromium)('defect log in Chromium', () => {
     release();
     await late;
     await page.evaluate(() => new Promise(requestAnimationFrame));
-    expect(await page.locator('#log tr.entry').allTextContents()).toEqual([expect.stringContaining('SCRATCH-'), expect.stringContaining('SCRATCH-')]);
+    expect(await page.locator('#log tr.entry').allTextContents()).toEqual([
+      expect.stringContaining('SCRATCH-'),
+      expect.stringContaining('SCRATCH-'),
+    ]);
     await page.click('#log tr.entry >> nth=0');
     await page.waitForFunction(() => (document.getElementById('detail-map') as HTMLImageElement).naturalWidth > 0);
     await screenshot(page, 'manager-part');

@@ -37,7 +37,9 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
   const password = 'mia-password-123';
 
   beforeAll(async () => {
-    const manifest = JSON.parse(await readFile(path.join(repoRoot, 'models', 'default', 'manifest.json'), 'utf8')) as { thresholds: { passBelow: number; rejectAbove: number } };
+    const manifest = JSON.parse(await readFile(path.join(repoRoot, 'models', 'default', 'manifest.json'), 'utf8')) as {
+      thresholds: { passBelow: number; rejectAbove: number };
+    };
     dir = await tempDir('loupe-mark-');
     const { file } = await writeConfig(
       {
@@ -46,7 +48,14 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
         mqtt: { port: await freePort() },
         http: { port: 0 },
         // Every part injected here is defective and lands between the thresholds: all "borderline".
-        stations: [{ id: STATION, thresholds: { passBelow: manifest.thresholds.passBelow, rejectAbove: manifest.thresholds.rejectAbove * 12 }, audit: { share: 0 }, review: { deadlineSeconds: 600 } }],
+        stations: [
+          {
+            id: STATION,
+            thresholds: { passBelow: manifest.thresholds.passBelow, rejectAbove: manifest.thresholds.rejectAbove * 12 },
+            audit: { share: 0 },
+            review: { deadlineSeconds: 600 },
+          },
+        ],
         dashboard: { undoSeconds: 0 },
       },
       dir,
@@ -68,18 +77,28 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
   /** A part at the edge; resolves once its review is open. */
   async function inject(prefix: string): Promise<string> {
     const partId = `${prefix}-${++parts}`;
-    const response = await fetch(new URL(`/api/stations/${STATION}/frames?partId=${partId}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await defectivePart(parts, 'scratch', 'png')) });
+    const response = await fetch(new URL(`/api/stations/${STATION}/frames?partId=${partId}`, loupe.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: new Uint8Array(await defectivePart(parts, 'scratch', 'png')),
+    });
     expect((await response.json()) as { verdict: string }).toMatchObject({ verdict: 'review' });
     await plc.waitFor(`review of ${partId}`, () => plc.json<Review>(`/review/${partId}`)[0]);
     return partId;
   }
 
   /** The station's record of a part's decision: a row of its store's decisions, as written before the verdict went out. */
-  async function stored(partId: string): Promise<{ verdict: string; user?: string; category?: string; region?: Region }> {
-    await plc.waitFor(`verdict of ${partId}`, () => plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId));
+  async function stored(
+    partId: string,
+  ): Promise<{ verdict: string; user?: string; category?: string; region?: Region }> {
+    await plc.waitFor(`verdict of ${partId}`, () =>
+      plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId),
+    );
     const db = new Database(path.join(dir, 'data', 'reviews', LINE, STATION, 'station.db'), { readonly: true });
     try {
-      const found = (db.prepare('SELECT closing FROM decisions WHERE part_id = ?').all(partId) as { closing: string }[]).map((row) => JSON.parse(row.closing) as { partId: string });
+      const found = (
+        db.prepare('SELECT closing FROM decisions WHERE part_id = ?').all(partId) as { closing: string }[]
+      ).map((row) => JSON.parse(row.closing) as { partId: string });
       expect(found).toHaveLength(1);
       return found[0] as never;
     } finally {
@@ -98,14 +117,17 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
 
   /** Where a point of the picture (normalised) is on the screen: the image is letterboxed in the viewer. */
   async function onScreen(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
-    return page.evaluate(([nx, ny]) => {
-      const image = document.getElementById('part-image') as HTMLImageElement;
-      const rect = image.getBoundingClientRect();
-      const scale = Math.min(rect.width / image.naturalWidth, rect.height / image.naturalHeight);
-      const w = image.naturalWidth * scale;
-      const h = image.naturalHeight * scale;
-      return { x: rect.left + (rect.width - w) / 2 + nx * w, y: rect.top + (rect.height - h) / 2 + ny * h };
-    }, [x, y]);
+    return page.evaluate(
+      ([nx, ny]) => {
+        const image = document.getElementById('part-image') as HTMLImageElement;
+        const rect = image.getBoundingClientRect();
+        const scale = Math.min(rect.width / image.naturalWidth, rect.height / image.naturalHeight);
+        const w = image.naturalWidth * scale;
+        const h = image.naturalHeight * scale;
+        return { x: rect.left + (rect.width - w) / 2 + nx * w, y: rect.top + (rect.height - h) / 2 + ny * h };
+      },
+      [x, y],
+    );
   }
 
   let boxed = '';
@@ -126,7 +148,9 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
     await page.mouse.move(to.x, to.y, { steps: 3 });
     await page.mouse.up();
     await expect.poll(() => page.textContent('#mark-toggle')).toContain('(1)');
-    expect(await page.evaluate(() => (document.getElementById('stage') as HTMLElement).style.transform)).toContain('translate(0px, 0px)'); // marking did not pan
+    expect(await page.evaluate(() => (document.getElementById('stage') as HTMLElement).style.transform)).toContain(
+      'translate(0px, 0px)',
+    ); // marking did not pan
     await page.keyboard.press('1'); // scratch
     await screenshot(page, 'technician-marking', true);
     await page.keyboard.press('R');
@@ -163,11 +187,17 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
     const cdp = await context.newCDPSession(page);
     const path = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => [0.2 + i * 0.05, 0.6] as const);
     const points = await Promise.all(path.map(([x, y]) => onScreen(page, x, y)));
-    await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x: points[0].x, y: points[0].y }] });
-    for (const p of points.slice(1)) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x: p.x, y: p.y }] });
+    await cdp.send('Input.dispatchTouchEvent', {
+      type: 'touchStart',
+      touchPoints: [{ x: points[0].x, y: points[0].y }],
+    });
+    for (const p of points.slice(1))
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x: p.x, y: p.y }] });
     await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
     await expect.poll(() => page.textContent('#mark-toggle')).toContain('(1)');
-    expect(await page.evaluate(() => (window as unknown as { pointerTypes: string[] }).pointerTypes)).toContain('touch');
+    expect(await page.evaluate(() => (window as unknown as { pointerTypes: string[] }).pointerTypes)).toContain(
+      'touch',
+    );
     await page.tap('#reject');
     const decision = await stored(brushed);
     expect(decision).toMatchObject({ verdict: 'reject', user: 'mia' });
@@ -182,7 +212,10 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
 
   it("shows the marks in the part's defect-log timeline and on its picture", async () => {
     const manager = await person(loupe.httpUrl, 'max', 'manager');
-    const entry = (await (await manager.get(`/api/log/${LINE}/${STATION}/${boxed}`)).json()) as { decision: { region?: Region }; timeline: { kind: string; region?: Region }[] };
+    const entry = (await (await manager.get(`/api/log/${LINE}/${STATION}/${boxed}`)).json()) as {
+      decision: { region?: Region };
+      timeline: { kind: string; region?: Region }[];
+    };
     expect(entry.decision.region?.boxes).toHaveLength(1);
     expect(entry.timeline.find((e) => e.kind === 'decision')?.region?.boxes).toHaveLength(1);
     const { context, page } = await loggedIn(browser, loupe.httpUrl, 'max', 'max-password-123');
@@ -205,27 +238,52 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
 
   it('takes a marked reject over MQTT too, and refuses a region sent with accept', async () => {
     const marked = await inject('MQTT');
-    const region: Region = { boxes: [{ x: 0.1, y: 0.1, w: 0.2, h: 0.2 }], strokes: [{ r: 0.02, points: [[0.7, 0.7]] }] };
-    const decision: Decision = { schema: 'loupe/decision@1', partId: marked, decision: 'reject', user: 'plc-person', category: 'scratch', region };
+    const region: Region = {
+      boxes: [{ x: 0.1, y: 0.1, w: 0.2, h: 0.2 }],
+      strokes: [{ r: 0.02, points: [[0.7, 0.7]] }],
+    };
+    const decision: Decision = {
+      schema: 'loupe/decision@1',
+      partId: marked,
+      decision: 'reject',
+      user: 'plc-person',
+      category: 'scratch',
+      region,
+    };
     await plc.client.publishAsync(`loupe/${LINE}/${STATION}/decision`, JSON.stringify(decision), { qos: 1 });
     expect((await stored(marked)).region).toEqual(region);
     // the decision sent and the log event published both match the published schema files
     const ajv = new Ajv2020({ strict: false });
     (addFormats as unknown as (a: Ajv2020) => void)(ajv);
-    const schemaFile = async (name: string) => JSON.parse(await readFile(path.join(repoRoot, 'contract', 'schemas', `${name}.v1.json`), 'utf8')) as object;
+    const schemaFile = async (name: string) =>
+      JSON.parse(await readFile(path.join(repoRoot, 'contract', 'schemas', `${name}.v1.json`), 'utf8')) as object;
     expect(ajv.validate(await schemaFile('decision'), decision), JSON.stringify(ajv.errors)).toBe(true);
-    const logged = await plc.waitFor('the marked decision in the log', () => plc.json<LogMessage>('/log').find((m) => m.event.kind === 'decision' && m.event.partId === marked));
+    const logged = await plc.waitFor('the marked decision in the log', () =>
+      plc.json<LogMessage>('/log').find((m) => m.event.kind === 'decision' && m.event.partId === marked),
+    );
     expect(logged.event).toMatchObject({ region });
     expect(ajv.validate(await schemaFile('log'), logged), JSON.stringify(ajv.errors)).toBe(true);
     const accepted = await inject('MQTT');
-    await plc.client.publishAsync(`loupe/${LINE}/${STATION}/decision`, JSON.stringify({ ...decision, partId: accepted, decision: 'accept', category: undefined }), { qos: 1 });
-    const refused = await plc.waitFor('the refusal', () => plc.json<ErrorMessage>('/error').find((e) => e.partId === accepted));
+    await plc.client.publishAsync(
+      `loupe/${LINE}/${STATION}/decision`,
+      JSON.stringify({ ...decision, partId: accepted, decision: 'accept', category: undefined }),
+      { qos: 1 },
+    );
+    const refused = await plc.waitFor('the refusal', () =>
+      plc.json<ErrorMessage>('/error').find((e) => e.partId === accepted),
+    );
     expect(refused).toMatchObject({ code: 'invalid_payload' });
     expect(refused.message).toContain('reject only');
     const mia = await login(loupe.httpUrl, 'mia', password);
-    const viaHttp = await mia.post(`/api/reviews/${LINE}/${STATION}/${accepted}/decision`, { decision: 'accept', region });
+    const viaHttp = await mia.post(`/api/reviews/${LINE}/${STATION}/${accepted}/decision`, {
+      decision: 'accept',
+      region,
+    });
     expect(viaHttp.status).toBe(400);
-    const tooBig = await mia.post(`/api/reviews/${LINE}/${STATION}/${accepted}/decision`, { decision: 'reject', region: { boxes: [{ x: 2, y: 0, w: 0.1, h: 0.1 }] } });
+    const tooBig = await mia.post(`/api/reviews/${LINE}/${STATION}/${accepted}/decision`, {
+      decision: 'reject',
+      region: { boxes: [{ x: 2, y: 0, w: 0.1, h: 0.1 }] },
+    });
     expect(tooBig.status).toBe(400);
   });
 
@@ -233,11 +291,20 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
     const mia = await login(loupe.httpUrl, 'mia', password);
     for (let i = 0; i < 2; i++) {
       const partId = await inject('GOOD');
-      expect((await mia.post(`/api/reviews/${LINE}/${STATION}/${partId}/decision`, { decision: 'accept' })).status).toBe(202);
+      expect(
+        (await mia.post(`/api/reviews/${LINE}/${STATION}/${partId}/decision`, { decision: 'accept' })).status,
+      ).toBe(202);
       await stored(partId);
     }
     const unmarked = await inject('PLAIN');
-    expect((await mia.post(`/api/reviews/${LINE}/${STATION}/${unmarked}/decision`, { decision: 'reject', category: 'scratch' })).status).toBe(202);
+    expect(
+      (
+        await mia.post(`/api/reviews/${LINE}/${STATION}/${unmarked}/decision`, {
+          decision: 'reject',
+          category: 'scratch',
+        })
+      ).status,
+    ).toBe(202);
     await stored(unmarked);
     const out = path.join(dir, 'exported');
     const exported = await runLoupe(['export', '--config', configFile, '--out', out]);
@@ -256,7 +323,14 @@ describe.skipIf(!chromium)('marking where the defect is', () => {
     expect(at(0.43, 0.26)).toBe(255);
     expect(at(0.1, 0.1)).toBe(0);
     expect(at(0.43, 0.6)).toBe(0);
-    const evaluated = await runLoupe(['eval', '--model', path.join(repoRoot, 'models', 'default'), '--data', out, '--json']);
+    const evaluated = await runLoupe([
+      'eval',
+      '--model',
+      path.join(repoRoot, 'models', 'default'),
+      '--data',
+      out,
+      '--json',
+    ]);
     expect(evaluated.code, evaluated.stderr).toBe(0);
     const e = JSON.parse(evaluated.stdout) as { pixelAuroc: number | null; pixelNote?: string };
     expect(e.pixelAuroc).toBeGreaterThan(0);

@@ -33,7 +33,11 @@ describe.skipIf(!chromium)('shadow models on the manager pages', () => {
   const running: LoupeProcess[] = [];
 
   const post = async (partId: string, body: Buffer) => {
-    const response = await fetch(new URL(`/api/stations/cam-s/frames?partId=${partId}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(body) });
+    const response = await fetch(new URL(`/api/stations/cam-s/frames?partId=${partId}`, loupe.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: new Uint8Array(body),
+    });
     return (await response.json()) as Result;
   };
   const shadow = async () => {
@@ -49,10 +53,27 @@ describe.skipIf(!chromium)('shadow models on the manager pages', () => {
     const dir = await tempDir('loupe-models-');
     // The live model: fitted on 8 good parts. The candidate: a copy of the shipped model (160).
     await writeSyntheticDataset({ out: path.join(dir, 'few'), seed: 3, count: 8, categories: ['bracket'] });
-    await fit({ data: path.join(dir, 'few', 'bracket'), out: path.join(dir, 'live'), id: 'bracket', version: '1', method: 'aligned' });
+    await fit({
+      data: path.join(dir, 'few', 'bracket'),
+      out: path.join(dir, 'live'),
+      id: 'bracket',
+      version: '1',
+      method: 'aligned',
+    });
     candidate = path.join(dir, 'candidate');
     await cp(path.join(repoRoot, 'models', 'default'), candidate, { recursive: true });
-    ({ file: config } = await writeConfig({ line: 'line-s', dataDir: path.join(dir, 'data'), mqtt: { port: await freePort() }, http: { port: 0 }, stations: [{ id: 'cam-s', model: path.join(dir, 'live'), audit: { share: 1 }, review: { deadlineSeconds: 600 } }] }, dir));
+    ({ file: config } = await writeConfig(
+      {
+        line: 'line-s',
+        dataDir: path.join(dir, 'data'),
+        mqtt: { port: await freePort() },
+        http: { port: 0 },
+        stations: [
+          { id: 'cam-s', model: path.join(dir, 'live'), audit: { share: 1 }, review: { deadlineSeconds: 600 } },
+        ],
+      },
+      dir,
+    ));
     loupe = await startLoupe('start', ['--config', config]);
     running.push(loupe);
     browser = await launchChromium(chromium as string);
@@ -74,13 +95,22 @@ describe.skipIf(!chromium)('shadow models on the manager pages', () => {
   it('tallies a candidate in shadow on the parts people decide, keeps them across a SIGKILL, and promotes it from the models page', async () => {
     const attached = await maria.post('/api/stations/cam-s/shadow', { model: candidate });
     expect(attached.status, await attached.clone().text()).toBe(201);
-    const parts = [...Array.from({ length: 10 }, (_, i) => ({ id: `G-${i}`, defect: null })), ...Array.from({ length: 4 }, (_, i) => ({ id: `D-${i}`, defect: ['scratch', 'crack', 'spot', 'missing'][i] }))];
+    const parts = [
+      ...Array.from({ length: 10 }, (_, i) => ({ id: `G-${i}`, defect: null })),
+      ...Array.from({ length: 4 }, (_, i) => ({ id: `D-${i}`, defect: ['scratch', 'crack', 'spot', 'missing'][i] })),
+    ];
     for (const [i, part] of parts.entries()) {
-      const result = await post(part.id, part.defect ? await defectivePart(i, part.defect, 'png') : await goodPart(i, 'png'));
+      const result = await post(
+        part.id,
+        part.defect ? await defectivePart(i, part.defect, 'png') : await goodPart(i, 'png'),
+      );
       if (result.verdict !== 'review') continue;
       // The technician decides from the truth; the dashboard learns of the review from the broker first.
       for (let attempt = 0; ; attempt++) {
-        const decided = await tina.post(`/api/reviews/line-s/cam-s/${part.id}/decision`, { decision: part.defect ? 'reject' : 'accept', ...(part.defect ? { category: part.defect } : {}) });
+        const decided = await tina.post(`/api/reviews/line-s/cam-s/${part.id}/decision`, {
+          decision: part.defect ? 'reject' : 'accept',
+          ...(part.defect ? { category: part.defect } : {}),
+        });
         if (decided.status === 202) break;
         expect(decided.status).toBe(404);
         expect(attempt).toBeLessThan(50);
@@ -94,7 +124,12 @@ describe.skipIf(!chromium)('shadow models on the manager pages', () => {
       expect(attempt, JSON.stringify(before.frames)).toBeLessThan(100);
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(before.candidate).toMatchObject({ model: { id: 'default', version: '1' }, attachedBy: 'maria', state: 'scoring', goodImages: 160 });
+    expect(before.candidate).toMatchObject({
+      model: { id: 'default', version: '1' },
+      attachedBy: 'maria',
+      state: 'scoring',
+      goodImages: 160,
+    });
     expect(before.live).toMatchObject({ model: { id: 'bracket', version: '1' }, goodImages: 6 });
     expect(before.tallies?.scored).toBe(before.frames.scored);
     // Every part the live model passed was audited, and people decided those and the borderline ones.
@@ -117,7 +152,9 @@ describe.skipIf(!chromium)('shadow models on the manager pages', () => {
     await page.waitForSelector('section[data-station="cam-s"] table.tallies');
     const escapes = page.locator('table.tallies tr[data-row="escapes"] td');
     expect(await escapes.nth(0).textContent()).toBe(String(before.tallies?.live.escapes));
-    expect(await page.locator('table.tallies tr[data-row="reviewRate"] td').nth(1).getAttribute('data-verdict')).toMatch(/better|worse|same/);
+    expect(
+      await page.locator('table.tallies tr[data-row="reviewRate"] td').nth(1).getAttribute('data-verdict'),
+    ).toMatch(/better|worse|same/);
     await screenshot(page, 'models-shadow', true);
 
     page.once('dialog', (dialog) => void dialog.accept());
@@ -131,7 +168,11 @@ describe.skipIf(!chromium)('shadow models on the manager pages', () => {
     expect(promoted.candidate).toBeNull();
     expect(promoted.live).toMatchObject({ model: { id: 'default', version: '1' }, dir: candidate });
     expect(promoted.promotions).toHaveLength(1);
-    expect(promoted.promotions[0]).toMatchObject({ by: 'maria2', replaced: { id: 'bracket', version: '1' }, evidence: before.tallies });
+    expect(promoted.promotions[0]).toMatchObject({
+      by: 'maria2',
+      replaced: { id: 'bracket', version: '1' },
+      evidence: before.tallies,
+    });
     expect((promoted.live.lineage as { promotions: unknown[] }).promotions).toHaveLength(1);
     // The next part is scored by the promoted model.
     expect((await post('AFTER-1', await goodPart(20, 'png'))).model).toEqual({ id: 'default', version: '1' });

@@ -17,7 +17,10 @@ import { tempDir } from '../support/temp.ts';
 /** `loupe people ARGS` with `input` on stdin, as an operator pipes a password in. */
 function people(args: string[], input = ''): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'loupe.js'), 'people', ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'loupe.js'), 'people', ...args], {
+      cwd: repoRoot,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (c) => (out += String(c)));
     child.stderr.on('data', (c) => (out += String(c)));
@@ -29,7 +32,16 @@ function people(args: string[], input = ''): Promise<{ code: number | null; out:
 
 async function product(port = 0): Promise<{ file: string }> {
   const dir = await tempDir('loupe-people-');
-  return writeConfig({ line: 'line-p', dataDir: path.join(dir, 'data'), mqtt: { port: await freePort() }, http: { port }, stations: [{ id: 'cam-p' }] }, dir);
+  return writeConfig(
+    {
+      line: 'line-p',
+      dataDir: path.join(dir, 'data'),
+      mqtt: { port: await freePort() },
+      http: { port },
+      stations: [{ id: 'cam-p' }],
+    },
+    dir,
+  );
 }
 
 describe('loupe people', () => {
@@ -47,7 +59,11 @@ describe('loupe people', () => {
     expect(set, set.out).toMatchObject({ code: 0 });
     expect(set.out).toContain(`password of ${ADMIN.name} set`);
     expect((await before.get('/api/session')).status).toBe(401);
-    const old = await fetch(new URL('/api/login', loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN) });
+    const old = await fetch(new URL('/api/login', loupe.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(ADMIN),
+    });
     expect(old.status).toBe(401);
     const admin = await login(loupe.httpUrl, ADMIN.name, 'a-brand-new-password');
     expect((await admin.get('/api/people')).status).toBe(200);
@@ -116,7 +132,10 @@ describe.skipIf(!chromium)('the People page', () => {
   });
 
   it('lets an admin add a person, set their password and remove them; a technician gets a page saying it is for admins', async () => {
-    const { context, page } = await loggedInAt(browser, loupe.httpUrl, ADMIN.name, ADMIN.password, { width: 1024, height: 768 });
+    const { context, page } = await loggedInAt(browser, loupe.httpUrl, ADMIN.name, ADMIN.password, {
+      width: 1024,
+      height: 768,
+    });
     await page.click('#people-nav');
     await page.waitForSelector('#people tr[data-person="admin"]');
     await page.fill('#add input[name=name]', 'pia');

@@ -30,16 +30,53 @@ describe.skipIf(!chromium || !mosquitto)('one screen for the stations of many ed
     // Two edge boxes' stations, as their bridges deliver them: retained status and open reviews.
     boxes = await Collector.connect(broker.url, [`${PREFIX}/+/+/decision`]);
     const now = Date.now();
-    for (const [line, station, outboxDepth] of [['line-a', 'cam-1', 0], ['line-b', 'cam-1', 12], ['line-b', 'cam-2', 0]] as const) {
+    for (const [line, station, outboxDepth] of [
+      ['line-a', 'cam-1', 0],
+      ['line-b', 'cam-1', 12],
+      ['line-b', 'cam-2', 0],
+    ] as const) {
       const address = { prefix: PREFIX, line, station };
-      const status: Status = { schema: 'loupe/status@1', line, station, state: 'online', modelLoaded: true, queueDepth: 0, overloaded: false, openReviews: 1, outboxDepth, lastFrameAgeMs: 10, at: new Date(now).toISOString() };
+      const status: Status = {
+        schema: 'loupe/status@1',
+        line,
+        station,
+        state: 'online',
+        modelLoaded: true,
+        queueDepth: 0,
+        overloaded: false,
+        openReviews: 1,
+        outboxDepth,
+        lastFrameAgeMs: 10,
+        at: new Date(now).toISOString(),
+      };
       const partId = `${line}-${station}-P1`;
-      const review: Review = { schema: 'loupe/review@1', line, station, partId, score: 5, thresholds: { passBelow: 2, rejectAbove: 10 }, model: { id: 'm', version: '1' }, reasons: ['borderline'], openedAt: new Date(now).toISOString(), deadline: new Date(now + 600_000).toISOString(), defaultAction: 'reject', categories: ['dent'] };
+      const review: Review = {
+        schema: 'loupe/review@1',
+        line,
+        station,
+        partId,
+        score: 5,
+        thresholds: { passBelow: 2, rejectAbove: 10 },
+        model: { id: 'm', version: '1' },
+        reasons: ['borderline'],
+        openedAt: new Date(now).toISOString(),
+        deadline: new Date(now + 600_000).toISOString(),
+        defaultAction: 'reject',
+        categories: ['dent'],
+      };
       await boxes.client.publishAsync(topics.status(address), JSON.stringify(status), { qos: 1, retain: true });
       await boxes.client.publishAsync(topics.review(address, partId), JSON.stringify(review), { qos: 1, retain: true });
     }
     const dir = await tempDir('loupe-plant-screen-');
-    const { file } = await writeConfig({ dataDir: path.join(dir, 'data'), mqtt: { url: broker.url, topicPrefix: PREFIX }, http: { port: 0 }, stations: [{ id: 'unused' }] }, dir);
+    const { file } = await writeConfig(
+      {
+        dataDir: path.join(dir, 'data'),
+        mqtt: { url: broker.url, topicPrefix: PREFIX },
+        http: { port: 0 },
+        stations: [{ id: 'unused' }],
+      },
+      dir,
+    );
     dashboard = await startLoupe('dashboard', ['--config', file]);
     browser = await launchChromium(chromium as string);
   }, 60_000);

@@ -33,7 +33,9 @@ describe.skipIf(!chromium)('the technician screen helps a person decide', () => 
   const password = 'ana-password-123';
 
   beforeAll(async () => {
-    const manifest = JSON.parse(await readFile(path.join(repoRoot, 'models', 'default', 'manifest.json'), 'utf8')) as { thresholds: { rejectAbove: number } };
+    const manifest = JSON.parse(await readFile(path.join(repoRoot, 'models', 'default', 'manifest.json'), 'utf8')) as {
+      thresholds: { rejectAbove: number };
+    };
     const dir = await tempDir('loupe-aids-');
     const { file } = await writeConfig(
       {
@@ -42,7 +44,14 @@ describe.skipIf(!chromium)('the technician screen helps a person decide', () => 
         mqtt: { port: await freePort() },
         http: { port: 0 },
         // Every part goes to a person, good ones included: a good part accepted becomes a reference.
-        stations: [{ id: STATION, thresholds: { passBelow: 1e-6, rejectAbove: manifest.thresholds.rejectAbove * 12 }, audit: { share: 0 }, review: { deadlineSeconds: 600 } }],
+        stations: [
+          {
+            id: STATION,
+            thresholds: { passBelow: 1e-6, rejectAbove: manifest.thresholds.rejectAbove * 12 },
+            audit: { share: 0 },
+            review: { deadlineSeconds: 600 },
+          },
+        ],
         dashboard: { undoSeconds: 1 },
       },
       dir,
@@ -64,16 +73,25 @@ describe.skipIf(!chromium)('the technician screen helps a person decide', () => 
   async function inject(prefix: string, picture: 'good' | 'scratch'): Promise<Review> {
     const partId = `${prefix}-${++parts}`;
     const png = picture === 'good' ? await goodPart(parts, 'png') : await defectivePart(parts, 'scratch', 'png');
-    const response = await fetch(new URL(`/api/stations/${STATION}/frames?partId=${partId}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png) });
+    const response = await fetch(new URL(`/api/stations/${STATION}/frames?partId=${partId}`, loupe.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: new Uint8Array(png),
+    });
     expect((await response.json()) as { verdict: string }).toMatchObject({ verdict: 'review' });
     return plc.waitFor(`review of ${partId}`, () => plc.json<Review>(`/review/${partId}`)[0]);
   }
 
   /** A person's decision through the API (as another screen would send it); resolves on the final verdict. */
-  async function decided(partId: string, body: { decision: 'accept' | 'reject'; category?: string }): Promise<VerdictMessage> {
+  async function decided(
+    partId: string,
+    body: { decision: 'accept' | 'reject'; category?: string },
+  ): Promise<VerdictMessage> {
     const response = await ana.post(`/api/reviews/${LINE}/${STATION}/${partId}/decision`, body);
     expect(response.status, await response.clone().text()).toBe(202);
-    return plc.waitFor(`verdict of ${partId}`, () => plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId));
+    return plc.waitFor(`verdict of ${partId}`, () =>
+      plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId),
+    );
   }
 
   async function openPart(page: Page, partId: string): Promise<void> {
@@ -107,12 +125,16 @@ describe.skipIf(!chromium)('the technician screen helps a person decide', () => 
     const { context, page } = await loggedIn(browser, loupe.httpUrl, 'ana', password);
     await openPart(page, review.partId);
     await poll(() => page.textContent('#suggestion')).toContain('Suggested: dent');
-    expect(await page.textContent('#suggestion .confidence')).toBe(`${Math.round((review.suggestion?.confidence ?? 0) * 100)}% sure`);
+    expect(await page.textContent('#suggestion .confidence')).toBe(
+      `${Math.round((review.suggestion?.confidence ?? 0) * 100)}% sure`,
+    );
     expect(await page.getAttribute('.category.suggested', 'class')).toContain('suggested');
     expect(await page.textContent('.category.suggested')).toContain('dent');
     await screenshot(page, 'technician-suggestion', true);
     await page.keyboard.press('S');
-    const verdict = await plc.waitFor('verdict of the suggested part', () => plc.json<VerdictMessage>('/verdict').find((v) => v.partId === review.partId));
+    const verdict = await plc.waitFor('verdict of the suggested part', () =>
+      plc.json<VerdictMessage>('/verdict').find((v) => v.partId === review.partId),
+    );
     expect(verdict).toMatchObject({ verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'dent' });
     await context.close();
   });
@@ -140,11 +162,16 @@ describe.skipIf(!chromium)('the technician screen helps a person decide', () => 
     expect(await page.getAttribute('#golden-label', 'data-golden')).toBe(good.partId);
     expect(await page.textContent('#golden-label')).toContain('accepted by ana');
     // Side by side: the part's half and the good part's half do not overlap.
-    const [part, ref] = await Promise.all([page.locator('#stage').boundingBox(), page.locator('#golden').boundingBox()]);
+    const [part, ref] = await Promise.all([
+      page.locator('#stage').boundingBox(),
+      page.locator('#golden').boundingBox(),
+    ]);
     expect(part && ref && part.x + part.width <= ref.x + 1).toBe(true);
     // Zoom moves both alike.
     await page.keyboard.press('+');
-    await poll(() => page.evaluate(() => document.getElementById('golden-stage')?.style.transform)).toBe(await page.evaluate(() => document.getElementById('stage')?.style.transform));
+    await poll(() => page.evaluate(() => document.getElementById('golden-stage')?.style.transform)).toBe(
+      await page.evaluate(() => document.getElementById('stage')?.style.transform),
+    );
     await page.keyboard.press('0');
     await screenshot(page, 'technician-golden', true);
     // Stays on for the next part opened, and is fetched for it.
@@ -174,7 +201,14 @@ describe.skipIf(!chromium)('the technician screen helps a person decide', () => 
       drift: {
         detected: true,
         signals: ['passed_scores', 'review_rate'],
-        passedScores: { reference: 500, recent: 500, statistic: 0.41, pValue: 1e-9, referenceMedian: 3.1, recentMedian: 5.2 },
+        passedScores: {
+          reference: 500,
+          recent: 500,
+          statistic: 0.41,
+          pValue: 1e-9,
+          referenceMedian: 3.1,
+          recentMedian: 5.2,
+        },
         reviewRate: { reference: 0.04, recent: 0.19, referenceParts: 500, recentParts: 500, pValue: 1e-6 },
       },
       at: new Date().toISOString(),
@@ -187,7 +221,11 @@ describe.skipIf(!chromium)('the technician screen helps a person decide', () => 
     expect(said).toContain('Nothing was changed');
     await screenshot(page, 'technician-drift', true);
     // Back to normal: the banner goes.
-    await plc.client.publishAsync(`loupe/${LINE}/cam-z/status`, JSON.stringify({ ...status, drift: { detected: false, signals: [] } }), { qos: 1, retain: true });
+    await plc.client.publishAsync(
+      `loupe/${LINE}/cam-z/status`,
+      JSON.stringify({ ...status, drift: { detected: false, signals: [] } }),
+      { qos: 1, retain: true },
+    );
     await page.waitForSelector('#drift', { state: 'hidden' });
     await plc.client.publishAsync(`loupe/${LINE}/cam-z/status`, '', { qos: 1, retain: true });
     await context.close();

@@ -68,18 +68,31 @@ async function desk(brokerUrl: string, feedBufferBytes?: number): Promise<Desk> 
     claims,
     url,
     async as(name) {
-      const response = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password: `${name}-password-123` }) });
+      const response = await fetch(`${url}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name, password: `${name}-password-123` }),
+      });
       const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0];
       const { csrf } = (await response.json()) as { csrf: string };
       return {
         cookie,
-        post: (path, body) => fetch(`${url}${path}`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined }),
+        post: (path, body) =>
+          fetch(`${url}${path}`, {
+            method: 'POST',
+            headers: { cookie, 'x-csrf-token': csrf, ...(body ? { 'content-type': 'application/json' } : {}) },
+            body: body ? JSON.stringify(body) : undefined,
+          }),
       };
     },
   };
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -95,17 +108,28 @@ describe('dashboards on one broker', () => {
     for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
   });
 
-  async function setUp(feedBufferBytes?: number): Promise<{ broker: EmbeddedBroker; station: mqtt.MqttClient; a: Desk; b: Desk }> {
+  async function setUp(
+    feedBufferBytes?: number,
+  ): Promise<{ broker: EmbeddedBroker; station: mqtt.MqttClient; a: Desk; b: Desk }> {
     const broker = await startEmbeddedBroker('127.0.0.1', await freePort());
     cleanup.push(() => broker.close());
     const station = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
     cleanup.push(() => station.endAsync(true));
     const a = await desk(broker.url, feedBufferBytes);
-    cleanup.push(() => a.feed.stop(), () => a.app.close());
+    cleanup.push(
+      () => a.feed.stop(),
+      () => a.app.close(),
+    );
     const b = await desk(broker.url, feedBufferBytes);
-    cleanup.push(() => b.feed.stop(), () => b.app.close());
+    cleanup.push(
+      () => b.feed.stop(),
+      () => b.app.close(),
+    );
     await station.publishAsync(`${BASE}/review/P-1`, JSON.stringify(review('P-1')), { qos: 1, retain: true });
-    await until('both dashboards to see P-1', () => a.feed.reviews.has('line-1/cam-1/P-1') && b.feed.reviews.has('line-1/cam-1/P-1'));
+    await until(
+      'both dashboards to see P-1',
+      () => a.feed.reviews.has('line-1/cam-1/P-1') && b.feed.reviews.has('line-1/cam-1/P-1'),
+    );
     return { broker, station, a, b };
   }
 
@@ -127,7 +151,16 @@ describe('dashboards on one broker', () => {
     await station.subscribeAsync(`${BASE}/decision`, { qos: 1 });
     station.on('message', (topic, payload) => {
       const { partId } = JSON.parse(payload.toString()) as { partId: string };
-      const error = { schema: 'loupe/error@1', line: 'line-1', station: 'cam-1', topic, code: 'conflict', message: 'P-1 was already rejected by carl', partId, at: new Date().toISOString() };
+      const error = {
+        schema: 'loupe/error@1',
+        line: 'line-1',
+        station: 'cam-1',
+        topic,
+        code: 'conflict',
+        message: 'P-1 was already rejected by carl',
+        partId,
+        at: new Date().toISOString(),
+      };
       void station.publishAsync(`${BASE}/error`, JSON.stringify(error), { qos: 1 });
     });
     const ana = await a.as('ana');
@@ -142,8 +175,15 @@ describe('dashboards on one broker', () => {
     const anaFeed = await feedOf(ana.cookie);
     const benFeed = await feedOf(ben.cookie);
     expect((await ana.post('/api/reviews/line-1/cam-1/P-1/decision', { decision: 'accept' })).status).toBe(202);
-    const refused = await until('the refusal on ana’s screen', () => anaFeed.events.find((e) => e.type === 'decision-refused'));
-    expect(refused).toMatchObject({ partId: 'P-1', user: 'ana', code: 'conflict', message: 'P-1 was already rejected by carl' });
+    const refused = await until('the refusal on ana’s screen', () =>
+      anaFeed.events.find((e) => e.type === 'decision-refused'),
+    );
+    expect(refused).toMatchObject({
+      partId: 'P-1',
+      user: 'ana',
+      code: 'conflict',
+      message: 'P-1 was already rejected by carl',
+    });
     expect(benFeed.events.filter((e) => e.type === 'decision-refused')).toEqual([]);
     anaFeed.socket.terminate();
     benFeed.socket.terminate();
@@ -154,9 +194,15 @@ describe('dashboards on one broker', () => {
     const ana = await a.as('ana');
     await broker.close();
     await until('the dashboard to notice the broker is gone', () => !a.feed.connected);
-    const answer = await ana.post('/api/reviews/line-1/cam-1/P-1/decision', { decision: 'reject', category: 'scratch' });
+    const answer = await ana.post('/api/reviews/line-1/cam-1/P-1/decision', {
+      decision: 'reject',
+      category: 'scratch',
+    });
     expect(answer.status).toBe(503);
-    expect(await answer.json()).toMatchObject({ error: 'broker_unreachable', message: expect.stringContaining('NOT sent') });
+    expect(await answer.json()).toMatchObject({
+      error: 'broker_unreachable',
+      message: expect.stringContaining('NOT sent'),
+    });
     expect((await ana.post('/api/reviews/line-1/cam-1/P-1/claim')).status).toBe(200);
   });
 
@@ -166,7 +212,9 @@ describe('dashboards on one broker', () => {
     // A raw client that completes the upgrade and then never reads.
     const stalled = net.connect(Number(new URL(a.url).port), '127.0.0.1');
     await new Promise((resolve) => stalled.once('connect', resolve));
-    stalled.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: ${ana.cookie}\r\n\r\n`);
+    stalled.write(
+      `GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: ${ana.cookie}\r\n\r\n`,
+    );
     await until('the stalled client to be listening', () => a.feed.listening === 1);
     stalled.pause();
     const big = review('P-big');

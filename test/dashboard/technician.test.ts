@@ -31,7 +31,9 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
   const passwords = new Map<string, string>();
 
   beforeAll(async () => {
-    const manifest = JSON.parse(await readFile(path.join(repoRoot, 'models', 'default', 'manifest.json'), 'utf8')) as { thresholds: { passBelow: number; rejectAbove: number } };
+    const manifest = JSON.parse(await readFile(path.join(repoRoot, 'models', 'default', 'manifest.json'), 'utf8')) as {
+      thresholds: { passBelow: number; rejectAbove: number };
+    };
     const dir = await tempDir('loupe-dash-');
     const { file } = await writeConfig(
       {
@@ -40,7 +42,14 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
         mqtt: { port: await freePort() },
         http: { port: 0 },
         // Every part injected here is defective and lands between the thresholds: all "borderline".
-        stations: [{ id: 'cam-d', thresholds: { passBelow: manifest.thresholds.passBelow, rejectAbove: manifest.thresholds.rejectAbove * 12 }, audit: { share: 0 }, review: { deadlineSeconds: 600 } }],
+        stations: [
+          {
+            id: 'cam-d',
+            thresholds: { passBelow: manifest.thresholds.passBelow, rejectAbove: manifest.thresholds.rejectAbove * 12 },
+            audit: { share: 0 },
+            review: { deadlineSeconds: 600 },
+          },
+        ],
         // A decision waits two seconds on screen (undoable) before it goes: long enough for U, short for the tests.
         dashboard: { undoSeconds: 2 },
       },
@@ -65,7 +74,11 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
   /** A part at the edge, as the line's camera would send it; resolves once its review is open. */
   async function inject(prefix: string): Promise<string> {
     const partId = `${prefix}-${++parts}`;
-    const response = await fetch(new URL(`/api/stations/cam-d/frames?partId=${partId}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await defectivePart(parts, 'scratch', 'png')) });
+    const response = await fetch(new URL(`/api/stations/cam-d/frames?partId=${partId}`, loupe.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: new Uint8Array(await defectivePart(parts, 'scratch', 'png')),
+    });
     expect((await response.json()) as { verdict: string }).toMatchObject({ verdict: 'review' });
     await plc.waitFor(`review of ${partId}`, () => plc.json<Review>(`/review/${partId}`)[0]);
     return partId;
@@ -106,7 +119,9 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     expect(await page.textContent('#scale')).toContain('pass below');
     expect(await page.textContent('#part-reasons')).toContain('the score is between pass and reject'); // words, not borderline
     await page.keyboard.press('A');
-    const verdict = await plc.waitFor('human verdict', () => plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId));
+    const verdict = await plc.waitFor('human verdict', () =>
+      plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId),
+    );
     expect(verdict).toMatchObject({ verdict: 'pass', decidedBy: 'human', user: 'ana' });
     await item(page, partId).waitFor({ state: 'detached', timeout: 5000 });
     await context.close();
@@ -119,7 +134,9 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     await page.keyboard.press('1'); // the first category: scratch
     await poll(() => page.textContent('.category.chosen')).toContain('scratch');
     await page.keyboard.press('R');
-    const verdict = await plc.waitFor('reject verdict', () => plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId));
+    const verdict = await plc.waitFor('reject verdict', () =>
+      plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId),
+    );
     expect(verdict).toMatchObject({ verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'scratch' });
     await context.close();
   });
@@ -166,7 +183,9 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     const shown = await page.$$eval('#queue li', (lis) => lis.map((li) => (li as HTMLElement).dataset.part as string));
     expect(new Set(shown).size).toBe(shown.length);
     expect(shown.indexOf(during[0])).toBeLessThan(shown.indexOf(during[1]));
-    const deadlines = await page.$$eval('#queue li .countdown', (spans) => spans.map((span) => Date.parse((span as HTMLElement).dataset.deadline as string)));
+    const deadlines = await page.$$eval('#queue li .countdown', (spans) =>
+      spans.map((span) => Date.parse((span as HTMLElement).dataset.deadline as string)),
+    );
     expect(deadlines).toEqual([...deadlines].sort((a, b) => a - b));
     await context.close();
   });
@@ -178,8 +197,13 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     // The same session ends elsewhere (log out in another tab of the same browser).
     const cookies = await context.cookies();
     const session = cookies.find((c) => c.name === 'loupe_session');
-    const csrf = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { csrf: string }).csrf);
-    const out = await fetch(new URL('/api/logout', loupe.httpUrl), { method: 'POST', headers: { cookie: `loupe_session=${session?.value}`, 'x-csrf-token': csrf } });
+    const csrf = await page.evaluate(
+      async () => ((await (await fetch('/api/session')).json()) as { csrf: string }).csrf,
+    );
+    const out = await fetch(new URL('/api/logout', loupe.httpUrl), {
+      method: 'POST',
+      headers: { cookie: `loupe_session=${session?.value}`, 'x-csrf-token': csrf },
+    });
     expect(out.status).toBe(200);
     await item(page, partId).click();
     await page.waitForSelector('#accept:not([disabled])');
@@ -202,15 +226,27 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     const ben = await login(loupe.httpUrl, 'ben', passwords.get('ben') as string);
     const claimUrl = `/api/reviews/line-d/cam-d/${partId}/claim`;
     expect((await ben.post(claimUrl)).status).toBe(200); // free: the page load claimed nothing
-    expect((await fetch(new URL(claimUrl, loupe.httpUrl), { method: 'DELETE', headers: { cookie: ben.cookie, 'x-csrf-token': ben.csrf } })).status).toBe(200);
+    expect(
+      (
+        await fetch(new URL(claimUrl, loupe.httpUrl), {
+          method: 'DELETE',
+          headers: { cookie: ben.cookie, 'x-csrf-token': ben.csrf },
+        })
+      ).status,
+    ).toBe(200);
     await openPart(page, partId);
     const refused = await ben.post(claimUrl);
     expect(refused.status).toBe(409);
     expect(await refused.json()).toMatchObject({ holder: 'ana' });
     // ana's claim ends (as if it ran out) and ben takes the part: ana's screen says so at once
     const cookie = (await context.cookies()).find((c) => c.name === 'loupe_session');
-    const csrf = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { csrf: string }).csrf);
-    await fetch(new URL(claimUrl, loupe.httpUrl), { method: 'DELETE', headers: { cookie: `loupe_session=${cookie?.value}`, 'x-csrf-token': csrf } });
+    const csrf = await page.evaluate(
+      async () => ((await (await fetch('/api/session')).json()) as { csrf: string }).csrf,
+    );
+    await fetch(new URL(claimUrl, loupe.httpUrl), {
+      method: 'DELETE',
+      headers: { cookie: `loupe_session=${cookie?.value}`, 'x-csrf-token': csrf },
+    });
     expect((await ben.post(claimUrl)).status).toBe(200);
     await poll(() => page.textContent('#part-state')).toContain('You lost this part: ben is deciding it now');
     expect(await page.isDisabled('#accept')).toBe(true);
@@ -233,7 +269,11 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     // once the guard is over, the key acts on the part shown
     await page.waitForSelector('#accept:not([disabled])');
     await page.keyboard.press('R');
-    expect(await plc.waitFor('the second verdict', () => plc.json<VerdictMessage>('/verdict').find((v) => v.partId === second))).toMatchObject({ verdict: 'reject', user: 'ana' });
+    expect(
+      await plc.waitFor('the second verdict', () =>
+        plc.json<VerdictMessage>('/verdict').find((v) => v.partId === second),
+      ),
+    ).toMatchObject({ verdict: 'reject', user: 'ana' });
     await context.close();
   });
 
@@ -254,7 +294,9 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     await page.waitForSelector('#accept:not([disabled])');
     await page.keyboard.press('R');
     // the two accepts never left the screen: the one verdict is the reject
-    const verdict = await plc.waitFor('the verdict', () => plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId));
+    const verdict = await plc.waitFor('the verdict', () =>
+      plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId),
+    );
     expect(verdict).toMatchObject({ verdict: 'reject', decidedBy: 'human', user: 'ana' });
     await page.waitForSelector('#undo-bar', { state: 'hidden' });
     expect(plc.json<VerdictMessage>('/verdict').filter((v) => v.partId === partId)).toHaveLength(1);
@@ -273,16 +315,32 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     await page.waitForSelector('#reject:not([disabled])');
     await page.keyboard.press('2'); // dent
     await page.keyboard.press('R');
-    const corrected = await plc.waitFor('the corrected verdict', () => plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId && v.corrects));
-    expect(corrected).toMatchObject({ verdict: 'reject', category: 'dent', decidedBy: 'human', user: 'ana', corrects: { verdict: 'pass', decidedBy: 'human', user: 'ana' } });
-    const schema = JSON.parse(await readFile(path.join(repoRoot, 'contract', 'schemas', 'verdict.v1.json'), 'utf8')) as object;
+    const corrected = await plc.waitFor('the corrected verdict', () =>
+      plc.json<VerdictMessage>('/verdict').find((v) => v.partId === partId && v.corrects),
+    );
+    expect(corrected).toMatchObject({
+      verdict: 'reject',
+      category: 'dent',
+      decidedBy: 'human',
+      user: 'ana',
+      corrects: { verdict: 'pass', decidedBy: 'human', user: 'ana' },
+    });
+    const schema = JSON.parse(
+      await readFile(path.join(repoRoot, 'contract', 'schemas', 'verdict.v1.json'), 'utf8'),
+    ) as object;
     const ajv = new Ajv2020({ strict: false });
     (addFormats as unknown as (a: Ajv2020) => void)(ajv);
     expect(ajv.validate(schema, corrected), JSON.stringify(ajv.errors)).toBe(true);
     const manager = await person(loupe.httpUrl, 'mona', 'manager');
-    const entry = (await (await manager.get(`/api/log/line-d/cam-d/${partId}`)).json()) as { final: { verdict: string }; timeline: { kind: string; correction?: boolean; corrects?: object }[] };
+    const entry = (await (await manager.get(`/api/log/line-d/cam-d/${partId}`)).json()) as {
+      final: { verdict: string };
+      timeline: { kind: string; correction?: boolean; corrects?: object }[];
+    };
     expect(entry.final).toMatchObject({ verdict: 'reject' });
-    expect(entry.timeline.filter((e) => e.kind === 'decision').map((e) => Boolean(e.correction))).toEqual([false, true]);
+    expect(entry.timeline.filter((e) => e.kind === 'decision').map((e) => Boolean(e.correction))).toEqual([
+      false,
+      true,
+    ]);
     expect(entry.timeline.filter((e) => e.kind === 'verdict').map((e) => Boolean(e.corrects))).toEqual([false, true]);
     // another technician may not correct ana's decision
     const ben = await login(loupe.httpUrl, 'ben', passwords.get('ben') as string);
@@ -297,7 +355,13 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
     const { context, page } = await loggedIn(browser, loupe.httpUrl, 'ana', passwords.get('ana') as string);
     await openPart(page, partId);
     // the station vanishes: the broker publishes its last will (here sent as the broker would)
-    const offline = { schema: 'loupe/status@1', line: 'line-d', station: 'cam-d', state: 'offline', at: new Date().toISOString() };
+    const offline = {
+      schema: 'loupe/status@1',
+      line: 'line-d',
+      station: 'cam-d',
+      state: 'offline',
+      at: new Date().toISOString(),
+    };
     await plc.client.publishAsync('loupe/line-d/cam-d/status', JSON.stringify(offline), { qos: 1, retain: true });
     await page.waitForSelector('#stations li[data-state="gone"]');
     expect(await page.isDisabled('#accept')).toBe(true);
@@ -328,21 +392,39 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
   it('fits a line-side screen at 1024x768 and a phone at 390 wide, with a placeholder for a part without a picture', async () => {
     const partId = await inject('SHOW');
     const broken = `NOPIC-${++parts}`;
-    const posted = await fetch(new URL(`/api/stations/cam-d/frames?partId=${broken}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: 'not an image' });
+    const posted = await fetch(new URL(`/api/stations/cam-d/frames?partId=${broken}`, loupe.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'image/jpeg' },
+      body: 'not an image',
+    });
     expect(await posted.json()).toMatchObject({ verdict: 'review', reasons: ['unreadable_image'] });
-    for (const viewport of [{ width: 1024, height: 768 }, { width: 390, height: 844 }]) {
-      const { context, page } = await loggedInAt(browser, loupe.httpUrl, 'ana', passwords.get('ana') as string, viewport);
+    for (const viewport of [
+      { width: 1024, height: 768 },
+      { width: 390, height: 844 },
+    ]) {
+      const { context, page } = await loggedInAt(
+        browser,
+        loupe.httpUrl,
+        'ana',
+        passwords.get('ana') as string,
+        viewport,
+      );
       await item(page, broken).waitFor();
       await openPart(page, partId);
       await page.waitForFunction(() => (document.getElementById('part-map') as HTMLImageElement).naturalWidth > 0);
       await page.evaluate(() => new Promise(requestAnimationFrame));
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
       expect(overflow, `horizontal overflow at ${viewport.width}`).toBe(0);
       if (viewport.width === 1024) {
         // the picture, the score, why, and both buttons inside the first screen, with no scrolling
         for (const selector of ['#viewer', '#scale', '#part-reasons', '#accept', '#reject']) {
           const box = await page.locator(selector).boundingBox();
-          expect(box && box.y >= 0 && box.y + box.height <= viewport.height, `${selector} within 1024x768: ${JSON.stringify(box)}`).toBe(true);
+          expect(
+            box && box.y >= 0 && box.y + box.height <= viewport.height,
+            `${selector} within 1024x768: ${JSON.stringify(box)}`,
+          ).toBe(true);
         }
         const size = await page.$eval('#part-reasons', (node) => parseFloat(getComputedStyle(node).fontSize));
         expect(size).toBeGreaterThanOrEqual(18); // readable at arm's length

@@ -28,10 +28,28 @@ describe.skipIf(!chromium)('two dashboards on one broker, in Chromium', () => {
     const dir = await tempDir('loupe-two-desks-');
     const mqttPort = await freePort();
     const station = { id: 'cam-t', thresholds: { passBelow: 0, rejectAbove: 1e9 }, review: { deadlineSeconds: 600 } };
-    const first = await writeConfig({ line: 'line-t', dataDir: path.join(dir, 'a'), mqtt: { port: mqttPort }, http: { port: 0 }, stations: [station] }, path.join(dir));
+    const first = await writeConfig(
+      {
+        line: 'line-t',
+        dataDir: path.join(dir, 'a'),
+        mqtt: { port: mqttPort },
+        http: { port: 0 },
+        stations: [station],
+      },
+      path.join(dir),
+    );
     a = await startLoupe('start', ['--config', first.file]);
     const secondDir = await tempDir('loupe-two-desks-b-');
-    const second = await writeConfig({ line: 'line-t', dataDir: path.join(secondDir, 'b'), mqtt: { url: a.mqttUrl }, http: { port: 0 }, stations: [station] }, secondDir);
+    const second = await writeConfig(
+      {
+        line: 'line-t',
+        dataDir: path.join(secondDir, 'b'),
+        mqtt: { url: a.mqttUrl },
+        http: { port: 0 },
+        stations: [station],
+      },
+      secondDir,
+    );
     b = await startLoupe('dashboard', ['--config', second.file]);
     await person(a.httpUrl, 'ana');
     await person(b.httpUrl, 'ben');
@@ -49,7 +67,11 @@ describe.skipIf(!chromium)('two dashboards on one broker, in Chromium', () => {
   const item = (page: Page, partId: string) => page.locator(`#queue li[data-part="${partId}"]`);
 
   it('shows on one dashboard a part claimed on the other, and does not let it be decided there', async () => {
-    const response = await fetch(new URL('/api/stations/cam-t/frames?partId=T-1', a.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await defectivePart(1, 'scratch', 'png')) });
+    const response = await fetch(new URL('/api/stations/cam-t/frames?partId=T-1', a.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: new Uint8Array(await defectivePart(1, 'scratch', 'png')),
+    });
     expect(response.status).toBe(200);
     await plc.waitFor('review of T-1', () => plc.json<Review>('/review/T-1')[0]);
     const ana = await loggedIn(browser, a.httpUrl, 'ana', 'ana-password-123');
@@ -91,7 +113,9 @@ describe.skipIf(!chromium)('two dashboards on one broker, in Chromium', () => {
     await expect.poll(() => ana.page.textContent('#part-id'), { timeout: 10_000 }).toBe('GHOST-1');
     await ana.page.waitForSelector('#accept:not([disabled])'); // the guard after a part is shown
     await ana.page.keyboard.press('A');
-    await expect.poll(() => ana.page.textContent('#notice'), { timeout: 20_000 }).toContain('the station refused your decision');
+    await expect
+      .poll(() => ana.page.textContent('#notice'), { timeout: 20_000 })
+      .toContain('the station refused your decision');
     await ana.context.close();
     await plc.client.publishAsync('loupe/line-t/cam-t/review/GHOST-1', '', { qos: 1, retain: true });
   });

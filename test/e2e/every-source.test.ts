@@ -35,7 +35,14 @@ async function setUp(broker: 'embedded' | Mosquitto): Promise<Setup> {
       dataDir: path.join(dir, 'data'),
       mqtt: broker === 'embedded' ? { port: mqttPort } : { url: broker.url },
       http: { port: 0 },
-      stations: [{ id: 'cam-1', audit: { share: 0 }, review: { deadlineSeconds: 60 }, ingest: { folder: { path: inbox, pollMs: 50 } } }],
+      stations: [
+        {
+          id: 'cam-1',
+          audit: { share: 0 },
+          review: { deadlineSeconds: 60 },
+          ingest: { folder: { path: inbox, pollMs: 50 } },
+        },
+      ],
     },
     dir,
   );
@@ -55,11 +62,17 @@ async function setUp(broker: 'embedded' | Mosquitto): Promise<Setup> {
 }
 
 function resultFor(collector: Collector, partId: string) {
-  return collector.waitFor(`result of ${partId}`, () => collector.json<Result>('/result').find((r) => r.partId === partId));
+  return collector.waitFor(`result of ${partId}`, () =>
+    collector.json<Result>('/result').find((r) => r.partId === partId),
+  );
 }
 
 async function postFrame(loupe: LoupeProcess, partId: string, image: Buffer, type = 'image/jpeg') {
-  return fetch(new URL(`/api/stations/cam-1/frames?partId=${partId}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(image) });
+  return fetch(new URL(`/api/stations/cam-1/frames?partId=${partId}`, loupe.httpUrl), {
+    method: 'POST',
+    headers: { 'content-type': type },
+    body: new Uint8Array(image),
+  });
 }
 
 /**
@@ -68,14 +81,18 @@ async function postFrame(loupe: LoupeProcess, partId: string, image: Buffer, typ
  */
 function postDeclaring(url: URL, length: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = http.request(url, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'content-length': length } }, (response) => {
-      let text = '';
-      response.on('data', (chunk) => (text += String(chunk)));
-      response.on('end', () => {
-        request.destroy();
-        resolve({ status: response.statusCode ?? 0, body: text });
-      });
-    });
+    const request = http.request(
+      url,
+      { method: 'POST', headers: { 'content-type': 'image/jpeg', 'content-length': length } },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk) => (text += String(chunk)));
+        response.on('end', () => {
+          request.destroy();
+          resolve({ status: response.statusCode ?? 0, body: text });
+        });
+      },
+    );
     request.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code !== 'ECONNRESET') reject(error);
     });
@@ -97,7 +114,9 @@ function frameFromEverySource(name: string, getSetup: () => Setup) {
     expect(badResult.score).toBeGreaterThan(goodResult.score as number);
 
     await writeFile(path.join(inbox, 'folder-good-1.png'), await goodPart(2, 'png'));
-    await collector.client.publishAsync('loupe/line-e2e/cam-1/frame/mqtt-bad-1', await defectivePart(2, 'missing'), { qos: 1 });
+    await collector.client.publishAsync('loupe/line-e2e/cam-1/frame/mqtt-bad-1', await defectivePart(2, 'missing'), {
+      qos: 1,
+    });
 
     expect((await resultFor(collector, 'http-good-1')).verdict).toBe('pass');
     expect((await resultFor(collector, 'http-bad-1')).verdict).toBe('reject');
@@ -142,14 +161,24 @@ describe('every ingest source on the embedded broker', () => {
     const truncated = whole.subarray(0, Math.floor(whole.length * 0.6));
     const response = await postFrame(setup.loupe, 'truncated-1', truncated);
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ partId: 'truncated-1', verdict: 'review', reasons: ['unreadable_image'], score: null });
+    expect(await response.json()).toMatchObject({
+      partId: 'truncated-1',
+      verdict: 'review',
+      reasons: ['unreadable_image'],
+      score: null,
+    });
     const garbage = await postFrame(setup.loupe, 'garbage-1', Buffer.from('this is not an image at all'));
     expect(await garbage.json()).toMatchObject({ verdict: 'review', reasons: ['unreadable_image'] });
     const next = await postFrame(setup.loupe, 'after-truncated-1', whole);
     expect(await next.json()).toMatchObject({ verdict: 'pass' });
     // the unreadable part waits for a person: its review is retained on the broker
-    const review = await setup.collector.waitFor('review of truncated-1', () => setup.collector.messages.find((m) => m.topic.endsWith('/review/truncated-1') && m.payload.length > 0));
-    expect(JSON.parse(review.payload.toString())).toMatchObject({ partId: 'truncated-1', reasons: ['unreadable_image'] });
+    const review = await setup.collector.waitFor('review of truncated-1', () =>
+      setup.collector.messages.find((m) => m.topic.endsWith('/review/truncated-1') && m.payload.length > 0),
+    );
+    expect(JSON.parse(review.payload.toString())).toMatchObject({
+      partId: 'truncated-1',
+      reasons: ['unreadable_image'],
+    });
     // and the bytes as they arrived are kept for that person, though no one could decode them
     const kept = (partId: string) => keptImage(path.join(setup.dataDir, 'images', 'line-e2e', 'cam-1'), partId);
     expect((await kept('truncated-1'))?.equals(truncated)).toBe(true);
@@ -159,7 +188,11 @@ describe('every ingest source on the embedded broker', () => {
   it('answers malformed MQTT on the error topic and keeps running', async () => {
     const { collector } = setup;
     await collector.client.publishAsync('loupe/line-e2e/cam-1/trigger', '{not json', { qos: 1 });
-    await collector.client.publishAsync('loupe/line-e2e/cam-1/decision', JSON.stringify({ partId: 'x', decision: 'maybe', user: 'ana' }), { qos: 1 });
+    await collector.client.publishAsync(
+      'loupe/line-e2e/cam-1/decision',
+      JSON.stringify({ partId: 'x', decision: 'maybe', user: 'ana' }),
+      { qos: 1 },
+    );
     const errors = await collector.waitFor('two errors', () => {
       const e = collector.json<{ code: string; topic: string; message: string }>('/error');
       return e.length >= 2 && e;
@@ -172,10 +205,22 @@ describe('every ingest source on the embedded broker', () => {
   });
 
   it('refuses an oversized upload with 413 and an unknown station with 404', async () => {
-    const response = await postDeclaring(new URL('/api/stations/cam-1/frames?partId=too-big-1', setup.loupe.httpUrl), 21 * 1024 * 1024);
+    const response = await postDeclaring(
+      new URL('/api/stations/cam-1/frames?partId=too-big-1', setup.loupe.httpUrl),
+      21 * 1024 * 1024,
+    );
     expect(response.status).toBe(413);
-    expect(JSON.parse(response.body)).toMatchObject({ error: 'frame_too_large', partId: 'too-big-1', limitBytes: 20 * 1024 * 1024, message: expect.stringContaining(`at most ${20 * 1024 * 1024} bytes`) });
-    const unknown = await fetch(new URL('/api/stations/nope/frames?partId=p1', setup.loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(await goodPart(5)) });
+    expect(JSON.parse(response.body)).toMatchObject({
+      error: 'frame_too_large',
+      partId: 'too-big-1',
+      limitBytes: 20 * 1024 * 1024,
+      message: expect.stringContaining(`at most ${20 * 1024 * 1024} bytes`),
+    });
+    const unknown = await fetch(new URL('/api/stations/nope/frames?partId=p1', setup.loupe.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'image/jpeg' },
+      body: new Uint8Array(await goodPart(5)),
+    });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ error: 'unknown_station' });
     const badId = await postFrame(setup.loupe, 'bad%2Fid', await goodPart(5));
@@ -185,12 +230,23 @@ describe('every ingest source on the embedded broker', () => {
   it('answers a trigger with the frame that comes for it, and the same trigger again with the same result', async () => {
     const { collector } = setup;
     // this station has no camera: a trigger waits for the frame of its part id
-    await collector.client.publishAsync('loupe/line-e2e/cam-1/trigger', JSON.stringify({ partId: 'trig-1', requestId: 'r-trig-1' }), { qos: 1 });
+    await collector.client.publishAsync(
+      'loupe/line-e2e/cam-1/trigger',
+      JSON.stringify({ partId: 'trig-1', requestId: 'r-trig-1' }),
+      { qos: 1 },
+    );
     await collector.client.publishAsync('loupe/line-e2e/cam-1/frame/trig-1', await goodPart(6), { qos: 1 });
     expect(await resultFor(collector, 'trig-1')).toMatchObject({ verdict: 'pass', requestId: 'r-trig-1' });
     // the same trigger (its requestId) again: answered, not inspected again
-    await collector.client.publishAsync('loupe/line-e2e/cam-1/trigger', JSON.stringify({ partId: 'trig-1', requestId: 'r-trig-1' }), { qos: 1 });
-    await collector.waitFor('second answer to trig-1', () => collector.json<Result>('/result').filter((r) => r.partId === 'trig-1').length >= 2);
+    await collector.client.publishAsync(
+      'loupe/line-e2e/cam-1/trigger',
+      JSON.stringify({ partId: 'trig-1', requestId: 'r-trig-1' }),
+      { qos: 1 },
+    );
+    await collector.waitFor(
+      'second answer to trig-1',
+      () => collector.json<Result>('/result').filter((r) => r.partId === 'trig-1').length >= 2,
+    );
     const answers = collector.json<Result>('/result').filter((r) => r.partId === 'trig-1');
     expect(answers[1]).toEqual(answers[0]);
   });

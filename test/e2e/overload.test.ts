@@ -18,13 +18,16 @@ describe('overload', () => {
 
   beforeAll(async () => {
     const dir = await tempDir('loupe-overload-');
-    const { file } = await writeConfig({
-      line: 'line-o',
-      dataDir: path.join(dir, 'data'),
-      mqtt: { port: 0 },
-      http: { port: 0 },
-      stations: [{ id: 'cam-o', queue: { maxDepth: 8, concurrency: 2 }, review: { deadlineSeconds: 600 } }],
-    }, dir);
+    const { file } = await writeConfig(
+      {
+        line: 'line-o',
+        dataDir: path.join(dir, 'data'),
+        mqtt: { port: 0 },
+        http: { port: 0 },
+        stations: [{ id: 'cam-o', queue: { maxDepth: 8, concurrency: 2 }, review: { deadlineSeconds: 600 } }],
+      },
+      dir,
+    );
     loupe = await startLoupe('start', ['--config', file]);
     collector = await Collector.connect(loupe.mqttUrl, ['loupe/line-o/cam-o/result', 'loupe/line-o/cam-o/status']);
     await collector.stationOnline('loupe/line-o/cam-o');
@@ -48,7 +51,8 @@ describe('overload', () => {
     }
     return seen;
   };
-  const send = (partId: string, i: number) => collector.client.publish(`loupe/line-o/cam-o/frame/${partId}`, images[i % images.length], { qos: 1 });
+  const send = (partId: string, i: number) =>
+    collector.client.publish(`loupe/line-o/cam-o/frame/${partId}`, images[i % images.length], { qos: 1 });
 
   it('gives every part a result at twice the saturation rate for ten seconds, and passes none without inspecting it', async () => {
     // Saturation: keep the station's queue busy (but short of full) for three seconds and count what comes back.
@@ -59,7 +63,10 @@ describe('overload', () => {
       while (sent - done < 8) send(`probe-${sent}`, sent++);
       await new Promise((r) => setTimeout(r, 5));
     }
-    await collector.waitFor('probe results', () => [...results().keys()].filter((id) => id.startsWith('probe-')).length === sent);
+    await collector.waitFor(
+      'probe results',
+      () => [...results().keys()].filter((id) => id.startsWith('probe-')).length === sent,
+    );
     const saturation = sent / ((performance.now() - probeStart) / 1000);
 
     const rate = saturation * 2;
@@ -71,11 +78,15 @@ describe('overload', () => {
       send(`o-${i}`, i);
     }
     let firstMissing = 0;
-    const all = await collector.waitFor(`${total} results`, () => {
-      const r = results();
-      while (firstMissing < total && r.has(`o-${firstMissing}`)) firstMissing++;
-      return firstMissing === total && r;
-    }, 60_000);
+    const all = await collector.waitFor(
+      `${total} results`,
+      () => {
+        const r = results();
+        while (firstMissing < total && r.has(`o-${firstMissing}`)) firstMissing++;
+        return firstMissing === total && r;
+      },
+      60_000,
+    );
 
     const outcomes = [...Array(total).keys()].map((i) => all.get(`o-${i}`) as Result);
     const overloaded = outcomes.filter((r) => r.reasons.includes('overload'));
@@ -89,6 +100,13 @@ describe('overload', () => {
     }
     const statuses = collector.json<Status>('/status');
     expect(statuses.some((s) => s.overloaded === true)).toBe(true);
-    console.log(JSON.stringify({ saturation: Math.round(saturation), rate: Math.round(rate), total, overloaded: overloaded.length }));
+    console.log(
+      JSON.stringify({
+        saturation: Math.round(saturation),
+        rate: Math.round(rate),
+        total,
+        overloaded: overloaded.length,
+      }),
+    );
   }, 120_000);
 });

@@ -21,7 +21,8 @@ import { cuttableLink, type CuttableLink } from '../support/cuttable-link.ts';
 const mosquitto = mosquittoPath();
 const postgres = postgresBin();
 if (!postgres) {
-  const message = 'PostgreSQL not found (/usr/lib/postgresql/*/bin/initdb); install it with: apt-get install postgresql';
+  const message =
+    'PostgreSQL not found (/usr/lib/postgresql/*/bin/initdb); install it with: apt-get install postgresql';
   if (inCI) throw new Error(`CI=true and ${message}`);
   console.warn(`SKIPPED: ${message}`);
 }
@@ -34,9 +35,18 @@ const STATION = 'cam-1';
 /** The edge box's side of the bridge: the shipped file (config/mosquitto/edge-bridge.conf), filled in. */
 async function bridge(plantPort: number): Promise<string[]> {
   const text = await readFile(path.join(repoRoot, 'config', 'mosquitto', 'edge-bridge.conf'), 'utf8');
-  const filled = text.replaceAll('PLANT_BROKER', `127.0.0.1:${plantPort}`).replaceAll('EDGE_BOX', 'edge-box-1').replaceAll('SITE', PREFIX);
+  const filled = text
+    .replaceAll('PLANT_BROKER', `127.0.0.1:${plantPort}`)
+    .replaceAll('EDGE_BOX', 'edge-box-1')
+    .replaceAll('SITE', PREFIX);
   // A short first retry keeps the test quick; the shipped back-off is for a real plant.
-  return ['max_queued_messages 500000', ...filled.split('\n').filter((l) => l.trim() && !l.startsWith('#')).map((l) => (l.startsWith('restart_timeout') ? 'restart_timeout 1 2' : l))];
+  return [
+    'max_queued_messages 500000',
+    ...filled
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('#'))
+      .map((l) => (l.startsWith('restart_timeout') ? 'restart_timeout 1 2' : l)),
+  ];
 }
 
 suite('a plant: edge boxes bridged to the plant broker, records in PostgreSQL, one dashboard', () => {
@@ -61,14 +71,36 @@ suite('a plant: edge boxes bridged to the plant broker, records in PostgreSQL, o
         dataDir: path.join(await tempDir(`loupe-plant-${line}-`), 'data'),
         mqtt: { url: edgeBroker.url, topicPrefix: PREFIX },
         http: { port: 0 },
-        stations: [{ id: STATION, audit: { share: 0 }, review: { deadlineSeconds: 600 }, statusIntervalSeconds: 1, queue: { workers: 1 } }],
+        stations: [
+          {
+            id: STATION,
+            audit: { share: 0 },
+            review: { deadlineSeconds: 600 },
+            statusIntervalSeconds: 1,
+            queue: { workers: 1 },
+          },
+        ],
       });
       edges.set(line, await startLoupe('edge', ['--config', file]));
     }
-    const plantConfig = await writeConfig({ dataDir: path.join(await tempDir('loupe-plant-svc-'), 'data'), mqtt: { url: plantBroker.url, topicPrefix: PREFIX }, http: { port: 0 }, stations: [{ id: 'unused' }] });
+    const plantConfig = await writeConfig({
+      dataDir: path.join(await tempDir('loupe-plant-svc-'), 'data'),
+      mqtt: { url: plantBroker.url, topicPrefix: PREFIX },
+      http: { port: 0 },
+      stations: [{ id: 'unused' }],
+    });
     const edgeArgs = LINES.flatMap((line) => ['--edge', `${line}=${(edges.get(line) as LoupeProcess).httpUrl}`]);
-    plant = await startLoupe('plant', ['--config', plantConfig.file, '--database', cluster.url, '--prefix', 'loupe/+', ...edgeArgs], { LOUPE_EDGE_USER: ADMIN.name, LOUPE_EDGE_PASSWORD: ADMIN.password });
-    const dashboardConfig = await writeConfig({ dataDir: path.join(await tempDir('loupe-plant-dash-'), 'data'), mqtt: { url: plantBroker.url, topicPrefix: PREFIX }, http: { port: 0 }, stations: [{ id: 'unused' }] });
+    plant = await startLoupe(
+      'plant',
+      ['--config', plantConfig.file, '--database', cluster.url, '--prefix', 'loupe/+', ...edgeArgs],
+      { LOUPE_EDGE_USER: ADMIN.name, LOUPE_EDGE_PASSWORD: ADMIN.password },
+    );
+    const dashboardConfig = await writeConfig({
+      dataDir: path.join(await tempDir('loupe-plant-dash-'), 'data'),
+      mqtt: { url: plantBroker.url, topicPrefix: PREFIX },
+      http: { port: 0 },
+      stations: [{ id: 'unused' }],
+    });
     dashboard = await startLoupe('dashboard', ['--config', dashboardConfig.file]);
   }, 120_000);
 
@@ -88,7 +120,11 @@ suite('a plant: edge boxes bridged to the plant broker, records in PostgreSQL, o
     const truncated = (await goodPart(3, 'jpeg')).subarray(0, 200); // unreadable: a review for a person
     const post = async (line: string, partId: string, image: Buffer, type: string) => {
       const edge = edges.get(line) as LoupeProcess;
-      const response = await fetch(new URL(`/api/stations/${STATION}/frames?partId=${partId}`, edge.httpUrl), { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(image) });
+      const response = await fetch(new URL(`/api/stations/${STATION}/frames?partId=${partId}`, edge.httpUrl), {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: new Uint8Array(image),
+      });
       expect(response.status).toBe(200);
       return (await response.json()) as Result;
     };
@@ -121,11 +157,19 @@ suite('a plant: edge boxes bridged to the plant broker, records in PostgreSQL, o
     for (const [line, edge] of edges) edgeClients.set(line, await login(edge.httpUrl));
     const stored = new Map<string, string>();
     for (const [line, client] of edgeClients) {
-      const page = (await (await client.get('/api/log?limit=1000')).json()) as { items: { line: string; station: string; partId: string; final: { verdict: string } | null }[] };
-      for (const item of page.items) stored.set(`${item.line}/${item.station}/${item.partId}`, item.final?.verdict ?? 'open');
+      const page = (await (await client.get('/api/log?limit=1000')).json()) as {
+        items: { line: string; station: string; partId: string; final: { verdict: string } | null }[];
+      };
+      for (const item of page.items)
+        stored.set(`${item.line}/${item.station}/${item.partId}`, item.final?.verdict ?? 'open');
       expect(page.items.length, `${line} stored parts`).toBeGreaterThan(10);
     }
-    const rows = async () => (await db.query<{ k: string; n: string; verdict: string | null }>("SELECT line || '/' || station || '/' || part_id AS k, count(*) OVER (PARTITION BY line, station, part_id) AS n, final_verdict AS verdict FROM log_parts WHERE has_result")).rows;
+    const rows = async () =>
+      (
+        await db.query<{ k: string; n: string; verdict: string | null }>(
+          "SELECT line || '/' || station || '/' || part_id AS k, count(*) OVER (PARTITION BY line, station, part_id) AS n, final_verdict AS verdict FROM log_parts WHERE has_result",
+        )
+      ).rows;
     const deadline = Date.now() + 60_000;
     let found = await rows().catch(() => []);
     while (found.length < stored.size && Date.now() < deadline) {
@@ -138,35 +182,62 @@ suite('a plant: edge boxes bridged to the plant broker, records in PostgreSQL, o
 
     // The same filters on the plant's API as on an edge: the rejects of line-b.
     const manager = await login(plant.httpUrl);
-    const plantRejects = (await (await manager.get('/api/log?line=line-b&verdict=reject&limit=1000')).json()) as { total: number };
-    const edgeRejects = (await (await (edgeClients.get('line-b') as Client).get('/api/log?verdict=reject&limit=1000')).json()) as { total: number };
+    const plantRejects = (await (await manager.get('/api/log?line=line-b&verdict=reject&limit=1000')).json()) as {
+      total: number;
+    };
+    const edgeRejects = (await (
+      await (edgeClients.get('line-b') as Client).get('/api/log?verdict=reject&limit=1000')
+    ).json()) as { total: number };
     expect(plantRejects.total).toBe(edgeRejects.total);
     expect(plantRejects.total).toBeGreaterThan(0);
 
     // The central dashboard sees every line's open reviews; a decision there reaches the owning station.
     const technician = await login(dashboard.httpUrl);
     const reviews = await waitFor(async () => {
-      const open = (await (await technician.get('/api/reviews')).json()) as { line: string; station: string; partId: string }[];
+      const open = (await (await technician.get('/api/reviews')).json()) as {
+        line: string;
+        station: string;
+        partId: string;
+      }[];
       return LINES.every((line) => open.some((r) => r.line === line)) ? open : null;
     });
-    const decided = LINES.map((line) => reviews.find((r) => r.line === line) as { line: string; station: string; partId: string });
+    const decided = LINES.map(
+      (line) => reviews.find((r) => r.line === line) as { line: string; station: string; partId: string },
+    );
     for (const review of decided) {
-      const response = await technician.post(`/api/reviews/${review.line}/${review.station}/${review.partId}/decision`, { decision: 'reject', category: 'scratch' });
+      const response = await technician.post(
+        `/api/reviews/${review.line}/${review.station}/${review.partId}/decision`,
+        { decision: 'reject', category: 'scratch' },
+      );
       expect(response.status).toBe(202);
     }
     for (const review of decided) {
       const entry = await waitFor(async () => {
-        const found = (await (await (edgeClients.get(review.line) as Client).get(`/api/log/${review.line}/${review.station}/${review.partId}`)).json()) as { final: { decidedBy: string; user?: string } | null };
+        const found = (await (
+          await (edgeClients.get(review.line) as Client).get(
+            `/api/log/${review.line}/${review.station}/${review.partId}`,
+          )
+        ).json()) as { final: { decidedBy: string; user?: string } | null };
         return found.final ? found : null;
       });
       expect(entry.final).toMatchObject({ decidedBy: 'human', user: ADMIN.name });
       // ...and the station's verdict comes back into the plant's records.
-      const row = await waitFor(async () => (await db.query<{ decided_by: string }>("SELECT decided_by FROM log_parts WHERE line = $1 AND part_id = $2 AND decided_by = 'human'", [review.line, review.partId])).rows[0] ?? null);
+      const row = await waitFor(
+        async () =>
+          (
+            await db.query<{ decided_by: string }>(
+              "SELECT decided_by FROM log_parts WHERE line = $1 AND part_id = $2 AND decided_by = 'human'",
+              [review.line, review.partId],
+            )
+          ).rows[0] ?? null,
+      );
       expect(row.decided_by).toBe('human');
     }
 
     // Images come from the edge box that holds them; with that box gone, a placeholder says so.
-    const withImage = (await (await manager.get('/api/log?line=line-a&verdict=reject&limit=1')).json()) as { items: { imageUrl: string | null }[] };
+    const withImage = (await (await manager.get('/api/log?line=line-a&verdict=reject&limit=1')).json()) as {
+      items: { imageUrl: string | null }[];
+    };
     const imageUrl = withImage.items[0].imageUrl as string;
     const image = await manager.get(imageUrl);
     expect(image.status).toBe(200);
@@ -180,28 +251,56 @@ suite('a plant: edge boxes bridged to the plant broker, records in PostgreSQL, o
 
   it('lists every station with its Loupe and model versions, rolls a model out to a set of stations and back', async () => {
     const manager = await login(plant.httpUrl);
-    const fleet = async () => (await (await manager.get('/api/fleet')).json()) as { line: string; station: string; edge: string | null; software: string | null; model: { version: string } | null }[];
+    const fleet = async () =>
+      (await (await manager.get('/api/fleet')).json()) as {
+        line: string;
+        station: string;
+        edge: string | null;
+        software: string | null;
+        model: { version: string } | null;
+      }[];
     const listed = await waitFor(async () => {
       const all = await fleet();
       return LINES.every((line) => all.some((s) => s.line === line)) ? all : null;
     });
     const { version } = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
-    for (const line of ['line-b', 'line-c']) expect(listed.find((s) => s.line === line)).toMatchObject({ station: STATION, edge: (edges.get(line) as LoupeProcess).httpUrl, software: version, model: { version: '1' } });
+    for (const line of ['line-b', 'line-c'])
+      expect(listed.find((s) => s.line === line)).toMatchObject({
+        station: STATION,
+        edge: (edges.get(line) as LoupeProcess).httpUrl,
+        software: version,
+        model: { version: '1' },
+      });
 
     // A refit of the default model, version 2, in a folder the edge boxes can read.
     const refit = path.join(await tempDir('loupe-plant-model-'), 'bracket-v2');
     await mkdir(refit);
     await copyFile(path.join(repoRoot, 'models', 'default', 'model.onnx'), path.join(refit, 'model.onnx'));
-    const manifest = JSON.parse(await readFile(path.join(repoRoot, 'models', 'default', 'manifest.json'), 'utf8')) as { version: string };
+    const manifest = JSON.parse(await readFile(path.join(repoRoot, 'models', 'default', 'manifest.json'), 'utf8')) as {
+      version: string;
+    };
     await writeFile(path.join(refit, 'manifest.json'), JSON.stringify({ ...manifest, version: '2' }));
-    const targets = [{ line: 'line-b', station: STATION }, { line: 'line-c', station: STATION }];
+    const targets = [
+      { line: 'line-b', station: STATION },
+      { line: 'line-c', station: STATION },
+    ];
 
-    const rollout = (await (await manager.post('/api/fleet/rollout', { stations: targets, model: refit })).json()) as { results: { line: string; ok: boolean; model?: { version: string } }[] };
-    expect(rollout.results.map((r) => [r.line, r.ok, r.model?.version])).toEqual([['line-b', true, '2'], ['line-c', true, '2']]);
+    const rollout = (await (await manager.post('/api/fleet/rollout', { stations: targets, model: refit })).json()) as {
+      results: { line: string; ok: boolean; model?: { version: string } }[];
+    };
+    expect(rollout.results.map((r) => [r.line, r.ok, r.model?.version])).toEqual([
+      ['line-b', true, '2'],
+      ['line-c', true, '2'],
+    ]);
     await waitFor(async () => ((await fleet()).filter((s) => s.model?.version === '2').length === 2 ? true : null));
 
-    const back = (await (await manager.post('/api/fleet/rollback', { stations: targets, model: path.join(repoRoot, 'models', 'default') })).json()) as { results: { ok: boolean; model?: { version: string } }[] };
-    expect(back.results.map((r) => [r.ok, r.model?.version])).toEqual([[true, '1'], [true, '1']]);
+    const back = (await (
+      await manager.post('/api/fleet/rollback', { stations: targets, model: path.join(repoRoot, 'models', 'default') })
+    ).json()) as { results: { ok: boolean; model?: { version: string } }[] };
+    expect(back.results.map((r) => [r.ok, r.model?.version])).toEqual([
+      [true, '1'],
+      [true, '1'],
+    ]);
     const after = await waitFor(async () => {
       const all = await fleet();
       return all.filter((s) => s.line !== 'line-a').every((s) => s.model?.version === '1') ? all : null;
@@ -219,4 +318,3 @@ async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs = 30_000): P
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
-

@@ -16,7 +16,12 @@ const env = { LOUPE_ADMIN_USER: ADMIN.name, LOUPE_ADMIN_PASSWORD: ADMIN.password
 async function config(extra: { mqtt: object; model?: string }): Promise<string> {
   const dir = await tempDir('loupe-start-fail-');
   const station = { id: 's1', ...(extra.model ? { model: extra.model } : {}) };
-  return (await writeConfig({ dataDir: path.join(dir, 'data'), http: { port: 0 }, mqtt: extra.mqtt, stations: [station] }, dir)).file;
+  return (
+    await writeConfig(
+      { dataDir: path.join(dir, 'data'), http: { port: 0 }, mqtt: extra.mqtt, stations: [station] },
+      dir,
+    )
+  ).file;
 }
 
 function expectOnePlainLine(outcome: { code: number | null; stderr: string }, says: string) {

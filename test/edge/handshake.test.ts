@@ -20,7 +20,16 @@ function result(partId: string, verdict: Result['verdict'], reasons: Result['rea
 }
 
 function verdict(partId: string, v: VerdictMessage['verdict'], decidedBy: VerdictMessage['decidedBy']): VerdictMessage {
-  return { schema: 'loupe/verdict@1', line: 'line-1', station: 's1', partId, verdict: v, decidedBy, score: 12, at: new Date(0).toISOString() };
+  return {
+    schema: 'loupe/verdict@1',
+    line: 'line-1',
+    station: 's1',
+    partId,
+    verdict: v,
+    decidedBy,
+    score: 12,
+    at: new Date(0).toISOString(),
+  };
 }
 
 describe('the PLC handshake', () => {
@@ -31,11 +40,22 @@ describe('the PLC handshake', () => {
     expect(h.state).toMatchObject({ resultReady: false, inFlight: 2 });
     h.result(result('A', 'pass'));
     h.result(result('B', 'reject'));
-    expect(h.state).toMatchObject({ resultReady: true, sequence: 1, waiting: 1, inFlight: 0, presented: { partId: 'A', finalVerdict: 'pass', decidedBy: 'model' } });
+    expect(h.state).toMatchObject({
+      resultReady: true,
+      sequence: 1,
+      waiting: 1,
+      inFlight: 0,
+      presented: { partId: 'A', finalVerdict: 'pass', decidedBy: 'model' },
+    });
     expect(h.acknowledge(true)).toBe(true);
     expect(h.state).toMatchObject({ resultReady: false, waiting: 1 });
     h.acknowledge(false);
-    expect(h.state).toMatchObject({ resultReady: true, sequence: 2, waiting: 0, presented: { partId: 'B', finalVerdict: 'reject' } });
+    expect(h.state).toMatchObject({
+      resultReady: true,
+      sequence: 2,
+      waiting: 0,
+      presented: { partId: 'B', finalVerdict: 'reject' },
+    });
   });
 
   it('holds every later result while the PLC does not acknowledge', () => {
@@ -48,13 +68,25 @@ describe('the PLC handshake', () => {
   it('presents a review pending, then its final verdict as a later result; a pass verdict is not presented twice', () => {
     const h = new PlcHandshake();
     h.result(result('R', 'review', ['borderline']));
-    expect(h.state.presented).toMatchObject({ partId: 'R', verdict: 'review', reviewPending: true, finalVerdict: null, error: false });
+    expect(h.state.presented).toMatchObject({
+      partId: 'R',
+      verdict: 'review',
+      reviewPending: true,
+      finalVerdict: null,
+      error: false,
+    });
     h.verdict(verdict('X', 'pass', 'model')); // not a review of this handshake: ignored
     h.acknowledge(true);
     h.acknowledge(false);
     expect(h.state.resultReady).toBe(false);
     h.verdict(verdict('R', 'reject', 'human'));
-    expect(h.state.presented).toMatchObject({ partId: 'R', verdict: 'review', reviewPending: false, finalVerdict: 'reject', decidedBy: 'human' });
+    expect(h.state.presented).toMatchObject({
+      partId: 'R',
+      verdict: 'review',
+      reviewPending: false,
+      finalVerdict: 'reject',
+      decidedBy: 'human',
+    });
   });
 
   it('marks a part that could not be inspected as an error, and an acknowledgement with nothing presented as not taken', () => {

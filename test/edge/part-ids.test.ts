@@ -82,10 +82,18 @@ describe('part ids used again', () => {
       http: { port: 0 },
       dashboard: { admin: { user: 'admin', password: 'admin-password-for-tests' } },
       // everything passes: the model decides by itself, no review remembers the part
-      stations: [{ id: 'cam-1', thresholds: { passBelow: 1e9, rejectAbove: 2e9 }, audit: { share: 0 }, queue: { workers: 1 } }],
+      stations: [
+        { id: 'cam-1', thresholds: { passBelow: 1e9, rejectAbove: 2e9 }, audit: { share: 0 }, queue: { workers: 1 } },
+      ],
     });
     const post = async (httpUrl: string, partId: string, image: Buffer) =>
-      (await (await fetch(new URL(`/api/stations/cam-1/frames?partId=${partId}`, httpUrl), { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(image) })).json()) as Result;
+      (await (
+        await fetch(new URL(`/api/stations/cam-1/frames?partId=${partId}`, httpUrl), {
+          method: 'POST',
+          headers: { 'content-type': 'image/jpeg' },
+          body: new Uint8Array(image),
+        })
+      ).json()) as Result;
     const frame = await goodPart(1);
     let running = await run(config, { broker: true, edge: true, dashboard: false }, pino({ level: 'silent' }));
     const first = await post(running.httpUrl, 'N-1', frame);
@@ -97,7 +105,10 @@ describe('part ids used again', () => {
     try {
       expect(await post(running.httpUrl, 'N-1', frame)).toEqual(first); // redelivered: the same answer, to the millisecond
       const reused = await post(running.httpUrl, 'N-1', await defectivePart(1, 'scratch')); // the counter reset: another part
-      expect(reused).toMatchObject({ verdict: 'pass', replaces: { verdict: 'pass', score: first.score, at: first.at } });
+      expect(reused).toMatchObject({
+        verdict: 'pass',
+        replaces: { verdict: 'pass', score: first.score, at: first.at },
+      });
       expect(reused.score).not.toBe(first.score);
     } finally {
       await running.stop();

@@ -33,7 +33,10 @@ describe('evidence segments', () => {
     const first = writer.append('P-1', bytes(1000, 1), bytes(64, 2), t0);
     const second = writer.append('P-2', bytes(500, 3), null, t0 + 1000);
     writer.close();
-    expect(first).toEqual({ image: 'evidence-2026-11-25T10-w1.seg#0+1000', heatmap: 'evidence-2026-11-25T10-w1.seg#1000+64' });
+    expect(first).toEqual({
+      image: 'evidence-2026-11-25T10-w1.seg#0+1000',
+      heatmap: 'evidence-2026-11-25T10-w1.seg#1000+64',
+    });
     expect(second).toEqual({ image: 'evidence-2026-11-25T10-w1.seg#1064+500' });
     expect(readdirSync(dir).sort()).toEqual(['evidence-2026-11-25T10-w1.idx', 'evidence-2026-11-25T10-w1.seg']);
     expect(readBack(dir, 'P-1')).toEqual({ image: bytes(1000, 1), map: bytes(64, 2) });
@@ -49,9 +52,21 @@ describe('evidence segments', () => {
     b.append('H-2', bytes(20, 2), null, t0);
     a.append('H-3', bytes(30, 3), null, t0 + HOUR);
     for (const w of [a, b]) w.close();
-    expect(readdirSync(dir).filter((f) => f.endsWith('.seg')).sort()).toEqual(['evidence-2026-11-25T10-a.seg', 'evidence-2026-11-25T10-b.seg', 'evidence-2026-11-25T11-a.seg']);
-    for (const [partId, n, fill] of [['H-1', 10, 1], ['H-2', 20, 2], ['H-3', 30, 3]] as const) expect(readBack(dir, partId).image).toEqual(bytes(n, fill));
-    expect([isCurrent('evidence-2026-11-25T10-a.seg', t0 + HOUR), isCurrent('evidence-2026-11-25T10-a.seg', t0 + 2 * HOUR)]).toEqual([true, false]);
+    expect(
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.seg'))
+        .sort(),
+    ).toEqual(['evidence-2026-11-25T10-a.seg', 'evidence-2026-11-25T10-b.seg', 'evidence-2026-11-25T11-a.seg']);
+    for (const [partId, n, fill] of [
+      ['H-1', 10, 1],
+      ['H-2', 20, 2],
+      ['H-3', 30, 3],
+    ] as const)
+      expect(readBack(dir, partId).image).toEqual(bytes(n, fill));
+    expect([
+      isCurrent('evidence-2026-11-25T10-a.seg', t0 + HOUR),
+      isCurrent('evidence-2026-11-25T10-a.seg', t0 + 2 * HOUR),
+    ]).toEqual([true, false]);
     expect(hourOf(t0)).toBe('2026-11-25T10');
   });
 
@@ -124,13 +139,19 @@ describe('retention of evidence segments', () => {
       const writer = new SegmentWriter(dir, 'w');
       for (const partId of parts) {
         const kept = writer.append(partId, bytes(1000, 1), bytes(200, 2), at);
-        log.result(result(partId, new Date(at).toISOString()), { image: `line-1/cam-1/${kept.image}`, heatmap: `line-1/cam-1/${kept.heatmap}` });
+        log.result(result(partId, new Date(at).toISOString()), {
+          image: `line-1/cam-1/${kept.image}`,
+          heatmap: `line-1/cam-1/${kept.heatmap}`,
+        });
       }
       writer.close();
       const name = `evidence-${hourOf(at)}-w`;
       for (const ext of ['seg', 'idx']) utimesSync(path.join(dir, `${name}.${ext}`), new Date(at), new Date(at));
     }
-    const segments = () => readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+    const segments = () =>
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.seg'))
+        .sort();
     return { log, imagesDir, dir, segments };
   }
 
@@ -143,7 +164,12 @@ describe('retention of evidence segments', () => {
     ]);
     const reader = new SegmentIndex(dir);
     expect(reader.find('old-1', t0)).not.toBeNull();
-    const swept = await sweepImages(imagesDir, log, { now, maxAgeMs: 90 * DAY, quotaBytes: 1e9, openParts: () => ['line-1/cam-1/old-open'] });
+    const swept = await sweepImages(imagesDir, log, {
+      now,
+      maxAgeMs: 90 * DAY,
+      quotaBytes: 1e9,
+      openParts: () => ['line-1/cam-1/old-open'],
+    });
     expect(segments()).toEqual([`evidence-${hourOf(t0 + 2 * HOUR)}-w.seg`, `evidence-${hourOf(now - 5 * DAY)}-w.seg`]);
     expect(swept.parts).toBe(2);
     expect(swept.bytes).toBeGreaterThan(2 * 1200);

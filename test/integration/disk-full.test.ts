@@ -80,14 +80,20 @@ suite('a station whose disk fills up', () => {
     });
     loupe = await startLoupe('edge', ['--config', file]);
     const base = 'loupe/line-d/cam-d';
-    const plc = await Collector.connect(mosquitto.url, [`${base}/result`, `${base}/verdict`, `${base}/status`], { clientId: 'plc-disk-full', clean: false });
+    const plc = await Collector.connect(mosquitto.url, [`${base}/result`, `${base}/verdict`, `${base}/status`], {
+      clientId: 'plc-disk-full',
+      clean: false,
+    });
     clients.push(plc);
     await plc.stationOnline(base);
     const sender = await mqtt.connectAsync(mosquitto.url, { clientId: 'plc-disk-full-sender' });
     const good = await goodPart(1, 'png');
     const bad = await defectivePart(2, 'missing', 'png');
     const post = async (partId: string, image: Buffer) => {
-      const response = await fetch(new URL(`/api/stations/cam-d/frames?partId=${partId}`, (loupe as LoupeProcess).httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(image) });
+      const response = await fetch(
+        new URL(`/api/stations/cam-d/frames?partId=${partId}`, (loupe as LoupeProcess).httpUrl),
+        { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(image) },
+      );
       expect(response.status).toBe(200);
       return (await response.json()) as Result;
     };
@@ -121,11 +127,17 @@ suite('a station whose disk fills up', () => {
     const full = await health();
     expect(full.code).toBe(503);
     expect(full.body.stations[0].storage).toBe('full');
-    await plc.waitFor('status saying the disk is full', () => plc.json<Status>('/status').some((s) => s.storage === 'full'));
+    await plc.waitFor('status saying the disk is full', () =>
+      plc.json<Status>('/status').some((s) => s.storage === 'full'),
+    );
     expect(loupe.child.exitCode).toBeNull();
 
     rmSync(filler);
-    await plc.waitFor('status saying the disk is fine again', () => plc.json<Status>('/status').slice(-1)[0]?.storage === 'ok', 20_000);
+    await plc.waitFor(
+      'status saying the disk is fine again',
+      () => plc.json<Status>('/status').slice(-1)[0]?.storage === 'ok',
+      20_000,
+    );
     expect((await health()).code).toBe(200);
     const after = [await post('D-3001', good), await post('D-3002', bad)];
     expect(after[0].verdict).toBe('pass');
@@ -135,12 +147,19 @@ suite('a station whose disk fills up', () => {
       const got = plc.json<Result>('/result');
       return ids.every((id) => got.some((r) => r.partId === id)) && got;
     });
-    for (const id of ids) expect(results.filter((r) => r.partId === id), id).toHaveLength(1);
+    for (const id of ids)
+      expect(
+        results.filter((r) => r.partId === id),
+        id,
+      ).toHaveLength(1);
     // Every part answered other than storage_full was recorded before its answer went out.
     const db = new Database(path.join(dataDir, 'reviews', 'line-d', 'cam-d', 'station.db'), { readonly: true });
-    const recorded = new Set((db.prepare('SELECT part_id FROM answers').all() as { part_id: string }[]).map((row) => row.part_id));
+    const recorded = new Set(
+      (db.prepare('SELECT part_id FROM answers').all() as { part_id: string }[]).map((row) => row.part_id),
+    );
     db.close();
-    for (const result of results.filter((r) => !r.reasons.includes('storage_full'))) expect(recorded.has(result.partId), result.partId).toBe(true);
+    for (const result of results.filter((r) => !r.reasons.includes('storage_full')))
+      expect(recorded.has(result.partId), result.partId).toBe(true);
     expect(results.filter((r) => r.reasons.includes('storage_full')).length).toBeGreaterThanOrEqual(4);
     await sender.endAsync();
     expect(loupe.child.exitCode).toBeNull();

@@ -22,7 +22,14 @@ describe('frames in memory', () => {
   beforeAll(async () => {
     const dir = await tempDir('loupe-limits-');
     const { file } = await writeConfig(
-      { line: 'line-m', dataDir: path.join(dir, 'data'), mqtt: { port: await freePort() }, http: { port: 0 }, memory: { framesInFlightBytes: 2 * MiB }, stations: [{ id: 'cam-m' }] },
+      {
+        line: 'line-m',
+        dataDir: path.join(dir, 'data'),
+        mqtt: { port: await freePort() },
+        http: { port: 0 },
+        memory: { framesInFlightBytes: 2 * MiB },
+        stations: [{ id: 'cam-m' }],
+      },
       dir,
     );
     loupe = await startLoupe('start', ['--config', file]);
@@ -31,10 +38,21 @@ describe('frames in memory', () => {
 
   it('refuses an upload over the cap with 503 before reading it, and still inspects the next', async () => {
     const big = Buffer.alloc(3 * MiB, 1);
-    const refused = await fetch(new URL('/api/stations/cam-m/frames?partId=BIG-1', loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: big });
+    const refused = await fetch(new URL('/api/stations/cam-m/frames?partId=BIG-1', loupe.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'image/jpeg' },
+      body: big,
+    });
     expect(refused.status).toBe(503);
-    expect(await refused.json()).toMatchObject({ error: 'busy', message: expect.stringContaining('memory.framesInFlightBytes') });
-    const fine = await fetch(new URL('/api/stations/cam-m/frames?partId=OK-1', loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(await goodPart(1)) });
+    expect(await refused.json()).toMatchObject({
+      error: 'busy',
+      message: expect.stringContaining('memory.framesInFlightBytes'),
+    });
+    const fine = await fetch(new URL('/api/stations/cam-m/frames?partId=OK-1', loupe.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'image/jpeg' },
+      body: new Uint8Array(await goodPart(1)),
+    });
     expect(fine.status).toBe(200);
     expect(await fine.json()).toMatchObject({ partId: 'OK-1', verdict: 'pass' });
   });
@@ -44,8 +62,12 @@ describe('frames in memory', () => {
     await plc.stationOnline('loupe/line-m/cam-m');
     const good = await goodPart(2);
     // A readable good part, padded past the cap: inspected it would pass.
-    await plc.client.publishAsync('loupe/line-m/cam-m/frame/BIG-2', Buffer.concat([good, Buffer.alloc(3 * MiB)]), { qos: 1 });
-    const result = await plc.waitFor('result of BIG-2', () => plc.json<Result>('/result').find((r) => r.partId === 'BIG-2'));
+    await plc.client.publishAsync('loupe/line-m/cam-m/frame/BIG-2', Buffer.concat([good, Buffer.alloc(3 * MiB)]), {
+      qos: 1,
+    });
+    const result = await plc.waitFor('result of BIG-2', () =>
+      plc.json<Result>('/result').find((r) => r.partId === 'BIG-2'),
+    );
     expect(result).toMatchObject({ verdict: 'review', reasons: ['overload'] });
     await plc.close();
   });
@@ -56,17 +78,30 @@ const mosquitto = mosquittoPath();
   it('finishes on SIGTERM with the broker gone and a feed client that does not read', async () => {
     const broker = await startMosquitto(mosquitto as string);
     const dir = await tempDir('loupe-shutdown-');
-    const { file } = await writeConfig({ line: 'line-q', dataDir: path.join(dir, 'data'), mqtt: { url: broker.url }, http: { port: 0 }, stations: [{ id: 'cam-q' }] }, dir);
+    const { file } = await writeConfig(
+      {
+        line: 'line-q',
+        dataDir: path.join(dir, 'data'),
+        mqtt: { url: broker.url },
+        http: { port: 0 },
+        stations: [{ id: 'cam-q' }],
+      },
+      dir,
+    );
     const loupe = await startLoupe('start', ['--config', file]);
     const tech = await login(loupe.httpUrl);
     const stalled = net.connect(Number(new URL(loupe.httpUrl).port), '127.0.0.1');
     await new Promise((resolve) => stalled.once('connect', resolve));
-    stalled.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: ${tech.cookie}\r\n\r\n`);
+    stalled.write(
+      `GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: ${tech.cookie}\r\n\r\n`,
+    );
     stalled.pause();
     // An upload that never finishes, and a broker that is gone.
     const hung = net.connect(Number(new URL(loupe.httpUrl).port), '127.0.0.1');
     hung.on('error', () => undefined);
-    hung.write(`POST /api/stations/cam-q/frames?partId=H-1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: 1000000\r\n\r\nxx`);
+    hung.write(
+      `POST /api/stations/cam-q/frames?partId=H-1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: 1000000\r\n\r\nxx`,
+    );
     await broker.stop();
     const code = await loupe.stop('SIGTERM'); // the helper SIGKILLs after 10 s: null would mean it hung
     stalled.destroy();

@@ -28,7 +28,12 @@ suite('Mosquitto with the documented ACL', () => {
   let watcher: Collector;
   const clients: MqttClient[] = [];
   const as = async (user: string) => {
-    const client = await mqtt.connectAsync(broker.url, { username: user, password: secret(user), reconnectPeriod: 0, clientId: `${user}-${Math.random().toString(16).slice(2)}` });
+    const client = await mqtt.connectAsync(broker.url, {
+      username: user,
+      password: secret(user),
+      reconnectPeriod: 0,
+      clientId: `${user}-${Math.random().toString(16).slice(2)}`,
+    });
     clients.push(client);
     return client;
   };
@@ -36,8 +41,13 @@ suite('Mosquitto with the documented ACL', () => {
   beforeAll(async () => {
     const dir = await tempDir('loupe-mosquitto-acl-');
     const passwords = path.join(dir, 'loupe.passwd');
-    for (const [index, user] of USERS.entries()) execFileSync(passwd as string, [...(index === 0 ? ['-c'] : []), '-b', passwords, user, secret(user)]);
-    broker = await startMosquitto(binary as string, ['allow_anonymous false', `password_file ${passwords}`, `acl_file ${path.join(repoRoot, 'docs', 'mosquitto', 'loupe.acl')}`]);
+    for (const [index, user] of USERS.entries())
+      execFileSync(passwd as string, [...(index === 0 ? ['-c'] : []), '-b', passwords, user, secret(user)]);
+    broker = await startMosquitto(binary as string, [
+      'allow_anonymous false',
+      `password_file ${passwords}`,
+      `acl_file ${path.join(repoRoot, 'docs', 'mosquitto', 'loupe.acl')}`,
+    ]);
     const { file } = await writeConfig({
       line: 'line-1',
       dataDir: path.join(dir, 'data'),
@@ -84,13 +94,29 @@ suite('Mosquitto with the documented ACL', () => {
     const hmi = await as('hmi-1');
     await hmi.publishAsync(`${BASE}/decision`, reject('boss'), { qos: 1 });
     await hmi.publishAsync(`${BASE}/decision/plc-1`, reject('plc-1'), { qos: 1 });
-    await hmi.publishAsync(`${BASE}/decision/hmi-1`, JSON.stringify({ partId: 'M-2', decision: 'accept', user: 'boss' }), { qos: 1 });
-    const verdict = await watcher.waitFor('verdict of M-2', () => watcher.json<VerdictMessage>('/verdict').find((v) => v.partId === 'M-2'));
+    await hmi.publishAsync(
+      `${BASE}/decision/hmi-1`,
+      JSON.stringify({ partId: 'M-2', decision: 'accept', user: 'boss' }),
+      { qos: 1 },
+    );
+    const verdict = await watcher.waitFor('verdict of M-2', () =>
+      watcher.json<VerdictMessage>('/verdict').find((v) => v.partId === 'M-2'),
+    );
     expect(verdict).toMatchObject({ verdict: 'pass', decidedBy: 'human', user: 'hmi-1' });
   });
 
   it('drops results, verdicts and status forged by anyone but the station', async () => {
-    const forged = JSON.stringify({ schema: 'loupe/verdict@1', line: 'line-1', station: 'station-1', partId: 'FORGED-3', verdict: 'pass', decidedBy: 'human', user: 'x', score: 0, at: new Date().toISOString() });
+    const forged = JSON.stringify({
+      schema: 'loupe/verdict@1',
+      line: 'line-1',
+      station: 'station-1',
+      partId: 'FORGED-3',
+      verdict: 'pass',
+      decidedBy: 'human',
+      user: 'x',
+      score: 0,
+      at: new Date().toISOString(),
+    });
     for (const user of ['plc-1', 'hmi-1', 'dashboard', 'stranger']) {
       const client = await as(user);
       await client.publishAsync(`${BASE}/verdict`, forged, { qos: 1 });
@@ -100,6 +126,8 @@ suite('Mosquitto with the documented ACL', () => {
     const plc = await as('plc-1');
     await plc.publishAsync(`${BASE}/frame/M-3`, await goodPart(4), { qos: 1 });
     await watcher.waitFor('result of M-3', () => watcher.json<Result>('/result').find((r) => r.partId === 'M-3'));
-    expect(watcher.messages.filter((m) => m.payload.includes('FORGED-3') || m.payload.toString() === '{"state":"offline"}')).toEqual([]);
+    expect(
+      watcher.messages.filter((m) => m.payload.includes('FORGED-3') || m.payload.toString() === '{"state":"offline"}'),
+    ).toEqual([]);
   });
 });

@@ -34,7 +34,10 @@ function plcClient(pki: string): OPCUAClient {
     endpointMustExist: false,
     securityMode: MessageSecurityMode.SignAndEncrypt,
     securityPolicy: SecurityPolicy.Basic256Sha256,
-    clientCertificateManager: new OPCUACertificateManager({ rootFolder: pki, automaticallyAcceptUnknownCertificate: true }),
+    clientCertificateManager: new OPCUACertificateManager({
+      rootFolder: pki,
+      automaticallyAcceptUnknownCertificate: true,
+    }),
     connectionStrategy: { maxRetry: 2, initialDelay: 100, maxDelay: 500 },
   });
 }
@@ -52,7 +55,13 @@ beforeAll(async () => {
       stations: [
         { id: 'station-1', ingest: { synthetic }, queue: { workers: 1 } },
         // every part a review, decided by its deadline
-        { id: 'station-2', ingest: { synthetic }, queue: { workers: 1 }, thresholds: { passBelow: -1, rejectAbove: 1e9 }, review: { deadlineSeconds: 1, defaultAction: 'reject' } },
+        {
+          id: 'station-2',
+          ingest: { synthetic },
+          queue: { workers: 1 },
+          thresholds: { passBelow: -1, rejectAbove: 1e9 },
+          review: { deadlineSeconds: 1, defaultAction: 'reject' },
+        },
       ],
     },
     dir,
@@ -82,12 +91,20 @@ async function read(station: string, name: string): Promise<unknown> {
 }
 
 async function write(station: string, name: string, value: boolean): Promise<void> {
-  const status = await session.write({ nodeId: id(station, name), attributeId: AttributeIds.Value, value: { value: { dataType: DataType.Boolean, value } } });
+  const status = await session.write({
+    nodeId: id(station, name),
+    attributeId: AttributeIds.Value,
+    value: { value: { dataType: DataType.Boolean, value } },
+  });
   expect(status.name).toBe('Good');
 }
 
 async function trigger(station: string, partId: string) {
-  return session.call({ objectId: `ns=${ns};s=line-1/${station}`, methodId: id(station, 'Trigger'), inputArguments: [{ dataType: DataType.String, value: partId }] });
+  return session.call({
+    objectId: `ns=${ns};s=line-1/${station}`,
+    methodId: id(station, 'Trigger'),
+    inputArguments: [{ dataType: DataType.String, value: partId }],
+  });
 }
 
 /** Polls until `check` holds (bounded in count), as a PLC cycle would. */
@@ -120,7 +137,9 @@ async function acknowledge(station: string): Promise<void> {
 describe('the OPC UA handshake', () => {
   it('refuses a client without a user, and a user with a wrong password', async () => {
     await expect(client.createSession()).rejects.toThrow();
-    await expect(client.createSession({ type: UserTokenType.UserName, userName: PLC.name, password: 'not-the-password' })).rejects.toThrow();
+    await expect(
+      client.createSession({ type: UserTokenType.UserName, userName: PLC.name, password: 'not-the-password' }),
+    ).rejects.toThrow();
   });
 
   it('runs trigger → result → ack for a part, with the result in typed fields', async () => {
@@ -128,7 +147,13 @@ describe('the OPC UA handshake', () => {
     expect((await trigger('station-1', 'P-1')).statusCode).toEqual(StatusCodes.Good);
     await until('ResultReady for P-1', async () => (await read('station-1', 'ResultReady')) === true);
     const result = await presented('station-1');
-    expect(result).toMatchObject({ partId: 'P-1', verdict: 1, finalVerdict: 1, reviewPending: false, decidedBy: 'model' });
+    expect(result).toMatchObject({
+      partId: 'P-1',
+      verdict: 1,
+      finalVerdict: 1,
+      reviewPending: false,
+      decidedBy: 'model',
+    });
     expect(typeof result.score).toBe('number');
     expect(await read('station-1', 'Busy')).toBe(false);
     await acknowledge('station-1');
@@ -140,7 +165,10 @@ describe('the OPC UA handshake', () => {
     const before = (await read('station-1', 'ResultSequence')) as number;
     await trigger('station-1', 'P-2');
     await trigger('station-1', 'P-3');
-    await until('P-3 inspected and waiting', async () => (await read('station-1', 'ResultsWaiting')) === 1 && (await read('station-1', 'Busy')) === false);
+    await until(
+      'P-3 inspected and waiting',
+      async () => (await read('station-1', 'ResultsWaiting')) === 1 && (await read('station-1', 'Busy')) === false,
+    );
     // Results are presented in the order the parts were concluded, which need not be the trigger order.
     const first = (await read('station-1', 'PartId')) as string;
     expect(['P-2', 'P-3']).toContain(first);
@@ -158,10 +186,22 @@ describe('the OPC UA handshake', () => {
   it('presents a review with ReviewPending, then again with its final verdict once decided', async () => {
     await trigger('station-2', 'R-1');
     await until('ResultReady for R-1', async () => (await read('station-2', 'ResultReady')) === true);
-    expect(await presented('station-2')).toMatchObject({ partId: 'R-1', verdict: 3, reviewPending: true, finalVerdict: 0, decidedBy: '' });
+    expect(await presented('station-2')).toMatchObject({
+      partId: 'R-1',
+      verdict: 3,
+      reviewPending: true,
+      finalVerdict: 0,
+      decidedBy: '',
+    });
     await acknowledge('station-2');
     await until('the final verdict of R-1', async () => (await read('station-2', 'ResultReady')) === true);
-    expect(await presented('station-2')).toMatchObject({ partId: 'R-1', verdict: 3, reviewPending: false, finalVerdict: 2, decidedBy: 'timeout' });
+    expect(await presented('station-2')).toMatchObject({
+      partId: 'R-1',
+      verdict: 3,
+      reviewPending: false,
+      finalVerdict: 2,
+      decidedBy: 'timeout',
+    });
     await acknowledge('station-2');
     expect(await read('station-2', 'Rejected')).toBe(1);
   });

@@ -28,7 +28,8 @@ let host: MqttClient;
 const seen: Seen[] = [];
 
 const metric = (p: UPayload, name: string) => p.metrics?.find((m) => m.name === name)?.value;
-const asNumber = (v: unknown) => (typeof v === 'object' && v !== null && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : Number(v));
+const asNumber = (v: unknown) =>
+  typeof v === 'object' && v !== null && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : Number(v);
 
 async function until<T>(what: string, find: () => T | undefined, tries = 200): Promise<T> {
   for (let i = 0; i < tries; i++) {
@@ -52,7 +53,13 @@ describe.skipIf(!binary)('the Sparkplug B edge node', () => {
         http: { port: 0 },
         mqtt: { url: broker.url },
         sparkplug: { groupId: GROUP, edgeNodeId: NODE },
-        stations: [{ id: 'station-1', queue: { workers: 1 }, ingest: { synthetic: { ratePerSecond: 0.001, defectShare: 0, seed: 3 } } }],
+        stations: [
+          {
+            id: 'station-1',
+            queue: { workers: 1 },
+            ingest: { synthetic: { ratePerSecond: 0.001, defectShare: 0, seed: 3 } },
+          },
+        ],
       },
       dir,
     );
@@ -70,10 +77,22 @@ describe.skipIf(!binary)('the Sparkplug B edge node', () => {
     expect(asNumber(nbirth.payload.seq)).toBe(0);
     expect(metric(nbirth.payload, REBIRTH)).toBe(false);
     expect(metric(nbirth.payload, 'bdSeq')).toBeDefined();
-    const dbirth = await until('DBIRTH', () => seen.find((s) => s.topic === `spBv1.0/${GROUP}/DBIRTH/${NODE}/station-1`));
+    const dbirth = await until('DBIRTH', () =>
+      seen.find((s) => s.topic === `spBv1.0/${GROUP}/DBIRTH/${NODE}/station-1`),
+    );
     expect(asNumber(dbirth.payload.seq)).toBe(1);
     expect(dbirth.payload.metrics?.map((m) => m.name)).toEqual(
-      expect.arrayContaining(['Verdicts/Pass', 'Verdicts/Reject', 'Verdicts/Hold', 'Review/Queue Depth', 'Inspection/Last Score', 'Model/Id', 'Model/Version', 'Health/Online', 'Health/Broker Connected']),
+      expect.arrayContaining([
+        'Verdicts/Pass',
+        'Verdicts/Reject',
+        'Verdicts/Hold',
+        'Review/Queue Depth',
+        'Inspection/Last Score',
+        'Model/Id',
+        'Model/Version',
+        'Health/Online',
+        'Health/Broker Connected',
+      ]),
     );
     expect(metric(dbirth.payload, 'Model/Id')).toBe('default');
     expect(asNumber(metric(dbirth.payload, 'Verdicts/Pass'))).toBe(0);
@@ -81,23 +100,39 @@ describe.skipIf(!binary)('the Sparkplug B edge node', () => {
 
   it('sends DDATA with the metrics that changed when a part triggered over the JSON contract is inspected', async () => {
     await host.publishAsync('loupe/line-1/station-1/trigger', JSON.stringify({ partId: 'SP-1' }), { qos: 1 });
-    const ddata = await until('DDATA with the part', () => seen.find((s) => s.topic === `spBv1.0/${GROUP}/DDATA/${NODE}/station-1` && metric(s.payload, 'Inspection/Last Part') === 'SP-1'));
+    const ddata = await until('DDATA with the part', () =>
+      seen.find(
+        (s) =>
+          s.topic === `spBv1.0/${GROUP}/DDATA/${NODE}/station-1` &&
+          metric(s.payload, 'Inspection/Last Part') === 'SP-1',
+      ),
+    );
     expect(typeof metric(ddata.payload, 'Inspection/Last Score')).toBe('number');
     // only what changed: the model did not
     expect(metric(ddata.payload, 'Model/Id')).toBeUndefined();
-    await until('Verdicts/Pass 1', () => seen.find((s) => s.topic.includes('/DDATA/') && asNumber(metric(s.payload, 'Verdicts/Pass')) === 1));
+    await until('Verdicts/Pass 1', () =>
+      seen.find((s) => s.topic.includes('/DDATA/') && asNumber(metric(s.payload, 'Verdicts/Pass')) === 1),
+    );
   });
 
   it('is born again on NCMD Node Control/Rebirth, with the same bdSeq and seq from 0', async () => {
     const first = seen.find((s) => s.topic.includes('/NBIRTH/')) as Seen;
     const births = seen.filter((s) => s.topic.includes('/NBIRTH/')).length;
-    await host.publishAsync(`spBv1.0/${GROUP}/NCMD/${NODE}`, Buffer.from(encodePayload({ timestamp: Date.now(), metrics: [{ name: REBIRTH, type: 'Boolean', value: true }] })), { qos: 1 });
-    await until('a second NBIRTH', () => (seen.filter((s) => s.topic.includes('/NBIRTH/')).length > births ? true : undefined));
+    await host.publishAsync(
+      `spBv1.0/${GROUP}/NCMD/${NODE}`,
+      Buffer.from(encodePayload({ timestamp: Date.now(), metrics: [{ name: REBIRTH, type: 'Boolean', value: true }] })),
+      { qos: 1 },
+    );
+    await until('a second NBIRTH', () =>
+      seen.filter((s) => s.topic.includes('/NBIRTH/')).length > births ? true : undefined,
+    );
     const again = seen.filter((s) => s.topic.includes('/NBIRTH/')).at(-1) as Seen;
     expect(asNumber(again.payload.seq)).toBe(0);
     expect(asNumber(metric(again.payload, 'bdSeq'))).toBe(asNumber(metric(first.payload, 'bdSeq')));
     // and the device is born again with the counts so far
-    const dbirth = await until('a DBIRTH after the rebirth', () => seen.slice(seen.indexOf(again)).find((s) => s.topic.includes('/DBIRTH/')));
+    const dbirth = await until('a DBIRTH after the rebirth', () =>
+      seen.slice(seen.indexOf(again)).find((s) => s.topic.includes('/DBIRTH/')),
+    );
     expect(asNumber(metric(dbirth.payload, 'Verdicts/Pass'))).toBe(1);
   });
 

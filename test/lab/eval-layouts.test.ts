@@ -31,7 +31,8 @@ describe('loupe eval', () => {
     const source = await tempDir('loupe-eval-src-');
     await writeSyntheticDataset({ out: source, seed: 5, count: 4, categories: ['bracket'] });
     const flat = await tempDir('loupe-eval-flat-');
-    for (const file of (await listImages(path.join(source, 'bracket', 'train', 'good'))).slice(0, 3)) await copyFile(file, path.join(flat, path.basename(file)));
+    for (const file of (await listImages(path.join(source, 'bracket', 'train', 'good'))).slice(0, 3))
+      await copyFile(file, path.join(flat, path.basename(file)));
     const outcome = await runLoupe(['eval', '--model', MODEL, '--data', flat], {}, 30_000);
     expect(outcome.code).toBe(2);
     expect(outcome.stderr).toContain('holds 3 images directly');

@@ -26,7 +26,13 @@ describe('synthetic parts', () => {
     await writeSyntheticDataset({ out: path.join(tmp, 'layout'), seed: 2, count: 4, categories: ['brushed'] });
     const root = path.join(tmp, 'layout', 'brushed');
     expect((await readdir(path.join(root, 'train', 'good'))).length).toBe(4);
-    expect((await readdir(path.join(root, 'test'))).sort()).toEqual(['contamination', 'crack', 'good', 'scratch', 'spot']);
+    expect((await readdir(path.join(root, 'test'))).sort()).toEqual([
+      'contamination',
+      'crack',
+      'good',
+      'scratch',
+      'spot',
+    ]);
     for (const defect of ['contamination', 'crack', 'scratch', 'spot']) {
       const images = await readdir(path.join(root, 'test', defect));
       const masks = await readdir(path.join(root, 'ground_truth', defect));
@@ -46,12 +52,17 @@ describe('auroc', () => {
 describe('fit → eval round trip through the CLI', () => {
   it('fits on good parts only and finds defects it has never seen', async () => {
     const data = path.join(tmp, 'ds');
-    expect((await runLoupe(['synth', '--out', data, '--seed', '12', '--count', '40', '--category', 'bracket'])).code).toBe(0);
+    expect(
+      (await runLoupe(['synth', '--out', data, '--seed', '12', '--count', '40', '--category', 'bracket'])).code,
+    ).toBe(0);
     const out = path.join(tmp, 'model');
     const fitted = await runLoupe(['fit', '--data', path.join(data, 'bracket'), '--out', out]);
     expect(fitted.code, fitted.stderr).toBe(0);
     const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ kind: 'loupe-padim', fittedOn: { goodImages: 32, heldOutImages: 8, choice: { requested: 'auto' } } });
+    expect(manifest).toMatchObject({
+      kind: 'loupe-padim',
+      fittedOn: { goodImages: 32, heldOutImages: 8, choice: { requested: 'auto' } },
+    });
     // a bracket in a fixture: the method chosen by itself is the per-position one
     expect(fitted.stdout).toContain('method aligned (auto');
     expect(manifest.fittedOn.method).toMatch(/^aligned/);
@@ -61,14 +72,20 @@ describe('fit → eval round trip through the CLI', () => {
     const evaluated = await runLoupe(['eval', '--model', out, '--data', path.join(data, 'bracket'), '--json']);
     expect(evaluated.code, evaluated.stderr).toBe(0);
     const e = JSON.parse(evaluated.stdout);
-    expect(Object.keys(e)).toEqual(expect.arrayContaining(['imageAuroc', 'pixelAuroc', 'perDefect', 'autoPassAtZeroEscape', 'inferenceMsPerImage']));
+    expect(Object.keys(e)).toEqual(
+      expect.arrayContaining(['imageAuroc', 'pixelAuroc', 'perDefect', 'autoPassAtZeroEscape', 'inferenceMsPerImage']),
+    );
     expect(e.imageAuroc).toBeGreaterThan(0.95);
     expect(e.pixelAuroc).toBeGreaterThan(0.9);
     expect(Object.keys(e.perDefect).sort()).toEqual(['contamination', 'crack', 'missing', 'scratch', 'spot']);
     expect(e.autoPassAtZeroEscape).toBeGreaterThan(0.5);
     expect(e.inferenceMsPerImage).toBeGreaterThan(0);
     // auto fits and probes every method, the pretrained ones included
-    expect(Object.keys(manifest.fittedOn.choice.probes).sort()).toEqual(['aligned', 'pretrained', 'pretrained-aligned']);
+    expect(Object.keys(manifest.fittedOn.choice.probes).sort()).toEqual([
+      'aligned',
+      'pretrained',
+      'pretrained-aligned',
+    ]);
   }, 240_000);
 
   it('names a dataset folder that is not in the MVTec layout', async () => {

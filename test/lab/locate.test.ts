@@ -48,7 +48,11 @@ describe('locating the part', () => {
     const piece = locateNodes(shape);
     const graph = model({
       name: 'locate',
-      node: [node('Cast', ['image'], ['image_f'], { to: 1 }), node('Transpose', ['image_f'], ['image_chw'], { perm: [0, 3, 1, 2] }), ...piece.nodes],
+      node: [
+        node('Cast', ['image'], ['image_f'], { to: 1 }),
+        node('Transpose', ['image_f'], ['image_chw'], { perm: [0, 3, 1, 2] }),
+        ...piece.nodes,
+      ],
       initializer: piece.initializers,
       input: [imageInput(shape)],
       output: [tensorInfo('image_located', [1, 3, 256, 256])],
@@ -58,8 +62,14 @@ describe('locating the part', () => {
     for (let index = 0; index < 4; index++) {
       const fixture = await generatePart({ category: 'bracket', seed: 5, index, defect: null });
       const moved = await generatePart({ category: 'bracket', seed: 5, index, defect: null, moved: MOVED });
-      const raw = difference(planar(await sharp(fixture.image).removeAlpha().raw().toBuffer()), planar(await sharp(moved.image).removeAlpha().raw().toBuffer()));
-      gaps.push({ raw, located: difference(await located(session, fixture.image), await located(session, moved.image)) });
+      const raw = difference(
+        planar(await sharp(fixture.image).removeAlpha().raw().toBuffer()),
+        planar(await sharp(moved.image).removeAlpha().raw().toBuffer()),
+      );
+      gaps.push({
+        raw,
+        located: difference(await located(session, fixture.image), await located(session, moved.image)),
+      });
     }
     await session.release();
     // what is left is the sensor's noise (a few grey levels), far below what the move made

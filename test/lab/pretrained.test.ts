@@ -50,7 +50,10 @@ describe('the backbone cut from the PP-OCRv4 detector', () => {
       let largest = 0;
       for (let i = 0; i < x.length; i++) largest = Math.max(largest, Math.abs(x[i] - y[i]));
       expect(largest, tap.name).toBeLessThan(1e-5);
-      expect(y.some((v) => v !== 0), `${tap.name} is not all zeros`).toBe(true);
+      expect(
+        y.some((v) => v !== 0),
+        `${tap.name} is not all zeros`,
+      ).toBe(true);
     }
     await cut.release();
     await detector.release();
@@ -61,32 +64,68 @@ describe('one feature-extractor interface', () => {
   it.each([
     ['hand-made', handmade],
     ['pretrained', pretrained()],
-  ] as [string, FeatureExtractor][])('serves %s features to a memory bank and to Gaussians, each one Loupe model with a score and a map', async (_name, extractor) => {
-    const size = 96;
-    const shape = { width: size, height: size };
-    const frame = async (index: number) => sharp((await generatePart({ category: 'brushed', seed: 9, index, defect: null })).image).resize(size, size).png().toBuffer();
-    const good: Buffer[] = [];
-    for (let i = 0; i < 8; i++) good.push(await frame(i));
-    const pixels = await Promise.all(good.map((g) => sharp(g).removeAlpha().raw().toBuffer()));
-    const fitted = await fitStatistics(extractor, shape, () => pixels, { bank: true, gaussian: true }, { bankSize: 256, dims: Math.min(32, extractor.channels), candidates: 4000 });
-    const held = await frame(20);
-    const painted = (await paintOnto(held, 'contamination', rng(4))).image;
-    const dir = await tempDir('loupe-extractor-');
-    for (const [kind, graph] of [['bank', bankGraph(extractor, shape, fitted)], ['gaussian', gaussianGraph(extractor, shape, fitted)]] as const) {
-      const modelDir = path.join(dir, kind);
-      await mkdir(modelDir);
-      await writeFile(path.join(modelDir, 'model.onnx'), graph);
-      const input = { name: 'image', width: size, height: size, channels: 3, mean: [0, 0, 0], std: [1, 1, 1], resize: 'fill', format: 'uint8-nhwc' };
-      await writeFile(path.join(modelDir, 'manifest.json'), JSON.stringify({ id: kind, version: '1', kind: 'loupe-padim', input, outputs: { score: 'score', map: 'anomaly_map' }, thresholds: { passBelow: 1, rejectAbove: 2 } }));
-      const model = await loadModel(modelDir, { threads: 1 });
-      const a = await model.inspect(held);
-      const b = await model.inspect(painted);
-      await model.close();
-      expect([a.mapWidth, a.mapHeight], kind).toEqual([size, size]);
-      expect(Number.isFinite(a.score) && Number.isFinite(b.score), kind).toBe(true);
-      expect(b.score, `${kind}: a painted stain scores above the same part without it`).toBeGreaterThan(a.score);
-    }
-  }, 60_000);
+  ] as [string, FeatureExtractor][])(
+    'serves %s features to a memory bank and to Gaussians, each one Loupe model with a score and a map',
+    async (_name, extractor) => {
+      const size = 96;
+      const shape = { width: size, height: size };
+      const frame = async (index: number) =>
+        sharp((await generatePart({ category: 'brushed', seed: 9, index, defect: null })).image)
+          .resize(size, size)
+          .png()
+          .toBuffer();
+      const good: Buffer[] = [];
+      for (let i = 0; i < 8; i++) good.push(await frame(i));
+      const pixels = await Promise.all(good.map((g) => sharp(g).removeAlpha().raw().toBuffer()));
+      const fitted = await fitStatistics(
+        extractor,
+        shape,
+        () => pixels,
+        { bank: true, gaussian: true },
+        { bankSize: 256, dims: Math.min(32, extractor.channels), candidates: 4000 },
+      );
+      const held = await frame(20);
+      const painted = (await paintOnto(held, 'contamination', rng(4))).image;
+      const dir = await tempDir('loupe-extractor-');
+      for (const [kind, graph] of [
+        ['bank', bankGraph(extractor, shape, fitted)],
+        ['gaussian', gaussianGraph(extractor, shape, fitted)],
+      ] as const) {
+        const modelDir = path.join(dir, kind);
+        await mkdir(modelDir);
+        await writeFile(path.join(modelDir, 'model.onnx'), graph);
+        const input = {
+          name: 'image',
+          width: size,
+          height: size,
+          channels: 3,
+          mean: [0, 0, 0],
+          std: [1, 1, 1],
+          resize: 'fill',
+          format: 'uint8-nhwc',
+        };
+        await writeFile(
+          path.join(modelDir, 'manifest.json'),
+          JSON.stringify({
+            id: kind,
+            version: '1',
+            kind: 'loupe-padim',
+            input,
+            outputs: { score: 'score', map: 'anomaly_map' },
+            thresholds: { passBelow: 1, rejectAbove: 2 },
+          }),
+        );
+        const model = await loadModel(modelDir, { threads: 1 });
+        const a = await model.inspect(held);
+        const b = await model.inspect(painted);
+        await model.close();
+        expect([a.mapWidth, a.mapHeight], kind).toEqual([size, size]);
+        expect(Number.isFinite(a.score) && Number.isFinite(b.score), kind).toBe(true);
+        expect(b.score, `${kind}: a painted stain scores above the same part without it`).toBeGreaterThan(a.score);
+      }
+    },
+    60_000,
+  );
 });
 
 const skimage = process.env.LOUPE_SKIMAGE_DATA ?? '/tmp/loupe-skimage/usr/lib/python3/dist-packages/skimage/data';

@@ -11,7 +11,14 @@ import { simulate } from '../../lab/simulate.ts';
 
 describe('loupe simulate', () => {
   it('changes the thresholds and at least halves the review rate, with no escapes', async () => {
-    const outcome = await simulate({ parts: 400, windows: 4, calibrateEvery: 20, distinctParts: 120, decisionDelayMs: 5, seed: 3 });
+    const outcome = await simulate({
+      parts: 400,
+      windows: 4,
+      calibrateEvery: 20,
+      distinctParts: 120,
+      decisionDelayMs: 5,
+      seed: 3,
+    });
     expect(outcome.thresholdChanges).toBeGreaterThan(0);
     expect(outcome.windows[outcome.windows.length - 1].thresholds).not.toEqual(outcome.windows[0].thresholds);
     const first = outcome.windows[0].reviewRate;
@@ -21,7 +28,18 @@ describe('loupe simulate', () => {
   }, 120_000);
 
   it('with people who make mistakes, second opinions and a settling manager leave no escapes where a single person left some', async () => {
-    const outcome = await simulate({ parts: 300, windows: 3, calibrateEvery: 20, distinctParts: 120, decisionDelayMs: 5, seed: 5, people: [{ name: 'sim-ana', errorRate: 0.2 }, { name: 'sim-bo', errorRate: 0 }] });
+    const outcome = await simulate({
+      parts: 300,
+      windows: 3,
+      calibrateEvery: 20,
+      distinctParts: 120,
+      decisionDelayMs: 5,
+      seed: 5,
+      people: [
+        { name: 'sim-ana', errorRate: 0.2 },
+        { name: 'sim-bo', errorRate: 0 },
+      ],
+    });
     expect(outcome.secondOpinions).toBeGreaterThan(0);
     expect(outcome.singleEscapes, JSON.stringify(outcome)).toBeGreaterThan(0);
     expect(outcome.settledEscapes).toBe(0);
@@ -42,7 +60,9 @@ describe('loupe simulate', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const api = await loginApi(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, 'tech', 'pw');
-      await expect(api.post('/api/stations/s/thresholds', { passBelow: 1, rejectAbove: 2 })).rejects.toThrow(ApiRefused);
+      await expect(api.post('/api/stations/s/thresholds', { passBelow: 1, rejectAbove: 2 })).rejects.toThrow(
+        ApiRefused,
+      );
       await expect(api.get('/api/stations/s/calibration')).rejects.toThrow('HTTP 403');
     } finally {
       server.close();

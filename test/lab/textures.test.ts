@@ -39,7 +39,8 @@ describe.skipIf(!present)('the texture model on real photographs', () => {
 
   it('sees from the good parts alone that stone, grass and brick have no fixed layout', () => {
     // the statistic by which `auto` puts the memory bank among its candidates (lab/method.ts)
-    for (const texture of TEXTURES) expect(fitted[texture].report.choice.positionalShare, texture).toBeLessThan(ALIGNED_ABOVE);
+    for (const texture of TEXTURES)
+      expect(fitted[texture].report.choice.positionalShare, texture).toBeLessThan(ALIGNED_ABOVE);
   });
 
   it('finds painted defects on brick, grass and gravel it was never shown (mean image AUROC ≥ 0.95)', () => {

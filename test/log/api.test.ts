@@ -39,9 +39,19 @@ describe('defect log HTTP API', () => {
   beforeAll(async () => {
     const root = await tempDir('loupe-log-api-');
     log = await DefectLog.open(path.join(root, 'log'), { flushMs: 5 });
-    log.result(result('p-1', '2026-11-25T07:00:00.000Z'), { image: 'line-1/cam-1/p-1.img', heatmap: 'line-1/cam-1/p-1.map' });
+    log.result(result('p-1', '2026-11-25T07:00:00.000Z'), {
+      image: 'line-1/cam-1/p-1.img',
+      heatmap: 'line-1/cam-1/p-1.map',
+    });
     log.result(result('p-2', '2026-11-25T07:05:00.000Z', { verdict: 'reject' }), { image: 'line-1/cam-1/p-2.img' });
-    log.verdict({ line: 'line-1', station: 'cam-1', partId: 'p-2', verdict: 'reject', decidedBy: 'model', at: '2026-11-25T07:05:00.000Z' });
+    log.verdict({
+      line: 'line-1',
+      station: 'cam-1',
+      partId: 'p-2',
+      verdict: 'reject',
+      decidedBy: 'model',
+      at: '2026-11-25T07:05:00.000Z',
+    });
     log.expired('line-1', 'cam-1', 'p-2');
     app = await server();
     await app.register(logApi, { log, shifts: [{ name: 'day', start: '06:00' }] });
@@ -59,10 +69,19 @@ describe('defect log HTTP API', () => {
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body).toMatchObject({ total: 2, offset: 0, limit: 1, nextOffset: 1 });
-    expect(body.items[0]).toMatchObject({ partId: 'p-2', final: { verdict: 'reject', decidedBy: 'model' }, imageUrl: null, url: '/api/log/line-1/cam-1/p-2' });
+    expect(body.items[0]).toMatchObject({
+      partId: 'p-2',
+      final: { verdict: 'reject', decidedBy: 'model' },
+      imageUrl: null,
+      url: '/api/log/line-1/cam-1/p-2',
+    });
     expect(body.items[0].timeline).toBeUndefined();
     const second = (await get('/api/log?limit=1&offset=1')).json();
-    expect(second.items[0]).toMatchObject({ partId: 'p-1', imageUrl: '/api/parts/line-1/cam-1/p-1/image', heatmapUrl: '/api/parts/line-1/cam-1/p-1/heatmap' });
+    expect(second.items[0]).toMatchObject({
+      partId: 'p-1',
+      imageUrl: '/api/parts/line-1/cam-1/p-1/image',
+      heatmapUrl: '/api/parts/line-1/cam-1/p-1/heatmap',
+    });
     expect(second.nextOffset).toBeNull();
   });
 
@@ -112,7 +131,10 @@ describe('defect log HTTP API', () => {
 
   it('answers analytics and an OpenAPI document naming every route and filter', async () => {
     const analytics = (await get('/api/analytics?station=cam-1')).json();
-    expect(analytics).toMatchObject({ basis: 'counts', totals: { inspected: 2, reviews: 1, finals: 1, passed: 0, yield: 0 } });
+    expect(analytics).toMatchObject({
+      basis: 'counts',
+      totals: { inspected: 2, reviews: 1, finals: 1, passed: 0, yield: 0 },
+    });
     const doc = (await get('/api/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
@@ -125,20 +147,41 @@ describe('defect log HTTP API', () => {
       '/api/parts/{line}/{station}/{partId}/heatmap',
       '/api/parts/{line}/{station}/{partId}/image',
     ]);
-    expect(doc.paths['/api/log'].get.parameters.map((p: { name: string }) => p.name)).toEqual(['line', 'station', 'from', 'to', 'verdict', 'decidedBy', 'category', 'reason', 'modelVersion', 'user', 'limit', 'offset']);
+    expect(doc.paths['/api/log'].get.parameters.map((p: { name: string }) => p.name)).toEqual([
+      'line',
+      'station',
+      'from',
+      'to',
+      'verdict',
+      'decidedBy',
+      'category',
+      'reason',
+      'modelVersion',
+      'user',
+      'limit',
+      'offset',
+    ]);
     const list = doc.paths['/api/log'].get.responses['200'].content['application/json'].schema;
     expect(list.properties.items.items.properties.timeline).toBeUndefined();
     expect(list.properties.items.items.properties.final).toBeDefined();
-    const detail = doc.paths['/api/log/{line}/{station}/{partId}'].get.responses['200'].content['application/json'].schema;
+    const detail =
+      doc.paths['/api/log/{line}/{station}/{partId}'].get.responses['200'].content['application/json'].schema;
     expect(detail.properties.timeline).toBeDefined();
-    expect(doc.paths['/api/log'].get.responses['400'].content['application/json'].schema.required).toEqual(['error', 'message']);
+    expect(doc.paths['/api/log'].get.responses['400'].content['application/json'].schema.required).toEqual([
+      'error',
+      'message',
+    ]);
   });
 
   const routes = ['/api/log', '/api/log.csv', '/api/log/values', '/api/analytics', '/api/log/line-1/cam-1/p-1'];
 
   it('puts every route behind the guard it is given', async () => {
     const guarded = await server();
-    await guarded.register(logApi, { log, guard: async (_request, reply) => reply.code(401).send({ error: 'unauthorised', message: 'a manager session is required' }) });
+    await guarded.register(logApi, {
+      log,
+      guard: async (_request, reply) =>
+        reply.code(401).send({ error: 'unauthorised', message: 'a manager session is required' }),
+    });
     for (const url of routes) expect((await guarded.inject({ method: 'GET', url })).statusCode, url).toBe(401);
     await guarded.close();
   });
@@ -147,12 +190,14 @@ describe('defect log HTTP API', () => {
     const app = Fastify();
     // as dashboard/src/auth.ts does: one hook on the root server reads each route's access
     app.addHook('onRequest', async (request, reply) => {
-      if (request.routeOptions.config?.access !== 'manager') return reply.code(500).send({ error: 'open', message: `${request.url} has no access` });
+      if (request.routeOptions.config?.access !== 'manager')
+        return reply.code(500).send({ error: 'open', message: `${request.url} has no access` });
       return reply.code(403).send({ error: 'forbidden', message: 'this needs the manager role' });
     });
     await httpFoundation(app, { title: 'test', description: 'test', openApiConfig: { access: 'manager' } });
     await app.register(logApi, { log, routeConfig: { access: 'manager' } });
-    for (const url of [...routes, '/api/openapi.json']) expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(403);
+    for (const url of [...routes, '/api/openapi.json'])
+      expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(403);
     await app.close();
   });
 });
@@ -172,14 +217,29 @@ describe('the HTTP API as a whole', () => {
     await app.register(reviewApi, { stations: new Map() });
     await app.register(shadowApi, { desks: new Map() });
     await app.register(goldenRoutes, { imagesDir: path.join(root, 'images'), entries: () => [] });
-    await app.register(httpIngest, { stations: new Map(), tokens: new Map(), bodyLimitBytes: 1024, loopbackOnly: true });
+    await app.register(httpIngest, {
+      stations: new Map(),
+      tokens: new Map(),
+      bodyLimitBytes: 1024,
+      loopbackOnly: true,
+    });
     const feed = new LineFeed({ url: 'mqtt://127.0.0.1:1' }, 'loupe', pino({ level: 'silent' }));
-    await app.register(dashboard, { feed, claims: new ClaimBook(path.join(root, 'claims')), evidence: fileEvidence(path.join(root, 'images')), people });
+    await app.register(dashboard, {
+      feed,
+      claims: new ClaimBook(path.join(root, 'claims')),
+      evidence: fileEvidence(path.join(root, 'images')),
+      people,
+    });
     const store = { pool: { query: async () => ({ rows: [] }) } } as unknown as PlantStore;
-    await app.register(fleetRoutes, { fleet: { statuses: new Map() } as unknown as Fleet, boxes: {} as EdgeBoxes, store });
+    await app.register(fleetRoutes, {
+      fleet: { statuses: new Map() } as unknown as Fleet,
+      boxes: {} as EdgeBoxes,
+      store,
+    });
     await app.ready();
     const doc = app.swagger() as { paths: Record<string, Record<string, { responses?: Record<string, unknown> }>> };
-    const documented = (route: RouteOptions) => doc.paths[route.url.replace(/:(\w+)/g, '{$1}')]?.[String(route.method).toLowerCase()];
+    const documented = (route: RouteOptions) =>
+      doc.paths[route.url.replace(/:(\w+)/g, '{$1}')]?.[String(route.method).toLowerCase()];
     // @fastify/websocket hides its routes from the document (OpenAPI cannot describe a WebSocket): the live feed is in the README.
     const served = routes.filter((r) => r.method !== 'HEAD' && !(r as { websocket?: boolean }).websocket);
     expect(served.length).toBeGreaterThan(40);
@@ -195,20 +255,51 @@ describe('the HTTP API as a whole', () => {
 
   it('answers refusals and rate limits as { error, param, message } and refuses to send an answer that is off its schema', async () => {
     const app = await server();
-    app.post('/api/things/:id', { schema: { params: Type.Object({ id: Type.String({ pattern: '^[a-z]+$' }) }), body: Type.Object({ size: Type.Integer({ minimum: 1 }) }), response: { 200: Type.Object({ size: Type.Integer() }, { additionalProperties: false }) } } }, async (request) => {
-      const { size } = request.body as { size: number };
-      if (size === 13) throw new Refused(409, 'unlucky', 'size 13 is refused here', 'size');
-      return size === 7 ? { size, colour: 'red' } : { size };
-    });
-    app.get('/api/scarce', { config: { rateLimit: { max: 1, timeWindow: 60_000 } }, schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
+    app.post(
+      '/api/things/:id',
+      {
+        schema: {
+          params: Type.Object({ id: Type.String({ pattern: '^[a-z]+$' }) }),
+          body: Type.Object({ size: Type.Integer({ minimum: 1 }) }),
+          response: { 200: Type.Object({ size: Type.Integer() }, { additionalProperties: false }) },
+        },
+      },
+      async (request) => {
+        const { size } = request.body as { size: number };
+        if (size === 13) throw new Refused(409, 'unlucky', 'size 13 is refused here', 'size');
+        return size === 7 ? { size, colour: 'red' } : { size };
+      },
+    );
+    app.get(
+      '/api/scarce',
+      {
+        config: { rateLimit: { max: 1, timeWindow: 60_000 } },
+        schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } },
+      },
+      async () => ({ ok: true }),
+    );
     const post = (url: string, body: object) => app.inject({ method: 'POST', url, payload: body });
-    expect((await post('/api/things/abc', { size: 0 })).json()).toEqual({ error: 'invalid_request', param: 'size', message: expect.stringContaining('size') });
-    expect((await post('/api/things/abc', {})).json()).toEqual({ error: 'invalid_request', param: 'size', message: 'size: missing' });
-    expect((await post('/api/things/ABC', { size: 1 })).json()).toMatchObject({ error: 'invalid_request', param: 'id' });
+    expect((await post('/api/things/abc', { size: 0 })).json()).toEqual({
+      error: 'invalid_request',
+      param: 'size',
+      message: expect.stringContaining('size'),
+    });
+    expect((await post('/api/things/abc', {})).json()).toEqual({
+      error: 'invalid_request',
+      param: 'size',
+      message: 'size: missing',
+    });
+    expect((await post('/api/things/ABC', { size: 1 })).json()).toMatchObject({
+      error: 'invalid_request',
+      param: 'id',
+    });
     const refused = await post('/api/things/abc', { size: 13 });
     expect(refused.statusCode).toBe(409);
     expect(refused.json()).toEqual({ error: 'unlucky', param: 'size', message: 'size 13 is refused here' });
-    expect((await app.inject({ method: 'GET', url: '/nowhere' })).json()).toEqual({ error: 'not_found', message: 'no route GET /nowhere' });
+    expect((await app.inject({ method: 'GET', url: '/nowhere' })).json()).toEqual({
+      error: 'not_found',
+      message: 'no route GET /nowhere',
+    });
     expect((await post('/api/things/abc', { size: 2 })).json()).toEqual({ size: 2 });
     expect((await app.inject({ method: 'GET', url: '/api/scarce' })).statusCode).toBe(200);
     const limited = await app.inject({ method: 'GET', url: '/api/scarce' });

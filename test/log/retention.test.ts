@@ -19,7 +19,10 @@ async function keep(imagesDir: string, parts: { partId: string; ageDays: number 
     await writeFile(path.join(dir, `${partId}.map`), Buffer.alloc(200, 2));
     await utimes(path.join(dir, `${partId}.img`), time, time);
     await utimes(path.join(dir, `${partId}.map`), time, time);
-    log.result(result(partId, time.toISOString()), { image: `line-1/cam-1/${partId}.img`, heatmap: `line-1/cam-1/${partId}.map` });
+    log.result(result(partId, time.toISOString()), {
+      image: `line-1/cam-1/${partId}.img`,
+      heatmap: `line-1/cam-1/${partId}.map`,
+    });
   }
   return dir;
 }
@@ -40,10 +43,18 @@ describe('image retention', () => {
       { partId: 'old-decided', ageDays: 95 },
       { partId: 'recent', ageDays: 10 },
     ]);
-    const swept = await sweepImages(imagesDir, log, { now, maxAgeMs: 90 * DAY, quotaBytes: 1e9, openParts: () => ['line-1/cam-1/old-open'] });
+    const swept = await sweepImages(imagesDir, log, {
+      now,
+      maxAgeMs: 90 * DAY,
+      quotaBytes: 1e9,
+      openParts: () => ['line-1/cam-1/old-open'],
+    });
     expect(swept).toEqual({ parts: 1, bytes: 1200 });
     expect(await remaining()).toEqual(['old-open', 'recent']);
-    expect(log.get('line-1', 'cam-1', 'old-decided')?.image).toEqual({ path: 'line-1/cam-1/old-decided.img', expired: true });
+    expect(log.get('line-1', 'cam-1', 'old-decided')?.image).toEqual({
+      path: 'line-1/cam-1/old-decided.img',
+      expired: true,
+    });
     expect(log.get('line-1', 'cam-1', 'old-decided')?.timeline.at(-1)?.kind).toBe('expired');
     expect(log.get('line-1', 'cam-1', 'old-open')?.image?.expired).toBe(false);
     await log.close();
@@ -61,7 +72,12 @@ describe('image retention', () => {
       { partId: 'e', ageDays: 0 }, // written just now: its review may not be recorded yet
     ]);
     // 5 parts × 1200 bytes = 6000; quota 2500 must leave at most two parts
-    const swept = await sweepImages(imagesDir, log, { now, maxAgeMs: 90 * DAY, quotaBytes: 2500, openParts: () => new Set(['line-1/cam-1/a']) });
+    const swept = await sweepImages(imagesDir, log, {
+      now,
+      maxAgeMs: 90 * DAY,
+      quotaBytes: 2500,
+      openParts: () => new Set(['line-1/cam-1/a']),
+    });
     expect(await remaining()).toEqual(['a', 'e']);
     expect(swept).toEqual({ parts: 3, bytes: 3600 });
     expect(['b', 'c', 'd'].map((id) => log.get('line-1', 'cam-1', id)?.image?.expired)).toEqual([true, true, true]);

@@ -15,7 +15,14 @@ describe('defect log store', () => {
     const log = await DefectLog.open(dir, { flushMs: 5 });
     log.result(result('p-1', '2026-11-24T10:00:00.000Z'));
     log.result(result('p-2', '2026-11-24T10:01:00.000Z', { verdict: 'pass', reasons: [] }));
-    log.verdict({ line: 'line-1', station: 'cam-1', partId: 'p-2', verdict: 'pass', decidedBy: 'model', at: '2026-11-24T10:01:00.000Z' });
+    log.verdict({
+      line: 'line-1',
+      station: 'cam-1',
+      partId: 'p-2',
+      verdict: 'pass',
+      decidedBy: 'model',
+      at: '2026-11-24T10:01:00.000Z',
+    });
     await log.close();
     expect(await readdir(dir)).toEqual(['2026-11-24']);
     const dayOne = path.join(dir, '2026-11-24', 'parts.jsonl');
@@ -33,7 +40,12 @@ describe('defect log store', () => {
     // the plain auto-pass was counted, not stored
     const reopened = await DefectLog.open(dir);
     expect(reopened.all().map((e) => e.partId)).toEqual(['p-1', 'p-3']);
-    expect(reopened.countsBetween().map((c) => [new Date(c.minute).toISOString(), c.outcome, c.n]).sort()).toEqual([
+    expect(
+      reopened
+        .countsBetween()
+        .map((c) => [new Date(c.minute).toISOString(), c.outcome, c.n])
+        .sort(),
+    ).toEqual([
       ['2026-11-24T10:00:00.000Z', 'review/model', 1],
       ['2026-11-24T10:01:00.000Z', 'pass/model', 1],
     ]);
@@ -44,7 +56,8 @@ describe('defect log writes', () => {
   it('gathers a burst of parts into one append and one counts document, and writes nothing before the timer', async () => {
     const dir = await logDir();
     const log = await DefectLog.open(dir, { flushMs: 40, countsEveryMs: 0 });
-    for (let i = 0; i < 100; i++) log.result(result(`p-${i}`, `2026-11-25T09:00:${String(i % 60).padStart(2, '0')}.000Z`));
+    for (let i = 0; i < 100; i++)
+      log.result(result(`p-${i}`, `2026-11-25T09:00:${String(i % 60).padStart(2, '0')}.000Z`));
     expect(log.fileWrites).toBe(0);
     expect(log.all()).toHaveLength(100); // queryable at once, before any write
     await expect(readdir(dir)).resolves.toEqual([]);
@@ -52,7 +65,9 @@ describe('defect log writes', () => {
     expect(log.fileWrites).toBe(2);
     const lines = (await readFile(path.join(dir, '2026-11-25', 'parts.jsonl'), 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(100);
-    const counts = JSON.parse(await readFile(path.join(dir, '2026-11-25', 'counts-09.json'), 'utf8')) as { series: Record<string, number[]> };
+    const counts = JSON.parse(await readFile(path.join(dir, '2026-11-25', 'counts-09.json'), 'utf8')) as {
+      series: Record<string, number[]>;
+    };
     // 100 reviews over the minute's 60 seconds: all in minute 0 of 09:00
     expect(counts.series['line-1|cam-1|review/model']).toEqual([100, ...new Array(59).fill(0)]);
     await log.close();
@@ -62,7 +77,14 @@ describe('defect log writes', () => {
     const dir = await logDir();
     const log = await DefectLog.open(dir, { flushMs: 60_000 });
     log.result(result('p-1', '2026-11-25T09:00:00.000Z', { verdict: 'reject' }));
-    log.verdict({ line: 'line-1', station: 'cam-1', partId: 'p-1', verdict: 'reject', decidedBy: 'model', at: '2026-11-25T09:00:00.000Z' });
+    log.verdict({
+      line: 'line-1',
+      station: 'cam-1',
+      partId: 'p-1',
+      verdict: 'reject',
+      decidedBy: 'model',
+      at: '2026-11-25T09:00:00.000Z',
+    });
     await log.close();
     const again = await DefectLog.open(dir);
     expect(again.get('line-1', 'cam-1', 'p-1')?.final).toMatchObject({ verdict: 'reject', decidedBy: 'model' });
@@ -89,7 +111,12 @@ describe('damaged partition files', () => {
     expect(reopened.problems[0].message).toContain('the last, cut short');
     expect(await readFile(reopened.problems[0].movedTo, 'utf8')).toBe(cut);
     // the partition holds the good line again, so new events append cleanly after it
-    reopened.decision('line-1', 'cam-1', { partId: 'p-1', user: 'ana', decision: 'reject', category: 'dent' }, '2026-11-24T10:05:00.000Z');
+    reopened.decision(
+      'line-1',
+      'cam-1',
+      { partId: 'p-1', user: 'ana', decision: 'reject', category: 'dent' },
+      '2026-11-24T10:05:00.000Z',
+    );
     await reopened.close();
     const third = await DefectLog.open(dir);
     expect(third.problems).toEqual([]);
@@ -106,10 +133,19 @@ describe('damaged partition files', () => {
     await writeFile(file, '{"series": {"line-1|cam-1|review/model": [1, 0, 0, ');
 
     const lines: string[] = [];
-    const logger = pino(new Writable({ write: (chunk, _encoding, done) => { lines.push(String(chunk)); done(); } }));
+    const logger = pino(
+      new Writable({
+        write: (chunk, _encoding, done) => {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
     const reopened = await DefectLog.open(dir, { logger });
     expect(reopened.problems.map((p) => p.file)).toEqual([file]);
-    expect(lines.map((line) => JSON.parse(line))).toEqual([expect.objectContaining({ level: 50, file, movedTo: reopened.problems[0].movedTo })]);
+    expect(lines.map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ level: 50, file, movedTo: reopened.problems[0].movedTo }),
+    ]);
     expect(reopened.problems[0].movedTo).toMatch(/counts-10\.json\.corrupt-/);
     expect(reopened.all()).toHaveLength(2);
     expect(reopened.countsBetween().map((c) => new Date(c.minute).toISOString())).toEqual(['2026-11-24T11:00:00.000Z']);

@@ -41,7 +41,11 @@ describe('defect log fed by a real station', () => {
   const api = (route: string, init?: RequestInit) => fetch(new URL(route, loupe.httpUrl), init);
 
   it('shows a review decided over MQTT in /api/log with its timeline: result, claim, decision, verdict', async () => {
-    const posted = await api('/api/stations/cam-1/frames?partId=audit-1', { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(await goodPart(7)) });
+    const posted = await api('/api/stations/cam-1/frames?partId=audit-1', {
+      method: 'POST',
+      headers: { 'content-type': 'image/jpeg' },
+      body: new Uint8Array(await goodPart(7)),
+    });
     expect(await posted.json()).toMatchObject({ verdict: 'review', reasons: ['audit'] });
 
     // The dashboard learns of the review from the broker; claim it there as a technician would.
@@ -55,15 +59,35 @@ describe('defect log fed by a real station', () => {
     }
     expect(claim?.status).toBe(200);
 
-    await collector.client.publishAsync('loupe/line-log/cam-1/decision', JSON.stringify({ partId: 'audit-1', decision: 'reject', category: 'scratch', note: 'fine line near the hole', user: 'ana' }), { qos: 1 });
-    await collector.waitFor('verdict of audit-1', () => collector.json<{ partId: string }>('/verdict').find((v) => v.partId === 'audit-1'));
+    await collector.client.publishAsync(
+      'loupe/line-log/cam-1/decision',
+      JSON.stringify({
+        partId: 'audit-1',
+        decision: 'reject',
+        category: 'scratch',
+        note: 'fine line near the hole',
+        user: 'ana',
+      }),
+      { qos: 1 },
+    );
+    await collector.waitFor('verdict of audit-1', () =>
+      collector.json<{ partId: string }>('/verdict').find((v) => v.partId === 'audit-1'),
+    );
 
     // the log is the managers': a technician is refused
     expect((await ana.get('/api/log')).status).toBe(403);
-    const list = (await (await manager.get('/api/log?station=cam-1&user=ana')).json()) as { total: number; items: { partId: string; url: string; imageUrl: string; heatmapUrl: string }[] };
+    const list = (await (await manager.get('/api/log?station=cam-1&user=ana')).json()) as {
+      total: number;
+      items: { partId: string; url: string; imageUrl: string; heatmapUrl: string }[];
+    };
     expect(list.total).toBe(1);
     expect(list.items[0].partId).toBe('audit-1');
-    const detail = (await (await manager.get(list.items[0].url)).json()) as { timeline: { kind: string; user?: string }[]; final: object; score: number; model: { id: string } };
+    const detail = (await (await manager.get(list.items[0].url)).json()) as {
+      timeline: { kind: string; user?: string }[];
+      final: object;
+      score: number;
+      model: { id: string };
+    };
     expect(detail.timeline.map((e) => e.kind)).toEqual(['result', 'claim', 'decision', 'verdict']);
     expect(detail.timeline[1].user).toBe('ana');
     expect(detail.final).toMatchObject({ verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'scratch' });
@@ -76,7 +100,10 @@ describe('defect log fed by a real station', () => {
     const heatmap = await manager.get(list.items[0].heatmapUrl);
     expect(heatmap.headers.get('content-type')).toBe('image/png');
 
-    const analytics = (await (await manager.get('/api/analytics?station=cam-1')).json()) as { totals: { inspected: number; reviews: number; overrides: number }; pareto: { category: string }[] };
+    const analytics = (await (await manager.get('/api/analytics?station=cam-1')).json()) as {
+      totals: { inspected: number; reviews: number; overrides: number };
+      pareto: { category: string }[];
+    };
     expect(analytics.totals).toMatchObject({ inspected: 1, reviews: 1, overrides: 1 }); // a good part, scored low, rejected: against the model
     expect(analytics.pareto.map((p) => p.category)).toEqual(['scratch']);
   });

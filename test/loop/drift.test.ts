@@ -10,7 +10,11 @@ const window = 200;
 function run(state = emptyDrift(), random: () => number, parts: number, level: number, reviewShare: number) {
   for (let i = 0; i < parts; i++) {
     const review = random() < reviewShare;
-    observe(state, { verdict: review ? 'review' : 'pass', score: review ? 5 : level * (0.8 + 0.4 * random()) }, { window });
+    observe(
+      state,
+      { verdict: review ? 'review' : 'pass', score: review ? 5 : level * (0.8 + 0.4 * random()) },
+      { window },
+    );
   }
   return state;
 }
@@ -65,7 +69,14 @@ describe('drift', () => {
     for (let i = 0; i < window; i++) second.observe({ verdict: 'pass', score: 2 + random() * 0.1 });
     const drift = second.assess();
     expect(drift?.detected).toBe(true);
-    const status = { schema: 'loupe/status@1', line: 'l', station: 's', state: 'online', drift, at: new Date().toISOString() };
+    const status = {
+      schema: 'loupe/status@1',
+      line: 'l',
+      station: 's',
+      state: 'online',
+      drift,
+      at: new Date().toISOString(),
+    };
     expect(checkPayload(StatusSchema, status).ok).toBe(true);
     second.rebase();
     expect(second.assess()).toBeNull();

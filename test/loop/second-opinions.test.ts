@@ -8,8 +8,21 @@ import { AgreementSchema, kappa, SecondOpinions } from '../../edge/src/review/se
 import type { Station } from '../../edge/src/station.ts';
 import { tempDir } from '../support/temp.ts';
 
-const closing = (partId: string, user: string, verdict: 'pass' | 'reject', score = 1, category?: string): Closing => ({ partId, score, verdict, decidedBy: 'human', user, at: 1, ...(category ? { category } : {}) });
-const opinion = (user: string, verdict: 'pass' | 'reject', category?: string) => ({ user, verdict, at: 2, ...(category ? { category } : {}) });
+const closing = (partId: string, user: string, verdict: 'pass' | 'reject', score = 1, category?: string): Closing => ({
+  partId,
+  score,
+  verdict,
+  decidedBy: 'human',
+  user,
+  at: 1,
+  ...(category ? { category } : {}),
+});
+const opinion = (user: string, verdict: 'pass' | 'reject', category?: string) => ({
+  user,
+  verdict,
+  at: 2,
+  ...(category ? { category } : {}),
+});
 
 describe('second opinions', () => {
   it("computes Cohen's kappa as the textbook does", () => {
@@ -20,7 +33,12 @@ describe('second opinions', () => {
       ...Array<[string, string]>(10).fill(['n', 'y']),
     ];
     expect(kappa(pairs)).toBeCloseTo(0.4, 10);
-    expect(kappa([['y', 'y'], ['y', 'y']])).toBeNull(); // one label only: nothing to tell
+    expect(
+      kappa([
+        ['y', 'y'],
+        ['y', 'y'],
+      ]),
+    ).toBeNull(); // one label only: nothing to tell
   });
 
   it('queues the configured share again, blind, to someone else; refuses the same person; sends disagreements to a manager', () => {
@@ -59,7 +77,14 @@ describe('second opinions', () => {
   it('reports agreement per pair and per category, and override rates, and keeps it all across a restart', async () => {
     const dir = await tempDir('loupe-second-');
     const second = new SecondOpinions(dir, 1);
-    const verdicts: ['pass' | 'reject', 'pass' | 'reject'][] = [['reject', 'reject'], ['reject', 'reject'], ['pass', 'pass'], ['pass', 'pass'], ['pass', 'reject'], ['reject', 'pass']];
+    const verdicts: ['pass' | 'reject', 'pass' | 'reject'][] = [
+      ['reject', 'reject'],
+      ['reject', 'reject'],
+      ['pass', 'pass'],
+      ['pass', 'pass'],
+      ['pass', 'reject'],
+      ['reject', 'pass'],
+    ];
     verdicts.forEach(([a, b], i) => {
       second.consider(closing(`p${i}`, 'ana', a, 3, a === 'reject' ? 'scratch' : undefined), 0);
       second.give(`p${i}`, opinion('bo', b, b === 'reject' ? 'scratch' : undefined));
@@ -89,13 +114,38 @@ describe('second opinions', () => {
     });
     await app.register(reviewApi, { stations: new Map([['cam', station]]) });
     const as = (name: string) => ({ 'x-person': name });
-    expect((await app.inject({ url: '/api/stations/cam/second-opinions', headers: as('ana') })).json()).toEqual({ waiting: [] });
-    expect((await app.inject({ url: '/api/stations/cam/second-opinions', headers: as('bo') })).json()).toEqual({ waiting: [{ partId: 'p1', score: 1 }] });
-    expect((await app.inject({ method: 'POST', url: '/api/stations/cam/second-opinions/p1', headers: as('ana'), payload: { decision: 'reject' } })).statusCode).toBe(403);
-    const given = await app.inject({ method: 'POST', url: '/api/stations/cam/second-opinions/p1', headers: as('bo'), payload: { decision: 'reject', category: 'scratch' } });
+    expect((await app.inject({ url: '/api/stations/cam/second-opinions', headers: as('ana') })).json()).toEqual({
+      waiting: [],
+    });
+    expect((await app.inject({ url: '/api/stations/cam/second-opinions', headers: as('bo') })).json()).toEqual({
+      waiting: [{ partId: 'p1', score: 1 }],
+    });
+    expect(
+      (
+        await app.inject({
+          method: 'POST',
+          url: '/api/stations/cam/second-opinions/p1',
+          headers: as('ana'),
+          payload: { decision: 'reject' },
+        })
+      ).statusCode,
+    ).toBe(403);
+    const given = await app.inject({
+      method: 'POST',
+      url: '/api/stations/cam/second-opinions/p1',
+      headers: as('bo'),
+      payload: { decision: 'reject', category: 'scratch' },
+    });
     expect(given.json()).toEqual({ partId: 'p1', outcome: 'disputed' });
-    expect((await app.inject({ url: '/api/stations/cam/disputes', headers: as('maya') })).json().disputes).toHaveLength(1);
-    const settled = await app.inject({ method: 'POST', url: '/api/stations/cam/disputes/p1', headers: as('maya'), payload: { decision: 'reject', category: 'scratch' } });
+    expect((await app.inject({ url: '/api/stations/cam/disputes', headers: as('maya') })).json().disputes).toHaveLength(
+      1,
+    );
+    const settled = await app.inject({
+      method: 'POST',
+      url: '/api/stations/cam/disputes/p1',
+      headers: as('maya'),
+      payload: { decision: 'reject', category: 'scratch' },
+    });
     expect(settled.statusCode).toBe(201);
     expect(settled.json().settled).toMatchObject({ user: 'maya', verdict: 'reject' });
     const report = await app.inject({ url: '/api/stations/cam/agreement', headers: as('maya') });

@@ -19,7 +19,15 @@ import { tempDir } from '../support/temp.ts';
 import { result } from '../log/fixtures.ts';
 
 const at = Date.parse('2026-12-04T10:00:00Z');
-const closing = (partId: string, verdict: 'pass' | 'reject', score: number, category?: string): Closing => ({ partId, score, verdict, decidedBy: 'human', user: 'ana', at, ...(category ? { category } : {}) });
+const closing = (partId: string, verdict: 'pass' | 'reject', score: number, category?: string): Closing => ({
+  partId,
+  score,
+  verdict,
+  decidedBy: 'human',
+  user: 'ana',
+  at,
+  ...(category ? { category } : {}),
+});
 
 describe('the settled answer', () => {
   afterEach(() => vi.restoreAllMocks());
@@ -27,7 +35,14 @@ describe('the settled answer', () => {
   it('is what loupe calibrate, fit and export learn from; a part still in dispute teaches nothing', async () => {
     const dir = await tempDir('loupe-settled-');
     const dataDir = path.join(dir, 'data');
-    const { file } = await writeConfig({ line: 'line-s', dataDir, stations: [{ id: 'cam-s', thresholds: { passBelow: 1, rejectAbove: 40 }, review: { secondOpinionShare: 1 } }] }, dir);
+    const { file } = await writeConfig(
+      {
+        line: 'line-s',
+        dataDir,
+        stations: [{ id: 'cam-s', thresholds: { passBelow: 1, rejectAbove: 40 }, review: { secondOpinionShare: 1 } }],
+      },
+      dir,
+    );
     const stateDir = path.join(dataDir, 'reviews', 'line-s', 'cam-s');
     const reviews = new FileReviewStore(stateDir);
     const second = new SecondOpinions(stateDir, 1);
@@ -73,7 +88,12 @@ describe('the settled answer', () => {
     const timeline = log.get('line-1', 'cam-1', 'P-1')?.timeline ?? [];
     expect(timeline.map((e) => e.kind)).toEqual(['result', 'opinion', 'settled']);
     expect(timeline[1]).toMatchObject({ user: 'bo', decision: 'reject', category: 'crack', agrees: false });
-    expect(timeline[2]).toMatchObject({ user: 'maya', decision: 'reject', category: 'crack', at: '2026-12-04T10:00:02.000Z' });
+    expect(timeline[2]).toMatchObject({
+      user: 'maya',
+      decision: 'reject',
+      category: 'crack',
+      at: '2026-12-04T10:00:02.000Z',
+    });
     for (const event of timeline) expect(checkPayload(LogSchema, { schema: 'loupe/log@1', event }).ok).toBe(true);
     await log.close();
     // and they are still there when the log is opened again

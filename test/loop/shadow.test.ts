@@ -25,8 +25,27 @@ import { tempDir } from '../support/temp.ts';
 const quiet = pino({ level: 'silent' });
 const LIVE = { id: 'bracket', version: 'live' };
 
-function resultOf(partId: string, score: number, verdict: Result['verdict'], reasons: Result['reasons'], thresholds = { passBelow: 10, rejectAbove: 20 }): Result {
-  return { schema: 'loupe/result@1', line: 'l', station: 'cam', partId, verdict, score, thresholds, model: LIVE, reasons, source: 'http', timings: { queueMs: 0, decodeMs: 0, inferMs: 0, totalMs: 0 }, at: new Date().toISOString() };
+function resultOf(
+  partId: string,
+  score: number,
+  verdict: Result['verdict'],
+  reasons: Result['reasons'],
+  thresholds = { passBelow: 10, rejectAbove: 20 },
+): Result {
+  return {
+    schema: 'loupe/result@1',
+    line: 'l',
+    station: 'cam',
+    partId,
+    verdict,
+    score,
+    thresholds,
+    model: LIVE,
+    reasons,
+    source: 'http',
+    timings: { queueMs: 0, decodeMs: 0, inferMs: 0, totalMs: 0 },
+    at: new Date().toISOString(),
+  };
 }
 
 /** A station as the desk sees it, with the model swaps it was asked for. */
@@ -48,8 +67,16 @@ function fakeHost(): ShadowHost & { swapped: CandidateModel[]; waitingNow: numbe
 }
 
 /** A candidate whose scores are given per frame, answered when the test says so. */
-function scriptedCandidate(version: string, score: (image: Buffer) => number): CandidateModel & { held: (() => void)[]; hold: boolean } {
-  const manifest = { id: 'bracket', version, thresholds: { passBelow: 5, rejectAbove: 15 }, fittedOn: { goodImages: 40 } } as unknown as Manifest;
+function scriptedCandidate(
+  version: string,
+  score: (image: Buffer) => number,
+): CandidateModel & { held: (() => void)[]; hold: boolean } {
+  const manifest = {
+    id: 'bracket',
+    version,
+    thresholds: { passBelow: 5, rejectAbove: 15 },
+    fittedOn: { goodImages: 40 },
+  } as unknown as Manifest;
   const model = {
     manifest,
     hold: false,
@@ -82,7 +109,10 @@ describe('shadow tallies', () => {
       { partId: 'c', score: 15, verdict: 'pass', decidedBy: 'human', user: 'ana', at: 12 },
       { partId: 'f', score: 14, verdict: 'reject', decidedBy: 'timeout', at: 13 },
     ];
-    const t = tally(scores, closings, LIVE, { model: { id: 'bracket', version: 'c' }, thresholds: { passBelow: 5, rejectAbove: 20 } });
+    const t = tally(scores, closings, LIVE, {
+      model: { id: 'bracket', version: 'c' },
+      thresholds: { passBelow: 5, rejectAbove: 20 },
+    });
     expect(t).toMatchObject({ scored: 6, decided: 3, audits: 1, defects: 2 });
     expect(t.live).toMatchObject({ escapes: 1, falseRejects: 0, reviews: 3, passes: 2, rejects: 1 });
     expect(t.live.reviewRate).toBeCloseTo(3 / 6);
@@ -96,7 +126,14 @@ describe('a candidate in shadow', () => {
     const dir = await tempDir('loupe-shadow-');
     const host = fakeHost();
     const candidate = scriptedCandidate('2', () => 7);
-    const desk = new ShadowDesk({ dir, liveDir: dir, host: () => host, closings: () => [], load: async () => candidate, log: quiet });
+    const desk = new ShadowDesk({
+      dir,
+      liveDir: dir,
+      host: () => host,
+      closings: () => [],
+      load: async () => candidate,
+      log: quiet,
+    });
     await desk.attach('/models/candidate', 'maria');
     candidate.hold = true;
     desk.offer(resultOf('p1', 12, 'review', ['borderline']), Buffer.from('1')); // taken
@@ -114,7 +151,14 @@ describe('a candidate in shadow', () => {
     await desk.settled();
     expect(desk.view().frames).toEqual({ scored: 2, skipped: 3, failed: 0 });
     // Across a restart, the counts come back from the file.
-    const again = new ShadowDesk({ dir, liveDir: dir, host: () => host, closings: () => [], load: async () => candidate, log: quiet });
+    const again = new ShadowDesk({
+      dir,
+      liveDir: dir,
+      host: () => host,
+      closings: () => [],
+      load: async () => candidate,
+      log: quiet,
+    });
     await again.resume();
     expect(again.view().frames).toEqual({ scored: 2, skipped: 3, failed: 0 });
   });
@@ -125,7 +169,14 @@ describe('a candidate in shadow', () => {
     const second = scriptedCandidate('3', () => 8);
     let closed = 0;
     first.close = async () => void closed++;
-    const desk = new ShadowDesk({ dir, liveDir: dir, host: fakeHost, closings: () => [], load: async (where) => (where.endsWith('2') ? first : second), log: quiet });
+    const desk = new ShadowDesk({
+      dir,
+      liveDir: dir,
+      host: fakeHost,
+      closings: () => [],
+      load: async (where) => (where.endsWith('2') ? first : second),
+      log: quiet,
+    });
     await desk.attach('/models/v2', 'maria');
     first.hold = true;
     desk.offer(resultOf('p1', 12, 'review', ['borderline']), Buffer.from('1'));
@@ -135,7 +186,10 @@ describe('a candidate in shadow', () => {
     first.held.splice(0).forEach((answer) => answer());
     await replacing;
     expect(closed).toBe(1);
-    expect(desk.view()).toMatchObject({ candidate: { model: { version: '3' } }, frames: { scored: 0, skipped: 0, failed: 0 } });
+    expect(desk.view()).toMatchObject({
+      candidate: { model: { version: '3' } },
+      frames: { scored: 0, skipped: 0, failed: 0 },
+    });
     desk.offer(resultOf('p2', 3, 'pass', []), Buffer.from('2'));
     await desk.settled();
     expect(desk.view().tallies).toMatchObject({ scored: 1, candidate: { model: { version: '3' } } });
@@ -144,13 +198,28 @@ describe('a candidate in shadow', () => {
   it('comes back after a restart with its tallies recomputed from what is stored, and promotes through the model swap with the evidence in the lineage', async () => {
     const dir = await tempDir('loupe-shadow-');
     const modelDir = await tempDir('loupe-candidate-');
-    const manifest = { id: 'bracket', version: '2', kind: 'loupe-padim', thresholds: { passBelow: 5, rejectAbove: 15 }, lineage: { parent: 'bracket@1' } };
+    const manifest = {
+      id: 'bracket',
+      version: '2',
+      kind: 'loupe-padim',
+      thresholds: { passBelow: 5, rejectAbove: 15 },
+      lineage: { parent: 'bracket@1' },
+    };
     const { writeFile } = await import('node:fs/promises');
     await writeFile(path.join(modelDir, 'manifest.json'), JSON.stringify(manifest));
-    const closings: Closing[] = [{ partId: 'p1', score: 12, verdict: 'reject', decidedBy: 'human', user: 'ana', at: 1 }];
+    const closings: Closing[] = [
+      { partId: 'p1', score: 12, verdict: 'reject', decidedBy: 'human', user: 'ana', at: 1 },
+    ];
     const host = fakeHost();
     const load = async () => scriptedCandidate('2', (image) => Number(image.toString()));
-    const desk = new ShadowDesk({ dir, liveDir: '/models/live', host: () => host, closings: () => closings, load, log: quiet });
+    const desk = new ShadowDesk({
+      dir,
+      liveDir: '/models/live',
+      host: () => host,
+      closings: () => closings,
+      load,
+      log: quiet,
+    });
     await desk.attach(modelDir, 'maria');
     desk.offer(resultOf('p1', 12, 'review', ['borderline']), Buffer.from('20'));
     await desk.settled();
@@ -158,28 +227,60 @@ describe('a candidate in shadow', () => {
     await desk.settled();
     const before = desk.view();
     expect(checkPayload(ShadowSchema, before).ok).toBe(true);
-    expect(before.tallies).toMatchObject({ scored: 2, decided: 1, candidate: { escapes: 0, rejects: 1, reviews: 1 }, live: { escapes: 0, reviews: 1, passes: 1 } });
+    expect(before.tallies).toMatchObject({
+      scored: 2,
+      decided: 1,
+      candidate: { escapes: 0, rejects: 1, reviews: 1 },
+      live: { escapes: 0, reviews: 1, passes: 1 },
+    });
 
     // A new desk on the same folder, as after a SIGKILL: the same answer.
-    const restarted = new ShadowDesk({ dir, liveDir: '/models/live', host: () => host, closings: () => closings, load, log: quiet });
+    const restarted = new ShadowDesk({
+      dir,
+      liveDir: '/models/live',
+      host: () => host,
+      closings: () => closings,
+      load,
+      log: quiet,
+    });
     await restarted.resume();
     expect(restarted.view().tallies).toEqual(before.tallies);
-    expect(restarted.view().candidate).toMatchObject({ model: { version: '2' }, attachedBy: 'maria', state: 'scoring', dir: modelDir });
+    expect(restarted.view().candidate).toMatchObject({
+      model: { version: '2' },
+      attachedBy: 'maria',
+      state: 'scoring',
+      dir: modelDir,
+    });
 
     const promotion = await restarted.promote('maria');
     expect(checkPayload(PromotionSchema, promotion).ok).toBe(true);
-    expect(promotion).toMatchObject({ by: 'maria', model: { id: 'bracket', version: '2' }, replaced: LIVE, evidence: before.tallies });
+    expect(promotion).toMatchObject({
+      by: 'maria',
+      model: { id: 'bracket', version: '2' },
+      replaced: LIVE,
+      evidence: before.tallies,
+    });
     expect(host.swapped).toHaveLength(1); // the station's own swap
     const after = restarted.view();
     expect(after.candidate).toBeNull();
     expect(after.live).toMatchObject({ dir: modelDir, model: { version: '2' } });
     expect(after.promotions).toEqual([promotion]);
     const written = JSON.parse(readFileSync(path.join(modelDir, 'manifest.json'), 'utf8')) as Manifest;
-    expect(written.lineage).toMatchObject({ parent: 'bracket@1', promotions: [{ station: 'cam', by: 'maria', evidence: before.tallies }] });
+    expect(written.lineage).toMatchObject({
+      parent: 'bracket@1',
+      promotions: [{ station: 'cam', by: 'maria', evidence: before.tallies }],
+    });
 
     // Restarted with the configuration still naming the replaced model: the promoted one is swapped in again.
     const host2 = fakeHost();
-    const third = new ShadowDesk({ dir, liveDir: '/models/live', host: () => host2, closings: () => closings, load, log: quiet });
+    const third = new ShadowDesk({
+      dir,
+      liveDir: '/models/live',
+      host: () => host2,
+      closings: () => closings,
+      load,
+      log: quiet,
+    });
     await third.resume();
     expect(host2.swapped).toHaveLength(1);
     expect(third.view().promotions).toHaveLength(1);
@@ -188,7 +289,15 @@ describe('a candidate in shadow', () => {
 
   it('answers over HTTP with what its schema publishes, and refuses what it cannot do', async () => {
     const dir = await tempDir('loupe-shadow-');
-    const desk = new ShadowDesk({ dir, liveDir: dir, host: fakeHost, closings: () => [], load: async (where) => (where.includes('broken') ? Promise.reject(new Error('model.onnx is missing')) : scriptedCandidate('3', () => 1)), log: quiet });
+    const desk = new ShadowDesk({
+      dir,
+      liveDir: dir,
+      host: fakeHost,
+      closings: () => [],
+      load: async (where) =>
+        where.includes('broken') ? Promise.reject(new Error('model.onnx is missing')) : scriptedCandidate('3', () => 1),
+      log: quiet,
+    });
     const app = Fastify();
     await app.register(shadowApi, { desks: new Map([['cam', desk]]) });
     const empty = await app.inject({ url: '/api/stations/cam/shadow' });
@@ -196,9 +305,25 @@ describe('a candidate in shadow', () => {
     expect(checkPayload(ShadowSchema, empty.json()).ok).toBe(true);
     expect(empty.json()).toMatchObject({ candidate: null, tallies: null, promotions: [] });
     expect((await app.inject({ method: 'POST', url: '/api/stations/cam/shadow/promote' })).statusCode).toBe(404);
-    expect((await app.inject({ method: 'POST', url: '/api/stations/cam/shadow', payload: { model: '/models/broken' } })).json()).toMatchObject({ error: 'invalid_model' });
-    expect((await app.inject({ method: 'POST', url: '/api/stations/cam/shadow', payload: { model: '/m/c', passBelow: 9, rejectAbove: 3 } })).statusCode).toBe(400);
-    const attached = await app.inject({ method: 'POST', url: '/api/stations/cam/shadow', payload: { model: '/m/c', passBelow: 2, rejectAbove: 4 } });
+    expect(
+      (
+        await app.inject({ method: 'POST', url: '/api/stations/cam/shadow', payload: { model: '/models/broken' } })
+      ).json(),
+    ).toMatchObject({ error: 'invalid_model' });
+    expect(
+      (
+        await app.inject({
+          method: 'POST',
+          url: '/api/stations/cam/shadow',
+          payload: { model: '/m/c', passBelow: 9, rejectAbove: 3 },
+        })
+      ).statusCode,
+    ).toBe(400);
+    const attached = await app.inject({
+      method: 'POST',
+      url: '/api/stations/cam/shadow',
+      payload: { model: '/m/c', passBelow: 2, rejectAbove: 4 },
+    });
     expect(attached.statusCode).toBe(201);
     expect(checkPayload(ShadowSchema, attached.json()).ok).toBe(true);
     expect(attached.json().candidate).toMatchObject({ thresholds: { passBelow: 2, rejectAbove: 4 }, state: 'scoring' });
@@ -215,10 +340,20 @@ describe('a shadow run', () => {
   beforeAll(async () => {
     work = await tempDir('loupe-shadow-run-');
     // The same kind of part, fitted on 5, 15 and 40 good parts.
-    for (const [name, count] of [['worse', 5], ['live', 15], ['better', 40]] as const) {
+    for (const [name, count] of [
+      ['worse', 5],
+      ['live', 15],
+      ['better', 40],
+    ] as const) {
       const data = path.join(work, `data-${name}`);
       await writeSyntheticDataset({ out: data, seed: 40 + count, count, categories: ['bracket'] });
-      await fit({ data: path.join(data, 'bracket'), out: path.join(work, name), id: 'bracket', version: name, method: 'aligned' });
+      await fit({
+        data: path.join(data, 'bracket'),
+        out: path.join(work, name),
+        id: 'bracket',
+        version: name,
+        method: 'aligned',
+      });
       models[name] = path.join(work, name);
     }
   }, 60_000);
@@ -230,7 +365,14 @@ describe('a shadow run', () => {
     const host = { ...fakeHost(), modelRef: { id: 'bracket', version: 'live' } };
     const desks = await Promise.all(
       (['better', 'worse'] as const).map(async (name) => {
-        const desk = new ShadowDesk({ dir: path.join(work, `state-${name}`), liveDir: models.live, host: () => host, closings: () => closings, load: (dir) => loadModel(dir), log: quiet });
+        const desk = new ShadowDesk({
+          dir: path.join(work, `state-${name}`),
+          liveDir: models.live,
+          host: () => host,
+          closings: () => closings,
+          load: (dir) => loadModel(dir),
+          log: quiet,
+        });
         await desk.resume();
         await desk.attach(models[name], 'maria');
         return desk;
@@ -239,11 +381,24 @@ describe('a shadow run', () => {
     // A quarter of the parts defective; a fifth of the passed ones audited; people decide from the truth.
     const draw = rng(7);
     for (let i = 0; i < 80; i++) {
-      const part = await generatePart({ category: 'bracket', seed: 999, index: i, defect: i % 4 === 0 ? undefined : null });
+      const part = await generatePart({
+        category: 'bracket',
+        seed: 999,
+        index: i,
+        defect: i % 4 === 0 ? undefined : null,
+      });
       const { score } = await live.inspect(part.image);
       const decision = rule(score, { thresholds, autoReject: true, auditShare: 0.2 }, draw());
       const result = resultOf(`P-${i}`, score, decision.verdict, decision.reasons, thresholds);
-      if (decision.verdict === 'review') closings.push({ partId: result.partId, score, verdict: part.defect ? 'reject' : 'pass', decidedBy: 'human', user: 'ana', at: i });
+      if (decision.verdict === 'review')
+        closings.push({
+          partId: result.partId,
+          score,
+          verdict: part.defect ? 'reject' : 'pass',
+          decidedBy: 'human',
+          user: 'ana',
+          at: i,
+        });
       for (const desk of desks) desk.offer(result, part.image);
       await Promise.all(desks.map((desk) => desk.settled()));
     }

@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { checkPayload } from '../../contract/validate.ts';
 import { ReviewSchema, VerdictSchema } from '../../contract/payloads.ts';
 import { reviewApi } from '../../edge/src/review/api.ts';
-import { CategoryBook, featuresOf, nearest, SuggestionAccuracySchema, type Example } from '../../edge/src/review/suggest.ts';
+import {
+  CategoryBook,
+  featuresOf,
+  nearest,
+  SuggestionAccuracySchema,
+  type Example,
+} from '../../edge/src/review/suggest.ts';
 import type { Station } from '../../edge/src/station.ts';
 import { rng } from '../../lab/synth.ts';
 import { tempDir } from '../support/temp.ts';
@@ -35,7 +41,7 @@ function defectMap(category: (typeof CATEGORIES)[number], random: () => number):
 }
 
 describe('category suggestions', () => {
-  it("suggests the category people gave similar parts, measured on parts it has not seen", () => {
+  it('suggests the category people gave similar parts, measured on parts it has not seen', () => {
     const random = rng(11);
     const labelled: Example[] = [];
     for (let i = 0; i < 60; i++) {
@@ -98,9 +104,33 @@ describe('category suggestions', () => {
     await app.close();
     const at = new Date().toISOString();
     const thresholds = { passBelow: 1, rejectAbove: 2 };
-    const review = { schema: 'loupe/review@1', line: 'l', station: 's', partId: 'p1', score: 1.5, thresholds, model: { id: 'm', version: '1' }, reasons: ['borderline'], openedAt: at, deadline: at, defaultAction: 'hold', categories: ['stain'], suggestion: { category: 'stain', confidence: 0.8 } };
+    const review = {
+      schema: 'loupe/review@1',
+      line: 'l',
+      station: 's',
+      partId: 'p1',
+      score: 1.5,
+      thresholds,
+      model: { id: 'm', version: '1' },
+      reasons: ['borderline'],
+      openedAt: at,
+      deadline: at,
+      defaultAction: 'hold',
+      categories: ['stain'],
+      suggestion: { category: 'stain', confidence: 0.8 },
+    };
     expect(checkPayload(ReviewSchema, review).ok).toBe(true);
-    const verdict = { schema: 'loupe/verdict@1', line: 'l', station: 's', partId: 'p1', verdict: 'reject', decidedBy: 'model', score: 3, suggestion: { category: 'stain', confidence: 0.8 }, at };
+    const verdict = {
+      schema: 'loupe/verdict@1',
+      line: 'l',
+      station: 's',
+      partId: 'p1',
+      verdict: 'reject',
+      decidedBy: 'model',
+      score: 3,
+      suggestion: { category: 'stain', confidence: 0.8 },
+      at,
+    };
     expect(checkPayload(VerdictSchema, verdict).ok).toBe(true);
   });
 });

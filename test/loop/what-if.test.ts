@@ -7,7 +7,14 @@ import { ScoreHistogram } from '../../edge/src/review/store.ts';
 import { whatIf, WhatIfSchema } from '../../edge/src/review/what-if.ts';
 import type { Station } from '../../edge/src/station.ts';
 
-const human = (score: number, verdict: 'pass' | 'reject', i: number): Closing => ({ partId: `p${i}`, score, verdict, decidedBy: 'human', user: 'ana', at: i });
+const human = (score: number, verdict: 'pass' | 'reject', i: number): Closing => ({
+  partId: `p${i}`,
+  score,
+  verdict,
+  decidedBy: 'human',
+  user: 'ana',
+  at: i,
+});
 
 function history(): { closings: Closing[]; scores: ScoreHistogram } {
   const closings: Closing[] = [];
@@ -22,7 +29,10 @@ function history(): { closings: Closing[]; scores: ScoreHistogram } {
 describe('threshold what-if', () => {
   it('counts the rejected parts a higher passBelow would have let through, and people-accepted parts a lower rejectAbove would reject', () => {
     const { closings, scores } = history();
-    const answer = whatIf('cam', closings, { passBelow: 1.5, rejectAbove: 20 }, scores, { passBelow: 7, rejectAbove: 4 });
+    const answer = whatIf('cam', closings, { passBelow: 1.5, rejectAbove: 20 }, scores, {
+      passBelow: 7,
+      rejectAbove: 4,
+    });
     expect(answer.settings).toHaveLength(1);
     // rejected below 7: 5 and 6 escape; accepted at or above 4: 4.0 .. 4.9, ten parts
     expect(answer.settings[0]).toMatchObject({ passBelow: 7, rejectAbove: 4, escapes: 2, falseRejects: 10 });
@@ -31,7 +41,11 @@ describe('threshold what-if', () => {
 
   it('projects the review rate from every score seen, audit included, and a timeout teaches nothing', () => {
     const { closings, scores } = history();
-    const safe = whatIf('cam', closings, { passBelow: 1.5, rejectAbove: 20 }, scores, { passBelow: 1.5, rejectAbove: 20, auditShare: 0.1 }).settings[0];
+    const safe = whatIf('cam', closings, { passBelow: 1.5, rejectAbove: 20 }, scores, {
+      passBelow: 1.5,
+      rejectAbove: 20,
+      auditShare: 0.1,
+    }).settings[0];
     expect(safe.escapes).toBe(0); // the timed-out part at 0.5 is no person's rejection
     expect(safe.falseRejects).toBe(0);
     expect(safe.reviewRate).toBeCloseTo(0.1 + 0.1 * 0.9, 5);
@@ -60,13 +74,17 @@ describe('threshold what-if', () => {
     expect(distribution.edges[0]).toBe(2);
     expect(distribution.edges.at(-1)).toBeCloseTo(14, 10);
     // the bins are in order: no accepted part (2 .. 4.9) in a bin above the first rejected one (5)
-    const lastAccepted = distribution.accepted.length - 1 - [...distribution.accepted].reverse().findIndex((n) => n > 0);
+    const lastAccepted =
+      distribution.accepted.length - 1 - [...distribution.accepted].reverse().findIndex((n) => n > 0);
     expect(lastAccepted).toBeLessThanOrEqual(distribution.rejected.findIndex((n) => n > 0));
   });
 
   it('answers over HTTP with what its schema publishes, and refuses crossed thresholds', async () => {
     const { closings, scores } = history();
-    const station = { thresholds: { passBelow: 1.5, rejectAbove: 20 }, whatIf: (ask: object) => whatIf('cam', closings, { passBelow: 1.5, rejectAbove: 20 }, scores, ask) } as unknown as Station;
+    const station = {
+      thresholds: { passBelow: 1.5, rejectAbove: 20 },
+      whatIf: (ask: object) => whatIf('cam', closings, { passBelow: 1.5, rejectAbove: 20 }, scores, ask),
+    } as unknown as Station;
     const app = Fastify();
     await app.register(reviewApi, { stations: new Map([['cam', station]]) });
     const curve = await app.inject({ url: '/api/stations/cam/what-if?steps=5' });

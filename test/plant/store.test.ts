@@ -17,7 +17,8 @@ import { result } from '../log/fixtures.ts';
 
 const bin = postgresBin();
 if (!bin) {
-  const message = 'PostgreSQL not found (/usr/lib/postgresql/*/bin/initdb); install it with: apt-get install postgresql';
+  const message =
+    'PostgreSQL not found (/usr/lib/postgresql/*/bin/initdb); install it with: apt-get install postgresql';
   if (inCI) throw new Error(`CI=true and ${message}`);
   console.warn(`SKIPPED: ${message}`);
 }
@@ -34,7 +35,11 @@ suite('the plant store (PostgreSQL)', () => {
     store = await PlantStore.open(cluster.url);
     // An edge's log, fed as a station would, over two days and two stations; what it sends the plant is kept.
     log = await DefectLog.open(path.join(await tempDir('loupe-plant-store-'), 'log'), { flushMs: 5 });
-    const feed = new PlantFeed(log, (_line, _station, message) => sent.push(message), () => Date.parse('2026-12-05T00:00:00Z'));
+    const feed = new PlantFeed(
+      log,
+      (_line, _station, message) => sent.push(message),
+      () => Date.parse('2026-12-05T00:00:00Z'),
+    );
     log.listener = feed;
     const at = (i: number) => new Date(Date.parse('2026-12-03T22:00:00Z') + i * 7 * 60_000).toISOString();
     for (let i = 0; i < 60; i++) {
@@ -42,15 +47,38 @@ suite('the plant store (PostgreSQL)', () => {
       const partId = `P-${i}`;
       const kind = i % 5;
       const verdict = kind === 0 ? 'pass' : kind === 1 ? 'reject' : 'review';
-      log.result(result(partId, at(i), { station, verdict, reasons: kind === 0 ? ['audit'] : kind === 1 ? ['above_reject'] : ['borderline'], model: { id: 'bracket', version: i < 30 ? '3' : '4' } }));
-      if (kind === 1) log.verdict({ line: 'line-1', station, partId, verdict: 'reject', decidedBy: 'model', at: at(i) });
+      log.result(
+        result(partId, at(i), {
+          station,
+          verdict,
+          reasons: kind === 0 ? ['audit'] : kind === 1 ? ['above_reject'] : ['borderline'],
+          model: { id: 'bracket', version: i < 30 ? '3' : '4' },
+        }),
+      );
+      if (kind === 1)
+        log.verdict({ line: 'line-1', station, partId, verdict: 'reject', decidedBy: 'model', at: at(i) });
       if (kind === 2 || kind === 0) {
         const user = i % 3 === 0 ? 'ann' : 'bob';
         log.claimed('line-1', station, partId, user, at(i + 1));
-        log.decision('line-1', station, { partId, user, decision: i % 4 === 0 ? 'accept' : 'reject', category: i % 4 === 0 ? undefined : 'dent' }, at(i + 1));
-        log.verdict({ line: 'line-1', station, partId, verdict: i % 4 === 0 ? 'pass' : 'reject', decidedBy: 'human', user, category: i % 4 === 0 ? undefined : 'dent', at: at(i + 1) });
+        log.decision(
+          'line-1',
+          station,
+          { partId, user, decision: i % 4 === 0 ? 'accept' : 'reject', category: i % 4 === 0 ? undefined : 'dent' },
+          at(i + 1),
+        );
+        log.verdict({
+          line: 'line-1',
+          station,
+          partId,
+          verdict: i % 4 === 0 ? 'pass' : 'reject',
+          decidedBy: 'human',
+          user,
+          category: i % 4 === 0 ? undefined : 'dent',
+          at: at(i + 1),
+        });
       }
-      if (kind === 3) log.verdict({ line: 'line-1', station, partId, verdict: 'hold', decidedBy: 'timeout', at: at(i + 2) });
+      if (kind === 3)
+        log.verdict({ line: 'line-1', station, partId, verdict: 'hold', decidedBy: 'timeout', at: at(i + 2) });
       // kind 4: still open
     }
     feed.tick(true);
@@ -72,7 +100,10 @@ suite('the plant store (PostgreSQL)', () => {
     expect(size.parts).toBe(60);
     expect(size.events).toBe(sent.filter((m) => m.event.kind !== 'tally').length);
     // The verdict came before its result, yet the part reads as the edge has it.
-    expect(await store.get('line-1', 'cam-2', 'P-1')).toMatchObject({ modelVerdict: 'reject', final: { verdict: 'reject', decidedBy: 'model' } });
+    expect(await store.get('line-1', 'cam-2', 'P-1')).toMatchObject({
+      modelVerdict: 'reject',
+      final: { verdict: 'reject', decidedBy: 'model' },
+    });
   });
 
   it("answers the manager's filters as the edge's own log does: the same parts, in the same order, and the same analytics", async () => {
@@ -92,13 +123,18 @@ suite('the plant store (PostgreSQL)', () => {
       { line: 'line-1', verdict: 'hold', decidedBy: 'timeout' },
     ];
     for (const filter of filters) {
-      const [plant, local] = await Promise.all([store.page(filter, { limit: 1000, offset: 0 }), edge.page(filter, { limit: 1000, offset: 0 })]);
+      const [plant, local] = await Promise.all([
+        store.page(filter, { limit: 1000, offset: 0 }),
+        edge.page(filter, { limit: 1000, offset: 0 }),
+      ]);
       const strip = (items: typeof local.items) => items.map(({ timeline: _t, ...rest }) => rest);
       expect(strip(plant.items), JSON.stringify(filter)).toEqual(strip(local.items));
       expect(plant.total).toBe(local.total);
     }
     expect(await store.analytics({}, [])).toEqual(await edge.analytics({}, []));
-    expect(await store.analytics({ station: 'cam-1', verdict: 'reject' }, [])).toEqual(await edge.analytics({ station: 'cam-1', verdict: 'reject' }, []));
+    expect(await store.analytics({ station: 'cam-1', verdict: 'reject' }, [])).toEqual(
+      await edge.analytics({ station: 'cam-1', verdict: 'reject' }, []),
+    );
   });
 
   it("gives a part's whole timeline, in order", async () => {

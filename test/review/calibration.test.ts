@@ -5,7 +5,14 @@ import type { Closing } from '../../edge/src/review/book.ts';
 import { ScoreHistogram } from '../../edge/src/review/store.ts';
 import { rng } from '../../lab/synth.ts';
 
-const human = (score: number, verdict: 'pass' | 'reject', i: number): Closing => ({ partId: `p${i}`, score, verdict, decidedBy: 'human', user: 'ana', at: i });
+const human = (score: number, verdict: 'pass' | 'reject', i: number): Closing => ({
+  partId: `p${i}`,
+  score,
+  verdict,
+  decidedBy: 'human',
+  user: 'ana',
+  at: i,
+});
 
 describe('calibration', () => {
   it('never proposes a pass_below that would let a part a person rejected pass, over many random histories', () => {
@@ -23,7 +30,9 @@ describe('calibration', () => {
       const current = { passBelow: 1 + random() * 20, rejectAbove: 40 };
       const proposal = propose(closings, current, null);
       if (!proposal.ok) continue;
-      const lowestRejected = Math.min(...closings.filter((c) => c.decidedBy === 'human' && c.verdict === 'reject').map((c) => c.score as number));
+      const lowestRejected = Math.min(
+        ...closings.filter((c) => c.decidedBy === 'human' && c.verdict === 'reject').map((c) => c.score as number),
+      );
       expect(proposal.thresholds.passBelow).toBeLessThanOrEqual(lowestRejected);
       expect(proposal.thresholds.passBelow).toBeLessThanOrEqual(proposal.thresholds.rejectAbove);
       expect(proposal.thresholds.passBelow).toBeLessThanOrEqual(current.passBelow * 1.5 + 1e-9);
@@ -47,7 +56,10 @@ describe('calibration', () => {
 
   it('refuses to propose on too few decisions, and says why', () => {
     const proposal = propose([human(1, 'pass', 1), human(9, 'reject', 2)], { passBelow: 3, rejectAbove: 6 }, null);
-    expect(proposal).toMatchObject({ ok: false, reason: 'needs at least 20 human decisions with 3 rejections; has 2 with 1' });
+    expect(proposal).toMatchObject({
+      ok: false,
+      reason: 'needs at least 20 human decisions with 3 rejections; has 2 with 1',
+    });
   });
 });
 
@@ -57,7 +69,12 @@ describe('audit sampling', () => {
     const n = 20_000;
     const share = 0.05;
     let audited = 0;
-    for (let i = 0; i < n; i++) if (rule(0.1, { thresholds: { passBelow: 1, rejectAbove: 2 }, autoReject: true, auditShare: share }, random()).reasons[0] === 'audit') audited++;
+    for (let i = 0; i < n; i++)
+      if (
+        rule(0.1, { thresholds: { passBelow: 1, rejectAbove: 2 }, autoReject: true, auditShare: share }, random())
+          .reasons[0] === 'audit'
+      )
+        audited++;
     const sigma = Math.sqrt(n * share * (1 - share));
     expect(Math.abs(audited - n * share)).toBeLessThan(4 * sigma);
   });

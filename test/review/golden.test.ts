@@ -3,7 +3,15 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { imageFile } from '../../edge/src/evidence/files.ts';
-import { acceptedIn, alignedImage, compare, nearestGolden, shiftImage, thumbnailOf, THUMB } from '../../edge/src/review/golden.ts';
+import {
+  acceptedIn,
+  alignedImage,
+  compare,
+  nearestGolden,
+  shiftImage,
+  thumbnailOf,
+  THUMB,
+} from '../../edge/src/review/golden.ts';
 import type { Entry } from '../../edge/src/log/entry.ts';
 import { tempDir } from '../support/temp.ts';
 
@@ -13,12 +21,29 @@ const SIZE = THUMB * 4;
 async function frame(x: number, y: number, bar = false): Promise<Buffer> {
   const square = `<rect x="${x}" y="${y}" width="60" height="60" fill="#202020"/>`;
   const stripe = bar ? `<rect x="20" y="150" width="150" height="10" fill="#ffffff"/>` : '';
-  return sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${SIZE}" height="${SIZE}"><rect width="100%" height="100%" fill="#909090"/>${square}${stripe}</svg>`)).png().toBuffer();
+  return sharp(
+    Buffer.from(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${SIZE}" height="${SIZE}"><rect width="100%" height="100%" fill="#909090"/>${square}${stripe}</svg>`,
+    ),
+  )
+    .png()
+    .toBuffer();
 }
 
 /** A log entry as the golden reference reads it. */
-const entry = (partId: string, final: { verdict: 'pass' | 'reject'; decidedBy: 'human' | 'model'; at: string; user?: string }, options: { station?: string; expired?: boolean; image?: boolean } = {}) =>
-  ({ line: 'l', station: options.station ?? 's', partId, score: 5, image: options.image === false ? null : { path: 'x', expired: options.expired ?? false }, final }) as unknown as Entry;
+const entry = (
+  partId: string,
+  final: { verdict: 'pass' | 'reject'; decidedBy: 'human' | 'model'; at: string; user?: string },
+  options: { station?: string; expired?: boolean; image?: boolean } = {},
+) =>
+  ({
+    line: 'l',
+    station: options.station ?? 's',
+    partId,
+    score: 5,
+    image: options.image === false ? null : { path: 'x', expired: options.expired ?? false },
+    final,
+  }) as unknown as Entry;
 
 describe('golden reference', () => {
   it('finds how far the reference must move to lie over the part', async () => {
@@ -31,7 +56,12 @@ describe('golden reference', () => {
 
   it('is not misled by a lamp a little brighter', async () => {
     const part = await thumbnailOf(await frame(80, 60));
-    const brighter = await thumbnailOf(await sharp(await frame(80, 60)).linear(1, 25).png().toBuffer());
+    const brighter = await thumbnailOf(
+      await sharp(await frame(80, 60))
+        .linear(1, 25)
+        .png()
+        .toBuffer(),
+    );
     expect(compare(part!, brighter!).difference).toBeLessThan(1);
   });
 
@@ -67,7 +97,13 @@ describe('golden reference', () => {
     const accepted = ['FAR', 'BROKEN', 'NEAR'].map((partId) => ({ partId, at: '2026-12-05T01:00:00Z', score: 4 }));
     const found = await nearestGolden(imagesDir, accepted, { line: 'l', station: 's', partId: 'PART' });
     if (!found.ok) throw new Error(found.message);
-    expect(found.golden).toMatchObject({ partId: 'PART', golden: { partId: 'NEAR' }, considered: 2, shift: { x: 2 / THUMB, y: -1 / THUMB }, imageUrl: '/api/parts/l/s/PART/golden/image' });
+    expect(found.golden).toMatchObject({
+      partId: 'PART',
+      golden: { partId: 'NEAR' },
+      considered: 2,
+      shift: { x: 2 / THUMB, y: -1 / THUMB },
+      imageUrl: '/api/parts/l/s/PART/golden/image',
+    });
     const aligned = await alignedImage(await frame(72, 64), await frame(80, 60, true), found.dx, found.dy);
     expect(await sharp(aligned).metadata()).toMatchObject({ format: 'png', width: SIZE, height: SIZE });
     // Moved: the square now starts where the part's does (80, 60), not where the reference's did (72, 64).
@@ -75,7 +111,13 @@ describe('golden reference', () => {
     expect(data[62 * SIZE + 82]).toBeLessThan(60);
     expect(data[62 * SIZE + 74]).toBeGreaterThan(120);
 
-    expect(await nearestGolden(imagesDir, [], { line: 'l', station: 's', partId: 'PART' })).toMatchObject({ ok: false, code: 'no_golden' });
-    expect(await nearestGolden(imagesDir, accepted, { line: 'l', station: 's', partId: 'NONE' })).toMatchObject({ ok: false, code: 'not_found' });
+    expect(await nearestGolden(imagesDir, [], { line: 'l', station: 's', partId: 'PART' })).toMatchObject({
+      ok: false,
+      code: 'no_golden',
+    });
+    expect(await nearestGolden(imagesDir, accepted, { line: 'l', station: 's', partId: 'NONE' })).toMatchObject({
+      ok: false,
+      code: 'not_found',
+    });
   });
 });

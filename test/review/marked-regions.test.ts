@@ -14,18 +14,38 @@ import { FileReviewStore } from '../../edge/src/review/store.ts';
 import { regionMask } from '../../lab/region-mask.ts';
 import { tempDir } from '../support/temp.ts';
 
-const region: Region = { boxes: [{ x: 0.1, y: 0.2, w: 0.3, h: 0.2 }], strokes: [{ r: 0.05, points: [[0.6, 0.8], [0.9, 0.8]] }] };
+const region: Region = {
+  boxes: [{ x: 0.1, y: 0.2, w: 0.3, h: 0.2 }],
+  strokes: [
+    {
+      r: 0.05,
+      points: [
+        [0.6, 0.8],
+        [0.9, 0.8],
+      ],
+    },
+  ],
+};
 const decision = (extra: object) => JSON.stringify({ partId: 'p1', decision: 'reject', user: 'ana', ...extra });
 
 describe('a marked region', () => {
   it('is bounded by the contract: coordinates within the image, a few shapes, a few hundred points a stroke', () => {
     expect(parsePayload(DecisionSchema, decision({ region }))).toMatchObject({ ok: true });
-    expect(parsePayload(DecisionSchema, decision({ region: { boxes: [{ x: 1.2, y: 0, w: 0.1, h: 0.1 }] } }))).toMatchObject({ ok: false, code: 'invalid_payload' });
+    expect(
+      parsePayload(DecisionSchema, decision({ region: { boxes: [{ x: 1.2, y: 0, w: 0.1, h: 0.1 }] } })),
+    ).toMatchObject({ ok: false, code: 'invalid_payload' });
     expect(parsePayload(DecisionSchema, decision({ region: {} }))).toMatchObject({ ok: false });
-    expect(parsePayload(DecisionSchema, decision({ region: { strokes: [{ r: 0.01, points: [[0.5]] }] } }))).toMatchObject({ ok: false });
+    expect(
+      parsePayload(DecisionSchema, decision({ region: { strokes: [{ r: 0.01, points: [[0.5]] }] } })),
+    ).toMatchObject({ ok: false });
     const long = Array.from({ length: 257 }, (_, i) => [i / 300, 0.5]);
-    expect(parsePayload(DecisionSchema, decision({ region: { strokes: [{ r: 0.01, points: long }] } }))).toMatchObject({ ok: false });
-    const most = { boxes: Array.from({ length: 16 }, () => ({ x: 0.1, y: 0.1, w: 0.1, h: 0.1 })), strokes: Array.from({ length: 16 }, () => ({ r: 0.03, points: long.slice(0, 256) })) };
+    expect(parsePayload(DecisionSchema, decision({ region: { strokes: [{ r: 0.01, points: long }] } }))).toMatchObject({
+      ok: false,
+    });
+    const most = {
+      boxes: Array.from({ length: 16 }, () => ({ x: 0.1, y: 0.1, w: 0.1, h: 0.1 })),
+      strokes: Array.from({ length: 16 }, () => ({ r: 0.03, points: long.slice(0, 256) })),
+    };
     expect(parsePayload(DecisionSchema, decision({ region: most }))).toMatchObject({ ok: true });
     expect(Buffer.byteLength(decision({ region: most }))).toBeLessThan(200_000); // a bounded MQTT message, at its largest
   });
@@ -39,7 +59,10 @@ describe('a marked region', () => {
   it('rides in the closing, which the station writes before its verdict and reads back after a restart', async () => {
     const book = new ReviewBook();
     book.openReview({ partId: 'p1', score: 3, reasons: ['borderline'], openedAt: 0, deadline: 1000 });
-    const outcome = book.decide({ partId: 'p1', decision: 'reject', user: 'ana', category: 'scratch', region }, Date.parse('2026-12-05T01:00:00Z'));
+    const outcome = book.decide(
+      { partId: 'p1', decision: 'reject', user: 'ana', category: 'scratch', region },
+      Date.parse('2026-12-05T01:00:00Z'),
+    );
     if (outcome.kind !== 'decided') throw new Error(outcome.kind);
     expect(outcome.closing.region).toEqual(region);
     const dir = await tempDir('loupe-marked-');

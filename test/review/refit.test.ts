@@ -16,16 +16,39 @@ describe('decisions become data', () => {
 
   it('exports decided parts in the MVTec layout, refits with accepted parts and swaps the new version in', async () => {
     const dir = await tempDir('loupe-refit-');
-    const { file } = await writeConfig({ line: 'line-f', dataDir: path.join(dir, 'data'), mqtt: { port: 0 }, http: { port: 0 }, stations: [{ id: 'cam-f', model: path.join(repoRoot, 'models', 'default'), thresholds: { passBelow: 0, rejectAbove: 1e9 } }] }, dir);
+    const { file } = await writeConfig(
+      {
+        line: 'line-f',
+        dataDir: path.join(dir, 'data'),
+        mqtt: { port: 0 },
+        http: { port: 0 },
+        stations: [
+          {
+            id: 'cam-f',
+            model: path.join(repoRoot, 'models', 'default'),
+            thresholds: { passBelow: 0, rejectAbove: 1e9 },
+          },
+        ],
+      },
+      dir,
+    );
     loupe = await startLoupe('start', ['--config', file]);
     const hmi = await Collector.connect(loupe.mqttUrl, ['loupe/line-f/cam-f/verdict']);
     const parts: [string, Buffer, string][] = [];
     for (let i = 0; i < 4; i++) parts.push([`G-${i}`, await goodPart(20 + i, 'png'), 'accept']);
     parts.push(['D-1', await defectivePart(3, 'crack', 'png'), 'reject']);
     for (const [partId, image, decision] of parts) {
-      const response = await fetch(new URL(`/api/stations/cam-f/frames?partId=${partId}`, loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(image) });
+      const response = await fetch(new URL(`/api/stations/cam-f/frames?partId=${partId}`, loupe.httpUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'image/png' },
+        body: new Uint8Array(image),
+      });
       expect(((await response.json()) as Result).verdict).toBe('review');
-      await hmi.client.publishAsync('loupe/line-f/cam-f/decision', JSON.stringify({ partId, decision, user: 'ana', ...(decision === 'reject' ? { category: 'crack' } : {}) }), { qos: 1 });
+      await hmi.client.publishAsync(
+        'loupe/line-f/cam-f/decision',
+        JSON.stringify({ partId, decision, user: 'ana', ...(decision === 'reject' ? { category: 'crack' } : {}) }),
+        { qos: 1 },
+      );
     }
     await hmi.waitFor('five verdicts', () => hmi.json<VerdictMessage>('/verdict').length >= 5);
     await hmi.close();
@@ -47,7 +70,11 @@ describe('decisions become data', () => {
     const qm = await person(loupe.httpUrl, 'qm', 'manager');
     const swap = await qm.post('/api/stations/cam-f/model', { model: refitted });
     expect(await swap.json()).toMatchObject({ model: { id: 'default', version: '2' } });
-    const after = await fetch(new URL('/api/stations/cam-f/frames?partId=AFTER-1', loupe.httpUrl), { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await goodPart(30, 'png')) });
+    const after = await fetch(new URL('/api/stations/cam-f/frames?partId=AFTER-1', loupe.httpUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: new Uint8Array(await goodPart(30, 'png')),
+    });
     expect(((await after.json()) as Result).model).toEqual({ id: 'default', version: '2' });
   }, 120_000);
 });

@@ -15,8 +15,21 @@ beforeEach(async () => {
   dir = await tempDir('loupe-store-');
 });
 
-const review = (partId: string): OpenReview => ({ partId, score: 12.5, reasons: ['borderline'], openedAt: 1_764_000_000_000, deadline: 1_764_000_600_000 });
-const closing = (partId: string) => ({ partId, score: 12.5, verdict: 'reject' as const, decidedBy: 'human' as const, user: 'ana', at: 1_764_000_100_000 });
+const review = (partId: string): OpenReview => ({
+  partId,
+  score: 12.5,
+  reasons: ['borderline'],
+  openedAt: 1_764_000_000_000,
+  deadline: 1_764_000_600_000,
+});
+const closing = (partId: string) => ({
+  partId,
+  score: 12.5,
+  verdict: 'reject' as const,
+  decidedBy: 'human' as const,
+  user: 'ana',
+  at: 1_764_000_100_000,
+});
 const openIds = (store: FileReviewStore) => store.openReviews().map((r) => r.partId);
 
 describe('the open reviews of a station', () => {
@@ -35,7 +48,11 @@ describe('the open reviews of a station', () => {
   it('close a review with its decision and what announces it as one write: a failure while announcing leaves it open and undecided', () => {
     const store = new FileReviewStore(dir);
     for (const id of ['D-1', 'D-2']) store.opened(review(id));
-    expect(() => store.closed(closing('D-1'), () => { throw new Error('killed'); })).toThrow('killed');
+    expect(() =>
+      store.closed(closing('D-1'), () => {
+        throw new Error('killed');
+      }),
+    ).toThrow('killed');
     expect(openIds(store)).toEqual(['D-1', 'D-2']);
     store.close();
     const again = new FileReviewStore(dir);
@@ -46,8 +63,14 @@ describe('the open reviews of a station', () => {
   });
 
   it('give a review an older station decided just before a crash (decided in its day file, open in its journal) back as decided, once', () => {
-    writeFileSync(path.join(dir, 'open-reviews.jsonl'), ['F-1', 'F-2'].map((id) => `${JSON.stringify({ opened: review(id) })}\n`).join(''));
-    writeFileSync(path.join(dir, `decisions-${new Date(closing('F-1').at).toISOString().slice(0, 10)}.jsonl`), `${JSON.stringify(closing('F-1'))}\n`);
+    writeFileSync(
+      path.join(dir, 'open-reviews.jsonl'),
+      ['F-1', 'F-2'].map((id) => `${JSON.stringify({ opened: review(id) })}\n`).join(''),
+    );
+    writeFileSync(
+      path.join(dir, `decisions-${new Date(closing('F-1').at).toISOString().slice(0, 10)}.jsonl`),
+      `${JSON.stringify(closing('F-1'))}\n`,
+    );
     const again = new FileReviewStore(dir);
     expect(openIds(again)).toEqual(['F-2']);
     expect(again.unannounced()).toEqual([closing('F-1')]);
@@ -76,7 +99,10 @@ describe('the open reviews of a station', () => {
   });
 
   it('skip a line of an older journal cut short by a crash and keep everything before it', () => {
-    writeFileSync(path.join(dir, 'open-reviews.jsonl'), `${JSON.stringify({ opened: review('C-1') })}\n{"opened":{"partId":"C-2","sco`);
+    writeFileSync(
+      path.join(dir, 'open-reviews.jsonl'),
+      `${JSON.stringify({ opened: review('C-1') })}\n{"opened":{"partId":"C-2","sco`,
+    );
     const again = new FileReviewStore(dir);
     expect(openIds(again)).toEqual(['C-1']);
     again.opened(review('C-3'));
@@ -95,8 +121,15 @@ describe('the open reviews of a station', () => {
   });
 
   it('keep the decisions of an older day file whose last line a crash cut short', () => {
-    writeFileSync(path.join(dir, 'open-reviews.jsonl'), ['T-1', 'T-2'].map((id) => `${JSON.stringify({ opened: review(id) })}\n`).join('') + `${JSON.stringify({ closed: 'T-1' })}\n`);
-    writeFileSync(path.join(dir, 'decisions-2025-11-24.jsonl'), `${JSON.stringify(closing('T-1'))}\n{"partId":"T-0","sco`); // killed mid-write
+    writeFileSync(
+      path.join(dir, 'open-reviews.jsonl'),
+      ['T-1', 'T-2'].map((id) => `${JSON.stringify({ opened: review(id) })}\n`).join('') +
+        `${JSON.stringify({ closed: 'T-1' })}\n`,
+    );
+    writeFileSync(
+      path.join(dir, 'decisions-2025-11-24.jsonl'),
+      `${JSON.stringify(closing('T-1'))}\n{"partId":"T-0","sco`,
+    ); // killed mid-write
     const again = new FileReviewStore(dir);
     again.closed(closing('T-2'));
     again.close();
@@ -121,7 +154,11 @@ describe('the decided history of a station', () => {
     store.opened(review('C-1'));
     store.closed({ ...closing('C-1'), verdict: 'pass' });
     store.closed(closing('C-2'));
-    store.closed({ ...closing('C-1'), at: 1_764_000_200_000, corrects: { verdict: 'pass', decidedBy: 'human', user: 'ana', at: 1_764_000_100_000 } });
+    store.closed({
+      ...closing('C-1'),
+      at: 1_764_000_200_000,
+      corrects: { verdict: 'pass', decidedBy: 'human', user: 'ana', at: 1_764_000_100_000 },
+    });
     store.close();
     const history = new FileReviewStore(dir).closings(3650);
     expect(history.map((c) => `${c.partId}:${c.verdict}`)).toEqual(['C-2:reject', 'C-1:reject']);

@@ -41,7 +41,15 @@ describe('the steps a concluded part goes through', () => {
   it('offers a shadow model each scored frame once its result is out, and never a frame the model did not score', async () => {
     const link = new FakeLink();
     const offered: string[] = [];
-    built = await startStation({ link, deps: { shadow: { offer: (result, image) => void offered.push(`${result.partId} ${image.toString()} after ${link.timeline.join(',')}`) } } });
+    built = await startStation({
+      link,
+      deps: {
+        shadow: {
+          offer: (result, image) =>
+            void offered.push(`${result.partId} ${image.toString()} after ${link.timeline.join(',')}`),
+        },
+      },
+    });
     await built.station.submit(frame('p-9', 'score:5'));
     await built.station.submit(frame('p-10', 'unreadable'));
     expect(offered).toEqual(['p-9 score:5 after publish p-9']);
@@ -50,10 +58,19 @@ describe('the steps a concluded part goes through', () => {
   it('runs them in that order for a rejected part: result logged, published, verdict logged, observers told', async () => {
     const link = new FakeLink();
     built = await startStation({ link, defectLog: loggingInto(link) });
-    built.station.observers.add({ result: (r) => void link.timeline.push(`observer result ${r.partId}`), verdict: (v) => void link.timeline.push(`observer verdict ${v.partId}`) });
+    built.station.observers.add({
+      result: (r) => void link.timeline.push(`observer result ${r.partId}`),
+      verdict: (v) => void link.timeline.push(`observer verdict ${v.partId}`),
+    });
     const result = await built.station.submit(frame('p-1', 'score:5'));
     expect(result).toMatchObject({ verdict: 'reject', score: 5, reasons: [] });
-    expect(link.timeline).toEqual(['log result p-1', 'publish p-1', 'log verdict p-1', 'observer result p-1', 'observer verdict p-1']);
+    expect(link.timeline).toEqual([
+      'log result p-1',
+      'publish p-1',
+      'log verdict p-1',
+      'observer result p-1',
+      'observer verdict p-1',
+    ]);
     expect(link.verdicts('p-1')).toEqual([expect.objectContaining({ verdict: 'reject', decidedBy: 'model' })]);
   });
 
@@ -74,9 +91,19 @@ describe('the steps a concluded part goes through', () => {
   it('reports a part the model could not score as failed with its reason, never passed, with no made-up score', async () => {
     built = await startStation();
     const unreadable = await built.station.submit(frame('p-3', 'unreadable'));
-    expect(unreadable).toMatchObject({ verdict: 'review', reasons: ['unreadable_image'], score: null, detail: 'not an image' });
+    expect(unreadable).toMatchObject({
+      verdict: 'review',
+      reasons: ['unreadable_image'],
+      score: null,
+      detail: 'not an image',
+    });
     const crashed = await built.station.submit(frame('p-4', 'crash'));
-    expect(crashed).toMatchObject({ verdict: 'review', reasons: ['model_error'], score: null, detail: 'the model failed' });
+    expect(crashed).toMatchObject({
+      verdict: 'review',
+      reasons: ['model_error'],
+      score: null,
+      detail: 'the model failed',
+    });
     expect(built.link.verdicts()).toEqual([]); // both wait for a person
   });
 });

@@ -9,7 +9,20 @@ import pino from 'pino';
 import { expect } from 'vitest';
 import type { StationConfig } from '../../config/schema.ts';
 import { checkConfig } from '../../config/load.ts';
-import { ErrorSchema, ResultSchema, ReviewSchema, StatusSchema, TriggerAckSchema, VerdictSchema, type ErrorMessage, type Result, type Review, type Status, type TriggerAck, type VerdictMessage } from '../../contract/payloads.ts';
+import {
+  ErrorSchema,
+  ResultSchema,
+  ReviewSchema,
+  StatusSchema,
+  TriggerAckSchema,
+  VerdictSchema,
+  type ErrorMessage,
+  type Result,
+  type Review,
+  type Status,
+  type TriggerAck,
+  type VerdictMessage,
+} from '../../contract/payloads.ts';
 import { checkPayload } from '../../contract/validate.ts';
 import type { InHand } from '../../edge/src/bus/in-hand.ts';
 import type { InboundHandlers } from '../../edge/src/bus/inbound.ts';
@@ -61,7 +74,15 @@ export class FakeLink implements StationBus {
     this.publishStatus(offline);
   }
   ackTrigger(partId: string, requestId: string | undefined, state: TriggerAck['state']): void {
-    const message: TriggerAck = { schema: 'loupe/trigger-ack@1', line: 'line', station: 'cam', partId, ...(requestId !== undefined ? { requestId } : {}), state, at: new Date().toISOString() };
+    const message: TriggerAck = {
+      schema: 'loupe/trigger-ack@1',
+      line: 'line',
+      station: 'cam',
+      partId,
+      ...(requestId !== undefined ? { requestId } : {}),
+      state,
+      at: new Date().toISOString(),
+    };
     valid(TriggerAckSchema, message);
     this.sent.push({ kind: 'ack', message });
   }
@@ -91,7 +112,17 @@ export class FakeLink implements StationBus {
     this.sent.push({ kind: 'clear', partId: verdict.partId }, { kind: 'verdict', message: verdict });
   }
   refuse(topic: string, code: ErrorMessage['code'], message: string, partId?: string, requestId?: string): void {
-    const error: ErrorMessage = { schema: 'loupe/error@1', line: 'line', station: 'cam', at: new Date().toISOString(), topic, code, message, ...(partId ? { partId } : {}), ...(requestId !== undefined ? { requestId } : {}) };
+    const error: ErrorMessage = {
+      schema: 'loupe/error@1',
+      line: 'line',
+      station: 'cam',
+      at: new Date().toISOString(),
+      topic,
+      code,
+      message,
+      ...(partId ? { partId } : {}),
+      ...(requestId !== undefined ? { requestId } : {}),
+    };
     valid(ErrorSchema, error);
     this.sent.push({ kind: 'error', message: error });
   }
@@ -169,7 +200,12 @@ export class FakeCamera implements Camera {
   }
 }
 
-export const frame = (partId: string, bytes: string, source: 'http' | 'mqtt' = 'http') => ({ partId, image: Buffer.from(bytes), source, receivedAt: performance.now() });
+export const frame = (partId: string, bytes: string, source: 'http' | 'mqtt' = 'http') => ({
+  partId,
+  image: Buffer.from(bytes),
+  source,
+  receivedAt: performance.now(),
+});
 
 export function stationConfig(station: Record<string, unknown> = {}): StationConfig {
   return checkConfig({ line: 'line', stations: [{ id: 'cam', audit: { share: 0 }, ...station }] }).stations[0];
@@ -185,7 +221,16 @@ export interface Built {
 }
 
 /** A started station on fakes; `dir` again after a stop is a restart on the same disk. */
-export async function startStation(options: { config?: Record<string, unknown>; dir?: string; link?: FakeLink; model?: FakeInspector; deps?: Partial<StationDeps>; defectLog?: PartLog } = {}): Promise<Built> {
+export async function startStation(
+  options: {
+    config?: Record<string, unknown>;
+    dir?: string;
+    link?: FakeLink;
+    model?: FakeInspector;
+    deps?: Partial<StationDeps>;
+    defectLog?: PartLog;
+  } = {},
+): Promise<Built> {
   const dir = options.dir ?? tempDirSync('loupe-station-');
   const link = options.link ?? new FakeLink();
   const model = options.model ?? new FakeInspector();

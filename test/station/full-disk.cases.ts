@@ -51,7 +51,8 @@ describe("a part's record in the station's store", () => {
     };
     const result = await built.station.submit(frame('w-1', 'score:1.5')); // a borderline part: a review
     expect(result).toMatchObject({ verdict: 'review', reasons: ['storage_full'] });
-    const count = (table: string) => (store.db.prepare(`SELECT count(*) AS n FROM ${table} WHERE part_id = 'w-1'`).get() as { n: number }).n;
+    const count = (table: string) =>
+      (store.db.prepare(`SELECT count(*) AS n FROM ${table} WHERE part_id = 'w-1'`).get() as { n: number }).n;
     expect([count('answers'), count('open_reviews')]).toEqual([0, 0]);
     await built.stop();
     store.close();

@@ -15,7 +15,12 @@ describe('a station with more frames than it can inspect', () => {
     model.hold();
     const taken = [1, 2, 3].map((n) => station.submit(frame(`q-${n}`, 'score:0.5')));
     const turnedAway = await station.submit(frame('q-4', 'score:0.5'));
-    expect(turnedAway).toMatchObject({ verdict: 'review', reasons: ['overload'], score: null, detail: 'station queue full (2 frames waiting)' });
+    expect(turnedAway).toMatchObject({
+      verdict: 'review',
+      reasons: ['overload'],
+      score: null,
+      detail: 'station queue full (2 frames waiting)',
+    });
     expect(station.status('online')).toMatchObject({ overloaded: true, queueDepth: 3, openReviews: 1 });
     expect(link.statuses.at(-1)).toMatchObject({ overloaded: true });
     model.release();
@@ -30,7 +35,11 @@ describe('a station with more frames than it can inspect', () => {
     built.model.hold();
     const first = built.station.submit(frame('m-1', 'score:0.5 and some more bytes'.slice(0, 15)));
     const second = await built.station.submit(frame('m-2', 'score:0.5 twelve'));
-    expect(second).toMatchObject({ verdict: 'review', reasons: ['overload'], detail: 'frames in memory at their cap (20 bytes)' });
+    expect(second).toMatchObject({
+      verdict: 'review',
+      reasons: ['overload'],
+      detail: 'frames in memory at their cap (20 bytes)',
+    });
     built.model.release();
     expect((await first).verdict).toBe('pass');
   });

@@ -40,7 +40,9 @@ describe('part ids at the station', () => {
     const first = built.station.submit(frame('busy-1', 'score:0.5'));
     const same = built.station.submit(frame('busy-1', 'score:0.5'));
     await expect(built.station.submit(frame('busy-1', 'score:0.7', 'mqtt'))).rejects.toBeInstanceOf(PartIdInUse);
-    expect(built.link.errors()).toEqual([expect.objectContaining({ code: 'duplicate_part_id', partId: 'busy-1', topic: 'loupe/line/cam/frame/busy-1' })]);
+    expect(built.link.errors()).toEqual([
+      expect.objectContaining({ code: 'duplicate_part_id', partId: 'busy-1', topic: 'loupe/line/cam/frame/busy-1' }),
+    ]);
     built.model.release();
     expect(await same).toEqual(await first);
     expect(built.link.results('busy-1')).toHaveLength(1);

@@ -45,10 +45,18 @@ describe('a station restarted on the same disk', () => {
 
   it('sends parts that were in hand when it stopped to review as interrupted, never passed', async () => {
     const link = new FakeLink();
-    link.interrupted = [{ partId: 'r-4', source: 'mqtt', at: '2026-12-05T00:00:00.000Z' } as (typeof link.interrupted)[number]];
+    link.interrupted = [
+      { partId: 'r-4', source: 'mqtt', at: '2026-12-05T00:00:00.000Z' } as (typeof link.interrupted)[number],
+    ];
     built = await startStation({ link });
     const [result] = await built.station.recovered;
-    expect(result).toMatchObject({ partId: 'r-4', verdict: 'review', reasons: ['interrupted'], score: null, source: 'mqtt' });
+    expect(result).toMatchObject({
+      partId: 'r-4',
+      verdict: 'review',
+      reasons: ['interrupted'],
+      score: null,
+      source: 'mqtt',
+    });
     expect(result.detail).toContain('taken 2026-12-05T00:00:00.000Z');
     expect(link.reviews()).toEqual([expect.objectContaining({ partId: 'r-4', reasons: ['interrupted'] })]);
     expect(built.model.inspected).toEqual([]);

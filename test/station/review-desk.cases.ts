@@ -1,7 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { frame, startStation, type Built } from './fakes.ts';
 
-const decision = (partId: string, verdict: 'accept' | 'reject', more: Record<string, unknown> = {}) => ({ partId, decision: verdict, user: 'ana', ...more });
+const decision = (partId: string, verdict: 'accept' | 'reject', more: Record<string, unknown> = {}) => ({
+  partId,
+  decision: verdict,
+  user: 'ana',
+  ...more,
+});
 
 describe('the review desk', () => {
   let built: Built | null = null;
@@ -20,7 +25,9 @@ describe('the review desk', () => {
     await vi.advanceTimersByTimeAsync(59_999);
     expect(built.link.verdicts('d-1')).toEqual([]);
     await vi.advanceTimersByTimeAsync(1);
-    expect(built.link.verdicts('d-1')).toEqual([expect.objectContaining({ verdict: 'hold', decidedBy: 'timeout', score: 1.5 })]);
+    expect(built.link.verdicts('d-1')).toEqual([
+      expect.objectContaining({ verdict: 'hold', decidedBy: 'timeout', score: 1.5 }),
+    ]);
     expect(built.link.sent.filter((s) => s.kind === 'clear')).toEqual([{ kind: 'clear', partId: 'd-1' }]);
     expect(built.station.openPartIds()).toEqual([]);
   });
@@ -30,7 +37,15 @@ describe('the review desk', () => {
     await built.station.submit(frame('d-2', 'score:1.5'));
     built.station.decide(decision('d-2', 'reject', { category: 'scratch', requestId: 'q-1' }));
     await vi.advanceTimersByTimeAsync(120_000);
-    expect(built.link.verdicts('d-2')).toEqual([expect.objectContaining({ verdict: 'reject', decidedBy: 'human', user: 'ana', category: 'scratch', requestId: 'q-1' })]);
+    expect(built.link.verdicts('d-2')).toEqual([
+      expect.objectContaining({
+        verdict: 'reject',
+        decidedBy: 'human',
+        user: 'ana',
+        category: 'scratch',
+        requestId: 'q-1',
+      }),
+    ]);
   });
 
   it('ignores the same decision twice, refuses a conflicting one, an unknown part and an unknown category', async () => {

@@ -15,11 +15,20 @@ describe('triggers paired with their frames', () => {
   it('sends a triggered part whose frame never comes to review as missing_frame once the timeout passes', async () => {
     built = await startStation({ config: { trigger: { frameTimeoutMs: 2000 } } });
     const pending = built.station.trigger({ partId: 't-1', requestId: 'r-1' });
-    expect(built.link.acks()).toEqual([expect.objectContaining({ partId: 't-1', requestId: 'r-1', state: 'accepted' })]);
+    expect(built.link.acks()).toEqual([
+      expect.objectContaining({ partId: 't-1', requestId: 'r-1', state: 'accepted' }),
+    ]);
     await vi.advanceTimersByTimeAsync(1999);
     expect(built.link.results()).toEqual([]);
     await vi.advanceTimersByTimeAsync(1);
-    expect(await pending).toMatchObject({ partId: 't-1', requestId: 'r-1', verdict: 'review', reasons: ['missing_frame'], score: null, detail: 'no frame arrived within 2000 ms of the trigger' });
+    expect(await pending).toMatchObject({
+      partId: 't-1',
+      requestId: 'r-1',
+      verdict: 'review',
+      reasons: ['missing_frame'],
+      score: null,
+      detail: 'no frame arrived within 2000 ms of the trigger',
+    });
     expect(built.model.inspected).toEqual([]);
   });
 
@@ -50,8 +59,12 @@ describe('triggers paired with their frames', () => {
     built = await startStation({ deps: { camera: new FakeCamera() } });
     built.model.hold();
     const first = built.station.trigger({ partId: 't-4', requestId: 'r-a' });
-    await expect(built.station.trigger({ partId: 't-4', requestId: 'r-b' })).rejects.toMatchObject({ code: 'duplicate_part_id' });
-    expect(built.link.errors()).toEqual([expect.objectContaining({ topic: 'loupe/line/cam/trigger', partId: 't-4', requestId: 'r-b' })]);
+    await expect(built.station.trigger({ partId: 't-4', requestId: 'r-b' })).rejects.toMatchObject({
+      code: 'duplicate_part_id',
+    });
+    expect(built.link.errors()).toEqual([
+      expect.objectContaining({ topic: 'loupe/line/cam/trigger', partId: 't-4', requestId: 'r-b' }),
+    ]);
     built.model.release();
     expect((await first).requestId).toBe('r-a');
   });
@@ -60,6 +73,10 @@ describe('triggers paired with their frames', () => {
     const camera = new FakeCamera();
     camera.next = 'lost';
     built = await startStation({ deps: { camera } });
-    expect(await built.station.trigger({ partId: 't-5' })).toMatchObject({ verdict: 'review', reasons: ['camera_lost'], detail: 'camera failed: the camera is not sending' });
+    expect(await built.station.trigger({ partId: 't-5' })).toMatchObject({
+      verdict: 'review',
+      reasons: ['camera_lost'],
+      detail: 'camera failed: the camera is not sending',
+    });
   });
 });

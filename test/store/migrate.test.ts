@@ -19,9 +19,36 @@ import { tempDirSync } from '../support/temp.ts';
 
 const now = Date.now();
 const line = (value: unknown) => `${JSON.stringify(value)}\n`;
-const result = (partId: string): Result => ({ schema: 'loupe/result@1', line: 'l', station: 's', partId, verdict: 'pass', score: 1, thresholds: { passBelow: 2, rejectAbove: 9 }, model: { id: 'm', version: '1' }, reasons: [], source: 'http', timings: { queueMs: 0, decodeMs: 0, inferMs: 0, totalMs: 0 }, at: new Date(now).toISOString() }) as Result;
-const review = (partId: string) => ({ partId, score: 5, reasons: ['borderline'], openedAt: now - 60_000, deadline: now + 600_000 });
-const closing = (partId: string) => ({ partId, score: 5, verdict: 'reject', decidedBy: 'human', user: 'ana', at: now - 120_000 });
+const result = (partId: string): Result =>
+  ({
+    schema: 'loupe/result@1',
+    line: 'l',
+    station: 's',
+    partId,
+    verdict: 'pass',
+    score: 1,
+    thresholds: { passBelow: 2, rejectAbove: 9 },
+    model: { id: 'm', version: '1' },
+    reasons: [],
+    source: 'http',
+    timings: { queueMs: 0, decodeMs: 0, inferMs: 0, totalMs: 0 },
+    at: new Date(now).toISOString(),
+  }) as Result;
+const review = (partId: string) => ({
+  partId,
+  score: 5,
+  reasons: ['borderline'],
+  openedAt: now - 60_000,
+  deadline: now + 600_000,
+});
+const closing = (partId: string) => ({
+  partId,
+  score: 5,
+  verdict: 'reject',
+  decidedBy: 'human',
+  user: 'ana',
+  at: now - 120_000,
+});
 
 /** The files a station of the previous version leaves, in its two folders. */
 function olderStation(): { outboxDir: string; stateDir: string } {
@@ -31,15 +58,48 @@ function olderStation(): { outboxDir: string; stateDir: string } {
   mkdirSync(outboxDir, { recursive: true });
   mkdirSync(stateDir, { recursive: true });
   const delivered = line({ topic: 'loupe/l/s/result', payload: JSON.stringify(result('P-1')), retain: false });
-  writeFileSync(path.join(outboxDir, 'outbox.jsonl'), delivered + line({ topic: 'loupe/l/s/result', payload: JSON.stringify(result('P-2')), retain: false }) + line({ topic: 'loupe/l/s/verdict', payload: '{"partId":"P-2"}', retain: false }));
+  writeFileSync(
+    path.join(outboxDir, 'outbox.jsonl'),
+    delivered +
+      line({ topic: 'loupe/l/s/result', payload: JSON.stringify(result('P-2')), retain: false }) +
+      line({ topic: 'loupe/l/s/verdict', payload: '{"partId":"P-2"}', retain: false }),
+  );
   writeFileSync(path.join(outboxDir, 'outbox.ack'), String(Buffer.byteLength(delivered)).padEnd(16));
-  writeFileSync(path.join(outboxDir, 'in-hand.jsonl'), line({ in: { partId: 'P-2', source: 'mqtt', at: '2026-12-04T08:00:00.000Z' } }) + line({ in: { partId: 'P-3', source: 'trigger', at: '2026-12-04T08:00:01.000Z' } }));
-  writeFileSync(path.join(stateDir, 'open-reviews.jsonl'), line({ opened: review('R-1') }) + line({ opened: review('R-2') }) + line({ closed: 'R-2' }) + line({ opened: review('R-3') }));
-  writeFileSync(path.join(stateDir, `decisions-${new Date(now - 120_000).toISOString().slice(0, 10)}.jsonl`), line(closing('R-2')));
-  writeFileSync(path.join(stateDir, 'answers.jsonl'), line({ partId: 'P-1', frame: 'f1', result: result('P-1'), at: now - 1000 }) + line({ partId: 'OLD', frame: 'f0', result: result('OLD'), at: now - 48 * 3_600_000 }));
+  writeFileSync(
+    path.join(outboxDir, 'in-hand.jsonl'),
+    line({ in: { partId: 'P-2', source: 'mqtt', at: '2026-12-04T08:00:00.000Z' } }) +
+      line({ in: { partId: 'P-3', source: 'trigger', at: '2026-12-04T08:00:01.000Z' } }),
+  );
+  writeFileSync(
+    path.join(stateDir, 'open-reviews.jsonl'),
+    line({ opened: review('R-1') }) +
+      line({ opened: review('R-2') }) +
+      line({ closed: 'R-2' }) +
+      line({ opened: review('R-3') }),
+  );
+  writeFileSync(
+    path.join(stateDir, `decisions-${new Date(now - 120_000).toISOString().slice(0, 10)}.jsonl`),
+    line(closing('R-2')),
+  );
+  writeFileSync(
+    path.join(stateDir, 'answers.jsonl'),
+    line({ partId: 'P-1', frame: 'f1', result: result('P-1'), at: now - 1000 }) +
+      line({ partId: 'OLD', frame: 'f0', result: result('OLD'), at: now - 48 * 3_600_000 }),
+  );
   const features = [0.1, 0.2, 0.3];
-  writeFileSync(path.join(stateDir, 'categories.jsonl'), Array.from({ length: 6 }, (_, i) => line({ partId: `C-${i}`, features, at: now }) + line({ partId: `C-${i}`, category: 'crack', at: now })).join(''));
-  writeFileSync(path.join(stateDir, 'second-opinions.jsonl'), line({ queued: { partId: 'S-1', score: 5, first: { verdict: 'reject', user: 'ana', category: 'crack', at: now } } }));
+  writeFileSync(
+    path.join(stateDir, 'categories.jsonl'),
+    Array.from(
+      { length: 6 },
+      (_, i) => line({ partId: `C-${i}`, features, at: now }) + line({ partId: `C-${i}`, category: 'crack', at: now }),
+    ).join(''),
+  );
+  writeFileSync(
+    path.join(stateDir, 'second-opinions.jsonl'),
+    line({
+      queued: { partId: 'S-1', score: 5, first: { verdict: 'reject', user: 'ana', category: 'crack', at: now } },
+    }),
+  );
   return { outboxDir, stateDir };
 }
 
@@ -84,7 +144,10 @@ describe('a data folder from before the store', () => {
     first.stop();
     for (const dir of [dirs.outboxDir, dirs.stateDir]) {
       const names = readdirSync(dir);
-      expect(names.filter((name) => name.endsWith('.jsonl') || name.endsWith('.ack')), dir).toEqual([]);
+      expect(
+        names.filter((name) => name.endsWith('.jsonl') || name.endsWith('.ack')),
+        dir,
+      ).toEqual([]);
     }
     expect(existsSync(path.join(dirs.outboxDir, 'outbox.jsonl.migrated'))).toBe(true);
     expect(existsSync(path.join(dirs.stateDir, 'answers.jsonl.migrated'))).toBe(true);
@@ -104,7 +167,8 @@ describe('a data folder from before the store', () => {
     expect(first.outbox.depth).toBe(2);
     first.stop();
     // as if the renames never happened: the files are back under their names
-    for (const name of ['outbox.jsonl', 'outbox.ack']) writeFileSync(path.join(dirs.outboxDir, name), readFileSync(path.join(dirs.outboxDir, `${name}.migrated`)));
+    for (const name of ['outbox.jsonl', 'outbox.ack'])
+      writeFileSync(path.join(dirs.outboxDir, name), readFileSync(path.join(dirs.outboxDir, `${name}.migrated`)));
     const second = start(dirs);
     expect(second.outbox.depth).toBe(2);
     second.stop();

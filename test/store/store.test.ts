@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { StationStore } from '../../edge/src/store/store.ts';
 import { tempDirSync } from '../support/temp.ts';
 
-const count = (store: StationStore, table: string) => (store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+const count = (store: StationStore, table: string) =>
+  (store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 
 describe('the station store', () => {
   it('writes a transition whole or not at all, and applies memory only after the commit', () => {
@@ -17,7 +18,9 @@ describe('the station store', () => {
     expect(() =>
       store.transition(() => {
         store.db.prepare('INSERT INTO in_hand VALUES (?, ?, ?)').run('P-1', 'mqtt', 'now');
-        store.transition(() => store.db.prepare('INSERT INTO outbox (topic, payload, retain) VALUES (?, ?, 0)').run('t', '{}')); // joins
+        store.transition(() =>
+          store.db.prepare('INSERT INTO outbox (topic, payload, retain) VALUES (?, ?, 0)').run('t', '{}'),
+        ); // joins
         store.after(() => applied.push('P-1'));
         throw new Error('killed');
       }),

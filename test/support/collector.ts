@@ -17,7 +17,11 @@ export class Collector {
    * behind the CONNACK, and mqtt.js emits (and acknowledges) them before `connectAsync` resolves.
    */
   static async connect(url: string, topics: string[], options: mqtt.IClientOptions = {}): Promise<Collector> {
-    const client = mqtt.connect(url, { clientId: `loupe-test-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 200, ...options });
+    const client = mqtt.connect(url, {
+      clientId: `loupe-test-${Math.random().toString(16).slice(2)}`,
+      reconnectPeriod: 200,
+      ...options,
+    });
     const collector = new Collector(client);
     await new Promise<void>((resolve, reject) => {
       const settle = (error?: Error) => {
@@ -37,7 +41,9 @@ export class Collector {
   }
 
   json<T>(suffix: string): T[] {
-    return this.messages.filter((m) => m.topic.endsWith(suffix) && m.payload.length > 0).map((m) => JSON.parse(m.payload.toString()) as T);
+    return this.messages
+      .filter((m) => m.topic.endsWith(suffix) && m.payload.length > 0)
+      .map((m) => JSON.parse(m.payload.toString()) as T);
   }
 
   /**
@@ -46,7 +52,11 @@ export class Collector {
    * reaches no one. Needs a subscription that covers `<base>/status`.
    */
   async stationOnline(base: string): Promise<void> {
-    await this.waitFor(`${base} to say online`, () => this.messages.some((m) => m.topic === `${base}/status` && m.payload.includes('"state":"online"')), 30_000);
+    await this.waitFor(
+      `${base} to say online`,
+      () => this.messages.some((m) => m.topic === `${base}/status` && m.payload.includes('"state":"online"')),
+      30_000,
+    );
   }
 
   /** Waits until `predicate` holds over the messages so far, or fails after `timeoutMs`. */
@@ -56,7 +66,13 @@ export class Collector {
       const found = predicate();
       if (found) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; got ${this.messages.length} messages: ${this.messages.slice(-5).map((m) => `${m.topic} ${m.payload.toString().slice(0, 200)}`).join('\n')}`);
+      if (left <= 0)
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${what}; got ${this.messages.length} messages: ${this.messages
+            .slice(-5)
+            .map((m) => `${m.topic} ${m.payload.toString().slice(0, 200)}`)
+            .join('\n')}`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 500));
         this.waiters.push(() => {

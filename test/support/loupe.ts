@@ -27,10 +27,21 @@ export async function writeConfig(config: object, dir?: string): Promise<{ file:
   return { file, dir: where };
 }
 
-export async function startLoupe(command: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<LoupeProcess> {
+export async function startLoupe(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 30_000,
+): Promise<LoupeProcess> {
   const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'loupe.js'), command, ...args], {
     cwd: repoRoot,
-    env: { ...process.env, LOUPE_LOG_LEVEL: 'info', LOUPE_ADMIN_USER: ADMIN.name, LOUPE_ADMIN_PASSWORD: ADMIN.password, ...env },
+    env: {
+      ...process.env,
+      LOUPE_LOG_LEVEL: 'info',
+      LOUPE_ADMIN_USER: ADMIN.name,
+      LOUPE_ADMIN_PASSWORD: ADMIN.password,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
@@ -81,9 +92,17 @@ export async function startLoupe(command: string, args: string[], env: NodeJS.Pr
 }
 
 /** Runs `loupe ARGS` to completion and returns its exit code and output. */
-export function runLoupe(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runLoupe(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'loupe.js'), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'loupe.js'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += String(c)));

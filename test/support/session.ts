@@ -13,7 +13,11 @@ export interface Client {
 }
 
 export async function login(baseUrl: string, name = ADMIN.name, password = ADMIN.password): Promise<Client> {
-  const response = await fetch(new URL('/api/login', baseUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }) });
+  const response = await fetch(new URL('/api/login', baseUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, password }),
+  });
   expect(response.status, `login as ${name}: ${await response.clone().text()}`).toBe(200);
   const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0];
   const { csrf } = (await response.json()) as { csrf: string };
@@ -24,12 +28,20 @@ export async function login(baseUrl: string, name = ADMIN.name, password = ADMIN
     csrf,
     get: (path) => fetch(new URL(path, baseUrl), { headers }),
     post: (path, body) =>
-      fetch(new URL(path, baseUrl), { method: 'POST', headers: body ? { ...headers, 'content-type': 'application/json' } : headers, body: body ? JSON.stringify(body) : undefined }),
+      fetch(new URL(path, baseUrl), {
+        method: 'POST',
+        headers: body ? { ...headers, 'content-type': 'application/json' } : headers,
+        body: body ? JSON.stringify(body) : undefined,
+      }),
   };
 }
 
 /** Registers a person (as the admin) and logs them in. */
-export async function person(baseUrl: string, name: string, role: 'technician' | 'manager' | 'admin' = 'technician'): Promise<Client> {
+export async function person(
+  baseUrl: string,
+  name: string,
+  role: 'technician' | 'manager' | 'admin' = 'technician',
+): Promise<Client> {
   const admin = await login(baseUrl);
   const password = `${name}-password-123`;
   const added = await admin.post('/api/people', { name, role, password });

@@ -42,7 +42,8 @@ export function requireSystem(name: string, candidates: string[], install: strin
   return null;
 }
 
-export const mosquittoPath = () => requireSystem('Mosquitto', ['mosquitto', '/usr/sbin/mosquitto'], 'apt-get install mosquitto mosquitto-clients');
+export const mosquittoPath = () =>
+  requireSystem('Mosquitto', ['mosquitto', '/usr/sbin/mosquitto'], 'apt-get install mosquitto mosquitto-clients');
 
 export interface Mosquitto {
   port: number;
@@ -62,7 +63,16 @@ export async function startMosquitto(binary: string, extraConfig: string[] = [],
     conf,
     // `user root`: started as root (CI), Mosquitto would switch to its own user, which cannot read the
     // test's private temp folder (persistence, certificates); started as anyone else it is ignored.
-    ['user root', `listener ${chosen} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'log_dest stderr', 'log_type error', ...extraConfig].join('\n') + '\n',
+    [
+      'user root',
+      `listener ${chosen} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence true',
+      `persistence_location ${dir}/`,
+      'log_dest stderr',
+      'log_type error',
+      ...extraConfig,
+    ].join('\n') + '\n',
   );
   const launch = async (): Promise<ChildProcess> => {
     const child = spawn(binary, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -25,6 +25,8 @@ export function tempDirSync(prefix: string): string {
 /** Removes the folders this test file made. A folder that will not go is reported, not failed on. */
 export async function removeTempDirs(): Promise<void> {
   for (const dir of made.splice(0)) {
-    await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch((error: unknown) => console.warn(`test clean-up: could not remove ${dir}: ${(error as Error).message}`));
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch((error: unknown) =>
+      console.warn(`test clean-up: could not remove ${dir}: ${(error as Error).message}`),
+    );
   }
 }

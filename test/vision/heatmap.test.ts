@@ -26,7 +26,11 @@ describe('anomaly map kept with a part', () => {
   it('takes each cell as the maximum of exactly the cells it covers', () => {
     let seed = 7;
     const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 10 - 5;
-    for (const [mapWidth, mapHeight] of [[256, 256], [130, 70], [65, 200]]) {
+    for (const [mapWidth, mapHeight] of [
+      [256, 256],
+      [130, 70],
+      [65, 200],
+    ]) {
       const map = Float32Array.from({ length: mapWidth * mapHeight }, random);
       const small = shrinkMap({ map, mapWidth, mapHeight });
       const factor = Math.ceil(Math.max(mapWidth, mapHeight) / 64);
@@ -34,7 +38,8 @@ describe('anomaly map kept with a part', () => {
         for (let cx = 0; cx < small.mapWidth; cx++) {
           let expected = -Infinity;
           for (let y = cy * factor; y < Math.min((cy + 1) * factor, mapHeight); y++) {
-            for (let x = cx * factor; x < Math.min((cx + 1) * factor, mapWidth); x++) expected = Math.max(expected, map[y * mapWidth + x]);
+            for (let x = cx * factor; x < Math.min((cx + 1) * factor, mapWidth); x++)
+              expected = Math.max(expected, map[y * mapWidth + x]);
           }
           expect(small.map[cy * small.mapWidth + cx]).toBe(expected);
         }
@@ -58,7 +63,9 @@ describe('anomaly map file', () => {
     await writeFile(mapFile(dir, 'P-1'), bytes);
     const shown = await viewableMap(dir, 'P-1');
     expect(shown.ok).toBe(true);
-    const { data, info } = await sharp((shown as { png: Buffer }).png).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp((shown as { png: Buffer }).png)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([info.width, info.height, info.channels]).toEqual([64, 64, 4]);
     expect(data[(32 * 64 + 32) * 4 + 3]).toBe(255); // the peak is opaque
     expect(data[3]).toBe(0); // a normal cell is transparent

@@ -31,14 +31,18 @@ async function image(seed: number, level: number): Promise<Buffer> {
     s = (s * 1103515245 + 12345) & 0x7fffffff;
     pixels[i] = Math.max(0, Math.min(255, level + ((s >> 8) % 61) - 30));
   }
-  return sharp(pixels, { raw: { width: SIZE, height: SIZE, channels: 3 } }).png().toBuffer();
+  return sharp(pixels, { raw: { width: SIZE, height: SIZE, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** What Anomalib's inferencers feed the graph: RGB on 0..1, then (x − mean) / std, planar. */
 async function anomalibInput(png: Buffer, norm = { mean: [0, 0, 0], std: [1, 1, 1] }): Promise<ort.Tensor> {
   const rgb = await sharp(png).removeAlpha().raw().toBuffer();
   const data = new Float32Array(3 * SIZE * SIZE);
-  for (let c = 0; c < 3; c++) for (let i = 0; i < SIZE * SIZE; i++) data[c * SIZE * SIZE + i] = (rgb[i * 3 + c] / 255 - norm.mean[c]) / norm.std[c];
+  for (let c = 0; c < 3; c++)
+    for (let i = 0; i < SIZE * SIZE; i++)
+      data[c * SIZE * SIZE + i] = (rgb[i * 3 + c] / 255 - norm.mean[c]) / norm.std[c];
   return new ort.Tensor('float32', data, [1, 3, SIZE, SIZE]);
 }
 
@@ -47,7 +51,11 @@ function normalizeMinMax(x: number, threshold: number, min: number, max: number)
   return Math.max(Math.min((x - threshold) / (max - min) + 0.5, 1), 0);
 }
 
-async function run(bytes: Uint8Array, input: string, tensor: ort.Tensor): Promise<ort.InferenceSession.OnnxValueMapType> {
+async function run(
+  bytes: Uint8Array,
+  input: string,
+  tensor: ort.Tensor,
+): Promise<ort.InferenceSession.OnnxValueMapType> {
   const session = await ort.InferenceSession.create(bytes);
   try {
     return await session.run({ [input]: tensor });
@@ -58,7 +66,10 @@ async function run(bytes: Uint8Array, input: string, tensor: ort.Tensor): Promis
 
 /** The raw anomaly map of the stand-in models: the square of the mean over channels, per pixel. */
 function rawMapNodes(input: string, map: string) {
-  return [node('ReduceMean', [input], ['mean_c'], { axes: [1], keepdims: 1 }), node('Mul', ['mean_c', 'mean_c'], [map])];
+  return [
+    node('ReduceMean', [input], ['mean_c'], { axes: [1], keepdims: 1 }),
+    node('Mul', ['mean_c', 'mean_c'], [map]),
+  ];
 }
 
 beforeAll(async () => {
@@ -99,7 +110,11 @@ describe('an Anomalib 2.x export', () => {
       node: nodes,
       initializer,
       input: [tensorInfo('input', [1, 3, 'height', 'width'])],
-      output: [tensorInfo('pred_score', []), tensorInfo('pred_label', [], onnx.TensorProto.DataType.BOOL), tensorInfo('anomaly_map', [1, 1, 'height', 'width'])],
+      output: [
+        tensorInfo('pred_score', []),
+        tensorInfo('pred_label', [], onnx.TensorProto.DataType.BOOL),
+        tensorInfo('anomaly_map', [1, 1, 'height', 'width']),
+      ],
     };
     bytes = onnxModel(graph, 'pytorch');
     await mkdir(path.join(tmp, 'a2', 'weights', 'onnx'), { recursive: true });
@@ -133,9 +148,20 @@ describe('an Anomalib 1.x export with metadata.json', () => {
   let metadata: Record<string, unknown>;
   beforeAll(async () => {
     // Like a 1.x PaDiM: normalised input in, only the raw anomaly map out ("output").
-    bytes = onnxModel({ name: 'anomalib1', node: rawMapNodes('input', 'output'), input: [tensorInfo('input', [1, 3, SIZE, SIZE])], output: [tensorInfo('output', [1, 1, SIZE, SIZE])] }, 'pytorch');
+    bytes = onnxModel(
+      {
+        name: 'anomalib1',
+        node: rawMapNodes('input', 'output'),
+        input: [tensorInfo('input', [1, 3, SIZE, SIZE])],
+        output: [tensorInfo('output', [1, 1, SIZE, SIZE])],
+      },
+      'pytorch',
+    );
     const rawScores: number[] = [];
-    for (const png of images) rawScores.push(Math.max(...((await run(bytes, 'input', await anomalibInput(png, IMAGENET))).output.data as Float32Array)));
+    for (const png of images)
+      rawScores.push(
+        Math.max(...((await run(bytes, 'input', await anomalibInput(png, IMAGENET))).output.data as Float32Array)),
+      );
     const sorted = [...rawScores].sort((a, b) => a - b);
     metadata = {
       task: 'segmentation',
@@ -145,7 +171,14 @@ describe('an Anomalib 1.x export with metadata.json', () => {
           __class_fullname__: 'Compose',
           transforms: [
             { __class_fullname__: 'Resize', always_apply: true, p: 1, height: SIZE, width: SIZE, interpolation: 1 },
-            { __class_fullname__: 'Normalize', always_apply: false, p: 1, mean: IMAGENET.mean, std: IMAGENET.std, max_pixel_value: 255 },
+            {
+              __class_fullname__: 'Normalize',
+              always_apply: false,
+              p: 1,
+              mean: IMAGENET.mean,
+              std: IMAGENET.std,
+              max_pixel_value: 255,
+            },
             { __class_fullname__: 'ToTensorV2', always_apply: true, p: 1, transpose_mask: false },
           ],
         },
@@ -166,7 +199,12 @@ describe('an Anomalib 1.x export with metadata.json', () => {
     const out = path.join(tmp, 'models', 'a1');
     const imported = await importModel({ source: path.join(tmp, 'a1'), out });
     expect(imported.kind).toBe('anomalib-1');
-    expect(imported.manifest.input).toMatchObject({ width: SIZE, height: SIZE, mean: IMAGENET.mean, std: IMAGENET.std });
+    expect(imported.manifest.input).toMatchObject({
+      width: SIZE,
+      height: SIZE,
+      mean: IMAGENET.mean,
+      std: IMAGENET.std,
+    });
     const m = metadata as Record<string, number>;
     const model = await loadModel(out, { threads: 1 });
     try {
@@ -177,7 +215,11 @@ describe('an Anomalib 1.x export with metadata.json', () => {
         expect(Math.abs(ours.score - theirs)).toBeLessThan(1e-4);
         // the map as the 1.x inferencer normalises it, with the pixel threshold
         const i = 17 * SIZE + 5;
-        expect(Math.abs(ours.map[i] - normalizeMinMax(map[i], m.pixel_threshold, m['anomaly_maps.min'], m['anomaly_maps.max']))).toBeLessThan(1e-4);
+        expect(
+          Math.abs(
+            ours.map[i] - normalizeMinMax(map[i], m.pixel_threshold, m['anomaly_maps.min'], m['anomaly_maps.max']),
+          ),
+        ).toBeLessThan(1e-4);
       }
     } finally {
       await model.close();
@@ -189,7 +231,9 @@ describe('an Anomalib 1.x export with metadata.json', () => {
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'model.onnx'), bytes);
     await writeFile(path.join(dir, 'metadata.json'), JSON.stringify({ task: 'segmentation' }));
-    await expect(importModel({ source: dir, out: path.join(tmp, 'models', 'a1-broken') })).rejects.toThrow(/no image_threshold/);
+    await expect(importModel({ source: dir, out: path.join(tmp, 'models', 'a1-broken') })).rejects.toThrow(
+      /no image_threshold/,
+    );
   });
 });
 
@@ -203,7 +247,13 @@ describe('a YOLO classification export', () => {
       node('MatMul', ['features', 'w'], [withSoftmax ? 'logits' : 'output0']),
       ...(withSoftmax ? [node('Softmax', ['logits'], ['output0'], { axis: 1 })] : []),
     ];
-    const graph = { name: 'yolo-cls', node: nodes, initializer: [floats('w', [3, 3], weights)], input: [tensorInfo('images', [1, 3, SIZE, SIZE])], output: [tensorInfo('output0', [1, 3])] };
+    const graph = {
+      name: 'yolo-cls',
+      node: nodes,
+      initializer: [floats('w', [3, 3], weights)],
+      input: [tensorInfo('images', [1, 3, SIZE, SIZE])],
+      output: [tensorInfo('output0', [1, 3])],
+    };
     const m = onnx.ModelProto.decode(onnxModel(graph, 'pytorch'));
     m.metadataProps = [
       { key: 'author', value: 'Ultralytics' },
@@ -248,7 +298,10 @@ describe('a YOLO classification export', () => {
       await model.close();
     }
     const m = onnx.ModelProto.decode(bytes);
-    m.metadataProps = [{ key: 'task', value: 'classify' }, { key: 'names', value: "{0: 'pristine', 1: 'scratch'}" }];
+    m.metadataProps = [
+      { key: 'task', value: 'classify' },
+      { key: 'names', value: "{0: 'pristine', 1: 'scratch'}" },
+    ];
     await writeFile(path.join(dir, 'model.onnx'), onnx.ModelProto.encode(m).finish());
     await expect(importModel({ source: dir, out: path.join(tmp, 'models', 'unnamed') })).rejects.toThrow(ImportError);
   });
@@ -284,7 +337,9 @@ describe('the known-good check', () => {
     try {
       const error = await checkKnownGood(out, changed).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(KnownGoodError);
-      expect((error as Error).message).toMatch(/references\/part-\d\.png scores [\d.]+, expected [\d.]+ \(off by [\d.e-]+, tolerance 0\.0001\)/);
+      expect((error as Error).message).toMatch(
+        /references\/part-\d\.png scores [\d.]+, expected [\d.]+ \(off by [\d.e-]+, tolerance 0\.0001\)/,
+      );
     } finally {
       await changed.close();
     }
@@ -292,7 +347,10 @@ describe('the known-good check', () => {
 
   it('refuses a model whose reference image is missing', async () => {
     const out = path.join(tmp, 'models', 'a2');
-    await writeFile(path.join(out, 'references.json'), JSON.stringify({ images: [{ file: 'references/gone.png', score: 0.5 }] }));
+    await writeFile(
+      path.join(out, 'references.json'),
+      JSON.stringify({ images: [{ file: 'references/gone.png', score: 0.5 }] }),
+    );
     const model = await loadModel(out, { threads: 1 });
     try {
       await expect(checkKnownGood(out, model)).rejects.toThrow(/references\/gone\.png: cannot be read \(ENOENT\)/);
@@ -312,7 +370,10 @@ describe('loupe model and a station with a changed model', () => {
     expect(imported.stdout + imported.stderr).toMatch(/imported anomalib-1 export[\s\S]*1 reference images recorded/);
     expect(imported.code).toBe(0);
     const said: string[] = [];
-    const quiet = [vi.spyOn(console, 'log').mockImplementation((m: string) => void said.push(m)), vi.spyOn(console, 'error').mockImplementation((m: string) => void said.push(m))];
+    const quiet = [
+      vi.spyOn(console, 'log').mockImplementation((m: string) => void said.push(m)),
+      vi.spyOn(console, 'error').mockImplementation((m: string) => void said.push(m)),
+    ];
     expect(await modelCommand(['check', out])).toBe(0);
 
     // The graph replaced by another one with the same inputs and outputs: it loads, but scores otherwise.
@@ -326,10 +387,15 @@ describe('loupe model and a station with a changed model', () => {
     quiet.forEach((spy) => spy.mockRestore());
     expect(said.at(-1)).toMatch(/references\/good-1\.png scores [\d.]+, expected [\d.]+ \(off by/);
     const dataDir = await tempDir('loupe-known-good-');
-    const { file } = await writeConfig({ dataDir, http: { port: 0 }, mqtt: { url: 'mqtt://127.0.0.1:1' }, stations: [{ id: 'station-1', model: out }] }, dataDir);
+    const { file } = await writeConfig(
+      { dataDir, http: { port: 0 }, mqtt: { url: 'mqtt://127.0.0.1:1' }, stations: [{ id: 'station-1', model: out }] },
+      dataDir,
+    );
     const edge = await runLoupe(['edge', '--config', file]);
     expect(edge.code).toBe(1);
-    expect(edge.stdout + edge.stderr).toMatch(/model [^"\n]*: does not reproduce its reference scores: references\/good-1\.png scores [\d.]+, expected [\d.]+ \(off by [\d.e-]+, tolerance 0\.0001\)/);
+    expect(edge.stdout + edge.stderr).toMatch(
+      /model [^"\n]*: does not reproduce its reference scores: references\/good-1\.png scores [\d.]+, expected [\d.]+ \(off by [\d.e-]+, tolerance 0\.0001\)/,
+    );
     expect(edge.stdout + edge.stderr).not.toMatch(/station online/);
   }, 120_000);
 });

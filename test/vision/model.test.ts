@@ -38,19 +38,26 @@ describe('the default model', () => {
   it('scores good parts below pass_below and clear defects at or above reject_above, with a map of the input size', async () => {
     const { passBelow, rejectAbove } = model.manifest.thresholds;
     for (let i = 0; i < 4; i++) {
-      const good = await model.inspect((await generatePart({ category: 'bracket', seed: 77, index: i, defect: null })).image);
+      const good = await model.inspect(
+        (await generatePart({ category: 'bracket', seed: 77, index: i, defect: null })).image,
+      );
       expect(good.score).toBeLessThan(passBelow);
       expect([good.mapWidth, good.mapHeight]).toEqual([256, 256]);
       expect(good.map.length).toBe(256 * 256);
     }
-    const missing = await model.inspect((await generatePart({ category: 'bracket', seed: 77, index: 9, defect: 'missing' })).image);
+    const missing = await model.inspect(
+      (await generatePart({ category: 'bracket', seed: 77, index: 9, defect: 'missing' })).image,
+    );
     expect(missing.score).toBeGreaterThanOrEqual(rejectAbove);
   });
 
   it('puts the anomaly map where the defect is', async () => {
     const part = await generatePart({ category: 'bracket', seed: 78, index: 1, defect: 'spot' });
     const { map } = await model.inspect(part.image);
-    const mask = await sharp(part.mask as Buffer).extractChannel(0).raw().toBuffer();
+    const mask = await sharp(part.mask as Buffer)
+      .extractChannel(0)
+      .raw()
+      .toBuffer();
     let inside = 0;
     let insideN = 0;
     let outside = 0;
@@ -80,9 +87,14 @@ describe('the default model', () => {
   });
 
   it('refuses a truncated JPEG and bytes that are no image as unreadable_image', async () => {
-    const jpeg = await sharp((await generatePart({ category: 'bracket', seed: 80, index: 0, defect: null })).image).jpeg().toBuffer();
+    const jpeg = await sharp((await generatePart({ category: 'bracket', seed: 80, index: 0, defect: null })).image)
+      .jpeg()
+      .toBuffer();
     for (const bytes of [jpeg.subarray(0, jpeg.length >> 1), Buffer.from('GIF89a not really'), Buffer.alloc(0)]) {
-      const error = await model.inspect(bytes).then(() => null, (e: unknown) => e);
+      const error = await model.inspect(bytes).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(InspectionError);
       expect((error as InspectionError).code).toBe('unreadable_image');
     }
@@ -91,7 +103,10 @@ describe('the default model', () => {
   it('renders the heatmap over the image at the image size, and the map alone', async () => {
     const part = await generatePart({ category: 'bracket', seed: 81, index: 0, defect: 'scratch' });
     const inspection = await model.inspect(part.image);
-    const overlay = await renderHeatmap(part.image, inspection, { format: 'jpeg', floor: model.manifest.thresholds.passBelow });
+    const overlay = await renderHeatmap(part.image, inspection, {
+      format: 'jpeg',
+      floor: model.manifest.thresholds.passBelow,
+    });
     expect(await sharp(overlay).metadata()).toMatchObject({ format: 'jpeg', width: 256, height: 256 });
     const plain = await sharp(part.image).raw().toBuffer();
     const tinted = await sharp(overlay).raw().toBuffer();
@@ -106,18 +121,27 @@ describe('other manifest kinds load through the same path', () => {
     const std = [0.229, 0.224, 0.225];
     const graph = onnxModel({
       name: 'anomalib-like',
-      node: [node('ReduceMean', ['input'], ['anomaly_map'], { axes: [1], keepdims: 1 }), node('ReduceMax', ['anomaly_map'], ['pred_score'], { keepdims: 0 })],
+      node: [
+        node('ReduceMean', ['input'], ['anomaly_map'], { axes: [1], keepdims: 1 }),
+        node('ReduceMax', ['anomaly_map'], ['pred_score'], { keepdims: 0 }),
+      ],
       input: [tensorInfo('input', [1, 3, 64, 64])],
       output: [tensorInfo('anomaly_map', [1, 1, 64, 64]), tensorInfo('pred_score', [])],
     });
     const dir = await modelFolder('anomalib', graph, {
-      id: 'anomalib-padim', version: '3', kind: 'anomalib',
+      id: 'anomalib-padim',
+      version: '3',
+      kind: 'anomalib',
       input: { name: 'input', width: 64, height: 64, channels: 3, mean, std, resize: 'fill' },
       outputs: { score: 'pred_score', map: 'anomaly_map' },
       thresholds: { passBelow: 0.5, rejectAbove: 0.9 },
     });
     const loaded = await loadModel(dir);
-    const grey = await sharp({ create: { width: 100, height: 80, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer();
+    const grey = await sharp({
+      create: { width: 100, height: 80, channels: 3, background: { r: 128, g: 128, b: 128 } },
+    })
+      .png()
+      .toBuffer();
     const inspection = await loaded.inspect(grey);
     const expected = [0, 1, 2].reduce((sum, c) => sum + (128 / 255 - mean[c]) / std[c], 0) / 3;
     expect(inspection.score).toBeCloseTo(expected, 4);
@@ -139,14 +163,20 @@ describe('other manifest kinds load through the same path', () => {
       output: [tensorInfo('probs', [1, 2])],
     });
     const dir = await modelFolder('classifier', graph, {
-      id: 'ok-vs-defect', version: '1', kind: 'classifier',
+      id: 'ok-vs-defect',
+      version: '1',
+      kind: 'classifier',
       input: { name: 'x', width: 32, height: 32, channels: 1, mean: [0], std: [1], resize: 'fill' },
       outputs: { probabilities: 'probs', classes: ['ok', 'defect'] },
       thresholds: { passBelow: 0.3, rejectAbove: 0.8 },
     });
     const loaded = await loadModel(dir);
-    const white = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#fff' } }).png().toBuffer();
-    const black = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#000' } }).png().toBuffer();
+    const white = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#fff' } })
+      .png()
+      .toBuffer();
+    const black = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer();
     const p = Math.exp(4) / (Math.exp(4) + Math.exp(-4));
     expect((await loaded.inspect(white)).score).toBeCloseTo(p, 4);
     expect((await loaded.inspect(black)).score).toBeCloseTo(0.5, 4);
@@ -169,21 +199,42 @@ describe('a model folder that does not hold together fails at load, naming the m
     const manifest = JSON.parse(await readFile(path.join(defaultModel, 'manifest.json'), 'utf8'));
     const onnx = await readFile(path.join(defaultModel, 'model.onnx'));
     await expectLoadError(await modelFolder('kind', onnx, { ...manifest, kind: 'yolo' }), /manifest\.json: kind/);
-    await expectLoadError(await modelFolder('thresholds', onnx, { ...manifest, thresholds: { passBelow: 5, rejectAbove: 1 } }), /passBelow \(5\) must not exceed thresholds\.rejectAbove \(1\)/);
-    await expectLoadError(await modelFolder('channels', onnx, { ...manifest, input: { ...manifest.input, mean: [0] } }), /one value per channel/);
+    await expectLoadError(
+      await modelFolder('thresholds', onnx, { ...manifest, thresholds: { passBelow: 5, rejectAbove: 1 } }),
+      /passBelow \(5\) must not exceed thresholds\.rejectAbove \(1\)/,
+    );
+    await expectLoadError(
+      await modelFolder('channels', onnx, { ...manifest, input: { ...manifest.input, mean: [0] } }),
+      /one value per channel/,
+    );
   });
 
   it('names an ONNX input or output that does not match the manifest', async () => {
     const manifest = JSON.parse(await readFile(path.join(defaultModel, 'manifest.json'), 'utf8'));
     const onnx = await readFile(path.join(defaultModel, 'model.onnx'));
-    await expectLoadError(await modelFolder('size', onnx, { ...manifest, input: { ...manifest.input, width: 128 } }), /has shape \[1, 256, 256, 3\], but the manifest says \[1, 256, 128, 3\]/);
-    await expectLoadError(await modelFolder('name', onnx, { ...manifest, input: { ...manifest.input, name: 'pixels' } }), /input\.name "pixels" is not an input of model\.onnx \(inputs: image\)/);
-    await expectLoadError(await modelFolder('output', onnx, { ...manifest, outputs: { score: 'score', map: 'heat' } }), /output "heat" is not an output of model\.onnx/);
-    await expectLoadError(await modelFolder('format', onnx, { ...manifest, input: { ...manifest.input, format: 'float32-nchw' } }), /takes uint8, but the manifest's input\.format float32-nchw gives float32/);
+    await expectLoadError(
+      await modelFolder('size', onnx, { ...manifest, input: { ...manifest.input, width: 128 } }),
+      /has shape \[1, 256, 256, 3\], but the manifest says \[1, 256, 128, 3\]/,
+    );
+    await expectLoadError(
+      await modelFolder('name', onnx, { ...manifest, input: { ...manifest.input, name: 'pixels' } }),
+      /input\.name "pixels" is not an input of model\.onnx \(inputs: image\)/,
+    );
+    await expectLoadError(
+      await modelFolder('output', onnx, { ...manifest, outputs: { score: 'score', map: 'heat' } }),
+      /output "heat" is not an output of model\.onnx/,
+    );
+    await expectLoadError(
+      await modelFolder('format', onnx, { ...manifest, input: { ...manifest.input, format: 'float32-nchw' } }),
+      /takes uint8, but the manifest's input\.format float32-nchw gives float32/,
+    );
   });
 
   it('names an ONNX file that onnxruntime cannot load', async () => {
     const manifest = JSON.parse(await readFile(path.join(defaultModel, 'manifest.json'), 'utf8'));
-    await expectLoadError(await modelFolder('corrupt', Buffer.from('not a protobuf'), manifest), /model\.onnx cannot be loaded by onnxruntime/);
+    await expectLoadError(
+      await modelFolder('corrupt', Buffer.from('not a protobuf'), manifest),
+      /model\.onnx cannot be loaded by onnxruntime/,
+    );
   });
 });

@@ -28,7 +28,12 @@ describe('inspection workers keeping evidence', () => {
 
   it('keeps nothing and sends no map for a part that scores below where evidence starts', async () => {
     const good = (await generatePart({ category: 'bracket', seed: 90, index: 1, defect: null })).image;
-    const inspection = await pool.inspect(good, { dir, partId: 'G-1', thresholds: thresholds(), from: thresholds().passBelow });
+    const inspection = await pool.inspect(good, {
+      dir,
+      partId: 'G-1',
+      thresholds: thresholds(),
+      from: thresholds().passBelow,
+    });
     expect(inspection.score).toBeLessThan(thresholds().passBelow);
     expect(inspection.kept).toBeUndefined();
     expect(inspection.map).toBeUndefined();
@@ -37,10 +42,18 @@ describe('inspection workers keeping evidence', () => {
 
   it('writes the frame as it arrived and the max-pooled map of a part at or above it', async () => {
     const defective = (await generatePart({ category: 'bracket', seed: 90, index: 2, defect: 'missing' })).image;
-    const inspection = await pool.inspect(defective, { dir, partId: 'D-1', thresholds: thresholds(), from: thresholds().passBelow });
+    const inspection = await pool.inspect(defective, {
+      dir,
+      partId: 'D-1',
+      thresholds: thresholds(),
+      from: thresholds().passBelow,
+    });
     expect(inspection.score).toBeGreaterThanOrEqual(thresholds().passBelow);
     // appended to the worker's segment of this hour, frame then map: no file of its own
-    expect(inspection.kept).toEqual({ image: expect.stringMatching(/^evidence-\d{4}-\d{2}-\d{2}T\d{2}-\d+-\d+\.seg#\d+\+\d+$/), heatmap: expect.stringMatching(/\.seg#\d+\+\d+$/) });
+    expect(inspection.kept).toEqual({
+      image: expect.stringMatching(/^evidence-\d{4}-\d{2}-\d{2}T\d{2}-\d+-\d+\.seg#\d+\+\d+$/),
+      heatmap: expect.stringMatching(/\.seg#\d+\+\d+$/),
+    });
     expect(inspection.map).toBeUndefined();
     expect((await readdir(dir)).filter((name) => name.startsWith('D-1'))).toEqual([]);
     const [segment, range] = (inspection.kept?.image as string).split('#');
@@ -62,13 +75,21 @@ describe('inspection workers keeping evidence', () => {
     const good = (await generatePart({ category: 'bracket', seed: 90, index: 3, defect: null })).image;
     const inspection = await pool.inspect(good, { dir, partId: 'A-1', thresholds: thresholds(), from: -Infinity });
     expect(inspection.score).toBeLessThan(thresholds().passBelow);
-    expect(inspection.kept).toEqual({ image: expect.stringMatching(/\.seg#/), heatmap: expect.stringMatching(/\.seg#/) });
+    expect(inspection.kept).toEqual({
+      image: expect.stringMatching(/\.seg#/),
+      heatmap: expect.stringMatching(/\.seg#/),
+    });
     expect((await keptImage(dir, 'A-1'))?.equals(good)).toBe(true);
   });
 
   it('answers the score with the failed write named when the evidence cannot be written', async () => {
     const defective = (await generatePart({ category: 'bracket', seed: 90, index: 4, defect: 'missing' })).image;
-    const inspection = await pool.inspect(defective, { dir: path.join(dir, 'no-such-folder'), partId: 'D-2', thresholds: thresholds(), from: thresholds().passBelow });
+    const inspection = await pool.inspect(defective, {
+      dir: path.join(dir, 'no-such-folder'),
+      partId: 'D-2',
+      thresholds: thresholds(),
+      from: thresholds().passBelow,
+    });
     expect(inspection.score).toBeGreaterThanOrEqual(thresholds().passBelow);
     expect(inspection.kept?.image).toBeUndefined();
     expect(inspection.kept?.errors).toEqual([expect.stringMatching(/^evidence of D-2: ENOENT/)]);
@@ -91,8 +112,14 @@ describe('a worker that dies', () => {
       // The worker's thread ends under it, as an out-of-memory or a fatal error in a native library would end it.
       const { slots } = crashing as unknown as { slots: { worker: Worker | null }[] };
       await slots[0].worker?.terminate();
-      await expect(inFlight).rejects.toMatchObject({ code: 'model_error', message: expect.stringMatching(/^inspection worker crashed/) });
-      await expect(crashing.inspect(part)).rejects.toMatchObject({ code: 'model_error', message: expect.stringMatching(/^no inspection worker is running/) });
+      await expect(inFlight).rejects.toMatchObject({
+        code: 'model_error',
+        message: expect.stringMatching(/^inspection worker crashed/),
+      });
+      await expect(crashing.inspect(part)).rejects.toMatchObject({
+        code: 'model_error',
+        message: expect.stringMatching(/^no inspection worker is running/),
+      });
       // Bounded wait for the replacement to load the model.
       let inspection = null;
       for (let attempt = 0; attempt < 300 && !inspection; attempt++) {

@@ -1,7 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { generatePart } from '../../lab/synth.ts';
-import { fitQuality, measureQuality, outOfRange, QualityGate, type QualityRanges } from '../../edge/src/vision/quality.ts';
+import {
+  fitQuality,
+  measureQuality,
+  outOfRange,
+  QualityGate,
+  type QualityRanges,
+} from '../../edge/src/vision/quality.ts';
 import { checkManifest } from '../../edge/src/vision/manifest.ts';
 import { InspectionError } from '../../edge/src/reasons.ts';
 
@@ -25,11 +31,13 @@ describe('a frame fit to be scored', () => {
   });
 
   it('catches a blurred frame on focus', async () => {
-    for (const image of heldOut.slice(0, 4)) expect(await failedOn(await sharp(image).blur(2.5).png().toBuffer())).toContain('focus');
+    for (const image of heldOut.slice(0, 4))
+      expect(await failedOn(await sharp(image).blur(2.5).png().toBuffer())).toContain('focus');
   });
 
   it('catches a dark frame on exposure', async () => {
-    for (const image of heldOut.slice(0, 4)) expect(await failedOn(await sharp(image).linear(0.35, 0).png().toBuffer())).toContain('mean');
+    for (const image of heldOut.slice(0, 4))
+      expect(await failedOn(await sharp(image).linear(0.35, 0).png().toBuffer())).toContain('mean');
   });
 
   it('catches an over-exposed frame on exposure', async () => {
@@ -55,7 +63,10 @@ describe('a frame fit to be scored', () => {
     const gate = new QualityGate(3, (alert) => changes.push(alert.alert));
     const dark = await sharp(heldOut[0]).linear(0.35, 0).png().toBuffer();
     for (let i = 0; i < 3; i++) {
-      const error = await gate.check(dark, ranges).then(() => null, (e: unknown) => e);
+      const error = await gate.check(dark, ranges).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(InspectionError);
       expect((error as InspectionError).code).toBe('image_quality');
       expect((error as InspectionError).message).toMatch(/mean .* \(too dark\)/);
@@ -67,7 +78,14 @@ describe('a frame fit to be scored', () => {
   });
 
   it('keeps loading a manifest without quality ranges, and loads one with them', () => {
-    const base = { id: 'm', version: '1', kind: 'loupe-padim', input: { name: 'image', width: 8, height: 8, channels: 1, mean: [0], std: [1], resize: 'fill' }, outputs: { score: 's', map: 'm' }, thresholds: { passBelow: 1, rejectAbove: 2 } };
+    const base = {
+      id: 'm',
+      version: '1',
+      kind: 'loupe-padim',
+      input: { name: 'image', width: 8, height: 8, channels: 1, mean: [0], std: [1], resize: 'fill' },
+      outputs: { score: 's', map: 'm' },
+      thresholds: { passBelow: 1, rejectAbove: 2 },
+    };
     expect(checkManifest(base).quality).toBeUndefined();
     expect(checkManifest({ ...base, quality: ranges }).quality).toEqual(ranges);
   });

@@ -32,7 +32,9 @@ export class PartsInHand {
   constructor(where: string | StationStore, storage?: StorageHealth) {
     this.store = typeof where === 'string' ? StationStore.at(where, { storage }) : where;
     this.owned = typeof where === 'string';
-    this.left = (this.store.db.prepare('SELECT part_id AS partId, source, at FROM in_hand ORDER BY rowid').all() as InHand[]).map((part) => ({ ...part }));
+    this.left = (
+      this.store.db.prepare('SELECT part_id AS partId, source, at FROM in_hand ORDER BY rowid').all() as InHand[]
+    ).map((part) => ({ ...part }));
     for (const part of this.left) this.open.add(part.partId);
   }
 
@@ -43,7 +45,13 @@ export class PartsInHand {
   take(partId: string, source: string): void {
     if (this.open.has(partId)) return;
     if (this.closed) throw new Error(`part ${partId} cannot be taken: the parts in hand are closed`);
-    this.store.transition(() => this.store.db.prepare('INSERT OR IGNORE INTO in_hand VALUES (?, ?, ?)').run(partId, source, new Date().toISOString()), 'the parts in hand');
+    this.store.transition(
+      () =>
+        this.store.db
+          .prepare('INSERT OR IGNORE INTO in_hand VALUES (?, ?, ?)')
+          .run(partId, source, new Date().toISOString()),
+      'the parts in hand',
+    );
     this.store.after(() => this.open.add(partId));
   }
 
@@ -51,7 +59,10 @@ export class PartsInHand {
   answer(partId: string): void {
     if (!this.open.has(partId) || this.closed) return;
     try {
-      this.store.transition(() => this.store.db.prepare('DELETE FROM in_hand WHERE part_id = ?').run(partId), 'the parts in hand');
+      this.store.transition(
+        () => this.store.db.prepare('DELETE FROM in_hand WHERE part_id = ?').run(partId),
+        'the parts in hand',
+      );
     } catch (error) {
       // Outside a transition (a part answered without a record, on a full disk): still in hand on
       // disk, so a restart answers it interrupted, fail-safe. Inside one, the caller's write fails with it.

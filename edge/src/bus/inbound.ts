@@ -4,7 +4,13 @@
  * topic and goes no further; what is usable goes to one of the station's handlers.
  */
 import { topics, isPartId, isUserName, type StationAddress } from '../../../contract/topics.ts';
-import { DecisionSchema, TriggerSchema, type Decision, type ErrorMessage, type Trigger } from '../../../contract/payloads.ts';
+import {
+  DecisionSchema,
+  TriggerSchema,
+  type Decision,
+  type ErrorMessage,
+  type Trigger,
+} from '../../../contract/payloads.ts';
 import { parsePayload } from '../../../contract/validate.ts';
 
 export interface InboundHandlers {
@@ -15,16 +21,40 @@ export interface InboundHandlers {
 }
 
 /** How a refusal is answered: on the error topic, naming the part and the request when known. */
-export type Refuse = (topic: string, code: ErrorMessage['code'], message: string, partId?: string, requestId?: string) => void;
+export type Refuse = (
+  topic: string,
+  code: ErrorMessage['code'],
+  message: string,
+  partId?: string,
+  requestId?: string,
+) => void;
 
 /** Routes one inbound message to its handler, or refuses it. `maxFrameBytes`: the frame size limit. */
-export function receive(address: StationAddress, handlers: InboundHandlers, refuse: Refuse, maxFrameBytes: number | undefined, topic: string, payload: Buffer, redelivered: boolean): void {
+export function receive(
+  address: StationAddress,
+  handlers: InboundHandlers,
+  refuse: Refuse,
+  maxFrameBytes: number | undefined,
+  topic: string,
+  payload: Buffer,
+  redelivered: boolean,
+): void {
   const kind = topic.slice(topics.base(address).length + 1);
   if (kind.startsWith('frame/')) {
     const partId = kind.slice('frame/'.length);
-    if (!isPartId(partId)) return refuse(topic, 'invalid_part_id', `part id "${partId}" is not allowed: letters, digits and . _ : -, at most 128 characters`);
+    if (!isPartId(partId))
+      return refuse(
+        topic,
+        'invalid_part_id',
+        `part id "${partId}" is not allowed: letters, digits and . _ : -, at most 128 characters`,
+      );
     if (maxFrameBytes !== undefined && payload.length > maxFrameBytes) {
-      return refuse(topic, 'frame_too_large', `frame of part ${partId} is ${payload.length} bytes; the limit is ${maxFrameBytes} bytes (http.bodyLimitBytes), the same as over HTTP`, partId);
+      return refuse(
+        topic,
+        'frame_too_large',
+        `frame of part ${partId} is ${payload.length} bytes; the limit is ${maxFrameBytes} bytes (http.bodyLimitBytes), the same as over HTTP`,
+        partId,
+      );
     }
     return handlers.frame(partId, payload);
   }
@@ -39,13 +69,24 @@ export function receive(address: StationAddress, handlers: InboundHandlers, refu
     // On `decision/{user}` the broker checked who may publish there (docs/security.md): the name
     // recorded is that identity, whatever the payload says.
     const speaker = kind === 'decision' ? null : kind.slice('decision/'.length);
-    if (speaker !== null && !isUserName(speaker)) return refuse(topic, 'invalid_payload', `"${speaker}" is not a user name: letters, digits and . _ @ -, at most 64 characters`, parsed.value.partId);
+    if (speaker !== null && !isUserName(speaker))
+      return refuse(
+        topic,
+        'invalid_payload',
+        `"${speaker}" is not a user name: letters, digits and . _ @ -, at most 64 characters`,
+        parsed.value.partId,
+      );
     return handlers.decision(speaker === null ? parsed.value : { ...parsed.value, user: speaker });
   }
 }
 
 /** An invalid trigger or decision: the refusal names the part and echoes the requestId when the payload has them. */
-function refuseParsed(refuse: Refuse, topic: string, parsed: { code: ErrorMessage['code']; message: string }, payload: Buffer): void {
+function refuseParsed(
+  refuse: Refuse,
+  topic: string,
+  parsed: { code: ErrorMessage['code']; message: string },
+  payload: Buffer,
+): void {
   const { partId, requestId } = namedIn(payload);
   refuse(topic, parsed.code, partId ? `part ${partId}: ${parsed.message}` : parsed.message, partId, requestId);
 }

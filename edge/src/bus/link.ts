@@ -60,8 +60,13 @@ export class StationLink {
     this.inHand = new PartsInHand(this.store, storage);
     this.outbox = new Outbox(this.store, undefined, undefined, { storage });
     this.interrupted = this.inHand.left;
-    if (this.outbox.depth > 0) log.info({ messages: this.outbox.depth }, 'outbox holds messages from before the restart; delivering them first');
-    if (this.interrupted.length > 0) log.warn({ parts: this.interrupted.length }, 'parts were in hand when the station stopped; they go to review as interrupted');
+    if (this.outbox.depth > 0)
+      log.info({ messages: this.outbox.depth }, 'outbox holds messages from before the restart; delivering them first');
+    if (this.interrupted.length > 0)
+      log.warn(
+        { parts: this.interrupted.length },
+        'parts were in hand when the station stopped; they go to review as interrupted',
+      );
   }
 
   /**
@@ -96,7 +101,10 @@ export class StationLink {
       };
       const onConnect = () => settle();
       const onError = (error: Error) => settle(error);
-      const timer = setTimeout(() => settle(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+      const timer = setTimeout(
+        () => settle(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)),
+        timeoutMs,
+      );
       client.on('connect', onConnect);
       client.on('error', onError);
     });
@@ -111,7 +119,13 @@ export class StationLink {
    * and what it owes the line waits in the outbox.
    */
   start(handlers: InboundHandlers, online: () => Status): void {
-    const offline: Status = { schema: 'loupe/status@1', line: this.address.line, station: this.address.station, state: 'offline', at: new Date().toISOString() };
+    const offline: Status = {
+      schema: 'loupe/status@1',
+      line: this.address.line,
+      station: this.address.station,
+      state: 'offline',
+      at: new Date().toISOString(),
+    };
     const client = mqtt.connect(this.broker.url, {
       ...connectOptions(this.broker, this.broker.clientId ?? `loupe-${this.address.line}-${this.address.station}`),
       clean: false, // persistent session: decisions sent while we were away are delivered on return
@@ -123,18 +137,31 @@ export class StationLink {
     this.client = client;
     sendWithoutDelay(client);
     const refuse = this.refuse.bind(this);
-    client.on('message', (topic, payload, packet) => receive(this.address, handlers, refuse, this.broker.maxFrameBytes, topic, payload, packet.dup));
+    client.on('message', (topic, payload, packet) =>
+      receive(this.address, handlers, refuse, this.broker.maxFrameBytes, topic, payload, packet.dup),
+    );
     client.on('error', (error) => this.log.warn({ err: error.message }, 'mqtt error'));
-    client.on('offline', () => this.log.warn({ outbox: this.outbox.depth }, 'mqtt broker unreachable; results and verdicts wait in the outbox'));
+    client.on('offline', () =>
+      this.log.warn({ outbox: this.outbox.depth }, 'mqtt broker unreachable; results and verdicts wait in the outbox'),
+    );
     client.on('connect', (connack) => {
       this.log.info({ url: this.broker.url, sessionPresent: connack.sessionPresent }, 'mqtt connected');
       if (!this.reachedBefore) this.rememberReached();
       // "online" is said once the station listens: a PLC that waits for it never sends into the void.
       if (!connack.sessionPresent) {
-        client.subscribe([topics.trigger(this.address), `${topics.base(this.address)}/frame/+`, topics.decision(this.address), `${topics.decision(this.address)}/+`], { qos: 1 }, (error) => {
-          if (error) this.log.error({ err: error.message }, 'subscribe failed');
-          this.publishStatus(online());
-        });
+        client.subscribe(
+          [
+            topics.trigger(this.address),
+            `${topics.base(this.address)}/frame/+`,
+            topics.decision(this.address),
+            `${topics.decision(this.address)}/+`,
+          ],
+          { qos: 1 },
+          (error) => {
+            if (error) this.log.error({ err: error.message }, 'subscribe failed');
+            this.publishStatus(online());
+          },
+        );
       } else this.publishStatus(online());
       this.outbox.resume();
     });
@@ -142,7 +169,10 @@ export class StationLink {
       get connected() {
         return client.connected;
       },
-      publish: (message, done) => client.publish(message.topic, message.payload, { qos: 1, retain: message.retain }, (error) => done(error ?? undefined)),
+      publish: (message, done) =>
+        client.publish(message.topic, message.payload, { qos: 1, retain: message.retain }, (error) =>
+          done(error ?? undefined),
+        ),
     });
   }
 
@@ -163,7 +193,9 @@ export class StationLink {
       // last will says offline for it then).
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        client.publishAsync(topics.status(this.address), JSON.stringify(offline), { qos: 1, retain: true }).catch(() => undefined),
+        client
+          .publishAsync(topics.status(this.address), JSON.stringify(offline), { qos: 1, retain: true })
+          .catch(() => undefined),
         new Promise((resolve) => (timer = setTimeout(resolve, 2000))),
       ]);
       clearTimeout(timer);
@@ -194,7 +226,15 @@ export class StationLink {
    * with the result that follows.
    */
   ackTrigger(partId: string, requestId: string | undefined, state: TriggerAck['state']): void {
-    const ack: TriggerAck = { schema: 'loupe/trigger-ack@1', line: this.address.line, station: this.address.station, partId, ...(requestId !== undefined ? { requestId } : {}), state, at: new Date().toISOString() };
+    const ack: TriggerAck = {
+      schema: 'loupe/trigger-ack@1',
+      line: this.address.line,
+      station: this.address.station,
+      partId,
+      ...(requestId !== undefined ? { requestId } : {}),
+      state,
+      at: new Date().toISOString(),
+    };
     this.sendOrPublish(this.message(topics.triggerAck(this.address), ack, false));
   }
 
@@ -213,7 +253,8 @@ export class StationLink {
    */
   publishResult(result: Result, next?: VerdictMessage | Review): void {
     const messages = [this.message(topics.result(this.address), result, false)];
-    if (next?.schema === 'loupe/review@1') messages.push(this.message(topics.review(this.address, next.partId), next, true));
+    if (next?.schema === 'loupe/review@1')
+      messages.push(this.message(topics.review(this.address, next.partId), next, true));
     else if (next) messages.push(this.message(topics.verdict(this.address), next, false));
     this.store.transition(() => {
       this.outbox.send(...messages);
@@ -239,14 +280,23 @@ export class StationLink {
    * cleared and closed on disk, and the restart never sent the verdict.
    */
   closeReview(verdict: VerdictMessage): void {
-    this.outbox.send({ topic: topics.review(this.address, verdict.partId), payload: '', retain: true }, this.message(topics.verdict(this.address), verdict, false));
+    this.outbox.send(
+      { topic: topics.review(this.address, verdict.partId), payload: '', retain: true },
+      this.message(topics.verdict(this.address), verdict, false),
+    );
   }
   /** A defect-log event or tally for the plant: through the outbox, like everything the station owes. */
   publishLog(message: LogMessage): void {
     this.outbox.send(this.message(topics.log(this.address), message, false));
   }
   publishError(error: Omit<ErrorMessage, 'schema' | 'line' | 'station' | 'at'>): void {
-    const message: ErrorMessage = { schema: 'loupe/error@1', line: this.address.line, station: this.address.station, at: new Date().toISOString(), ...error };
+    const message: ErrorMessage = {
+      schema: 'loupe/error@1',
+      line: this.address.line,
+      station: this.address.station,
+      at: new Date().toISOString(),
+      ...error,
+    };
     this.sendOrPublish(this.message(topics.error(this.address), message, false));
   }
 
@@ -275,6 +325,12 @@ export class StationLink {
 
   refuse(topic: string, code: ErrorMessage['code'], message: string, partId?: string, requestId?: string): void {
     this.log.warn({ topic, code, partId, requestId }, `refused inbound message: ${message}`);
-    this.publishError({ topic, code, message, ...(partId ? { partId } : {}), ...(requestId !== undefined ? { requestId } : {}) });
+    this.publishError({
+      topic,
+      code,
+      message,
+      ...(partId ? { partId } : {}),
+      ...(requestId !== undefined ? { requestId } : {}),
+    });
   }
 }

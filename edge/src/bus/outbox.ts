@@ -64,8 +64,15 @@ export class Outbox {
   ) {
     this.store = typeof where === 'string' ? StationStore.at(where, { storage: hooks.storage }) : where;
     this.owned = typeof where === 'string';
-    this.insert = this.store.db.prepare<[string, string, number]>('INSERT INTO outbox (topic, payload, retain) VALUES (?, ?, ?)');
-    for (const row of this.store.db.prepare('SELECT seq, topic, payload, retain FROM outbox ORDER BY seq').all() as { seq: number; topic: string; payload: string; retain: number }[]) {
+    this.insert = this.store.db.prepare<[string, string, number]>(
+      'INSERT INTO outbox (topic, payload, retain) VALUES (?, ?, ?)',
+    );
+    for (const row of this.store.db.prepare('SELECT seq, topic, payload, retain FROM outbox ORDER BY seq').all() as {
+      seq: number;
+      topic: string;
+      payload: string;
+      retain: number;
+    }[]) {
       const message = { topic: row.topic, payload: row.payload, retain: row.retain === 1 };
       this.pending.push({ ...message, seq: row.seq, sent: false, acked: false });
       this.hooks.written?.(message);
@@ -89,7 +96,16 @@ export class Outbox {
    * disk cannot take throws StorageFull: nothing of it is sent.
    */
   send(...messages: OutgoingMessage[]): void {
-    const entries = this.store.transition(() => messages.map((message) => ({ ...message, seq: Number(this.insert.run(message.topic, message.payload, message.retain ? 1 : 0).lastInsertRowid), sent: false, acked: false })), 'the outbox');
+    const entries = this.store.transition(
+      () =>
+        messages.map((message) => ({
+          ...message,
+          seq: Number(this.insert.run(message.topic, message.payload, message.retain ? 1 : 0).lastInsertRowid),
+          sent: false,
+          acked: false,
+        })),
+      'the outbox',
+    );
     this.store.after(() => {
       this.pending.push(...entries);
       this.pump();
@@ -149,7 +165,10 @@ export class Outbox {
     this.hooks.beforeSync?.();
     if (!this.ackDirty || !this.store.db.open) return;
     try {
-      this.store.transition(() => this.store.db.prepare('DELETE FROM outbox WHERE seq <= ?').run(this.acked), 'the outbox acknowledgements');
+      this.store.transition(
+        () => this.store.db.prepare('DELETE FROM outbox WHERE seq <= ?').run(this.acked),
+        'the outbox acknowledgements',
+      );
       this.ackDirty = false;
     } catch {
       // reported to the storage health by the store; deleted at a later tick (until then a restart sends them again)

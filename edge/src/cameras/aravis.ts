@@ -99,10 +99,12 @@ export class HelperReader {
         const encoded = toJpeg(pixels, header, this.quality);
         // Encoded in parallel, handed on in arrival order.
         this.chain = this.chain.then(() =>
-          encoded.then(
-            (image) => this.events.frame(image, at),
-            () => this.events.dropped(1),
-          ).finally(() => (this.encoding -= 1)),
+          encoded
+            .then(
+              (image) => this.events.frame(image, at),
+              () => this.events.dropped(1),
+            )
+            .finally(() => (this.encoding -= 1)),
         );
       }
     }

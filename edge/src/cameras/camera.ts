@@ -52,8 +52,20 @@ export class LineCamera implements Camera {
             timeoutMs: options.frameTimeoutMs,
             onUnpaired: (shot) => {
               const partId = `${options.station}-unpaired-${this.run}-${String(++this.unpaired).padStart(6, '0')}`;
-              options.log.warn({ partId, camera: config.name }, 'a frame came with no trigger; sent to review as unpaired_frame');
-              void options.submit({ partId, image: shot.image, source: 'camera', receivedAt: shot.at, unfit: { reason: 'unpaired_frame', detail: `camera ${config.name} sent a frame no trigger message matched within ${config.windowMs} ms` } });
+              options.log.warn(
+                { partId, camera: config.name },
+                'a frame came with no trigger; sent to review as unpaired_frame',
+              );
+              void options.submit({
+                partId,
+                image: shot.image,
+                source: 'camera',
+                receivedAt: shot.at,
+                unfit: {
+                  reason: 'unpaired_frame',
+                  detail: `camera ${config.name} sent a frame no trigger message matched within ${config.windowMs} ms`,
+                },
+              });
             },
           });
     const spec = options.spec ?? (config.kind === 'aravis' ? aravisSpec(config) : ffmpegSpec(config));
@@ -102,8 +114,16 @@ export class LineCamera implements Camera {
 
   async capture(partId: string): Promise<Buffer> {
     const at = performance.now();
-    if (!this.pairing) throw new InspectionError('missing_frame', `camera ${this.config.name} runs in mode each (every frame is a part); a trigger has no frame of its own`);
-    if (!this.health.connected) throw new InspectionError('camera_lost', `camera ${this.config.name} is not connected: ${this.health.error ?? 'not opened yet'}`);
+    if (!this.pairing)
+      throw new InspectionError(
+        'missing_frame',
+        `camera ${this.config.name} runs in mode each (every frame is a part); a trigger has no frame of its own`,
+      );
+    if (!this.health.connected)
+      throw new InspectionError(
+        'camera_lost',
+        `camera ${this.config.name} is not connected: ${this.health.error ?? 'not opened yet'}`,
+      );
     const shot = this.pairing.request(partId, at);
     if (this.config.mode === 'software') {
       const child = this.supervisor.process;

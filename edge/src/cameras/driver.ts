@@ -135,7 +135,10 @@ export class Supervisor {
     // are answered camera_lost all the same.
     const limit = this.spoke ? this.options.silenceMs : Math.max(this.options.silenceMs, OPEN_MS);
     if (performance.now() - this.lastOutput > limit) {
-      this.lose(child, this.spoke ? `no answer from the camera for ${limit} ms` : `the camera did not open within ${limit} ms`);
+      this.lose(
+        child,
+        this.spoke ? `no answer from the camera for ${limit} ms` : `the camera did not open within ${limit} ms`,
+      );
     }
   }
 

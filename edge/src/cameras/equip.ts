@@ -25,8 +25,22 @@ interface Sink {
   submit(frame: Frame): Promise<unknown>;
 }
 
-function lineCamera(camera: CameraConfig, config: StationConfig, sink: Sink, onHealth: () => void, log: Logger, spec?: ChildSpec): LineCamera {
-  return new LineCamera(camera, { station: config.id, frameTimeoutMs: config.trigger.frameTimeoutMs, submit: (frame) => sink.submit(frame), onHealth, log, spec });
+function lineCamera(
+  camera: CameraConfig,
+  config: StationConfig,
+  sink: Sink,
+  onHealth: () => void,
+  log: Logger,
+  spec?: ChildSpec,
+): LineCamera {
+  return new LineCamera(camera, {
+    station: config.id,
+    frameTimeoutMs: config.trigger.frameTimeoutMs,
+    submit: (frame) => sink.submit(frame),
+    onHealth,
+    log,
+    spec,
+  });
 }
 
 const sinks = new WeakMap<ViewSet, { sink: Sink; health: { changed: () => void } }>();
@@ -42,7 +56,12 @@ export async function startViews(config: StationConfig, log: Logger): Promise<Vi
   try {
     for (const camera of config.cameras ?? []) {
       const model = await InspectionPool.start(path.resolve(camera.model ?? config.model), config.queue.workers);
-      views.push({ name: camera.name, camera: lineCamera(camera, config, sink, () => health.changed(), log), model, thresholds: camera.thresholds ?? model.manifest.thresholds });
+      views.push({
+        name: camera.name,
+        camera: lineCamera(camera, config, sink, () => health.changed(), log),
+        model,
+        thresholds: camera.thresholds ?? model.manifest.thresholds,
+      });
     }
   } catch (error) {
     await Promise.all(views.map((view) => view.model.close()));
@@ -71,10 +90,21 @@ export interface Equipment {
   stop(): Promise<void>;
 }
 
-export function equipment(config: StationConfig, log: Logger, metrics: EdgeMetrics | null, views: ViewSet | null = null, spec?: ChildSpec): Equipment {
+export function equipment(
+  config: StationConfig,
+  log: Logger,
+  metrics: EdgeMetrics | null,
+  views: ViewSet | null = null,
+  spec?: ChildSpec,
+): Equipment {
   let target: EquipmentTarget | null = null;
   const onAlert = (alert: QualityAlert) => {
-    log[alert.alert ? 'warn' : 'info']({ ...alert }, alert.alert ? 'frames in a row not fit to be scored: check focus, light and fixture' : 'frames fit to be scored again');
+    log[alert.alert ? 'warn' : 'info'](
+      { ...alert },
+      alert.alert
+        ? 'frames in a row not fit to be scored: check focus, light and fixture'
+        : 'frames fit to be scored again',
+    );
     target?.publishStatus();
   };
   const gate = new QualityGate(QUALITY_ALERT_AFTER, onAlert);
@@ -103,7 +133,10 @@ export function equipment(config: StationConfig, log: Logger, metrics: EdgeMetri
   return {
     camera,
     qualityGate: gate,
-    statusExtras: () => ({ ...(cameras.length > 0 ? { cameras: cameras.map((c) => c.health.message(performance.now())) } : {}), imageQuality: worstAlert() }),
+    statusExtras: () => ({
+      ...(cameras.length > 0 ? { cameras: cameras.map((c) => c.health.message(performance.now())) } : {}),
+      imageQuality: worstAlert(),
+    }),
     start: (to) => {
       target = to;
       for (const c of cameras) {
@@ -134,10 +167,22 @@ function watchCamera(metrics: EdgeMetrics, station: string, camera: LineCamera):
           for (const [id, c] of read) this.set({ station: id, camera: c.config.name }, value(c, now));
         },
       });
-    gauge('loupe_camera_connected', '1 when the camera is open and sending (or answering, when triggered)', (c) => (c.health.connected ? 1 : 0));
-    gauge('loupe_camera_fps', 'frames per second received from the camera over the last few seconds', (c, now) => c.health.fps(now));
-    gauge('loupe_camera_dropped_frames', 'frames lost since start (incomplete, missing from the numbering, not taken in time)', (c) => c.health.dropped);
-    gauge('loupe_camera_last_frame_age_seconds', 'seconds since the last frame from the camera (-1 before the first)', (c, now) => (c.health.lastFrameAt === null ? -1 : (now - c.health.lastFrameAt) / 1000));
+    gauge('loupe_camera_connected', '1 when the camera is open and sending (or answering, when triggered)', (c) =>
+      c.health.connected ? 1 : 0,
+    );
+    gauge('loupe_camera_fps', 'frames per second received from the camera over the last few seconds', (c, now) =>
+      c.health.fps(now),
+    );
+    gauge(
+      'loupe_camera_dropped_frames',
+      'frames lost since start (incomplete, missing from the numbering, not taken in time)',
+      (c) => c.health.dropped,
+    );
+    gauge(
+      'loupe_camera_last_frame_age_seconds',
+      'seconds since the last frame from the camera (-1 before the first)',
+      (c, now) => (c.health.lastFrameAt === null ? -1 : (now - c.health.lastFrameAt) / 1000),
+    );
     gauge('loupe_camera_reconnects', 'times the camera was opened again after it was lost', (c) => c.reconnects);
   }
   entry.read.push([station, camera]);

@@ -17,7 +17,8 @@ export function ffmpegArgs(camera: CameraConfig): string[] {
   if (/^(rtsps?|https?):\/\//.test(url)) args.push('-timeout', String(camera.lostAfterMs * 1000));
   args.push(...camera.input, '-i', url, '-an');
   if (camera.copy) args.push('-c:v', 'copy');
-  else if (camera.frameRate) args.push('-vf', `fps=${camera.frameRate}`, '-c:v', 'mjpeg', '-q:v', String(qScale(camera.jpegQuality)));
+  else if (camera.frameRate)
+    args.push('-vf', `fps=${camera.frameRate}`, '-c:v', 'mjpeg', '-q:v', String(qScale(camera.jpegQuality)));
   else args.push('-c:v', 'mjpeg', '-q:v', String(qScale(camera.jpegQuality)));
   args.push('-f', 'image2pipe', '-');
   return args;

@@ -76,7 +76,12 @@ export class Pairing {
       }
     }
     return new Promise<Shot>((resolve, reject) => {
-      const wait = mode === 'software' ? this.options.timeoutMs : mode === 'hardware' ? this.options.windowMs : this.options.maxAgeMs;
+      const wait =
+        mode === 'software'
+          ? this.options.timeoutMs
+          : mode === 'hardware'
+            ? this.options.windowMs
+            : this.options.maxAgeMs;
       const request: Request = {
         partId,
         at,
@@ -96,7 +101,8 @@ export class Pairing {
     const { mode } = this.options;
     if (mode === 'freerun') {
       this.recent.push(shot);
-      while (this.recent.length > 0 && (this.recent.length > 8 || shot.at - this.recent[0].at > this.options.maxAgeMs)) this.recent.shift();
+      while (this.recent.length > 0 && (this.recent.length > 8 || shot.at - this.recent[0].at > this.options.maxAgeMs))
+        this.recent.shift();
       // Every waiting trigger at or before this frame takes it (two parts in one frame is the line's business).
       for (const request of [...this.requests]) if (shot.at >= request.at) this.grant(request, shot);
       return;
@@ -161,6 +167,7 @@ export class Pairing {
 
 function missingDetail(mode: PairingMode, ms: number): string {
   if (mode === 'software') return `the camera was fired and sent no frame within ${ms} ms`;
-  if (mode === 'hardware') return `no frame arrived within ${ms} ms of the trigger (hardware trigger: is the trigger line wired, did the camera fire?)`;
+  if (mode === 'hardware')
+    return `no frame arrived within ${ms} ms of the trigger (hardware trigger: is the trigger line wired, did the camera fire?)`;
   return `the free-running camera sent no frame within ${ms} ms after the trigger`;
 }

@@ -60,12 +60,18 @@ export class ViewSet implements Camera, Inspector {
 
   async inspect(image: Buffer): Promise<Measured & { score: number }> {
     const images = this.frames.get(image);
-    if (!images) throw new InspectionError('model_error', `this station has several views (${this.views.map((v) => v.name).join(', ')}): it inspects frames from its cameras only, not one frame from elsewhere`);
+    if (!images)
+      throw new InspectionError(
+        'model_error',
+        `this station has several views (${this.views.map((v) => v.name).join(', ')}): it inspects frames from its cameras only, not one frame from elsewhere`,
+      );
     // Each view is fit to be scored, or the part is image_quality, naming the view.
     await Promise.all(
       this.views.map((view, i) =>
         this.gates[i]?.check(images[i], view.model.manifest.quality).catch((error: unknown) => {
-          throw error instanceof InspectionError ? new InspectionError(error.code, `view ${view.name}: ${error.message}`) : error;
+          throw error instanceof InspectionError
+            ? new InspectionError(error.code, `view ${view.name}: ${error.message}`)
+            : error;
         }),
       ),
     );
@@ -89,7 +95,16 @@ export class ViewSet implements Camera, Inspector {
 
 /** The views side by side at one height, as one JPEG (what the review shows). */
 async function sideBySide(images: Buffer[]): Promise<Buffer> {
-  const scaled = await Promise.all(images.map((image) => sharp(image).resize({ height: REVIEW_HEIGHT }).toColourspace('srgb').removeAlpha().png().toBuffer({ resolveWithObject: true })));
+  const scaled = await Promise.all(
+    images.map((image) =>
+      sharp(image)
+        .resize({ height: REVIEW_HEIGHT })
+        .toColourspace('srgb')
+        .removeAlpha()
+        .png()
+        .toBuffer({ resolveWithObject: true }),
+    ),
+  );
   const width = scaled.reduce((sum, s) => sum + s.info.width, 0);
   let left = 0;
   const composite = scaled.map((s) => {
@@ -97,5 +112,8 @@ async function sideBySide(images: Buffer[]): Promise<Buffer> {
     left += s.info.width;
     return at;
   });
-  return sharp({ create: { width, height: REVIEW_HEIGHT, channels: 3, background: '#000' } }).composite(composite).jpeg({ quality: 90 }).toBuffer();
+  return sharp({ create: { width, height: REVIEW_HEIGHT, channels: 3, background: '#000' } })
+    .composite(composite)
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }

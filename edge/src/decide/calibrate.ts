@@ -37,14 +37,24 @@ export type Proposal =
     }
   | { ok: false; reason: string; decisions: number; current: Thresholds };
 
-export function propose(closings: Closing[], current: Thresholds, scores: ScoreHistogram | null, options: CalibrationOptions = {}): Proposal {
+export function propose(
+  closings: Closing[],
+  current: Thresholds,
+  scores: ScoreHistogram | null,
+  options: CalibrationOptions = {},
+): Proposal {
   const human = closings.filter((c) => c.decidedBy === 'human' && c.score !== null);
   const rejected = human.filter((c) => c.verdict === 'reject').map((c) => c.score as number);
   const accepted = human.filter((c) => c.verdict === 'pass').map((c) => c.score as number);
   const minDecisions = options.minDecisions ?? 20;
   const minRejects = options.minRejects ?? 3;
   if (human.length < minDecisions || rejected.length < minRejects) {
-    return { ok: false, reason: `needs at least ${minDecisions} human decisions with ${minRejects} rejections; has ${human.length} with ${rejected.length}`, decisions: human.length, current };
+    return {
+      ok: false,
+      reason: `needs at least ${minDecisions} human decisions with ${minRejects} rejections; has ${human.length} with ${rejected.length}`,
+      decisions: human.length,
+      current,
+    };
   }
   const lowestRejected = Math.min(...rejected);
   const highestAccepted = accepted.length > 0 ? Math.max(...accepted) : current.passBelow;
@@ -53,9 +63,13 @@ export function propose(closings: Closing[], current: Thresholds, scores: ScoreH
   // Just above the highest accepted part, but never below passBelow.
   const rejectAbove = Math.max(passBelow, highestAccepted * (options.headroom ?? 1.25));
   // Rounded towards caution: passBelow down, rejectAbove up, so rounding never lets a part through.
-  const thresholds = { passBelow: Math.floor(passBelow * 10_000) / 10_000, rejectAbove: Math.ceil(rejectAbove * 10_000) / 10_000 };
+  const thresholds = {
+    passBelow: Math.floor(passBelow * 10_000) / 10_000,
+    rejectAbove: Math.ceil(rejectAbove * 10_000) / 10_000,
+  };
   const audit = options.auditShare ?? 0;
-  const reviewRate = (t: Thresholds) => (scores ? scores.share(t.passBelow, t.rejectAbove) + audit * scores.share(0, t.passBelow) : Number.NaN);
+  const reviewRate = (t: Thresholds) =>
+    scores ? scores.share(t.passBelow, t.rejectAbove) + audit * scores.share(0, t.passBelow) : Number.NaN;
   return {
     ok: true,
     thresholds,

@@ -20,7 +20,11 @@ export class ThresholdHistory {
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
-    this.db = jsonDocument(path.join(dir, 'thresholds.json'), { versions: [] as ThresholdVersion[] }, 'approved thresholds (the configured ones apply until a new approval)');
+    this.db = jsonDocument(
+      path.join(dir, 'thresholds.json'),
+      { versions: [] as ThresholdVersion[] },
+      'approved thresholds (the configured ones apply until a new approval)',
+    );
   }
 
   get current(): ThresholdVersion | null {
@@ -32,8 +36,15 @@ export class ThresholdHistory {
   }
 
   approve(thresholds: Thresholds, approvedBy: string, basis?: string): ThresholdVersion {
-    if (!(thresholds.passBelow <= thresholds.rejectAbove)) throw new Error(`passBelow ${thresholds.passBelow} must not exceed rejectAbove ${thresholds.rejectAbove}`);
-    const version: ThresholdVersion = { version: (this.current?.version ?? 0) + 1, ...thresholds, approvedBy, at: new Date().toISOString(), ...(basis ? { basis } : {}) };
+    if (!(thresholds.passBelow <= thresholds.rejectAbove))
+      throw new Error(`passBelow ${thresholds.passBelow} must not exceed rejectAbove ${thresholds.rejectAbove}`);
+    const version: ThresholdVersion = {
+      version: (this.current?.version ?? 0) + 1,
+      ...thresholds,
+      approvedBy,
+      at: new Date().toISOString(),
+      ...(basis ? { basis } : {}),
+    };
     this.db.data.versions.push(version);
     this.db.write();
     return version;

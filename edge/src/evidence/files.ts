@@ -102,7 +102,8 @@ export function sniff(bytes: Buffer): ImageKind | null {
   return null;
 }
 
-export type Viewable = { ok: true; type: ImageKind; bytes: Buffer } | { ok: false; code: 'not_found' | 'unreadable_image'; message: string };
+export type Viewable =
+  { ok: true; type: ImageKind; bytes: Buffer } | { ok: false; code: 'not_found' | 'unreadable_image'; message: string };
 
 /**
  * A part's image as a browser can show it: PNG and JPEG as they are, any other format sharp reads
@@ -117,7 +118,11 @@ export async function viewableImage(dir: string, partId: string): Promise<Viewab
   try {
     return { ok: true, type: 'image/png', bytes: await sharp(bytes).png().toBuffer() };
   } catch (error) {
-    return { ok: false, code: 'unreadable_image', message: `the image of part ${partId} cannot be decoded: ${(error as Error).message}` };
+    return {
+      ok: false,
+      code: 'unreadable_image',
+      message: `the image of part ${partId} cannot be decoded: ${(error as Error).message}`,
+    };
   }
 }
 
@@ -135,7 +140,8 @@ export function encodeMap(full: MapOf, floor: number, fullScale: number): Buffer
   bytes.writeUInt32BE(MAGIC, 0);
   bytes.writeUInt16BE(mapWidth, 4);
   bytes.writeUInt16BE(mapHeight, 6);
-  for (let i = 0; i < map.length; i++) bytes[HEADER + i] = Math.round(Math.min(1, Math.max(0, (map[i] - floor) / span)) * 255);
+  for (let i = 0; i < map.length; i++)
+    bytes[HEADER + i] = Math.round(Math.min(1, Math.max(0, (map[i] - floor) / span)) * 255);
   return bytes;
 }
 
@@ -149,12 +155,18 @@ export function decodeMap(bytes: Buffer): MapOf | null {
   return { map, mapWidth, mapHeight };
 }
 
-export type ViewableMap = { ok: true; png: Buffer } | { ok: false; code: 'not_found' | 'unreadable_map'; message: string };
+export type ViewableMap =
+  { ok: true; png: Buffer } | { ok: false; code: 'not_found' | 'unreadable_map'; message: string };
 
 /** A kept map as an RGBA PNG (transparent where normal, full colour at the kept scale). */
 export async function viewableMap(dir: string, partId: string): Promise<ViewableMap> {
   const bytes = await keptBytes(dir, partId, 'map');
-  if (!bytes) return { ok: false, code: 'not_found', message: `no anomaly map kept for part ${partId} (the model did not run on it, or it has expired)` };
+  if (!bytes)
+    return {
+      ok: false,
+      code: 'not_found',
+      message: `no anomaly map kept for part ${partId} (the model did not run on it, or it has expired)`,
+    };
   const map = decodeMap(bytes);
   if (!map) return { ok: false, code: 'unreadable_map', message: `the anomaly map of part ${partId} is damaged` };
   return { ok: true, png: await renderMap(map, { floor: 0, fullScale: 1, opacity: 1 }) };

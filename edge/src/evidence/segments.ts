@@ -72,7 +72,12 @@ export class SegmentWriter {
    * Appends a part's frame and map; answers where they are, as `<segment>#<offset>+<length>` for the
    * log. Throws what the file system says (the caller keeps the part going without its evidence).
    */
-  append(partId: string, image: Buffer | null, map: Buffer | null, now = Date.now()): { image?: string; heatmap?: string } {
+  append(
+    partId: string,
+    image: Buffer | null,
+    map: Buffer | null,
+    now = Date.now(),
+  ): { image?: string; heatmap?: string } {
     try {
       this.open(now);
       const line: IndexLine = { partId, at: now };

@@ -10,11 +10,15 @@ export function fileEvidence(imagesDir: string): EvidenceSource {
   return {
     image: async (line, station, partId) => {
       const image = await viewableImage(path.join(imagesDir, line, station), partId);
-      return image.ok ? image : { ok: false, status: image.code === 'not_found' ? 404 : 422, error: image.code, message: image.message };
+      return image.ok
+        ? image
+        : { ok: false, status: image.code === 'not_found' ? 404 : 422, error: image.code, message: image.message };
     },
     heatmap: async (line, station, partId) => {
       const map = await viewableMap(path.join(imagesDir, line, station), partId);
-      return map.ok ? { ok: true, type: 'image/png', bytes: map.png } : { ok: false, status: map.code === 'not_found' ? 404 : 422, error: map.code, message: map.message };
+      return map.ok
+        ? { ok: true, type: 'image/png', bytes: map.png }
+        : { ok: false, status: map.code === 'not_found' ? 404 : 422, error: map.code, message: map.message };
     },
   };
 }

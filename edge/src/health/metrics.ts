@@ -22,10 +22,27 @@ export class EdgeMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'loupe_process_' });
-    this.frames = new Counter({ name: 'loupe_frames_total', help: 'frames inspected (or routed without inspection), by source, verdict and first reason', labelNames: ['station', 'source', 'verdict', 'reason'], registers: [this.registry] });
+    this.frames = new Counter({
+      name: 'loupe_frames_total',
+      help: 'frames inspected (or routed without inspection), by source, verdict and first reason',
+      labelNames: ['station', 'source', 'verdict', 'reason'],
+      registers: [this.registry],
+    });
     const buckets = [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
-    this.inference = new Histogram({ name: 'loupe_inference_seconds', help: 'decode + preprocess + model run per frame', labelNames: ['station'], buckets, registers: [this.registry] });
-    this.endToEnd = new Histogram({ name: 'loupe_part_latency_seconds', help: 'frame arrival to result published', labelNames: ['station'], buckets, registers: [this.registry] });
+    this.inference = new Histogram({
+      name: 'loupe_inference_seconds',
+      help: 'decode + preprocess + model run per frame',
+      labelNames: ['station'],
+      buckets,
+      registers: [this.registry],
+    });
+    this.endToEnd = new Histogram({
+      name: 'loupe_part_latency_seconds',
+      help: 'frame arrival to result published',
+      labelNames: ['station'],
+      buckets,
+      registers: [this.registry],
+    });
     const stations = this.stations;
     const gauge = (name: string, help: string, read: (s: StationGauges) => number) =>
       new Gauge({
@@ -39,8 +56,12 @@ export class EdgeMetrics {
       });
     gauge('loupe_queue_depth', 'frames waiting for or under inspection', (s) => s.queueDepth());
     gauge('loupe_review_queue_depth', 'reviews waiting for a person', (s) => s.openReviews());
-    gauge('loupe_outbox_depth', 'messages written to the outbox and not yet acknowledged by the broker', (s) => s.outboxDepth());
-    gauge('loupe_broker_connected', '1 when the station is connected to the broker', (s) => (s.brokerConnected() ? 1 : 0));
+    gauge('loupe_outbox_depth', 'messages written to the outbox and not yet acknowledged by the broker', (s) =>
+      s.outboxDepth(),
+    );
+    gauge('loupe_broker_connected', '1 when the station is connected to the broker', (s) =>
+      s.brokerConnected() ? 1 : 0,
+    );
   }
 
   watch(station: StationGauges): void {

@@ -67,10 +67,13 @@ export class FolderIngest {
     const done = path.join(this.folder, 'done', name);
     await rename(file, done);
     this.submit({ partId, image, source: 'folder', receivedAt }).catch(async (error: unknown) => {
-      if (!(error instanceof PartIdInUse)) return this.log.error({ file: name, partId, err: (error as Error).message }, 'frame from folder failed');
+      if (!(error instanceof PartIdInUse))
+        return this.log.error({ file: name, partId, err: (error as Error).message }, 'frame from folder failed');
       // Another frame under this part id is still in inspection or review: the file goes back and is taken again later.
       this.log.warn({ file: name, partId }, `${error.message}; the file is taken again on a later scan`);
-      await rename(done, file).catch((err: unknown) => this.log.error({ file: name, err: (err as Error).message }, 'could not put the file back'));
+      await rename(done, file).catch((err: unknown) =>
+        this.log.error({ file: name, err: (err as Error).message }, 'could not put the file back'),
+      );
     });
   }
 }
@@ -84,6 +87,9 @@ export function partIdFromFile(name: string): string {
   const base = path.basename(name).replace(IMAGE_FILE, '');
   if (isPartId(base)) return base;
   const hash = createHash('sha256').update(path.basename(name)).digest('hex').slice(0, 8);
-  const safe = base.replace(/[^A-Za-z0-9._:-]/g, '_').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128 - 9);
+  const safe = base
+    .replace(/[^A-Za-z0-9._:-]/g, '_')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 128 - 9);
   return safe.length > 0 ? `${safe}-${hash}` : `file-${hash}`;
 }

@@ -30,7 +30,10 @@ export class SyntheticCamera implements Camera {
 
   start(): void {
     this.timer = setInterval(() => void this.emit(), 1000 / this.settings.ratePerSecond);
-    this.log.info({ ratePerSecond: this.settings.ratePerSecond, defectShare: this.settings.defectShare }, 'synthetic camera running');
+    this.log.info(
+      { ratePerSecond: this.settings.ratePerSecond, defectShare: this.settings.defectShare },
+      'synthetic camera running',
+    );
   }
 
   stop(): void {
@@ -47,7 +50,12 @@ export class SyntheticCamera implements Camera {
     const receivedAt = performance.now();
     try {
       const { image } = await this.shoot(index);
-      await this.submit({ partId: `${this.station}-${this.run}-${String(index).padStart(6, '0')}`, image, source: 'synthetic', receivedAt });
+      await this.submit({
+        partId: `${this.station}-${this.run}-${String(index).padStart(6, '0')}`,
+        image,
+        source: 'synthetic',
+        receivedAt,
+      });
     } catch (error) {
       this.log.error({ err: (error as Error).message }, 'synthetic camera failed');
     }
@@ -56,7 +64,12 @@ export class SyntheticCamera implements Camera {
   private async shoot(index: number): Promise<{ image: Buffer; defect: string | null }> {
     // Which parts are defective is decided by the seed, so a demo run is reproducible.
     const draw = fraction(this.settings.seed * 1_000_003 + index);
-    const part = await generatePart({ category: this.settings.category, seed: this.settings.seed, index, defect: draw < this.settings.defectShare ? undefined : null });
+    const part = await generatePart({
+      category: this.settings.category,
+      seed: this.settings.seed,
+      index,
+      defect: draw < this.settings.defectShare ? undefined : null,
+    });
     const image = await sharp(part.image).jpeg({ quality: 90 }).toBuffer();
     return { image, defect: part.defect };
   }

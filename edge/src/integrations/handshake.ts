@@ -11,7 +11,13 @@
 import type { Reason, Result, VerdictMessage } from '../../../contract/payloads.ts';
 
 /** Reasons that mean the part could not be looked at: the handshake's Error while it is presented. */
-const FAILURES: ReadonlySet<Reason> = new Set(['unreadable_image', 'model_error', 'overload', 'missing_frame', 'interrupted']);
+const FAILURES: ReadonlySet<Reason> = new Set([
+  'unreadable_image',
+  'model_error',
+  'overload',
+  'missing_frame',
+  'interrupted',
+]);
 
 export interface Presented {
   partId: string;
@@ -50,7 +56,14 @@ export class PlcHandshake {
   constructor(private readonly changed: (state: HandshakeState) => void = () => undefined) {}
 
   get state(): HandshakeState {
-    return { resultReady: this.current !== null, resultAck: this.ack, sequence: this.sequence, presented: this.current, waiting: this.queue.length, inFlight: this.triggered.size };
+    return {
+      resultReady: this.current !== null,
+      resultAck: this.ack,
+      sequence: this.sequence,
+      presented: this.current,
+      waiting: this.queue.length,
+      inFlight: this.triggered.size,
+    };
   }
 
   /** Results waiting behind the presented one plus the presented one. */
@@ -83,7 +96,16 @@ export class PlcHandshake {
   /** A final verdict: presented again only for a part this handshake presented as a review. */
   verdict(verdict: VerdictMessage, score: number | null = verdict.score): void {
     if (!this.reviewing.delete(verdict.partId)) return;
-    this.present({ partId: verdict.partId, verdict: 'review', score, reasons: [], reviewPending: false, finalVerdict: verdict.verdict, decidedBy: verdict.decidedBy, error: false });
+    this.present({
+      partId: verdict.partId,
+      verdict: 'review',
+      score,
+      reasons: [],
+      reviewPending: false,
+      finalVerdict: verdict.verdict,
+      decidedBy: verdict.decidedBy,
+      error: false,
+    });
   }
 
   /**

@@ -75,7 +75,8 @@ export class OpcUaServer {
       const known = users.get(name);
       return known !== undefined && timingSafeEqual(known, digest(password));
     };
-    if (users.size === 0 && !this.config.allowAnonymous) this.log.warn('OPC UA: no users configured and anonymous is off: no client can log in (opcua.users)');
+    if (users.size === 0 && !this.config.allowAnonymous)
+      this.log.warn('OPC UA: no users configured and anonymous is off: no client can log in (opcua.users)');
     const serverCertificateManager = new OPCUACertificateManager({
       rootFolder: path.join(this.pkiDir, 'server'),
       automaticallyAcceptUnknownCertificate: this.config.acceptUnknownClientCertificates,
@@ -101,10 +102,17 @@ export class OpcUaServer {
     const ns = addressSpace.registerNamespace(NAMESPACE_URI);
     const verdictType = ns.addEnumerationType({ browseName: 'LoupeVerdict', enumeration: [...VERDICTS] });
     const finalType = ns.addEnumerationType({ browseName: 'LoupeFinalVerdict', enumeration: [...FINAL_VERDICTS] });
-    const root = ns.addObject({ organizedBy: addressSpace.rootFolder.objects, browseName: 'Loupe', nodeId: `s=${this.line}` });
+    const root = ns.addObject({
+      organizedBy: addressSpace.rootFolder.objects,
+      browseName: 'Loupe',
+      nodeId: `s=${this.line}`,
+    });
     for (const station of stations) this.addStation(ns, root, station, verdictType, finalType);
     await server.start();
-    this.log.info({ endpoint: this.endpointUrl, stations: stations.length, anonymous: this.config.allowAnonymous }, 'OPC UA server listening');
+    this.log.info(
+      { endpoint: this.endpointUrl, stations: stations.length, anonymous: this.config.allowAnonymous },
+      'OPC UA server listening',
+    );
   }
 
   async stop(): Promise<void> {
@@ -113,10 +121,22 @@ export class OpcUaServer {
     this.server = null;
   }
 
-  private addStation(ns: Namespace, root: UAObject, station: OpcUaStation, verdictType: UADataType, finalType: UADataType): void {
+  private addStation(
+    ns: Namespace,
+    root: UAObject,
+    station: OpcUaStation,
+    verdictType: UADataType,
+    finalType: UADataType,
+  ): void {
     const base = `${this.line}/${station.id}`;
     const object = ns.addObject({ componentOf: root, browseName: station.id, nodeId: `s=${base}` });
-    const variable = (name: string, dataType: DataType | UADataType, value: unknown, description: string, writable = false): UAVariable =>
+    const variable = (
+      name: string,
+      dataType: DataType | UADataType,
+      value: unknown,
+      description: string,
+      writable = false,
+    ): UAVariable =>
       ns.addVariable({
         componentOf: object,
         browseName: name,
@@ -128,28 +148,80 @@ export class OpcUaServer {
         userAccessLevel: writable ? 'CurrentRead | CurrentWrite' : 'CurrentRead',
         value: new Variant({ dataType: typeof dataType === 'number' ? dataType : DataType.Int32, value }),
       });
-    const set = (v: UAVariable, dataType: DataType, value: unknown) => v.setValueFromSource(new Variant({ dataType, value }));
+    const set = (v: UAVariable, dataType: DataType, value: unknown) =>
+      v.setValueFromSource(new Variant({ dataType, value }));
 
     const v = {
-      triggerReady: variable('TriggerReady', DataType.Boolean, false, 'true while the station takes a trigger: online, its queue has room, and fewer results than maxWaitingResults wait for ResultAck'),
+      triggerReady: variable(
+        'TriggerReady',
+        DataType.Boolean,
+        false,
+        'true while the station takes a trigger: online, its queue has room, and fewer results than maxWaitingResults wait for ResultAck',
+      ),
       busy: variable('Busy', DataType.Boolean, false, 'true while a part triggered here is being inspected'),
-      resultReady: variable('ResultReady', DataType.Boolean, false, 'true while a result is presented in PartId … Error; it waits for ResultAck'),
+      resultReady: variable(
+        'ResultReady',
+        DataType.Boolean,
+        false,
+        'true while a result is presented in PartId … Error; it waits for ResultAck',
+      ),
       resultSequence: variable('ResultSequence', DataType.UInt32, 0, 'increases with every result presented'),
       partId: variable('PartId', DataType.String, '', 'part id of the presented result'),
       verdict: variable('Verdict', verdictType, 0, "the model's verdict: None, Pass, Reject, Review"),
       score: variable('Score', DataType.Double, Number.NaN, 'the score; NaN when the part could not be scored'),
-      reason: variable('Reason', DataType.String, '', 'why the part was not simply passed (first reason), empty otherwise'),
-      reviewPending: variable('ReviewPending', DataType.Boolean, false, 'true when the part waits for a person; its FinalVerdict is presented as a later result'),
-      finalVerdict: variable('FinalVerdict', finalType, 0, 'the final word: None (a person is to decide), Pass, Reject, Hold'),
+      reason: variable(
+        'Reason',
+        DataType.String,
+        '',
+        'why the part was not simply passed (first reason), empty otherwise',
+      ),
+      reviewPending: variable(
+        'ReviewPending',
+        DataType.Boolean,
+        false,
+        'true when the part waits for a person; its FinalVerdict is presented as a later result',
+      ),
+      finalVerdict: variable(
+        'FinalVerdict',
+        finalType,
+        0,
+        'the final word: None (a person is to decide), Pass, Reject, Hold',
+      ),
       decidedBy: variable('DecidedBy', DataType.String, '', 'model, human or timeout; empty while a review is pending'),
-      resultAck: variable('ResultAck', DataType.Boolean, false, 'written by the PLC: true takes the presented result, false again lets the next one be presented', true),
-      error: variable('Error', DataType.Boolean, false, 'true when the presented part could not be inspected (its Reason says why), or the last trigger was refused'),
+      resultAck: variable(
+        'ResultAck',
+        DataType.Boolean,
+        false,
+        'written by the PLC: true takes the presented result, false again lets the next one be presented',
+        true,
+      ),
+      error: variable(
+        'Error',
+        DataType.Boolean,
+        false,
+        'true when the presented part could not be inspected (its Reason says why), or the last trigger was refused',
+      ),
       errorText: variable('ErrorText', DataType.String, '', 'what went wrong, empty otherwise'),
-      resultsWaiting: variable('ResultsWaiting', DataType.UInt32, 0, 'results waiting behind the presented one for ResultAck'),
+      resultsWaiting: variable(
+        'ResultsWaiting',
+        DataType.UInt32,
+        0,
+        'results waiting behind the presented one for ResultAck',
+      ),
       online: variable('Online', DataType.Boolean, true, 'the station is running'),
-      brokerConnected: variable('BrokerConnected', DataType.Boolean, false, 'the station is connected to its MQTT broker (results are buffered otherwise)'),
+      brokerConnected: variable(
+        'BrokerConnected',
+        DataType.Boolean,
+        false,
+        'the station is connected to its MQTT broker (results are buffered otherwise)',
+      ),
       queueDepth: variable('QueueDepth', DataType.UInt32, 0, 'frames waiting for or in inspection'),
-      overloaded: variable('Overloaded', DataType.Boolean, false, 'the queue is full: new parts go to review with reason overload'),
+      overloaded: variable(
+        'Overloaded',
+        DataType.Boolean,
+        false,
+        'the queue is full: new parts go to review with reason overload',
+      ),
       openReviews: variable('OpenReviews', DataType.UInt32, 0, 'parts waiting for a person'),
       modelId: variable('ModelId', DataType.String, '', 'the model in force'),
       modelVersion: variable('ModelVersion', DataType.String, '', 'its version'),
@@ -171,7 +243,11 @@ export class OpcUaServer {
       set(v.openReviews, DataType.UInt32, status.openReviews ?? 0);
       set(v.modelId, DataType.String, status.model?.id ?? '');
       set(v.modelVersion, DataType.String, status.model?.version ?? '');
-      set(v.triggerReady, DataType.Boolean, status.overloaded !== true && handshake.unacknowledged < this.config.maxWaitingResults);
+      set(
+        v.triggerReady,
+        DataType.Boolean,
+        status.overloaded !== true && handshake.unacknowledged < this.config.maxWaitingResults,
+      );
       return status;
     };
     const show = (state: HandshakeState) => {
@@ -181,10 +257,18 @@ export class OpcUaServer {
       set(v.score, DataType.Double, p?.score ?? Number.NaN);
       set(v.reason, DataType.String, p?.reasons[0] ?? '');
       set(v.reviewPending, DataType.Boolean, p?.reviewPending ?? false);
-      set(v.finalVerdict, DataType.Int32, p?.finalVerdict ? FINAL_VERDICTS.indexOf(capital(p.finalVerdict) as (typeof FINAL_VERDICTS)[number]) : 0);
+      set(
+        v.finalVerdict,
+        DataType.Int32,
+        p?.finalVerdict ? FINAL_VERDICTS.indexOf(capital(p.finalVerdict) as (typeof FINAL_VERDICTS)[number]) : 0,
+      );
       set(v.decidedBy, DataType.String, p?.decidedBy ?? '');
       set(v.error, DataType.Boolean, triggerError !== null || (p?.error ?? false));
-      set(v.errorText, DataType.String, triggerError ?? (p?.error ? `part ${p.partId} could not be inspected: ${p.reasons.join(', ')}` : ''));
+      set(
+        v.errorText,
+        DataType.String,
+        triggerError ?? (p?.error ? `part ${p.partId} could not be inspected: ${p.reasons.join(', ')}` : ''),
+      );
       set(v.resultsWaiting, DataType.UInt32, state.waiting);
       set(v.busy, DataType.Boolean, state.inFlight > 0);
       set(v.resultAck, DataType.Boolean, state.resultAck);
@@ -211,7 +295,9 @@ export class OpcUaServer {
       browseName: 'Trigger',
       nodeId: `s=${base}/Trigger`,
       description: 'inspect part PartId (as the MQTT trigger does); refused while TriggerReady is false',
-      inputArguments: [{ name: 'PartId', description: 'the part id (letters, digits, . _ : -)', dataType: DataType.String }],
+      inputArguments: [
+        { name: 'PartId', description: 'the part id (letters, digits, . _ : -)', dataType: DataType.String },
+      ],
       outputArguments: [],
     });
     // node-opcua tells a promise-returning method from a callback one by its parameter count: two.
@@ -222,16 +308,19 @@ export class OpcUaServer {
         show(handshake.state);
         return { statusCode };
       };
-      if (!isPartId(partId)) return refuse(StatusCodes.BadInvalidArgument, `trigger refused: "${partId.slice(0, 40)}" is not a part id`);
+      if (!isPartId(partId))
+        return refuse(StatusCodes.BadInvalidArgument, `trigger refused: "${partId.slice(0, 40)}" is not a part id`);
       const status = health();
-      if (status.overloaded || handshake.unacknowledged >= this.config.maxWaitingResults) return refuse(StatusCodes.BadResourceUnavailable, `trigger of ${partId} refused: TriggerReady is false`);
+      if (status.overloaded || handshake.unacknowledged >= this.config.maxWaitingResults)
+        return refuse(StatusCodes.BadResourceUnavailable, `trigger of ${partId} refused: TriggerReady is false`);
       triggerError = null;
       counts.triggers += 1;
       set(v.triggers, DataType.UInt32, counts.triggers);
       handshake.triggeredPart(partId);
       station.trigger({ partId }).then(
         (result) => handshake.result(result),
-        (error: unknown) => this.log.error({ station: station.id, partId, err: (error as Error).message }, 'OPC UA trigger failed'),
+        (error: unknown) =>
+          this.log.error({ station: station.id, partId, err: (error as Error).message }, 'OPC UA trigger failed'),
       );
       return { statusCode: StatusCodes.Good };
     });

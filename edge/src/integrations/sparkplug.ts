@@ -40,8 +40,10 @@ type Metrics = Map<string, { type: UMetric['type']; value: Value }>;
 
 /** Sparkplug topics of a node and its devices. */
 export const sparkplugTopics = {
-  node: (group: string, node: string, type: 'NBIRTH' | 'NDEATH' | 'NDATA' | 'NCMD') => `${NAMESPACE}/${group}/${type}/${node}`,
-  device: (group: string, node: string, type: 'DBIRTH' | 'DDEATH' | 'DDATA' | 'DCMD', device: string) => `${NAMESPACE}/${group}/${type}/${node}/${device}`,
+  node: (group: string, node: string, type: 'NBIRTH' | 'NDEATH' | 'NDATA' | 'NCMD') =>
+    `${NAMESPACE}/${group}/${type}/${node}`,
+  device: (group: string, node: string, type: 'DBIRTH' | 'DDEATH' | 'DDATA' | 'DCMD', device: string) =>
+    `${NAMESPACE}/${group}/${type}/${node}/${device}`,
 };
 
 interface Device {
@@ -119,7 +121,10 @@ export class SparkplugNode {
     client.on('error', (error) => this.log.warn({ err: error.message }, 'sparkplug connection error'));
     this.timer = setInterval(() => this.devices.forEach((d) => this.changed(d)), 1000);
     this.timer.unref();
-    this.log.info({ url, group: this.group, node: this.node, devices: stations.map((s) => s.id) }, 'Sparkplug B edge node started');
+    this.log.info(
+      { url, group: this.group, node: this.node, devices: stations.map((s) => s.id) },
+      'Sparkplug B edge node started',
+    );
   }
 
   async stop(): Promise<void> {
@@ -129,14 +134,23 @@ export class SparkplugNode {
     if (!client) return;
     if (client.connected && this.born) {
       // A clean stop says so itself; the will is for the unclean ones.
-      await client.publishAsync(sparkplugTopics.node(this.group, this.node, 'NDEATH'), Buffer.from(this.deathPayload()), { qos: 1 }).catch(() => undefined);
+      await client
+        .publishAsync(sparkplugTopics.node(this.group, this.node, 'NDEATH'), Buffer.from(this.deathPayload()), {
+          qos: 1,
+        })
+        .catch(() => undefined);
     }
     this.born = false;
     await client.endAsync();
   }
 
   private will() {
-    return { topic: sparkplugTopics.node(this.group, this.node, 'NDEATH'), payload: Buffer.from(this.deathPayload()), qos: 1 as const, retain: false };
+    return {
+      topic: sparkplugTopics.node(this.group, this.node, 'NDEATH'),
+      payload: Buffer.from(this.deathPayload()),
+      qos: 1 as const,
+      retain: false,
+    };
   }
 
   private deathPayload(): Uint8Array {
@@ -153,11 +167,17 @@ export class SparkplugNode {
       { name: REBIRTH, type: 'Boolean', value: false },
       { name: 'Node Info/Stations', type: 'UInt32', value: this.devices.length },
     ];
-    client.publish(sparkplugTopics.node(this.group, this.node, 'NBIRTH'), Buffer.from(this.payload(nodeMetrics)), { qos: 0 });
+    client.publish(sparkplugTopics.node(this.group, this.node, 'NBIRTH'), Buffer.from(this.payload(nodeMetrics)), {
+      qos: 0,
+    });
     for (const device of this.devices) {
       const metrics = this.metricsOf(device);
       device.sent = metrics;
-      client.publish(sparkplugTopics.device(this.group, this.node, 'DBIRTH', device.station.id), Buffer.from(this.payload(toList(metrics))), { qos: 0 });
+      client.publish(
+        sparkplugTopics.device(this.group, this.node, 'DBIRTH', device.station.id),
+        Buffer.from(this.payload(toList(metrics))),
+        { qos: 0 },
+      );
     }
     this.born = true;
   }
@@ -174,7 +194,11 @@ export class SparkplugNode {
     }
     if (diff.size === 0) return;
     device.sent = now;
-    client.publish(sparkplugTopics.device(this.group, this.node, 'DDATA', device.station.id), Buffer.from(this.payload(toList(diff))), { qos: 0 });
+    client.publish(
+      sparkplugTopics.device(this.group, this.node, 'DDATA', device.station.id),
+      Buffer.from(this.payload(toList(diff))),
+      { qos: 0 },
+    );
   }
 
   private metricsOf(device: Device): Metrics {
@@ -202,7 +226,11 @@ export class SparkplugNode {
 
   private payload(metrics: UMetric[]): Uint8Array {
     const timestamp = Date.now();
-    const payload: UPayload = { timestamp, seq: this.seq, metrics: metrics.map((metric) => ({ ...metric, timestamp })) };
+    const payload: UPayload = {
+      timestamp,
+      seq: this.seq,
+      metrics: metrics.map((metric) => ({ ...metric, timestamp })),
+    };
     this.seq = (this.seq + 1) % 256;
     return encodePayload(payload);
   }
@@ -230,7 +258,9 @@ export class SparkplugNode {
 
   private async persistBdSeq(): Promise<void> {
     // The bdSeq of the next session: a restart after a crash must not repeat the one just used.
-    await writeFile(path.join(this.stateDir, 'bdseq'), String((this.bdSeq + 1) % 256)).catch((error: unknown) => this.log.error({ err: (error as Error).message }, 'cannot keep the Sparkplug bdSeq'));
+    await writeFile(path.join(this.stateDir, 'bdseq'), String((this.bdSeq + 1) % 256)).catch((error: unknown) =>
+      this.log.error({ err: (error as Error).message }, 'cannot keep the Sparkplug bdSeq'),
+    );
   }
 }
 

@@ -16,7 +16,12 @@ export interface Integrations {
   stop(): Promise<void>;
 }
 
-export async function startIntegrations(config: Config, stations: OpcUaStation[], broker: BrokerOptions, log: Logger): Promise<Integrations> {
+export async function startIntegrations(
+  config: Config,
+  stations: OpcUaStation[],
+  broker: BrokerOptions,
+  log: Logger,
+): Promise<Integrations> {
   const stoppers: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const stopper of stoppers.reverse()) await stopper();
@@ -33,7 +38,13 @@ export async function startIntegrations(config: Config, stations: OpcUaStation[]
     }
     if (config.sparkplug) {
       const { SparkplugNode } = await import('./sparkplug.ts');
-      const node = new SparkplugNode(config.sparkplug, broker, config.line, path.resolve(config.dataDir, 'sparkplug'), log.child({ component: 'sparkplug' }));
+      const node = new SparkplugNode(
+        config.sparkplug,
+        broker,
+        config.line,
+        path.resolve(config.dataDir, 'sparkplug'),
+        log.child({ component: 'sparkplug' }),
+      );
       stoppers.push(() => node.stop());
       await node.start(stations);
     }

@@ -23,7 +23,6 @@ import type { Entry } from './entry.ts';
 import type { Count } from './defect-log.ts';
 import type { Filter } from './query.ts';
 
-
 const Rate = Type.Union([Type.Number(), Type.Null()], { description: 'null when the denominator is zero' });
 const StatsProperties = {
   inspected: Type.Integer({ description: 'parts the model scored (or routed without scoring)' }),
@@ -41,8 +40,22 @@ export const AnalyticsSchema = Type.Object(
     basis: Type.Union([Type.Literal('counts'), Type.Literal('entries')]),
     totals: Type.Object(StatsProperties),
     hours: Type.Array(Type.Object({ start: Type.String({ format: 'date-time' }), ...StatsProperties })),
-    shifts: Type.Array(Type.Object({ shift: Type.String(), date: Type.String({ description: 'local date the shift started' }), start: Type.String({ format: 'date-time' }), ...StatsProperties })),
-    pareto: Type.Array(Type.Object({ category: Type.String(), count: Type.Integer(), share: Type.Number(), cumulativeShare: Type.Number() })),
+    shifts: Type.Array(
+      Type.Object({
+        shift: Type.String(),
+        date: Type.String({ description: 'local date the shift started' }),
+        start: Type.String({ format: 'date-time' }),
+        ...StatsProperties,
+      }),
+    ),
+    pareto: Type.Array(
+      Type.Object({
+        category: Type.String(),
+        count: Type.Integer(),
+        share: Type.Number(),
+        cumulativeShare: Type.Number(),
+      }),
+    ),
   },
   { $id: 'Analytics' },
 );
@@ -60,7 +73,12 @@ interface Tally {
 
 const emptyTally = (): Tally => ({ inspected: 0, finals: 0, passed: 0, reviews: 0, humanDecisions: 0, overrides: 0 });
 const ratio = (a: number, b: number) => (b === 0 ? null : a / b);
-const stats = (t: Tally): Stats => ({ ...t, yield: ratio(t.passed, t.finals), reviewRate: ratio(t.reviews, t.inspected), overrideRate: ratio(t.overrides, t.humanDecisions) });
+const stats = (t: Tally): Stats => ({
+  ...t,
+  yield: ratio(t.passed, t.finals),
+  reviewRate: ratio(t.reviews, t.inspected),
+  overrideRate: ratio(t.overrides, t.humanDecisions),
+});
 
 /** Whether a person's decision went against the side of the midpoint the score fell on; null without a score. */
 export function overrode(entry: Entry): boolean | null {
@@ -96,7 +114,13 @@ function shiftFinder(shifts: Shift[]): (time: number) => ShiftKey | null {
     let key = known.get(id);
     if (!key) {
       const day = new Date(d.getFullYear(), d.getMonth(), d.getDate() - (previousDay ? 1 : 0));
-      const start = new Date(day.getFullYear(), day.getMonth(), day.getDate(), Math.floor(sorted[index].minute / 60), sorted[index].minute % 60);
+      const start = new Date(
+        day.getFullYear(),
+        day.getMonth(),
+        day.getDate(),
+        Math.floor(sorted[index].minute / 60),
+        sorted[index].minute % 60,
+      );
       known.set(id, (key = { shift: sorted[index].name, date: localDate(day), start: start.toISOString() }));
     }
     return key;
@@ -116,7 +140,12 @@ const hourStart = (time: number) => {
 /** Filters counts cannot answer: with any of them, the entries are the basis. */
 const ENTRY_ONLY: (keyof Filter)[] = ['verdict', 'decidedBy', 'category', 'reason', 'modelVersion', 'user'];
 
-export function analyse(entries: readonly Entry[], counts: readonly Count[], filter: Filter, shifts: Shift[]): Analytics {
+export function analyse(
+  entries: readonly Entry[],
+  counts: readonly Count[],
+  filter: Filter,
+  shifts: Shift[],
+): Analytics {
   const basis = ENTRY_ONLY.some((key) => filter[key] !== undefined) ? 'entries' : 'counts';
   const totals = emptyTally();
   const hours = new Map<number, Tally>();
@@ -178,7 +207,8 @@ export function analyse(entries: readonly Entry[], counts: readonly Count[], fil
     }
     if (entry.final?.verdict === 'reject') {
       const suggested = entry.final.suggestedCategory;
-      const category = entry.final.category ?? entry.decision?.category ?? (suggested ? `${suggested} (suggested)` : 'uncategorised');
+      const category =
+        entry.final.category ?? entry.decision?.category ?? (suggested ? `${suggested} (suggested)` : 'uncategorised');
       pareto.set(category, (pareto.get(category) ?? 0) + 1);
     }
   }
@@ -187,8 +217,12 @@ export function analyse(entries: readonly Entry[], counts: readonly Count[], fil
   return {
     basis,
     totals: stats(totals),
-    hours: [...hours].sort(([a], [b]) => a - b).map(([start, t]) => ({ start: new Date(start).toISOString(), ...stats(t) })),
-    shifts: [...shiftTallies.values()].sort((a, b) => a.key.start.localeCompare(b.key.start)).map(({ key, tally }) => ({ ...key, ...stats(tally) })),
+    hours: [...hours]
+      .sort(([a], [b]) => a - b)
+      .map(([start, t]) => ({ start: new Date(start).toISOString(), ...stats(t) })),
+    shifts: [...shiftTallies.values()]
+      .sort((a, b) => a.key.start.localeCompare(b.key.start))
+      .map(({ key, tally }) => ({ ...key, ...stats(tally) })),
     pareto: [...pareto]
       .sort(([a, n], [b, m]) => m - n || a.localeCompare(b))
       .map(([category, count]) => {

@@ -45,7 +45,8 @@ export function csvField(value: string | number | null | undefined, text = false
 
 export const csvHeader = () => `${COLUMNS.map(([name]) => name).join(',')}\r\n`;
 
-export const csvRow = (entry: Entry, origin: string) => `${COLUMNS.map(([, read, kind]) => csvField(read(entry, origin), kind === 'text')).join(',')}\r\n`;
+export const csvRow = (entry: Entry, origin: string) =>
+  `${COLUMNS.map(([, read, kind]) => csvField(read(entry, origin), kind === 'text')).join(',')}\r\n`;
 
 /**
  * The rows in chunks, so a month of entries goes out without one long stall or one huge string.
@@ -53,5 +54,9 @@ export const csvRow = (entry: Entry, origin: string) => `${COLUMNS.map(([, read,
  */
 export function* csvChunks(entries: readonly Entry[], origin: string, rowsPerChunk = 500): Generator<string> {
   yield csvHeader();
-  for (let i = 0; i < entries.length; i += rowsPerChunk) yield entries.slice(i, i + rowsPerChunk).map((e) => csvRow(e, origin)).join('');
+  for (let i = 0; i < entries.length; i += rowsPerChunk)
+    yield entries
+      .slice(i, i + rowsPerChunk)
+      .map((e) => csvRow(e, origin))
+      .join('');
 }

@@ -11,7 +11,18 @@ import type { Region, Result } from '../../../contract/payloads.ts';
 import type { DecidedBy, FinalVerdict, HumanAnswer } from '../../../contract/vocabulary.ts';
 import { apply, partKey, resultEvent, worthKeeping, type Entry, type LogEvent } from './entry.ts';
 import type { OpinionFact } from '../review/second.ts';
-import { countsDocument, countsFile, dayOf, days, hourOf, hoursOf, partsFile, readCounts, readEvents, type Problem } from './partition.ts';
+import {
+  countsDocument,
+  countsFile,
+  dayOf,
+  days,
+  hourOf,
+  hoursOf,
+  partsFile,
+  readCounts,
+  readEvents,
+  type Problem,
+} from './partition.ts';
 
 export type { Problem } from './partition.ts';
 
@@ -67,7 +78,10 @@ export class DefectLog {
   bytesWritten = 0;
   fileWrites = 0;
   /** told of every event recorded (with its part's entry) and every inspection counted: the plant feed */
-  listener: { recorded(event: LogEvent, entry: Entry): void; counted(at: string, line: string, station: string): void } | null = null;
+  listener: {
+    recorded(event: LogEvent, entry: Entry): void;
+    counted(at: string, line: string, station: string): void;
+  } | null = null;
 
   private constructor(
     readonly dir: string,
@@ -95,7 +109,10 @@ export class DefectLog {
 
   private report(problem: Problem): void {
     this.problems.push(problem);
-    this.logger?.error({ file: problem.file, movedTo: problem.movedTo, problem: problem.message }, 'defect log: damaged partition file moved aside; the rest of the log is loaded');
+    this.logger?.error(
+      { file: problem.file, movedTo: problem.movedTo, problem: problem.message },
+      'defect log: damaged partition file moved aside; the rest of the log is loaded',
+    );
   }
 
   /** The model's result for a part, with the evidence the station kept (paths relative to the images folder). */
@@ -127,7 +144,20 @@ export class DefectLog {
     });
   }
 
-  decision(line: string, station: string, decision: { partId: string; user: string; decision: HumanAnswer; category?: string; note?: string; region?: Region; correction?: boolean }, at: string): void {
+  decision(
+    line: string,
+    station: string,
+    decision: {
+      partId: string;
+      user: string;
+      decision: HumanAnswer;
+      category?: string;
+      note?: string;
+      region?: Region;
+      correction?: boolean;
+    },
+    at: string,
+  ): void {
     if (!this.entries.has(partKey(line, station, decision.partId))) return;
     const { partId, user } = decision;
     this.record({
@@ -156,9 +186,14 @@ export class DefectLog {
   secondOpinion(line: string, station: string, fact: OpinionFact): boolean {
     if (!this.entries.has(partKey(line, station, fact.partId))) return false;
     const { partId, opinion } = fact;
-    const said = { user: opinion.user, decision: opinion.verdict === 'pass' ? ('accept' as const) : ('reject' as const), ...(opinion.category ? { category: opinion.category } : {}) };
+    const said = {
+      user: opinion.user,
+      decision: opinion.verdict === 'pass' ? ('accept' as const) : ('reject' as const),
+      ...(opinion.category ? { category: opinion.category } : {}),
+    };
     const at = new Date(opinion.at).toISOString();
-    if (fact.kind === 'opinion') this.record({ kind: 'opinion', line, station, partId, at, ...said, agrees: fact.agrees });
+    if (fact.kind === 'opinion')
+      this.record({ kind: 'opinion', line, station, partId, at, ...said, agrees: fact.agrees });
     else this.record({ kind: 'settled', line, station, partId, at, ...said });
     return true;
   }
@@ -233,7 +268,9 @@ export class DefectLog {
       return;
     }
     // Out of order (a result stamped before the last one, or the same part logged again): keep the order.
-    const existing = this.ordered.findIndex((e) => e.line === entry.line && e.station === entry.station && e.partId === entry.partId);
+    const existing = this.ordered.findIndex(
+      (e) => e.line === entry.line && e.station === entry.station && e.partId === entry.partId,
+    );
     if (existing >= 0) this.ordered.splice(existing, 1);
     let low = 0;
     let high = this.ordered.length;
@@ -255,9 +292,14 @@ export class DefectLog {
 
   /** Writes what has gathered; one flush at a time, so lines keep their order. */
   flush(everything = true): Promise<void> {
-    this.flushing = this.flushing.then(() => this.write(everything)).catch((error: unknown) => {
-      this.logger?.error({ err: (error as Error).message }, 'defect log: write failed; kept in memory, retried at the next flush');
-    });
+    this.flushing = this.flushing
+      .then(() => this.write(everything))
+      .catch((error: unknown) => {
+        this.logger?.error(
+          { err: (error as Error).message },
+          'defect log: write failed; kept in memory, retried at the next flush',
+        );
+      });
     return this.flushing;
   }
 

@@ -21,7 +21,8 @@ import {
 import { HumanAnswerSchema, VerdictSchema } from '../../../contract/vocabulary.ts';
 
 // TypeBox's own checker knows no formats; without this, every stored time would read as invalid.
-if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (value) => /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value)));
+if (!FormatRegistry.Has('date-time'))
+  FormatRegistry.Set('date-time', (value) => /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value)));
 
 const Time = Type.String({ format: 'date-time', description: 'ISO 8601 time' });
 const ModelVerdict = VerdictSchema;
@@ -34,7 +35,13 @@ const Scored = LogScored;
 export type LogEvent = Static<typeof EventSchema>;
 export type ResultEvent = Static<typeof ResultEventSchema>;
 
-const Evidence = Type.Union([Type.Object({ path: Type.String(), expired: Type.Boolean({ description: 'deleted by image retention; the reference stays' }) }), Type.Null()]);
+const Evidence = Type.Union([
+  Type.Object({
+    path: Type.String(),
+    expired: Type.Boolean({ description: 'deleted by image retention; the reference stays' }),
+  }),
+  Type.Null(),
+]);
 
 /** A stored part as the log answers it: where and when, what the model said, what people did. */
 export const EntrySchema = Type.Object(
@@ -48,8 +55,31 @@ export const EntrySchema = Type.Object(
     image: Evidence,
     heatmap: Evidence,
     claimedBy: Type.Union([Type.String(), Type.Null()], { description: 'the last person who claimed the review' }),
-    decision: Type.Union([Type.Object({ user: Type.String(), decision: HumanAnswerSchema, category: Type.Optional(Type.String()), note: Type.Optional(Type.String()), region: Type.Optional(RegionSchema), at: Time }), Type.Null()]),
-    final: Type.Union([Type.Object({ verdict: FinalVerdictSchema, decidedBy: DecidedBySchema, user: Type.Optional(Type.String()), category: Type.Optional(Type.String()), suggestedCategory: Type.Optional(Type.String()), at: Time }), Type.Null()], { description: 'null while the review is open' }),
+    decision: Type.Union([
+      Type.Object({
+        user: Type.String(),
+        decision: HumanAnswerSchema,
+        category: Type.Optional(Type.String()),
+        note: Type.Optional(Type.String()),
+        region: Type.Optional(RegionSchema),
+        at: Time,
+      }),
+      Type.Null(),
+    ]),
+    final: Type.Union(
+      [
+        Type.Object({
+          verdict: FinalVerdictSchema,
+          decidedBy: DecidedBySchema,
+          user: Type.Optional(Type.String()),
+          category: Type.Optional(Type.String()),
+          suggestedCategory: Type.Optional(Type.String()),
+          at: Time,
+        }),
+        Type.Null(),
+      ],
+      { description: 'null while the review is open' },
+    ),
   },
   { $id: 'LogEntry', description: 'a part that was not a plain auto-pass' },
 );
@@ -119,10 +149,24 @@ export function apply(entries: Map<string, Entry>, event: LogEvent): Entry | nul
       entry.claimedBy = event.user;
       break;
     case 'decision':
-      entry.decision = { user: event.user, decision: event.decision, at: event.at, ...(event.category ? { category: event.category } : {}), ...(event.note ? { note: event.note } : {}), ...(event.region ? { region: event.region } : {}) };
+      entry.decision = {
+        user: event.user,
+        decision: event.decision,
+        at: event.at,
+        ...(event.category ? { category: event.category } : {}),
+        ...(event.note ? { note: event.note } : {}),
+        ...(event.region ? { region: event.region } : {}),
+      };
       break;
     case 'verdict':
-      entry.final = { verdict: event.verdict, decidedBy: event.decidedBy, at: event.at, ...(event.user ? { user: event.user } : {}), ...(event.category ? { category: event.category } : {}), ...(event.suggestedCategory ? { suggestedCategory: event.suggestedCategory } : {}) };
+      entry.final = {
+        verdict: event.verdict,
+        decidedBy: event.decidedBy,
+        at: event.at,
+        ...(event.user ? { user: event.user } : {}),
+        ...(event.category ? { category: event.category } : {}),
+        ...(event.suggestedCategory ? { suggestedCategory: event.suggestedCategory } : {}),
+      };
       break;
     case 'expired':
       if (entry.image) entry.image.expired = true;

@@ -35,11 +35,15 @@ const validEvent = TypeCompiler.Compile(EventSchema);
 export const dayOf = (iso: string) => iso.slice(0, 10);
 export const hourOf = (iso: string) => iso.slice(0, 13);
 export const partsFile = (dir: string, day: string) => path.join(dir, day, 'parts.jsonl');
-export const countsFile = (dir: string, hour: string) => path.join(dir, hour.slice(0, 10), `counts-${hour.slice(11, 13)}.json`);
+export const countsFile = (dir: string, hour: string) =>
+  path.join(dir, hour.slice(0, 10), `counts-${hour.slice(11, 13)}.json`);
 
 /** A compact document adapter: lowdb's JSONFile indents, which triples the bytes of every rewrite. */
 export function countsDocument(file: string): Low<CountsDocument> {
-  return new Low<CountsDocument>(new DataFile<CountsDocument>(file, { parse: JSON.parse, stringify: (data) => JSON.stringify(data) }), { series: {} });
+  return new Low<CountsDocument>(
+    new DataFile<CountsDocument>(file, { parse: JSON.parse, stringify: (data) => JSON.stringify(data) }),
+    { series: {} },
+  );
 }
 
 export async function days(dir: string): Promise<string[]> {
@@ -104,7 +108,12 @@ export async function readCounts(file: string): Promise<{ series: Record<string,
   try {
     await db.read();
     const series = db.data?.series;
-    const valid = typeof series === 'object' && series !== null && Object.values(series).every((minutes) => Array.isArray(minutes) && minutes.length === 60 && minutes.every(Number.isInteger));
+    const valid =
+      typeof series === 'object' &&
+      series !== null &&
+      Object.values(series).every(
+        (minutes) => Array.isArray(minutes) && minutes.length === 60 && minutes.every(Number.isInteger),
+      );
     if (!valid) throw new Error('expected { series: { "line|station|outcome": [60 minute counts] } }');
     return { series, problem: null };
   } catch (error) {

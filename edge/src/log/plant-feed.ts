@@ -45,9 +45,17 @@ export class PlantFeed {
         if (!all && minute >= closedBefore) continue;
         minutes.delete(minute);
         const counts: Record<string, number> = {};
-        const inMinute = this.log.countsBetween(new Date(minute).toISOString(), new Date(minute + MINUTE).toISOString());
-        for (const count of inMinute as Count[]) if (count.line === line && count.station === station) counts[count.outcome] = (counts[count.outcome] ?? 0) + count.n;
-        this.send(line, station, { schema: 'loupe/log@1', event: { kind: 'tally', line, station, minute: new Date(minute).toISOString(), counts } });
+        const inMinute = this.log.countsBetween(
+          new Date(minute).toISOString(),
+          new Date(minute + MINUTE).toISOString(),
+        );
+        for (const count of inMinute as Count[])
+          if (count.line === line && count.station === station)
+            counts[count.outcome] = (counts[count.outcome] ?? 0) + count.n;
+        this.send(line, station, {
+          schema: 'loupe/log@1',
+          event: { kind: 'tally', line, station, minute: new Date(minute).toISOString(), counts },
+        });
       }
       if (minutes.size === 0) this.dirty.delete(key);
     }

@@ -66,7 +66,14 @@ export async function keptParts(imagesDir: string, now = Date.now()): Promise<Ke
       if (!station.isDirectory()) continue;
       const dir = path.join(imagesDir, line.name, station.name);
       for (const segment of listSegments(dir, now)) {
-        segments.push({ line: line.name, station: station.name, partIds: segment.partIds, time: segment.time, files: segment.files, current: isCurrent(segment.segment, now) });
+        segments.push({
+          line: line.name,
+          station: station.name,
+          partIds: segment.partIds,
+          time: segment.time,
+          files: segment.files,
+          current: isCurrent(segment.segment, now),
+        });
       }
       for (const file of await list(dir)) {
         const match = FILE.exec(file.name);
@@ -75,7 +82,8 @@ export async function keptParts(imagesDir: string, now = Date.now()): Promise<Ke
         if (!info) continue;
         const key = partKey(line.name, station.name, match[1]);
         let part = parts.get(key);
-        if (!part) parts.set(key, (part = { line: line.name, station: station.name, partIds: [match[1]], time: 0, files: [] }));
+        if (!part)
+          parts.set(key, (part = { line: line.name, station: station.name, partIds: [match[1]], time: 0, files: [] }));
         part.files.push({ path: path.join(dir, file.name), bytes: info.size });
         part.time = Math.max(part.time, info.mtimeMs);
       }
@@ -90,13 +98,21 @@ export interface Sweep {
 }
 
 /** Deletes what the rule says and tells the log; a file that will not go is retried at the next sweep. */
-export async function sweepImages(imagesDir: string, log: DefectLog, rule: Omit<RetentionRule, 'open'> & { openParts: () => Iterable<string> }): Promise<Sweep> {
+export async function sweepImages(
+  imagesDir: string,
+  log: DefectLog,
+  rule: Omit<RetentionRule, 'open'> & { openParts: () => Iterable<string> },
+): Promise<Sweep> {
   const parts = await keptParts(imagesDir, rule.now);
   // Asked last, after the slow scan: a review opened meanwhile is protected too.
   const doomed = planExpiry(parts, { ...rule, open: new Set(rule.openParts()) });
   const going = new Set(doomed);
   // A part id used again has evidence in a newer segment that stays: its log entry is not expired.
-  const staying = new Set(parts.filter((part) => !going.has(part)).flatMap((part) => part.partIds.map((partId) => partKey(part.line, part.station, partId))));
+  const staying = new Set(
+    parts
+      .filter((part) => !going.has(part))
+      .flatMap((part) => part.partIds.map((partId) => partKey(part.line, part.station, partId))),
+  );
   const swept: Sweep = { parts: 0, bytes: 0 };
   for (const part of doomed) {
     let all = true;

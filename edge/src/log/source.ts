@@ -33,7 +33,13 @@ export type KnownValues = Record<'stations' | 'categories' | 'reasons' | 'modelV
 
 /** Every station, category, reason, model version and person the entries name, sorted. */
 export function knownValues(entries: readonly Entry[]): KnownValues {
-  const sets = { stations: new Set<string>(), categories: new Set<string>(), reasons: new Set<string>(), modelVersions: new Set<string>(), users: new Set<string>() };
+  const sets = {
+    stations: new Set<string>(),
+    categories: new Set<string>(),
+    reasons: new Set<string>(),
+    modelVersions: new Set<string>(),
+    users: new Set<string>(),
+  };
   for (const e of entries) {
     sets.stations.add(e.station);
     sets.modelVersions.add(`${e.model.id}@${e.model.version}`);
@@ -43,7 +49,13 @@ export function knownValues(entries: readonly Entry[]): KnownValues {
     for (const user of [e.decision?.user, e.final?.user, e.claimedBy]) if (user) sets.users.add(user);
   }
   const sorted = (set: Set<string>) => [...set].sort();
-  return { stations: sorted(sets.stations), categories: sorted(sets.categories), reasons: sorted(sets.reasons), modelVersions: sorted(sets.modelVersions), users: sorted(sets.users) };
+  return {
+    stations: sorted(sets.stations),
+    categories: sorted(sets.categories),
+    reasons: sorted(sets.reasons),
+    modelVersions: sorted(sets.modelVersions),
+    users: sorted(sets.users),
+  };
 }
 
 /** The edge's embedded log as a source: selection and analytics over its in-memory index. */
@@ -52,7 +64,8 @@ export function memorySource(log: Pick<DefectLog, 'all' | 'get' | 'countsBetween
     page: async (filter, page) => paginate(select(log.all(), filter), page),
     list: async (filter) => select(log.all(), filter),
     get: async (line, station, partId) => log.get(line, station, partId),
-    analytics: async (filter, shifts) => analyse(select(log.all(), filter), log.countsBetween(filter.from, filter.to), filter, shifts),
+    analytics: async (filter, shifts) =>
+      analyse(select(log.all(), filter), log.countsBetween(filter.from, filter.to), filter, shifts),
     values: async () => knownValues(log.all()),
   };
 }

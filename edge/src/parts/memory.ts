@@ -34,9 +34,7 @@ interface Answer {
 }
 
 /** What to do with a frame or trigger under a part id. */
-export type Seen =
-  | { kind: 'again'; result: Result }
-  | { kind: 'new'; replaces?: Result };
+export type Seen = { kind: 'again'; result: Result } | { kind: 'new'; replaces?: Result };
 
 export class PartMemory {
   private readonly answers = new Map<string, Answer>();
@@ -58,7 +56,10 @@ export class PartMemory {
     } catch {
       // A full disk at start: the old answers stay until the next start (they are skipped below), and the station starts.
     }
-    for (const row of store.db.prepare('SELECT answer FROM answers WHERE at >= ? ORDER BY at').all(since) as { answer: string }[]) this.remember(JSON.parse(row.answer) as Answer);
+    for (const row of store.db.prepare('SELECT answer FROM answers WHERE at >= ? ORDER BY at').all(since) as {
+      answer: string;
+    }[])
+      this.remember(JSON.parse(row.answer) as Answer);
   }
 
   /** The fingerprint of a frame's bytes: the same bytes again are the same frame. */
@@ -96,7 +97,13 @@ export class PartMemory {
     // In the store first: an answer that could not be written (StorageFull) is not remembered either.
     const store = this.store;
     if (!store) return this.remember(answer);
-    store.transition(() => store.db.prepare('INSERT OR REPLACE INTO answers VALUES (?, ?, ?)').run(partId, answer.at, JSON.stringify(answer)), 'the part answers');
+    store.transition(
+      () =>
+        store.db
+          .prepare('INSERT OR REPLACE INTO answers VALUES (?, ?, ?)')
+          .run(partId, answer.at, JSON.stringify(answer)),
+      'the part answers',
+    );
     store.after(() => this.remember(answer));
   }
 
@@ -110,7 +117,8 @@ export class PartMemory {
 
   /** Brings back an answer known from elsewhere (reviews written before this file existed), in memory only. */
   seed(partId: string, result: Result): void {
-    if (!this.answers.has(partId)) this.remember({ partId, frame: null, result, at: Date.parse(result.at) || this.now() });
+    if (!this.answers.has(partId))
+      this.remember({ partId, frame: null, result, at: Date.parse(result.at) || this.now() });
   }
 
   close(): void {

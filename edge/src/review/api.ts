@@ -17,7 +17,14 @@ import { SuggestionAccuracySchema } from './suggest.ts';
 import { AgreementSchema, type Opinion } from './second.ts';
 
 const Thresholds = Answer({ passBelow: Type.Number(), rejectAbove: Type.Number() });
-const ThresholdVersion = Answer({ passBelow: Type.Number(), rejectAbove: Type.Number(), version: Type.Integer(), approvedBy: Type.String(), at: Type.String({ format: 'date-time' }), basis: Type.Optional(Type.String()) });
+const ThresholdVersion = Answer({
+  passBelow: Type.Number(),
+  rejectAbove: Type.Number(),
+  version: Type.Integer(),
+  approvedBy: Type.String(),
+  at: Type.String({ format: 'date-time' }),
+  basis: Type.Optional(Type.String()),
+});
 const Proposal = Type.Union([
   Answer({
     ok: Type.Literal(true),
@@ -29,22 +36,56 @@ const Proposal = Type.Union([
     projectedReviewRate: Type.Number(),
     currentReviewRate: Type.Number(),
   }),
-  Answer({ ok: Type.Literal(false), reason: Type.String({ description: 'why there is no proposal yet' }), decisions: Type.Integer(), current: Thresholds }),
+  Answer({
+    ok: Type.Literal(false),
+    reason: Type.String({ description: 'why there is no proposal yet' }),
+    decisions: Type.Integer(),
+    current: Thresholds,
+  }),
 ]);
-const OpinionAnswer = Answer({ user: Type.String(), verdict: Type.Union([Type.Literal('pass'), Type.Literal('reject')]), category: Type.Optional(Type.String()), at: Type.Number({ description: 'ms since the epoch' }) });
-const Case = Answer({ partId: Type.String(), score: Type.Union([Type.Number(), Type.Null()]), first: OpinionAnswer, second: Type.Optional(OpinionAnswer), settled: Type.Optional(OpinionAnswer) });
-const Waiting = Answer({ waiting: Type.Array(Answer({ partId: Type.String(), score: Type.Union([Type.Number(), Type.Null()]) }), { description: 'parts waiting for a second opinion from this person (blind: no first answer)' }) });
+const OpinionAnswer = Answer({
+  user: Type.String(),
+  verdict: Type.Union([Type.Literal('pass'), Type.Literal('reject')]),
+  category: Type.Optional(Type.String()),
+  at: Type.Number({ description: 'ms since the epoch' }),
+});
+const Case = Answer({
+  partId: Type.String(),
+  score: Type.Union([Type.Number(), Type.Null()]),
+  first: OpinionAnswer,
+  second: Type.Optional(OpinionAnswer),
+  settled: Type.Optional(OpinionAnswer),
+});
+const Waiting = Answer({
+  waiting: Type.Array(Answer({ partId: Type.String(), score: Type.Union([Type.Number(), Type.Null()]) }), {
+    description: 'parts waiting for a second opinion from this person (blind: no first answer)',
+  }),
+});
 
 export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> = async (plain, { stations }) => {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const find = (id: string) => stations.get(id);
-  const unknown = (id: string) => ({ error: 'unknown_station', message: `no station "${id}" here; stations: ${[...stations.keys()].join(', ')}` });
-
-  app.get('/api/stations/:station/calibration', { config: { access: 'manager' }, schema: { summary: 'thresholds proposed from the decided history', params: StationParams, response: { 200: Proposal, ...refusals(401, 403, 404) } } }, async (request, reply) => {
-    const station = find(request.params.station);
-    if (!station) return reply.code(404).send(unknown(request.params.station));
-    return station.proposal();
+  const unknown = (id: string) => ({
+    error: 'unknown_station',
+    message: `no station "${id}" here; stations: ${[...stations.keys()].join(', ')}`,
   });
+
+  app.get(
+    '/api/stations/:station/calibration',
+    {
+      config: { access: 'manager' },
+      schema: {
+        summary: 'thresholds proposed from the decided history',
+        params: StationParams,
+        response: { 200: Proposal, ...refusals(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const station = find(request.params.station);
+      if (!station) return reply.code(404).send(unknown(request.params.station));
+      return station.proposal();
+    },
+  );
 
   app.get(
     '/api/stations/:station/what-if',
@@ -53,7 +94,11 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
       schema: {
         params: StationParams,
         querystring: Type.Object(
-          { passBelow: Type.Optional(Type.Number({ minimum: 0 })), rejectAbove: Type.Optional(Type.Number({ minimum: 0 })), steps: Type.Optional(Type.Integer({ minimum: 2, maximum: 200 })) },
+          {
+            passBelow: Type.Optional(Type.Number({ minimum: 0 })),
+            rejectAbove: Type.Optional(Type.Number({ minimum: 0 })),
+            steps: Type.Optional(Type.Integer({ minimum: 2, maximum: 200 })),
+          },
           { additionalProperties: false },
         ),
         summary: 'what thresholds would have done to the decided history',
@@ -67,7 +112,10 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
       const passBelow = ask.passBelow ?? station.thresholds.passBelow;
       const rejectAbove = ask.rejectAbove ?? station.thresholds.rejectAbove;
       if ((ask.passBelow !== undefined || ask.rejectAbove !== undefined) && !(passBelow <= rejectAbove)) {
-        return reply.code(400).send({ error: 'invalid_thresholds', message: `passBelow ${passBelow} must not exceed rejectAbove ${rejectAbove}` });
+        return reply.code(400).send({
+          error: 'invalid_thresholds',
+          message: `passBelow ${passBelow} must not exceed rejectAbove ${rejectAbove}`,
+        });
       }
       return station.whatIf(ask);
     },
@@ -75,58 +123,137 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
 
   app.get(
     '/api/stations/:station/suggestions',
-    { config: { access: 'manager' }, schema: { summary: 'how often suggested categories matched what people chose', params: StationParams, response: { 200: inline(SuggestionAccuracySchema), ...refusals(401, 403, 404) } } },
+    {
+      config: { access: 'manager' },
+      schema: {
+        summary: 'how often suggested categories matched what people chose',
+        params: StationParams,
+        response: { 200: inline(SuggestionAccuracySchema), ...refusals(401, 403, 404) },
+      },
+    },
     async (request, reply) => {
       const station = find(request.params.station);
       if (!station) return reply.code(404).send(unknown(request.params.station));
       const accuracy = station.suggestionAccuracy();
-      if (!accuracy) return reply.code(404).send({ error: 'no_suggestions', message: `station "${station.id}" does not suggest categories` });
+      if (!accuracy)
+        return reply
+          .code(404)
+          .send({ error: 'no_suggestions', message: `station "${station.id}" does not suggest categories` });
       return accuracy;
     },
   );
 
   // Second opinions: the queue a person sees is blind (part and score, not the first answer).
-  const PartParams = Type.Object({ station: Type.String({ minLength: 1, maxLength: 64 }), partId: Type.String({ minLength: 1, maxLength: 128 }) });
-  const OpinionBody = Type.Object({ decision: HumanAnswerSchema, category: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false });
-  const opinionOf = (body: { decision: 'accept' | 'reject'; category?: string }, user: string): Opinion => ({ user, verdict: body.decision === 'accept' ? 'pass' : 'reject', at: Date.now(), ...(body.category ? { category: body.category } : {}) });
+  const PartParams = Type.Object({
+    station: Type.String({ minLength: 1, maxLength: 64 }),
+    partId: Type.String({ minLength: 1, maxLength: 128 }),
+  });
+  const OpinionBody = Type.Object(
+    { decision: HumanAnswerSchema, category: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
+    { additionalProperties: false },
+  );
+  const opinionOf = (body: { decision: 'accept' | 'reject'; category?: string }, user: string): Opinion => ({
+    user,
+    verdict: body.decision === 'accept' ? 'pass' : 'reject',
+    at: Date.now(),
+    ...(body.category ? { category: body.category } : {}),
+  });
   const secondOf = (id: string) => find(id)?.secondOpinions ?? null;
-  const notAsked = (id: string) => ({ error: 'no_second_opinions', message: find(id) ? `station "${id}" asks for no second opinions` : unknown(id).message });
-
-  app.get('/api/stations/:station/second-opinions', { schema: { summary: 'parts waiting for a second opinion from the person asking', params: StationParams, response: { 200: Waiting, ...refusals(401, 403, 404) } } }, async (request, reply) => {
-    const second = secondOf(request.params.station);
-    if (!second) return reply.code(404).send(notAsked(request.params.station));
-    return { waiting: second.waitingFor(request.person?.name ?? '') };
-  });
-
-  const Given = Answer({ partId: Type.String(), outcome: Type.Union([Type.Literal('agreed'), Type.Literal('disputed')]) });
-  app.post('/api/stations/:station/second-opinions/:partId', { schema: { summary: 'give a second opinion', params: PartParams, body: OpinionBody, response: { 201: Given, ...refusals(400, 401, 403, 404, 409) } } }, async (request, reply) => {
-    const second = secondOf(request.params.station);
-    if (!second) return reply.code(404).send(notAsked(request.params.station));
-    const outcome = second.give(request.params.partId, opinionOf(request.body, request.person?.name ?? 'unknown'));
-    if (outcome.kind === 'unknown') return reply.code(404).send({ error: 'unknown_part', message: outcome.message });
-    if (outcome.kind === 'same_person') return reply.code(403).send({ error: 'same_person', message: outcome.message });
-    if (outcome.kind === 'already') return reply.code(409).send({ error: 'conflict', message: outcome.message });
-    return reply.code(201).send({ partId: request.params.partId, outcome: outcome.kind });
-  });
-
-  app.get('/api/stations/:station/disputes', { config: { access: 'manager' }, schema: { summary: 'parts two people answered differently, for a manager to settle', params: StationParams, response: { 200: Answer({ disputes: Type.Array(Case) }), ...refusals(401, 403, 404) } } }, async (request, reply) => {
-    const second = secondOf(request.params.station);
-    if (!second) return reply.code(404).send(notAsked(request.params.station));
-    return { disputes: second.disputes() };
-  });
-
-  app.post('/api/stations/:station/disputes/:partId', { config: { access: 'manager' }, schema: { summary: 'settle a dispute', params: PartParams, body: OpinionBody, response: { 201: Case, ...refusals(400, 401, 403, 404, 409) } } }, async (request, reply) => {
-    const second = secondOf(request.params.station);
-    if (!second) return reply.code(404).send(notAsked(request.params.station));
-    const settled = second.settle(request.params.partId, opinionOf(request.body, request.person?.name ?? 'unknown'));
-    if (!settled.ok) return reply.code(409).send({ error: 'conflict', message: settled.message });
-    request.log.info({ partId: request.params.partId, settledBy: request.person?.name }, 'disagreement settled');
-    return reply.code(201).send(settled.case);
+  const notAsked = (id: string) => ({
+    error: 'no_second_opinions',
+    message: find(id) ? `station "${id}" asks for no second opinions` : unknown(id).message,
   });
 
   app.get(
+    '/api/stations/:station/second-opinions',
+    {
+      schema: {
+        summary: 'parts waiting for a second opinion from the person asking',
+        params: StationParams,
+        response: { 200: Waiting, ...refusals(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const second = secondOf(request.params.station);
+      if (!second) return reply.code(404).send(notAsked(request.params.station));
+      return { waiting: second.waitingFor(request.person?.name ?? '') };
+    },
+  );
+
+  const Given = Answer({
+    partId: Type.String(),
+    outcome: Type.Union([Type.Literal('agreed'), Type.Literal('disputed')]),
+  });
+  app.post(
+    '/api/stations/:station/second-opinions/:partId',
+    {
+      schema: {
+        summary: 'give a second opinion',
+        params: PartParams,
+        body: OpinionBody,
+        response: { 201: Given, ...refusals(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const second = secondOf(request.params.station);
+      if (!second) return reply.code(404).send(notAsked(request.params.station));
+      const outcome = second.give(request.params.partId, opinionOf(request.body, request.person?.name ?? 'unknown'));
+      if (outcome.kind === 'unknown') return reply.code(404).send({ error: 'unknown_part', message: outcome.message });
+      if (outcome.kind === 'same_person')
+        return reply.code(403).send({ error: 'same_person', message: outcome.message });
+      if (outcome.kind === 'already') return reply.code(409).send({ error: 'conflict', message: outcome.message });
+      return reply.code(201).send({ partId: request.params.partId, outcome: outcome.kind });
+    },
+  );
+
+  app.get(
+    '/api/stations/:station/disputes',
+    {
+      config: { access: 'manager' },
+      schema: {
+        summary: 'parts two people answered differently, for a manager to settle',
+        params: StationParams,
+        response: { 200: Answer({ disputes: Type.Array(Case) }), ...refusals(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const second = secondOf(request.params.station);
+      if (!second) return reply.code(404).send(notAsked(request.params.station));
+      return { disputes: second.disputes() };
+    },
+  );
+
+  app.post(
+    '/api/stations/:station/disputes/:partId',
+    {
+      config: { access: 'manager' },
+      schema: {
+        summary: 'settle a dispute',
+        params: PartParams,
+        body: OpinionBody,
+        response: { 201: Case, ...refusals(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const second = secondOf(request.params.station);
+      if (!second) return reply.code(404).send(notAsked(request.params.station));
+      const settled = second.settle(request.params.partId, opinionOf(request.body, request.person?.name ?? 'unknown'));
+      if (!settled.ok) return reply.code(409).send({ error: 'conflict', message: settled.message });
+      request.log.info({ partId: request.params.partId, settledBy: request.person?.name }, 'disagreement settled');
+      return reply.code(201).send(settled.case);
+    },
+  );
+
+  app.get(
     '/api/stations/:station/agreement',
-    { config: { access: 'manager' }, schema: { summary: 'agreement between people, per pair and per category', params: StationParams, response: { 200: inline(AgreementSchema), ...refusals(401, 403, 404) } } },
+    {
+      config: { access: 'manager' },
+      schema: {
+        summary: 'agreement between people, per pair and per category',
+        params: StationParams,
+        response: { 200: inline(AgreementSchema), ...refusals(401, 403, 404) },
+      },
+    },
     async (request, reply) => {
       const station = find(request.params.station);
       const second = secondOf(request.params.station);
@@ -136,11 +263,21 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
   );
 
   const Versions = Answer({ current: Thresholds, versions: Type.Array(ThresholdVersion) });
-  app.get('/api/stations/:station/thresholds', { schema: { summary: 'the thresholds in force and every approved version', params: StationParams, response: { 200: Versions, ...refusals(401, 403, 404) } } }, async (request, reply) => {
-    const station = find(request.params.station);
-    if (!station) return reply.code(404).send(unknown(request.params.station));
-    return { current: station.thresholds, versions: station.thresholdVersions };
-  });
+  app.get(
+    '/api/stations/:station/thresholds',
+    {
+      schema: {
+        summary: 'the thresholds in force and every approved version',
+        params: StationParams,
+        response: { 200: Versions, ...refusals(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const station = find(request.params.station);
+      if (!station) return reply.code(404).send(unknown(request.params.station));
+      return { current: station.thresholds, versions: station.thresholdVersions };
+    },
+  );
 
   // Who approves is who is logged in: a threshold or model change is signed by a session, not by a field.
   app.post(
@@ -151,7 +288,14 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
         summary: 'approve thresholds (signed by the session)',
         params: StationParams,
         response: { 201: ThresholdVersion, ...refusals(400, 401, 403, 404) },
-        body: Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number(), basis: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            passBelow: Type.Number(),
+            rejectAbove: Type.Number(),
+            basis: Type.Optional(Type.String({ maxLength: 500 })),
+          },
+          { additionalProperties: false },
+        ),
       },
     },
     async (request, reply) => {
@@ -159,12 +303,18 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
       if (!station) return reply.code(404).send(unknown(request.params.station));
       const { passBelow, rejectAbove, basis } = request.body;
       const approvedBy = request.person?.name ?? 'unknown';
-      if (!(passBelow <= rejectAbove)) return reply.code(400).send({ error: 'invalid_thresholds', message: `passBelow ${passBelow} must not exceed rejectAbove ${rejectAbove}` });
+      if (!(passBelow <= rejectAbove))
+        return reply.code(400).send({
+          error: 'invalid_thresholds',
+          message: `passBelow ${passBelow} must not exceed rejectAbove ${rejectAbove}`,
+        });
       return reply.code(201).send(station.approveThresholds({ passBelow, rejectAbove }, approvedBy, basis));
     },
   );
 
-  const ModelAnswer = Answer({ model: Answer({ id: Type.String(), version: Type.String() }, 'the model now in force') });
+  const ModelAnswer = Answer({
+    model: Answer({ id: Type.String(), version: Type.String() }, 'the model now in force'),
+  });
   app.post(
     '/api/stations/:station/model',
     {
@@ -189,7 +339,10 @@ export const reviewApi: FastifyPluginAsync<{ stations: Map<string, Station> }> =
       } catch (error) {
         return reply.code(400).send({ error: 'invalid_model', message: (error as Error).message });
       }
-      request.log.info({ station: station.id, model: request.body.model, approvedBy: request.person?.name }, 'model change approved');
+      request.log.info(
+        { station: station.id, model: request.body.model, approvedBy: request.person?.name },
+        'model change approved',
+      );
       await station.swapModel(pool);
       return { model: station.modelRef };
     },

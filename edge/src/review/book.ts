@@ -95,24 +95,60 @@ export class ReviewBook {
     // An open review comes first: a part id used again has a new review while the earlier part's closing is remembered.
     const done = this.open.has(decision.partId) ? undefined : this.closed.get(decision.partId);
     if (done) {
-      const same = done.decidedBy === 'human' && done.verdict === verdict && done.user === decision.user && done.category === decision.category;
+      const same =
+        done.decidedBy === 'human' &&
+        done.verdict === verdict &&
+        done.user === decision.user &&
+        done.category === decision.category;
       if (same) return { kind: 'duplicate', closing: done };
       if (decision.correction) {
         const { verdict: was, decidedBy, user, category, at } = done;
-        const closing: Closing = { partId: decision.partId, score: done.score, verdict, decidedBy: 'human', user: decision.user, at: now, ...(done.result ? { result: done.result } : {}) };
+        const closing: Closing = {
+          partId: decision.partId,
+          score: done.score,
+          verdict,
+          decidedBy: 'human',
+          user: decision.user,
+          at: now,
+          ...(done.result ? { result: done.result } : {}),
+        };
         if (decision.category !== undefined) closing.category = decision.category;
         if (decision.note !== undefined) closing.note = decision.note;
         if (decision.region !== undefined && verdict === 'reject') closing.region = decision.region;
-        closing.corrects = { verdict: was, decidedBy, at, ...(user !== undefined ? { user } : {}), ...(category !== undefined ? { category } : {}) };
+        closing.corrects = {
+          verdict: was,
+          decidedBy,
+          at,
+          ...(user !== undefined ? { user } : {}),
+          ...(category !== undefined ? { category } : {}),
+        };
         this.remember(closing);
         return { kind: 'corrected', closing, previous: done };
       }
       const who = done.decidedBy === 'human' ? `by ${done.user}` : 'by timeout';
-      return { kind: 'conflict', closing: done, message: `part ${decision.partId} was already decided ${who} as ${done.verdict}` };
+      return {
+        kind: 'conflict',
+        closing: done,
+        message: `part ${decision.partId} was already decided ${who} as ${done.verdict}`,
+      };
     }
     const review = this.open.get(decision.partId);
-    if (!review) return { kind: 'unknown', message: decision.correction ? `part ${decision.partId} has no decision to correct` : `no review is open for part ${decision.partId}` };
-    const closing: Closing = { partId: decision.partId, score: review.score, verdict, decidedBy: 'human', user: decision.user, at: now, ...(review.result ? { result: review.result } : {}) };
+    if (!review)
+      return {
+        kind: 'unknown',
+        message: decision.correction
+          ? `part ${decision.partId} has no decision to correct`
+          : `no review is open for part ${decision.partId}`,
+      };
+    const closing: Closing = {
+      partId: decision.partId,
+      score: review.score,
+      verdict,
+      decidedBy: 'human',
+      user: decision.user,
+      at: now,
+      ...(review.result ? { result: review.result } : {}),
+    };
     if (decision.category !== undefined) closing.category = decision.category;
     if (decision.note !== undefined) closing.note = decision.note;
     if (decision.region !== undefined && verdict === 'reject') closing.region = decision.region;
@@ -124,7 +160,14 @@ export class ReviewBook {
   expire(partId: string, defaultAction: FinalVerdict, now: number): Closing | null {
     const review = this.open.get(partId);
     if (!review) return null;
-    const closing: Closing = { partId, score: review.score, verdict: defaultAction, decidedBy: 'timeout', at: now, ...(review.result ? { result: review.result } : {}) };
+    const closing: Closing = {
+      partId,
+      score: review.score,
+      verdict: defaultAction,
+      decidedBy: 'timeout',
+      at: now,
+      ...(review.result ? { result: review.result } : {}),
+    };
     this.remember(closing);
     return closing;
   }

@@ -17,7 +17,6 @@ import type { Verdict } from '../../../contract/vocabulary.ts';
 import { jsonDocument } from '../../../shared/json-document.ts';
 import { isNoSpace } from '../storage/health.ts';
 
-
 export interface DriftOptions {
   /** parts in each window (passed scores, and all parts for the review rate) */
   window?: number;
@@ -43,10 +42,21 @@ export interface DriftState {
   recentParts: number[];
 }
 
-export const emptyDrift = (): DriftState => ({ reference: null, filling: [], recent: [], referenceParts: 0, referenceReviewed: 0, recentParts: [] });
+export const emptyDrift = (): DriftState => ({
+  reference: null,
+  filling: [],
+  recent: [],
+  referenceParts: 0,
+  referenceReviewed: 0,
+  recentParts: [],
+});
 
 /** Takes one concluded part in. Returns true when a reference window (scores or review rate) was just completed. */
-export function observe(state: DriftState, part: { verdict: Verdict; score: number | null }, options: DriftOptions = {}): boolean {
+export function observe(
+  state: DriftState,
+  part: { verdict: Verdict; score: number | null },
+  options: DriftOptions = {},
+): boolean {
   const window = options.window ?? 500;
   let completed = false;
   if (state.referenceParts < window) {
@@ -80,7 +90,14 @@ export function assess(state: DriftState, options: DriftOptions = {}): Drift | n
   const drift: Drift = { detected: false, signals: [] };
   if (state.reference && state.recent.length >= window) {
     const { statistic, pValue } = kolmogorovSmirnov(state.reference, state.recent);
-    drift.passedScores = { reference: state.reference.length, recent: state.recent.length, statistic, pValue, referenceMedian: median(state.reference), recentMedian: median(state.recent) };
+    drift.passedScores = {
+      reference: state.reference.length,
+      recent: state.recent.length,
+      statistic,
+      pValue,
+      referenceMedian: median(state.reference),
+      recentMedian: median(state.recent),
+    };
     if (pValue < alpha && statistic >= (options.minStatistic ?? 0.2)) drift.signals.push('passed_scores');
   }
   if (state.referenceParts >= window && state.recentParts.length >= window) {
@@ -88,7 +105,13 @@ export function assess(state: DriftState, options: DriftOptions = {}): Drift | n
     const reviewed = state.recentParts.reduce((a, b) => a + b, 0);
     const recent = reviewed / state.recentParts.length;
     const pValue = riseTest(state.referenceReviewed, state.referenceParts, reviewed, state.recentParts.length);
-    drift.reviewRate = { reference, recent, referenceParts: state.referenceParts, recentParts: state.recentParts.length, pValue };
+    drift.reviewRate = {
+      reference,
+      recent,
+      referenceParts: state.referenceParts,
+      recentParts: state.recentParts.length,
+      pValue,
+    };
     const large = recent - reference >= Math.max(options.minRise ?? 0.02, (options.minRiseFactor ?? 0.5) * reference);
     if (pValue < alpha && large) drift.signals.push('review_rate');
   }
@@ -135,7 +158,9 @@ function normalCdf(z: number): number {
   // Abramowitz and Stegun 7.1.26 for erf
   const x = Math.abs(z) / Math.SQRT2;
   const t = 1 / (1 + 0.3275911 * x);
-  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  const erf =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
   return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
 }
 
@@ -145,7 +170,10 @@ export class DriftWatch {
   private dirty = false;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(dir: string, private readonly options: DriftOptions = {}) {
+  constructor(
+    dir: string,
+    private readonly options: DriftOptions = {},
+  ) {
     this.db = jsonDocument<DriftState>(path.join(dir, 'drift.json'), emptyDrift());
     // Statistics, not a record: the rolling window is written every few seconds, not per part.
     this.timer = setInterval(() => this.flush(), 5000);

@@ -42,7 +42,6 @@ export interface Accepted {
   score: number | null;
 }
 
-
 /** A frame as a grey thumbnail less its mean; null when it cannot be decoded. */
 export async function thumbnailOf(bytes: Buffer): Promise<Thumbnail | null> {
   try {
@@ -77,14 +76,26 @@ export function compare(part: Thumbnail, reference: Thumbnail): { difference: nu
       }
       const difference = Math.sqrt(total / n);
       // Ties go to the smaller shift: an unmoved reference is the plainer picture.
-      if (difference < best.difference - 1e-9 || (Math.abs(difference - best.difference) <= 1e-9 && Math.abs(dx) + Math.abs(dy) < Math.abs(best.dx) + Math.abs(best.dy))) best = { difference, dx, dy };
+      if (
+        difference < best.difference - 1e-9 ||
+        (Math.abs(difference - best.difference) <= 1e-9 &&
+          Math.abs(dx) + Math.abs(dy) < Math.abs(best.dx) + Math.abs(best.dy))
+      )
+        best = { difference, dx, dy };
     }
   }
   return best;
 }
 
 /** Raw pixels (`channels` a pixel) moved by (dx, dy) whole pixels; the edges uncovered repeat the nearest row or column. */
-export function shiftImage(pixels: Buffer, width: number, height: number, channels: number, dx: number, dy: number): Buffer {
+export function shiftImage(
+  pixels: Buffer,
+  width: number,
+  height: number,
+  channels: number,
+  dx: number,
+  dy: number,
+): Buffer {
   const out = Buffer.alloc(pixels.length);
   const clamp = (v: number, top: number) => Math.min(top - 1, Math.max(0, v));
   for (let y = 0; y < height; y++) {
@@ -98,12 +109,19 @@ export function shiftImage(pixels: Buffer, width: number, height: number, channe
 }
 
 /** The parts people accepted at a station whose frame is kept, newest first, from the defect log. */
-export function acceptedIn(entries: readonly Entry[], line: string, station: string, except: string, limit = CANDIDATES): Accepted[] {
+export function acceptedIn(
+  entries: readonly Entry[],
+  line: string,
+  station: string,
+  except: string,
+  limit = CANDIDATES,
+): Accepted[] {
   const found: Accepted[] = [];
   for (let i = entries.length - 1; i >= 0 && found.length < limit * 4; i--) {
     const e = entries[i];
     if (e.line !== line || e.station !== station || e.partId === except) continue;
-    if (!e.final || e.final.verdict !== 'pass' || e.final.decidedBy !== 'human' || !e.image || e.image.expired) continue;
+    if (!e.final || e.final.verdict !== 'pass' || e.final.decidedBy !== 'human' || !e.image || e.image.expired)
+      continue;
     found.push({ partId: e.partId, ...(e.final.user ? { user: e.final.user } : {}), at: e.final.at, score: e.score });
   }
   return found.sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
@@ -125,10 +143,17 @@ export class ThumbnailCache {
   }
 }
 
-export type Outcome = { ok: true; golden: Golden; dx: number; dy: number } | { ok: false; code: 'not_found' | 'no_golden'; message: string };
+export type Outcome =
+  | { ok: true; golden: Golden; dx: number; dy: number }
+  | { ok: false; code: 'not_found' | 'no_golden'; message: string };
 
 /** The nearest accepted part to `partId`, aligned; or why there is none. */
-export async function nearestGolden(imagesDir: string, accepted: Accepted[], where: { line: string; station: string; partId: string }, cache = new ThumbnailCache()): Promise<Outcome> {
+export async function nearestGolden(
+  imagesDir: string,
+  accepted: Accepted[],
+  where: { line: string; station: string; partId: string },
+  cache = new ThumbnailCache(),
+): Promise<Outcome> {
   const { line, station, partId } = where;
   const part = await cache.get(imagesDir, line, station, partId);
   if (!part) return { ok: false, code: 'not_found', message: `no readable image kept for part ${partId}` };
@@ -141,7 +166,12 @@ export async function nearestGolden(imagesDir: string, accepted: Accepted[], whe
     const match = compare(part, reference);
     if (!best || match.difference < best.difference) best = { candidate, ...match };
   }
-  if (!best) return { ok: false, code: 'no_golden', message: `no part accepted by a person at ${line}/${station} has a kept image yet: accept a good part and it becomes the reference` };
+  if (!best)
+    return {
+      ok: false,
+      code: 'no_golden',
+      message: `no part accepted by a person at ${line}/${station} has a kept image yet: accept a good part and it becomes the reference`,
+    };
   const { candidate, difference, dx, dy } = best;
   const base = `/api/parts/${line}/${station}/${encodeURIComponent(partId)}`;
   return {
@@ -152,7 +182,12 @@ export async function nearestGolden(imagesDir: string, accepted: Accepted[], whe
       line,
       station,
       partId,
-      golden: { partId: candidate.partId, ...(candidate.user ? { acceptedBy: candidate.user } : {}), acceptedAt: candidate.at, score: candidate.score },
+      golden: {
+        partId: candidate.partId,
+        ...(candidate.user ? { acceptedBy: candidate.user } : {}),
+        acceptedAt: candidate.at,
+        score: candidate.score,
+      },
       difference: Math.round(difference * 100) / 100,
       shift: { x: dx / THUMB, y: dy / THUMB },
       considered,
@@ -164,9 +199,22 @@ export async function nearestGolden(imagesDir: string, accepted: Accepted[], whe
 /** The reference's frame at the part's size, moved by the shift found on the thumbnails, as a PNG. */
 export async function alignedImage(reference: Buffer, part: Buffer, dx: number, dy: number): Promise<Buffer> {
   const { width = THUMB, height = THUMB } = await sharp(part).metadata();
-  const { data, info } = await sharp(reference).removeAlpha().resize(width, height, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
-  const moved = shiftImage(data, info.width, info.height, info.channels, Math.round((dx * info.width) / THUMB), Math.round((dy * info.height) / THUMB));
-  return sharp(moved, { raw: { width: info.width, height: info.height, channels: info.channels } }).png().toBuffer();
+  const { data, info } = await sharp(reference)
+    .removeAlpha()
+    .resize(width, height, { fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const moved = shiftImage(
+    data,
+    info.width,
+    info.height,
+    info.channels,
+    Math.round((dx * info.width) / THUMB),
+    Math.round((dy * info.height) / THUMB),
+  );
+  return sharp(moved, { raw: { width: info.width, height: info.height, channels: info.channels } })
+    .png()
+    .toBuffer();
 }
 
 type PartParams = Static<typeof PartParams>;
@@ -183,14 +231,25 @@ export interface GoldenOptions {
  * `GET /api/parts/:line/:station/:partId/golden`: which accepted part is the reference, how far apart
  * and how it was moved; `…/golden/image`: its frame, aligned. Access: any logged-in person (default).
  */
-export const goldenRoutes: FastifyPluginAsync<GoldenOptions> = async (plain, { imagesDir, entries, routeConfig = {} }) => {
+export const goldenRoutes: FastifyPluginAsync<GoldenOptions> = async (
+  plain,
+  { imagesDir, entries, routeConfig = {} },
+) => {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const cache = new ThumbnailCache();
-  const find = (params: PartParams) => nearestGolden(imagesDir, acceptedIn(entries(), params.line, params.station, params.partId), params, cache);
+  const find = (params: PartParams) =>
+    nearestGolden(imagesDir, acceptedIn(entries(), params.line, params.station, params.partId), params, cache);
 
   app.get(
     '/api/parts/:line/:station/:partId/golden',
-    { config: routeConfig, schema: { summary: 'the nearest part people accepted, aligned to this one', params: PartParams, response: { 200: inline(GoldenSchema), ...refusals(401, 403, 404) } } },
+    {
+      config: routeConfig,
+      schema: {
+        summary: 'the nearest part people accepted, aligned to this one',
+        params: PartParams,
+        response: { 200: inline(GoldenSchema), ...refusals(401, 403, 404) },
+      },
+    },
     async (request, reply) => {
       const found = await find(request.params);
       if (!found.ok) return reply.code(404).send({ error: found.code, message: found.message });
@@ -198,14 +257,28 @@ export const goldenRoutes: FastifyPluginAsync<GoldenOptions> = async (plain, { i
     },
   );
 
-  const image = { summary: "the reference's frame, moved to lie over the part", params: PartParams, response: { 200: fileAnswer('the aligned reference frame', 'image/png'), ...refusals(401, 403, 404) } };
-  app.get('/api/parts/:line/:station/:partId/golden/image', { config: routeConfig, schema: image }, async (request, reply) => {
-    const found = await find(request.params);
-    if (!found.ok) return reply.code(404).send({ error: found.code, message: found.message });
-    const { line, station, partId } = request.params;
-    const dir = path.join(imagesDir, line, station);
-    const [reference, part] = await Promise.all([keptImage(dir, found.golden.golden.partId), keptImage(dir, partId)]);
-    if (!reference || !part) return reply.code(404).send({ error: 'not_found', message: 'the reference or the part lost its image meanwhile (retention)' });
-    return reply.type('image/png').header('cache-control', 'private, no-cache').send(await alignedImage(reference, part, found.dx, found.dy));
-  });
+  const image = {
+    summary: "the reference's frame, moved to lie over the part",
+    params: PartParams,
+    response: { 200: fileAnswer('the aligned reference frame', 'image/png'), ...refusals(401, 403, 404) },
+  };
+  app.get(
+    '/api/parts/:line/:station/:partId/golden/image',
+    { config: routeConfig, schema: image },
+    async (request, reply) => {
+      const found = await find(request.params);
+      if (!found.ok) return reply.code(404).send({ error: found.code, message: found.message });
+      const { line, station, partId } = request.params;
+      const dir = path.join(imagesDir, line, station);
+      const [reference, part] = await Promise.all([keptImage(dir, found.golden.golden.partId), keptImage(dir, partId)]);
+      if (!reference || !part)
+        return reply
+          .code(404)
+          .send({ error: 'not_found', message: 'the reference or the part lost its image meanwhile (retention)' });
+      return reply
+        .type('image/png')
+        .header('cache-control', 'private, no-cache')
+        .send(await alignedImage(reference, part, found.dx, found.dy));
+    },
+  );
 };

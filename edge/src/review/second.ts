@@ -32,7 +32,10 @@ export interface Case {
   settled?: Opinion;
 }
 
-type Line = { queued: { partId: string; score: number | null; first: Opinion } } | { second: Opinion & { partId: string } } | { settled: Opinion & { partId: string } };
+type Line =
+  | { queued: { partId: string; score: number | null; first: Opinion } }
+  | { second: Opinion & { partId: string } }
+  | { settled: Opinion & { partId: string } };
 
 /** What a person's label means for agreement on categories: good, or the defect's category. */
 const labelOf = (o: Opinion) => (o.verdict === 'pass' ? 'good' : (o.category ?? 'uncategorised'));
@@ -43,12 +46,17 @@ export function kappa(pairs: [string, string][]): number | null {
   const labels = new Set(pairs.flat());
   const observed = pairs.filter(([a, b]) => a === b).length / pairs.length;
   let expected = 0;
-  for (const label of labels) expected += (pairs.filter(([a]) => a === label).length / pairs.length) * (pairs.filter(([, b]) => b === label).length / pairs.length);
+  for (const label of labels)
+    expected +=
+      (pairs.filter(([a]) => a === label).length / pairs.length) *
+      (pairs.filter(([, b]) => b === label).length / pairs.length);
   if (expected >= 1) return null;
   return (observed - expected) / (1 - expected);
 }
 
-const Kappa = Type.Union([Type.Number(), Type.Null()], { description: "Cohen's kappa; null when it cannot be told (one label only)" });
+const Kappa = Type.Union([Type.Number(), Type.Null()], {
+  description: "Cohen's kappa; null when it cannot be told (one label only)",
+});
 export const AgreementSchema = Type.Object(
   {
     station: Type.String(),
@@ -56,14 +64,43 @@ export const AgreementSchema = Type.Object(
     cases: Type.Integer({ description: 'parts with two opinions' }),
     waiting: Type.Integer({ description: 'parts waiting for a second opinion' }),
     disputes: Type.Integer({ description: 'disagreements waiting for a manager' }),
-    pairs: Type.Array(Type.Object({ people: Type.Array(Type.String(), { minItems: 2, maxItems: 2 }), n: Type.Integer(), agreement: Type.Number(), kappa: Kappa }, { additionalProperties: false }), {
-      description: 'agreement on pass/reject per pair of people',
+    pairs: Type.Array(
+      Type.Object(
+        {
+          people: Type.Array(Type.String(), { minItems: 2, maxItems: 2 }),
+          n: Type.Integer(),
+          agreement: Type.Number(),
+          kappa: Kappa,
+        },
+        { additionalProperties: false },
+      ),
+      {
+        description: 'agreement on pass/reject per pair of people',
+      },
+    ),
+    categories: Type.Array(
+      Type.Object({ category: Type.String(), n: Type.Integer(), kappa: Kappa }, { additionalProperties: false }),
+      {
+        description: 'agreement on each label (good or a category) against all others',
+      },
+    ),
+    people: Type.Array(
+      Type.Object(
+        {
+          user: Type.String(),
+          opinions: Type.Integer(),
+          settledAgainst: Type.Integer(),
+          overrideRate: Type.Union([Type.Number(), Type.Null()], {
+            description: "share of this person's opinions the final answer went against",
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    stationOverrideRate: Type.Union([Type.Number(), Type.Null()], {
+      description:
+        'share of all opinions on parts with a final answer (agreed or settled) that the final answer went against',
     }),
-    categories: Type.Array(Type.Object({ category: Type.String(), n: Type.Integer(), kappa: Kappa }, { additionalProperties: false }), {
-      description: 'agreement on each label (good or a category) against all others',
-    }),
-    people: Type.Array(Type.Object({ user: Type.String(), opinions: Type.Integer(), settledAgainst: Type.Integer(), overrideRate: Type.Union([Type.Number(), Type.Null()], { description: "share of this person's opinions the final answer went against" }) }, { additionalProperties: false })),
-    stationOverrideRate: Type.Union([Type.Number(), Type.Null()], { description: 'share of all opinions on parts with a final answer (agreed or settled) that the final answer went against' }),
   },
   { additionalProperties: false, $id: 'Agreement' },
 );
@@ -82,7 +119,9 @@ export function agreement(station: string, share: number, cases: Case[]): Agreem
   }
   const labels = new Set(both.flatMap((c) => [labelOf(c.first), labelOf(c.second)]));
   const categories = [...labels].sort().map((label) => {
-    const pairs = both.map((c) => [labelOf(c.first) === label ? 'y' : 'n', labelOf(c.second) === label ? 'y' : 'n'] as [string, string]);
+    const pairs = both.map(
+      (c) => [labelOf(c.first) === label ? 'y' : 'n', labelOf(c.second) === label ? 'y' : 'n'] as [string, string],
+    );
     return { category: label, n: pairs.length, kappa: kappa(pairs) };
   });
   // Against the answer the part stands on (agreed, or settled by a manager): how often each person was overridden.
@@ -111,11 +150,21 @@ export function agreement(station: string, share: number, cases: Case[]): Agreem
     cases: both.length,
     waiting: cases.filter((c) => !c.second).length,
     disputes: both.filter((c) => c.first.verdict !== c.second.verdict && !c.settled).length,
-    pairs: [...byPair.values()].map(({ people: pair, verdicts }) => ({ people: pair, n: verdicts.length, agreement: verdicts.filter(([a, b]) => a === b).length / verdicts.length, kappa: kappa(verdicts) })),
+    pairs: [...byPair.values()].map(({ people: pair, verdicts }) => ({
+      people: pair,
+      n: verdicts.length,
+      agreement: verdicts.filter(([a, b]) => a === b).length / verdicts.length,
+      kappa: kappa(verdicts),
+    })),
     categories,
     people: [...people.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([user, p]) => ({ user, opinions: p.opinions, settledAgainst: p.settledAgainst, overrideRate: p.judged ? p.settledAgainst / p.judged : null })),
+      .map(([user, p]) => ({
+        user,
+        opinions: p.opinions,
+        settledAgainst: p.settledAgainst,
+        overrideRate: p.judged ? p.settledAgainst / p.judged : null,
+      })),
     stationOverrideRate: judged ? against / judged : null,
   };
 }
@@ -128,9 +177,12 @@ export function finalOf(c: Case): Opinion | undefined {
 }
 
 /** What the defect log is told: a second opinion given, or a disagreement settled. */
-export type OpinionFact = { partId: string; opinion: Opinion } & ({ kind: 'opinion'; agrees: boolean } | { kind: 'settled' });
+export type OpinionFact = { partId: string; opinion: Opinion } & (
+  { kind: 'opinion'; agrees: boolean } | { kind: 'settled' }
+);
 
-export type GiveOutcome = { kind: 'agreed' | 'disputed'; case: Case } | { kind: 'unknown' | 'same_person' | 'already'; message: string };
+export type GiveOutcome =
+  { kind: 'agreed' | 'disputed'; case: Case } | { kind: 'unknown' | 'same_person' | 'already'; message: string };
 
 export class SecondOpinions {
   private readonly cases = new Map<string, Case>();
@@ -139,7 +191,10 @@ export class SecondOpinions {
   /** told of each opinion given and each settlement, once it is on disk (the part's timeline in the defect log) */
   told: ((fact: OpinionFact) => void) | null = null;
 
-  constructor(dir: string | null, readonly share: number) {
+  constructor(
+    dir: string | null,
+    readonly share: number,
+  ) {
     this.file = dir ? path.join(dir, 'second-opinions.jsonl') : '';
     this.lines = dir ? new AdviceLines(this.file) : null;
     if (dir) {
@@ -150,22 +205,34 @@ export class SecondOpinions {
 
   /** A part a person decided: queued again for someone else when the draw falls under the share. */
   consider(closing: Closing, draw: number): boolean {
-    if (closing.decidedBy !== 'human' || !closing.user || closing.verdict === 'hold' || !(draw < this.share)) return false;
-    const first: Opinion = { user: closing.user, verdict: closing.verdict, at: closing.at, ...(closing.category ? { category: closing.category } : {}) };
+    if (closing.decidedBy !== 'human' || !closing.user || closing.verdict === 'hold' || !(draw < this.share))
+      return false;
+    const first: Opinion = {
+      user: closing.user,
+      verdict: closing.verdict,
+      at: closing.at,
+      ...(closing.category ? { category: closing.category } : {}),
+    };
     this.write({ queued: { partId: closing.partId, score: closing.score, first } });
     return true;
   }
 
   /** Parts waiting for a second opinion that this person may give, blind: no first answer. */
   waitingFor(user: string): { partId: string; score: number | null }[] {
-    return [...this.cases.values()].filter((c) => !c.second && c.first.user !== user).map((c) => ({ partId: c.partId, score: c.score }));
+    return [...this.cases.values()]
+      .filter((c) => !c.second && c.first.user !== user)
+      .map((c) => ({ partId: c.partId, score: c.score }));
   }
 
   give(partId: string, opinion: Opinion): GiveOutcome {
     const c = this.cases.get(partId);
     if (!c) return { kind: 'unknown', message: `no second opinion is asked for part ${partId}` };
     if (c.second) return { kind: 'already', message: `part ${partId} already has its second opinion` };
-    if (c.first.user === opinion.user) return { kind: 'same_person', message: `${opinion.user} gave the first opinion on part ${partId}; a second must come from someone else` };
+    if (c.first.user === opinion.user)
+      return {
+        kind: 'same_person',
+        message: `${opinion.user} gave the first opinion on part ${partId}; a second must come from someone else`,
+      };
     this.write({ second: { partId, ...opinion } });
     const agrees = c.first.verdict === opinion.verdict;
     this.told?.({ kind: 'opinion', partId, opinion, agrees });
@@ -179,7 +246,8 @@ export class SecondOpinions {
 
   settle(partId: string, opinion: Opinion): { ok: true; case: Case } | { ok: false; message: string } {
     const c = this.cases.get(partId);
-    if (!c || !c.second || c.second.verdict === c.first.verdict) return { ok: false, message: `part ${partId} has no disagreement to settle` };
+    if (!c || !c.second || c.second.verdict === c.first.verdict)
+      return { ok: false, message: `part ${partId} has no disagreement to settle` };
     if (c.settled) return { ok: false, message: `part ${partId} was already settled by ${c.settled.user}` };
     this.write({ settled: { partId, ...opinion } });
     this.told?.({ kind: 'settled', partId, opinion });

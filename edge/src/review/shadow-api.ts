@@ -15,7 +15,9 @@ const Refusal = RefusalSchema;
 const AttachBody = Type.Object(
   {
     model: Type.String({ minLength: 1, description: 'the model folder, on the station' }),
-    passBelow: Type.Optional(Type.Number({ minimum: 0, description: "the candidate's thresholds, if not the ones its manifest proposes" })),
+    passBelow: Type.Optional(
+      Type.Number({ minimum: 0, description: "the candidate's thresholds, if not the ones its manifest proposes" }),
+    ),
     rejectAbove: Type.Optional(Type.Number({ minimum: 0 })),
   },
   { additionalProperties: false },
@@ -26,7 +28,11 @@ export const shadowApi: FastifyPluginAsync<{ desks: Map<string, ShadowDesk> }> =
   const manager = { access: 'manager' as const };
   const find = (id: string, reply: FastifyReply): ShadowDesk | null => {
     const desk = desks.get(id);
-    if (!desk) void reply.code(404).send({ error: 'unknown_station', message: `no station "${id}" here; stations: ${[...desks.keys()].join(', ')}` });
+    if (!desk)
+      void reply.code(404).send({
+        error: 'unknown_station',
+        message: `no station "${id}" here; stations: ${[...desks.keys()].join(', ')}`,
+      });
     return desk ?? null;
   };
   const refuse = (reply: FastifyReply, error: unknown) => {
@@ -43,15 +49,30 @@ export const shadowApi: FastifyPluginAsync<{ desks: Map<string, ShadowDesk> }> =
 
   app.post<{ Params: { station: string }; Body: AttachBody }>(
     '/api/stations/:station/shadow',
-    { config: manager, schema: { params: StationParams, body: AttachBody, response: { 201: ShadowSchema, 400: Refusal, 404: Refusal } } },
+    {
+      config: manager,
+      schema: { params: StationParams, body: AttachBody, response: { 201: ShadowSchema, 400: Refusal, 404: Refusal } },
+    },
     async (request, reply) => {
       const desk = find(request.params.station, reply);
       if (!desk) return reply;
       const { model, passBelow, rejectAbove } = request.body;
-      if ((passBelow === undefined) !== (rejectAbove === undefined)) return reply.code(400).send({ error: 'invalid_thresholds', message: 'give both passBelow and rejectAbove, or neither (the manifest proposes them)' });
-      if (passBelow !== undefined && rejectAbove !== undefined && !(passBelow <= rejectAbove)) return reply.code(400).send({ error: 'invalid_thresholds', message: `passBelow ${passBelow} must not exceed rejectAbove ${rejectAbove}` });
+      if ((passBelow === undefined) !== (rejectAbove === undefined))
+        return reply.code(400).send({
+          error: 'invalid_thresholds',
+          message: 'give both passBelow and rejectAbove, or neither (the manifest proposes them)',
+        });
+      if (passBelow !== undefined && rejectAbove !== undefined && !(passBelow <= rejectAbove))
+        return reply.code(400).send({
+          error: 'invalid_thresholds',
+          message: `passBelow ${passBelow} must not exceed rejectAbove ${rejectAbove}`,
+        });
       try {
-        const view = await desk.attach(path.resolve(model), who(request), passBelow !== undefined && rejectAbove !== undefined ? { passBelow, rejectAbove } : undefined);
+        const view = await desk.attach(
+          path.resolve(model),
+          who(request),
+          passBelow !== undefined && rejectAbove !== undefined ? { passBelow, rejectAbove } : undefined,
+        );
         return reply.code(201).send(view);
       } catch (error) {
         return refuse(reply, error);
@@ -76,13 +97,19 @@ export const shadowApi: FastifyPluginAsync<{ desks: Map<string, ShadowDesk> }> =
 
   app.post<{ Params: { station: string } }>(
     '/api/stations/:station/shadow/promote',
-    { config: manager, schema: { params: StationParams, response: { 201: PromotionSchema, 400: Refusal, 404: Refusal } } },
+    {
+      config: manager,
+      schema: { params: StationParams, response: { 201: PromotionSchema, 400: Refusal, 404: Refusal } },
+    },
     async (request, reply) => {
       const desk = find(request.params.station, reply);
       if (!desk) return reply;
       try {
         const promotion = await desk.promote(who(request));
-        request.log.info({ station: request.params.station, model: promotion.model, by: promotion.by }, 'model promoted from shadow');
+        request.log.info(
+          { station: request.params.station, model: promotion.model, by: promotion.by },
+          'model promoted from shadow',
+        );
         return reply.code(201).send(promotion);
       } catch (error) {
         return refuse(reply, error);

@@ -43,12 +43,18 @@ export function byScore(score: number, limits: Limits): ByScore {
 }
 
 const Ref = Type.Object({ id: Type.String(), version: Type.String() }, { additionalProperties: false });
-const Thresholds = Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }, { additionalProperties: false });
+const Thresholds = Type.Object(
+  { passBelow: Type.Number(), rejectAbove: Type.Number() },
+  { additionalProperties: false },
+);
 
 export const ModelTallySchema = Type.Object(
   {
     model: Ref,
-    thresholds: Type.Union([Thresholds, Type.Null()], { description: "the candidate's proposed thresholds; null for the live model, judged at the thresholds in force for each part" }),
+    thresholds: Type.Union([Thresholds, Type.Null()], {
+      description:
+        "the candidate's proposed thresholds; null for the live model, judged at the thresholds in force for each part",
+    }),
     escapes: Type.Integer({ description: 'parts a person rejected that this model would have passed' }),
     falseRejects: Type.Integer({ description: 'parts a person accepted that this model would have rejected' }),
     reviews: Type.Integer({ description: 'frames this model would have sent to a person (audit draws left out)' }),
@@ -63,15 +69,21 @@ export type ModelTally = Static<typeof ModelTallySchema>;
 export const TalliesSchema = Type.Object(
   {
     scored: Type.Integer({ description: 'frames scored by both models' }),
-    decided: Type.Integer({ description: 'of those, parts a person decided (accept or reject): the truth the columns are judged on' }),
+    decided: Type.Integer({
+      description: 'of those, parts a person decided (accept or reject): the truth the columns are judged on',
+    }),
     audits: Type.Integer({ description: 'of the decided parts, audit samples of parts the live model passed' }),
     defects: Type.Integer({ description: 'decided parts a person rejected' }),
     live: ModelTallySchema,
     candidate: ModelTallySchema,
     disagreements: Type.Object(
       {
-        candidatePassesLiveRejects: Type.Integer({ description: 'frames the live model rejects by score that the candidate would pass' }),
-        candidateRejectsLivePasses: Type.Integer({ description: 'frames the live model passes by score that the candidate would reject' }),
+        candidatePassesLiveRejects: Type.Integer({
+          description: 'frames the live model rejects by score that the candidate would pass',
+        }),
+        candidateRejectsLivePasses: Type.Integer({
+          description: 'frames the live model passes by score that the candidate would reject',
+        }),
       },
       { additionalProperties: false },
     ),
@@ -84,17 +96,40 @@ export type Tallies = Static<typeof TalliesSchema>;
  * The two columns over the frames both models scored. `closings` are the station's decided parts;
  * a part scored twice (a new frame under its id) counts with its last frame.
  */
-export function tally(scores: ShadowScore[], closings: Closing[], live: { id: string; version: string }, candidate: { model: { id: string; version: string }; thresholds: Limits }): Tallies {
+export function tally(
+  scores: ShadowScore[],
+  closings: Closing[],
+  live: { id: string; version: string },
+  candidate: { model: { id: string; version: string }; thresholds: Limits },
+): Tallies {
   const last = new Map<string, ShadowScore>();
   for (const score of scores) last.set(score.partId, score);
   const truth = new Map<string, 'pass' | 'reject'>();
   for (const closing of closings) {
-    if (closing.decidedBy === 'human' && (closing.verdict === 'pass' || closing.verdict === 'reject')) truth.set(closing.partId, closing.verdict);
+    if (closing.decidedBy === 'human' && (closing.verdict === 'pass' || closing.verdict === 'reject'))
+      truth.set(closing.partId, closing.verdict);
   }
-  const column = (model: { id: string; version: string }, thresholds: Limits | null): ModelTally => ({ model, thresholds, escapes: 0, falseRejects: 0, reviews: 0, reviewRate: null, passes: 0, rejects: 0 });
+  const column = (model: { id: string; version: string }, thresholds: Limits | null): ModelTally => ({
+    model,
+    thresholds,
+    escapes: 0,
+    falseRejects: 0,
+    reviews: 0,
+    reviewRate: null,
+    passes: 0,
+    rejects: 0,
+  });
   const liveColumn = column(live, null);
   const candidateColumn = column(candidate.model, candidate.thresholds);
-  const out: Tallies = { scored: 0, decided: 0, audits: 0, defects: 0, live: liveColumn, candidate: candidateColumn, disagreements: { candidatePassesLiveRejects: 0, candidateRejectsLivePasses: 0 } };
+  const out: Tallies = {
+    scored: 0,
+    decided: 0,
+    audits: 0,
+    defects: 0,
+    live: liveColumn,
+    candidate: candidateColumn,
+    disagreements: { candidatePassesLiveRejects: 0, candidateRejectsLivePasses: 0 },
+  };
   const count = (into: ModelTally, verdict: ByScore, person: 'pass' | 'reject' | undefined) => {
     if (verdict === 'review') into.reviews++;
     else if (verdict === 'pass') into.passes++;
@@ -125,8 +160,12 @@ const ModelInfo = Type.Object(
   {
     model: Ref,
     dir: Type.String({ description: 'the model folder' }),
-    goodImages: Type.Union([Type.Integer(), Type.Null()], { description: 'good images it was fitted on, from its manifest' }),
-    lineage: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: "its manifest's lineage (parent, parts added, promotions)" }),
+    goodImages: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'good images it was fitted on, from its manifest',
+    }),
+    lineage: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], {
+      description: "its manifest's lineage (parent, parts added, promotions)",
+    }),
   },
   { additionalProperties: false },
 );
@@ -151,15 +190,20 @@ export const ShadowSchema = Type.Object(
     live: ModelInfo,
     candidate: Type.Union(
       [
-        Type.Composite([
-          ModelInfo,
-          Type.Object({
-            thresholds: Thresholds,
-            attachedBy: Type.String(),
-            attachedAt: Type.String({ format: 'date-time' }),
-            state: Type.Union([Type.Literal('scoring'), Type.Literal('failed')], { description: 'failed: the candidate could not be loaded again after a restart; detach or attach again' }),
-          }),
-        ], { additionalProperties: false }),
+        Type.Composite(
+          [
+            ModelInfo,
+            Type.Object({
+              thresholds: Thresholds,
+              attachedBy: Type.String(),
+              attachedAt: Type.String({ format: 'date-time' }),
+              state: Type.Union([Type.Literal('scoring'), Type.Literal('failed')], {
+                description: 'failed: the candidate could not be loaded again after a restart; detach or attach again',
+              }),
+            }),
+          ],
+          { additionalProperties: false },
+        ),
         Type.Null(),
       ],
       { description: 'the model in shadow; null when none is attached' },
@@ -167,13 +211,19 @@ export const ShadowSchema = Type.Object(
     frames: Type.Object(
       {
         scored: Type.Integer({ description: 'live frames the candidate scored since it was attached' }),
-        skipped: Type.Integer({ description: 'live frames it let go because it was still busy or the live queue had frames waiting' }),
-        failed: Type.Integer({ description: 'frames the candidate could not score (its error; the live verdict is untouched)' }),
+        skipped: Type.Integer({
+          description: 'live frames it let go because it was still busy or the live queue had frames waiting',
+        }),
+        failed: Type.Integer({
+          description: 'frames the candidate could not score (its error; the live verdict is untouched)',
+        }),
       },
       { additionalProperties: false },
     ),
     tallies: Type.Union([TalliesSchema, Type.Null()]),
-    promotions: Type.Array(PromotionSchema, { description: 'models promoted from shadow on this station, oldest first' }),
+    promotions: Type.Array(PromotionSchema, {
+      description: 'models promoted from shadow on this station, oldest first',
+    }),
   },
   { additionalProperties: false, $id: 'Shadow' },
 );

@@ -47,7 +47,9 @@ export class ScoreHistogram {
 
   static binOf(score: number): number {
     const x = Math.log10(Math.max(score, 1e-3));
-    const bin = Math.floor(((x - ScoreHistogram.LOW) / (ScoreHistogram.HIGH - ScoreHistogram.LOW)) * ScoreHistogram.BINS);
+    const bin = Math.floor(
+      ((x - ScoreHistogram.LOW) / (ScoreHistogram.HIGH - ScoreHistogram.LOW)) * ScoreHistogram.BINS,
+    );
     return Math.min(ScoreHistogram.BINS - 1, Math.max(0, bin));
   }
 
@@ -94,8 +96,14 @@ export class FileReviewStore implements ReviewStore {
     this.store = store ?? StationStore.at(dir);
     this.owned = !store;
     this.load();
-    this.scoresDb = jsonDocument<{ counts: number[] }>(path.join(dir, 'scores.json'), { counts: new Array(ScoreHistogram.BINS).fill(0) }, 'score histogram (statistics)');
-    this.histogram = new ScoreHistogram(this.scoresDb.data.counts.length === ScoreHistogram.BINS ? this.scoresDb.data.counts : undefined);
+    this.scoresDb = jsonDocument<{ counts: number[] }>(
+      path.join(dir, 'scores.json'),
+      { counts: new Array(ScoreHistogram.BINS).fill(0) },
+      'score histogram (statistics)',
+    );
+    this.histogram = new ScoreHistogram(
+      this.scoresDb.data.counts.length === ScoreHistogram.BINS ? this.scoresDb.data.counts : undefined,
+    );
     // The histogram is statistics, not a record: written every few seconds, not per part.
     this.timer = setInterval(() => this.flushScores(), 5000);
     this.timer.unref();
@@ -107,9 +115,13 @@ export class FileReviewStore implements ReviewStore {
 
   closings(days = 2): Closing[] {
     const db = this.store.db;
-    const recent = (db.prepare('SELECT DISTINCT day FROM decisions ORDER BY day DESC LIMIT ?').all(days) as { day: string }[]).map((row) => row.day);
+    const recent = (
+      db.prepare('SELECT DISTINCT day FROM decisions ORDER BY day DESC LIMIT ?').all(days) as { day: string }[]
+    ).map((row) => row.day);
     if (recent.length === 0) return [];
-    const rows = db.prepare('SELECT closing FROM decisions WHERE day >= ? ORDER BY day, seq').all(recent[recent.length - 1]) as { closing: string }[];
+    const rows = db
+      .prepare('SELECT closing FROM decisions WHERE day >= ? ORDER BY day, seq')
+      .all(recent[recent.length - 1]) as { closing: string }[];
     const all = rows.map((row) => JSON.parse(row.closing) as Closing);
     // A correction replaces the decision it corrects: calibration, export and refit see the part once, as corrected.
     const replaced = new Set<Closing>();
@@ -145,7 +157,13 @@ export class FileReviewStore implements ReviewStore {
   }
 
   opened(review: OpenReview): void {
-    this.store.transition(() => this.store.db.prepare('INSERT OR REPLACE INTO open_reviews VALUES (?, ?)').run(review.partId, JSON.stringify(review)), 'the open reviews');
+    this.store.transition(
+      () =>
+        this.store.db
+          .prepare('INSERT OR REPLACE INTO open_reviews VALUES (?, ?)')
+          .run(review.partId, JSON.stringify(review)),
+      'the open reviews',
+    );
     this.store.after(() => this.open.set(review.partId, review));
   }
 
@@ -197,7 +215,9 @@ export class FileReviewStore implements ReviewStore {
   }
 
   private record(closing: Closing): void {
-    this.store.db.prepare('INSERT INTO decisions (part_id, day, closing) VALUES (?, ?, ?)').run(closing.partId, new Date(closing.at).toISOString().slice(0, 10), JSON.stringify(closing));
+    this.store.db
+      .prepare('INSERT INTO decisions (part_id, day, closing) VALUES (?, ?, ?)')
+      .run(closing.partId, new Date(closing.at).toISOString().slice(0, 10), JSON.stringify(closing));
   }
 
   private forget(partId: string): void {
@@ -206,7 +226,9 @@ export class FileReviewStore implements ReviewStore {
 
   /** The open reviews, one read of the store (older journals are migrated into it when it opens). */
   private load(): void {
-    for (const row of this.store.db.prepare('SELECT review FROM open_reviews ORDER BY rowid').all() as { review: string }[]) {
+    for (const row of this.store.db.prepare('SELECT review FROM open_reviews ORDER BY rowid').all() as {
+      review: string;
+    }[]) {
       const review = JSON.parse(row.review) as OpenReview;
       this.open.set(review.partId, review);
     }

@@ -32,7 +32,12 @@ export interface Example {
 export const FEATURES = 8;
 
 /** Features of a part's anomaly map (and score); null without a map. */
-export function featuresOf(score: number, map: Float32Array | undefined, width: number | undefined, height: number | undefined): number[] | null {
+export function featuresOf(
+  score: number,
+  map: Float32Array | undefined,
+  width: number | undefined,
+  height: number | undefined,
+): number[] | null {
   if (!map || !width || !height || map.length < width * height) return null;
   let peak = -Infinity;
   let sum = 0;
@@ -64,7 +69,16 @@ export function featuresOf(score: number, map: Float32Array | undefined, width: 
   const spreadX = Math.sqrt(Math.max(0, sxx / n - cx * cx));
   const spreadY = Math.sqrt(Math.max(0, syy / n - cy * cy));
   const elongation = Math.log((Math.max(spreadX, spreadY) + 0.01) / (Math.min(spreadX, spreadY) + 0.01));
-  return [Math.log(Math.max(score, 1e-6)), Math.log((peak + 1e-6) / (Math.abs(mean) + 1e-6)), n / (width * height), cx, cy, spreadX, spreadY, elongation];
+  return [
+    Math.log(Math.max(score, 1e-6)),
+    Math.log((peak + 1e-6) / (Math.abs(mean) + 1e-6)),
+    n / (width * height),
+    cx,
+    cy,
+    spreadX,
+    spreadY,
+    elongation,
+  ];
 }
 
 /** The category of the nearest labelled examples; null with fewer than `minExamples`. */
@@ -77,8 +91,12 @@ export function nearest(examples: Example[], features: number[], k = 7, minExamp
     const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
     return sd > 1e-9 ? sd : 1;
   });
-  const distance = (a: number[]) => Math.sqrt(a.reduce((total, value, d) => total + ((value - features[d]) / scale[d]) ** 2, 0));
-  const ranked = examples.map((e) => ({ category: e.category, d: distance(e.features) })).sort((a, b) => a.d - b.d).slice(0, k);
+  const distance = (a: number[]) =>
+    Math.sqrt(a.reduce((total, value, d) => total + ((value - features[d]) / scale[d]) ** 2, 0));
+  const ranked = examples
+    .map((e) => ({ category: e.category, d: distance(e.features) }))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, k);
   const votes = new Map<string, number>();
   for (const { category, d } of ranked) votes.set(category, (votes.get(category) ?? 0) + 1 / (d + 1e-3));
   const total = [...votes.values()].reduce((a, b) => a + b, 0);
@@ -86,16 +104,33 @@ export function nearest(examples: Example[], features: number[], k = 7, minExamp
   return { category, confidence: Math.round((weight / total) * 1000) / 1000 };
 }
 
-type Line = { partId: string; features: number[]; suggested?: string; confidence?: number; at: number } | { partId: string; category: string; user?: string; at: number };
+type Line =
+  | { partId: string; features: number[]; suggested?: string; confidence?: number; at: number }
+  | { partId: string; category: string; user?: string; at: number };
 
-const Rate = { judged: Type.Integer({ description: "people's categories on parts that carried a suggestion" }), correct: Type.Integer({ description: 'of those, the ones that matched the suggestion' }), accuracy: Type.Union([Type.Number(), Type.Null()]) };
+const Rate = {
+  judged: Type.Integer({ description: "people's categories on parts that carried a suggestion" }),
+  correct: Type.Integer({ description: 'of those, the ones that matched the suggestion' }),
+  accuracy: Type.Union([Type.Number(), Type.Null()]),
+};
 export const SuggestionAccuracySchema = Type.Object(
   {
     station: Type.String(),
-    examples: Type.Integer({ description: 'labelled parts (people-rejected, with a category) the station suggests from' }),
+    examples: Type.Integer({
+      description: 'labelled parts (people-rejected, with a category) the station suggests from',
+    }),
     ...Rate,
-    recent: Type.Object(Rate, { additionalProperties: false, description: 'the same over the last judged parts (100 by default)' }),
-    perCategory: Type.Record(Type.String(), Type.Object({ examples: Type.Integer(), judged: Type.Integer(), correct: Type.Integer() }, { additionalProperties: false })),
+    recent: Type.Object(Rate, {
+      additionalProperties: false,
+      description: 'the same over the last judged parts (100 by default)',
+    }),
+    perCategory: Type.Record(
+      Type.String(),
+      Type.Object(
+        { examples: Type.Integer(), judged: Type.Integer(), correct: Type.Integer() },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false, $id: 'SuggestionAccuracy' },
 );
@@ -109,7 +144,10 @@ export class CategoryBook {
   private readonly judged: { category: string; correct: boolean }[] = [];
   private readonly lines: AdviceLines | null;
 
-  constructor(dir: string | null, private readonly options: { keepExamples?: number; window?: number; k?: number } = {}) {
+  constructor(
+    dir: string | null,
+    private readonly options: { keepExamples?: number; window?: number; k?: number } = {},
+  ) {
     this.file = dir ? path.join(dir, 'categories.jsonl') : '';
     this.lines = dir ? new AdviceLines(this.file) : null;
     if (dir) {
@@ -125,7 +163,12 @@ export class CategoryBook {
 
   /** Records a part's features and the suggestion it was given, before anyone is told. */
   featured(partId: string, features: number[], suggestion: Suggestion | null, at: number): void {
-    this.write({ partId, features, ...(suggestion ? { suggested: suggestion.category, confidence: suggestion.confidence } : {}), at });
+    this.write({
+      partId,
+      features,
+      ...(suggestion ? { suggested: suggestion.category, confidence: suggestion.confidence } : {}),
+      at,
+    });
   }
 
   /** A person named the category of a rejected part: a new example, and a judged suggestion. */
@@ -136,7 +179,11 @@ export class CategoryBook {
 
   accuracy(station: string): SuggestionAccuracy {
     const window = this.options.window ?? 100;
-    const rate = (list: { correct: boolean }[]) => ({ judged: list.length, correct: list.filter((j) => j.correct).length, accuracy: list.length ? list.filter((j) => j.correct).length / list.length : null });
+    const rate = (list: { correct: boolean }[]) => ({
+      judged: list.length,
+      correct: list.filter((j) => j.correct).length,
+      accuracy: list.length ? list.filter((j) => j.correct).length / list.length : null,
+    });
     const perCategory: SuggestionAccuracy['perCategory'] = {};
     const of = (c: string) => (perCategory[c] ??= { examples: 0, judged: 0, correct: 0 });
     for (const e of this.examples) of(e.category).examples++;
@@ -155,7 +202,10 @@ export class CategoryBook {
 
   private apply(line: Line): void {
     if ('features' in line) {
-      this.pending.set(line.partId, { features: line.features, ...(line.suggested ? { suggested: line.suggested } : {}) });
+      this.pending.set(line.partId, {
+        features: line.features,
+        ...(line.suggested ? { suggested: line.suggested } : {}),
+      });
       if (this.pending.size > 10_000) this.pending.delete(this.pending.keys().next().value as string);
       return;
     }

@@ -15,9 +15,14 @@ const Setting = Type.Object(
   {
     passBelow: Type.Number(),
     rejectAbove: Type.Number(),
-    reviewRate: Type.Union([Type.Number(), Type.Null()], { description: 'share of all scored parts a person would see (review band plus audit); null before any score is seen' }),
+    reviewRate: Type.Union([Type.Number(), Type.Null()], {
+      description:
+        'share of all scored parts a person would see (review band plus audit); null before any score is seen',
+    }),
     escapes: Type.Integer({ description: 'parts people rejected that would pass unseen (score below passBelow)' }),
-    falseRejects: Type.Integer({ description: 'parts people accepted that would be rejected unseen (score at or above rejectAbove)' }),
+    falseRejects: Type.Integer({
+      description: 'parts people accepted that would be rejected unseen (score at or above rejectAbove)',
+    }),
     reviewed: Type.Integer({ description: 'decided parts that would still go to a person' }),
   },
   { additionalProperties: false },
@@ -34,7 +39,9 @@ export const WhatIfSchema = Type.Object(
     settings: Type.Array(Setting),
     distribution: Type.Object(
       {
-        edges: Type.Array(Type.Number(), { description: 'bin edges, log-spaced over the decided scores (one more than each count list)' }),
+        edges: Type.Array(Type.Number(), {
+          description: 'bin edges, log-spaced over the decided scores (one more than each count list)',
+        }),
         accepted: Type.Array(Type.Integer(), { description: 'person-accepted parts per bin' }),
         rejected: Type.Array(Type.Integer(), { description: 'person-rejected parts per bin' }),
       },
@@ -54,7 +61,11 @@ export interface History {
 /** The scores people labelled, sorted, from the closings (human decisions with a score only). */
 export function historyOf(closings: Closing[]): History {
   const human = closings.filter((c) => c.decidedBy === 'human' && c.score !== null);
-  const sorted = (verdict: 'pass' | 'reject') => human.filter((c) => c.verdict === verdict).map((c) => c.score as number).sort((a, b) => a - b);
+  const sorted = (verdict: 'pass' | 'reject') =>
+    human
+      .filter((c) => c.verdict === verdict)
+      .map((c) => c.score as number)
+      .sort((a, b) => a - b);
   return { rejected: sorted('reject'), accepted: sorted('pass') };
 }
 
@@ -70,13 +81,26 @@ function below(sorted: number[], x: number): number {
   return low;
 }
 
-export function project(history: History, scores: ScoreHistogram | null, setting: Thresholds, auditShare = 0): WhatIfSetting {
+export function project(
+  history: History,
+  scores: ScoreHistogram | null,
+  setting: Thresholds,
+  auditShare = 0,
+): WhatIfSetting {
   const { passBelow, rejectAbove } = setting;
   const escapes = below(history.rejected, passBelow);
   const falseRejects = history.accepted.length - below(history.accepted, rejectAbove);
   const inBand = (sorted: number[]) => below(sorted, rejectAbove) - below(sorted, passBelow);
-  const reviewRate = scores && scores.total > 0 ? scores.share(passBelow, rejectAbove) + auditShare * scores.share(0, passBelow) : null;
-  return { passBelow, rejectAbove, reviewRate, escapes, falseRejects, reviewed: inBand(history.rejected) + inBand(history.accepted) };
+  const reviewRate =
+    scores && scores.total > 0 ? scores.share(passBelow, rejectAbove) + auditShare * scores.share(0, passBelow) : null;
+  return {
+    passBelow,
+    rejectAbove,
+    reviewRate,
+    escapes,
+    falseRejects,
+    reviewed: inBand(history.rejected) + inBand(history.accepted),
+  };
 }
 
 /**
@@ -92,7 +116,8 @@ export function distributionOf(history: History, bins = 40): WhatIf['distributio
   const edges = Array.from({ length: bins + 1 }, (_, i) => low * (high / low) ** (i / bins));
   const count = (scores: number[]) => {
     const counts = new Array<number>(bins).fill(0);
-    for (const s of scores) counts[s <= low ? 0 : Math.min(bins - 1, Math.floor((Math.log(s / low) / Math.log(high / low)) * bins))]++;
+    for (const s of scores)
+      counts[s <= low ? 0 : Math.min(bins - 1, Math.floor((Math.log(s / low) / Math.log(high / low)) * bins))]++;
     return counts;
   };
   return { edges, accepted: count(history.accepted), rejected: count(history.rejected) };

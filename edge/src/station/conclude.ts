@@ -46,30 +46,87 @@ const verdictIn = (c: Conclusion): VerdictMessage | null => (c.next && 'decidedB
 export const CONCLUDE_STEPS: readonly ConcludeStep[] = [
   { name: 'count the score', run: (core, _desk, c) => void (c.score !== null && core.deps.reviews.scored(c.score)) },
   { name: 'stop on a full disk', run: (core) => (core.storage.state === 'full' ? 'unrecorded' : undefined) },
-  { name: 'watch drift', run: (core, _desk, c) => core.deps.drift?.observe({ verdict: c.ruling.verdict, score: c.score }) },
+  {
+    name: 'watch drift',
+    run: (core, _desk, c) => core.deps.drift?.observe({ verdict: c.ruling.verdict, score: c.score }),
+  },
   { name: 'keep evidence', run: (core, _desk, c) => void (notPassed(c) && (c.evidence = keepEvidence(core, c))) },
-  { name: 'suggest a category', run: (core, _desk, c) => void (notPassed(c) && c.inspection.kind === 'scored' && (c.suggestion = suggest(core, c.part.partId, c.inspection.score, c.inspection.measured))) },
+  {
+    name: 'suggest a category',
+    run: (core, _desk, c) =>
+      void (
+        notPassed(c) &&
+        c.inspection.kind === 'scored' &&
+        (c.suggestion = suggest(core, c.part.partId, c.inspection.score, c.inspection.measured))
+      ),
+  },
   { name: 'log the result', run: (core, _desk, c) => core.deps.defectLog?.result(c.result, c.evidence) },
   // Remembered before the result goes out: a redelivery after a crash right after it gets this answer.
-  { name: 'remember the answer', together: true, run: (core, _desk, c) => core.parts.answered(c.part.partId, c.part.fingerprint ?? null, c.part.requestId, c.result) },
-  { name: 'open the review or give the model verdict', together: true, run: (core, desk, c) => void (c.next = c.ruling.verdict === 'review' ? desk.open(c.result, c.suggestion) : modelVerdict(core, c)) },
-  { name: 'publish', together: true, run: (core, _desk, c) => void (core.deps.link.publishResult(c.result, c.next ?? undefined), (c.published = true)) },
+  {
+    name: 'remember the answer',
+    together: true,
+    run: (core, _desk, c) => core.parts.answered(c.part.partId, c.part.fingerprint ?? null, c.part.requestId, c.result),
+  },
+  {
+    name: 'open the review or give the model verdict',
+    together: true,
+    run: (core, desk, c) =>
+      void (c.next = c.ruling.verdict === 'review' ? desk.open(c.result, c.suggestion) : modelVerdict(core, c)),
+  },
+  {
+    name: 'publish',
+    together: true,
+    run: (core, _desk, c) => void (core.deps.link.publishResult(c.result, c.next ?? undefined), (c.published = true)),
+  },
   // In the defect log once it is in the outbox: a verdict the full disk kept from the line is not logged.
-  { name: 'log the verdict', run: (core, _desk, c) => void (verdictIn(c) && core.deps.defectLog?.verdict(verdictIn(c) as VerdictMessage)) },
+  {
+    name: 'log the verdict',
+    run: (core, _desk, c) => void (verdictIn(c) && core.deps.defectLog?.verdict(verdictIn(c) as VerdictMessage)),
+  },
   { name: 'tell the observers', run: (core, _desk, c) => tell(core.observers, core.deps.log, c.result, verdictIn(c)) },
-  { name: 'offer the shadow model', run: (core, _desk, c) => void (c.score !== null && c.part.image && core.deps.shadow?.offer(c.result, c.part.image)) },
+  {
+    name: 'offer the shadow model',
+    run: (core, _desk, c) => void (c.score !== null && c.part.image && core.deps.shadow?.offer(c.result, c.part.image)),
+  },
   { name: 'count in metrics', run: count },
 ];
 
 /** Concludes a part: every step in order; answers the part's result. */
-export async function conclude(core: StationCore, desk: ReviewDesk, part: Part, inspection: Inspection): Promise<Result> {
+export async function conclude(
+  core: StationCore,
+  desk: ReviewDesk,
+  part: Part,
+  inspection: Inspection,
+): Promise<Result> {
   const scored = inspection.kind === 'scored';
   const ruling = scored ? inspection.ruling : failSafe(inspection.reason);
   const score = scored ? inspection.score : null;
   const scoredBy = scored ? inspection.scoredBy : refOf(core);
-  const spent = { startedAt: inspection.startedAt, ...(scored ? { decodeMs: inspection.measured.decodeMs, inferMs: inspection.measured.inferMs } : {}) };
-  const result = resultMessage(core.at, part, ruling, score, core.thresholds(), scoredBy, spent, scored ? undefined : inspection.detail);
-  const c: Conclusion = { part, inspection, ruling, score, result, evidence: {}, suggestion: null, next: null, published: false };
+  const spent = {
+    startedAt: inspection.startedAt,
+    ...(scored ? { decodeMs: inspection.measured.decodeMs, inferMs: inspection.measured.inferMs } : {}),
+  };
+  const result = resultMessage(
+    core.at,
+    part,
+    ruling,
+    score,
+    core.thresholds(),
+    scoredBy,
+    spent,
+    scored ? undefined : inspection.detail,
+  );
+  const c: Conclusion = {
+    part,
+    inspection,
+    ruling,
+    score,
+    result,
+    evidence: {},
+    suggestion: null,
+    next: null,
+    published: false,
+  };
   for (let i = 0; i < CONCLUDE_STEPS.length; i++) {
     const step = CONCLUDE_STEPS[i];
     try {
@@ -84,7 +141,8 @@ export async function conclude(core: StationCore, desk: ReviewDesk, part: Part, 
           c.published = false; // rolled back: nothing of it went out
           throw error;
         }
-      } else if (step.run(core, desk, c) === 'unrecorded') return unrecorded(core, part, { startedAt: inspection.startedAt, score, scoredBy });
+      } else if (step.run(core, desk, c) === 'unrecorded')
+        return unrecorded(core, part, { startedAt: inspection.startedAt, score, scoredBy });
     } catch (error) {
       // A review opened whose result could not be sent is not waiting for anyone.
       if (c.next && !verdictIn(c) && !c.published) desk.unopen(part.partId);
@@ -101,14 +159,35 @@ export async function conclude(core: StationCore, desk: ReviewDesk, part: Part, 
  * The answer to a part the disk could not record: review, reason storage_full, published at once
  * (not through the outbox, which cannot take it) and remembered in memory only. Never a pass.
  */
-export function unrecorded(core: StationCore, part: Part, how: { startedAt: number; score?: number | null; scoredBy?: ModelRef }): Result {
+export function unrecorded(
+  core: StationCore,
+  part: Part,
+  how: { startedAt: number; score?: number | null; scoredBy?: ModelRef },
+): Result {
   const detail = `the station disk is full: this part could not be recorded (${core.storage.detail ?? 'no space left'}); hold it for a person`;
-  const result = resultMessage(core.at, part, failSafe('storage_full'), how.score ?? null, core.thresholds(), how.scoredBy ?? refOf(core), { startedAt: how.startedAt }, detail);
-  core.deps.log.warn({ partId: part.partId, source: part.source }, 'disk full; part answered review (storage_full) without a record');
+  const result = resultMessage(
+    core.at,
+    part,
+    failSafe('storage_full'),
+    how.score ?? null,
+    core.thresholds(),
+    how.scoredBy ?? refOf(core),
+    { startedAt: how.startedAt },
+    detail,
+  );
+  core.deps.log.warn(
+    { partId: part.partId, source: part.source },
+    'disk full; part answered review (storage_full) without a record',
+  );
   core.parts.rememberOnly(part.partId, part.fingerprint ?? null, part.requestId, result);
   core.deps.defectLog?.result(result); // the log's last word on the part, as the line's (kept in memory until the disk takes it)
   core.deps.link.publishUnrecorded(result);
-  core.deps.metrics?.frames.inc({ station: core.at.station, source: part.source, verdict: result.verdict, reason: 'storage_full' });
+  core.deps.metrics?.frames.inc({
+    station: core.at.station,
+    source: part.source,
+    verdict: result.verdict,
+    reason: 'storage_full',
+  });
   return result;
 }
 
@@ -120,7 +199,15 @@ export function refOf(core: StationCore): ModelRef {
 function modelVerdict(core: StationCore, c: Conclusion): VerdictMessage {
   const { part, ruling, score, suggestion } = c;
   const verdict = ruling.verdict as 'pass' | 'reject';
-  return verdictMessage(core.at, { partId: part.partId, verdict, decidedBy: 'model', score, at: Date.now(), requestId: part.requestId, ...(suggestion && verdict === 'reject' ? { suggestion } : {}) });
+  return verdictMessage(core.at, {
+    partId: part.partId,
+    verdict,
+    decidedBy: 'model',
+    score,
+    at: Date.now(),
+    requestId: part.requestId,
+    ...(suggestion && verdict === 'reject' ? { suggestion } : {}),
+  });
 }
 
 /**
@@ -135,16 +222,28 @@ function keepEvidence(core: StationCore, c: Conclusion): { image?: string; heatm
   const { map, mapWidth, mapHeight } = measured;
   const hasMap = map && mapWidth && mapHeight;
   if (!measured.kept && !part.image?.length && !hasMap) return {}; // no frame came, and no map was made: nothing to keep
-  const kept = measured.kept ?? keepEvidenceSync({ dir: core.deps.imageDir, partId: result.partId, thresholds: result.thresholds }, part.image ?? Buffer.alloc(0), hasMap ? { map, mapWidth, mapHeight } : null);
-  for (const error of kept.errors ?? []) core.deps.log.error({ partId: result.partId, err: error }, 'could not keep the evidence of a part');
+  const kept =
+    measured.kept ??
+    keepEvidenceSync(
+      { dir: core.deps.imageDir, partId: result.partId, thresholds: result.thresholds },
+      part.image ?? Buffer.alloc(0),
+      hasMap ? { map, mapWidth, mapHeight } : null,
+    );
+  for (const error of kept.errors ?? [])
+    core.deps.log.error({ partId: result.partId, err: error }, 'could not keep the evidence of a part');
   const relative = (file: string) => `${core.at.line}/${core.at.station}/${file}`;
-  return { ...(kept.image ? { image: relative(kept.image) } : {}), ...(kept.heatmap ? { heatmap: relative(kept.heatmap) } : {}) };
+  return {
+    ...(kept.image ? { image: relative(kept.image) } : {}),
+    ...(kept.heatmap ? { heatmap: relative(kept.heatmap) } : {}),
+  };
 }
 
 /** A category suggested for a part the model rejects or sends to a person, recorded with its features. */
 function suggest(core: StationCore, partId: string, score: number, measured: Measured): Suggestion | null {
   const book = core.deps.categories;
-  const features = book ? (measured.features ?? featuresOf(score, measured.map, measured.mapWidth, measured.mapHeight)) : null;
+  const features = book
+    ? (measured.features ?? featuresOf(score, measured.map, measured.mapWidth, measured.mapHeight))
+    : null;
   if (!book || !features) return null;
   const suggestion = book.suggest(features);
   book.featured(partId, features, suggestion, Date.now());
@@ -156,9 +255,13 @@ function count(core: StationCore, _desk: ReviewDesk, c: Conclusion): void {
   const { part, result, score, inspection } = c;
   const station = core.at.station;
   metrics?.frames.inc({ station, source: part.source, verdict: result.verdict, reason: result.reasons[0] ?? '' });
-  if (inspection.kind === 'scored') metrics?.inference.observe({ station }, (inspection.measured.decodeMs + inspection.measured.inferMs) / 1000);
+  if (inspection.kind === 'scored')
+    metrics?.inference.observe({ station }, (inspection.measured.decodeMs + inspection.measured.inferMs) / 1000);
   metrics?.endToEnd.observe({ station }, (performance.now() - part.receivedAt) / 1000);
   // One line per part only at debug: the defect log keeps every part, and a line per part at info
   // would be millions a day in the journal of a busy line.
-  log.debug({ partId: part.partId, verdict: result.verdict, score, reasons: result.reasons, ms: result.timings.totalMs }, 'result');
+  log.debug(
+    { partId: part.partId, verdict: result.verdict, score, reasons: result.reasons, ms: result.timings.totalMs },
+    'result',
+  );
 }

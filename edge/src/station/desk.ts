@@ -61,7 +61,15 @@ export class ReviewDesk {
     const now = Date.now();
     const review = reviewMessage(this.core.at, this.core.deps.config, result, now, suggestion);
     const deadline = now + this.core.deps.config.review.deadlineSeconds * 1000;
-    const open = { partId: result.partId, score: result.score, reasons: result.reasons, openedAt: now, deadline, message: review, result };
+    const open = {
+      partId: result.partId,
+      score: result.score,
+      reasons: result.reasons,
+      openedAt: now,
+      deadline,
+      message: review,
+      result,
+    };
     this.core.deps.reviews.opened(open);
     this.book.openReview(open);
     this.schedule(result.partId, deadline - now);
@@ -79,9 +87,13 @@ export class ReviewDesk {
   /** A person's decision on a review (or a correction of one); refusals go to the error topic. */
   decide(decision: Decision): void {
     const { config, link, log, defectLog, second, categories } = this.core.deps;
-    const refuse = (code: Parameters<typeof link.refuse>[1], message: string) => link.refuse(link.decisionTopic, code, message, decision.partId, decision.requestId);
+    const refuse = (code: Parameters<typeof link.refuse>[1], message: string) =>
+      link.refuse(link.decisionTopic, code, message, decision.partId, decision.requestId);
     if (decision.category !== undefined && !config.defectCategories.includes(decision.category)) {
-      return refuse('invalid_payload', `part ${decision.partId}: category "${decision.category}" is not one of ${config.defectCategories.join(', ')}`);
+      return refuse(
+        'invalid_payload',
+        `part ${decision.partId}: category "${decision.category}" is not one of ${config.defectCategories.join(', ')}`,
+      );
     }
     const badRegion = regionRefusal(decision); // marking where: a region goes with reject only
     if (badRegion) return refuse('invalid_payload', badRegion);
@@ -90,22 +102,49 @@ export class ReviewDesk {
       case 'decided': {
         this.unschedule(decision.partId);
         log.info({ partId: decision.partId, verdict: outcome.closing.verdict, user: decision.user }, 'review decided');
-        const logDecision = () => defectLog?.decision(this.core.at.line, this.core.at.station, decision, new Date(outcome.closing.at).toISOString());
+        const logDecision = () =>
+          defectLog?.decision(
+            this.core.at.line,
+            this.core.at.station,
+            decision,
+            new Date(outcome.closing.at).toISOString(),
+          );
         if (this.close(outcome.closing, decision.requestId, logDecision) === 'not_recorded') {
           // Nothing was written: the review is open again and the person is told to try again.
           this.book.reopen(outcome.review);
           this.schedule(decision.partId, outcome.review.deadline - Date.now());
-          return refuse('storage_full', `part ${decision.partId}: the station disk is full and cannot record the decision; the review stays open, decide again once space is back`);
+          return refuse(
+            'storage_full',
+            `part ${decision.partId}: the station disk is full and cannot record the decision; the review stays open, decide again once space is back`,
+          );
         }
-        if (second && second.share > 0 && second.consider(outcome.closing, this.core.random())) log.info({ partId: decision.partId }, 'queued for a second opinion');
-        if (decision.decision === 'reject' && decision.category) categories?.labelled(decision.partId, decision.category, decision.user, outcome.closing.at);
+        if (second && second.share > 0 && second.consider(outcome.closing, this.core.random()))
+          log.info({ partId: decision.partId }, 'queued for a second opinion');
+        if (decision.decision === 'reject' && decision.category)
+          categories?.labelled(decision.partId, decision.category, decision.user, outcome.closing.at);
         return;
       }
       case 'corrected':
-        log.warn({ partId: decision.partId, verdict: outcome.closing.verdict, was: outcome.previous.verdict, user: decision.user }, 'decision corrected');
-        defectLog?.decision(this.core.at.line, this.core.at.station, decision, new Date(outcome.closing.at).toISOString());
+        log.warn(
+          {
+            partId: decision.partId,
+            verdict: outcome.closing.verdict,
+            was: outcome.previous.verdict,
+            user: decision.user,
+          },
+          'decision corrected',
+        );
+        defectLog?.decision(
+          this.core.at.line,
+          this.core.at.station,
+          decision,
+          new Date(outcome.closing.at).toISOString(),
+        );
         if (this.close(outcome.closing, decision.requestId) === 'not_recorded') {
-          refuse('storage_full', `part ${decision.partId}: the station disk is full and cannot record the correction; send it again once space is back`);
+          refuse(
+            'storage_full',
+            `part ${decision.partId}: the station disk is full and cannot record the correction; send it again once space is back`,
+          );
         }
         return;
       case 'duplicate':

@@ -97,12 +97,18 @@ export class Intake {
     if (inFlight && inFlight.fingerprint === fingerprint) return inFlight.pending; // its result is published once, when it is concluded
     const refused = this.inUse(frame.partId);
     if (refused) {
-      if (frame.source === 'mqtt') link.refuse(link.frameTopic(frame.partId), refused.code, refused.message, frame.partId);
+      if (frame.source === 'mqtt')
+        link.refuse(link.frameTopic(frame.partId), refused.code, refused.message, frame.partId);
       else log.warn({ partId: frame.partId, source: frame.source }, refused.message);
       return Promise.reject(refused);
     }
-    if (seen.replaces) log.info({ partId: frame.partId, source: frame.source, earlier: seen.replaces.at }, 'new frame under a part id already answered; inspecting it');
-    if (!this.take(frame.partId, frame.source)) return Promise.resolve(unrecorded(this.core, { ...frame, fingerprint }, { startedAt: frame.receivedAt }));
+    if (seen.replaces)
+      log.info(
+        { partId: frame.partId, source: frame.source, earlier: seen.replaces.at },
+        'new frame under a part id already answered; inspecting it',
+      );
+    if (!this.take(frame.partId, frame.source))
+      return Promise.resolve(unrecorded(this.core, { ...frame, fingerprint }, { startedAt: frame.receivedAt }));
     const pending = this.queue.enqueue({ ...frame, replaces: seen.replaces, fingerprint });
     this.track(frame.partId, fingerprint, undefined, pending);
     return pending;

@@ -19,7 +19,16 @@ export interface Spent {
   inferMs?: number;
 }
 
-export function resultMessage(at: Address, part: Part, ruling: Ruling, score: number | null, thresholds: Thresholds, scoredBy: ModelRef, spent: Spent, detail?: string): Result {
+export function resultMessage(
+  at: Address,
+  part: Part,
+  ruling: Ruling,
+  score: number | null,
+  thresholds: Thresholds,
+  scoredBy: ModelRef,
+  spent: Spent,
+  detail?: string,
+): Result {
   const now = performance.now();
   const result: Result = {
     schema: 'loupe/result@1',
@@ -33,8 +42,15 @@ export function resultMessage(at: Address, part: Part, ruling: Ruling, score: nu
     reasons: ruling.reasons,
     source: part.source,
     ...(part.requestId !== undefined ? { requestId: part.requestId } : {}),
-    ...(part.replaces ? { replaces: { verdict: part.replaces.verdict, score: part.replaces.score, at: part.replaces.at } } : {}),
-    timings: { queueMs: round(spent.startedAt - part.receivedAt), decodeMs: round(spent.decodeMs ?? 0), inferMs: round(spent.inferMs ?? 0), totalMs: round(now - part.receivedAt) },
+    ...(part.replaces
+      ? { replaces: { verdict: part.replaces.verdict, score: part.replaces.score, at: part.replaces.at } }
+      : {}),
+    timings: {
+      queueMs: round(spent.startedAt - part.receivedAt),
+      decodeMs: round(spent.decodeMs ?? 0),
+      inferMs: round(spent.inferMs ?? 0),
+      totalMs: round(now - part.receivedAt),
+    },
     at: new Date().toISOString(),
   };
   if (detail) result.detail = detail;
@@ -42,7 +58,13 @@ export function resultMessage(at: Address, part: Part, ruling: Ruling, score: nu
 }
 
 /** The review a person is asked for, opened now with the station's review settings. */
-export function reviewMessage(at: Address, config: StationConfig, result: Result, now: number, suggestion: Suggestion | null): Review {
+export function reviewMessage(
+  at: Address,
+  config: StationConfig,
+  result: Result,
+  now: number,
+  suggestion: Suggestion | null,
+): Review {
   return {
     schema: 'loupe/review@1',
     line: at.line,
@@ -79,7 +101,16 @@ export interface VerdictOf {
  * result) than the verdict schema allows.
  */
 export function verdictMessage(at: Address, v: VerdictOf): VerdictMessage {
-  const message: VerdictMessage = { schema: 'loupe/verdict@1', line: at.line, station: at.station, partId: v.partId, verdict: v.verdict, decidedBy: v.decidedBy, score: v.score, at: new Date(v.at).toISOString() };
+  const message: VerdictMessage = {
+    schema: 'loupe/verdict@1',
+    line: at.line,
+    station: at.station,
+    partId: v.partId,
+    verdict: v.verdict,
+    decidedBy: v.decidedBy,
+    score: v.score,
+    at: new Date(v.at).toISOString(),
+  };
   for (const key of ['user', 'category', 'note', 'requestId'] as const) if (v[key] !== undefined) message[key] = v[key];
   if (v.corrects) message.corrects = { ...v.corrects, at: new Date(v.corrects.at).toISOString() };
   if (v.suggestion) message.suggestion = { category: v.suggestion.category, confidence: v.suggestion.confidence };
@@ -87,13 +118,21 @@ export function verdictMessage(at: Address, v: VerdictOf): VerdictMessage {
 }
 
 /** Tells the observers; one that throws is logged and changes nothing for the part. */
-export function tell(observers: Iterable<StationObserver>, log: Logger, result: Result | null, verdict: VerdictMessage | null): void {
+export function tell(
+  observers: Iterable<StationObserver>,
+  log: Logger,
+  result: Result | null,
+  verdict: VerdictMessage | null,
+): void {
   for (const observer of observers) {
     try {
       if (result) observer.result?.(result);
       if (verdict) observer.verdict?.(verdict);
     } catch (error) {
-      log.error({ err: (error as Error).message, partId: (result ?? verdict)?.partId }, 'an integration failed on a message; the MQTT contract is not affected');
+      log.error(
+        { err: (error as Error).message, partId: (result ?? verdict)?.partId },
+        'an integration failed on a message; the MQTT contract is not affected',
+      );
     }
   }
 }

@@ -45,9 +45,18 @@ export class InspectionQueue {
   /** Inspects a frame in its turn and concludes it; a frame that cannot wait is concluded as `overload`. */
   enqueue(frame: Frame): Promise<Result> {
     const { frameBytes, config, log } = this.core.deps;
-    const overload = (detail: string) => conclude(this.core, this.desk, frame, { kind: 'failed', reason: 'overload', detail, startedAt: performance.now() });
+    const overload = (detail: string) =>
+      conclude(this.core, this.desk, frame, {
+        kind: 'failed',
+        reason: 'overload',
+        detail,
+        startedAt: performance.now(),
+      });
     if (frameBytes && !frameBytes.take(frame.image.length)) {
-      log.warn({ partId: frame.partId, bytes: frame.image.length, inUse: frameBytes.inUse }, 'frames in memory at their cap; part sent to review without inspection');
+      log.warn(
+        { partId: frame.partId, bytes: frame.image.length, inUse: frameBytes.inUse },
+        'frames in memory at their cap; part sent to review without inspection',
+      );
       return overload(`frames in memory at their cap (${frameBytes.capacity} bytes)`);
     }
     if (this.waiting.length >= config.queue.maxDepth) {
@@ -56,7 +65,10 @@ export class InspectionQueue {
         this.full = true;
         this.core.publishStatus();
       }
-      log.warn({ partId: frame.partId, queueDepth: this.waiting.length }, 'queue full; part sent to review without inspection');
+      log.warn(
+        { partId: frame.partId, queueDepth: this.waiting.length },
+        'queue full; part sent to review without inspection',
+      );
       return overload(`station queue full (${config.queue.maxDepth} frames waiting)`);
     }
     return new Promise((resolve) => {
@@ -100,8 +112,16 @@ export class InspectionQueue {
     } catch (error) {
       if (inspection.kind !== 'scored') throw error;
       const detail = (error as Error).message;
-      this.core.deps.log.warn({ partId: frame.partId, reason: 'model_error', err: detail }, 'part could not be inspected; sent to review');
-      return conclude(this.core, this.desk, frame, { kind: 'failed', reason: 'model_error', detail, startedAt: inspection.startedAt });
+      this.core.deps.log.warn(
+        { partId: frame.partId, reason: 'model_error', err: detail },
+        'part could not be inspected; sent to review',
+      );
+      return conclude(this.core, this.desk, frame, {
+        kind: 'failed',
+        reason: 'model_error',
+        detail,
+        startedAt: inspection.startedAt,
+      });
     }
   }
 
@@ -118,10 +138,28 @@ export class InspectionQueue {
       // pass_below up, or any score of a part drawn for audit.
       const draw = this.core.random();
       const thresholds = this.core.thresholds();
-      const evidence = { dir: imageDir, partId: frame.partId, thresholds, from: draw < config.audit.share ? -Infinity : thresholds.passBelow };
-      const measured = await model.inspect(frame.image, evidence).finally(() => this.onModel.set(model, (this.onModel.get(model) ?? 1) - 1));
-      const ruling = rule(measured.score, { thresholds: this.core.thresholds(), autoReject: config.autoReject, auditShare: config.audit.share }, draw);
-      return { kind: 'scored', score: measured.score, ruling, measured, scoredBy: { id: model.manifest.id, version: String(model.manifest.version) }, startedAt };
+      const evidence = {
+        dir: imageDir,
+        partId: frame.partId,
+        thresholds,
+        from: draw < config.audit.share ? -Infinity : thresholds.passBelow,
+      };
+      const measured = await model
+        .inspect(frame.image, evidence)
+        .finally(() => this.onModel.set(model, (this.onModel.get(model) ?? 1) - 1));
+      const ruling = rule(
+        measured.score,
+        { thresholds: this.core.thresholds(), autoReject: config.autoReject, auditShare: config.audit.share },
+        draw,
+      );
+      return {
+        kind: 'scored',
+        score: measured.score,
+        ruling,
+        measured,
+        scoredBy: { id: model.manifest.id, version: String(model.manifest.version) },
+        startedAt,
+      };
     } catch (error) {
       const reason = error instanceof InspectionError ? error.code : 'model_error';
       const detail = (error as Error).message;

@@ -24,7 +24,10 @@ export function recover(core: StationCore, desk: ReviewDesk, intake: Intake): Pr
   }
   if (desk.openCount > 0) log.info({ open: desk.openCount }, 'reviews open before the restart are waiting again');
   for (const closing of reviews.unannounced()) {
-    log.warn({ partId: closing.partId, verdict: closing.verdict }, 'review decided just before the station stopped; its verdict goes out now');
+    log.warn(
+      { partId: closing.partId, verdict: closing.verdict },
+      'review decided just before the station stopped; its verdict goes out now',
+    );
     desk.hold(closing);
   }
   desk.announceHeld();
@@ -38,7 +41,12 @@ export function recover(core: StationCore, desk: ReviewDesk, intake: Intake): Pr
     }
     const part: Part = { partId: taken.partId, source: taken.source as Part['source'], receivedAt: performance.now() };
     const detail = `the station stopped while this part was in hand (taken ${taken.at}); its frame was not kept`;
-    const pending = conclude(core, desk, part, { kind: 'failed', reason: 'interrupted', detail, startedAt: part.receivedAt });
+    const pending = conclude(core, desk, part, {
+      kind: 'failed',
+      reason: 'interrupted',
+      detail,
+      startedAt: part.receivedAt,
+    });
     intake.track(part.partId, null, undefined, pending);
     answers.push(pending);
   }

@@ -61,9 +61,14 @@ export class TriggerPairing {
     const { link, config } = this.core.deps;
     const seen = this.core.parts.forTrigger(partId, requestId, redelivered);
     const inFlight = this.intake.current(partId);
-    if (seen.kind === 'again' || (inFlight && (redelivered || requestId === undefined || inFlight.requestId === requestId))) {
+    if (
+      seen.kind === 'again' ||
+      (inFlight && (redelivered || requestId === undefined || inFlight.requestId === requestId))
+    ) {
       link.ackTrigger(partId, requestId, 'answered');
-      return Promise.resolve(seen.kind === 'again' ? seen.result : (inFlight as { pending: Promise<Result> }).pending).then((result) => {
+      return Promise.resolve(
+        seen.kind === 'again' ? seen.result : (inFlight as { pending: Promise<Result> }).pending,
+      ).then((result) => {
         link.publishResult(result);
         return result;
       });
@@ -75,13 +80,15 @@ export class TriggerPairing {
     }
     const receivedAt = performance.now();
     const part: Part = { partId, source: 'trigger', receivedAt, requestId };
-    if (!this.intake.take(partId, 'trigger')) return Promise.resolve(unrecorded(this.core, part, { startedAt: receivedAt }));
+    if (!this.intake.take(partId, 'trigger'))
+      return Promise.resolve(unrecorded(this.core, part, { startedAt: receivedAt }));
     link.ackTrigger(partId, requestId, 'accepted');
     const replaces = seen.replaces;
     const frame: Promise<Frame | null> = this.camera
       ? this.camera.capture(partId).then((image) => ({ partId, image, source: 'trigger' as const, receivedAt }))
       : this.waits.wait(partId, config.trigger.frameTimeoutMs);
-    const missing = (detail: string, reason: ReasonCode = 'missing_frame') => conclude(this.core, this.desk, { ...part, replaces }, { kind: 'failed', reason, detail, startedAt: receivedAt });
+    const missing = (detail: string, reason: ReasonCode = 'missing_frame') =>
+      conclude(this.core, this.desk, { ...part, replaces }, { kind: 'failed', reason, detail, startedAt: receivedAt });
     const pending = frame.then(
       (frame) => {
         if (!frame) return missing(`no frame arrived within ${config.trigger.frameTimeoutMs} ms of the trigger`);
@@ -90,7 +97,11 @@ export class TriggerPairing {
         if (inFlight) inFlight.fingerprint = fingerprint; // the same frame sent again meanwhile joins this inspection
         return this.intake.enqueue({ ...frame, requestId, replaces, fingerprint });
       },
-      (error: unknown) => missing(`camera failed: ${(error as Error).message}`, error instanceof InspectionError ? error.code : 'missing_frame'),
+      (error: unknown) =>
+        missing(
+          `camera failed: ${(error as Error).message}`,
+          error instanceof InspectionError ? error.code : 'missing_frame',
+        ),
     );
     this.intake.track(partId, null, requestId, pending);
     return pending;

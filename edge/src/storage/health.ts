@@ -62,7 +62,10 @@ export class StorageHealth {
   /** A write found the disk full. Starts probing for space. */
   full(what: string, error?: unknown): void {
     if (this.current !== 'ok') return;
-    this.set('full', `disk full while writing ${what}${error ? ` (${(error as Error).message})` : ''}; frames are answered review with reason storage_full until space is back`);
+    this.set(
+      'full',
+      `disk full while writing ${what}${error ? ` (${(error as Error).message})` : ''}; frames are answered review with reason storage_full until space is back`,
+    );
     this.report('error', this.why as string);
     if (this.probeDir !== null && !this.probeTimer) {
       this.probeTimer = setInterval(() => this.probe(), this.probeMs);
@@ -74,7 +77,10 @@ export class StorageHealth {
   fsyncFailed(file: string, error: unknown): void {
     if (this.current === 'failed') return;
     this.stopProbe();
-    this.set('failed', `fsync of ${file} failed (${(error as Error).message}); what it holds may not be on disk. Restart the station once the disk is checked`);
+    this.set(
+      'failed',
+      `fsync of ${file} failed (${(error as Error).message}); what it holds may not be on disk. Restart the station once the disk is checked`,
+    );
     this.report('error', this.why as string);
   }
 

@@ -39,7 +39,13 @@ export function migrate(store: StationStore, dirs: string[]): void {
     const ack = path.join(dir, 'outbox.ack');
     if (take(outbox)) {
       const messages = oldOutbox(outbox, existsSync(ack) ? ack : null, answeredInOutbox);
-      work.push(() => messages.forEach((m) => db.prepare('INSERT INTO outbox (topic, payload, retain) VALUES (?, ?, ?)').run(m.topic, m.payload, m.retain ? 1 : 0)));
+      work.push(() =>
+        messages.forEach((m) =>
+          db
+            .prepare('INSERT INTO outbox (topic, payload, retain) VALUES (?, ?, ?)')
+            .run(m.topic, m.payload, m.retain ? 1 : 0),
+        ),
+      );
     }
     if (existsSync(ack)) take(ack);
   }
@@ -47,13 +53,21 @@ export function migrate(store: StationStore, dirs: string[]): void {
     const inHand = path.join(dir, 'in-hand.jsonl');
     if (take(inHand)) {
       const left = new Map<string, { partId: string; source: string; at: string }>();
-      const valid = (v: unknown) => typeof (v as { out?: unknown }).out === 'string' || typeof (v as { in?: { partId?: unknown } }).in?.partId === 'string';
-      for (const line of readJsonLines<{ in: { partId: string; source: string; at: string } } | { out: string }>(inHand, 'parts in hand (parts owed a result)', valid)) {
+      const valid = (v: unknown) =>
+        typeof (v as { out?: unknown }).out === 'string' ||
+        typeof (v as { in?: { partId?: unknown } }).in?.partId === 'string';
+      for (const line of readJsonLines<{ in: { partId: string; source: string; at: string } } | { out: string }>(
+        inHand,
+        'parts in hand (parts owed a result)',
+        valid,
+      )) {
         if ('in' in line) left.set(line.in.partId, line.in);
         else left.delete(line.out);
       }
       for (const partId of answeredInOutbox) left.delete(partId);
-      work.push(() => left.forEach((p) => db.prepare('INSERT OR IGNORE INTO in_hand VALUES (?, ?, ?)').run(p.partId, p.source, p.at)));
+      work.push(() =>
+        left.forEach((p) => db.prepare('INSERT OR IGNORE INTO in_hand VALUES (?, ?, ?)').run(p.partId, p.source, p.at)),
+      );
     }
     const reviews = new Map<string, { partId: string }>();
     const legacy = path.join(dir, 'open-reviews.json');
@@ -69,32 +83,72 @@ export function migrate(store: StationStore, dirs: string[]): void {
     }
     const journal = path.join(dir, 'open-reviews.jsonl');
     if (take(journal)) {
-      const valid = (v: unknown) => typeof (v as { closed?: unknown }).closed === 'string' || typeof (v as { opened?: { partId?: unknown } }).opened?.partId === 'string';
-      for (const line of readJsonLines<{ opened: { partId: string } } | { closed: string }>(journal, 'open reviews', valid)) {
+      const valid = (v: unknown) =>
+        typeof (v as { closed?: unknown }).closed === 'string' ||
+        typeof (v as { opened?: { partId?: unknown } }).opened?.partId === 'string';
+      for (const line of readJsonLines<{ opened: { partId: string } } | { closed: string }>(
+        journal,
+        'open reviews',
+        valid,
+      )) {
         if ('opened' in line) reviews.set(line.opened.partId, line.opened);
         else reviews.delete(line.closed);
       }
     }
-    if (reviews.size > 0) work.push(() => reviews.forEach((r) => db.prepare('INSERT OR REPLACE INTO open_reviews VALUES (?, ?)').run(r.partId, JSON.stringify(r))));
-    const days = existsSync(dir) ? readdirSync(dir).filter((name) => /^decisions-\d{4}-\d{2}-\d{2}\.jsonl$/.test(name)).sort() : [];
+    if (reviews.size > 0)
+      work.push(() =>
+        reviews.forEach((r) =>
+          db.prepare('INSERT OR REPLACE INTO open_reviews VALUES (?, ?)').run(r.partId, JSON.stringify(r)),
+        ),
+      );
+    const days = existsSync(dir)
+      ? readdirSync(dir)
+          .filter((name) => /^decisions-\d{4}-\d{2}-\d{2}\.jsonl$/.test(name))
+          .sort()
+      : [];
     for (const name of days) {
       const file = path.join(dir, name);
       if (!take(file)) continue;
-      const closings = readJsonLines<{ partId: string; at: number }>(file, 'decided reviews', (v) => typeof (v as { partId?: unknown }).partId === 'string' && typeof (v as { at?: unknown }).at === 'number');
+      const closings = readJsonLines<{ partId: string; at: number }>(
+        file,
+        'decided reviews',
+        (v) => typeof (v as { partId?: unknown }).partId === 'string' && typeof (v as { at?: unknown }).at === 'number',
+      );
       const day = name.slice('decisions-'.length, -'.jsonl'.length);
-      work.push(() => closings.forEach((c) => db.prepare('INSERT INTO decisions (part_id, day, closing) VALUES (?, ?, ?)').run(c.partId, day, JSON.stringify(c))));
+      work.push(() =>
+        closings.forEach((c) =>
+          db
+            .prepare('INSERT INTO decisions (part_id, day, closing) VALUES (?, ?, ?)')
+            .run(c.partId, day, JSON.stringify(c)),
+        ),
+      );
     }
     const answers = path.join(dir, 'answers.jsonl');
     if (take(answers)) {
-      const valid = (v: unknown) => typeof (v as { partId?: unknown }).partId === 'string' && typeof (v as { at?: unknown }).at === 'number' && typeof (v as { result?: unknown }).result === 'object';
-      const lines = readJsonLines<{ partId: string; at: number }>(answers, 'part answers (what a redelivered frame is answered)', valid);
-      work.push(() => lines.forEach((a) => db.prepare('INSERT OR REPLACE INTO answers VALUES (?, ?, ?)').run(a.partId, a.at, JSON.stringify(a))));
+      const valid = (v: unknown) =>
+        typeof (v as { partId?: unknown }).partId === 'string' &&
+        typeof (v as { at?: unknown }).at === 'number' &&
+        typeof (v as { result?: unknown }).result === 'object';
+      const lines = readJsonLines<{ partId: string; at: number }>(
+        answers,
+        'part answers (what a redelivered frame is answered)',
+        valid,
+      );
+      work.push(() =>
+        lines.forEach((a) =>
+          db.prepare('INSERT OR REPLACE INTO answers VALUES (?, ?, ?)').run(a.partId, a.at, JSON.stringify(a)),
+        ),
+      );
     }
     for (const kind of ADVICE_FILES) {
       const file = path.join(dir, kind);
       if (!take(file)) continue;
       const lines = readJsonLines<unknown>(file);
-      work.push(() => lines.forEach((line) => db.prepare('INSERT INTO advice (kind, line) VALUES (?, ?)').run(kind, JSON.stringify(line))));
+      work.push(() =>
+        lines.forEach((line) =>
+          db.prepare('INSERT INTO advice (kind, line) VALUES (?, ?)').run(kind, JSON.stringify(line)),
+        ),
+      );
     }
   }
   if (found.length === 0) return;
@@ -115,7 +169,12 @@ function oldOutbox(file: string, ackFile: string | null, answered: Set<string>):
   const ackText = ackFile ? readFileSync(ackFile, 'utf8') : '';
   let acked = Number(ackText);
   if (ackText.trim() !== '' && !(Number.isInteger(acked) && acked >= 0)) {
-    damagedKept(ackFile as string, ackText.length, `holds "${ackText.slice(0, 40)}", not a byte offset; every message in the outbox is sent again`, 'outbox delivery offset');
+    damagedKept(
+      ackFile as string,
+      ackText.length,
+      `holds "${ackText.slice(0, 40)}", not a byte offset; every message in the outbox is sent again`,
+      'outbox delivery offset',
+    );
     acked = 0;
   }
   if (!(Number.isInteger(acked) && acked >= 0)) acked = 0;
@@ -144,6 +203,12 @@ function oldOutbox(file: string, ackFile: string | null, answered: Set<string>):
     }
     start = newline + 1;
   }
-  if (unreadable > 0) damagedKept(file, content.length, `${unreadable} lines cannot be read and are not delivered`, 'outbox (messages owed to the line)');
+  if (unreadable > 0)
+    damagedKept(
+      file,
+      content.length,
+      `${unreadable} lines cannot be read and are not delivered`,
+      'outbox (messages owed to the line)',
+    );
   return out;
 }

@@ -57,7 +57,10 @@ export class StationStore {
   private dirty = false;
   private readonly timer: NodeJS.Timeout;
 
-  private constructor(readonly dir: string, options: StoreOptions) {
+  private constructor(
+    readonly dir: string,
+    options: StoreOptions,
+  ) {
     mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, STORE_FILE);
     this.storage = options.storage;
@@ -165,7 +168,8 @@ function openDatabase(file: string): Database.Database {
       db.pragma('busy_timeout = 5000');
       db.exec(SCHEMA);
       const check = db.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw Object.assign(new Error(`integrity check: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
+      if (check !== 'ok')
+        throw Object.assign(new Error(`integrity check: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
       return db;
     } catch (error) {
       db.close();
@@ -177,9 +181,18 @@ function openDatabase(file: string): Database.Database {
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
     if (code !== 'SQLITE_NOTADB' && !code.startsWith('SQLITE_CORRUPT')) throw error;
-    damagedMoved(file, `is not a readable database (${(error as Error).message})`, 'the station state (outbox, parts in hand, reviews, answers)');
+    damagedMoved(
+      file,
+      `is not a readable database (${(error as Error).message})`,
+      'the station state (outbox, parts in hand, reviews, answers)',
+    );
     // Its write-ahead log belongs to it, not to the database started in its place.
-    if (existsSync(`${file}-wal`)) damagedMoved(`${file}-wal`, 'belongs to a database that could not be read', 'the station state (write-ahead log)');
+    if (existsSync(`${file}-wal`))
+      damagedMoved(
+        `${file}-wal`,
+        'belongs to a database that could not be read',
+        'the station state (write-ahead log)',
+      );
     rmSync(`${file}-shm`, { force: true });
     return attempt();
   }

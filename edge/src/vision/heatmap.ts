@@ -47,14 +47,20 @@ export function shrinkMap({ map, mapWidth, mapHeight }: MapOf, maxSide = 64): Ma
 
 /** The map alone as an RGBA PNG of its own size (for a client that draws it over the image itself). */
 export async function renderMap(inspection: MapOf, options: HeatmapOptions = {}): Promise<Buffer> {
-  return sharp(colourise(inspection, options), { raw: { width: inspection.mapWidth, height: inspection.mapHeight, channels: 4 } }).png().toBuffer();
+  return sharp(colourise(inspection, options), {
+    raw: { width: inspection.mapWidth, height: inspection.mapHeight, channels: 4 },
+  })
+    .png()
+    .toBuffer();
 }
 
 /** The map over the image, at the image's own size. */
 export async function renderHeatmap(image: Buffer, inspection: MapOf, options: HeatmapOptions = {}): Promise<Buffer> {
   const base = sharp(image).flatten({ background: '#000' }).toColourspace('srgb');
   const { width = inspection.mapWidth, height = inspection.mapHeight } = await base.metadata();
-  const overlay = await sharp(colourise(inspection, options), { raw: { width: inspection.mapWidth, height: inspection.mapHeight, channels: 4 } })
+  const overlay = await sharp(colourise(inspection, options), {
+    raw: { width: inspection.mapWidth, height: inspection.mapHeight, channels: 4 },
+  })
     .resize(width, height, { fit: 'fill', kernel: 'cubic' })
     .png()
     .toBuffer();
@@ -91,5 +97,9 @@ function ramp(t: number): [number, number, number] {
   const x = t * (stops.length - 1);
   const i = Math.min(stops.length - 2, Math.floor(x));
   const f = x - i;
-  return [0, 1, 2].map((c) => Math.round(stops[i][c] + (stops[i + 1][c] - stops[i][c]) * f)) as [number, number, number];
+  return [0, 1, 2].map((c) => Math.round(stops[i][c] + (stops[i + 1][c] - stops[i][c]) * f)) as [
+    number,
+    number,
+    number,
+  ];
 }

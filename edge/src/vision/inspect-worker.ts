@@ -43,11 +43,22 @@ port.on('message', async ({ id, image, evidence }: { id: number; image: Uint8Arr
     if (evidence) {
       const kept = inspection.score >= evidence.from ? keepEvidenceSync(evidence, frame, inspection) : undefined;
       // A part that keeps evidence may need a category suggestion: its map's features go back, not the map.
-      const features = kept ? featuresOf(inspection.score, inspection.map, inspection.mapWidth, inspection.mapHeight) : null;
-      port.postMessage({ id, ok: true, inspection: { ...inspection, map: undefined, kept, ...(features ? { features } : {}) } });
+      const features = kept
+        ? featuresOf(inspection.score, inspection.map, inspection.mapWidth, inspection.mapHeight)
+        : null;
+      port.postMessage({
+        id,
+        ok: true,
+        inspection: { ...inspection, map: undefined, kept, ...(features ? { features } : {}) },
+      });
     } else port.postMessage({ id, ok: true, inspection }, [inspection.map.buffer as ArrayBuffer]);
     if (++inspected % FRAMES_PER_COLLECTION === 0) collectYoung({ type: 'minor' });
   } catch (error) {
-    port.postMessage({ id, ok: false, code: error instanceof InspectionError ? error.code : null, message: (error as Error).message });
+    port.postMessage({
+      id,
+      ok: false,
+      code: error instanceof InspectionError ? error.code : null,
+      message: (error as Error).message,
+    });
   }
 });

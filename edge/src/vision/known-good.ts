@@ -18,7 +18,12 @@ export const DEFAULT_TOLERANCE = 1e-4;
 
 export const ReferencesSchema = Type.Object(
   {
-    tolerance: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'largest allowed difference, absolute for scores up to 1, relative above' })),
+    tolerance: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        description: 'largest allowed difference, absolute for scores up to 1, relative above',
+      }),
+    ),
     images: Type.Array(
       Type.Object(
         {
@@ -59,7 +64,10 @@ export class KnownGoodError extends ModelLoadError {
     tolerance: number,
   ) {
     const figure = (x: number) => String(Number(x.toPrecision(6)));
-    const say = (c: Checked) => (c.got === null ? `${c.file}: ${c.problem}` : `${c.file} scores ${figure(c.got)}, expected ${figure(c.expected)} (off by ${figure(c.difference as number)}, tolerance ${tolerance})`);
+    const say = (c: Checked) =>
+      c.got === null
+        ? `${c.file}: ${c.problem}`
+        : `${c.file} scores ${figure(c.got)}, expected ${figure(c.expected)} (off by ${figure(c.difference as number)}, tolerance ${tolerance})`;
     super(dir, `does not reproduce its reference scores: ${failed.map(say).join('; ')}`);
     this.name = 'KnownGoodError';
   }
@@ -81,7 +89,9 @@ export async function readReferences(dir: string): Promise<References | null> {
     throw new ModelLoadError(dir, `${REFERENCES_FILE} is not valid JSON: ${(error as Error).message}`);
   }
   if (!validate(data)) {
-    const problems = (validate.errors ?? []).map((e) => `${e.instancePath.slice(1).replace(/\//g, '.') || '(top)'} ${e.message}`);
+    const problems = (validate.errors ?? []).map(
+      (e) => `${e.instancePath.slice(1).replace(/\//g, '.') || '(top)'} ${e.message}`,
+    );
     throw new ModelLoadError(dir, `${REFERENCES_FILE}: ${problems.join('; ')}`);
   }
   return data;
@@ -105,14 +115,26 @@ export async function checkKnownGood(dir: string, scorer: Scorer): Promise<Check
     try {
       image = await readFile(path.resolve(dir, file));
     } catch (error) {
-      checked.push({ file, expected, got: null, difference: null, problem: `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` });
+      checked.push({
+        file,
+        expected,
+        got: null,
+        difference: null,
+        problem: `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      });
       continue;
     }
     try {
       const { score } = await scorer.inspect(image);
       checked.push({ file, expected, got: score, difference: Math.abs(score - expected) });
     } catch (error) {
-      checked.push({ file, expected, got: null, difference: null, problem: `cannot be scored: ${(error as Error).message}` });
+      checked.push({
+        file,
+        expected,
+        got: null,
+        difference: null,
+        problem: `cannot be scored: ${(error as Error).message}`,
+      });
     }
   }
   const failed = checked.filter((c) => c.got === null || !within(c.got, c.expected, tolerance));
@@ -121,13 +143,23 @@ export async function checkKnownGood(dir: string, scorer: Scorer): Promise<Check
 }
 
 /** Scores `files` (paths relative to `dir`) with `scorer` and writes them as the folder's references. */
-export async function recordReferences(dir: string, scorer: Scorer, files: string[], tolerance?: number): Promise<References> {
+export async function recordReferences(
+  dir: string,
+  scorer: Scorer,
+  files: string[],
+  tolerance?: number,
+): Promise<References> {
   const images: References['images'] = [];
   for (const file of files) {
     const { score } = await scorer.inspect(await readFile(path.resolve(dir, file)));
     images.push({ file, score });
   }
-  const references: References = { ...(tolerance === undefined ? {} : { tolerance }), images, recordedBy: 'loupe model', recordedAt: new Date().toISOString() };
+  const references: References = {
+    ...(tolerance === undefined ? {} : { tolerance }),
+    images,
+    recordedBy: 'loupe model',
+    recordedAt: new Date().toISOString(),
+  };
   await writeFile(path.join(dir, REFERENCES_FILE), JSON.stringify(references, null, 2) + '\n');
   return references;
 }

@@ -17,24 +17,31 @@ const Input = Type.Object(
     channels: Type.Union([Type.Literal(1), Type.Literal(3)]),
     mean: Type.Array(Type.Number(), { minItems: 1, maxItems: 3, description: 'per channel, on the 0..1 scale' }),
     std: Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1, maxItems: 3 }),
-    resize: Type.Union([Type.Literal('fill'), Type.Literal('cover'), Type.Literal('contain')], { description: 'how frames of another size are brought to width × height' }),
+    resize: Type.Union([Type.Literal('fill'), Type.Literal('cover'), Type.Literal('contain')], {
+      description: 'how frames of another size are brought to width × height',
+    }),
     format: Type.Optional(
       Type.Union([Type.Literal('float32-nchw'), Type.Literal('uint8-nhwc')], {
-        description: 'float32-nchw (default): normalised planar floats, as exported models expect; uint8-nhwc: the decoded bytes as they are, the graph converts and normalises them itself (no copy in JavaScript)',
+        description:
+          'float32-nchw (default): normalised planar floats, as exported models expect; uint8-nhwc: the decoded bytes as they are, the graph converts and normalises them itself (no copy in JavaScript)',
       }),
     ),
   },
   { additionalProperties: false },
 );
 
-const Thresholds = Type.Object({ passBelow: Type.Number(), rejectAbove: Type.Number() }, { additionalProperties: false });
+const Thresholds = Type.Object(
+  { passBelow: Type.Number(), rejectAbove: Type.Number() },
+  { additionalProperties: false },
+);
 
 export const ManifestSchema = Type.Object(
   {
     id: Type.String({ minLength: 1 }),
     version: Type.String({ minLength: 1 }),
     kind: Type.Union([Type.Literal('loupe-padim'), Type.Literal('anomalib'), Type.Literal('classifier')], {
-      description: 'loupe-padim and anomalib: outputs an image score and an anomaly map; classifier: softmax over classes, one of them "ok"',
+      description:
+        'loupe-padim and anomalib: outputs an image score and an anomaly map; classifier: softmax over classes, one of them "ok"',
     }),
     input: Input,
     outputs: Type.Object(
@@ -87,7 +94,10 @@ export function checkManifest(data: unknown, dir = '<manifest>'): Manifest {
   if (!validate(data)) {
     const problems = (validate.errors ?? []).map((e) => {
       const key = e.instancePath.slice(1).replace(/\//g, '.') || '(top)';
-      const extra = e.keyword === 'additionalProperties' ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"` : '';
+      const extra =
+        e.keyword === 'additionalProperties'
+          ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"`
+          : '';
       return `manifest.json: ${key} ${e.message}${extra}`;
     });
     throw new ModelLoadError(dir, problems.join('; '));
@@ -95,15 +105,22 @@ export function checkManifest(data: unknown, dir = '<manifest>'): Manifest {
   const m = data;
   const problems: string[] = [];
   if (m.input.mean.length !== m.input.channels || m.input.std.length !== m.input.channels) {
-    problems.push(`input.mean and input.std need one value per channel (${m.input.channels}), got ${m.input.mean.length} and ${m.input.std.length}`);
+    problems.push(
+      `input.mean and input.std need one value per channel (${m.input.channels}), got ${m.input.mean.length} and ${m.input.std.length}`,
+    );
   }
   if (m.kind === 'classifier') {
-    if (!m.outputs.probabilities || !m.outputs.classes) problems.push('a classifier needs outputs.probabilities and outputs.classes');
-    else if (!m.outputs.classes.includes('ok')) problems.push(`outputs.classes must include "ok", got ${m.outputs.classes.join(', ')}`);
+    if (!m.outputs.probabilities || !m.outputs.classes)
+      problems.push('a classifier needs outputs.probabilities and outputs.classes');
+    else if (!m.outputs.classes.includes('ok'))
+      problems.push(`outputs.classes must include "ok", got ${m.outputs.classes.join(', ')}`);
   } else if (!m.outputs.score || !m.outputs.map) {
     problems.push(`a ${m.kind} model needs outputs.score and outputs.map`);
   }
-  if (!(m.thresholds.passBelow <= m.thresholds.rejectAbove)) problems.push(`thresholds.passBelow (${m.thresholds.passBelow}) must not exceed thresholds.rejectAbove (${m.thresholds.rejectAbove})`);
+  if (!(m.thresholds.passBelow <= m.thresholds.rejectAbove))
+    problems.push(
+      `thresholds.passBelow (${m.thresholds.passBelow}) must not exceed thresholds.rejectAbove (${m.thresholds.rejectAbove})`,
+    );
   if (problems.length > 0) throw new ModelLoadError(dir, problems.map((p) => `manifest.json: ${p}`).join('; '));
   return m;
 }

@@ -84,12 +84,20 @@ export async function inputTensor(image: Buffer, input: Manifest['input']): Prom
   const { width, height, channels } = input;
   if (input.format === 'uint8-nhwc') {
     const pixels = await framePixels(image, input);
-    return new ort.Tensor('uint8', new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length), [1, height, width, channels]);
+    return new ort.Tensor('uint8', new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length), [
+      1,
+      height,
+      width,
+      channels,
+    ]);
   }
   return new ort.Tensor('float32', await frameToTensor(image, input), [1, channels, height, width]);
 }
 
-function readOutputs(manifest: Manifest, outputs: ort.InferenceSession.OnnxValueMapType): Pick<Inspection, 'score' | 'map' | 'mapWidth' | 'mapHeight'> {
+function readOutputs(
+  manifest: Manifest,
+  outputs: ort.InferenceSession.OnnxValueMapType,
+): Pick<Inspection, 'score' | 'map' | 'mapWidth' | 'mapHeight'> {
   if (manifest.kind === 'classifier') {
     const probabilities = outputs[manifest.outputs.probabilities as string].data as Float32Array;
     const ok = (manifest.outputs.classes as string[]).indexOf('ok');
@@ -102,23 +110,43 @@ function readOutputs(manifest: Manifest, outputs: ort.InferenceSession.OnnxValue
   const dims = mapTensor.dims;
   const map = mapTensor.data as Float32Array;
   const score = (scoreTensor.data as Float32Array)[0];
-  if (!Number.isFinite(score)) throw new InspectionError('model_error', `the model returned a score that is not a number (${score})`);
+  if (!Number.isFinite(score))
+    throw new InspectionError('model_error', `the model returned a score that is not a number (${score})`);
   return { score, map, mapWidth: dims[dims.length - 1], mapHeight: dims[dims.length - 2] };
 }
 
 function checkAgainstSession(dir: string, manifest: Manifest, session: ort.InferenceSession): void {
   const input = manifest.input;
-  if (!session.inputNames.includes(input.name)) throw new ModelLoadError(dir, `manifest input.name "${input.name}" is not an input of model.onnx (inputs: ${session.inputNames.join(', ')})`);
+  if (!session.inputNames.includes(input.name))
+    throw new ModelLoadError(
+      dir,
+      `manifest input.name "${input.name}" is not an input of model.onnx (inputs: ${session.inputNames.join(', ')})`,
+    );
   const meta = session.inputMetadata.find((m) => m.name === input.name);
   if (meta && meta.isTensor) {
     const nhwc = input.format === 'uint8-nhwc';
-    const expected = nhwc ? [1, input.height, input.width, input.channels] : [1, input.channels, input.height, input.width];
-    if (meta.type !== (nhwc ? 'uint8' : 'float32')) throw new ModelLoadError(dir, `model.onnx input "${input.name}" takes ${meta.type}, but the manifest's input.format ${input.format ?? 'float32-nchw'} gives ${nhwc ? 'uint8' : 'float32'}`);
+    const expected = nhwc
+      ? [1, input.height, input.width, input.channels]
+      : [1, input.channels, input.height, input.width];
+    if (meta.type !== (nhwc ? 'uint8' : 'float32'))
+      throw new ModelLoadError(
+        dir,
+        `model.onnx input "${input.name}" takes ${meta.type}, but the manifest's input.format ${input.format ?? 'float32-nchw'} gives ${nhwc ? 'uint8' : 'float32'}`,
+      );
     const mismatch = meta.shape.some((d, i) => typeof d === 'number' && d !== expected[i]);
-    if (meta.shape.length !== 4 || mismatch) throw new ModelLoadError(dir, `model.onnx input "${input.name}" has shape [${meta.shape.join(', ')}], but the manifest says [${expected.join(', ')}]`);
+    if (meta.shape.length !== 4 || mismatch)
+      throw new ModelLoadError(
+        dir,
+        `model.onnx input "${input.name}" has shape [${meta.shape.join(', ')}], but the manifest says [${expected.join(', ')}]`,
+      );
   }
-  const wanted = manifest.kind === 'classifier' ? [manifest.outputs.probabilities] : [manifest.outputs.score, manifest.outputs.map];
+  const wanted =
+    manifest.kind === 'classifier' ? [manifest.outputs.probabilities] : [manifest.outputs.score, manifest.outputs.map];
   for (const name of wanted) {
-    if (name && !session.outputNames.includes(name)) throw new ModelLoadError(dir, `manifest output "${name}" is not an output of model.onnx (outputs: ${session.outputNames.join(', ')})`);
+    if (name && !session.outputNames.includes(name))
+      throw new ModelLoadError(
+        dir,
+        `manifest output "${name}" is not an output of model.onnx (outputs: ${session.outputNames.join(', ')})`,
+      );
   }
 }

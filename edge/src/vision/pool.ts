@@ -61,7 +61,10 @@ const RESPAWN_RETRY_MS = 5000;
 
 /** Starts one worker and resolves once its model is loaded. */
 async function spawnWorker(dir: string, threads: number): Promise<{ worker: Worker; manifest: Manifest }> {
-  const worker = new Worker(bootstrap, { workerData: { dir, threads }, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+  const worker = new Worker(bootstrap, {
+    workerData: { dir, threads },
+    resourceLimits: { maxYoungGenerationSizeMb: 8 },
+  });
   try {
     const manifest = await new Promise<Manifest>((resolve, reject) => {
       const onMessage = (reply: Reply) => {
@@ -72,7 +75,9 @@ async function spawnWorker(dir: string, threads: number): Promise<{ worker: Work
       };
       worker.on('message', onMessage);
       worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`inspection worker exited with code ${code} while loading the model`)));
+      worker.once('exit', (code) =>
+        reject(new Error(`inspection worker exited with code ${code} while loading the model`)),
+      );
     });
     return { worker, manifest };
   } catch (error) {
@@ -120,7 +125,13 @@ export class InspectionPool {
     let slot: Slot | null = null;
     for (const s of this.slots) if (s.worker && (!slot || s.busy < slot.busy)) slot = s;
     const worker = slot?.worker;
-    if (!slot || !worker) return Promise.reject(new InspectionError('model_error', 'no inspection worker is running: the last one stopped and is being started again'));
+    if (!slot || !worker)
+      return Promise.reject(
+        new InspectionError(
+          'model_error',
+          'no inspection worker is running: the last one stopped and is being started again',
+        ),
+      );
     const id = this.nextId++;
     slot.busy += 1;
     const chosen = slot;
@@ -156,7 +167,8 @@ export class InspectionPool {
       if (this.closed) return;
       // Its parts fail as model errors (they go to review), never silently, and it starts again.
       slot.worker = null;
-      for (const pending of slot.pending.values()) pending.reject(new InspectionError('model_error', `inspection worker crashed (exit code ${code}): ${reason}`));
+      for (const pending of slot.pending.values())
+        pending.reject(new InspectionError('model_error', `inspection worker crashed (exit code ${code}): ${reason}`));
       slot.pending.clear();
       slot.busy = 0;
       this.respawn(slot);

@@ -18,9 +18,17 @@ export async function framePixels(image: Buffer, input: Manifest['input']): Prom
       .flatten({ background: '#000' });
     pixels = await (channels === 1 ? pipeline.grayscale() : pipeline.toColourspace('srgb')).raw().toBuffer();
   } catch (error) {
-    throw new InspectionError('unreadable_image', `the frame cannot be decoded as an image: ${(error as Error).message}`, { cause: error });
+    throw new InspectionError(
+      'unreadable_image',
+      `the frame cannot be decoded as an image: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
-  if (pixels.length !== width * height * channels) throw new InspectionError('unreadable_image', `decoded ${pixels.length} bytes, expected ${width * height * channels}`);
+  if (pixels.length !== width * height * channels)
+    throw new InspectionError(
+      'unreadable_image',
+      `decoded ${pixels.length} bytes, expected ${width * height * channels}`,
+    );
   return pixels;
 }
 

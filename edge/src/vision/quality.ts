@@ -39,11 +39,21 @@ const Range = Type.Object(
 export const QualityRangesSchema = Type.Object(
   {
     version: Type.Literal(1),
-    workSize: Type.Integer({ minimum: 32, description: 'long side, in pixels, the frame is shrunk to before measuring' }),
+    workSize: Type.Integer({
+      minimum: 32,
+      description: 'long side, in pixels, the frame is shrunk to before measuring',
+    }),
     fittedOn: Type.Integer({ minimum: 1, description: 'good images the ranges were learnt from' }),
-    ranges: Type.Object({ focus: Range, mean: Range, clipped: Range, centerX: Range, centerY: Range }, { additionalProperties: false }),
+    ranges: Type.Object(
+      { focus: Range, mean: Range, clipped: Range, centerX: Range, centerY: Range },
+      { additionalProperties: false },
+    ),
   },
-  { additionalProperties: false, description: 'ranges of focus, exposure and framing of the good parts; frames outside go to review with reason image_quality' },
+  {
+    additionalProperties: false,
+    description:
+      'ranges of focus, exposure and framing of the good parts; frames outside go to review with reason image_quality',
+  },
 );
 export type QualityRanges = Static<typeof QualityRangesSchema>;
 
@@ -127,11 +137,17 @@ export function fitQualityRanges(measures: QualityMeasures[], workSize = WORK_SI
   };
   const around = (values: number[], floor: number, lowest = -Infinity, highest = Infinity) => {
     const margin = Math.max(3 * spread(values), floor);
-    return { min: round(Math.max(lowest, Math.min(...values) - margin)), max: round(Math.min(highest, Math.max(...values) + margin)) };
+    return {
+      min: round(Math.max(lowest, Math.min(...values) - margin)),
+      max: round(Math.min(highest, Math.max(...values) + margin)),
+    };
   };
   // Framing is only learnt for an object on a background: on a texture (no object) the centre of what
   // differs from the border wanders with every scratch, and would send defects to image_quality.
-  const wander = Math.max(Math.max(...of('centerX')) - Math.min(...of('centerX')), Math.max(...of('centerY')) - Math.min(...of('centerY')));
+  const wander = Math.max(
+    Math.max(...of('centerX')) - Math.min(...of('centerX')),
+    Math.max(...of('centerY')) - Math.min(...of('centerY')),
+  );
   const framed = wander <= 0.15;
   const unbounded = { min: null, max: null };
   return {
@@ -141,7 +157,10 @@ export function fitQualityRanges(measures: QualityMeasures[], workSize = WORK_SI
     ranges: {
       focus: { min: round(Math.min(...of('focus')) * 0.5), max: null },
       mean: around(of('mean'), 12, 0, 255),
-      clipped: { min: null, max: round(Math.min(1, Math.max(...of('clipped')) + Math.max(3 * spread(of('clipped')), 0.02))) },
+      clipped: {
+        min: null,
+        max: round(Math.min(1, Math.max(...of('clipped')) + Math.max(3 * spread(of('clipped')), 0.02))),
+      },
       centerX: framed ? around(of('centerX'), 0.04, 0, 1) : unbounded,
       centerY: framed ? around(of('centerY'), 0.04, 0, 1) : unbounded,
     },

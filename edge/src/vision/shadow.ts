@@ -22,7 +22,15 @@ import type { Logger } from 'pino';
 import type { Result } from '../../../contract/payloads.ts';
 import { AdviceFile, readJsonLines } from '../json-lines.ts';
 import type { Closing } from '../review/book.ts';
-import { tally, type Limits, type ModelInfo, type Promotion, type ShadowScore, type ShadowView, type Tallies } from '../review/shadow.ts';
+import {
+  tally,
+  type Limits,
+  type ModelInfo,
+  type Promotion,
+  type ShadowScore,
+  type ShadowView,
+  type Tallies,
+} from '../review/shadow.ts';
 import { loadManifest, type Manifest } from './manifest.ts';
 import type { Inspector } from '../station.ts';
 import { InspectionPool } from './pool.ts';
@@ -118,9 +126,15 @@ export class ShadowDesk {
       try {
         await this.options.host().swapModel(await this.options.load(last.dir, 'live'));
         this.liveDir = last.dir;
-        this.options.log.info({ model: last.model, replaced: last.replaced }, 'the model promoted from shadow is in force again');
+        this.options.log.info(
+          { model: last.model, replaced: last.replaced },
+          'the model promoted from shadow is in force again',
+        );
       } catch (error) {
-        this.options.log.error({ dir: last.dir, err: (error as Error).message }, 'the model promoted from shadow cannot be loaded; the configured model stays in force');
+        this.options.log.error(
+          { dir: last.dir, err: (error as Error).message },
+          'the model promoted from shadow cannot be loaded; the configured model stays in force',
+        );
       }
     }
     this.liveManifest = await loadManifest(this.liveDir).catch(() => null);
@@ -128,10 +142,16 @@ export class ShadowDesk {
     try {
       this.candidate = await this.options.load(this.attached.dir, 'shadow');
       this.candidateManifest = this.candidate.manifest;
-      this.options.log.info({ model: this.attached.model, scored: this.scores.length }, 'shadow candidate attached again after the restart');
+      this.options.log.info(
+        { model: this.attached.model, scored: this.scores.length },
+        'shadow candidate attached again after the restart',
+      );
     } catch (error) {
       this.failedToLoad = true;
-      this.options.log.error({ dir: this.attached.dir, err: (error as Error).message }, 'the shadow candidate cannot be loaded again; it scores nothing until it is attached again');
+      this.options.log.error(
+        { dir: this.attached.dir, err: (error as Error).message },
+        'the shadow candidate cannot be loaded again; it scores nothing until it is attached again',
+      );
     }
   }
 
@@ -154,15 +174,34 @@ export class ShadowDesk {
       .then(
         (inspection) => {
           if (this.candidate !== candidate) return; // detached or replaced meanwhile
-          const score: ShadowScore = { partId: result.partId, at: Date.now(), live, liveThresholds: result.thresholds, candidate: inspection.score, ...(audit ? { audit } : {}) };
+          const score: ShadowScore = {
+            partId: result.partId,
+            at: Date.now(),
+            live,
+            liveThresholds: result.thresholds,
+            candidate: inspection.score,
+            ...(audit ? { audit } : {}),
+          };
           const { skipped, failed } = this.unwritten;
           this.unwritten = { skipped: 0, failed: 0 };
-          this.write({ p: score.partId, at: score.at, l: live, lt: [result.thresholds.passBelow, result.thresholds.rejectAbove], ...(audit ? { a: 1 as const } : {}), c: score.candidate, ...(skipped ? { s: skipped } : {}), ...(failed ? { f: failed } : {}) });
+          this.write({
+            p: score.partId,
+            at: score.at,
+            l: live,
+            lt: [result.thresholds.passBelow, result.thresholds.rejectAbove],
+            ...(audit ? { a: 1 as const } : {}),
+            c: score.candidate,
+            ...(skipped ? { s: skipped } : {}),
+            ...(failed ? { f: failed } : {}),
+          });
         },
         (error: unknown) => {
           if (this.candidate !== candidate) return;
           this.unwritten.failed++;
-          this.options.log.warn({ partId: result.partId, err: (error as Error).message }, 'the shadow candidate could not score a frame; the live verdict is untouched');
+          this.options.log.warn(
+            { partId: result.partId, err: (error as Error).message },
+            'the shadow candidate could not score a frame; the live verdict is untouched',
+          );
         },
       )
       .catch((error: unknown) => this.options.log.error({ err: (error as Error).message }, 'shadow tally not kept'))
@@ -186,7 +225,13 @@ export class ShadowDesk {
       throw new ShadowError('invalid_model', (error as Error).message);
     }
     const previous = this.candidate;
-    const attached: Attached = { dir, model: { id: model.manifest.id, version: String(model.manifest.version) }, thresholds: thresholds ?? model.manifest.thresholds, by, at: Date.now() };
+    const attached: Attached = {
+      dir,
+      model: { id: model.manifest.id, version: String(model.manifest.version) },
+      thresholds: thresholds ?? model.manifest.thresholds,
+      by,
+      at: Date.now(),
+    };
     // The file keeps the history (promotions) and this attachment; the earlier candidate's lines go.
     this.compact({ attach: attached });
     // The previous candidate finishes the frame in hand first: a closed pool would never answer it.
@@ -196,12 +241,16 @@ export class ShadowDesk {
     this.candidate = model;
     this.candidateManifest = model.manifest;
     this.failedToLoad = false;
-    this.options.log.info({ model: attached.model, dir, thresholds: attached.thresholds, by }, 'candidate model attached in shadow');
+    this.options.log.info(
+      { model: attached.model, dir, thresholds: attached.thresholds, by },
+      'candidate model attached in shadow',
+    );
     return this.view();
   }
 
   async detach(by: string): Promise<void> {
-    if (!this.attached) throw new ShadowError('no_candidate', `station "${this.options.host().id}" has no model in shadow`);
+    if (!this.attached)
+      throw new ShadowError('no_candidate', `station "${this.options.host().id}" has no model in shadow`);
     this.write({ detach: { by, at: Date.now() } });
     const candidate = this.candidate;
     this.candidate = null;
@@ -216,7 +265,11 @@ export class ShadowDesk {
    */
   async promote(by: string): Promise<Promotion> {
     const attached = this.attached;
-    if (!attached || !this.candidate) throw new ShadowError('no_candidate', `station "${this.options.host().id}" has no model in shadow${this.failedToLoad ? ' that loaded' : ''}`);
+    if (!attached || !this.candidate)
+      throw new ShadowError(
+        'no_candidate',
+        `station "${this.options.host().id}" has no model in shadow${this.failedToLoad ? ' that loaded' : ''}`,
+      );
     let next: CandidateModel;
     try {
       next = await this.options.load(attached.dir, 'live');
@@ -224,7 +277,16 @@ export class ShadowDesk {
       throw new ShadowError('invalid_model', (error as Error).message);
     }
     const evidence = this.tallies();
-    const promotion: Promotion & { replacedDir: string } = { at: new Date().toISOString(), by, model: attached.model, dir: attached.dir, replaced: this.options.host().modelRef, evidence, skipped: this.counts.skipped + this.unwritten.skipped, replacedDir: this.liveDir };
+    const promotion: Promotion & { replacedDir: string } = {
+      at: new Date().toISOString(),
+      by,
+      model: attached.model,
+      dir: attached.dir,
+      replaced: this.options.host().modelRef,
+      evidence,
+      skipped: this.counts.skipped + this.unwritten.skipped,
+      replacedDir: this.liveDir,
+    };
     // On disk before the swap: a crash in between finds the promotion and swaps it in at start.
     this.write({ promote: promotion });
     const candidate = this.candidate;
@@ -234,7 +296,10 @@ export class ShadowDesk {
     await candidate.close();
     this.liveDir = attached.dir;
     this.liveManifest = next.manifest;
-    this.options.log.info({ model: attached.model, replaced: promotion.replaced, by, evidence }, 'shadow candidate promoted to the live model');
+    this.options.log.info(
+      { model: attached.model, replaced: promotion.replaced, by, evidence },
+      'shadow candidate promoted to the live model',
+    );
     await this.recordInManifest(attached.dir, promotion);
     return publicPromotion(promotion);
   }
@@ -250,8 +315,20 @@ export class ShadowDesk {
     return {
       station: this.options.host().id,
       live: info(this.liveDir, this.options.host().modelRef, this.liveManifest),
-      candidate: attached ? { ...info(attached.dir, attached.model, this.candidateManifest), thresholds: attached.thresholds, attachedBy: attached.by, attachedAt: new Date(attached.at).toISOString(), state: this.failedToLoad ? 'failed' : 'scoring' } : null,
-      frames: { scored: this.scores.length, skipped: this.counts.skipped + this.unwritten.skipped, failed: this.counts.failed + this.unwritten.failed },
+      candidate: attached
+        ? {
+            ...info(attached.dir, attached.model, this.candidateManifest),
+            thresholds: attached.thresholds,
+            attachedBy: attached.by,
+            attachedAt: new Date(attached.at).toISOString(),
+            state: this.failedToLoad ? 'failed' : 'scoring',
+          }
+        : null,
+      frames: {
+        scored: this.scores.length,
+        skipped: this.counts.skipped + this.unwritten.skipped,
+        failed: this.counts.failed + this.unwritten.failed,
+      },
       tallies: this.tallies(),
       promotions: this.promotions.map(publicPromotion),
     };
@@ -267,7 +344,10 @@ export class ShadowDesk {
   private tallies(): Tallies | null {
     const attached = this.attached;
     if (!attached) return null;
-    return tally(this.scores, this.options.closings(), this.options.host().modelRef, { model: attached.model, thresholds: attached.thresholds });
+    return tally(this.scores, this.options.closings(), this.options.host().modelRef, {
+      model: attached.model,
+      thresholds: attached.thresholds,
+    });
   }
 
   private write(line: Line): void {
@@ -290,7 +370,14 @@ export class ShadowDesk {
       this.attached = null;
       this.scores = [];
     } else if (this.attached) {
-      this.scores.push({ partId: line.p, at: line.at, live: line.l, liveThresholds: { passBelow: line.lt[0], rejectAbove: line.lt[1] }, candidate: line.c, ...(line.a ? { audit: true } : {}) });
+      this.scores.push({
+        partId: line.p,
+        at: line.at,
+        live: line.l,
+        liveThresholds: { passBelow: line.lt[0], rejectAbove: line.lt[1] },
+        candidate: line.c,
+        ...(line.a ? { audit: true } : {}),
+      });
       if (this.scores.length > (this.options.keep ?? 100_000)) this.scores.shift();
       this.counts.skipped += line.s ?? 0;
       this.counts.failed += line.f ?? 0;
@@ -314,12 +401,18 @@ export class ShadowDesk {
       const manifest = JSON.parse(await readFile(file, 'utf8')) as Manifest;
       const lineage = manifest.lineage ?? {};
       const promotions = Array.isArray(lineage.promotions) ? (lineage.promotions as unknown[]) : [];
-      manifest.lineage = { ...lineage, promotions: [...promotions, { station: this.options.host().id, ...publicPromotion(promotion) }] };
+      manifest.lineage = {
+        ...lineage,
+        promotions: [...promotions, { station: this.options.host().id, ...publicPromotion(promotion) }],
+      };
       await writeFile(`${file}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
       await rename(`${file}.tmp`, file);
       this.liveManifest = manifest;
     } catch (error) {
-      this.options.log.warn({ dir, err: (error as Error).message }, "the promotion could not be written into the model's manifest; the station's shadow.jsonl keeps it");
+      this.options.log.warn(
+        { dir, err: (error as Error).message },
+        "the promotion could not be written into the model's manifest; the station's shadow.jsonl keeps it",
+      );
     }
   }
 }
