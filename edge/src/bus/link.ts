@@ -4,9 +4,8 @@
  * Inbound payloads are validated against the contract; anything unusable is answered on the error
  * topic and goes no further.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import { mkdirSync } from 'node:fs';
+import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { topics, type StationAddress } from '../../../contract/topics.ts';
 import {
@@ -19,6 +18,7 @@ import {
   type VerdictMessage,
 } from '../../../contract/payloads.ts';
 import { connectOptions, sendWithoutDelay, type BrokerOptions } from '../../../shared/mqtt.ts';
+import { connectStation, firstConnection, inboundTopics, reachedBefore, rememberReached } from './connection.ts';
 import { receive, type InboundHandlers } from './inbound.ts';
 import { PartsInHand, type InHand } from './in-hand.ts';
 import { Outbox, type OutgoingMessage } from './outbox.ts';
@@ -39,12 +39,11 @@ export class StationLink {
   readonly interrupted: InHand[];
   /** this station has reached this broker URL before: unreachable at start is an outage, not a wrong setting */
   readonly reachedBefore: boolean;
-  private readonly reachedFile: string;
 
   constructor(
     private readonly broker: BrokerOptions,
     private readonly address: StationAddress,
-    outboxDir: string,
+    private readonly outboxDir: string,
     private readonly log: Logger,
     /** told of a full disk and of a failed fsync (edge/src/storage/health.ts) */
     storage?: StorageHealth,
@@ -52,8 +51,7 @@ export class StationLink {
     store?: StationStore,
   ) {
     mkdirSync(outboxDir, { recursive: true });
-    this.reachedFile = path.join(outboxDir, 'broker-reached');
-    this.reachedBefore = existsSync(this.reachedFile) && readFileSync(this.reachedFile, 'utf8') === broker.url;
+    this.reachedBefore = reachedBefore(outboxDir, broker.url);
     // The outbox and the parts in hand share the station's store: a result and its answered mark are one write.
     this.store = store ?? StationStore.at(outboxDir, { storage });
     this.ownsStore = !store;
@@ -88,26 +86,8 @@ export class StationLink {
    * this station has reached before at this URL (`reachedBefore`: a restart during an outage).
    */
   firstConnection(timeoutMs: number): Promise<void> {
-    const client = this.client;
-    if (!client) return Promise.reject(new Error('the station link is not started'));
-    if (client.connected) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const settle = (error?: Error) => {
-        clearTimeout(timer);
-        client.off('connect', onConnect);
-        client.off('error', onError);
-        if (error) reject(new Error(`cannot reach the MQTT broker at ${this.broker.url}: ${error.message}`));
-        else resolve();
-      };
-      const onConnect = () => settle();
-      const onError = (error: Error) => settle(error);
-      const timer = setTimeout(
-        () => settle(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)),
-        timeoutMs,
-      );
-      client.on('connect', onConnect);
-      client.on('error', onError);
-    });
+    if (!this.client) return Promise.reject(new Error('the station link is not started'));
+    return firstConnection(this.client, this.broker.url, timeoutMs);
   }
 
   get outboxDepth(): number {
@@ -119,21 +99,7 @@ export class StationLink {
    * and what it owes the line waits in the outbox.
    */
   start(handlers: InboundHandlers, online: () => Status): void {
-    const offline: Status = {
-      schema: 'loupe/status@1',
-      line: this.address.line,
-      station: this.address.station,
-      state: 'offline',
-      at: new Date().toISOString(),
-    };
-    const client = mqtt.connect(this.broker.url, {
-      ...connectOptions(this.broker, this.broker.clientId ?? `loupe-${this.address.line}-${this.address.station}`),
-      clean: false, // persistent session: decisions sent while we were away are delivered on return
-      // The keepalive ping goes out on its own timer: rescheduling it on every packet meant clearing
-      // and setting a timer three times a part, for a ping a busy connection never needs anyway.
-      reschedulePings: false,
-      will: { topic: topics.status(this.address), payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
-    });
+    const client = connectStation(this.broker, this.address);
     this.client = client;
     sendWithoutDelay(client);
     const refuse = this.refuse.bind(this);
@@ -146,22 +112,13 @@ export class StationLink {
     );
     client.on('connect', (connack) => {
       this.log.info({ url: this.broker.url, sessionPresent: connack.sessionPresent }, 'mqtt connected');
-      if (!this.reachedBefore) this.rememberReached();
+      if (!this.reachedBefore) rememberReached(this.outboxDir, this.broker.url, this.log);
       // "online" is said once the station listens: a PLC that waits for it never sends into the void.
       if (!connack.sessionPresent) {
-        client.subscribe(
-          [
-            topics.trigger(this.address),
-            `${topics.base(this.address)}/frame/+`,
-            topics.decision(this.address),
-            `${topics.decision(this.address)}/+`,
-          ],
-          { qos: 1 },
-          (error) => {
-            if (error) this.log.error({ err: error.message }, 'subscribe failed');
-            this.publishStatus(online());
-          },
-        );
+        client.subscribe(inboundTopics(this.address), { qos: 1 }, (error) => {
+          if (error) this.log.error({ err: error.message }, 'subscribe failed');
+          this.publishStatus(online());
+        });
       } else this.publishStatus(online());
       this.outbox.resume();
     });
@@ -174,14 +131,6 @@ export class StationLink {
           done(error ?? undefined),
         ),
     });
-  }
-
-  private rememberReached(): void {
-    try {
-      writeFileSync(this.reachedFile, this.broker.url);
-    } catch (error) {
-      this.log.warn({ err: (error as Error).message }, 'could not note that the broker was reached');
-    }
   }
 
   async stop(offline: Status): Promise<void> {
