@@ -25,12 +25,10 @@ import { Intake } from './station/intake.ts';
 import { InspectionQueue } from './station/queue.ts';
 import { recover } from './station/recovery.ts';
 import { FrameWaits, TriggerPairing } from './station/triggers.ts';
-import type { Frame, Inspector, ModelRef, StationCore, StationDeps } from './station/types.ts';
+import type { Closable, Frame, Inspector, ModelRef, StationCore, StationDeps } from './station/types.ts';
 import { StorageHealth } from './storage/health.ts';
 
 export type { Camera, Frame, Inspector, Measured, StationDeps } from './station/types.ts';
-
-type Closable = Inspector & { close?: () => Promise<void> };
 
 export class Station {
   readonly id: string;
@@ -84,26 +82,17 @@ export class Station {
 
   /** Proposes thresholds from people's decisions; nothing changes until someone approves. */
   proposal(): Proposal {
-    const closings = this.deps.reviews.closings(30);
-    // Learnt from the settled answer where two people disagreed.
-    return propose(
-      this.deps.second?.learnFrom(closings) ?? closings,
-      this.thresholds,
-      this.deps.reviews.scoreHistogram(),
-      { auditShare: this.deps.config.audit.share },
-    );
+    return propose(this.desk.settledClosings(), this.thresholds, this.deps.reviews.scoreHistogram(), {
+      auditShare: this.deps.config.audit.share,
+    });
   }
 
   /** What other thresholds would have done to the decided history; nothing changes. */
   whatIf(ask: { passBelow?: number; rejectAbove?: number; steps?: number }): WhatIf {
-    const closings = this.deps.reviews.closings(30);
-    return whatIf(
-      this.id,
-      this.deps.second?.learnFrom(closings) ?? closings,
-      this.thresholds,
-      this.deps.reviews.scoreHistogram(),
-      { ...ask, auditShare: this.deps.config.audit.share },
-    );
+    return whatIf(this.id, this.desk.settledClosings(), this.thresholds, this.deps.reviews.scoreHistogram(), {
+      ...ask,
+      auditShare: this.deps.config.audit.share,
+    });
   }
 
   approveThresholds(thresholds: Thresholds, approvedBy: string, basis?: string): ThresholdVersion {

@@ -32,6 +32,15 @@ export class ReviewDesk {
     return this.book.pending().map((review) => review.partId);
   }
 
+  /**
+   * The closings of the last 30 days as calibration learns from them (proposals, what-if): learnt
+   * from the settled answer where two people disagreed.
+   */
+  settledClosings(): Closing[] {
+    const closings = this.core.deps.reviews.closings(30);
+    return this.core.deps.second?.learnFrom(closings) ?? closings;
+  }
+
   isOpen(partId: string): boolean {
     return this.book.get(partId) !== undefined;
   }

@@ -35,6 +35,9 @@ export interface Inspector {
   inspect(image: Buffer, evidence?: EvidenceRequest): Promise<Measured & { score: number }>;
 }
 
+/** An inspector that may hold something to release (a worker): closed once it is swapped out or the station stops. */
+export type Closable = Inspector & { close?: () => Promise<void> };
+
 /** What an inspection measured: its timings and, when the model ran, the anomaly map. */
 export interface Measured {
   score?: number;
