@@ -18,7 +18,7 @@ import pg from 'pg';
 import type { Shift } from '../../config/schema.ts';
 import type { LogMessage, PartEvent, TallyEvent } from '../../contract/payloads.ts';
 import { analyse, type Analytics } from '../../edge/src/log/analytics.ts';
-import type { Count, Outcome } from '../../edge/src/log/defect-log.ts';
+import type { Count, Outcome } from '../../edge/src/log/minute-counts.ts';
 import type { Entry, LogEvent } from '../../edge/src/log/entry.ts';
 import type { Filter, Page } from '../../edge/src/log/query.ts';
 import type { KnownValues, LogSource, Paged } from '../../edge/src/log/source.ts';

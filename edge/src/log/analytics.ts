@@ -20,7 +20,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { Shift } from '../../../config/schema.ts';
 import type { Entry } from './entry.ts';
-import type { Count } from './defect-log.ts';
+import type { Count } from './minute-counts.ts';
 import type { Filter } from './query.ts';
 
 const Rate = Type.Union([Type.Number(), Type.Null()], { description: 'null when the denominator is zero' });

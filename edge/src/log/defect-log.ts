@@ -7,16 +7,16 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Region, Result } from '../../../contract/payloads.ts';
-import type { DecidedBy, FinalVerdict, HumanAnswer } from '../../../contract/vocabulary.ts';
+import type { Result } from '../../../contract/payloads.ts';
 import { apply, partKey, resultEvent, worthKeeping, type Entry, type LogEvent } from './entry.ts';
 import type { OpinionFact } from '../review/second.ts';
+import { decisionEvent, opinionEvent, verdictEvent, type DecisionRecord, type VerdictRecord } from './log-events.ts';
+import { addCount, countsBetween, type Count, type MinuteCounts, type Outcome } from './minute-counts.ts';
 import {
   countsDocument,
   countsFile,
   dayOf,
   days,
-  hourOf,
   hoursOf,
   partsFile,
   readCounts,
@@ -26,18 +26,6 @@ import {
 
 export type { Problem } from './partition.ts';
 
-/** What is counted per minute: a final verdict and who decided it, or a review opened by the model. */
-export type Outcome = `${FinalVerdict}/${DecidedBy}` | 'review/model';
-
-export interface Count {
-  /** start of the minute, ms since the epoch */
-  minute: number;
-  line: string;
-  station: string;
-  outcome: Outcome;
-  n: number;
-}
-
 export interface DefectLogOptions {
   logger?: Logger;
   /** how long writes are gathered before they go to disk */
@@ -46,27 +34,13 @@ export interface DefectLogOptions {
   countsEveryMs?: number;
 }
 
-export interface VerdictRecord {
-  line: string;
-  station: string;
-  partId: string;
-  verdict: FinalVerdict;
-  decidedBy: DecidedBy;
-  user?: string;
-  category?: string;
-  suggestion?: { category: string };
-  at: string;
-  /** a corrected verdict: the one it replaces (its count moves to the new outcome) */
-  corrects?: { verdict: FinalVerdict; decidedBy: DecidedBy; user?: string; category?: string; at: string };
-}
-
 export class DefectLog {
   readonly problems: Problem[] = [];
   private readonly entries = new Map<string, Entry>();
   /** entries in order of their result time, for range queries */
   private readonly ordered: Entry[] = [];
   /** hour (YYYY-MM-DDTHH) → "line|station|outcome" → a count per minute */
-  private readonly counts = new Map<string, Map<string, number[]>>();
+  private readonly counts: MinuteCounts = new Map();
   private readonly pendingLines = new Map<string, string[]>();
   private readonly dirtyHours = new Set<string>();
   private readonly knownDays = new Set<string>();
@@ -129,50 +103,12 @@ export class DefectLog {
       this.count(corrects.at, line, station, `${verdict.verdict}/${verdict.decidedBy}`);
     } else this.count(at, line, station, `${verdict.verdict}/${verdict.decidedBy}`);
     if (!this.entries.has(partKey(line, station, partId))) return; // a plain auto-pass: counted only
-    this.record({
-      kind: 'verdict',
-      line,
-      station,
-      partId,
-      at,
-      verdict: verdict.verdict,
-      decidedBy: verdict.decidedBy,
-      ...(verdict.user ? { user: verdict.user } : {}),
-      ...(verdict.category ? { category: verdict.category } : {}),
-      ...(corrects ? { corrects } : {}),
-      ...(verdict.suggestion ? { suggestedCategory: verdict.suggestion.category } : {}),
-    });
+    this.record(verdictEvent(verdict));
   }
 
-  decision(
-    line: string,
-    station: string,
-    decision: {
-      partId: string;
-      user: string;
-      decision: HumanAnswer;
-      category?: string;
-      note?: string;
-      region?: Region;
-      correction?: boolean;
-    },
-    at: string,
-  ): void {
+  decision(line: string, station: string, decision: DecisionRecord, at: string): void {
     if (!this.entries.has(partKey(line, station, decision.partId))) return;
-    const { partId, user } = decision;
-    this.record({
-      kind: 'decision',
-      line,
-      station,
-      partId,
-      at,
-      user,
-      decision: decision.decision,
-      ...(decision.category ? { category: decision.category } : {}),
-      ...(decision.note ? { note: decision.note } : {}),
-      ...(decision.region && decision.decision === 'reject' ? { region: decision.region } : {}),
-      ...(decision.correction ? { correction: true } : {}),
-    });
+    this.record(decisionEvent(line, station, decision, at));
   }
 
   /** A person took the review of a part; false when the log does not know the part. */
@@ -185,16 +121,7 @@ export class DefectLog {
   /** A second person's blind opinion on a part, or a manager settling a disagreement; false when the log does not know the part. */
   secondOpinion(line: string, station: string, fact: OpinionFact): boolean {
     if (!this.entries.has(partKey(line, station, fact.partId))) return false;
-    const { partId, opinion } = fact;
-    const said = {
-      user: opinion.user,
-      decision: opinion.verdict === 'pass' ? ('accept' as const) : ('reject' as const),
-      ...(opinion.category ? { category: opinion.category } : {}),
-    };
-    const at = new Date(opinion.at).toISOString();
-    if (fact.kind === 'opinion')
-      this.record({ kind: 'opinion', line, station, partId, at, ...said, agrees: fact.agrees });
-    else this.record({ kind: 'settled', line, station, partId, at, ...said });
+    this.record(opinionEvent(line, station, fact));
     return true;
   }
 
@@ -216,34 +143,11 @@ export class DefectLog {
 
   /** Per-minute counts between two ISO times (from inclusive, to exclusive, to the minute), in no particular order. */
   countsBetween(from?: string, to?: string): Count[] {
-    const out: Count[] = [];
-    const fromMinute = from ? Math.floor(Date.parse(from) / 60_000) * 60_000 : -Infinity;
-    const toMinute = to ? Math.floor(Date.parse(to) / 60_000) * 60_000 : Infinity;
-    for (const [hour, counts] of this.counts) {
-      if ((from && hour < from.slice(0, 13)) || (to && `${hour}:00` >= to.slice(0, 16))) continue;
-      const hourStart = Date.parse(`${hour}:00:00.000Z`);
-      for (const [key, minutes] of counts) {
-        const [line, station, outcome] = key.split('|');
-        minutes.forEach((n, m) => {
-          const minute = hourStart + m * 60_000;
-          if (n === 0 || minute < fromMinute || minute >= toMinute) return;
-          out.push({ minute, line, station, outcome: outcome as Outcome, n });
-        });
-      }
-    }
-    return out;
+    return countsBetween(this.counts, from, to);
   }
 
   private count(at: string, line: string, station: string, outcome: Outcome, n = 1): void {
-    const hour = hourOf(at);
-    let counts = this.counts.get(hour);
-    if (!counts) this.counts.set(hour, (counts = new Map()));
-    const key = `${line}|${station}|${outcome}`;
-    let minutes = counts.get(key);
-    if (!minutes) counts.set(key, (minutes = new Array<number>(60).fill(0)));
-    const minute = Number(at.slice(14, 16));
-    minutes[minute] = Math.max(0, minutes[minute] + n);
-    this.dirtyHours.add(hour);
+    this.dirtyHours.add(addCount(this.counts, at, line, station, outcome, n));
     this.schedule();
     this.listener?.counted(at, line, station);
   }

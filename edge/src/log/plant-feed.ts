@@ -7,7 +7,8 @@
  * adding to it. The send function is the station's outbox: nothing is lost while the plant is away.
  */
 import type { LogMessage } from '../../../contract/payloads.ts';
-import type { Count, DefectLog } from './defect-log.ts';
+import type { DefectLog } from './defect-log.ts';
+import type { Count } from './minute-counts.ts';
 import type { Entry, LogEvent } from './entry.ts';
 
 export type Send = (line: string, station: string, message: LogMessage) => void;
