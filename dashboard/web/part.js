@@ -37,6 +37,7 @@ export function renderPart(changed = false) {
   $('part-claim').className = holder ? 'holder' : 'muted';
   const blocked =
     Boolean(holder) ||
+    Boolean(state.lost) ||
     Boolean(unreachable(review)) ||
     (!state.correcting && state.sent.has(key)) ||
     Date.now() < state.guardUntil;
