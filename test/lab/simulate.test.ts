@@ -36,7 +36,7 @@ describe('loupe simulate', () => {
       decisionDelayMs: 5,
       seed: 5,
       people: [
-        { name: 'sim-ana', errorRate: 0.2 },
+        { name: 'sim-ana', errorRate: 0.4 }, // careless enough that a single person lets a defect through in any timing of the run
         { name: 'sim-bo', errorRate: 0 },
       ],
     });
