@@ -102,6 +102,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (
     'keys.js',
     'drift.js',
     'dom.js',
+    'manager-api.js',
     'icons.js',
     'mark.js',
   ])

@@ -3,6 +3,7 @@
 // shadow with its tallies beside the live model's (on the parts people decided and the audit
 // samples), attach / detach / promote, and the promotions with the evidence they were made on.
 import { $, el, fmt, when } from './dom.js';
+import { call as managerCall, notice } from './manager-api.js';
 
 /** @typedef {import('./state.js').Me} Me */
 /** @typedef {import('../../edge/src/review/shadow.ts').ShadowView} ShadowView */
@@ -23,33 +24,8 @@ async function start() {
   await load();
 }
 
-/**
- * @param {string} url
- * @param {string} [method]
- * @param {object} [body]
- * @returns {Promise<any>} the answer, or null when refused (said in the notice)
- */
-async function call(url, method = 'GET', body) {
-  const response = await fetch(url, {
-    method,
-    headers: { 'x-csrf-token': state.me.csrf, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  }).catch(() => null);
-  if (!response) {
-    notice('The dashboard cannot be reached.', 'error');
-    return null;
-  }
-  const answer = await response.json().catch(() => ({}));
-  if (response.status === 401) {
-    location.assign('/login?next=%2Fmodels&expired=1');
-    return null;
-  }
-  if (!response.ok) {
-    notice(answer.message ?? `Refused (${response.status})`, 'error');
-    return null;
-  }
-  return answer;
-}
+/** @param {string} url @param {string} [method] @param {object} [body] */
+const call = (url, method = 'GET', body) => managerCall(url, state.me.csrf, { method, body });
 
 async function load() {
   /** @type {{ station: string }[]} */
@@ -331,13 +307,5 @@ $('logout').onclick = async () => {
   await call('/api/logout', 'POST');
   location.assign('/login?out=1');
 };
-
-/** @param {string} text @param {'ok' | 'warn' | 'error'} kind */
-function notice(text, kind) {
-  const n = $('notice');
-  n.textContent = text;
-  n.className = kind;
-  n.hidden = false;
-}
 
 start();

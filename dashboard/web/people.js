@@ -1,6 +1,7 @@
 // @ts-check
 // The admin's page of people: who may use Loupe and with which role; add, set a password, remove.
 import { $, el, when } from './dom.js';
+import { call as managerCall, notice } from './manager-api.js';
 
 /** @typedef {import('./state.js').Me} Me */
 /** @typedef {{ name: string, role: string, createdAt: string }} Person */
@@ -16,32 +17,8 @@ async function start() {
   await load();
 }
 
-/**
- * A call to the people API; null (and a message) when refused or unreachable.
- * @param {string} url @param {string} method @param {unknown} [body]
- * @returns {Promise<any>}
- */
-async function call(url, method, body) {
-  const response = await fetch(url, {
-    method,
-    headers: { 'x-csrf-token': state.me.csrf, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  }).catch(() => null);
-  if (!response) {
-    notice('The dashboard cannot be reached.', 'error');
-    return null;
-  }
-  const answer = await response.json().catch(() => ({}));
-  if (response.status === 401) {
-    location.assign('/login?next=%2Fpeople&expired=1');
-    return null;
-  }
-  if (!response.ok) {
-    notice(answer.message ?? `Refused (${response.status})`, 'error');
-    return null;
-  }
-  return answer;
-}
+/** A call to the people API; null (and a message) when refused or unreachable. @param {string} url @param {string} method @param {unknown} [body] */
+const call = (url, method, body) => managerCall(url, state.me.csrf, { method, body });
 
 async function load() {
   /** @type {Person[] | null} */
@@ -119,13 +96,5 @@ $('logout').onclick = async () => {
   await call('/api/logout', 'POST');
   location.assign('/login?out=1');
 };
-
-/** @param {string} text @param {string} kind */
-function notice(text, kind) {
-  const n = $('notice');
-  n.textContent = text;
-  n.className = kind;
-  n.hidden = false;
-}
 
 start();

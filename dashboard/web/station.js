@@ -4,6 +4,7 @@
 // settle; agreement per pair of people and per category; how well the category suggestions do.
 // @ts-check
 import { $, el, fmt, when } from './dom.js';
+import { call as managerCall, notice } from './manager-api.js';
 
 // The edge's answers, as this page reads them (edge/src/review/what-if.ts, second.ts, suggest.ts;
 // the station's status from contract/payloads.ts).
@@ -695,45 +696,11 @@ async function loadSuggestions() {
 
 // ---- small things ----------------------------------------------------------------------------------
 
-/**
- * One call to the API; null (with a notice, unless a 404 is expected) when it is refused or unreachable.
- * @param {string} url
- * @param {{ method?: string, body?: object, quiet?: boolean }} [options]
- * @returns {Promise<any>}
- */
-async function call(url, { method = 'GET', body, quiet = false } = {}) {
-  /** @type {Record<string, string>} */
-  const headers =
-    method === 'GET'
-      ? {}
-      : { 'x-csrf-token': state.me?.csrf ?? '', ...(body ? { 'content-type': 'application/json' } : {}) };
-  const response = await fetch(url, { method, headers, body: body ? JSON.stringify(body) : undefined }).catch(
-    () => null,
-  );
-  if (!response) {
-    notice('The dashboard cannot be reached.', 'error');
-    return null;
-  }
-  const answer = await response.json().catch(() => ({}));
-  if (response.status === 401) {
-    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}&expired=1`);
-    return null;
-  }
-  if (!response.ok) {
-    if (!quiet || response.status !== 404) notice(answer.message ?? `Refused (${response.status})`, 'error');
-    return null;
-  }
-  return answer;
-}
+/** @param {string} url @param {{ method?: string, body?: object, quiet?: boolean }} [options] */
+const call = (url, options) => managerCall(url, state.me?.csrf ?? '', options);
 
 const pct = (/** @type {number | null | undefined} */ v) =>
   v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`;
-function notice(/** @type {string} */ text, /** @type {string} */ kind) {
-  const n = $('notice');
-  n.textContent = text;
-  n.className = kind;
-  n.hidden = false;
-}
 
 stationField().onchange = () => load();
 $('refresh').onclick = () => load();
