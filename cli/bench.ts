@@ -10,14 +10,22 @@ import path from 'node:path';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 
-/** A suite may hand over folders to remove once every suite and run is done (see `keepFolder`); `modelDir` is `--model`, for the suites that run a model. */
-type Suite = (removeLater: (dir: string) => void, modelDir?: string) => Promise<Record<string, number>>;
+/**
+ * A suite may hand over folders to remove once every suite and run is done (see `keepFolder`);
+ * `modelDir` is `--model`, for the suites that run a model, and `framesDir` is `--frames`, images of
+ * that model's kind for the pipeline suites.
+ */
+type Suite = (
+  removeLater: (dir: string) => void,
+  modelDir?: string,
+  framesDir?: string,
+) => Promise<Record<string, number>>;
 
 const suites: Record<string, { about: string; run: Suite }> = {
   pipeline: {
     about: 'parts/s at saturation, latency at 50% / 90% load, CPU per part, overhead over raw decode + run, RSS',
-    run: async (removeLater, modelDir) =>
-      (await import('../bench/pipeline.ts')).benchPipeline({ keepFolder: removeLater, modelDir }),
+    run: async (removeLater, modelDir, framesDir) =>
+      (await import('../bench/pipeline.ts')).benchPipeline({ keepFolder: removeLater, modelDir, framesDir }),
   },
   floor: {
     about:
@@ -38,9 +46,9 @@ const suites: Record<string, { about: string; run: Suite }> = {
   shadow: {
     about:
       'the pipeline bench without and with a candidate in shadow (the same model), same run: parts/s and latency, frames the candidate scored and skipped (only with --only)',
-    run: async (removeLater, modelDir) => {
+    run: async (removeLater, modelDir, framesDir) => {
       const { benchPipeline } = await import('../bench/pipeline.ts');
-      const options = { keepFolder: removeLater, modelDir, latencyParts: 200 };
+      const options = { keepFolder: removeLater, modelDir, framesDir, latencyParts: 200 };
       const alone = await benchPipeline(options);
       const shadowed = await benchPipeline({ ...options, shadowModel: modelDir ?? path.resolve('models', 'default') });
       return {
@@ -97,16 +105,18 @@ export default async function bench(argv: string[]): Promise<number> {
       only: { type: 'string' },
       runs: { type: 'string' },
       model: { type: 'string' },
+      frames: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     console.log(
       [
-        'Usage: loupe bench [--json] [--only SUITE,...] [--runs N] [--model DIR]',
+        'Usage: loupe bench [--json] [--only SUITE,...] [--runs N] [--model DIR] [--frames DIR]',
         '',
         '  --runs N     run each suite N times and report the median of each figure (default 1)',
         '  --model DIR  the model folder the pipeline and vision suites run (default models/default)',
+        "  --frames DIR images of that model's kind for the pipeline suites, sent as ~1 MP JPEG (default: synthetic brackets)",
         '',
         'Suites:',
         ...Object.entries(suites).map(([n, s]) => `  ${n.padEnd(9)} ${s.about}`),
@@ -124,6 +134,11 @@ export default async function bench(argv: string[]): Promise<number> {
     console.error(`loupe bench: --model ${values.model} is not a model folder (no manifest.json)`);
     return 2;
   }
+  const framesDir = values.frames ? path.resolve(values.frames) : undefined;
+  if (framesDir && !existsSync(framesDir)) {
+    console.error(`loupe bench: --frames ${values.frames} does not exist`);
+    return 2;
+  }
   // `shadow` runs the pipeline bench twice more: only when asked for.
   const chosen = values.only ? values.only.split(',') : Object.keys(suites).filter((name) => name !== 'shadow');
   const unknown = chosen.filter((name) => !suites[name]);
@@ -139,7 +154,7 @@ export default async function bench(argv: string[]): Promise<number> {
       const results: Record<string, number>[] = [];
       for (let run = 1; run <= runs; run++) {
         if (!values.json) console.error(`bench: ${name}${runs > 1 ? ` (run ${run} of ${runs})` : ''}…`);
-        results.push(await suites[name].run((dir) => folders.push(dir), modelDir));
+        results.push(await suites[name].run((dir) => folders.push(dir), modelDir, framesDir));
       }
       Object.assign(report, runs === 1 ? results[0] : medianOfRuns(results));
     }

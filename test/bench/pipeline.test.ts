@@ -3,8 +3,12 @@
  * MQTT path, and each answers every frame it is sent (the bench fails a part without a result
  * within 30 s), so both ratios compare stations that did the contract's work.
  */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { benchPipeline } from '../../bench/pipeline.ts';
+import { tempDir } from '../support/temp.ts';
 
 const short = {
   distinctImages: 4,
@@ -27,4 +31,16 @@ describe('the pipeline bench', () => {
       expect(figures.rssMb).toBeGreaterThan(50);
     }, 90_000);
   }
+
+  it('is void when the station does not score the frames it is sent (frames of another kind of part)', async () => {
+    // Flat grey frames: the bracket model's quality check refuses them without running the model,
+    // which would make the station look several times faster than it is.
+    const frames = path.join(await tempDir('loupe-frames-'), 'flat');
+    await mkdir(frames);
+    for (const name of ['a.png', 'b.png'])
+      await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+        .png()
+        .toFile(path.join(frames, name));
+    await expect(benchPipeline({ ...short, framesDir: frames })).rejects.toThrow(/did not score .* image_quality/);
+  }, 90_000);
 });
