@@ -80,7 +80,7 @@ const commands: Record<string, Command> = {
   },
   bench: {
     summary: 'measure throughput, latency and overhead against raw decode + inference',
-    usage: ['[--json] [--only SUITE,...] [--runs N]'],
+    usage: ['[--json] [--only SUITE,...] [--runs N] [--model DIR] [--frames DIR]'],
     load: () => import('./bench.ts'),
   },
 };
