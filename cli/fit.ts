@@ -96,7 +96,7 @@ function describeChoice(choice: MethodChoice): string {
   const layout = `share of feature variance explained by position ${choice.positionalShare}`;
   if (!choice.probes) return layout;
   const probes = Object.entries(choice.probes)
-    .map(([method, probe]) => `${method} ${probe.auroc}`)
+    .map(([method, probe]) => `${method} ${probe.auroc} / ${probe.autoPass}`)
     .join(', ');
-  return `${layout}; image AUROC on painted held-out parts: ${probes}`;
+  return `${layout}; image AUROC / auto-pass on the probes: ${probes}; ${choice.reason}`;
 }
