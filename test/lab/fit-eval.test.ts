@@ -3,6 +3,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticDataset } from '../../lab/dataset.ts';
 import { auroc } from '../../lab/evaluate.ts';
+import { fit } from '../../lab/fit.ts';
 import { generatePart } from '../../lab/synth.ts';
 import { loadModel } from '../../edge/src/vision/model.ts';
 import { runLoupe } from '../support/loupe.ts';
@@ -109,6 +110,24 @@ describe('fit → eval round trip through the CLI', () => {
       for (let i = 0; i < 6; i++) {
         const { score } = await model.inspect(await goodPart(i, 'jpeg'));
         expect(score, `good part ${i} as JPEG`).toBeLessThan(manifest.thresholds.passBelow);
+      }
+    } finally {
+      await model.close();
+    }
+  }, 240_000);
+
+  it('sets the pass threshold of a compression-sensitive model so that good JPEG parts pass', async () => {
+    // the located pretrained Gaussians, fitted on PNG parts, score the same parts higher as JPEG
+    const { data } = await fitOnce();
+    const out = path.join(tmp, 'pretrained-aligned');
+    const report = await fit({ data: path.join(data, 'bracket'), out, method: 'pretrained-aligned' });
+    const model = await loadModel(out);
+    try {
+      for (let i = 0; i < 6; i++) {
+        const png = (await model.inspect(await goodPart(i, 'png'))).score;
+        const jpeg = (await model.inspect(await goodPart(i, 'jpeg'))).score;
+        expect(jpeg, `good part ${i}: JPEG scores above PNG`).toBeGreaterThan(png);
+        expect(jpeg, `good part ${i} as JPEG`).toBeLessThan(report.manifest.thresholds.passBelow);
       }
     } finally {
       await model.close();
