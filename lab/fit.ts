@@ -6,9 +6,8 @@
  * The method is chosen from the good parts too, unless asked for (`auto`): every candidate is
  * fitted and scored on the held-out good parts and on the same parts with defects painted on, and
  * the best on those probes wins, the cheaper one on a tie or by too small a margin (lab/probes.ts).
- * The candidates: per-position Gaussians
- * and a memory bank, each on hand-made filter features or on the pretrained backbone's features
- * (lab/extractor.ts). The hand-made memory bank is only tried where the good parts show no fixed
+ * The candidates: per-position Gaussians and a memory bank, each on hand-made filter features or on
+ * the pretrained backbone's features (lab/extractor.ts). The hand-made memory bank is only tried where the good parts show no fixed
  * layout (lab/method.ts): on an aligned part it cannot beat its Gaussian twin and costs ten times.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
