@@ -62,7 +62,8 @@ export default async function fitCommand(argv: string[]): Promise<number> {
         '--method: aligned (a Gaussian per position, parts in a fixture), texture (a memory bank of patches, surfaces\n' +
         '  with no fixed layout), both on hand-made filters; pretrained (memory bank) and pretrained-aligned (Gaussians)\n' +
         "  on features of PP-OCRv4's detector backbone; auto (default): every method scored on held-out good parts\n" +
-        '  and the same parts with defects painted on, the best kept (the cheaper on a tie). --texture = --method texture.\n' +
+        '  and the same parts with defects painted on, each also as a camera JPEG; the best kept (the cheaper on a tie,\n' +
+        '  and a method ten times dearer only if it wins by a margin). --texture = --method texture.\n' +
         "--from-decisions: a new version of the station's model, with the parts people accepted added to the good set.",
     );
     return values.help ? 0 : 2;
@@ -96,7 +97,7 @@ function describeChoice(choice: MethodChoice): string {
   const layout = `share of feature variance explained by position ${choice.positionalShare}`;
   if (!choice.probes) return layout;
   const probes = Object.entries(choice.probes)
-    .map(([method, probe]) => `${method} ${probe.auroc}`)
+    .map(([method, probe]) => `${method} ${probe.auroc} / ${probe.autoPass}`)
     .join(', ');
-  return `${layout}; image AUROC on painted held-out parts: ${probes}`;
+  return `${layout}; image AUROC / auto-pass on the probes: ${probes}; ${choice.reason}`;
 }

@@ -1,13 +1,13 @@
 /**
  * Fitting: good parts only. A fifth of them are held out to propose thresholds: `passBelow` just
- * above the highest held-out good score, `rejectAbove` well beyond it. People then move the
- * thresholds with calibration on decided parts.
+ * above the highest held-out good score, as stored or as a camera's JPEG, `rejectAbove` well beyond
+ * it. People then move the thresholds with calibration on decided parts.
  *
  * The method is chosen from the good parts too, unless asked for (`auto`): every candidate is
  * fitted and scored on the held-out good parts and on the same parts with defects painted on, and
- * the best on those probes wins, the cheaper one on a tie. The candidates: per-position Gaussians
- * and a memory bank, each on hand-made filter features or on the pretrained backbone's features
- * (lab/extractor.ts). The hand-made memory bank is only tried where the good parts show no fixed
+ * the best on those probes wins, the cheaper one on a tie or by too small a margin (lab/probes.ts).
+ * The candidates: per-position Gaussians and a memory bank, each on hand-made filter features or on
+ * the pretrained backbone's features (lab/extractor.ts). The hand-made memory bank is only tried where the good parts show no fixed
  * layout (lab/method.ts): on an aligned part it cannot beat its Gaussian twin and costs ten times.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -17,16 +17,13 @@ import { fitQuality } from '../edge/src/vision/quality.ts';
 import { framePixels } from '../edge/src/vision/preprocess.ts';
 import { loadModel } from '../edge/src/vision/model.ts';
 import { readImage, trainImages } from './dataset.ts';
-import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
-import { auroc } from './evaluate.ts';
 import type { Tap } from './backbone.ts';
 import { DEFAULT_TAPS, pretrained } from './extractor.ts';
 import { chooseMethod, METHODS_BY_COST, type Method } from './method.ts';
 import { fitGaussian, scoringGraph } from './padim.ts';
 import { fitPatchcore, patchcoreGraph } from './patchcore.ts';
 import { bankGraph, fitStatistics, gaussianGraph, type BankOptions, type Reduction } from './statistics.ts';
-import { paintOnto, rng } from './synth.ts';
+import { cameraJpeg, chooseOnProbes, probeSet, reasonFor, runProbe, type ProbeResult } from './probes.ts';
 
 const METHODS: Record<Method, string> = {
   aligned: 'aligned: per-position Gaussian of a fixed colour + edge filter bank, 6×6 patches, stride 4',
@@ -62,6 +59,7 @@ export interface FitOptions {
 export interface FitReport {
   manifest: Manifest;
   fitSeconds: number;
+  /** each held-out good part's score as stored, then as a camera's JPEG */
   heldOutScores: number[];
   method: Method;
   /** how the method was chosen: the layout statistic, and the probe results when both were tried */
@@ -158,9 +156,9 @@ export async function fit(options: FitOptions): Promise<FitReport> {
       if (graphs[candidate] && wanted.has(candidate))
         probes[candidate] = await runProbe(graphs[candidate], probe, shape);
     choice.probes = probes;
-    method = best(probes);
-    const winner = probes[method]!;
-    choice.reason = `best on ${probe.good.length} held-out good parts and ${probe.painted.length} painted ones: image AUROC ${winner.auroc}, auto-pass ${winner.autoPass} at zero escapes; on a tie the cheaper method`;
+    const chosen = chooseOnProbes(probes);
+    method = chosen.method;
+    choice.reason = reasonFor(method, chosen.passedOver, probes, probe);
   }
   const graph = graphs[method]!;
   await mkdir(options.out, { recursive: true });
@@ -187,7 +185,11 @@ export async function fit(options: FitOptions): Promise<FitReport> {
 
   const model = await loadModel(options.out);
   const heldOutScores: number[] = [];
-  for (const file of heldOutFiles) heldOutScores.push((await model.inspect(await readImage(file))).score);
+  // as stored and as a camera's JPEG: a good part must pass however it is delivered
+  for (const file of heldOutFiles) {
+    const image = await readImage(file);
+    heldOutScores.push((await model.inspect(image)).score, (await model.inspect(await cameraJpeg(image))).score);
+  }
   await model.close();
   const highest = Math.max(...heldOutScores);
   manifest.thresholds = { passBelow: round(highest * 1.15), rejectAbove: round(highest * 2) };
@@ -198,88 +200,6 @@ export async function fit(options: FitOptions): Promise<FitReport> {
   };
   await writeManifest(options.out, manifest);
   return { manifest, fitSeconds: (performance.now() - started) / 1000, heldOutScores, method, choice };
-}
-
-/** What a candidate does on the probe set: held-out good parts, and the same parts with a painted defect. */
-export interface ProbeResult {
-  auroc: number;
-  /** share of held-out good parts below the lowest painted one */
-  autoPass: number;
-}
-
-interface Probe {
-  good: Uint8Array[];
-  painted: Uint8Array[];
-}
-
-const PROBE_DEFECTS = ['scratch', 'spot', 'crack', 'contamination'];
-
-async function probeSet(files: string[], input: Manifest['input']): Promise<Probe> {
-  const random = rng(20_251);
-  const good: Uint8Array[] = [];
-  const painted: Uint8Array[] = [];
-  for (const [i, file] of files.entries()) {
-    const frame = await sharp(await readImage(file))
-      .resize(input.width, input.height, { fit: input.resize })
-      .png()
-      .toBuffer();
-    const pixels = await framePixels(frame, input);
-    good.push(pixels);
-    const grey = isGrey(pixels);
-    for (let k = 0; k < 2; k++) {
-      const { image } = await paintOnto(frame, PROBE_DEFECTS[(2 * i + k) % PROBE_DEFECTS.length], random);
-      // On a grey product the painter's colours would give every defect away by its chroma alone:
-      // the probe paints in grey there, so that methods are compared on what a grey defect shows.
-      painted.push(await framePixels(grey ? await sharp(image).greyscale().png().toBuffer() : image, input));
-    }
-  }
-  return { good, painted };
-}
-
-/** Every pixel's channels within two grey levels of each other: a grey (or greyscale) camera image. */
-function isGrey(rgb: Uint8Array): boolean {
-  for (let i = 0; i < rgb.length; i += 3)
-    if (Math.abs(rgb[i] - rgb[i + 1]) > 2 || Math.abs(rgb[i + 1] - rgb[i + 2]) > 2) return false;
-  return true;
-}
-
-async function runProbe(
-  graph: Uint8Array,
-  probe: Probe,
-  shape: { width: number; height: number },
-): Promise<ProbeResult> {
-  const session = await ort.InferenceSession.create(graph);
-  const score = async (pixels: Uint8Array) =>
-    (await session.run({ image: new ort.Tensor('uint8', pixels, [1, shape.height, shape.width, 3]) })).score
-      .data[0] as number;
-  const good: number[] = [];
-  const painted: number[] = [];
-  for (const p of probe.good) good.push(await score(p));
-  for (const p of probe.painted) painted.push(await score(p));
-  await session.release();
-  const lowest = Math.min(...painted);
-  return { auroc: round(auroc(good, painted)), autoPass: round(good.filter((s) => s < lowest).length / good.length) };
-}
-
-/**
- * The method with the highest probe AUROC, then the highest auto-pass share; a dearer method has to
- * be better, not equal (the candidates come cheapest first, and only a strictly better one replaces).
- */
-function best(probes: Partial<Record<Method, ProbeResult>>): Method {
-  let chosen: Method | null = null;
-  for (const method of METHODS_BY_COST) {
-    const result = probes[method];
-    if (!result) continue;
-    const current = chosen ? probes[chosen]! : null;
-    if (
-      !current ||
-      result.auroc > current.auroc ||
-      (result.auroc === current.auroc && result.autoPass > current.autoPass)
-    )
-      chosen = method;
-  }
-  if (!chosen) throw new Error('no method was probed');
-  return chosen;
 }
 
 async function writeManifest(dir: string, manifest: Manifest): Promise<void> {

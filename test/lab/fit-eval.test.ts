@@ -3,8 +3,11 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticDataset } from '../../lab/dataset.ts';
 import { auroc } from '../../lab/evaluate.ts';
+import { fit } from '../../lab/fit.ts';
 import { generatePart } from '../../lab/synth.ts';
+import { loadModel } from '../../edge/src/vision/model.ts';
 import { runLoupe } from '../support/loupe.ts';
+import { goodPart } from '../support/parts.ts';
 import { tempDir } from '../support/temp.ts';
 
 let tmp: string;
@@ -50,13 +53,20 @@ describe('auroc', () => {
 });
 
 describe('fit → eval round trip through the CLI', () => {
+  // one `loupe fit --method auto` on 40 synthetic brackets, shared by the tests below
+  let fitting: Promise<{ data: string; out: string; fitted: Awaited<ReturnType<typeof runLoupe>> }> | undefined;
+  const fitOnce = () =>
+    (fitting ??= (async () => {
+      const data = path.join(tmp, 'ds');
+      expect(
+        (await runLoupe(['synth', '--out', data, '--seed', '12', '--count', '40', '--category', 'bracket'])).code,
+      ).toBe(0);
+      const out = path.join(tmp, 'model');
+      return { data, out, fitted: await runLoupe(['fit', '--data', path.join(data, 'bracket'), '--out', out]) };
+    })());
+
   it('fits on good parts only and finds defects it has never seen', async () => {
-    const data = path.join(tmp, 'ds');
-    expect(
-      (await runLoupe(['synth', '--out', data, '--seed', '12', '--count', '40', '--category', 'bracket'])).code,
-    ).toBe(0);
-    const out = path.join(tmp, 'model');
-    const fitted = await runLoupe(['fit', '--data', path.join(data, 'bracket'), '--out', out]);
+    const { data, out, fitted } = await fitOnce();
     expect(fitted.code, fitted.stderr).toBe(0);
     const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8'));
     expect(manifest).toMatchObject({
@@ -86,6 +96,42 @@ describe('fit → eval round trip through the CLI', () => {
       'pretrained',
       'pretrained-aligned',
     ]);
+    // and says why, the probes' JPEG deliveries included
+    expect(manifest.fittedOn.choice.reason).toContain('JPEG');
+  }, 240_000);
+
+  it('proposes a pass threshold that good parts delivered as camera JPEGs stay below', async () => {
+    const { out, fitted } = await fitOnce();
+    expect(fitted.code, fitted.stderr).toBe(0);
+    const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8'));
+    const model = await loadModel(out);
+    try {
+      // other brackets than those fitted on, compressed as a camera would (quality 92, test/support/parts.ts)
+      for (let i = 0; i < 6; i++) {
+        const { score } = await model.inspect(await goodPart(i, 'jpeg'));
+        expect(score, `good part ${i} as JPEG`).toBeLessThan(manifest.thresholds.passBelow);
+      }
+    } finally {
+      await model.close();
+    }
+  }, 240_000);
+
+  it('sets the pass threshold of a compression-sensitive model so that good JPEG parts pass', async () => {
+    // the located pretrained Gaussians, fitted on PNG parts, score the same parts higher as JPEG
+    const { data } = await fitOnce();
+    const out = path.join(tmp, 'pretrained-aligned');
+    const report = await fit({ data: path.join(data, 'bracket'), out, method: 'pretrained-aligned' });
+    const model = await loadModel(out);
+    try {
+      for (let i = 0; i < 6; i++) {
+        const png = (await model.inspect(await goodPart(i, 'png'))).score;
+        const jpeg = (await model.inspect(await goodPart(i, 'jpeg'))).score;
+        expect(jpeg, `good part ${i}: JPEG scores above PNG`).toBeGreaterThan(png);
+        expect(jpeg, `good part ${i} as JPEG`).toBeLessThan(report.manifest.thresholds.passBelow);
+      }
+    } finally {
+      await model.close();
+    }
   }, 240_000);
 
   it('names a dataset folder that is not in the MVTec layout', async () => {
