@@ -22,7 +22,14 @@ import { DEFAULT_TAPS, pretrained } from './extractor.ts';
 import { chooseMethod, METHODS_BY_COST, type Method } from './method.ts';
 import { fitGaussian, scoringGraph } from './padim.ts';
 import { fitPatchcore, patchcoreGraph } from './patchcore.ts';
-import { bankGraph, fitStatistics, gaussianGraph, type BankOptions, type Reduction } from './statistics.ts';
+import {
+  bankGraph,
+  fitStatistics,
+  gaussianGraph,
+  type BankOptions,
+  type BankSearch,
+  type Reduction,
+} from './statistics.ts';
 import { cameraJpeg, chooseOnProbes, probeSet, reasonFor, runProbe, type ProbeResult } from './probes.ts';
 
 const METHODS: Record<Method, string> = {
@@ -35,10 +42,11 @@ const METHODS: Record<Method, string> = {
 };
 
 /** The pretrained model's settings (chosen by measurement, docs/model.md). */
-export const PRETRAINED: { stride: number; taps: Tap[]; bank: BankOptions } = {
+export const PRETRAINED: { stride: number; taps: Tap[]; bank: BankOptions; search: BankSearch } = {
   stride: 8,
   taps: DEFAULT_TAPS,
   bank: { dims: 64, bankSize: 4096, candidates: 60_000 },
+  search: { int8: true },
 };
 
 export type FitMethod = Method | 'auto';
@@ -126,7 +134,7 @@ export async function fit(options: FitOptions): Promise<FitReport> {
         { bank: true, gaussian: false },
         { ...PRETRAINED.bank, onProgress: progress },
       );
-      graphs.pretrained = bankGraph(extractor, shape, fitted);
+      graphs.pretrained = bankGraph(extractor, shape, fitted, PRETRAINED.search);
       reduction = fitted.reduction;
     }
     if (wanted.has('pretrained-aligned')) {

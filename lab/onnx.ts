@@ -21,6 +21,16 @@ export function floats(name: string, dims: number[], values: Float32Array | numb
   });
 }
 
+/** Signed bytes (an 8-bit quantised weight). */
+export function int8s(name: string, dims: number[], values: Int8Array): Tensor {
+  return onnx.TensorProto.create({
+    name,
+    dims,
+    dataType: onnx.TensorProto.DataType.INT8,
+    rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+  });
+}
+
 export function ints(name: string, dims: number[], values: number[]): Tensor {
   return onnx.TensorProto.create({ name, dims, dataType: INT64, int64Data: values });
 }
@@ -39,11 +49,15 @@ export function tensorInfo(name: string, shape: (number | string)[], elemType: n
 
 type Attribute = number | number[] | string | Tensor;
 
+/** The domain of onnxruntime's own operators (contrib ops), e.g. `DynamicQuantizeMatMul`. */
+export const MICROSOFT = 'com.microsoft';
+
 export function node(
   opType: string,
   inputs: string[],
   outputs: string[],
   attributes: Record<string, Attribute> = {},
+  domain = '',
 ): types.INodeProto {
   const A = onnx.AttributeProto.AttributeType;
   const attribute = Object.entries(attributes).map(([name, value]) => {
@@ -53,11 +67,20 @@ export function node(
     if (typeof value === 'string') return { name, type: A.STRING, s: new TextEncoder().encode(value) };
     return { name, type: A.TENSOR, t: value };
   });
-  return onnx.NodeProto.create({ opType, input: inputs, output: outputs, attribute, name: `${opType}_${outputs[0]}` });
+  return onnx.NodeProto.create({
+    opType,
+    input: inputs,
+    output: outputs,
+    attribute,
+    name: `${opType}_${outputs[0]}`,
+    ...(domain ? { domain } : {}),
+  });
 }
 
 export function model(graph: types.IGraphProto, producer = 'loupe'): Uint8Array {
+  const opsetImport = [{ domain: '', version: 17 }];
+  if (graph.node?.some((n) => n.domain === MICROSOFT)) opsetImport.push({ domain: MICROSOFT, version: 1 });
   return onnx.ModelProto.encode(
-    onnx.ModelProto.create({ irVersion: 8, producerName: producer, opsetImport: [{ domain: '', version: 17 }], graph }),
+    onnx.ModelProto.create({ irVersion: 8, producerName: producer, opsetImport, graph }),
   ).finish();
 }

@@ -244,13 +244,21 @@ export async function fitPatchcore(
 
 /**
  * Greedy k-centre over `n` candidates of `dims` values each, laid end to end in `flat`: each next
- * entry is the candidate farthest from the bank so far. Answers `size` entries, end to end.
+ * entry is the candidate farthest from the bank so far. Answers `size` entries, end to end;
+ * `onProgress` hears every 1,024 entries chosen (the coreset is most of a bank's fitting time).
  */
-export function kCentre(flat: Float32Array, n: number, dims: number, size: number): Float32Array {
+export function kCentre(
+  flat: Float32Array,
+  n: number,
+  dims: number,
+  size: number,
+  onProgress?: (chosen: number) => void,
+): Float32Array {
   const memory = new Float32Array(size * dims);
   const nearest = new Float32Array(n).fill(Infinity);
   let next = 0;
   for (let m = 0; m < size; m++) {
+    if (onProgress && m > 0 && m % 1024 === 0) onProgress(m);
     memory.set(flat.subarray(next * dims, (next + 1) * dims), m * dims);
     const centre = memory.subarray(m * dims, (m + 1) * dims);
     let farthest = 0;
