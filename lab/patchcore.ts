@@ -265,14 +265,20 @@ export function kCentre(
     let farthestDistance = -1;
     for (let i = 0; i < n; i++) {
       // Only whether the new entry is nearer matters: stop summing once it cannot be (exact, and
-      // most candidates stop after a few values once the bank has grown).
+      // most candidates stop after a few values once the bank has grown). Four values between
+      // checks: the same entries, a fifth less time (docs/benchmarks.md).
       const limit = nearest[i];
       const base = i * dims;
       let d = 0;
-      for (let c = 0; c < dims && d < limit; c++) {
-        const diff = flat[base + c] - centre[c];
-        d += diff * diff;
+      let c = 0;
+      for (; c + 4 <= dims && d < limit; c += 4) {
+        const a = flat[base + c] - centre[c];
+        const b = flat[base + c + 1] - centre[c + 1];
+        const e = flat[base + c + 2] - centre[c + 2];
+        const f = flat[base + c + 3] - centre[c + 3];
+        d += a * a + b * b + e * e + f * f;
       }
+      for (; c < dims && d < limit; c++) d += (flat[base + c] - centre[c]) ** 2;
       if (d < limit) nearest[i] = d;
       if (nearest[i] > farthestDistance) {
         farthestDistance = nearest[i];
