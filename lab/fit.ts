@@ -119,7 +119,7 @@ export async function fit(options: FitOptions): Promise<FitReport> {
   const graphs: Partial<Record<Method, Uint8Array>> = { aligned: scoringGraph(shape, gaussian.mean, gaussian.invStd) };
   if (wanted.has('texture')) {
     progress('fitting the hand-made memory bank…');
-    const bank = await fitPatchcore(shape, pixels);
+    const bank = await fitPatchcore(shape, pixels, undefined, undefined, progress);
     graphs.texture = patchcoreGraph(shape, bank.mean, bank.invStd, bank.memory, bank.size);
   }
   if (wanted.has('pretrained') || wanted.has('pretrained-aligned')) {

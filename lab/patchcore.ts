@@ -183,6 +183,7 @@ export async function fitPatchcore(
   goodPixels: Uint8Array[],
   size = 2048,
   seed = 1,
+  onProgress?: (message: string) => void,
 ): Promise<{ mean: Float32Array; invStd: Float32Array; memory: Float32Array; size: number }> {
   const all: { f: Float32Array; positions: number }[] = [];
   for (const scale of SCALES) {
@@ -238,7 +239,11 @@ export async function fitPatchcore(
     for (let c = 0; c < FEATURES; c++) pool[i * FEATURES + c] = (f[c * positions + p] - mean[c]) * invStd[c];
   }
   const chosen = Math.min(size, candidates);
-  const memory = kCentre(pool, candidates, FEATURES, chosen);
+  onProgress?.(`coreset of ${chosen} from ${candidates} patches…`);
+  const started = performance.now();
+  const memory = kCentre(pool, candidates, FEATURES, chosen, (m) =>
+    onProgress?.(`coreset: ${m} of ${chosen} (${((performance.now() - started) / 1000).toFixed(1)} s)`),
+  );
   return { mean: Float32Array.from(mean), invStd, memory, size: chosen };
 }
 
