@@ -244,14 +244,25 @@ export async function fitPatchcore(
 
 /**
  * Greedy k-centre over `n` candidates of `dims` values each, laid end to end in `flat`: each next
- * entry is the candidate farthest from the bank so far. Answers `size` entries, end to end.
+ * entry is the candidate farthest from the bank so far. Answers `size` entries, end to end; `out`,
+ * when given, is filled with which candidates they were (`chosen`, size) and each candidate's
+ * nearest entry and squared distance to it (`owner`, `nearest`, n).
  */
-export function kCentre(flat: Float32Array, n: number, dims: number, size: number): Float32Array {
+export function kCentre(
+  flat: Float32Array,
+  n: number,
+  dims: number,
+  size: number,
+  out: { chosen?: Int32Array; owner?: Int32Array; nearest?: Float32Array } = {},
+): Float32Array {
   const memory = new Float32Array(size * dims);
-  const nearest = new Float32Array(n).fill(Infinity);
+  const nearest = out.nearest ?? new Float32Array(n);
+  nearest.fill(Infinity);
+  const { chosen, owner } = out;
   let next = 0;
   for (let m = 0; m < size; m++) {
     memory.set(flat.subarray(next * dims, (next + 1) * dims), m * dims);
+    if (chosen) chosen[m] = next;
     const centre = memory.subarray(m * dims, (m + 1) * dims);
     let farthest = 0;
     let farthestDistance = -1;
@@ -265,7 +276,10 @@ export function kCentre(flat: Float32Array, n: number, dims: number, size: numbe
         const diff = flat[base + c] - centre[c];
         d += diff * diff;
       }
-      if (d < limit) nearest[i] = d;
+      if (d < limit) {
+        nearest[i] = d;
+        if (owner) owner[i] = m;
+      }
       if (nearest[i] > farthestDistance) {
         farthestDistance = nearest[i];
         farthest = i;
