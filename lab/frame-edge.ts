@@ -117,8 +117,9 @@ export function normalisation(
   const offset = new Float32Array(gw * gh);
   for (let p = 0; p < gw * gh; p++) {
     const c = classOf[p];
-    // a class no good part filled (a grid smaller than the rings) keeps its distances as they are
-    const a = count[c] > 1 && std[c] > 1e-6 ? std[inside] / std[c] : 1;
+    // a class no good part filled (a grid smaller than the rings) keeps its distances as they are;
+    // no class is stretched or squeezed more than tenfold, whatever few parts measured it
+    const a = count[c] > 1 && std[c] > 1e-6 ? Math.min(10, Math.max(0.1, std[inside] / std[c])) : 1;
     scale[p] = a;
     offset[p] = count[c] > 1 ? mean[inside] - a * mean[c] : 0;
   }
