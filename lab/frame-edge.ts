@@ -3,42 +3,12 @@
  * its edges, so a patch near the edge has a reflected, symmetric neighbourhood that no patch inside
  * has: its nearest good patch is farther than an inside patch's, and every good part's highest patch
  * was on the rim (docs/model.md, "A second look"). Leaving the rim out of the score would make a
- * blind border; instead, two things that keep every patch scored:
- *
- * - position channels: each patch feature carries its distance to each of the four edges (clamped at
- *   `reach` pixels, scaled by `weight`), so an edge patch is matched with good edge patches at the
- *   same distance from the edge, and the coreset, which picks what is far from the bank, keeps them;
- * - normalisation by position: each patch's smoothed distance is mapped, by a scale and an offset
- *   for its distance class from the edges, onto the distribution good patches inside the frame have.
- *   The classes' statistics come from good training parts, each scored against the bank without the
- *   entries drawn from itself (leave one part out), so they are what a new good part would see.
- *
- * Both are constants in the graph: a Concat before the search, a Mul and an Add after it.
+ * blind border. Instead each patch's smoothed distance is mapped, by a scale and an offset for its
+ * distance class from the edges, onto the distribution good patches inside the frame have. The
+ * classes' statistics come from good training parts, each scored against the bank without the
+ * entries drawn from itself (leave one part out), so they are what a new good part would see. In the
+ * graph: a Mul and an Add by constants on the patch map (docs/model.md, "A fourth look").
  */
-
-export interface EdgeChannels {
-  /** the channels' value far from the edge; distances in the reduced features are of order 1 */
-  weight: number;
-  /** pixels from the edge beyond which a patch counts as inside */
-  reach: number;
-}
-
-/** 4 × positions (left, right, top, bottom): weight · min(1, distance of the patch's centre to that edge / reach). */
-export function edgeChannels(gw: number, gh: number, stride: number, edge: EdgeChannels): Float32Array {
-  const positions = gw * gh;
-  const out = new Float32Array(4 * positions);
-  const near = (cells: number) => edge.weight * Math.min(1, ((cells + 0.5) * stride) / edge.reach);
-  for (let y = 0; y < gh; y++) {
-    for (let x = 0; x < gw; x++) {
-      const p = y * gw + x;
-      out[p] = near(x);
-      out[positions + p] = near(gw - 1 - x);
-      out[2 * positions + p] = near(y);
-      out[3 * positions + p] = near(gh - 1 - y);
-    }
-  }
-  return out;
-}
 
 /** A position's class: its distances in cells from the nearer side and the nearer top or bottom, each capped at `rings`. */
 export function edgeClass(x: number, y: number, gw: number, gh: number, rings: number): number {
@@ -129,8 +99,7 @@ export function normalisation(
 /**
  * Nearest bank entry's distance for each patch of one part, leaving out the entries drawn from
  * that part. `features`: dims × positions (channel-major, position channels included); `memory`:
- * size × dims; `source`: the part each entry was drawn from; `weights`: each entry's factor on
- * squared distances (lab/bank-density.ts), absent: 1.
+ * size × dims; `source`: the part each entry was drawn from.
  */
 export function nearestLeavingOut(
   features: Float32Array,
@@ -140,7 +109,6 @@ export function nearestLeavingOut(
   dims: number,
   source: Int32Array,
   part: number,
-  weights?: Float32Array,
 ): Float32Array {
   const out = new Float32Array(positions);
   const v = new Float32Array(dims);
@@ -149,15 +117,13 @@ export function nearestLeavingOut(
     let best = Infinity;
     for (let m = 0; m < size; m++) {
       if (source[m] === part) continue;
-      const w = weights ? weights[m] : 1;
-      const limit = best / w;
       const base = m * dims;
       let s = 0;
-      for (let d = 0; d < dims && s < limit; d++) {
+      for (let d = 0; d < dims && s < best; d++) {
         const diff = v[d] - memory[base + d];
         s += diff * diff;
       }
-      if (s < limit) best = s * w;
+      if (s < best) best = s;
     }
     out[p] = Math.sqrt(best);
   }

@@ -244,21 +244,12 @@ export async function fitPatchcore(
 
 /**
  * Greedy k-centre over `n` candidates of `dims` values each, laid end to end in `flat`: each next
- * entry is the candidate farthest from the bank so far. Answers `size` entries, end to end; `out`,
- * when given, is filled with which candidates they were (`chosen`, size) and each candidate's
- * nearest entry and squared distance to it (`owner`, `nearest`, n).
+ * entry is the candidate farthest from the bank so far. Answers `size` entries, end to end (and,
+ * when `chosen` is given, which candidates they were).
  */
-export function kCentre(
-  flat: Float32Array,
-  n: number,
-  dims: number,
-  size: number,
-  out: { chosen?: Int32Array; owner?: Int32Array; nearest?: Float32Array } = {},
-): Float32Array {
+export function kCentre(flat: Float32Array, n: number, dims: number, size: number, chosen?: Int32Array): Float32Array {
   const memory = new Float32Array(size * dims);
-  const nearest = out.nearest ?? new Float32Array(n);
-  nearest.fill(Infinity);
-  const { chosen, owner } = out;
+  const nearest = new Float32Array(n).fill(Infinity);
   let next = 0;
   for (let m = 0; m < size; m++) {
     memory.set(flat.subarray(next * dims, (next + 1) * dims), m * dims);
@@ -276,10 +267,7 @@ export function kCentre(
         const diff = flat[base + c] - centre[c];
         d += diff * diff;
       }
-      if (d < limit) {
-        nearest[i] = d;
-        if (owner) owner[i] = m;
-      }
+      if (d < limit) nearest[i] = d;
       if (nearest[i] > farthestDistance) {
         farthestDistance = nearest[i];
         farthest = i;

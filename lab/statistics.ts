@@ -23,8 +23,7 @@ import { extract, type FeatureExtractor, type GraphPiece } from './extractor.ts'
 import { floats, ints, model, node, tensorInfo } from './onnx.ts';
 import { gridOf, imageInput, mapOutputs, type Shape } from './stages.ts';
 import { kCentre } from './patchcore.ts';
-import { densityWeights } from './bank-density.ts';
-import { edgeChannels, normalisation, smooth, type EdgeChannels, type Normalisation } from './frame-edge.ts';
+import { normalisation, smooth, type Normalisation } from './frame-edge.ts';
 import { rng } from './synth.ts';
 
 export interface Reduction {
@@ -51,29 +50,13 @@ export interface BankOptions {
   onProgress?: (message: string) => void;
   /** a reduction already fitted (on the same extractor's channels), so that its pass is not run again */
   reduction?: Reduction;
-  /** position channels appended to every patch before the bank (lab/frame-edge.ts); absent: none */
-  edge?: EdgeChannels | null;
   /** map each distance class from the edge onto the inside's distribution, measured leaving one of the first `parts` good parts out at a time (lab/frame-edge.ts); absent: none */
   normalise?: { rings: number; parts: number; tail?: number } | null;
-  /** each entry's distances in its own scale, shrunk towards the median's by `shrink` (lab/bank-density.ts); absent: one scale */
-  density?: { shrink: number } | null;
-  /** the patch distances are averaged over smooth × smooth patches before the score (1 or 3; default 3) */
-  smooth?: number;
 }
 
 export interface FittedStatistics {
   reduction: Reduction;
-  /** `memory`: size × (reduced dims, plus 4 with `edge`) */
-  bank?: {
-    memory: Float32Array;
-    size: number;
-    edge?: EdgeChannels;
-    normalise?: Normalisation;
-    /** factor on each entry's squared distances (lab/bank-density.ts) */
-    weights?: Float32Array;
-    /** 1: the patch distances unsmoothed; absent: over 3 × 3 */
-    smooth?: number;
-  };
+  bank?: { memory: Float32Array; size: number; normalise?: Normalisation };
   gaussian?: { mean: Float32Array; invStd: Float32Array };
 }
 
@@ -113,9 +96,6 @@ export async function fitStatistics(
   });
   const candidates: Float32Array[] = [];
   const sources: number[] = [];
-  const edge = options.edge ?? null;
-  const edges = edge ? edgeChannels(gw, gh, extractor.stride, edge) : null;
-  const width = dims + (edges ? 4 : 0);
   const calibration: Float32Array[] = [];
   const calibrate = want.bank && options.normalise ? options.normalise.parts : 0;
   const candidatesPerImage = Math.max(64, Math.ceil((options.candidates ?? 60_000) / 160));
@@ -129,18 +109,12 @@ export async function fitStatistics(
     if (want.bank) {
       for (let k = 0; k < candidatesPerImage; k++) {
         const p = Math.floor(random() * positions);
-        const v = new Float32Array(width);
+        const v = new Float32Array(dims);
         for (let d = 0; d < dims; d++) v[d] = f[d * positions + p];
-        if (edges) for (let d = 0; d < 4; d++) v[dims + d] = edges[d * positions + p];
         candidates.push(v);
         sources.push(count);
       }
-      if (count < calibrate) {
-        const all = new Float32Array(width * positions);
-        all.set(f.subarray(0, dims * positions));
-        if (edges) all.set(edges, dims * positions);
-        calibration.push(all);
-      }
+      if (count < calibrate) calibration.push(Float32Array.from(f));
     }
     if (sum && sumSq) {
       for (let i = 0; i < f.length; i++) {
@@ -179,20 +153,14 @@ export async function fitStatistics(
     );
     progress(`coreset of ${size} from ${pool.length} patches…`);
     const chosen = new Int32Array(size);
-    const owner = new Int32Array(pool.length);
-    const nearest = new Float32Array(pool.length);
-    const memory = coreset(pool, width, size, { chosen, owner, nearest });
-    fitted.bank = { memory, size, ...(edge ? { edge } : {}), ...(options.smooth === 1 ? { smooth: 1 } : {}) };
-    if (options.density)
-      fitted.bank.weights = densityWeights(owner, nearest, pool.length, size, options.density.shrink);
+    const memory = coreset(pool, dims, size, chosen);
+    fitted.bank = { memory, size };
     if (options.normalise && calibration.length > 1) {
       const source = Int32Array.from(chosen, (i) => sources[order[i]]);
       const maps: Float32Array[] = [];
-      const leaveOut = await leaveOneOutSearch(memory, size, width, fitted.bank.weights);
-      for (const [part, features] of calibration.entries()) {
-        const distances = await leaveOut.run(features, positions, source, part);
-        maps.push(options.smooth === 1 ? distances : smooth(distances, gw, gh));
-      }
+      const leaveOut = await leaveOneOutSearch(memory, size, dims);
+      for (const [part, features] of calibration.entries())
+        maps.push(smooth(await leaveOut.run(features, positions, source, part), gw, gh));
       await leaveOut.release();
       fitted.bank.normalise = normalisation(maps, gw, gh, options.normalise.rings, options.normalise.tail);
       progress(`distances by position measured on ${maps.length} parts, each left out of the bank`);
@@ -305,16 +273,11 @@ function orthonormalise(m: Float64Array, rows: number, cols: number): void {
 }
 
 /** Greedy k-centre: each next entry is the candidate farthest from the bank so far. */
-export function coreset(
-  pool: Float32Array[],
-  dims: number,
-  size: number,
-  out?: Parameters<typeof kCentre>[4],
-): Float32Array {
+export function coreset(pool: Float32Array[], dims: number, size: number, chosen?: Int32Array): Float32Array {
   const n = pool.length;
   const flat = new Float32Array(n * dims);
   pool.forEach((v, i) => flat.set(v, i * dims));
-  return kCentre(flat, n, dims, size, out);
+  return kCentre(flat, n, dims, size, chosen);
 }
 
 /** `raw_features` → `reduced` (1 × dims × gh × gw): standardisation and projection as one 1×1 convolution. */
@@ -376,7 +339,7 @@ function distanceNodes(prefix: string, rows: Float32Array, count: number, dims: 
  * (the same distances as lab/frame-edge.ts's `nearestLeavingOut`, as one MatMul in onnxruntime):
  * `features` dims × positions, `source` each entry's part. Answers each patch's distance.
  */
-export async function leaveOneOutSearch(memory: Float32Array, size: number, dims: number, weights?: Float32Array) {
+export async function leaveOneOutSearch(memory: Float32Array, size: number, dims: number) {
   const search = distanceNodes('bank', memory, size, dims);
   const graph = model({
     name: 'loupe-bank-leave-one-out',
@@ -384,16 +347,10 @@ export async function leaveOneOutSearch(memory: Float32Array, size: number, dims
       node('Mul', ['patches', 'patches'], ['patches2']),
       node('ReduceSum', ['patches2', 'feature_axis'], ['patch_norm'], { keepdims: 1 }),
       ...search.nodes,
-      node('Mul', ['bank_d2', 'bank_weights'], ['bank_d2w']),
-      node('Add', ['bank_d2w', 'left_out'], ['bank_d2_kept']),
+      node('Add', ['bank_d2', 'left_out'], ['bank_d2_kept']),
       node('ReduceMin', ['bank_d2_kept'], ['nearest2'], { axes: [1], keepdims: 1 }),
     ],
-    initializer: [
-      ...search.initializers,
-      floats('bank_weights', [1, size], weights ?? new Float32Array(size).fill(1)),
-      floats('minus_two', [], [-2]),
-      ints('feature_axis', [1], [1]),
-    ],
+    initializer: [...search.initializers, floats('minus_two', [], [-2]), ints('feature_axis', [1], [1])],
     input: [tensorInfo('patches', ['n', dims]), tensorInfo('left_out', [1, size])],
     output: [tensorInfo('nearest2', ['n', 1])],
   });
@@ -468,26 +425,12 @@ export function coarseTables(
 }
 
 /** patch grid anomalies from the bank: `patches` (N × D), `patch_norm` (N × 1) → `nearest2` (N × 1). */
-function nearestNodes(
-  memory: Float32Array,
-  size: number,
-  dims: number,
-  coarse: BankOptions['coarse'],
-  weights?: Float32Array,
-): GraphPiece {
-  if (weights && coarse)
-    throw new Error('bankGraph: a coarse-to-fine search of a bank with its own scales is not built');
+function nearestNodes(memory: Float32Array, size: number, dims: number, coarse: BankOptions['coarse']): GraphPiece {
   if (!coarse) {
     const all = distanceNodes('bank', memory, size, dims);
-    const scaled = weights
-      ? {
-          nodes: [node('Mul', ['bank_d2', 'bank_weights'], ['bank_d2w'])],
-          initializers: [floats('bank_weights', [1, size], weights)],
-        }
-      : { nodes: [node('Identity', ['bank_d2'], ['bank_d2w'])], initializers: [] };
     return {
-      nodes: [...all.nodes, ...scaled.nodes, node('ReduceMin', ['bank_d2w'], ['nearest2'], { axes: [1], keepdims: 1 })],
-      initializers: [...all.initializers, ...scaled.initializers],
+      nodes: [...all.nodes, node('ReduceMin', ['bank_d2'], ['nearest2'], { axes: [1], keepdims: 1 })],
+      initializers: all.initializers,
     };
   }
   const { centres, members, width, k } = coarseTables(memory, size, dims, coarse.centroids);
@@ -541,18 +484,12 @@ export function bankGraph(
   const { reduction, bank } = fitted;
   if (!bank) throw new Error('bankGraph: no memory bank was fitted');
   const { gw, gh } = gridOf(shape, extractor.stride);
-  const dims = reduction.dims + (bank.edge ? 4 : 0);
+  const dims = reduction.dims;
   const features = extractor.nodes(shape);
   const reduce = reductionNodes(extractor, reduction);
-  const search = nearestNodes(bank.memory, bank.size, dims, coarse, bank.weights);
+  const search = nearestNodes(bank.memory, bank.size, dims, coarse);
   const out = mapOutputs(shape, Math.round(scoreRimPixels / extractor.stride), extractor.stride);
-  // the frame's edge (lab/frame-edge.ts): position channels before the search, a scale and offset per position after it
-  const edge: GraphPiece = bank.edge
-    ? {
-        nodes: [node('Concat', ['reduced', 'edge_channels'], ['reduced_at'], { axis: 1 })],
-        initializers: [floats('edge_channels', [1, 4, gh, gw], edgeChannels(gw, gh, extractor.stride, bank.edge))],
-      }
-    : { nodes: [node('Identity', ['reduced'], ['reduced_at'])], initializers: [] };
+  // the frame's edge (lab/frame-edge.ts): a scale and an offset per position after the search
   const norm: GraphPiece = bank.normalise
     ? {
         nodes: [
@@ -570,8 +507,7 @@ export function bankGraph(
     node: [
       ...features.nodes,
       ...reduce.nodes,
-      ...edge.nodes,
-      node('Reshape', ['reduced_at', 'flat_shape'], ['flat']), // D × N
+      node('Reshape', ['reduced', 'flat_shape'], ['flat']), // D × N
       node('Transpose', ['flat'], ['patches'], { perm: [1, 0] }), // N × D
       node('Mul', ['patches', 'patches'], ['patches2']),
       node('ReduceSum', ['patches2', 'feature_axis'], ['patch_norm'], { keepdims: 1 }), // N × 1
@@ -579,22 +515,14 @@ export function bankGraph(
       node('Relu', ['nearest2'], ['nearest2_pos']),
       node('Sqrt', ['nearest2_pos'], ['nearest']),
       node('Reshape', ['nearest', 'map_shape'], ['patch_distance']),
-      ...(bank.smooth === 1
-        ? [node('Identity', ['patch_distance'], ['patch_map_raw'])]
-        : [
-            node('Pad', ['patch_distance', 'smooth_pads'], ['patch_distance_padded'], { mode: 'reflect' }),
-            node('AveragePool', ['patch_distance_padded'], ['patch_map_raw'], {
-              kernel_shape: [3, 3],
-              strides: [1, 1],
-            }),
-          ]),
+      node('Pad', ['patch_distance', 'smooth_pads'], ['patch_distance_padded'], { mode: 'reflect' }),
+      node('AveragePool', ['patch_distance_padded'], ['patch_map_raw'], { kernel_shape: [3, 3], strides: [1, 1] }),
       ...norm.nodes,
       ...out.nodes,
     ],
     initializer: [
       ...features.initializers,
       ...reduce.initializers,
-      ...edge.initializers,
       ...norm.initializers,
       ...search.initializers,
       floats('minus_two', [], [-2]),

@@ -12,8 +12,7 @@
  * A config: { "taps": ["s4a","s4","s8"], "stride": 8, "dims": 64, "bankSize": 4096, "maxShare": 0.125,
  *             "standardise": false, "pool": 3, "candidates": 60000, "train": 80,
  *             "upsample": 2, "augment": 8,
- *             "edgeWeight": 1, "edgeReach": 24, "normalise": 4, "calibrate": 16, "scoreRim": 8, "density": 0.5,
- *             "smooth": 1, "tail": 0.99 }
+ *             "normalise": 4, "calibrate": 16, "tail": 0.99, "scoreRim": 8 }
  * With "normalise", `plain` is the image AUROC of the same bank without the normalisation.
  */
 import path from 'node:path';
@@ -46,18 +45,11 @@ interface Config {
   locate?: boolean;
   /** per-position Gaussians (PaDiM) instead of the memory bank */
   gaussian?: boolean;
-  /** position channels (lab/frame-edge.ts): their weight and reach in pixels (default 24) */
-  edgeWeight?: number;
-  edgeReach?: number;
   /** normalisation by distance from the edge: rings of classes, measured on the first `calibrate` parts (default 16) */
   normalise?: number;
   calibrate?: number;
   /** normalise each class's median and this quantile rather than its mean and spread */
   tail?: number;
-  /** each bank entry in its own scale, shrunk towards the median by this (lab/bank-density.ts) */
-  density?: number;
-  /** 1: patch distances unsmoothed (default 3 × 3) */
-  smooth?: number;
   /** pixels at the frame's edge left out of the model's score (default 8) */
   scoreRim?: number;
 }
@@ -122,12 +114,9 @@ export async function sweep(data: string, config: Config): Promise<Record<string
       candidates: config.candidates ?? 60_000,
       maxShare: config.maxShare,
       standardise: config.standardise,
-      edge: config.edgeWeight ? { weight: config.edgeWeight, reach: config.edgeReach ?? 24 } : null,
       normalise: config.normalise
         ? { rings: config.normalise, parts: config.calibrate ?? 16, tail: config.tail }
         : null,
-      density: config.density !== undefined ? { shrink: config.density } : null,
-      smooth: config.smooth,
     },
   );
   const fitSeconds = (performance.now() - started) / 1000;

@@ -1,34 +1,17 @@
 /**
- * The memory bank's handling of the frame's edge and of its entries' own scales (lab/frame-edge.ts,
- * lab/bank-density.ts): the position channels, the normalisation by distance from the edge, the
- * per-entry weights, and a bank with all of them still one Loupe graph with a score and a map.
+ * The memory bank's handling of the frame's edge (lab/frame-edge.ts): the normalisation by distance
+ * from the edge, measured on good parts each left out of the bank, and a bank with it still one Loupe
+ * graph with a score and a map.
  */
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { densityWeights } from '../../lab/bank-density.ts';
 import { handmade } from '../../lab/extractor.ts';
-import { edgeChannels, edgeClass, nearestLeavingOut, normalisation, smooth } from '../../lab/frame-edge.ts';
+import { edgeClass, nearestLeavingOut, normalisation, smooth } from '../../lab/frame-edge.ts';
 import { bankGraph, fitStatistics, leaveOneOutSearch } from '../../lab/statistics.ts';
 import { generatePart, paintOnto, rng } from '../../lab/synth.ts';
 
 describe('the frame’s edge in the memory bank', () => {
-  it('tells each patch how far it is from every edge, and nothing more once it is inside', () => {
-    const [gw, gh] = [8, 8];
-    const c = edgeChannels(gw, gh, 8, { weight: 2, reach: 24 });
-    const at = (side: number, x: number, y: number) => c[side * gw * gh + y * gw + x];
-    // the top-left corner patch is near the left and top edges, far from the right and bottom ones
-    expect(at(0, 0, 0)).toBeCloseTo((2 * 4) / 24);
-    expect(at(2, 0, 0)).toBeCloseTo((2 * 4) / 24);
-    expect(at(1, 0, 0)).toBe(2);
-    expect(at(3, 0, 0)).toBe(2);
-    // three cells in (28 px) is beyond the reach on every side
-    for (let side = 0; side < 4; side++) expect(at(side, 3, 3)).toBe(2);
-    // a patch one cell in is nearer than the inside and farther than the rim
-    expect(at(0, 1, 3)).toBeGreaterThan(at(0, 0, 3));
-    expect(at(0, 1, 3)).toBeLessThan(2);
-  });
-
   it('maps the rim’s higher and wider good distances onto the inside’s, so a good rim no longer sets the score', () => {
     const [gw, gh, rings] = [10, 10, 2];
     const random = rng(3);
@@ -80,11 +63,6 @@ describe('the frame’s edge in the memory bank', () => {
     const features = Float32Array.from([0.1, 0.1]); // one patch at (0.1, 0.1): dims × positions
     expect(nearestLeavingOut(features, 1, memory, 3, 2, source, 2)[0]).toBeCloseTo(Math.hypot(0.1, 0.1));
     expect(nearestLeavingOut(features, 1, memory, 3, 2, source, 0)[0]).toBeCloseTo(Math.hypot(0.9, 0.1));
-    // an entry's weight scales the squared distance to it
-    const weights = Float32Array.from([1, 0.01, 1]);
-    expect(nearestLeavingOut(features, 1, memory, 3, 2, source, 5, weights)[0]).toBeCloseTo(
-      Math.sqrt(0.01 * (0.9 ** 2 + 0.1 ** 2)),
-    );
   });
 
   it('finds the same leave-one-out distances in onnxruntime as the plain search', async () => {
@@ -92,32 +70,18 @@ describe('the frame’s edge in the memory bank', () => {
     const [size, dims, positions] = [50, 6, 30];
     const memory = Float32Array.from({ length: size * dims }, () => random());
     const source = Int32Array.from({ length: size }, (_, i) => i % 4);
-    const weights = Float32Array.from({ length: size }, () => 0.5 + random());
     const features = Float32Array.from({ length: dims * positions }, () => random());
-    const search = await leaveOneOutSearch(memory, size, dims, weights);
+    const search = await leaveOneOutSearch(memory, size, dims);
     for (const part of [0, 3]) {
       const fast = await search.run(features, positions, source, part);
-      const plain = nearestLeavingOut(features, positions, memory, size, dims, source, part, weights);
+      const plain = nearestLeavingOut(features, positions, memory, size, dims, source, part);
       for (let p = 0; p < positions; p++) expect(fast[p]).toBeCloseTo(plain[p], 4);
     }
     await search.release();
   });
 });
 
-describe('a memory bank whose entries have their own scales', () => {
-  it('weighs distances to an entry covering a tight cluster more than to one covering a spread one, and not at all when fully shrunk', () => {
-    // candidates 0–2 belong to entry 0 (tight), 3–5 to entry 1 (spread); each entry's own candidate at 0
-    const owner = Int32Array.from([0, 0, 0, 1, 1, 1]);
-    const nearest = Float32Array.from([0, 0.01, 0.01, 0, 1, 1]);
-    const own = densityWeights(owner, nearest, 6, 2, 0);
-    expect(own[0]).toBeGreaterThan(own[1]);
-    const shrunk = densityWeights(owner, nearest, 6, 2, 1);
-    expect(shrunk[0]).toBeCloseTo(1);
-    expect(shrunk[1]).toBeCloseTo(1);
-  });
-});
-
-describe('a bank with the edge measures', () => {
+describe('a bank normalised by distance from the edge', () => {
   it('is still one Loupe graph with a score and a map, and a painted part scores above the same part without it', async () => {
     const size = 64;
     const shape = { width: size, height: size };
@@ -138,13 +102,10 @@ describe('a bank with the edge measures', () => {
         bankSize: 128,
         dims: 16,
         candidates: 3000,
-        edge: { weight: 1, reach: 8 },
-        normalise: { rings: 2, parts: 4 },
-        density: { shrink: 0.5 },
+        normalise: { rings: 2, parts: 4, tail: 0.99 },
       },
     );
     expect(fitted.bank?.normalise?.scale.length).toBe((size / 4) * (size / 4));
-    expect(fitted.bank?.weights?.length).toBe(fitted.bank?.size);
     const session = await ort.InferenceSession.create(bankGraph(handmade, shape, fitted, null, 0));
     expect(session.outputNames).toEqual(['score', 'anomaly_map']);
     const held = await frame(20);
