@@ -38,8 +38,7 @@ const METHODS: Record<Method, string> = {
 export const PRETRAINED: { stride: number; taps: Tap[]; bank: BankOptions } = {
   stride: 8,
   taps: DEFAULT_TAPS,
-  // distances near the frame's edge mapped onto the inside's, by median and 99th percentile (lab/frame-edge.ts)
-  bank: { dims: 64, bankSize: 4096, candidates: 60_000, normalise: { rings: 3, parts: 200, tail: 0.99 } },
+  bank: { dims: 64, bankSize: 4096, candidates: 60_000 },
 };
 
 export type FitMethod = Method | 'auto';
