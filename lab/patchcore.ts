@@ -249,8 +249,9 @@ export async function fitPatchcore(
 
 /**
  * Greedy k-centre over `n` candidates of `dims` values each, laid end to end in `flat`: each next
- * entry is the candidate farthest from the bank so far. Answers `size` entries, end to end;
- * `onProgress` hears every 1,024 entries chosen (the coreset is most of a bank's fitting time).
+ * entry is the candidate farthest from the bank so far. Answers `size` entries, end to end (and,
+ * when `chosen` is given, which candidates they were); `onProgress` hears every 1,024 entries chosen
+ * (the coreset is most of a bank's fitting time).
  */
 export function kCentre(
   flat: Float32Array,
@@ -258,6 +259,7 @@ export function kCentre(
   dims: number,
   size: number,
   onProgress?: (chosen: number) => void,
+  chosen?: Int32Array,
 ): Float32Array {
   const memory = new Float32Array(size * dims);
   const nearest = new Float32Array(n).fill(Infinity);
@@ -265,6 +267,7 @@ export function kCentre(
   for (let m = 0; m < size; m++) {
     if (onProgress && m > 0 && m % 1024 === 0) onProgress(m);
     memory.set(flat.subarray(next * dims, (next + 1) * dims), m * dims);
+    if (chosen) chosen[m] = next;
     const centre = memory.subarray(m * dims, (m + 1) * dims);
     let farthest = 0;
     let farthestDistance = -1;

@@ -23,6 +23,7 @@ import { extract, type FeatureExtractor, type GraphPiece } from './extractor.ts'
 import { floats, int8s, ints, MICROSOFT, model, node, tensorInfo } from './onnx.ts';
 import { gridOf, imageInput, mapOutputs, type Shape } from './stages.ts';
 import { kCentre } from './patchcore.ts';
+import { normalisation, smooth, type Normalisation } from './frame-edge.ts';
 import { rng } from './synth.ts';
 
 export interface Reduction {
@@ -49,11 +50,13 @@ export interface BankOptions {
   onProgress?: (message: string) => void;
   /** a reduction already fitted (on the same extractor's channels), so that its pass is not run again */
   reduction?: Reduction;
+  /** map each distance class from the edge onto the inside's distribution, measured leaving one of the first `parts` good parts out at a time (lab/frame-edge.ts); absent: none */
+  normalise?: { rings: number; parts: number; tail?: number } | null;
 }
 
 export interface FittedStatistics {
   reduction: Reduction;
-  bank?: { memory: Float32Array; size: number };
+  bank?: { memory: Float32Array; size: number; normalise?: Normalisation };
   gaussian?: { mean: Float32Array; invStd: Float32Array };
 }
 
@@ -92,6 +95,9 @@ export async function fitStatistics(
     graphOptimizationLevel: 'all',
   });
   const candidates: Float32Array[] = [];
+  const sources: number[] = [];
+  const calibration: Float32Array[] = [];
+  const calibrate = want.bank && options.normalise ? options.normalise.parts : 0;
   const candidatesPerImage = Math.max(64, Math.ceil((options.candidates ?? 60_000) / 160));
   const sum = want.gaussian ? new Float64Array(dims * positions) : null;
   const sumSq = want.gaussian ? new Float64Array(dims * positions) : null;
@@ -106,7 +112,9 @@ export async function fitStatistics(
         const v = new Float32Array(dims);
         for (let d = 0; d < dims; d++) v[d] = f[d * positions + p];
         candidates.push(v);
+        sources.push(count);
       }
+      if (count < calibrate) calibration.push(Float32Array.from(f));
     }
     if (sum && sumSq) {
       for (let i = 0; i < f.length; i++) {
@@ -131,7 +139,12 @@ export async function fitStatistics(
     fitted.gaussian = { mean, invStd };
   }
   if (want.bank) {
-    const pool = shuffleCap(candidates, options.candidates ?? 60_000, random);
+    const order = shuffleCap(
+      candidates.map((_, i) => i),
+      options.candidates ?? 60_000,
+      random,
+    );
+    const pool = order.map((i) => candidates[i]);
     // at most an eighth of the candidates: a bank as large as its pool is the pool, and costs the coreset's time for nothing
     const size = Math.min(
       options.bankSize ?? 4096,
@@ -140,9 +153,21 @@ export async function fitStatistics(
     );
     progress(`coreset of ${size} from ${pool.length} patches…`);
     const coresetStarted = performance.now();
-    const chosen = (m: number) =>
+    const onChosen = (m: number) =>
       progress(`coreset: ${m} of ${size} (${((performance.now() - coresetStarted) / 1000).toFixed(1)} s)`);
-    fitted.bank = { memory: coreset(pool, dims, size, chosen), size };
+    const chosen = new Int32Array(size);
+    const memory = coreset(pool, dims, size, onChosen, chosen);
+    fitted.bank = { memory, size };
+    if (options.normalise && calibration.length > 1) {
+      const source = Int32Array.from(chosen, (i) => sources[order[i]]);
+      const maps: Float32Array[] = [];
+      const leaveOut = await leaveOneOutSearch(memory, size, dims);
+      for (const [part, features] of calibration.entries())
+        maps.push(smooth(await leaveOut.run(features, positions, source, part), gw, gh));
+      await leaveOut.release();
+      fitted.bank.normalise = normalisation(maps, gw, gh, options.normalise.rings, options.normalise.tail);
+      progress(`distances by position measured on ${maps.length} parts, each left out of the bank`);
+    }
   }
   return fitted;
 }
@@ -182,7 +207,7 @@ async function fitReductionOn(
   return reduction;
 }
 
-function shuffleCap(items: Float32Array[], cap: number, random: () => number): Float32Array[] {
+function shuffleCap<T>(items: T[], cap: number, random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [items[i], items[j]] = [items[j], items[i]];
@@ -256,11 +281,12 @@ export function coreset(
   dims: number,
   size: number,
   onProgress?: (chosen: number) => void,
+  chosen?: Int32Array,
 ): Float32Array {
   const n = pool.length;
   const flat = new Float32Array(n * dims);
   pool.forEach((v, i) => flat.set(v, i * dims));
-  return kCentre(flat, n, dims, size, onProgress);
+  return kCentre(flat, n, dims, size, onProgress, chosen);
 }
 
 /** `raw_features` → `reduced` (1 × dims × gh × gw): standardisation and projection as one 1×1 convolution. */
@@ -315,6 +341,41 @@ function distanceNodes(prefix: string, rows: Float32Array, count: number, dims: 
     ],
     initializers: [floats(`${prefix}_t`, [dims, count], t), floats(`${prefix}_norm`, [1, count], norms)],
   };
+}
+
+/**
+ * The bank's search for good parts it was fitted on, each without the entries drawn from itself
+ * (the same distances as lab/frame-edge.ts's `nearestLeavingOut`, as one MatMul in onnxruntime):
+ * `features` dims × positions, `source` each entry's part. Answers each patch's distance.
+ */
+export async function leaveOneOutSearch(memory: Float32Array, size: number, dims: number) {
+  const search = distanceNodes('bank', memory, size, dims);
+  const graph = model({
+    name: 'loupe-bank-leave-one-out',
+    node: [
+      node('Mul', ['patches', 'patches'], ['patches2']),
+      node('ReduceSum', ['patches2', 'feature_axis'], ['patch_norm'], { keepdims: 1 }),
+      ...search.nodes,
+      node('Add', ['bank_d2', 'left_out'], ['bank_d2_kept']),
+      node('ReduceMin', ['bank_d2_kept'], ['nearest2'], { axes: [1], keepdims: 1 }),
+    ],
+    initializer: [...search.initializers, floats('minus_two', [], [-2]), ints('feature_axis', [1], [1])],
+    input: [tensorInfo('patches', ['n', dims]), tensorInfo('left_out', [1, size])],
+    output: [tensorInfo('nearest2', ['n', 1])],
+  });
+  const session = await ort.InferenceSession.create(graph, { graphOptimizationLevel: 'all' });
+  const run = async (features: Float32Array, positions: number, source: Int32Array, part: number) => {
+    const patches = new Float32Array(positions * dims);
+    for (let d = 0; d < dims; d++)
+      for (let p = 0; p < positions; p++) patches[p * dims + d] = features[d * positions + p];
+    const leftOut = Float32Array.from(source, (s) => (s === part ? 1e30 : 0));
+    const out = await session.run({
+      patches: new ort.Tensor('float32', patches, [positions, dims]),
+      left_out: new ort.Tensor('float32', leftOut, [1, size]),
+    });
+    return Float32Array.from(out.nearest2.data as Float32Array, (d2) => Math.sqrt(Math.max(0, d2)));
+  };
+  return { run, release: () => session.release() };
 }
 
 /**
@@ -503,6 +564,7 @@ export function bankGraph(
   shape: Shape,
   fitted: FittedStatistics,
   search: BankSearch = {},
+  scoreRimPixels = SCORE_RIM_PIXELS,
 ): Uint8Array {
   const { reduction, bank } = fitted;
   if (!bank) throw new Error('bankGraph: no memory bank was fitted');
@@ -511,7 +573,21 @@ export function bankGraph(
   const features = extractor.nodes(shape);
   const reduce = reductionNodes(extractor, reduction);
   const nearest = nearestNodes(bank.memory, bank.size, dims, search);
-  const out = mapOutputs(shape, Math.max(1, Math.round(SCORE_RIM_PIXELS / extractor.stride)), extractor.stride);
+  const rim = scoreRimPixels > 0 ? Math.max(1, Math.round(scoreRimPixels / extractor.stride)) : 0;
+  const out = mapOutputs(shape, rim, extractor.stride);
+  // the frame's edge (lab/frame-edge.ts): a scale and an offset per position after the search
+  const norm: GraphPiece = bank.normalise
+    ? {
+        nodes: [
+          node('Mul', ['patch_map_raw', 'norm_scale'], ['patch_map_scaled']),
+          node('Add', ['patch_map_scaled', 'norm_offset'], ['patch_map']),
+        ],
+        initializers: [
+          floats('norm_scale', [1, 1, gh, gw], bank.normalise.scale),
+          floats('norm_offset', [1, 1, gh, gw], bank.normalise.offset),
+        ],
+      }
+    : { nodes: [node('Identity', ['patch_map_raw'], ['patch_map'])], initializers: [] };
   return model({
     name: `loupe-bank-${extractor.kind}`,
     node: [
@@ -526,13 +602,15 @@ export function bankGraph(
       node('Sqrt', ['nearest2_pos'], ['nearest']),
       node('Reshape', ['nearest', 'map_shape'], ['patch_distance']),
       node('Pad', ['patch_distance', 'smooth_pads'], ['patch_distance_padded'], { mode: 'reflect' }),
-      node('AveragePool', ['patch_distance_padded'], ['patch_map'], { kernel_shape: [3, 3], strides: [1, 1] }),
+      node('AveragePool', ['patch_distance_padded'], ['patch_map_raw'], { kernel_shape: [3, 3], strides: [1, 1] }),
+      ...norm.nodes,
       ...out.nodes,
     ],
     initializer: [
       ...features.initializers,
       ...reduce.initializers,
       ...nearest.initializers,
+      ...norm.initializers,
       ints('flat_shape', [2], [dims, gw * gh]),
       ints('map_shape', [4], [1, 1, gh, gw]),
       ints('feature_axis', [1], [1]),

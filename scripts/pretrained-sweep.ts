@@ -11,7 +11,9 @@
  *
  * A config: { "taps": ["s4a","s4","s8"], "stride": 8, "dims": 64, "bankSize": 4096, "maxShare": 0.125,
  *             "standardise": false, "pool": 3, "candidates": 60000, "train": 80,
- *             "upsample": 2, "augment": 8 }
+ *             "upsample": 2, "augment": 8,
+ *             "normalise": 4, "calibrate": 16, "tail": 0.99, "scoreRim": 8 }
+ * With "normalise", `plain` is the image AUROC of the same bank without the normalisation.
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -43,6 +45,13 @@ interface Config {
   locate?: boolean;
   /** per-position Gaussians (PaDiM) instead of the memory bank */
   gaussian?: boolean;
+  /** normalisation by distance from the edge: rings of classes, measured on the first `calibrate` parts (default 16) */
+  normalise?: number;
+  calibrate?: number;
+  /** normalise each class's median and this quantile rather than its mean and spread */
+  tail?: number;
+  /** pixels at the frame's edge left out of the model's score (default 8) */
+  scoreRim?: number;
 }
 
 /** The first `copies` of the eight flips and turns of a square uint8 HWC frame (the identity first). */
@@ -105,12 +114,24 @@ export async function sweep(data: string, config: Config): Promise<Record<string
       candidates: config.candidates ?? 60_000,
       maxShare: config.maxShare,
       standardise: config.standardise,
+      normalise: config.normalise
+        ? { rings: config.normalise, parts: config.calibrate ?? 16, tail: config.tail }
+        : null,
     },
   );
   const fitSeconds = (performance.now() - started) / 1000;
   const session = await ort.InferenceSession.create(
-    config.gaussian ? gaussianGraph(extractor, shape, fitted) : bankGraph(extractor, shape, fitted),
+    config.gaussian
+      ? gaussianGraph(extractor, shape, fitted)
+      : bankGraph(extractor, shape, fitted, {}, config.scoreRim),
   );
+  const plain =
+    fitted.bank?.normalise &&
+    (await ort.InferenceSession.create(
+      bankGraph(extractor, shape, { ...fitted, bank: { ...fitted.bank, normalise: undefined } }, {}, config.scoreRim),
+    ));
+  const plainGood: number[] = [];
+  const plainBad: number[] = [];
   const SCORES = 7;
   const good: number[][] = Array.from({ length: SCORES }, () => []);
   const bad = new Map<string, number[][]>();
@@ -120,6 +141,10 @@ export async function sweep(data: string, config: Config): Promise<Record<string
     const t0 = performance.now();
     const out = await session.run({ image: new ort.Tensor('uint8', p, [1, size, size, 3]) });
     ms += performance.now() - t0;
+    if (plain) {
+      const s = (await plain.run({ image: new ort.Tensor('uint8', p, [1, size, size, 3]) })).score.data[0] as number;
+      (sample.defect === null ? plainGood : plainBad).push(s);
+    }
     const raw = out.anomaly_map.data as Float32Array;
     if (process.env.SWEEP_DUMP && sample.defect === null) {
       let at = 0;
@@ -159,6 +184,7 @@ export async function sweep(data: string, config: Config): Promise<Record<string
     scores.forEach((s, i) => target[i].push(s));
   }
   await session.release();
+  if (plain) await plain.release();
   const allBad = good.map((_, i) => i).map((i) => [...bad.values()].flatMap((b) => b[i]));
   const r = (x: number) => Math.round(x * 1000) / 1000;
   const result: Record<string, number | string> = {
@@ -167,6 +193,7 @@ export async function sweep(data: string, config: Config): Promise<Record<string
     fitS: r(fitSeconds),
     ms: r(ms / (good[0].length + allBad[0].length)),
     max: r(auroc(good[0], allBad[0])),
+    ...(plain ? { plain: r(auroc(plainGood, plainBad)) } : {}),
     top1: r(auroc(good[1], allBad[1])),
     rim16: r(auroc(good[2], allBad[2])),
     rim24: r(auroc(good[3], allBad[3])),
