@@ -37,16 +37,25 @@ export interface Tap {
 }
 
 /**
- * The backbone's `Add` outputs at the ends of blocks (after the learnable hard-swish), stride 4, 8 and 16.
- * `p2o.Add.43` and `p2o.Add.71` are the stage outputs the detector's own neck reads.
+ * The backbone's `Add` outputs at the ends of blocks (after the learnable hard-swish), stride 2 to 16
+ * (`scripts/backbone-adds.ts` lists every `Add` with its shape). `p2o.Add.43` and `p2o.Add.71` are
+ * the stage outputs the detector's own neck reads; `p2o.Add.19` is the down-sampling
+ * (depthwise, stride 2) block that opens the stride-4 stage.
  */
 export const TAPS = {
+  s2a: { name: 'p2o.Add.7', channels: 16, stride: 2 },
+  s2: { name: 'p2o.Add.15', channels: 32, stride: 2 },
+  s4d: { name: 'p2o.Add.19', channels: 32, stride: 4 },
   s4a: { name: 'p2o.Add.27', channels: 48, stride: 4 },
+  s4b: { name: 'p2o.Add.35', channels: 48, stride: 4 },
   s4: { name: 'p2o.Add.43', channels: 48, stride: 4 },
   s8a: { name: 'p2o.Add.55', channels: 96, stride: 8 },
   s8: { name: 'p2o.Add.71', channels: 96, stride: 8 },
   s16a: { name: 'p2o.Add.115', channels: 192, stride: 16 },
   s16: { name: 'p2o.Add.147', channels: 192, stride: 16 },
+  /** the detector's neck (its feature pyramid) at stride 4 and 8: the deeper stages brought back up and added */
+  neck4: { name: 'p2o.Add.247', channels: 96, stride: 4 },
+  neck8: { name: 'p2o.Add.241', channels: 96, stride: 8 },
 } satisfies Record<string, Tap>;
 
 let cached: types.ModelProto | null = null;

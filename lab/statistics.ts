@@ -90,6 +90,7 @@ export async function fitStatistics(
       random,
       options.standardise ?? extractor.kind === 'handmade',
       progress,
+      extractor.blocks,
     ));
   const session = await ort.InferenceSession.create(reducedGraph(extractor, shape, reduction), {
     graphOptimizationLevel: 'all',
@@ -181,6 +182,7 @@ async function fitReductionOn(
   random: () => number,
   standardise: boolean,
   progress: (message: string) => void,
+  blocks?: FeatureExtractor['blocks'],
 ): Promise<Reduction> {
   const { gw, gh } = gridOf(shape, extractor.stride);
   const positions = gw * gh;
@@ -202,7 +204,7 @@ async function fitReductionOn(
       sample.push(v);
     }
   });
-  const reduction = fitReduction(sample, dims, random, standardise);
+  const reduction = fitReduction(sample, dims, random, standardise, blocks);
   progress(`reduction fitted on ${sample.length} patches of ${Math.min(seen, REDUCTION_FIT_IMAGES)} parts`);
   return reduction;
 }
@@ -227,6 +229,7 @@ export function fitReduction(
   dims: number,
   random: () => number,
   standardise: boolean,
+  blocks?: FeatureExtractor['blocks'],
 ): Reduction {
   const C = sample[0].length;
   const n = sample.length;
@@ -244,7 +247,17 @@ export function fitReduction(
     // a channel that never varies on good parts gets a floor of a quarter of a grey level's worth, so any change in it is far out
     invStd[c] = 1 / Math.max(Math.sqrt(Math.max(0, sq[c] / n - mean[c] * mean[c])), 1e-3);
   }
-  if (!standardise) invStd.fill(1);
+  if (!standardise && !blocks) invStd.fill(1);
+  // blocks of unrelated scale: each to the same total variance (times its weight), so that neither drowns the other
+  let first = 0;
+  for (const block of blocks ?? []) {
+    const end = first + block.channels;
+    let total = 0;
+    for (let c = first; c < end; c++) total += block.standardise ? 1 : 1 / invStd[c] ** 2;
+    const scale = block.weight / Math.sqrt(Math.max(total, 1e-12));
+    for (let c = first; c < end; c++) invStd[c] = (block.standardise ? invStd[c] : 1) * scale;
+    first = end;
+  }
   const projection = new Float32Array(dims * C);
   if (dims === C) {
     for (let d = 0; d < dims; d++) projection[d * C + d] = 1;

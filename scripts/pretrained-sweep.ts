@@ -12,9 +12,14 @@
  * A config: { "taps": ["s4a","s4","s8"], "stride": 8, "dims": 64, "bankSize": 4096, "maxShare": 0.125,
  *             "standardise": false, "pool": 3, "candidates": 60000, "train": 80,
  *             "upsample": 2, "augment": 8,
- *             "normalise": 4, "calibrate": 16, "tail": 0.99, "scoreRim": 8 }
+ *             "normalise": 4, "calibrate": 16, "tail": 0.99, "scoreRim": 8,
+ *             "handmade": 1, "contrast": "global" | "local", "visible": 1 }
  * With "normalise", `plain` is the image AUROC of the same bank without the normalisation.
+ * Where the set has a `visibility.json` (scripts/textures.ts, scripts/textures-other-defects.ts), the
+ * result also gives `visible`: the image AUROC (the model's own score) against only the marks whose
+ * contrast-to-noise ratio is at least `visible` (default 1), with `visibleN` of them.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -52,6 +57,11 @@ interface Config {
   tail?: number;
   /** pixels at the frame's edge left out of the model's score (default 8) */
   scoreRim?: number;
+  /** the hand-made filter bank beside the taps, at this weight (extractor option `handmade`) */
+  handmade?: number;
+  contrast?: 'global' | 'local';
+  /** the contrast-to-noise ratio a mark needs to count in `visible` */
+  visible?: number;
 }
 
 /** The first `copies` of the eight flips and turns of a square uint8 HWC frame (the identity first). */
@@ -101,6 +111,8 @@ export async function sweep(data: string, config: Config): Promise<Record<string
     margin: config.margin,
     upsample: config.upsample,
     locate: config.locate,
+    contrast: config.contrast,
+    handmade: config.handmade,
   });
   const started = performance.now();
   const fitted = await fitStatistics(
@@ -135,6 +147,10 @@ export async function sweep(data: string, config: Config): Promise<Record<string
   const SCORES = 7;
   const good: number[][] = Array.from({ length: SCORES }, () => []);
   const bad = new Map<string, number[][]>();
+  const visibility = await readFile(path.join(data, 'visibility.json'), 'utf8')
+    .then((text) => JSON.parse(text) as Record<string, { cnr: number }>)
+    .catch(() => null);
+  const seen: number[] = [];
   let ms = 0;
   for (const sample of await testSamples(data)) {
     const p = await framePixels(await readImage(sample.file), input);
@@ -182,6 +198,8 @@ export async function sweep(data: string, config: Config): Promise<Record<string
             )
             .get(sample.defect)!);
     scores.forEach((s, i) => target[i].push(s));
+    const cnr = sample.defect ? visibility?.[`${sample.defect}/${path.basename(sample.file)}`]?.cnr : undefined;
+    if (cnr !== undefined && cnr >= (config.visible ?? 1)) seen.push(scores[0]);
   }
   await session.release();
   if (plain) await plain.release();
@@ -201,6 +219,10 @@ export async function sweep(data: string, config: Config): Promise<Record<string
     base: r(auroc(good[5], allBad[5])),
     base24: r(auroc(good[6], allBad[6])),
   };
+  if (visibility) {
+    result.visible = seen.length > 0 ? r(auroc(good[0], seen)) : 'none';
+    result.visibleN = seen.length;
+  }
   if (process.env.SWEEP_DUMP)
     console.error(JSON.stringify({ good: good[0].map(r), bad: [...bad].map(([d, b]) => [d, b[0].map(r)]) }));
   for (const [defect, b] of bad) result[defect] = b.map((scores, i) => r(auroc(good[i], scores))).join('/');

@@ -3,7 +3,8 @@
  * than agreement with our own painter: training crops from the left of each photo and test crops
  * from its right, and defect kinds neither the probes of `loupe fit` nor the synthetic parts use —
  * a faint 1.5-pixel scratch, a dark dent, a flat grey patch (missing texture), a rust stain and a
- * smeared (blurred) square (lab/other-defects.ts). Masks in the MVTec layout.
+ * smeared (blurred) square (lab/other-defects.ts). Masks in the MVTec layout; each texture's
+ * `visibility.json` gives every mark's contrast-to-noise ratio (lab/visibility.ts).
  *
  *   npx tsx scripts/textures-other-defects.ts --skimage DIR --out DIR [--seed S]
  */
@@ -13,6 +14,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { rng } from '../lab/synth.ts';
 import { canvas, OTHER_PAINTERS, paintOther } from '../lab/other-defects.ts';
+import { markVisibility, type Visibility } from '../lab/visibility.ts';
 import { TEXTURES } from './textures.ts';
 
 const SIZE = 256;
@@ -39,19 +41,19 @@ export async function writeOtherDefectsDataset(options: { skimage: string; out: 
     };
     for (let i = 0; i < TRAIN; i++) await save('train/good', `${i}.png`, await crop('left'));
     for (let i = 0; i < TEST; i++) await save('test/good', `${i}.png`, await crop('right'));
+    const visibility: Record<string, Visibility> = {};
     for (const [defect, paint] of Object.entries(OTHER_PAINTERS)) {
       for (let i = 0; i < PER_DEFECT; i++) {
         const base = await crop('right');
         const mark = paint(r);
         const image = await paintOther(base, mark);
+        const mask = await sharp(canvas(mark.mask, '#000')).greyscale().threshold(128).png().toBuffer();
+        visibility[`${defect}/${i}.png`] = await markVisibility(base, image, mask);
         await save(`test/${defect}`, `${i}.png`, image);
-        await save(
-          `ground_truth/${defect}`,
-          `${i}_mask.png`,
-          await sharp(canvas(mark.mask, '#000')).greyscale().threshold(128).png().toBuffer(),
-        );
+        await save(`ground_truth/${defect}`, `${i}_mask.png`, mask);
       }
     }
+    await writeFile(path.join(root, 'visibility.json'), JSON.stringify(visibility, null, 1));
     console.log(`${texture}: ${TRAIN} train, ${TEST + PER_DEFECT * Object.keys(OTHER_PAINTERS).length} test parts`);
   }
 }

@@ -9,6 +9,10 @@
  *
  * --grey: the painted parts are turned grey like the photographs, so that a defect cannot be found
  * by its colour alone (the harder check).
+ * Each texture's `visibility.json` gives every painted mark's contrast-to-noise ratio (lab/visibility.ts).
+ * --min-cnr X: a mark below that ratio is painted again (another place, shape and severity, up to
+ * 20 tries), so that every mark is one a person can see; this draws the random stream differently,
+ * so the set is not the default one: name it apart.
  *
  * DIR is skimage's data folder; get it without installing Python with
  *   apt-get download python3-skimage && dpkg -x python3-skimage_*.deb /tmp/skimage
@@ -19,6 +23,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { paintOnto, rng } from '../lab/synth.ts';
+import { markVisibility, type Visibility } from '../lab/visibility.ts';
 
 export const TEXTURES = ['brick', 'grass', 'gravel'] as const;
 const DEFECTS = ['scratch', 'spot', 'crack', 'contamination'];
@@ -31,6 +36,8 @@ export async function writeTextureDataset(options: {
   count: number;
   apart?: boolean;
   grey?: boolean;
+  /** repaint marks below this contrast-to-noise ratio (changes the set: not the default) */
+  minCnr?: number;
   only?: (typeof TEXTURES)[number][];
 }): Promise<void> {
   for (const texture of options.only ?? TEXTURES) {
@@ -64,17 +71,26 @@ export async function writeTextureDataset(options: {
     for (let i = 0; i < options.count; i++) await save('train/good', `${pad(i)}.png`, await crop());
     const testCount = Math.max(4, Math.round(options.count / 4));
     for (let i = 0; i < testCount; i++) await save('test/good', `${pad(i)}.png`, await crop('test'));
+    const visibility: Record<string, Visibility> = {};
     for (const defect of DEFECTS) {
       for (let i = 0; i < testCount; i++) {
-        const painted = await paintOnto(await crop('test'), defect, random);
-        await save(
-          `test/${defect}`,
-          `${pad(i)}.png`,
-          options.grey ? await sharp(painted.image).greyscale().png().toBuffer() : painted.image,
-        );
-        await save(`ground_truth/${defect}`, `${pad(i)}_mask.png`, painted.mask);
+        const clean = await crop('test');
+        let image: Buffer;
+        let mask: Buffer;
+        let seen: Visibility;
+        let tries = 0;
+        do {
+          const painted = await paintOnto(clean, defect, random);
+          image = options.grey ? await sharp(painted.image).greyscale().png().toBuffer() : painted.image;
+          mask = painted.mask;
+          seen = await markVisibility(clean, image, mask);
+        } while (options.minCnr !== undefined && seen.cnr < options.minCnr && ++tries < 20);
+        visibility[`${defect}/${pad(i)}.png`] = seen;
+        await save(`test/${defect}`, `${pad(i)}.png`, image);
+        await save(`ground_truth/${defect}`, `${pad(i)}_mask.png`, mask);
       }
     }
+    await writeFile(path.join(root, 'visibility.json'), JSON.stringify(visibility, null, 1));
     console.log(`${texture}: ${options.count} train, ${testCount * (1 + DEFECTS.length)} test parts`);
   }
 }
@@ -88,11 +104,12 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.met
       count: { type: 'string', default: '100' },
       apart: { type: 'boolean' },
       grey: { type: 'boolean' },
+      'min-cnr': { type: 'string' },
     },
   });
   if (!values.skimage || !values.out) {
     console.error(
-      'usage: npx tsx scripts/textures.ts --skimage DIR --out DIR [--seed S] [--count N] [--apart] [--grey]',
+      'usage: npx tsx scripts/textures.ts --skimage DIR --out DIR [--seed S] [--count N] [--apart] [--grey] [--min-cnr X]',
     );
     process.exit(2);
   }
@@ -103,5 +120,6 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.met
     count: Number(values.count),
     apart: values.apart,
     grey: values.grey,
+    minCnr: values['min-cnr'] === undefined ? undefined : Number(values['min-cnr']),
   });
 }
