@@ -114,12 +114,9 @@ export function pretrained(options: PretrainedOptions = {}): FeatureExtractor {
         node('Transpose', ['image_f'], ['image_chw'], { perm: [0, 3, 1, 2] }),
         ...located.nodes,
         ...contrastNodes(contrast, locate ? 'image_located' : 'image_chw', 'image_levelled'),
-        node(
-          'Pad',
-          ['image_levelled', 'margin_pads'],
-          [upsample > 1 ? 'image_mirrored_small' : 'image_mirrored'],
-          { mode: 'reflect' },
-        ),
+        node('Pad', ['image_levelled', 'margin_pads'], [upsample > 1 ? 'image_mirrored_small' : 'image_mirrored'], {
+          mode: 'reflect',
+        }),
         ...(upsample > 1
           ? [node('Resize', ['image_mirrored_small', '', 'upsample_scale'], ['image_mirrored'], { mode: 'linear' })]
           : []),
@@ -173,7 +170,8 @@ export function pretrained(options: PretrainedOptions = {}): FeatureExtractor {
         initializers.push(...bank.initializers);
         const k = stride / handmade.stride;
         if (k === 1) nodes.push(node('Identity', ['hm/raw_features'], ['hm_grid']));
-        else nodes.push(node('AveragePool', ['hm/raw_features'], ['hm_grid'], { kernel_shape: [k, k], strides: [k, k] }));
+        else
+          nodes.push(node('AveragePool', ['hm/raw_features'], ['hm_grid'], { kernel_shape: [k, k], strides: [k, k] }));
         nodes.push(node('Concat', ['tapped_features', 'hm_grid'], ['raw_features'], { axis: 1 }));
       }
       const { gw, gh } = gridOf(shape, stride);

@@ -13,7 +13,8 @@
  *             "standardise": false, "pool": 3, "candidates": 60000, "train": 80,
  *             "upsample": 2, "augment": 8,
  *             "normalise": 4, "calibrate": 16, "tail": 0.99, "scoreRim": 8,
- *             "handmade": 1, "contrast": "global" | "local", "visible": 1 }
+ *             "handmade": 1, "contrast": "global" | "local", "visible": 1,
+ *             "handmadeOnly": true }
  * With "normalise", `plain` is the image AUROC of the same bank without the normalisation.
  * Where the set has a `visibility.json` (scripts/textures.ts, scripts/textures-other-defects.ts), the
  * result also gives `visible`: the image AUROC (the model's own score) against only the marks whose
@@ -28,7 +29,7 @@ import type { Manifest } from '../edge/src/vision/manifest.ts';
 import { TAPS } from '../lab/backbone.ts';
 import { readImage, testSamples, trainImages } from '../lab/dataset.ts';
 import { auroc } from '../lab/evaluate.ts';
-import { pretrained } from '../lab/extractor.ts';
+import { handmade, pretrained } from '../lab/extractor.ts';
 import { bankGraph, fitStatistics, gaussianGraph } from '../lab/statistics.ts';
 
 interface Config {
@@ -60,6 +61,8 @@ interface Config {
   /** the hand-made filter bank beside the taps, at this weight (extractor option `handmade`) */
   handmade?: number;
   contrast?: 'global' | 'local';
+  /** the hand-made filter bank alone through the same statistics (a baseline) */
+  handmadeOnly?: boolean;
   /** the contrast-to-noise ratio a mark needs to count in `visible` */
   visible?: number;
 }
@@ -104,16 +107,18 @@ export async function sweep(data: string, config: Config): Promise<Record<string
   const pixels: Uint8Array[] = [];
   for (const f of files)
     pixels.push(...turned(await framePixels(await readImage(f), input), size, config.augment ?? 1));
-  const extractor = pretrained({
-    stride: config.stride ?? 8,
-    taps: (config.taps ?? ['s4a', 's4', 's8']).map((t) => TAPS[t]),
-    pool: config.pool ?? 3,
-    margin: config.margin,
-    upsample: config.upsample,
-    locate: config.locate,
-    contrast: config.contrast,
-    handmade: config.handmade,
-  });
+  const extractor = config.handmadeOnly
+    ? handmade
+    : pretrained({
+        stride: config.stride ?? 8,
+        taps: (config.taps ?? ['s4a', 's4', 's8']).map((t) => TAPS[t]),
+        pool: config.pool ?? 3,
+        margin: config.margin,
+        upsample: config.upsample,
+        locate: config.locate,
+        contrast: config.contrast,
+        handmade: config.handmade,
+      });
   const started = performance.now();
   const fitted = await fitStatistics(
     extractor,

@@ -112,7 +112,8 @@ describe('the visibility of a painted mark', () => {
       .toBuffer();
   const square = (value: number) => {
     const mask = new Uint8Array(size * size * 3);
-    for (let y = 24; y < 40; y++) for (let x = 24; x < 40; x++) mask.fill(value, (y * size + x) * 3, (y * size + x) * 3 + 3);
+    for (let y = 24; y < 40; y++)
+      for (let x = 24; x < 40; x++) mask.fill(value, (y * size + x) * 3, (y * size + x) * 3 + 3);
     return mask;
   };
 
