@@ -247,7 +247,8 @@ describe('a model folder that does not hold together fails at load, naming the m
 });
 
 describe("a model asked to check a frame's quality", () => {
-  const good = async (index: number) => (await generatePart({ category: 'bracket', seed: 5, index, defect: null })).image;
+  const good = async (index: number) =>
+    (await generatePart({ category: 'bracket', seed: 5, index, defect: null })).image;
   const withRanges = async (name: string, quality: QualityRanges): Promise<Model> => {
     const manifest = JSON.parse(await readFile(path.join(defaultModel, 'manifest.json'), 'utf8'));
     const onnx = await readFile(path.join(defaultModel, 'model.onnx'));
@@ -258,7 +259,10 @@ describe("a model asked to check a frame's quality", () => {
     const fitting = await Promise.all(Array.from({ length: 20 }, (_, i) => good(i)));
     const v2 = await fitQuality(fitting, model.manifest.input);
     const v1 = fitQualityRanges(await Promise.all(fitting.map((image) => measureQuality(image))));
-    const dark = await sharp(await good(100)).linear(0.35, 0).jpeg().toBuffer();
+    const dark = await sharp(await good(100))
+      .linear(0.35, 0)
+      .jpeg()
+      .toBuffer();
     for (const [name, quality] of [
       ['v2', v2],
       ['v1', v1],
