@@ -188,7 +188,7 @@ export async function fit(options: FitOptions): Promise<FitReport> {
     createdBy: 'loupe fit',
   };
   // What a frame fit to be scored looks like (edge/src/vision/quality.ts): learnt from the same good parts.
-  manifest.quality = await fitQuality(await Promise.all(fitFiles.map(readImage)));
+  manifest.quality = await fitQuality(await Promise.all(fitFiles.map(readImage)), input);
   await writeManifest(options.out, manifest);
 
   const model = await loadModel(options.out);

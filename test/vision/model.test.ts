@@ -5,6 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../../edge/src/vision/model.ts';
 import { renderHeatmap, renderMap } from '../../edge/src/vision/heatmap.ts';
 import { InspectionError } from '../../edge/src/reasons.ts';
+import {
+  fitQuality,
+  fitQualityRanges,
+  measureQuality,
+  QualityRefusal,
+  type QualityRanges,
+} from '../../edge/src/vision/quality.ts';
 import { floats, model as onnxModel, node, tensorInfo } from '../../lab/onnx.ts';
 import { generatePart } from '../../lab/synth.ts';
 import { repoRoot } from '../support/loupe.ts';
@@ -236,5 +243,46 @@ describe('a model folder that does not hold together fails at load, naming the m
       await modelFolder('corrupt', Buffer.from('not a protobuf'), manifest),
       /model\.onnx cannot be loaded by onnxruntime/,
     );
+  });
+});
+
+describe("a model asked to check a frame's quality", () => {
+  const good = async (index: number) =>
+    (await generatePart({ category: 'bracket', seed: 5, index, defect: null })).image;
+  const withRanges = async (name: string, quality: QualityRanges): Promise<Model> => {
+    const manifest = JSON.parse(await readFile(path.join(defaultModel, 'manifest.json'), 'utf8'));
+    const onnx = await readFile(path.join(defaultModel, 'model.onnx'));
+    return loadModel(await modelFolder(name, onnx, { ...manifest, quality }), { threads: 1 });
+  };
+
+  it('refuses an unfit frame as image_quality naming the measure, unscored, on its own decode (ranges version 2 and 1)', async () => {
+    const fitting = await Promise.all(Array.from({ length: 20 }, (_, i) => good(i)));
+    const v2 = await fitQuality(fitting, model.manifest.input);
+    const v1 = fitQualityRanges(await Promise.all(fitting.map((image) => measureQuality(image))));
+    const dark = await sharp(await good(100))
+      .linear(0.35, 0)
+      .jpeg()
+      .toBuffer();
+    for (const [name, quality] of [
+      ['v2', v2],
+      ['v1', v1],
+    ] as const) {
+      const checked = await withRanges(name, quality);
+      try {
+        const error = await checked.inspect(dark, undefined, { quality: true }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(QualityRefusal);
+        expect((error as QualityRefusal).code).toBe('image_quality');
+        expect((error as QualityRefusal).failed).toContain('mean');
+        expect((error as Error).message).toMatch(/^frame not fit to be scored: mean .* \(too dark\)/);
+        // a good frame is scored; unasked (eval, shadow, known-good), the model scores any frame
+        expect((await checked.inspect(await good(101), undefined, { quality: true })).score).toBeTypeOf('number');
+        expect((await checked.inspect(dark)).score).toBeTypeOf('number');
+      } finally {
+        await checked.close();
+      }
+    }
   });
 });

@@ -3,11 +3,13 @@ import sharp from 'sharp';
 import { generatePart } from '../../lab/synth.ts';
 import {
   fitQuality,
-  measureQuality,
+  measureFrame,
   outOfRange,
   QualityGate,
+  refuseUnfit,
   type QualityRanges,
 } from '../../edge/src/vision/quality.ts';
+import type { Manifest } from '../../edge/src/vision/manifest.ts';
 import { checkManifest } from '../../edge/src/vision/manifest.ts';
 import { InspectionError } from '../../edge/src/reasons.ts';
 
@@ -20,10 +22,25 @@ let heldOut: Buffer[];
 beforeAll(async () => {
   const fitting = await Promise.all(Array.from({ length: 30 }, (_, i) => good(i)));
   heldOut = await Promise.all(Array.from({ length: 12 }, (_, i) => good(100 + i)));
-  ranges = await fitQuality(fitting);
+  ranges = await fitQuality(fitting, input);
 });
 
-const failedOn = async (image: Buffer) => outOfRange(await measureQuality(image), ranges).map((f) => f.measure);
+// The default model's input: what the worker decodes each frame to, and measures.
+const input: Manifest['input'] = {
+  name: 'image',
+  width: 256,
+  height: 256,
+  channels: 3,
+  mean: [0, 0, 0],
+  std: [1, 1, 1],
+  resize: 'fill',
+  format: 'uint8-nhwc',
+};
+
+const failedOn = async (image: Buffer) => outOfRange(await measureFrame(image, input), ranges).map((f) => f.measure);
+
+/** What the worker does with a frame before its model runs: throws a QualityRefusal when unfit. */
+const workerCheck = async (image: Buffer) => refuseUnfit(await measureFrame(image, input), ranges);
 
 describe('a frame fit to be scored', () => {
   it('lets good frames of good parts through', async () => {
@@ -63,7 +80,7 @@ describe('a frame fit to be scored', () => {
     const gate = new QualityGate(3, (alert) => changes.push(alert.alert));
     const dark = await sharp(heldOut[0]).linear(0.35, 0).png().toBuffer();
     for (let i = 0; i < 3; i++) {
-      const error = await gate.check(dark, ranges).then(
+      const error = await gate.watch(ranges, workerCheck(dark)).then(
         () => null,
         (e: unknown) => e,
       );
@@ -72,9 +89,13 @@ describe('a frame fit to be scored', () => {
       expect((error as InspectionError).message).toMatch(/mean .* \(too dark\)/);
     }
     expect(gate.alert).toEqual({ run: 3, alert: true, failed: ['mean'] });
-    await gate.check(heldOut[1], ranges);
+    await gate.watch(ranges, workerCheck(heldOut[1]));
     expect(gate.alert.alert).toBe(false);
     expect(changes).toEqual([true, false]);
+  });
+
+  it("fits its ranges on the pixels the model gets, and says so (version 2, the input's long side)", () => {
+    expect(ranges).toMatchObject({ version: 2, workSize: 256, fittedOn: 30 });
   });
 
   it('keeps loading a manifest without quality ranges, and loads one with them', () => {

@@ -65,17 +65,26 @@ export class ViewSet implements Camera, Inspector {
         'model_error',
         `this station has several views (${this.views.map((v) => v.name).join(', ')}): it inspects frames from its cameras only, not one frame from elsewhere`,
       );
-    // Each view is fit to be scored, or the part is image_quality, naming the view.
-    await Promise.all(
-      this.views.map((view, i) =>
-        this.gates[i]?.check(images[i], view.model.manifest.quality).catch((error: unknown) => {
-          throw error instanceof InspectionError
-            ? new InspectionError(error.code, `view ${view.name}: ${error.message}`)
-            : error;
-        }),
-      ),
+    // Each view is fit to be scored, or the part is image_quality, naming the view: each view's worker
+    // checks its frame on its own decode and refuses an unfit one unscored.
+    const settled = await Promise.allSettled(
+      this.views.map((view, i) => {
+        const gate = this.gates[i];
+        return gate
+          ? gate.watch(view.model.manifest.quality, view.model.inspect(images[i], undefined, { quality: true }))
+          : view.model.inspect(images[i]);
+      }),
     );
-    const inspections = await Promise.all(this.views.map((view, i) => view.model.inspect(images[i])));
+    const refused = settled.findIndex(
+      (s) => s.status === 'rejected' && s.reason instanceof InspectionError && s.reason.code === 'image_quality',
+    );
+    if (refused >= 0) {
+      const error = (settled[refused] as PromiseRejectedResult).reason as InspectionError;
+      throw new InspectionError(error.code, `view ${this.views[refused].name}: ${error.message}`);
+    }
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const inspections = settled.map((s) => (s as PromiseFulfilledResult<Measured & { score: number }>).value);
     const placed = inspections.map((inspection, i) => {
       const { passBelow, rejectAbove } = this.views[i].thresholds;
       return (inspection.score - passBelow) / Math.max(rejectAbove - passBelow, 1e-9);

@@ -132,7 +132,6 @@ export class InspectionQueue {
     const model = this.core.model(); // the model this frame is inspected by, even if a swap happens meanwhile
     try {
       if (frame.unfit) throw new InspectionError(frame.unfit.reason, frame.unfit.detail);
-      await qualityGate?.check(frame.image, model.manifest.quality);
       this.onModel.set(model, (this.onModel.get(model) ?? 0) + 1);
       // The audit draw comes first, so the inspector knows which scores keep evidence: from
       // pass_below up, or any score of a part drawn for audit.
@@ -144,9 +143,11 @@ export class InspectionQueue {
         thresholds,
         from: draw < config.audit.share ? -Infinity : thresholds.passBelow,
       };
-      const measured = await model
-        .inspect(frame.image, evidence)
-        .finally(() => this.onModel.set(model, (this.onModel.get(model) ?? 1) - 1));
+      // The model's worker checks the frame's quality on its own decode and refuses an unfit one unscored.
+      const inspection = qualityGate
+        ? qualityGate.watch(model.manifest.quality, model.inspect(frame.image, evidence, { quality: true }))
+        : model.inspect(frame.image, evidence);
+      const measured = await inspection.finally(() => this.onModel.set(model, (this.onModel.get(model) ?? 1) - 1));
       const ruling = rule(
         measured.score,
         { thresholds: this.core.thresholds(), autoReject: config.autoReject, auditShare: config.audit.share },

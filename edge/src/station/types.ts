@@ -31,8 +31,14 @@ export interface Inspector {
   /**
    * `evidence`: keep the part's frame and map when its score reaches `from`, if this inspector can
    * (an inspection worker can; it then answers what it kept and no map). Others ignore it.
+   * `options.quality`: check the frame against `manifest.quality` on the pixels decoded for the model
+   * and refuse an unfit one (a QualityRefusal, edge/src/vision/quality.ts) instead of scoring it.
    */
-  inspect(image: Buffer, evidence?: EvidenceRequest): Promise<Measured & { score: number }>;
+  inspect(
+    image: Buffer,
+    evidence?: EvidenceRequest,
+    options?: { quality?: boolean },
+  ): Promise<Measured & { score: number }>;
 }
 
 /** An inspector that may hold something to release (a worker): closed once it is swapped out or the station stops. */

@@ -6,6 +6,7 @@ import vm from 'node:vm';
 import sharp from 'sharp';
 import { loadModel, type Model } from './model.ts';
 import { InspectionError } from '../reasons.ts';
+import { QualityRefusal } from './quality.ts';
 import { keepEvidenceSync, type EvidenceRequest } from '../evidence/files.ts';
 
 // Each worker decodes one frame at a time: libvips needs no thread pool of its own here, and its
@@ -36,10 +37,17 @@ v8.setFlagsFromString('--expose-gc');
 const collectYoung = vm.runInNewContext('gc') as (options: { type: 'minor' }) => void;
 const FRAMES_PER_COLLECTION = 8;
 let inspected = 0;
-port.on('message', async ({ id, image, evidence }: { id: number; image: Uint8Array; evidence?: EvidenceRequest }) => {
+interface Request {
+  id: number;
+  image: Uint8Array;
+  evidence?: EvidenceRequest;
+  /** check the frame against the model's quality ranges first (edge/src/vision/quality.ts) */
+  quality?: boolean;
+}
+port.on('message', async ({ id, image, evidence, quality }: Request) => {
   try {
     const frame = Buffer.from(image.buffer, image.byteOffset, image.byteLength);
-    const inspection = await model.inspect(frame);
+    const inspection = await model.inspect(frame, undefined, { quality });
     if (evidence) {
       const kept = inspection.score >= evidence.from ? keepEvidenceSync(evidence, frame, inspection) : undefined;
       // A part that keeps evidence may need a category suggestion: its map's features go back, not the map.
@@ -59,6 +67,7 @@ port.on('message', async ({ id, image, evidence }: { id: number; image: Uint8Arr
       ok: false,
       code: error instanceof InspectionError ? error.code : null,
       message: (error as Error).message,
+      ...(error instanceof QualityRefusal ? { failed: error.failed } : {}),
     });
   }
 });

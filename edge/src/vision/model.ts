@@ -8,7 +8,8 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InspectionError } from '../reasons.ts';
 import { loadManifest, ModelLoadError, type Manifest } from './manifest.ts';
-import { framePixels, frameToTensor } from './preprocess.ts';
+import { framePixels, pixelsToFloats } from './preprocess.ts';
+import { measureInput, measureQuality, refuseUnfit, type QualityMeasures } from './quality.ts';
 
 export interface Inspection {
   score: number;
@@ -20,10 +21,19 @@ export interface Inspection {
   inferMs: number;
 }
 
+export interface InspectOptions {
+  /**
+   * Check the frame against the manifest's quality ranges before the model runs, on the pixels
+   * decoded for it: an unfit frame is refused (QualityRefusal, reason image_quality), never scored.
+   */
+  quality?: boolean;
+}
+
 export interface Model {
   readonly manifest: Manifest;
   readonly dir: string;
-  inspect(image: Buffer): Promise<Inspection>;
+  /** `evidence` is for inspection workers (they keep it themselves); a model in-process ignores it. */
+  inspect(image: Buffer, evidence?: unknown, options?: InspectOptions): Promise<Inspection>;
   close(): Promise<void>;
 }
 
@@ -59,9 +69,22 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   return {
     manifest,
     dir,
-    async inspect(image: Buffer): Promise<Inspection> {
+    async inspect(image: Buffer, _evidence?: unknown, options: InspectOptions = {}): Promise<Inspection> {
       const t0 = performance.now();
-      const tensor = await inputTensor(image, manifest.input);
+      const ranges = options.quality ? manifest.quality : undefined;
+      const [decoded, measured] = await Promise.allSettled([
+        framePixels(image, manifest.input),
+        // Ranges fitted before version 2 were measured on the whole frame: measured so still, with a decode of their own.
+        ranges?.version === 1 ? measureQuality(image, ranges.workSize) : null,
+      ]);
+      // A frame that cannot be measured is not an image: the model's decode says unreadable_image.
+      if (ranges?.version === 1 && measured.status === 'fulfilled')
+        refuseUnfit(measured.value as QualityMeasures, ranges);
+      if (decoded.status === 'rejected') throw decoded.reason;
+      const pixels = decoded.value;
+      const { width, height, channels } = manifest.input;
+      if (ranges?.version === 2) refuseUnfit(measureInput(pixels, width, height, channels), ranges);
+      const tensor = tensorOf(pixels, manifest.input);
       const t1 = performance.now();
       let outputs: ort.InferenceSession.OnnxValueMapType;
       try {
@@ -81,17 +104,20 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
  * conversion and normalisation run inside the graph, in C++, instead of a per-pixel loop here.
  */
 export async function inputTensor(image: Buffer, input: Manifest['input']): Promise<ort.Tensor> {
+  return tensorOf(await framePixels(image, input), input);
+}
+
+/** The input tensor of pixels already decoded by `framePixels`. */
+function tensorOf(pixels: Buffer, input: Manifest['input']): ort.Tensor {
   const { width, height, channels } = input;
-  if (input.format === 'uint8-nhwc') {
-    const pixels = await framePixels(image, input);
+  if (input.format === 'uint8-nhwc')
     return new ort.Tensor('uint8', new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length), [
       1,
       height,
       width,
       channels,
     ]);
-  }
-  return new ort.Tensor('float32', await frameToTensor(image, input), [1, channels, height, width]);
+  return new ort.Tensor('float32', pixelsToFloats(pixels, input), [1, channels, height, width]);
 }
 
 function readOutputs(

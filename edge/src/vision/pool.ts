@@ -15,10 +15,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import os from 'node:os';
-import type { Inspection } from './model.ts';
+import type { InspectOptions, Inspection } from './model.ts';
 import type { Manifest } from './manifest.ts';
 import { InspectionError, type ReasonCode } from '../reasons.ts';
 import type { EvidenceRequest, Kept } from '../evidence/files.ts';
+import { QualityRefusal, type QualityMeasure } from './quality.ts';
 
 /**
  * What a worker answers. Asked to keep evidence, it writes it itself when the score calls for it and
@@ -40,7 +41,7 @@ interface Slot {
 
 type Reply =
   | { id: number; ok: true; inspection: PoolInspection }
-  | { id: number; ok: false; code: ReasonCode | null; message: string }
+  | { id: number; ok: false; code: ReasonCode | null; message: string; failed?: QualityMeasure[] }
   | { ready: true; manifest: Manifest }
   | { ready: false; message: string };
 
@@ -121,7 +122,11 @@ export class InspectionPool {
     return this.slots.length;
   }
 
-  inspect(image: Buffer, evidence?: EvidenceRequest): Promise<PoolInspection> {
+  /**
+   * `quality`: the worker checks the frame against the model's quality ranges on the pixels it
+   * decoded for the model, and refuses an unfit one (QualityRefusal) without running the model.
+   */
+  inspect(image: Buffer, evidence?: EvidenceRequest, options: InspectOptions = {}): Promise<PoolInspection> {
     let slot: Slot | null = null;
     for (const s of this.slots) if (s.worker && (!slot || s.busy < slot.busy)) slot = s;
     const worker = slot?.worker;
@@ -141,7 +146,7 @@ export class InspectionPool {
       // pooled allocation (HTTP bodies, MQTT payloads) that must not be detached.
       const copy = Buffer.allocUnsafeSlow(image.length); // its own ArrayBuffer, not zero-filled
       image.copy(copy);
-      worker.postMessage({ id, image: copy, evidence }, [copy.buffer]);
+      worker.postMessage({ id, image: copy, evidence, quality: options.quality }, [copy.buffer]);
     });
   }
 
@@ -159,6 +164,7 @@ export class InspectionPool {
       slot.pending.delete(reply.id);
       slot.busy -= 1;
       if (reply.ok) pending.resolve(reply.inspection);
+      else if (reply.failed) pending.reject(new QualityRefusal(reply.failed, reply.message));
       else pending.reject(new InspectionError(reply.code ?? 'model_error', reply.message));
     });
     let reason = 'it stopped';

@@ -34,7 +34,11 @@ export async function framePixels(image: Buffer, input: Manifest['input']): Prom
 
 /** The decoded frame as normalised planar floats (CHW), for models that take float32-nchw. */
 export async function frameToTensor(image: Buffer, input: Manifest['input']): Promise<Float32Array> {
-  const pixels = await framePixels(image, input);
+  return pixelsToFloats(await framePixels(image, input), input);
+}
+
+/** Decoded bytes (what `framePixels` answers) as normalised planar floats (CHW). */
+export function pixelsToFloats(pixels: Uint8Array, input: Manifest['input']): Float32Array {
   const { width, height, channels } = input;
   const plane = width * height;
   // interleaved HWC bytes → planar CHW floats, (v/255 − mean) / std per channel

@@ -6,12 +6,21 @@
  * share) and framing (where the part's mass sits) — and a frame outside them is a review with
  * reason `image_quality`, naming the measure that failed, never a guess. A run of such frames is a
  * line problem (a lens knocked, a lamp failing), raised as an alert on the station's status.
+ *
+ * The measures are taken where the frame is already decoded: in the inspection worker, on the pixels
+ * the model itself gets (its size, fit and channels, in grey), before the model runs, so no frame is
+ * decoded twice and the event loop does no per-pixel work; an unfit frame is refused there and never
+ * scored. The fit measures its good images the same way (ranges version 2). Ranges of version 1 were
+ * measured on the whole frame shrunk to `workSize`: models fitted before keep them, and their worker
+ * measures that way still, with a decode of its own.
  */
 import sharp from 'sharp';
 import { Type, type Static } from '@sinclair/typebox';
 import { InspectionError } from '../reasons.ts';
+import type { Manifest } from './manifest.ts';
+import { framePixels } from './preprocess.ts';
 
-/** The measures, all on a frame shrunk to at most WORK_SIZE on its long side, in grey. */
+/** The measures, in grey: on the model's input (version 2), or on the frame shrunk to `workSize` (version 1). */
 export interface QualityMeasures {
   /** variance of the 4-neighbour Laplacian over the variance of the grey levels: falls when the image blurs */
   focus: number;
@@ -38,10 +47,13 @@ const Range = Type.Object(
 /** The manifest's optional `quality` section: what a frame fit to be scored measures. */
 export const QualityRangesSchema = Type.Object(
   {
-    version: Type.Literal(1),
+    version: Type.Union([Type.Literal(1), Type.Literal(2)], {
+      description:
+        "2: measured on the model's input pixels (its size, fit and channels, in grey); 1: on the whole frame shrunk to workSize",
+    }),
     workSize: Type.Integer({
       minimum: 32,
-      description: 'long side, in pixels, the frame is shrunk to before measuring',
+      description: "long side, in pixels, the frame is measured at (version 2: the model input's long side)",
     }),
     fittedOn: Type.Integer({ minimum: 1, description: 'good images the ranges were learnt from' }),
     ranges: Type.Object(
@@ -68,6 +80,24 @@ export async function measureQuality(image: Buffer, workSize = WORK_SIZE): Promi
     .raw()
     .toBuffer({ resolveWithObject: true });
   return measurePixels(data, info.width, info.height);
+}
+
+/**
+ * The measures of the model's input pixels (interleaved, `channels` bytes a pixel, row-major): what
+ * the worker measures before the model runs, and the fit on its good images (version 2).
+ */
+export function measureInput(px: Uint8Array, width: number, height: number, channels: number): QualityMeasures {
+  if (channels === 1) return measurePixels(px, width, height);
+  const grey = new Uint8Array(width * height);
+  // Rec. 601 luma in fixed point: the same on both sides, which is all the ranges need.
+  for (let i = 0, j = 0; i < grey.length; i++, j += channels)
+    grey[i] = (77 * px[j] + 150 * px[j + 1] + 29 * px[j + 2] + 128) >> 8;
+  return measurePixels(grey, width, height);
+}
+
+/** Decodes a frame as the model does and measures it (the fit's side of `measureInput`). */
+export async function measureFrame(image: Buffer, input: Manifest['input']): Promise<QualityMeasures> {
+  return measureInput(await framePixels(image, input), input.width, input.height, input.channels);
 }
 
 /** The measures of grey pixels (one byte each, row-major). */
@@ -128,7 +158,11 @@ export function measurePixels(px: Uint8Array, width: number, height: number): Qu
  * every new frame an outlier). Focus has no upper bound (sharper is not a fault); its lower bound is
  * a ratio of the weakest good part.
  */
-export function fitQualityRanges(measures: QualityMeasures[], workSize = WORK_SIZE): QualityRanges {
+export function fitQualityRanges(
+  measures: QualityMeasures[],
+  workSize = WORK_SIZE,
+  version: QualityRanges['version'] = 1,
+): QualityRanges {
   if (measures.length === 0) throw new Error('quality ranges need at least one good image');
   const of = (key: QualityMeasure) => measures.map((m) => m[key]);
   const spread = (values: number[]) => {
@@ -151,7 +185,7 @@ export function fitQualityRanges(measures: QualityMeasures[], workSize = WORK_SI
   const framed = wander <= 0.15;
   const unbounded = { min: null, max: null };
   return {
-    version: 1,
+    version,
     workSize,
     fittedOn: measures.length,
     ranges: {
@@ -167,11 +201,11 @@ export function fitQualityRanges(measures: QualityMeasures[], workSize = WORK_SI
   };
 }
 
-/** Learns the ranges from encoded good images (the hook `loupe fit` calls). */
-export async function fitQuality(images: Buffer[]): Promise<QualityRanges> {
+/** Learns the ranges from encoded good images, measured on the model's input (the hook `loupe fit` calls). */
+export async function fitQuality(images: Buffer[], input: Manifest['input']): Promise<QualityRanges> {
   const measures: QualityMeasures[] = [];
-  for (const image of images) measures.push(await measureQuality(image));
-  return fitQualityRanges(measures);
+  for (const image of images) measures.push(await measureFrame(image, input));
+  return fitQualityRanges(measures, Math.max(input.width, input.height), 2);
 }
 
 export interface QualityFailure {
@@ -219,9 +253,29 @@ export interface QualityAlert {
   failed: QualityMeasure[];
 }
 
+/** A frame refused as not fit to be scored: reason `image_quality`, naming the measures that failed. */
+export class QualityRefusal extends InspectionError {
+  constructor(
+    readonly failed: QualityMeasure[],
+    message: string,
+  ) {
+    super('image_quality', message);
+  }
+}
+
+/** Throws a QualityRefusal when a measure is outside its range. */
+export function refuseUnfit(measures: QualityMeasures, ranges: QualityRanges): void {
+  const failures = outOfRange(measures, ranges);
+  if (failures.length > 0)
+    throw new QualityRefusal(
+      failures.map((f) => f.measure),
+      `frame not fit to be scored: ${describeFailures(failures)}`,
+    );
+}
+
 /**
- * The station's quality gate: checks each frame against the model's ranges before it is scored and
- * counts unfit frames in a row. `onChange` is called when the alert rises or falls.
+ * The station's quality gate: counts the frames in a row its model's worker refused as not fit to
+ * be scored. `onChange` is called when the alert rises or falls.
  */
 export class QualityGate {
   private run = 0;
@@ -233,30 +287,33 @@ export class QualityGate {
   ) {}
 
   /**
-   * Resolves when the frame is fit to be scored (or the model has no ranges, or the bytes are not an
-   * image: the model then says `unreadable_image`); throws an InspectionError `image_quality` naming
-   * the measures that failed otherwise.
+   * Follows an inspection asked to check quality against `ranges` (the model's): a QualityRefusal
+   * extends the run of unfit frames, a scored frame ends it; other failures (the bytes are not an
+   * image, the model failed) leave it as it is. Answers or throws what the inspection does.
    */
-  async check(image: Buffer, ranges: QualityRanges | undefined): Promise<void> {
-    if (!ranges) return;
-    let measures: QualityMeasures;
+  async watch<T>(ranges: QualityRanges | undefined, inspection: Promise<T>): Promise<T> {
+    let result: T;
     try {
-      measures = await measureQuality(image, ranges.workSize);
-    } catch {
-      return; // not an image: the model's decode refuses it with reason unreadable_image
+      result = await inspection;
+    } catch (error) {
+      if (error instanceof QualityRefusal) this.record(error.failed);
+      throw error;
     }
-    const failures = outOfRange(measures, ranges);
+    if (ranges) this.record([]);
+    return result;
+  }
+
+  private record(failed: QualityMeasure[]): void {
     const wasAlert = this.alert.alert;
-    if (failures.length === 0) {
+    if (failed.length === 0) {
       this.run = 0;
       this.failed = [];
       if (wasAlert) this.onChange(this.alert);
       return;
     }
     this.run += 1;
-    this.failed = failures.map((f) => f.measure);
+    this.failed = failed;
     if (!wasAlert && this.alert.alert) this.onChange(this.alert);
-    throw new InspectionError('image_quality', `frame not fit to be scored: ${describeFailures(failures)}`);
   }
 
   get alert(): QualityAlert {
