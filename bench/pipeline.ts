@@ -257,10 +257,29 @@ async function megapixelFrames(dir: string, count: number): Promise<Buffer[]> {
     .filter((name) => /\.(png|jpe?g)$/i.test(name) && !/_mask\.png$/i.test(name))
     .sort();
   if (files.length === 0) throw new Error(`--frames ${dir}: no .png or .jpg images in it`);
+  // As the bracket frames: one part in four defective, when the folder tells them apart (a `good`
+  // folder, as in a data set's test split). A test split is mostly defects, and a station's kept
+  // parts (review and reject: evidence written, heat maps drawn) cost more than its passes.
+  const good = files.filter((name) => name.split(path.sep).includes('good'));
+  const bad = files.filter((name) => !name.split(path.sep).includes('good'));
+  const spread = (list: string[], n: number) =>
+    Array.from(
+      { length: Math.min(n, list.length) },
+      (_, i) => list[Math.floor((i * list.length) / Math.min(n, list.length))],
+    );
+  // every fourth frame defective, as in megapixelParts
+  const goodOnes = spread(good, count - Math.floor(count / 4));
+  const badOnes = spread(bad, Math.floor(count / 4));
+  const chosen =
+    good.length > 0 && bad.length > 0
+      ? Array.from({ length: goodOnes.length + badOnes.length }, (_, i) =>
+          i % 4 === 3 && badOnes.length > 0
+            ? (badOnes.shift() as string)
+            : (goodOnes.shift() ?? (badOnes.shift() as string)),
+        )
+      : spread(files, count);
   const frames: Buffer[] = [];
-  for (let index = 0; index < Math.min(count, files.length); index++) {
-    // Spread over the folder, so good and defective parts both come in when it holds both.
-    const file = files[Math.floor((index * files.length) / Math.min(count, files.length))];
+  for (const file of chosen) {
     const image = sharp(path.join(dir, file));
     const { width = 1, height = 1 } = await image.metadata();
     const scale = Math.sqrt(1_048_576 / (width * height));
