@@ -117,52 +117,71 @@ export async function fit(options: FitOptions): Promise<FitReport> {
       : [requested],
   );
   const graphs: Partial<Record<Method, Uint8Array>> = { aligned: scoringGraph(shape, gaussian.mean, gaussian.invStd) };
-  if (wanted.has('texture')) {
-    progress('fitting the hand-made memory bank…');
-    const bank = await fitPatchcore(shape, pixels, undefined, undefined, progress);
-    graphs.texture = patchcoreGraph(shape, bank.mean, bank.invStd, bank.memory, bank.size);
-  }
-  if (wanted.has('pretrained') || wanted.has('pretrained-aligned')) {
-    let reduction: Reduction | undefined;
-    if (wanted.has('pretrained')) {
-      progress('fitting the memory bank on pretrained features…');
-      const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps });
-      const fitted = await fitStatistics(
-        extractor,
-        shape,
-        () => pixels,
-        { bank: true, gaussian: false },
-        { ...PRETRAINED.bank, onProgress: progress },
-      );
-      graphs.pretrained = bankGraph(extractor, shape, fitted, PRETRAINED.search);
-      reduction = fitted.reduction;
-    }
-    if (wanted.has('pretrained-aligned')) {
-      // per-position statistics on a part that may have moved: located first (lab/locate.ts); the
-      // same channels, so the bank's reduction serves (the Gaussians subtract their own means)
-      progress('fitting per-position Gaussians on pretrained features of the located part…');
-      const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps, locate: true });
-      graphs['pretrained-aligned'] = gaussianGraph(
-        extractor,
-        shape,
-        await fitStatistics(
+  // The candidates are fitted side by side (each progress line names its method): while one feeds
+  // onnxruntime, another's coreset runs on its worker thread (lab/kcentre.ts). One onnxruntime thread
+  // each, so that they share the cores rather than fight over them. The located Gaussians borrow the
+  // bank's reduction (the same channels; the Gaussians subtract their own means), so they wait for it.
+  const tagged = (method: Method) => (message: string) => progress(`${method}: ${message}`);
+  const threads = 1;
+  const fits: Promise<void>[] = [];
+  if (wanted.has('texture'))
+    fits.push(
+      (async () => {
+        const say = tagged('texture');
+        say('fitting the hand-made memory bank…');
+        const bank = await fitPatchcore(shape, pixels, undefined, undefined, say);
+        graphs.texture = patchcoreGraph(shape, bank.mean, bank.invStd, bank.memory, bank.size);
+      })(),
+    );
+  let reductionFitted: (reduction: Reduction | undefined) => void = () => {};
+  const reduction = new Promise<Reduction | undefined>((resolve) => (reductionFitted = resolve));
+  if (wanted.has('pretrained'))
+    fits.push(
+      (async () => {
+        const say = tagged('pretrained');
+        say('fitting the memory bank on pretrained features…');
+        const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps });
+        const fitted = await fitStatistics(
           extractor,
           shape,
           () => pixels,
-          { bank: false, gaussian: true },
-          { ...PRETRAINED.bank, reduction, onProgress: progress },
-        ),
-      );
-    }
-  }
+          { bank: true, gaussian: false },
+          { ...PRETRAINED.bank, threads, onReduction: reductionFitted, onProgress: say },
+        );
+        graphs.pretrained = bankGraph(extractor, shape, fitted, PRETRAINED.search);
+      })().finally(() => reductionFitted(undefined)),
+    );
+  else reductionFitted(undefined);
+  if (wanted.has('pretrained-aligned'))
+    fits.push(
+      (async () => {
+        const say = tagged('pretrained-aligned');
+        const borrowed = await reduction;
+        say('fitting per-position Gaussians on pretrained features of the located part…');
+        const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps, locate: true });
+        graphs['pretrained-aligned'] = gaussianGraph(
+          extractor,
+          shape,
+          await fitStatistics(
+            extractor,
+            shape,
+            () => pixels,
+            { bank: false, gaussian: true },
+            { ...PRETRAINED.bank, threads, reduction: borrowed, onProgress: say },
+          ),
+        );
+      })(),
+    );
+  await Promise.all(fits);
   let method: Method = requested === 'auto' ? 'aligned' : requested;
   if (requested === 'auto') {
     progress('probing every method on held-out parts…');
     const probe = await probeSet(heldOutFiles, input);
+    // two at a time, one onnxruntime thread each: both cores busy
+    const candidates = METHODS_BY_COST.filter((candidate) => graphs[candidate] && wanted.has(candidate));
+    const results = await inLanes(candidates, 2, (candidate) => runProbe(graphs[candidate]!, probe, shape, threads));
     const probes: Partial<Record<Method, ProbeResult>> = {};
-    for (const candidate of METHODS_BY_COST)
-      if (graphs[candidate] && wanted.has(candidate))
-        probes[candidate] = await runProbe(graphs[candidate], probe, shape);
+    candidates.forEach((candidate, i) => (probes[candidate] = results[i]));
     choice.probes = probes;
     const chosen = chooseOnProbes(probes);
     method = chosen.method;
@@ -212,6 +231,20 @@ export async function fit(options: FitOptions): Promise<FitReport> {
 
 async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
   await writeFile(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/** `work` over `items`, at most `lanes` at once; the answers in the items' order. */
+async function inLanes<T, R>(items: T[], lanes: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
+  return results;
 }
 
 function round(value: number): number {

@@ -110,8 +110,9 @@ export async function runProbe(
   graph: Uint8Array,
   probe: Probe,
   shape: { width: number; height: number },
+  threads = 0,
 ): Promise<ProbeResult> {
-  const session = await ort.InferenceSession.create(graph);
+  const session = await ort.InferenceSession.create(graph, { intraOpNumThreads: threads });
   const scores: number[] = [];
   const started = performance.now();
   for (const frame of probe.frames)

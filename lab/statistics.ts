@@ -22,7 +22,7 @@ import type { onnx as types } from 'onnx-proto';
 import { extract, type FeatureExtractor, type GraphPiece } from './extractor.ts';
 import { floats, int8s, ints, MICROSOFT, model, node, tensorInfo } from './onnx.ts';
 import { gridOf, imageInput, mapOutputs, type Shape } from './stages.ts';
-import { kCentre } from './patchcore.ts';
+import { kCentreInWorker } from './kcentre.ts';
 import { normalisation, smooth, type Normalisation } from './frame-edge.ts';
 import { rng } from './synth.ts';
 
@@ -50,6 +50,10 @@ export interface BankOptions {
   onProgress?: (message: string) => void;
   /** a reduction already fitted (on the same extractor's channels), so that its pass is not run again */
   reduction?: Reduction;
+  /** hears the reduction as soon as it is fitted (another fit can borrow it) */
+  onReduction?: (reduction: Reduction) => void;
+  /** onnxruntime threads per session (default: as many as cores) */
+  threads?: number;
   /** map each distance class from the edge onto the inside's distribution, measured leaving one of the first `parts` good parts out at a time (lab/frame-edge.ts); absent: none */
   normalise?: { rings: number; parts: number; tail?: number } | null;
 }
@@ -91,8 +95,11 @@ export async function fitStatistics(
       options.standardise ?? extractor.kind === 'handmade',
       progress,
       extractor.blocks,
+      options.threads,
     ));
+  options.onReduction?.(reduction);
   const session = await ort.InferenceSession.create(reducedGraph(extractor, shape, reduction), {
+    intraOpNumThreads: options.threads ?? 0,
     graphOptimizationLevel: 'all',
   });
   const candidates: Float32Array[] = [];
@@ -157,7 +164,7 @@ export async function fitStatistics(
     const onChosen = (m: number) =>
       progress(`coreset: ${m} of ${size} (${((performance.now() - coresetStarted) / 1000).toFixed(1)} s)`);
     const chosen = new Int32Array(size);
-    const memory = coreset(pool, dims, size, onChosen, chosen);
+    const memory = await coreset(pool, dims, size, onChosen, chosen);
     fitted.bank = { memory, size };
     if (options.normalise && calibration.length > 1) {
       const source = Int32Array.from(chosen, (i) => sources[order[i]]);
@@ -183,6 +190,7 @@ async function fitReductionOn(
   standardise: boolean,
   progress: (message: string) => void,
   blocks?: FeatureExtractor['blocks'],
+  threads = 0,
 ): Promise<Reduction> {
   const { gw, gh } = gridOf(shape, extractor.stride);
   const positions = gw * gh;
@@ -196,14 +204,20 @@ async function fitReductionOn(
       yield f;
     }
   };
-  await extract(extractor, shape, first(), (features) => {
-    for (let k = 0; k < perImage; k++) {
-      const p = Math.floor(random() * positions);
-      const v = new Float32Array(C);
-      for (let c = 0; c < C; c++) v[c] = features[c * positions + p];
-      sample.push(v);
-    }
-  });
+  await extract(
+    extractor,
+    shape,
+    first(),
+    (features) => {
+      for (let k = 0; k < perImage; k++) {
+        const p = Math.floor(random() * positions);
+        const v = new Float32Array(C);
+        for (let c = 0; c < C; c++) v[c] = features[c * positions + p];
+        sample.push(v);
+      }
+    },
+    threads,
+  );
   const reduction = fitReduction(sample, dims, random, standardise, blocks);
   progress(`reduction fitted on ${sample.length} patches of ${Math.min(seen, REDUCTION_FIT_IMAGES)} parts`);
   return reduction;
@@ -288,18 +302,18 @@ function orthonormalise(m: Float64Array, rows: number, cols: number): void {
   }
 }
 
-/** Greedy k-centre: each next entry is the candidate farthest from the bank so far. */
+/** Greedy k-centre (on a worker thread): each next entry is the candidate farthest from the bank so far. */
 export function coreset(
   pool: Float32Array[],
   dims: number,
   size: number,
   onProgress?: (chosen: number) => void,
   chosen?: Int32Array,
-): Float32Array {
+): Promise<Float32Array> {
   const n = pool.length;
   const flat = new Float32Array(n * dims);
   pool.forEach((v, i) => flat.set(v, i * dims));
-  return kCentre(flat, n, dims, size, onProgress, chosen);
+  return kCentreInWorker(flat, n, dims, size, onProgress, chosen);
 }
 
 /** `raw_features` → `reduced` (1 × dims × gh × gw): standardisation and projection as one 1×1 convolution. */
