@@ -116,21 +116,31 @@ export async function fit(options: FitOptions): Promise<FitReport> {
       ? ['aligned', 'pretrained', 'pretrained-aligned', ...(layout.method === 'texture' ? (['texture'] as const) : [])]
       : [requested],
   );
-  const graphs: Partial<Record<Method, Uint8Array>> = { aligned: scoringGraph(shape, gaussian.mean, gaussian.invStd) };
-  // The candidates are fitted side by side (each progress line names its method): while one feeds
-  // onnxruntime, another's coreset runs on its worker thread (lab/kcentre.ts). One onnxruntime thread
-  // each, so that they share the cores rather than fight over them. The located Gaussians borrow the
-  // bank's reduction (the same channels; the Gaussians subtract their own means), so they wait for it.
+  const graphs: Partial<Record<Method, Uint8Array>> = {};
+  // The candidates are fitted side by side (each progress line names its method), and with `auto` each
+  // is probed as soon as it is fitted: while one feeds onnxruntime, another's coreset runs on its worker
+  // thread (lab/kcentre.ts). One onnxruntime thread each, so that they share the cores rather than fight
+  // over them. The located Gaussians borrow the bank's reduction (the same channels; the Gaussians
+  // subtract their own means), so they wait for it.
   const tagged = (method: Method) => (message: string) => progress(`${method}: ${message}`);
   const threads = 1;
-  const fits: Promise<void>[] = [];
+  const probing = requested === 'auto' ? probeSet(heldOutFiles, input) : null;
+  probing?.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+  const probed: Partial<Record<Method, ProbeResult>> = {};
+  const fitted = async (method: Method, graph: Uint8Array) => {
+    graphs[method] = graph;
+    if (!probing) return;
+    tagged(method)('probing on held-out parts…');
+    probed[method] = await runProbe(graph, await probing, shape, threads);
+  };
+  const fits: Promise<void>[] = [fitted('aligned', scoringGraph(shape, gaussian.mean, gaussian.invStd))];
   if (wanted.has('texture'))
     fits.push(
       (async () => {
         const say = tagged('texture');
         say('fitting the hand-made memory bank…');
         const bank = await fitPatchcore(shape, pixels, undefined, undefined, say);
-        graphs.texture = patchcoreGraph(shape, bank.mean, bank.invStd, bank.memory, bank.size);
+        await fitted('texture', patchcoreGraph(shape, bank.mean, bank.invStd, bank.memory, bank.size));
       })(),
     );
   let reductionFitted: (reduction: Reduction | undefined) => void = () => {};
@@ -141,14 +151,14 @@ export async function fit(options: FitOptions): Promise<FitReport> {
         const say = tagged('pretrained');
         say('fitting the memory bank on pretrained features…');
         const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps });
-        const fitted = await fitStatistics(
+        const statistics = await fitStatistics(
           extractor,
           shape,
           () => pixels,
           { bank: true, gaussian: false },
           { ...PRETRAINED.bank, threads, onReduction: reductionFitted, onProgress: say },
         );
-        graphs.pretrained = bankGraph(extractor, shape, fitted, PRETRAINED.search);
+        await fitted('pretrained', bankGraph(extractor, shape, statistics, PRETRAINED.search));
       })().finally(() => reductionFitted(undefined)),
     );
   else reductionFitted(undefined);
@@ -159,29 +169,23 @@ export async function fit(options: FitOptions): Promise<FitReport> {
         const borrowed = await reduction;
         say('fitting per-position Gaussians on pretrained features of the located part…');
         const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps, locate: true });
-        graphs['pretrained-aligned'] = gaussianGraph(
+        const statistics = await fitStatistics(
           extractor,
           shape,
-          await fitStatistics(
-            extractor,
-            shape,
-            () => pixels,
-            { bank: false, gaussian: true },
-            { ...PRETRAINED.bank, threads, reduction: borrowed, onProgress: say },
-          ),
+          () => pixels,
+          { bank: false, gaussian: true },
+          { ...PRETRAINED.bank, threads, reduction: borrowed, onProgress: say },
         );
+        await fitted('pretrained-aligned', gaussianGraph(extractor, shape, statistics));
       })(),
     );
   await Promise.all(fits);
   let method: Method = requested === 'auto' ? 'aligned' : requested;
-  if (requested === 'auto') {
-    progress('probing every method on held-out parts…');
-    const probe = await probeSet(heldOutFiles, input);
-    // two at a time, one onnxruntime thread each: both cores busy
-    const candidates = METHODS_BY_COST.filter((candidate) => graphs[candidate] && wanted.has(candidate));
-    const results = await inLanes(candidates, 2, (candidate) => runProbe(graphs[candidate]!, probe, shape, threads));
+  if (probing) {
+    const probe = await probing;
     const probes: Partial<Record<Method, ProbeResult>> = {};
-    candidates.forEach((candidate, i) => (probes[candidate] = results[i]));
+    for (const candidate of METHODS_BY_COST)
+      if (probed[candidate] && wanted.has(candidate)) probes[candidate] = probed[candidate];
     choice.probes = probes;
     const chosen = chooseOnProbes(probes);
     method = chosen.method;
@@ -231,20 +235,6 @@ export async function fit(options: FitOptions): Promise<FitReport> {
 
 async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
   await writeFile(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-}
-
-/** `work` over `items`, at most `lanes` at once; the answers in the items' order. */
-async function inLanes<T, R>(items: T[], lanes: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
-  return results;
 }
 
 function round(value: number): number {
