@@ -82,10 +82,9 @@ export interface MethodChoice {
   reason?: string;
 }
 
-export async function fit(options: FitOptions): Promise<FitReport> {
-  const started = performance.now();
-  const size = options.size ?? 256;
-  const input: Manifest['input'] = {
+/** The input every graph Loupe writes takes: the decoded frame as bytes, size × size, RGB. */
+export function bytesInput(size: number): Manifest['input'] {
+  return {
     name: 'image',
     width: size,
     height: size,
@@ -95,6 +94,12 @@ export async function fit(options: FitOptions): Promise<FitReport> {
     resize: 'fill',
     format: 'uint8-nhwc',
   };
+}
+
+export async function fit(options: FitOptions): Promise<FitReport> {
+  const started = performance.now();
+  const size = options.size ?? 256;
+  const input = bytesInput(size);
   const files = await trainImages(options.data);
   const heldOut = Math.max(1, Math.round(files.length * (options.heldOutShare ?? 0.2)));
   const fitFiles = files.slice(0, files.length - heldOut);

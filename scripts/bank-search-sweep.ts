@@ -16,11 +16,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { framePixels } from '../edge/src/vision/preprocess.ts';
-import type { Manifest } from '../edge/src/vision/manifest.ts';
 import { readImage, testSamples, trainImages } from '../lab/dataset.ts';
 import { auroc } from '../lab/evaluate.ts';
 import { pretrained } from '../lab/extractor.ts';
-import { PRETRAINED } from '../lab/fit.ts';
+import { PRETRAINED, bytesInput } from '../lab/fit.ts';
 import { bankGraph, fitStatistics, type BankSearch } from '../lab/statistics.ts';
 
 const SEARCHES: Record<string, BankSearch> = {
@@ -42,16 +41,7 @@ const { values } = parseArgs({
   },
 });
 const size = 256;
-const input: Manifest['input'] = {
-  name: 'image',
-  width: size,
-  height: size,
-  channels: 3,
-  mean: [0, 0, 0],
-  std: [1, 1, 1],
-  resize: 'fill',
-  format: 'uint8-nhwc',
-};
+const input = bytesInput(size);
 const shape = { width: size, height: size };
 const only = values.only?.split(',');
 for (const data of values.data ?? []) {

@@ -25,11 +25,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { framePixels } from '../edge/src/vision/preprocess.ts';
-import type { Manifest } from '../edge/src/vision/manifest.ts';
 import { TAPS } from '../lab/backbone.ts';
 import { readImage, testSamples, trainImages } from '../lab/dataset.ts';
 import { auroc } from '../lab/evaluate.ts';
 import { handmade, pretrained } from '../lab/extractor.ts';
+import { bytesInput } from '../lab/fit.ts';
 import { bankGraph, fitStatistics, gaussianGraph } from '../lab/statistics.ts';
 
 interface Config {
@@ -92,16 +92,7 @@ export function turned(pixels: Uint8Array, size: number, copies: number): Uint8A
 
 export async function sweep(data: string, config: Config): Promise<Record<string, number | string>> {
   const size = config.size ?? 256;
-  const input: Manifest['input'] = {
-    name: 'image',
-    width: size,
-    height: size,
-    channels: 3,
-    mean: [0, 0, 0],
-    std: [1, 1, 1],
-    resize: 'fill',
-    format: 'uint8-nhwc',
-  };
+  const input = bytesInput(size);
   const shape = { width: size, height: size };
   const files = (await trainImages(data)).slice(0, config.train ?? 80);
   const pixels: Uint8Array[] = [];

@@ -14,7 +14,7 @@ import { loadModel } from '../../edge/src/vision/model.ts';
 import { detectorPath, TAPS } from '../../lab/backbone.ts';
 import { evaluate } from '../../lab/evaluate.ts';
 import { featureGraph, handmade, pretrained, type FeatureExtractor } from '../../lab/extractor.ts';
-import { fit } from '../../lab/fit.ts';
+import { bytesInput, fit } from '../../lab/fit.ts';
 import { bankGraph, fitStatistics, gaussianGraph } from '../../lab/statistics.ts';
 import { generatePart, paintOnto, rng } from '../../lab/synth.ts';
 import { writeTextureDataset } from '../../scripts/textures.ts';
@@ -94,16 +94,7 @@ describe('one feature-extractor interface', () => {
         const modelDir = path.join(dir, kind);
         await mkdir(modelDir);
         await writeFile(path.join(modelDir, 'model.onnx'), graph);
-        const input = {
-          name: 'image',
-          width: size,
-          height: size,
-          channels: 3,
-          mean: [0, 0, 0],
-          std: [1, 1, 1],
-          resize: 'fill',
-          format: 'uint8-nhwc',
-        };
+        const input = bytesInput(size);
         await writeFile(
           path.join(modelDir, 'manifest.json'),
           JSON.stringify({
