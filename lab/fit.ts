@@ -13,7 +13,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Manifest } from '../edge/src/vision/manifest.ts';
-import { fitQuality } from '../edge/src/vision/quality.ts';
+import { fitQualityOnInput } from '../edge/src/vision/quality.ts';
 import { framePixels } from '../edge/src/vision/preprocess.ts';
 import { loadModel } from '../edge/src/vision/model.ts';
 import { readImage, trainImages } from './dataset.ts';
@@ -216,7 +216,7 @@ export async function fit(options: FitOptions): Promise<FitReport> {
     createdBy: 'loupe fit',
   };
   // What a frame fit to be scored looks like (edge/src/vision/quality.ts): learnt from the same good parts.
-  manifest.quality = await fitQuality(await Promise.all(fitFiles.map(readImage)), input);
+  manifest.quality = fitQualityOnInput(pixels, input);
   await writeManifest(options.out, manifest);
 
   const model = await loadModel(options.out);

@@ -201,10 +201,16 @@ export function fitQualityRanges(
   };
 }
 
-/** Learns the ranges from encoded good images, measured on the model's input (the hook `loupe fit` calls). */
+/** Learns the ranges from encoded good images, measured on the model's input. */
 export async function fitQuality(images: Buffer[], input: Manifest['input']): Promise<QualityRanges> {
-  const measures: QualityMeasures[] = [];
-  for (const image of images) measures.push(await measureFrame(image, input));
+  const pixels: Uint8Array[] = [];
+  for (const image of images) pixels.push(await framePixels(image, input));
+  return fitQualityOnInput(pixels, input);
+}
+
+/** Learns the ranges from good images already decoded as the model's input (the hook `loupe fit` calls). */
+export function fitQualityOnInput(pixels: Uint8Array[], input: Manifest['input']): QualityRanges {
+  const measures = pixels.map((px) => measureInput(px, input.width, input.height, input.channels));
   return fitQualityRanges(measures, Math.max(input.width, input.height), 2);
 }
 
