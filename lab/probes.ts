@@ -71,8 +71,9 @@ export async function probeSet(files: string[], input: Manifest['input']): Promi
       .resize(input.width, input.height, { fit: input.resize })
       .png()
       .toBuffer();
-    const grey = isGrey(await framePixels(frame, input));
-    await add(frame, null, false, grey);
+    const pixels = await framePixels(frame, input);
+    const grey = isGrey(pixels);
+    frames.push({ pixels, jpeg: false, painter: null }); // the good part as stored: the pixels just decoded
     await add(frame, null, true, grey);
     for (let k = 0; k < 2; k++) {
       const { image } = await paintOnto(frame, SYNTH_DEFECTS[(2 * i + k) % SYNTH_DEFECTS.length], random);
