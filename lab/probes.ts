@@ -27,8 +27,8 @@ export function cameraJpeg(image: Buffer): Promise<Buffer> {
 }
 
 /**
- * Inference cost relative to the hand-made Gaussians (docs/model.md: about 1.5–2 ms, the hand-made
- * bank 13–16 ms, the located pretrained Gaussians and the pretrained bank 40–50 ms an image).
+ * Inference cost relative to the hand-made Gaussians, as measured when the margin was set (the figures
+ * are in docs/model.md, "`auto` and what a camera delivers").
  */
 export const INFERENCE_COST: Record<Method, number> = {
   aligned: 1,
