@@ -25,6 +25,8 @@ import { gridOf, imageInput, mapOutputs, type Shape } from './stages.ts';
 import { kCentreInWorker } from './kcentre.ts';
 import { normalisation, smooth, type Normalisation } from './frame-edge.ts';
 import { rng } from './synth.ts';
+import { addOuter, learnedDirections, type LearnedProjectionOptions } from './learned-projection.ts';
+import { perturb, PERTURBATIONS } from './perturb.ts';
 
 export interface Reduction {
   /** per raw channel */
@@ -54,6 +56,11 @@ export interface BankOptions {
   onReduction?: (reduction: Reduction) => void;
   /** onnxruntime threads per session (default: as many as cores) */
   threads?: number;
+  /**
+   * learn the projection from good parts and generic perturbations of them (lab/learned-projection.ts)
+   * instead of drawing it at random; absent: random
+   */
+  learn?: LearnedProjectionOptions | null;
   /** map each distance class from the edge onto the inside's distribution, measured leaving one of the first `parts` good parts out at a time (lab/frame-edge.ts); absent: none */
   normalise?: { rings: number; parts: number; tail?: number } | null;
 }
@@ -96,6 +103,7 @@ export async function fitStatistics(
       progress,
       extractor.blocks,
       options.threads,
+      options.learn ?? undefined,
     ));
   options.onReduction?.(reduction);
   const session = await ort.InferenceSession.create(reducedGraph(extractor, shape, reduction), {
@@ -191,6 +199,7 @@ async function fitReductionOn(
   progress: (message: string) => void,
   blocks?: FeatureExtractor['blocks'],
   threads = 0,
+  learn?: LearnedProjectionOptions,
 ): Promise<Reduction> {
   const { gw, gh } = gridOf(shape, extractor.stride);
   const positions = gw * gh;
@@ -198,29 +207,99 @@ async function fitReductionOn(
   const sample: Float32Array[] = [];
   const perImage = 512;
   let seen = 0;
+  // with `learn`: each good part is followed by its perturbed copies, whose feature changes are kept
+  const copies = learn ? (learn.copies ?? 4) : 0;
+  const kinds = learn?.kinds ?? PERTURBATIONS;
+  const perturbRandom = rng(0x5eed);
+  const changes: { v: Float32Array; weight: number }[] = [];
+  let original: Float32Array | null = null;
   const first = async function* () {
     for await (const f of frames()) {
-      if (seen++ >= REDUCTION_FIT_IMAGES) return;
+      if (seen >= REDUCTION_FIT_IMAGES) return;
       yield f;
+      for (let k = 0; k < copies; k++)
+        yield perturb(f, shape.width, shape.height, kinds[(seen * copies + k) % kinds.length], perturbRandom).pixels;
+      seen++;
     }
   };
   await extract(
     extractor,
     shape,
     first(),
-    (features) => {
-      for (let k = 0; k < perImage; k++) {
-        const p = Math.floor(random() * positions);
-        const v = new Float32Array(C);
-        for (let c = 0; c < C; c++) v[c] = features[c * positions + p];
-        sample.push(v);
-      }
+    (features, index) => {
+      if (index % (copies + 1) === 0) {
+        if (copies > 0) original = Float32Array.from(features);
+        for (let k = 0; k < perImage; k++) {
+          const p = Math.floor(random() * positions);
+          const v = new Float32Array(C);
+          for (let c = 0; c < C; c++) v[c] = features[c * positions + p];
+          sample.push(v);
+        }
+      } else if (original) changes.push(...featureChanges(original, features, C, positions));
     },
     threads,
   );
   const reduction = fitReduction(sample, dims, random, standardise, blocks);
+  if (learn) {
+    reduction.projection = learnedProjection(sample, changes, reduction, learn);
+    progress(`projection learned from ${changes.length} changed patches of ${seen * copies} perturbed parts`);
+  }
   progress(`reduction fitted on ${sample.length} patches of ${Math.min(seen, REDUCTION_FIT_IMAGES)} parts`);
   return reduction;
+}
+
+/**
+ * The patches a perturbation changed (perturbed minus original features, every channel), those whose
+ * change is at least a hundredth of the largest; weighted so that each perturbed part's changes sum
+ * to one in squared length, so every change has the same say whatever its size.
+ */
+function featureChanges(
+  original: Float32Array,
+  perturbed: Float32Array,
+  C: number,
+  positions: number,
+): { v: Float32Array; weight: number }[] {
+  const energy = new Float64Array(positions);
+  for (let c = 0; c < C; c++) {
+    for (let p = 0; p < positions; p++) energy[p] += (perturbed[c * positions + p] - original[c * positions + p]) ** 2;
+  }
+  const largest = energy.reduce((m, e) => Math.max(m, e), 0);
+  if (!(largest > 0)) return [];
+  const kept: number[] = [];
+  let total = 0;
+  for (let p = 0; p < positions; p++) {
+    if (energy[p] >= largest / 100) {
+      kept.push(p);
+      total += energy[p];
+    }
+  }
+  return kept.map((p) => ({
+    v: Float32Array.from({ length: C }, (_, c) => perturbed[c * positions + p] - original[c * positions + p]),
+    weight: 1 / total,
+  }));
+}
+
+/** The learned projection (dims × channels) on the reduction's scaled channels: see lab/learned-projection.ts. */
+function learnedProjection(
+  sample: Float32Array[],
+  changes: { v: Float32Array; weight: number }[],
+  reduction: Reduction,
+  learn: LearnedProjectionOptions,
+): Float32Array {
+  const C = sample[0].length;
+  const { mean, invStd, dims } = reduction;
+  const sw = new Float64Array(C * C);
+  const sb = new Float64Array(C * C);
+  const x = new Float64Array(C);
+  for (const v of sample) {
+    for (let c = 0; c < C; c++) x[c] = (v[c] - mean[c]) * invStd[c];
+    addOuter(sw, x, C, 1 / sample.length);
+  }
+  for (const { v, weight } of changes) {
+    for (let c = 0; c < C; c++) x[c] = v[c] * invStd[c];
+    addOuter(sb, x, C, weight);
+  }
+  return learnedDirections(sw, sb, C, dims, learn.epsilon ?? 0.01, learn.scale).projection;
 }
 
 function shuffleCap<T>(items: T[], cap: number, random: () => number): T[] {

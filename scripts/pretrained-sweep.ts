@@ -14,7 +14,8 @@
  *             "upsample": 2, "augment": 8,
  *             "normalise": 4, "calibrate": 16, "tail": 0.99, "scoreRim": 8,
  *             "handmade": 1, "contrast": "global" | "local", "visible": 1,
- *             "handmadeOnly": true }
+ *             "handmadeOnly": true,
+             "learn": { "epsilon": 0.01, "copies": 4, "kinds": ["blob","line"], "scale": "whiten" } }
  * With "normalise", `plain` is the image AUROC of the same bank without the normalisation.
  * Where the set has a `visibility.json` (scripts/textures.ts, scripts/textures-other-defects.ts), the
  * result also gives `visible`: the image AUROC (the model's own score) against only the marks whose
@@ -30,6 +31,7 @@ import { readImage, testSamples, trainImages } from '../lab/dataset.ts';
 import { auroc } from '../lab/evaluate.ts';
 import { handmade, pretrained } from '../lab/extractor.ts';
 import { bytesInput } from '../lab/fit.ts';
+import type { LearnedProjectionOptions } from '../lab/learned-projection.ts';
 import { bankGraph, fitStatistics, gaussianGraph } from '../lab/statistics.ts';
 
 interface Config {
@@ -65,6 +67,8 @@ interface Config {
   handmadeOnly?: boolean;
   /** the contrast-to-noise ratio a mark needs to count in `visible` */
   visible?: number;
+  /** the projection learned from generic perturbations (lab/learned-projection.ts) instead of a random one */
+  learn?: LearnedProjectionOptions;
 }
 
 /** The first `copies` of the eight flips and turns of a square uint8 HWC frame (the identity first). */
@@ -122,6 +126,7 @@ export async function sweep(data: string, config: Config): Promise<Record<string
       candidates: config.candidates ?? 60_000,
       maxShare: config.maxShare,
       standardise: config.standardise,
+      learn: config.learn,
       normalise: config.normalise
         ? { rings: config.normalise, parts: config.calibrate ?? 16, tail: config.tail }
         : null,
