@@ -16,12 +16,8 @@ export interface LearnedProjectionOptions {
   epsilon?: number;
   /** perturbed copies of each good part the reduction is fitted on, each with one change */
   copies?: number;
-  /**
-   * count the feature changes of each good part under other light (a gain and an offset over the
-   * whole frame) as good variation too, at this times the good patches' own total variance: a
-   * projection that stresses local changes of brightness would otherwise stress a line's light as well
-   */
-  light?: number;
+  /** how many of the reduction's dimensions are learned (the rest stay random; default all) */
+  dims?: number;
   /** the kinds of change, taken in turn (default: every kind of lab/perturb.ts) */
   kinds?: PerturbationKind[];
   /**

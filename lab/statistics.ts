@@ -207,15 +207,11 @@ async function fitReductionOn(
   const sample: Float32Array[] = [];
   const perImage = 512;
   let seen = 0;
-  // with `learn`: each good part is followed by its perturbed copies, whose feature changes are kept,
-  // and, with `learn.light`, by a copy under other light, whose changes count as good variation
+  // with `learn`: each good part is followed by its perturbed copies, whose feature changes are kept
   const copies = learn ? (learn.copies ?? 4) : 0;
-  const lit = learn?.light ? 1 : 0;
-  const group = 1 + copies + lit;
   const kinds = learn?.kinds ?? PERTURBATIONS;
   const perturbRandom = rng(0x5eed);
   const changes: { v: Float32Array; weight: number }[] = [];
-  const lightChanges: Float32Array[] = [];
   let original: Float32Array | null = null;
   const first = async function* () {
     for await (const f of frames()) {
@@ -223,7 +219,6 @@ async function fitReductionOn(
       yield f;
       for (let k = 0; k < copies; k++)
         yield perturb(f, shape.width, shape.height, kinds[(seen * copies + k) % kinds.length], perturbRandom).pixels;
-      if (lit) yield relit(f, perturbRandom);
       seen++;
     }
   };
@@ -232,30 +227,21 @@ async function fitReductionOn(
     shape,
     first(),
     (features, index) => {
-      const k = index % group;
-      if (k === 0) {
-        if (group > 1) original = Float32Array.from(features);
+      if (index % (copies + 1) === 0) {
+        if (copies > 0) original = Float32Array.from(features);
         for (let k = 0; k < perImage; k++) {
           const p = Math.floor(random() * positions);
           const v = new Float32Array(C);
           for (let c = 0; c < C; c++) v[c] = features[c * positions + p];
           sample.push(v);
         }
-      } else if (original && k <= copies) changes.push(...featureChanges(original, features, C, positions));
-      else if (original) {
-        for (let n = 0; n < perImage; n++) {
-          const p = Math.floor(random() * positions);
-          lightChanges.push(
-            Float32Array.from({ length: C }, (_, c) => features[c * positions + p] - original![c * positions + p]),
-          );
-        }
-      }
+      } else if (original) changes.push(...featureChanges(original, features, C, positions));
     },
     threads,
   );
   const reduction = fitReduction(sample, dims, random, standardise, blocks);
   if (learn) {
-    reduction.projection = learnedProjection(sample, changes, lightChanges, reduction, learn);
+    reduction.projection = learnedProjection(sample, changes, reduction, learn);
     progress(`projection learned from ${changes.length} changed patches of ${seen * copies} perturbed parts`);
   }
   progress(`reduction fitted on ${sample.length} patches of ${Math.min(seen, REDUCTION_FIT_IMAGES)} parts`);
@@ -293,18 +279,10 @@ function featureChanges(
   }));
 }
 
-/** The frame under other light: every pixel times a gain of 0.85–1.15 plus an offset of −12 to 12 grey levels. */
-function relit(pixels: Uint8Array, random: () => number): Uint8Array {
-  const gain = 0.85 + 0.3 * random();
-  const offset = -12 + 24 * random();
-  return pixels.map((v) => Math.max(0, Math.min(255, Math.round(v * gain + offset))));
-}
-
 /** The learned projection (dims × channels) on the reduction's scaled channels: see lab/learned-projection.ts. */
 function learnedProjection(
   sample: Float32Array[],
   changes: { v: Float32Array; weight: number }[],
-  lightChanges: Float32Array[],
   reduction: Reduction,
   learn: LearnedProjectionOptions,
 ): Float32Array {
@@ -317,23 +295,17 @@ function learnedProjection(
     for (let c = 0; c < C; c++) x[c] = (v[c] - mean[c]) * invStd[c];
     addOuter(sw, x, C, 1 / sample.length);
   }
-  if (lightChanges.length > 0 && learn.light) {
-    // good variation too: the changes other light makes, brought to `light` times the good patches' own total variance
-    const sn = new Float64Array(C * C);
-    for (const v of lightChanges) {
-      for (let c = 0; c < C; c++) x[c] = v[c] * invStd[c];
-      addOuter(sn, x, C);
-    }
-    let [tw, tn] = [0, 0];
-    for (let c = 0; c < C; c++) [tw, tn] = [tw + sw[c * C + c], tn + sn[c * C + c]];
-    const k = tn > 0 ? (learn.light * tw) / tn : 0;
-    for (let i = 0; i < sw.length; i++) sw[i] += k * sn[i];
-  }
   for (const { v, weight } of changes) {
     for (let c = 0; c < C; c++) x[c] = v[c] * invStd[c];
     addOuter(sb, x, C, weight);
   }
-  return learnedDirections(sw, sb, C, dims, learn.epsilon ?? 0.01, learn.scale).projection;
+  const learned = Math.min(learn.dims ?? dims, dims);
+  const { projection } = learnedDirections(sw, sb, C, learned, learn.epsilon ?? 0.01, learn.scale);
+  if (learned === dims) return projection;
+  // the other rows stay random
+  const mixed = Float32Array.from(reduction.projection);
+  mixed.set(projection);
+  return mixed;
 }
 
 function shuffleCap<T>(items: T[], cap: number, random: () => number): T[] {
