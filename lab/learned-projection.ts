@@ -14,7 +14,10 @@ import type { PerturbationKind } from './perturb.ts';
 export interface LearnedProjectionOptions {
   /** the ridge ε added to S_w, as a share of S_w's mean eigenvalue (trace / channels) */
   epsilon?: number;
-  /** perturbed copies of each good part the reduction is fitted on, each with one change */
+  /**
+   * perturbed copies of each good part the reduction is fitted on, each with one change; 0: none, and
+   * S_b = I (the directions good patches vary least in: a control for what the perturbations add)
+   */
   copies?: number;
   /** how many of the reduction's dimensions are learned (the rest stay random; default all) */
   dims?: number;

@@ -299,6 +299,8 @@ function learnedProjection(
     for (let c = 0; c < C; c++) x[c] = v[c] * invStd[c];
     addOuter(sb, x, C, weight);
   }
+  // no perturbations (`copies: 0`): every direction counts as changed alike, leaving the directions good patches vary least in (a control)
+  if (changes.length === 0) for (let c = 0; c < C; c++) sb[c * C + c] = 1;
   const learned = Math.min(learn.dims ?? dims, dims);
   const { projection } = learnedDirections(sw, sb, C, learned, learn.epsilon ?? 0.01, learn.scale);
   if (learned === dims) return projection;
