@@ -25,7 +25,7 @@ import { gridOf, imageInput, mapOutputs, type Shape } from './stages.ts';
 import { kCentreInWorker } from './kcentre.ts';
 import { normalisation, smooth, type Normalisation } from './frame-edge.ts';
 import { rng } from './synth.ts';
-import { addOuter, learnedDirections, type LearnedProjectionOptions } from './learned-projection.ts';
+import { learnedDirections, scatter, type LearnedProjectionOptions } from './learned-projection.ts';
 import { perturb, PERTURBATIONS } from './perturb.ts';
 
 export interface Reduction {
@@ -241,7 +241,7 @@ async function fitReductionOn(
   );
   const reduction = fitReduction(sample, dims, random, standardise, blocks);
   if (learn) {
-    reduction.projection = learnedProjection(sample, changes, reduction, learn);
+    reduction.projection = await learnedProjection(sample, changes, reduction, learn);
     progress(`projection learned from ${changes.length} changed patches of ${seen * copies} perturbed parts`);
   }
   progress(`reduction fitted on ${sample.length} patches of ${Math.min(seen, REDUCTION_FIT_IMAGES)} parts`);
@@ -280,25 +280,28 @@ function featureChanges(
 }
 
 /** The learned projection (dims × channels) on the reduction's scaled channels: see lab/learned-projection.ts. */
-function learnedProjection(
+async function learnedProjection(
   sample: Float32Array[],
   changes: { v: Float32Array; weight: number }[],
   reduction: Reduction,
   learn: LearnedProjectionOptions,
-): Float32Array {
+): Promise<Float32Array> {
   const C = sample[0].length;
   const { mean, invStd, dims } = reduction;
-  const sw = new Float64Array(C * C);
-  const sb = new Float64Array(C * C);
-  const x = new Float64Array(C);
-  for (const v of sample) {
-    for (let c = 0; c < C; c++) x[c] = (v[c] - mean[c]) * invStd[c];
-    addOuter(sw, x, C, 1 / sample.length);
-  }
-  for (const { v, weight } of changes) {
-    for (let c = 0; c < C; c++) x[c] = v[c] * invStd[c];
-    addOuter(sb, x, C, weight);
-  }
+  const good = new Float32Array(sample.length * C);
+  sample.forEach((v, i) => {
+    for (let c = 0; c < C; c++) good[i * C + c] = (v[c] - mean[c]) * invStd[c];
+  });
+  const sw = await scatter(good, new Float32Array(sample.length).fill(1 / sample.length), C);
+  const changed = new Float32Array(changes.length * C);
+  changes.forEach(({ v }, i) => {
+    for (let c = 0; c < C; c++) changed[i * C + c] = v[c] * invStd[c];
+  });
+  const sb = await scatter(
+    changed,
+    Float32Array.from(changes, (c) => c.weight),
+    C,
+  );
   // no perturbations (`copies: 0`): every direction counts as changed alike, leaving the directions good patches vary least in (a control)
   if (changes.length === 0) for (let c = 0; c < C; c++) sb[c * C + c] = 1;
   const learned = Math.min(learn.dims ?? dims, dims);
