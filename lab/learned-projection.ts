@@ -21,6 +21,8 @@ export interface LearnedProjectionOptions {
    * S_b = I (the directions good patches vary least in: a control for what the perturbations add)
    */
   copies?: number;
+  /** good parts the reduction (and so S_w and the perturbations) is fitted on (default the reduction's usual first few) */
+  parts?: number;
   /** how many of the reduction's dimensions are learned (the rest stay random; default all) */
   dims?: number;
   /** the kinds of change, taken in turn (default: every kind of lab/perturb.ts) */

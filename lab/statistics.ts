@@ -215,7 +215,7 @@ async function fitReductionOn(
   let original: Float32Array | null = null;
   const first = async function* () {
     for await (const f of frames()) {
-      if (seen >= REDUCTION_FIT_IMAGES) return;
+      if (seen >= (learn?.parts ?? REDUCTION_FIT_IMAGES)) return;
       yield f;
       for (let k = 0; k < copies; k++)
         yield perturb(f, shape.width, shape.height, kinds[(seen * copies + k) % kinds.length], perturbRandom).pixels;
@@ -244,7 +244,7 @@ async function fitReductionOn(
     reduction.projection = await learnedProjection(sample, changes, reduction, learn);
     progress(`projection learned from ${changes.length} changed patches of ${seen * copies} perturbed parts`);
   }
-  progress(`reduction fitted on ${sample.length} patches of ${Math.min(seen, REDUCTION_FIT_IMAGES)} parts`);
+  progress(`reduction fitted on ${sample.length} patches of ${seen} parts`);
   return reduction;
 }
 
