@@ -27,6 +27,7 @@ import { normalisation, smooth, type Normalisation } from './frame-edge.ts';
 import { rng } from './synth.ts';
 import { learnedDirections, scatter, type LearnedProjectionOptions } from './learned-projection.ts';
 import { perturb, PERTURBATIONS } from './perturb.ts';
+import { covariance, whitening, type WhitenOptions } from './whiten.ts';
 
 export interface Reduction {
   /** per raw channel */
@@ -63,6 +64,8 @@ export interface BankOptions {
   learn?: LearnedProjectionOptions | null;
   /** map each distance class from the edge onto the inside's distribution, measured leaving one of the first `parts` good parts out at a time (lab/frame-edge.ts); absent: none */
   normalise?: { rings: number; parts: number; tail?: number } | null;
+  /** whiten the centred channels on good patches before the projection (lab/whiten.ts); absent: centred only */
+  whiten?: WhitenOptions | null;
 }
 
 export interface FittedStatistics {
@@ -104,6 +107,7 @@ export async function fitStatistics(
       extractor.blocks,
       options.threads,
       options.learn ?? undefined,
+      options.whiten,
     ));
   options.onReduction?.(reduction);
   const session = await ort.InferenceSession.create(reducedGraph(extractor, shape, reduction), {
@@ -200,6 +204,7 @@ async function fitReductionOn(
   blocks?: FeatureExtractor['blocks'],
   threads = 0,
   learn?: LearnedProjectionOptions,
+  whiten?: WhitenOptions | null,
 ): Promise<Reduction> {
   const { gw, gh } = gridOf(shape, extractor.stride);
   const positions = gw * gh;
@@ -239,7 +244,7 @@ async function fitReductionOn(
     },
     threads,
   );
-  const reduction = fitReduction(sample, dims, random, standardise, blocks);
+  const reduction = fitReduction(sample, dims, random, standardise, blocks, whiten);
   if (learn) {
     reduction.projection = await learnedProjection(sample, changes, reduction, learn);
     progress(`projection learned from ${changes.length} changed patches of ${seen * copies} perturbed parts`);
@@ -327,6 +332,8 @@ function shuffleCap<T>(items: T[], cap: number, random: () => number): T[] {
  * in which good parts vary most and drop the rest, but a defect shows precisely in directions good
  * parts do not vary (on gravel PCA lost most of the image AUROC the unprojected features had:
  * docs/model.md); a random projection keeps distances in every direction about equally.
+ * With `whiten`, the projection is the whitening of the centred (and scaled) channels instead, each
+ * direction measured in units of its own spread on good patches (lab/whiten.ts).
  */
 export function fitReduction(
   sample: Float32Array[],
@@ -334,6 +341,7 @@ export function fitReduction(
   random: () => number,
   standardise: boolean,
   blocks?: FeatureExtractor['blocks'],
+  whiten?: WhitenOptions | null,
 ): Reduction {
   const C = sample[0].length;
   const n = sample.length;
@@ -361,6 +369,10 @@ export function fitReduction(
     const scale = block.weight / Math.sqrt(Math.max(total, 1e-12));
     for (let c = first; c < end; c++) invStd[c] = (block.standardise ? invStd[c] : 1) * scale;
     first = end;
+  }
+  if (whiten) {
+    const projection = whitening(covariance(sample, mean, invStd), C, dims, whiten, random);
+    return { mean: Float32Array.from(mean), invStd, projection, dims };
   }
   const projection = new Float32Array(dims * C);
   if (dims === C) {

@@ -15,7 +15,8 @@
  *             "normalise": 4, "calibrate": 16, "tail": 0.99, "scoreRim": 8,
  *             "handmade": 1, "contrast": "global" | "local", "visible": 1,
  *             "handmadeOnly": true,
-             "learn": { "epsilon": 0.01, "copies": 4, "kinds": ["blob","line"], "scale": "whiten" } }
+ *             "learn": { "epsilon": 0.01, "copies": 4, "kinds": ["blob","line"], "scale": "whiten" },
+ *             "whiten": 0.1, "keep": "random" | "variance", "seed": 1 }
  * With "normalise", `plain` is the image AUROC of the same bank without the normalisation.
  * Where the set has a `visibility.json` (scripts/textures.ts, scripts/textures-other-defects.ts), the
  * result also gives `visible`: the image AUROC (the model's own score) against only the marks whose
@@ -69,6 +70,12 @@ interface Config {
   visible?: number;
   /** the projection learned from generic perturbations (lab/learned-projection.ts) instead of a random one */
   learn?: LearnedProjectionOptions;
+  /** whiten the channels on good patches with this shrinkage λ before the projection (lab/whiten.ts) */
+  whiten?: number;
+  /** with `whiten` and fewer dims than channels: a random projection or the directions of most variance */
+  keep?: 'random' | 'variance';
+  /** the fit's random numbers (projection, patch samples; default 1) */
+  seed?: number;
 }
 
 /** The first `copies` of the eight flips and turns of a square uint8 HWC frame (the identity first). */
@@ -130,6 +137,8 @@ export async function sweep(data: string, config: Config): Promise<Record<string
       normalise: config.normalise
         ? { rings: config.normalise, parts: config.calibrate ?? 16, tail: config.tail }
         : null,
+      seed: config.seed,
+      whiten: config.whiten !== undefined ? { shrink: config.whiten, keep: config.keep } : null,
     },
   );
   const fitSeconds = (performance.now() - started) / 1000;

@@ -1,0 +1,157 @@
+/**
+ * Whitening fitted on good patches, for the reduction before a memory bank (lab/statistics.ts).
+ * Euclidean distance on centred features weighs a direction by how much good parts vary along it,
+ * so the few high-variance (texture) directions dominate every distance and a faint mark that shows
+ * in a low-variance direction barely moves it. Whitening by (Σ + λ·(tr Σ / d)·I)^(-1/2) measures
+ * every direction in units of its own spread on good patches (a Mahalanobis distance), with the
+ * shrinkage λ keeping directions in which good parts hardly vary at all from being blown up into
+ * noise. Unlike PCA it keeps the low-variance directions; it amplifies them. The result is one
+ * dims × channels matrix that folds into the reduction's 1×1 convolution, so serving costs the same
+ * at equal output dimensions.
+ */
+
+/** How the whitened features are brought to fewer dimensions, when fewer are asked for. */
+export type WhitenKeep = 'random' | 'variance';
+
+export interface WhitenOptions {
+  /** λ: the covariance's eigenvalues are raised by λ times their mean before the inverse square root */
+  shrink: number;
+  /** to fewer dimensions: a random orthonormal projection, or the directions of most variance on good patches (default random) */
+  keep?: WhitenKeep;
+}
+
+/**
+ * Eigenvalues and eigenvectors of a symmetric n × n matrix (row-major; not changed), by cyclic
+ * Jacobi rotations. Answers the values in decreasing order and the vectors as the rows of `vectors`
+ * in the same order.
+ */
+export function symmetricEigen(matrix: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+  const a = Float64Array.from(matrix);
+  const v = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  let scale = 0;
+  for (let i = 0; i < n * n; i++) scale += a[i] * a[i];
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q] ** 2;
+    if (off <= 1e-24 * scale) break;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = a[p * n + q];
+        if (apq === 0) continue;
+        const theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          // columns p and q, then rows p and q: A ← Jᵀ A J
+          const akp = a[k * n + p];
+          const akq = a[k * n + q];
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = a[p * n + k];
+          const aqk = a[q * n + k];
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k * n + p];
+          const vkq = v[k * n + q];
+          v[k * n + p] = c * vkp - s * vkq;
+          v[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => a[j * n + j] - a[i * n + i]);
+  const values = Float64Array.from(order, (i) => a[i * n + i]);
+  const vectors = new Float64Array(n * n);
+  order.forEach((i, r) => {
+    for (let k = 0; k < n; k++) vectors[r * n + k] = v[k * n + i];
+  });
+  return { values, vectors };
+}
+
+/** The covariance (channels × channels) of patches already centred and scaled (each `sample[i][c] * gain[c]` after subtracting `mean[c]`). */
+export function covariance(sample: Float32Array[], mean: ArrayLike<number>, gain: ArrayLike<number>): Float64Array {
+  const C = mean.length;
+  const cov = new Float64Array(C * C);
+  const x = new Float64Array(C);
+  for (const v of sample) {
+    for (let c = 0; c < C; c++) x[c] = (v[c] - mean[c]) * gain[c];
+    for (let i = 0; i < C; i++) {
+      const xi = x[i];
+      if (xi === 0) continue;
+      for (let j = i; j < C; j++) cov[i * C + j] += xi * x[j];
+    }
+  }
+  for (let i = 0; i < C; i++)
+    for (let j = i; j < C; j++) {
+      cov[i * C + j] /= sample.length;
+      cov[j * C + i] = cov[i * C + j];
+    }
+  return cov;
+}
+
+/**
+ * The whitening matrix (dims × C, row-major) for a covariance: (Σ + λ·(tr Σ / C)·I)^(-1/2) in the
+ * covariance's own coordinates (ZCA) when dims = C; otherwise that followed by a random orthonormal
+ * projection (`keep: 'random'`, from `random` numbers) or the rows of the `dims` directions of most
+ * variance (`keep: 'variance'`).
+ */
+export function whitening(
+  cov: Float64Array,
+  C: number,
+  dims: number,
+  options: WhitenOptions,
+  random: () => number,
+): Float32Array {
+  const { values, vectors } = symmetricEigen(cov, C);
+  let trace = 0;
+  for (let i = 0; i < C; i++) trace += cov[i * C + i];
+  const floor = Math.max((options.shrink * trace) / C, 1e-12);
+  const gain = Float64Array.from(values, (e) => 1 / Math.sqrt(Math.max(e, 0) + floor));
+  const out = new Float32Array(dims * C);
+  if (dims < C && (options.keep ?? 'random') === 'variance') {
+    for (let d = 0; d < dims; d++) for (let c = 0; c < C; c++) out[d * C + c] = gain[d] * vectors[d * C + c];
+    return out;
+  }
+  // ZCA: V diag(gain) Vᵀ
+  const zca = new Float64Array(C * C);
+  for (let r = 0; r < C; r++) {
+    const g = gain[r];
+    for (let i = 0; i < C; i++) {
+      const gi = g * vectors[r * C + i];
+      if (gi === 0) continue;
+      for (let j = 0; j < C; j++) zca[i * C + j] += gi * vectors[r * C + j];
+    }
+  }
+  if (dims >= C) return Float32Array.from(zca);
+  const q = randomOrthonormalRows(dims, C, random);
+  for (let d = 0; d < dims; d++)
+    for (let k = 0; k < C; k++) {
+      const w = q[d * C + k];
+      for (let c = 0; c < C; c++) out[d * C + c] += w * zca[k * C + c];
+    }
+  return out;
+}
+
+/** `rows` orthonormal rows of length `cols` (rows ≤ cols), Gaussian then Gram–Schmidt. */
+function randomOrthonormalRows(rows: number, cols: number, random: () => number): Float64Array {
+  const m = new Float64Array(rows * cols);
+  for (let i = 0; i < m.length; i++) m[i] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < r; k++) {
+      let dot = 0;
+      for (let c = 0; c < cols; c++) dot += m[r * cols + c] * m[k * cols + c];
+      for (let c = 0; c < cols; c++) m[r * cols + c] -= dot * m[k * cols + c];
+    }
+    let norm = 0;
+    for (let c = 0; c < cols; c++) norm += m[r * cols + c] ** 2;
+    norm = Math.sqrt(norm) || 1;
+    for (let c = 0; c < cols; c++) m[r * cols + c] /= norm;
+  }
+  return m;
+}
