@@ -6,7 +6,8 @@
  *
  *   npx tsx scripts/feature-cost.ts [--runs N] [--threads T] [--config JSON ...]
  *
- * A config: { "taps": ["s4a","s4","s8"], "stride": 8, "handmade": 1, "contrast": "local", "bankSize": 4096, "dims": 64 }
+ * A config: { "taps": ["s4a","s4","s8"], "stride": 8, "handmade": 1, "contrast": "local", "bankSize": 4096, "dims": 64,
+ *             "int8": true }  (int8: the search as `loupe fit` ships it, lab/fit.ts `PRETRAINED.search`)
  */
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -22,6 +23,7 @@ interface Config {
   contrast?: 'global' | 'local';
   bankSize?: number;
   dims?: number;
+  int8?: boolean;
 }
 
 const SIZE = 256;
@@ -57,6 +59,7 @@ for (const config of configs) {
       },
       bank: { memory: Float32Array.from({ length: size * dims }, () => random() - 0.5), size },
     },
+    { int8: config.int8 },
   );
   sessions.push(
     await ort.InferenceSession.create(graph, {

@@ -16,7 +16,8 @@
  *             "handmade": 1, "contrast": "global" | "local", "visible": 1,
  *             "handmadeOnly": true,
  *             "learn": { "epsilon": 0.01, "copies": 4, "kinds": ["blob","line"], "scale": "whiten" },
- *             "whiten": 0.1, "keep": "random" | "variance", "seed": 1 }
+ *             "whiten": 0.1, "keep": "random" | "variance", "seed": 1,
+ *             "int8": true }
  * With "normalise", `plain` is the image AUROC of the same bank without the normalisation.
  * Where the set has a `visibility.json` (scripts/textures.ts, scripts/textures-other-defects.ts), the
  * result also gives `visible`: the image AUROC (the model's own score) against only the marks whose
@@ -76,6 +77,8 @@ interface Config {
   keep?: 'random' | 'variance';
   /** the fit's random numbers (projection, patch samples; default 1) */
   seed?: number;
+  /** search the bank in 8-bit integers, as `loupe fit` ships it (lab/fit.ts `PRETRAINED.search`) */
+  int8?: boolean;
 }
 
 /** The first `copies` of the eight flips and turns of a square uint8 HWC frame (the identity first). */
@@ -145,7 +148,7 @@ export async function sweep(data: string, config: Config): Promise<Record<string
   const session = await ort.InferenceSession.create(
     config.gaussian
       ? gaussianGraph(extractor, shape, fitted)
-      : bankGraph(extractor, shape, fitted, {}, config.scoreRim),
+      : bankGraph(extractor, shape, fitted, { int8: config.int8 }, config.scoreRim),
   );
   const plain =
     fitted.bank?.normalise &&
