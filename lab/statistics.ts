@@ -66,6 +66,8 @@ export interface BankOptions {
   normalise?: { rings: number; parts: number; tail?: number } | null;
   /** whiten the centred channels on good patches before the projection (lab/whiten.ts); absent: centred only */
   whiten?: WhitenOptions | null;
+  /** hears the smoothed leave-one-out maps the normalisation was measured on (gh × gw each, before it) */
+  onCalibration?: (maps: Float32Array[]) => void;
 }
 
 export interface FittedStatistics {
@@ -186,6 +188,7 @@ export async function fitStatistics(
         maps.push(smooth(await leaveOut.run(features, positions, source, part), gw, gh));
       await leaveOut.release();
       fitted.bank.normalise = normalisation(maps, gw, gh, options.normalise.rings, options.normalise.tail);
+      options.onCalibration?.(maps);
       progress(`distances by position measured on ${maps.length} parts, each left out of the bank`);
     }
   }
@@ -574,6 +577,8 @@ export interface BankSearch {
   coarse?: BankOptions['coarse'];
   chunk?: number;
   int8?: boolean;
+  /** a patch's anomaly is the mean distance to its k nearest entries (default 1: the nearest); exact search only */
+  k?: number;
 }
 
 /** Bank entries searched per chunk (each chunk's distances, 1,024 patches × 512, fit in the cache). */
@@ -586,6 +591,7 @@ const SEARCH_CHUNK = 512;
  */
 function chunkedNearestNodes(memory: Float32Array, size: number, dims: number, search: BankSearch): GraphPiece {
   const width = Math.max(1, Math.min(search.chunk ?? SEARCH_CHUNK, size));
+  const k = Math.min(search.k ?? 1, width);
   const nodes: types.INodeProto[] = [];
   const initializers: types.ITensorProto[] = [];
   const minima: string[] = [];
@@ -632,13 +638,25 @@ function chunkedNearestNodes(memory: Float32Array, size: number, dims: number, s
         node('Add', [`bank${c}_m2dot`, `bank${c}_norm`], [`bank${c}_partial`]),
       );
     }
-    nodes.push(node('ReduceMin', [`bank${c}_partial`], [`bank${c}_min`], { axes: [1], keepdims: 1 }));
+    if (k > 1) {
+      // a last chunk smaller than k gives all it has
+      const kc = count < k ? `bank${c}_k` : 'bank_k';
+      if (count < k) initializers.push(ints(kc, [1], [count]));
+      nodes.push(
+        node('TopK', [`bank${c}_partial`, kc], [`bank${c}_min`, `bank${c}_at`], { axis: 1, largest: 0, sorted: 0 }),
+      );
+    } else nodes.push(node('ReduceMin', [`bank${c}_partial`], [`bank${c}_min`], { axes: [1], keepdims: 1 }));
     minima.push(`bank${c}_min`);
   }
-  nodes.push(
-    minima.length > 1 ? node('Min', minima, ['bank_min']) : node('Identity', minima, ['bank_min']),
-    node('Add', ['bank_min', 'patch_norm'], ['nearest2']),
-  );
+  if (k > 1) {
+    // each chunk's k nearest side by side (N × chunks·k), then the k nearest of those
+    initializers.push(ints('bank_k', [1], [k]));
+    nodes.push(
+      node('Concat', minima, ['bank_nearest_each'], { axis: 1 }),
+      node('TopK', ['bank_nearest_each', 'bank_k'], ['bank_min', 'bank_min_at'], { axis: 1, largest: 0, sorted: 0 }),
+    );
+  } else nodes.push(minima.length > 1 ? node('Min', minima, ['bank_min']) : node('Identity', minima, ['bank_min']));
+  nodes.push(node('Add', ['bank_min', 'patch_norm'], ['nearest2']));
   return { nodes, initializers };
 }
 
@@ -695,6 +713,29 @@ export function bankGraph(
   search: BankSearch = {},
   scoreRimPixels = SCORE_RIM_PIXELS,
 ): Uint8Array {
+  const rim = scoreRimPixels > 0 ? Math.max(1, Math.round(scoreRimPixels / extractor.stride)) : 0;
+  const map = bankMapPiece(extractor, shape, fitted, search);
+  const out = mapOutputs(shape, rim, extractor.stride);
+  return model({
+    name: `loupe-bank-${extractor.kind}`,
+    node: [...map.nodes, ...out.nodes],
+    initializer: [...map.initializers, ...out.initializers],
+    input: [imageInput(shape)],
+    output: out.outputs,
+  });
+}
+
+/**
+ * The bank model up to its patch map: `image` → `patch_map` (1 × 1 × grid at the extractor's stride),
+ * the smoothed nearest-entry distance (the mean of the `search.k` nearest), normalised where the bank
+ * says so. lab/fusion.ts puts two of these in one graph.
+ */
+export function bankMapPiece(
+  extractor: FeatureExtractor,
+  shape: Shape,
+  fitted: FittedStatistics,
+  search: BankSearch = {},
+): GraphPiece {
   const { reduction, bank } = fitted;
   if (!bank) throw new Error('bankGraph: no memory bank was fitted');
   const { gw, gh } = gridOf(shape, extractor.stride);
@@ -702,8 +743,7 @@ export function bankGraph(
   const features = extractor.nodes(shape);
   const reduce = reductionNodes(extractor, reduction);
   const nearest = nearestNodes(bank.memory, bank.size, dims, search);
-  const rim = scoreRimPixels > 0 ? Math.max(1, Math.round(scoreRimPixels / extractor.stride)) : 0;
-  const out = mapOutputs(shape, rim, extractor.stride);
+  const k = Math.min(search.k ?? 1, bank.size);
   // the frame's edge (lab/frame-edge.ts): a scale and an offset per position after the search
   const norm: GraphPiece = bank.normalise
     ? {
@@ -717,9 +757,8 @@ export function bankGraph(
         ],
       }
     : { nodes: [node('Identity', ['patch_map_raw'], ['patch_map'])], initializers: [] };
-  return model({
-    name: `loupe-bank-${extractor.kind}`,
-    node: [
+  return {
+    nodes: [
       ...features.nodes,
       ...reduce.nodes,
       node('Reshape', ['reduced', 'flat_shape'], ['flat']), // D × N
@@ -728,14 +767,14 @@ export function bankGraph(
       node('ReduceSum', ['patches2', 'feature_axis'], ['patch_norm'], { keepdims: 1 }), // N × 1
       ...nearest.nodes,
       node('Relu', ['nearest2'], ['nearest2_pos']),
-      node('Sqrt', ['nearest2_pos'], ['nearest']),
+      node('Sqrt', ['nearest2_pos'], [k > 1 ? 'nearest_k' : 'nearest']),
+      ...(k > 1 ? [node('ReduceMean', ['nearest_k'], ['nearest'], { axes: [1], keepdims: 1 })] : []),
       node('Reshape', ['nearest', 'map_shape'], ['patch_distance']),
       node('Pad', ['patch_distance', 'smooth_pads'], ['patch_distance_padded'], { mode: 'reflect' }),
       node('AveragePool', ['patch_distance_padded'], ['patch_map_raw'], { kernel_shape: [3, 3], strides: [1, 1] }),
       ...norm.nodes,
-      ...out.nodes,
     ],
-    initializer: [
+    initializers: [
       ...features.initializers,
       ...reduce.initializers,
       ...nearest.initializers,
@@ -744,11 +783,8 @@ export function bankGraph(
       ints('map_shape', [4], [1, 1, gh, gw]),
       ints('feature_axis', [1], [1]),
       ints('smooth_pads', [8], [0, 0, 1, 1, 0, 0, 1, 1]),
-      ...out.initializers,
     ],
-    input: [imageInput(shape)],
-    output: out.outputs,
-  });
+  };
 }
 
 /** The whole model with per-position Gaussians: features → reduction → standardised distance per position → smoothed map → score. */

@@ -65,4 +65,36 @@ describe('the memory bank searched in the graph', () => {
     expect(exact[1].score).toBeGreaterThan(exact[0].score);
     expect(int8[1].score).toBeGreaterThan(int8[0].score);
   });
+
+  it('scores a patch by the mean distance to its k nearest entries, the same whichever way the bank is cut into chunks', async () => {
+    const good: Uint8Array[] = [];
+    for (let i = 0; i < 6; i++) good.push(await pixelsOf(await frame(i)));
+    const fitted = await fitStatistics(
+      handmade,
+      shape,
+      () => good,
+      { bank: true, gaussian: false },
+      { bankSize: 300, dims: 16, candidates: 3000 },
+    );
+    const frames = [await pixelsOf(await frame(31))];
+    const search = (options: BankSearch) => scored(bankGraph(handmade, shape, fitted, options), frames);
+    const nearest = (await search({ chunk: 1 << 30 }))[0];
+    const k3 = (await search({ chunk: 1 << 30, k: 3 }))[0];
+    // the last chunk holds a single entry, fewer than k
+    for (const options of [
+      { chunk: 64, k: 3 },
+      { chunk: fitted.bank!.size - 1, k: 3 },
+      { k: 3, int8: true },
+    ]) {
+      const got = (await search(options))[0];
+      expect(got.score, JSON.stringify(options)).toBeCloseTo(k3.score, options.int8 ? 1 : 3);
+    }
+    // the mean of the three nearest is never below the nearest, and above it somewhere
+    let above = 0;
+    for (let p = 0; p < k3.map.length; p++) {
+      expect(k3.map[p]).toBeGreaterThanOrEqual(nearest.map[p] - 1e-4);
+      if (k3.map[p] > nearest.map[p] + 1e-3) above++;
+    }
+    expect(above).toBeGreaterThan(k3.map.length / 2);
+  });
 });
