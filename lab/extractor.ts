@@ -186,7 +186,7 @@ export function pretrained(options: PretrainedOptions = {}): FeatureExtractor {
 }
 
 /** A graph piece's tensors and nodes renamed under `prefix`, except its input `image`. */
-function prefixed(piece: GraphPiece, prefix: string): GraphPiece {
+export function prefixed(piece: GraphPiece, prefix: string): GraphPiece {
   const rename = (name: string) => (name === '' || name === 'image' ? name : `${prefix}${name}`);
   return {
     nodes: piece.nodes.map((n) =>

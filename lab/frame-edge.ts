@@ -35,6 +35,9 @@ export interface Normalisation {
   /** per position (gh × gw): normalised = scale · smoothed distance + offset */
   scale: Float32Array;
   offset: Float32Array;
+  /** the inside class's location and spread (mean and standard deviation, or median and tail − median), onto which every class is mapped */
+  location?: number;
+  spread?: number;
 }
 
 /**
@@ -93,7 +96,7 @@ export function normalisation(
     scale[p] = a;
     offset[p] = count[c] > 1 ? mean[inside] - a * mean[c] : 0;
   }
-  return { scale, offset };
+  return { scale, offset, location: mean[inside], spread: std[inside] };
 }
 
 /**
