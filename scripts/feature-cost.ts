@@ -7,13 +7,18 @@
  *   npx tsx scripts/feature-cost.ts [--runs N] [--threads T] [--config JSON ...]
  *
  * A config: { "taps": ["s4a","s4","s8"], "stride": 8, "handmade": 1, "contrast": "local", "bankSize": 4096, "dims": 64,
- *             "int8": true }  (int8: the search as `loupe fit` ships it, lab/fit.ts `PRETRAINED.search`)
+ *             "int8": true, "k": 3, "fuse": "max", "handStride": 4, "handBank": 4096, "handInt8": false, "texture": true }
+ * "int8": the bank searched in 8-bit integers, as `loupe fit` ships it; "k": the mean of the k nearest;
+ * "fuse": the pretrained bank and the hand-made bank (its grid `handStride`, `handBank` entries) fused
+ * in one graph (lab/fusion.ts); "texture": the hand-made texture model (lab/patchcore.ts, 2,048 entries).
  */
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { TAPS } from '../lab/backbone.ts';
-import { pretrained } from '../lab/extractor.ts';
-import { bankGraph } from '../lab/statistics.ts';
+import { handmade, pretrained, type FeatureExtractor } from '../lab/extractor.ts';
+import { fusedGraph, strided, type Combine } from '../lab/fusion.ts';
+import { patchcoreGraph, FEATURES } from '../lab/patchcore.ts';
+import { bankGraph, type BankSearch, type FittedStatistics } from '../lab/statistics.ts';
 import { rng } from '../lab/synth.ts';
 
 interface Config {
@@ -24,6 +29,12 @@ interface Config {
   bankSize?: number;
   dims?: number;
   int8?: boolean;
+  k?: number;
+  fuse?: Combine;
+  handStride?: number;
+  handBank?: number;
+  handInt8?: boolean;
+  texture?: boolean;
 }
 
 const SIZE = 256;
@@ -37,30 +48,62 @@ const { values } = parseArgs({
 const configs = (values.config ?? ['{}']).map((c) => JSON.parse(c) as Config);
 const random = rng(1);
 const sessions: ort.InferenceSession[] = [];
+/** Random statistics of the right shapes for an extractor, with a normalisation map as a fused branch has. */
+function randomStatistics(extractor: FeatureExtractor, dims: number, size: number): FittedStatistics {
+  const C = extractor.channels;
+  const d = Math.min(dims, C);
+  const cells = (SIZE / extractor.stride) ** 2;
+  return {
+    reduction: {
+      mean: new Float32Array(C),
+      invStd: new Float32Array(C).fill(1),
+      projection: Float32Array.from({ length: d * C }, () => random() - 0.5),
+      dims: d,
+    },
+    bank: {
+      memory: Float32Array.from({ length: size * d }, () => random() - 0.5),
+      size,
+      normalise: { scale: new Float32Array(cells).fill(1), offset: new Float32Array(cells) },
+    },
+  };
+}
+
 for (const config of configs) {
+  const shape = { width: SIZE, height: SIZE };
   const extractor = pretrained({
     stride: config.stride ?? 8,
     taps: (config.taps ?? ['s4a', 's4', 's8']).map((t) => TAPS[t]),
     handmade: config.handmade,
     contrast: config.contrast,
   });
-  const dims = config.dims ?? 64;
-  const size = config.bankSize ?? 4096;
-  const C = extractor.channels;
-  const graph = bankGraph(
-    extractor,
-    { width: SIZE, height: SIZE },
-    {
-      reduction: {
-        mean: new Float32Array(C),
-        invStd: new Float32Array(C).fill(1),
-        projection: Float32Array.from({ length: dims * C }, () => random() - 0.5),
-        dims,
-      },
-      bank: { memory: Float32Array.from({ length: size * dims }, () => random() - 0.5), size },
-    },
-    { int8: config.int8 },
-  );
+  const search: BankSearch = { int8: config.int8, k: config.k };
+  const fitted = randomStatistics(extractor, config.dims ?? 64, config.bankSize ?? 4096);
+  let graph: Uint8Array;
+  if (config.texture) {
+    const size = 2048;
+    graph = patchcoreGraph(
+      shape,
+      new Float32Array(FEATURES),
+      new Float32Array(FEATURES).fill(1),
+      Float32Array.from({ length: size * FEATURES }, () => random() - 0.5),
+      size,
+    );
+  } else if (config.fuse) {
+    const hand = strided(handmade, config.handStride ?? 4);
+    graph = fusedGraph(
+      shape,
+      [
+        { name: 'pre', extractor, fitted, search },
+        {
+          name: 'hand',
+          extractor: hand,
+          fitted: randomStatistics(hand, handmade.channels, config.handBank ?? 4096),
+          search: { int8: config.handInt8 },
+        },
+      ],
+      config.fuse,
+    );
+  } else graph = bankGraph(extractor, shape, { ...fitted, bank: { ...fitted.bank!, normalise: undefined } }, search);
   sessions.push(
     await ort.InferenceSession.create(graph, {
       intraOpNumThreads: Number(values.threads),

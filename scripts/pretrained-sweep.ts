@@ -17,7 +17,11 @@
  *             "handmadeOnly": true,
  *             "learn": { "epsilon": 0.01, "copies": 4, "kinds": ["blob","line"], "scale": "whiten" },
  *             "whiten": 0.1, "keep": "random" | "variance", "seed": 1,
- *             "int8": true }
+ *             "int8": true, "k": 3, "reweight": 9 }
+ * With "k", a patch's anomaly is the mean distance to its k nearest bank entries (`TopK` in the graph).
+ * With "reweight", `rw` is the image AUROC of PatchCore's reweighted score: the model's own score times
+ * 1 − softmax over the distances from the highest patch to its nearest entry's `reweight` nearest
+ * entries (that entry's own weight), computed here beside the graph.
  * With "normalise", `plain` is the image AUROC of the same bank without the normalisation.
  * Where the set has a `visibility.json` (scripts/textures.ts, scripts/textures-other-defects.ts), the
  * result also gives `visible`: the image AUROC (the model's own score) against only the marks whose
@@ -31,10 +35,10 @@ import { framePixels } from '../edge/src/vision/preprocess.ts';
 import { TAPS } from '../lab/backbone.ts';
 import { readImage, testSamples, trainImages } from '../lab/dataset.ts';
 import { auroc } from '../lab/evaluate.ts';
-import { handmade, pretrained } from '../lab/extractor.ts';
+import { featureGraph, handmade, pretrained } from '../lab/extractor.ts';
 import { bytesInput } from '../lab/fit.ts';
 import type { LearnedProjectionOptions } from '../lab/learned-projection.ts';
-import { bankGraph, fitStatistics, gaussianGraph } from '../lab/statistics.ts';
+import { bankGraph, fitStatistics, gaussianGraph, type FittedStatistics } from '../lab/statistics.ts';
 
 interface Config {
   taps?: (keyof typeof TAPS)[];
@@ -67,6 +71,10 @@ interface Config {
   contrast?: 'global' | 'local';
   /** the hand-made filter bank alone through the same statistics (a baseline) */
   handmadeOnly?: boolean;
+  /** mean distance to the k nearest bank entries */
+  k?: number;
+  /** PatchCore's reweighting of the image score over this many neighbours of the nearest entry */
+  reweight?: number;
   /** the contrast-to-noise ratio a mark needs to count in `visible` */
   visible?: number;
   /** the projection learned from generic perturbations (lab/learned-projection.ts) instead of a random one */
@@ -102,6 +110,64 @@ export function turned(pixels: Uint8Array, size: number, copies: number): Uint8A
     out.push(t);
   }
   return out;
+}
+
+/**
+ * PatchCore's image score (Roth et al., 2022, eq. 7): the highest patch's score s times
+ * 1 − exp‖m − m*‖ / Σ exp‖m − n‖ over n in the b nearest bank entries of m* (m* among them), where m
+ * is the patch's reduced feature and m* its nearest entry: a patch whose nearest entry sits in a
+ * sparse part of the bank (its neighbours far) keeps less of its score than one in a dense part.
+ */
+async function reweighting(
+  extractor: ReturnType<typeof pretrained>,
+  shape: { width: number; height: number },
+  fitted: FittedStatistics,
+  b: number,
+  rimPixels: number,
+) {
+  if (!b || !fitted.bank)
+    return { score: async (_p: Uint8Array, _m: Float32Array, s: number) => s, release: async () => {} };
+  const { memory, size } = fitted.bank;
+  const { mean, invStd, projection, dims } = fitted.reduction;
+  const C = extractor.channels;
+  const stride = extractor.stride;
+  const gw = shape.width / stride;
+  const positions = gw * (shape.height / stride);
+  const session = await ort.InferenceSession.create(featureGraph(extractor, shape));
+  const d2 = (a: Float32Array | number[], i: number) => {
+    let s = 0;
+    for (let d = 0; d < dims; d++) s += (a[d] - memory[i * dims + d]) ** 2;
+    return s;
+  };
+  const neighbours = new Map<number, number[]>();
+  return {
+    score: async (pixels: Uint8Array, map: Float32Array, s: number) => {
+      const raw = (await session.run({ image: new ort.Tensor('uint8', pixels, [1, shape.height, shape.width, 3]) }))
+        .raw_features.data as Float32Array;
+      let at = -1;
+      for (let y = rimPixels; y < shape.height - rimPixels; y++)
+        for (let x = rimPixels; x < shape.width - rimPixels; x++)
+          if (at < 0 || map[y * shape.width + x] > map[at]) at = y * shape.width + x;
+      const p = Math.floor(at / shape.width / stride) * gw + Math.floor((at % shape.width) / stride);
+      const v = new Float32Array(dims);
+      for (let d = 0; d < dims; d++)
+        for (let c = 0; c < C; c++) v[d] += projection[d * C + c] * invStd[c] * (raw[c * positions + p] - mean[c]);
+      let nearest = 0;
+      for (let i = 1; i < size; i++) if (d2(v, i) < d2(v, nearest)) nearest = i;
+      let around = neighbours.get(nearest);
+      if (!around) {
+        const entry = memory.subarray(nearest * dims, (nearest + 1) * dims);
+        const order = Array.from({ length: size }, (_, i) => [d2(entry, i), i]).sort((x, y) => x[0] - y[0]);
+        around = order.slice(0, b).map(([, i]) => i);
+        neighbours.set(nearest, around);
+      }
+      const distances = around.map((i) => Math.sqrt(d2(v, i)));
+      const top = Math.max(...distances);
+      const sum = distances.reduce((acc, d) => acc + Math.exp(d - top), 0);
+      return s * (1 - Math.exp(Math.sqrt(d2(v, nearest)) - top) / sum);
+    },
+    release: () => session.release(),
+  };
 }
 
 export async function sweep(data: string, config: Config): Promise<Record<string, number | string>> {
@@ -148,16 +214,17 @@ export async function sweep(data: string, config: Config): Promise<Record<string
   const session = await ort.InferenceSession.create(
     config.gaussian
       ? gaussianGraph(extractor, shape, fitted)
-      : bankGraph(extractor, shape, fitted, { int8: config.int8 }, config.scoreRim),
+      : bankGraph(extractor, shape, fitted, { int8: config.int8, k: config.k }, config.scoreRim),
   );
   const plain =
     fitted.bank?.normalise &&
     (await ort.InferenceSession.create(
       bankGraph(extractor, shape, { ...fitted, bank: { ...fitted.bank, normalise: undefined } }, {}, config.scoreRim),
     ));
+  const reweigh = await reweighting(extractor, shape, fitted, config.reweight ?? 0, config.scoreRim ?? 8);
   const plainGood: number[] = [];
   const plainBad: number[] = [];
-  const SCORES = 7;
+  const SCORES = 8;
   const good: number[][] = Array.from({ length: SCORES }, () => []);
   const bad = new Map<string, number[][]>();
   const visibility = await readFile(path.join(data, 'visibility.json'), 'utf8')
@@ -199,6 +266,7 @@ export async function sweep(data: string, config: Config): Promise<Record<string
       inner(32),
       (out.score.data[0] as number) - median,
       inner(24) - median,
+      config.reweight ? await reweigh.score(p, raw, out.score.data[0] as number) : (out.score.data[0] as number),
     ];
     const target =
       sample.defect === null
@@ -215,6 +283,7 @@ export async function sweep(data: string, config: Config): Promise<Record<string
     if (cnr !== undefined && cnr >= (config.visible ?? 1)) seen.push(scores[0]);
   }
   await session.release();
+  await reweigh.release();
   if (plain) await plain.release();
   const allBad = good.map((_, i) => i).map((i) => [...bad.values()].flatMap((b) => b[i]));
   const r = (x: number) => Math.round(x * 1000) / 1000;
@@ -231,6 +300,7 @@ export async function sweep(data: string, config: Config): Promise<Record<string
     rim32: r(auroc(good[4], allBad[4])),
     base: r(auroc(good[5], allBad[5])),
     base24: r(auroc(good[6], allBad[6])),
+    ...(config.reweight ? { rw: r(auroc(good[7], allBad[7])) } : {}),
   };
   if (visibility) {
     result.visible = seen.length > 0 ? r(auroc(good[0], seen)) : 'none';
