@@ -26,7 +26,7 @@ export default async function fitCommand(argv: string[]): Promise<number> {
   const method = values.texture ? 'texture' : (values.method ?? 'auto');
   if (!isFitMethod(method)) {
     console.error(
-      `loupe fit: --method must be auto, aligned, texture, pretrained or pretrained-aligned, got "${method}"`,
+      `loupe fit: --method must be auto, aligned, texture, pretrained, pretrained-aligned or fused, got "${method}"`,
     );
     return 2;
   }
@@ -56,7 +56,7 @@ export default async function fitCommand(argv: string[]): Promise<number> {
   }
   if (values.help || !values.data || !values.out) {
     console.log(
-      'Usage: loupe fit --data DIR/CATEGORY --out models/NAME [--method auto|aligned|texture|pretrained|pretrained-aligned] [--id ID] [--version V]\n' +
+      'Usage: loupe fit --data DIR/CATEGORY --out models/NAME [--method auto|aligned|texture|pretrained|pretrained-aligned|fused] [--id ID] [--version V]\n' +
         '       loupe fit --from-decisions --out models/NAME [--config FILE] [--station S] [--data DIR/CATEGORY]\n\n' +
         'Fits on DIR/CATEGORY/train/good only; writes model.onnx and manifest.json with proposed thresholds.\n' +
         '--method: aligned (a Gaussian per position, parts in a fixture), texture (a memory bank of patches, surfaces\n' +

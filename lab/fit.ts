@@ -19,6 +19,7 @@ import { loadModel } from '../edge/src/vision/model.ts';
 import { readImage, trainImages } from './dataset.ts';
 import type { Tap } from './backbone.ts';
 import { DEFAULT_TAPS, pretrained } from './extractor.ts';
+import { atImageLevel, fitFused, fusedGraph, type Combine } from './fusion.ts';
 import { chooseMethod, METHODS_BY_COST, type Method } from './method.ts';
 import { fitGaussian, scoringGraph } from './padim.ts';
 import { fitPatchcore, patchcoreGraph } from './patchcore.ts';
@@ -39,6 +40,18 @@ const METHODS: Record<Method, string> = {
   pretrained: 'pretrained: memory bank (greedy coreset) of PP-OCRv4 detector backbone features, nearest-patch distance',
   'pretrained-aligned':
     'pretrained-aligned: the part located (centred, squared, light levelled), then a per-position Gaussian of PP-OCRv4 detector backbone features',
+  fused:
+    "fused: a memory bank of PP-OCRv4 detector backbone features and one of multi-scale filter-bank features, each map in its good parts' units, the larger of the two at each patch",
+};
+
+/**
+ * The fused model's settings (lab/fusion.ts; docs/model.md, "A sixth look"): the hand-made bank's grid
+ * and how the maps meet. `fused` is fitted only when asked for (`--method fused`), never by `auto`.
+ */
+export const FUSED: { handmadeStride: number; combine: Combine; imageLevel: boolean } = {
+  handmadeStride: 4,
+  combine: 'max',
+  imageLevel: true,
 };
 
 /** The pretrained model's settings (chosen by measurement, docs/model.md). */
@@ -58,7 +71,7 @@ export interface FitOptions {
   version?: string;
   size?: number;
   heldOutShare?: number;
-  /** aligned: a Gaussian per position (objects in a fixture); texture: a memory bank of patches; pretrained(-aligned): the same on pretrained features; auto (default): chosen on probes */
+  /** aligned: a Gaussian per position (objects in a fixture); texture: a memory bank of patches; pretrained(-aligned): the same on pretrained features; fused: a pretrained and a hand-made bank in one graph; auto (default): chosen on probes */
   method?: FitMethod;
   /** where fitting says how far it got (the CLI prints it) */
   onProgress?: (message: string) => void;
@@ -182,6 +195,24 @@ export async function fit(options: FitOptions): Promise<FitReport> {
           { ...PRETRAINED.bank, threads, reduction: borrowed, onProgress: say },
         );
         await fitted('pretrained-aligned', gaussianGraph(extractor, shape, statistics));
+      })(),
+    );
+  if (wanted.has('fused'))
+    fits.push(
+      (async () => {
+        const say = tagged('fused');
+        say('fitting a pretrained and a hand-made memory bank, each with its good parts’ units…');
+        const branches = await fitFused(shape, () => pixels, {
+          pretrained: {
+            extractor: pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps }),
+            bank: PRETRAINED.bank,
+            search: PRETRAINED.search,
+          },
+          handmade: { stride: FUSED.handmadeStride },
+          threads,
+          onProgress: say,
+        });
+        await fitted('fused', fusedGraph(shape, FUSED.imageLevel ? atImageLevel(branches) : branches, FUSED.combine));
       })(),
     );
   await Promise.all(fits);

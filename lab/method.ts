@@ -6,10 +6,10 @@
  * per-position averages of n parts differ only by chance, about 1/n of the spread. The share of
  * variance explained by position separates the two by orders of magnitude, not by a tuned margin.
  */
-export type Method = 'aligned' | 'texture' | 'pretrained' | 'pretrained-aligned';
+export type Method = 'aligned' | 'texture' | 'pretrained' | 'pretrained-aligned' | 'fused';
 
 /** Every method, cheapest inference first: on equal probe results the cheaper one is kept. */
-export const METHODS_BY_COST: Method[] = ['aligned', 'texture', 'pretrained-aligned', 'pretrained'];
+export const METHODS_BY_COST: Method[] = ['aligned', 'texture', 'pretrained-aligned', 'pretrained', 'fused'];
 
 /** The method the layout statistic alone would give: hand-made features, Gaussian or bank. */
 export type LayoutMethod = 'aligned' | 'texture';

@@ -35,6 +35,8 @@ export const INFERENCE_COST: Record<Method, number> = {
   texture: 10,
   'pretrained-aligned': 20,
   pretrained: 25,
+  // both banks in one graph (lab/fusion.ts): about the pretrained bank and the hand-made one together
+  fused: 35,
 };
 
 /** From this cost ratio up, a dearer method must beat the current choice by MARGIN. */

@@ -2,13 +2,19 @@
  * The late fusion of the hand-made and pretrained memory banks (lab/fusion.ts): each map brought to its
  * good parts' units, the two combined in one Loupe graph, and a mark only one bank sees still flagged.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import { loadModel } from '../../edge/src/vision/model.ts';
+import { writeSyntheticDataset } from '../../lab/dataset.ts';
+import { fit } from '../../lab/fit.ts';
 import { pretrained } from '../../lab/extractor.ts';
 import { normalisation } from '../../lab/frame-edge.ts';
 import { fitFused, fusedGraph, toUnits } from '../../lab/fusion.ts';
 import { bankGraph } from '../../lab/statistics.ts';
 import { rng } from '../../lab/synth.ts';
+import { tempDir } from '../support/temp.ts';
 
 const size = 64;
 const shape = { width: size, height: size };
@@ -80,4 +86,25 @@ describe('late fusion of the hand-made and pretrained banks', () => {
     expect(lowestMarked(alone)).toBeLessThan(highestGood(alone));
     expect(lowestMarked(fused)).toBeGreaterThan(highestGood(fused));
   });
+
+  it('is fitted by loupe fit --method fused and served like any Loupe model, with its own pass threshold', async () => {
+    const dir = await tempDir('loupe-fused-');
+    await writeSyntheticDataset({ out: dir, seed: 4, count: 10, categories: ['brushed'] });
+    const out = path.join(dir, 'model');
+    const report = await fit({ data: path.join(dir, 'brushed'), out, method: 'fused', size: 64 });
+    expect(report.method).toBe('fused');
+    const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.fittedOn.method).toMatch(/^fused: /);
+    expect(manifest.outputs).toEqual({ score: 'score', map: 'anomaly_map' });
+    const model = await loadModel(out, { threads: 1 });
+    try {
+      const good = await model.inspect(await readFile(path.join(dir, 'brushed', 'test', 'good', '000.png')));
+      expect([good.mapWidth, good.mapHeight]).toEqual([64, 64]);
+      expect(Number.isFinite(good.score)).toBe(true);
+      // the held-out good parts' scores set the pass threshold, in the fused map's own units
+      expect(manifest.thresholds.passBelow).toBeGreaterThan(manifest.fittedOn.heldOutMaxScore);
+    } finally {
+      await model.close();
+    }
+  }, 60_000);
 });
