@@ -13,7 +13,7 @@
 import type { onnx as types } from 'onnx-proto';
 import { handmade, prefixed, type FeatureExtractor, type GraphPiece } from './extractor.ts';
 import type { Normalisation } from './frame-edge.ts';
-import { floats, model, node } from './onnx.ts';
+import { floats, ints, model, node } from './onnx.ts';
 import { gridOf, imageInput, mapOutputs, type Shape } from './stages.ts';
 import {
   bankMapPiece,
@@ -42,7 +42,7 @@ export interface FusedOptions {
   /** the pretrained extractor (lab/extractor.ts `pretrained(...)`) and its bank's settings and search */
   pretrained: { extractor: FeatureExtractor; bank: BankOptions; search?: BankSearch };
   /** the hand-made branch: its grid's stride (4 as the texture model; 8 averages 2×2 of its patches), bank and search */
-  handmade?: { stride?: number; bank?: BankOptions; search?: BankSearch };
+  handmade?: { stride?: number; bank?: BankOptions; search?: BankSearch; level?: boolean };
   /** the good parts' maps measured to set each branch's units: rings from the edge, parts left out in turn, the upper quantile */
   normalise?: { rings: number; parts: number; tail: number };
   threads?: number;
@@ -59,7 +59,10 @@ const HANDMADE_BANK: BankOptions = { dims: handmade.channels, bankSize: 4096, ca
 export async function fitFused(shape: Shape, frames: Frames, options: FusedOptions): Promise<FusedBranch[]> {
   const normalise = options.normalise ?? FUSED_NORMALISE;
   const say = (name: string) => (message: string) => options.onProgress?.(`${name}: ${message}`);
-  const hand = strided(handmade, options.handmade?.stride ?? handmade.stride);
+  const hand = strided(
+    options.handmade?.level === false ? withoutLevel(handmade) : handmade,
+    options.handmade?.stride ?? handmade.stride,
+  );
   const branch = async (
     name: string,
     extractor: FeatureExtractor,
@@ -128,6 +131,30 @@ export function atImageLevel(branches: FusedBranch[], quantile = 0.9): FusedBran
       goodScores: b.goodScores?.map((s) => (s - at(0.5)) / Math.max(at(quantile) - at(0.5), 1e-9)),
     };
   });
+}
+
+/**
+ * The hand-made features without the brightness level (brightness and its square, at both pools):
+ * chroma and edge magnitudes only. The level carries every change of light between the parts fitted
+ * and the parts seen, which the pretrained branch already reads as texture.
+ */
+export function withoutLevel(extractor: FeatureExtractor): FeatureExtractor {
+  // per pool: brightness, its square, two chroma, six filter magnitudes (lab/patchcore.ts)
+  const perPool = 10;
+  const kept: number[] = [];
+  for (let c = 0; c < extractor.channels; c++) if (c % perPool >= 2) kept.push(c);
+  return {
+    ...extractor,
+    description: `${extractor.description}, without the brightness level`,
+    channels: kept.length,
+    nodes: (shape) => {
+      const all = prefixed(extractor.nodes(shape), 'all/');
+      return {
+        nodes: [...all.nodes, node('Gather', ['all/raw_features', 'level_free'], ['raw_features'], { axis: 1 })],
+        initializers: [...all.initializers, ints('level_free', [kept.length], kept)],
+      };
+    },
+  };
 }
 
 /** An extractor's features averaged over k×k of its patches: the same features on a coarser grid (a k² smaller search). */

@@ -38,6 +38,8 @@ interface Config {
   visible?: number;
   /** image-level units: the good parts' image scores' median at 0 and this quantile at 1 (default 0.9) */
   quantile?: number;
+  /** false: the hand-made branch without the brightness level (lab/fusion.ts withoutLevel) */
+  handLevel?: boolean;
 }
 
 const MODELS = ['max', 'mean', 'imax', 'imean', 'pre', 'hand', 'plain'] as const;
@@ -58,7 +60,11 @@ export async function sweep(data: string, config: Config): Promise<Record<string
   const started = performance.now();
   const branches = await fitFused(shape, () => pixels, {
     pretrained: { extractor, bank: { dims: config.dims ?? 64, bankSize: config.bankSize ?? 4096, candidates: 60_000 } },
-    handmade: { stride: config.handStride ?? 4, bank: { bankSize: config.handBank ?? 4096, candidates: 60_000 } },
+    handmade: {
+      stride: config.handStride ?? 4,
+      bank: { bankSize: config.handBank ?? 4096, candidates: 60_000 },
+      level: config.handLevel,
+    },
     normalise: { rings: config.rings ?? 3, parts: config.calibrate ?? 200, tail: config.tail ?? 0.99 },
   });
   const fitSeconds = (performance.now() - started) / 1000;
