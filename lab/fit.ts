@@ -42,11 +42,37 @@ const METHODS: Record<Method, string> = {
 };
 
 /** The pretrained model's settings (chosen by measurement, docs/model.md). */
-export const PRETRAINED: { stride: number; taps: Tap[]; bank: BankOptions; search: BankSearch } = {
+export const PRETRAINED: PretrainedSettings = {
   stride: 8,
   taps: DEFAULT_TAPS,
   bank: { dims: 64, bankSize: 4096, candidates: 60_000 },
   search: { int8: true },
+};
+
+export interface PretrainedSettings {
+  stride: number;
+  taps: Tap[];
+  bank: BankOptions;
+  search: BankSearch;
+}
+
+/**
+ * The same three taps on the stride-4 grid (4,096 patches a 256-pixel frame) with a bank of 8,192,
+ * searched in int8 tiles: finer marks on grey textures, at line speed but at about three times
+ * the shipped model's `session.run` (docs/model.md, "A sixth look"). Not the default:
+ * `loupe fit --pretrained stride4`, or `fit({ pretrained: PRETRAINED_STRIDE4 })`.
+ */
+export const PRETRAINED_STRIDE4: PretrainedSettings = {
+  stride: 4,
+  taps: DEFAULT_TAPS,
+  bank: { dims: 64, bankSize: 8192, candidates: 60_000, maxShare: 1 / 2 },
+  search: { int8: true, rows: 512, chunk: 512 },
+};
+
+/** Settings of the pretrained candidates by name (`loupe fit --pretrained NAME`). */
+export const PRETRAINED_SETTINGS: Record<string, PretrainedSettings> = {
+  shipped: PRETRAINED,
+  stride4: PRETRAINED_STRIDE4,
 };
 
 export type FitMethod = Method | 'auto';
@@ -62,6 +88,8 @@ export interface FitOptions {
   method?: FitMethod;
   /** where fitting says how far it got (the CLI prints it) */
   onProgress?: (message: string) => void;
+  /** the pretrained candidates' features, bank and search (default PRETRAINED) */
+  pretrained?: PretrainedSettings;
 }
 
 export interface FitReport {
@@ -113,6 +141,7 @@ export async function fit(options: FitOptions): Promise<FitReport> {
   progress(`decoded ${pixels.length} good parts`);
   const shape = { width: size, height: size };
   const requested = options.method ?? 'auto';
+  const settings = options.pretrained ?? PRETRAINED;
   const gaussian = await fitGaussian(shape, pixels);
   const layout = chooseMethod(gaussian.stats);
   const choice: MethodChoice = { requested, positionalShare: round(layout.positionalShare) };
@@ -155,15 +184,15 @@ export async function fit(options: FitOptions): Promise<FitReport> {
       (async () => {
         const say = tagged('pretrained');
         say('fitting the memory bank on pretrained features…');
-        const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps });
+        const extractor = pretrained({ stride: settings.stride, taps: settings.taps });
         const statistics = await fitStatistics(
           extractor,
           shape,
           () => pixels,
           { bank: true, gaussian: false },
-          { ...PRETRAINED.bank, threads, onReduction: reductionFitted, onProgress: say },
+          { ...settings.bank, threads, onReduction: reductionFitted, onProgress: say },
         );
-        await fitted('pretrained', bankGraph(extractor, shape, statistics, PRETRAINED.search));
+        await fitted('pretrained', bankGraph(extractor, shape, statistics, settings.search));
       })().finally(() => reductionFitted(undefined)),
     );
   else reductionFitted(undefined);
@@ -173,13 +202,13 @@ export async function fit(options: FitOptions): Promise<FitReport> {
         const say = tagged('pretrained-aligned');
         const borrowed = await reduction;
         say('fitting per-position Gaussians on pretrained features of the located part…');
-        const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps, locate: true });
+        const extractor = pretrained({ stride: settings.stride, taps: settings.taps, locate: true });
         const statistics = await fitStatistics(
           extractor,
           shape,
           () => pixels,
           { bank: false, gaussian: true },
-          { ...PRETRAINED.bank, threads, reduction: borrowed, onProgress: say },
+          { ...settings.bank, threads, reduction: borrowed, onProgress: say },
         );
         await fitted('pretrained-aligned', gaussianGraph(extractor, shape, statistics));
       })(),
@@ -210,7 +239,10 @@ export async function fit(options: FitOptions): Promise<FitReport> {
       data: path.basename(path.resolve(options.data)),
       goodImages: fitFiles.length,
       heldOutImages: heldOutFiles.length,
-      method: METHODS[method],
+      method:
+        settings !== PRETRAINED && method.startsWith('pretrained')
+          ? `${METHODS[method]} (stride-${settings.stride} grid, bank ${settings.bank.bankSize ?? 4096} × ${settings.bank.dims ?? 64})`
+          : METHODS[method],
       choice,
     },
     createdBy: 'loupe fit',

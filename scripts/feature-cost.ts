@@ -6,13 +6,14 @@
  *
  *   npx tsx scripts/feature-cost.ts [--runs N] [--threads T] [--config JSON ...]
  *
- * A config: { "taps": ["s4a","s4","s8"], "stride": 8, "handmade": 1, "contrast": "local", "bankSize": 4096, "dims": 64 }
+ * A config: { "taps": ["s4a","s4","s8"], "stride": 8, "handmade": 1, "contrast": "local", "bankSize": 4096, "dims": 64,
+ *             "search": { "int8": true } } (the search: lab/statistics.ts's `BankSearch`, default the exact chunked one)
  */
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { TAPS } from '../lab/backbone.ts';
 import { pretrained } from '../lab/extractor.ts';
-import { bankGraph } from '../lab/statistics.ts';
+import { bankGraph, type BankSearch } from '../lab/statistics.ts';
 import { rng } from '../lab/synth.ts';
 
 interface Config {
@@ -22,6 +23,7 @@ interface Config {
   contrast?: 'global' | 'local';
   bankSize?: number;
   dims?: number;
+  search?: BankSearch;
 }
 
 const SIZE = 256;
@@ -57,6 +59,7 @@ for (const config of configs) {
       },
       bank: { memory: Float32Array.from({ length: size * dims }, () => random() - 0.5), size },
     },
+    config.search,
   );
   sessions.push(
     await ort.InferenceSession.create(graph, {

@@ -2,12 +2,20 @@
  * The bank searched in tiles of patches × entries (the stride-4 grid's search): in floats it finds
  * the same nearest distances as one product over the whole bank; in 8-bit integers, with the patches
  * quantised once for every tile, it is within a hair of them, the same as the chunked int8 search,
- * and a patch far from every entry (a mark) is still the farthest.
+ * and a patch far from every entry (a mark) is still the farthest. `loupe fit` with the stride-4
+ * settings writes such a model, one option away from the shipped one.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
+import { loadModel } from '../../edge/src/vision/model.ts';
+import { writeSyntheticDataset } from '../../lab/dataset.ts';
+import { fit, PRETRAINED, PRETRAINED_STRIDE4 } from '../../lab/fit.ts';
 import { searchGraph, type BankSearch } from '../../lab/statistics.ts';
-import { rng } from '../../lab/synth.ts';
+import { generatePart, rng } from '../../lab/synth.ts';
+import { tempDir } from '../support/temp.ts';
 
 const dims = 16;
 const size = 300;
@@ -67,4 +75,35 @@ describe('the bank searched in tiles of patches and entries', () => {
     }
     expect(farthest(exact)).toBe(far);
   });
+});
+
+describe('loupe fit with the stride-4 settings', () => {
+  it('writes a bank model on the stride-4 grid searched in int8 tiles, which finds a painted mark, while the shipped settings stay on the stride-8 grid', async () => {
+    expect(PRETRAINED.stride).toBe(8);
+    expect(PRETRAINED_STRIDE4.stride).toBe(4);
+    const dir = await tempDir('loupe-stride4-');
+    await writeSyntheticDataset({ out: dir, seed: 5, count: 10, categories: ['brushed'] });
+    const out = path.join(dir, 'model');
+    const report = await fit({
+      data: path.join(dir, 'brushed'),
+      out,
+      method: 'pretrained',
+      size: 128,
+      pretrained: PRETRAINED_STRIDE4,
+    });
+    expect(report.manifest.fittedOn?.method).toMatch(/stride-4 grid, bank 8192 × 64/);
+    const graph = onnxProto.onnx.ModelProto.decode(await readFile(path.join(out, 'model.onnx'))).graph!;
+    const ops = new Set(graph.node?.map((n) => n.opType));
+    expect(ops.has('MatMulIntegerToFloat') && ops.has('DynamicQuantizeLinear')).toBe(true);
+    const model = await loadModel(out, { threads: 1 });
+    const good = await model.inspect(
+      (await generatePart({ category: 'brushed', seed: 5, index: 40, defect: null })).image,
+    );
+    const marked = await model.inspect(
+      (await generatePart({ category: 'brushed', seed: 5, index: 40, defect: 'contamination' })).image,
+    );
+    await model.close();
+    expect([good.mapWidth, good.mapHeight]).toEqual([128, 128]);
+    expect(marked.score).toBeGreaterThan(good.score);
+  }, 60_000);
 });
