@@ -66,7 +66,7 @@ export const PRETRAINED_STRIDE4: PretrainedSettings = {
   stride: 4,
   taps: DEFAULT_TAPS,
   bank: { dims: 64, bankSize: 8192, candidates: 60_000, maxShare: 1 / 2 },
-  search: { int8: true, rows: 512, chunk: 512 },
+  search: { int8: true, rows: 256, chunk: 1024 },
 };
 
 /** Settings of the pretrained candidates by name (`loupe fit --pretrained NAME`). */
