@@ -64,7 +64,7 @@ export default async function fitCommand(argv: string[]): Promise<number> {
   }
   if (values.help || !values.data || !values.out) {
     console.log(
-      'Usage: loupe fit --data DIR/CATEGORY --out models/NAME [--method auto|aligned|texture|pretrained|pretrained-aligned] [--pretrained shipped|stride4] [--id ID] [--version V]\n' +
+      'Usage: loupe fit --data DIR/CATEGORY --out models/NAME [--method auto|aligned|texture|pretrained|pretrained-aligned] [--pretrained shipped|stride4|stride4-pair] [--id ID] [--version V]\n' +
         '       loupe fit --from-decisions --out models/NAME [--config FILE] [--station S] [--data DIR/CATEGORY]\n\n' +
         'Fits on DIR/CATEGORY/train/good only; writes model.onnx and manifest.json with proposed thresholds.\n' +
         '--method: aligned (a Gaussian per position, parts in a fixture), texture (a memory bank of patches, surfaces\n' +
@@ -73,7 +73,8 @@ export default async function fitCommand(argv: string[]): Promise<number> {
         '  and the same parts with defects painted on, each also as a camera JPEG; the best kept (the cheaper on a tie,\n' +
         '  and a method ten times dearer only if it wins by a margin). --texture = --method texture.\n' +
         '--pretrained stride4: the pretrained methods on a stride-4 patch grid with a bank of 8,192 (finer marks on\n' +
-        '  grey textures, about three times the inference; docs/model.md); default: shipped.\n' +
+        '  grey textures, about three times the inference; docs/model.md); stride4-pair: the same with the two stride-4\n' +
+        '  taps only; default: shipped.\n' +
         "--from-decisions: a new version of the station's model, with the parts people accepted added to the good set.",
     );
     return values.help ? 0 : 2;

@@ -17,7 +17,7 @@ import { fitQualityOnInput } from '../edge/src/vision/quality.ts';
 import { framePixels } from '../edge/src/vision/preprocess.ts';
 import { loadModel } from '../edge/src/vision/model.ts';
 import { readImage, trainImages } from './dataset.ts';
-import type { Tap } from './backbone.ts';
+import { TAPS, type Tap } from './backbone.ts';
 import { DEFAULT_TAPS, pretrained } from './extractor.ts';
 import { chooseMethod, METHODS_BY_COST, type Method } from './method.ts';
 import { fitGaussian, scoringGraph } from './padim.ts';
@@ -69,10 +69,20 @@ export const PRETRAINED_STRIDE4: PretrainedSettings = {
   search: { int8: true, rows: 256, chunk: 1024 },
 };
 
+/**
+ * The two stride-4 taps alone (`p2o.Add.27`, `p2o.Add.43`) with the same bank and search: better than
+ * the three on the grey sets, worse on other-defects grass (docs/model.md, "A sixth look").
+ */
+export const PRETRAINED_STRIDE4_PAIR: PretrainedSettings = {
+  ...PRETRAINED_STRIDE4,
+  taps: [TAPS.s4a, TAPS.s4],
+};
+
 /** Settings of the pretrained candidates by name (`loupe fit --pretrained NAME`). */
 export const PRETRAINED_SETTINGS: Record<string, PretrainedSettings> = {
   shipped: PRETRAINED,
   stride4: PRETRAINED_STRIDE4,
+  'stride4-pair': PRETRAINED_STRIDE4_PAIR,
 };
 
 export type FitMethod = Method | 'auto';
@@ -241,7 +251,7 @@ export async function fit(options: FitOptions): Promise<FitReport> {
       heldOutImages: heldOutFiles.length,
       method:
         settings !== PRETRAINED && method.startsWith('pretrained')
-          ? `${METHODS[method]} (stride-${settings.stride} grid, bank ${settings.bank.bankSize ?? 4096} × ${settings.bank.dims ?? 64})`
+          ? `${METHODS[method]} (${settings.taps.map((t) => t.name).join(' + ')}, stride-${settings.stride} grid, bank ${settings.bank.bankSize ?? 4096} × ${settings.bank.dims ?? 64})`
           : METHODS[method],
       choice,
     },
