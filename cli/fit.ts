@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import { decidedParts } from '../lab/decided.ts';
-import { fit, type FitMethod, type MethodChoice } from '../lab/fit.ts';
+import { fit, PRETRAINED_SETTINGS, type FitMethod, type MethodChoice } from '../lab/fit.ts';
 import { METHODS_BY_COST } from '../lab/method.ts';
 import { refitFromDecisions } from '../lab/refit.ts';
 import { DEFAULT_CONFIG } from './options.ts';
@@ -17,6 +17,7 @@ export default async function fitCommand(argv: string[]): Promise<number> {
       version: { type: 'string' },
       texture: { type: 'boolean' },
       method: { type: 'string' },
+      pretrained: { type: 'string' },
       'from-decisions': { type: 'boolean' },
       config: { type: 'string', default: DEFAULT_CONFIG },
       station: { type: 'string' },
@@ -27,6 +28,13 @@ export default async function fitCommand(argv: string[]): Promise<number> {
   if (!isFitMethod(method)) {
     console.error(
       `loupe fit: --method must be auto, aligned, texture, pretrained, pretrained-aligned or fused, got "${method}"`,
+    );
+    return 2;
+  }
+  const pretrained = values.pretrained === undefined ? undefined : PRETRAINED_SETTINGS[values.pretrained];
+  if (values.pretrained !== undefined && !pretrained) {
+    console.error(
+      `loupe fit: --pretrained must be ${Object.keys(PRETRAINED_SETTINGS).join(' or ')}, got "${values.pretrained}"`,
     );
     return 2;
   }
@@ -56,14 +64,17 @@ export default async function fitCommand(argv: string[]): Promise<number> {
   }
   if (values.help || !values.data || !values.out) {
     console.log(
-      'Usage: loupe fit --data DIR/CATEGORY --out models/NAME [--method auto|aligned|texture|pretrained|pretrained-aligned|fused] [--id ID] [--version V]\n' +
+      'Usage: loupe fit --data DIR/CATEGORY --out models/NAME [--method auto|aligned|texture|pretrained|pretrained-aligned|fused] [--pretrained shipped|stride4|stride4-pair] [--id ID] [--version V]\n' +
         '       loupe fit --from-decisions --out models/NAME [--config FILE] [--station S] [--data DIR/CATEGORY]\n\n' +
         'Fits on DIR/CATEGORY/train/good only; writes model.onnx and manifest.json with proposed thresholds.\n' +
         '--method: aligned (a Gaussian per position, parts in a fixture), texture (a memory bank of patches, surfaces\n' +
         '  with no fixed layout), both on hand-made filters; pretrained (memory bank) and pretrained-aligned (Gaussians)\n' +
-        "  on features of PP-OCRv4's detector backbone; auto (default): every method scored on held-out good parts\n" +
+        "  on features of PP-OCRv4's detector backbone; fused (both banks in one graph, on request only); auto (default): every method scored on held-out good parts\n" +
         '  and the same parts with defects painted on, each also as a camera JPEG; the best kept (the cheaper on a tie,\n' +
         '  and a method ten times dearer only if it wins by a margin). --texture = --method texture.\n' +
+        '--pretrained stride4: the pretrained methods on a stride-4 patch grid with a bank of 8,192 (finer marks on\n' +
+        '  grey textures, about three times the inference; docs/model.md); stride4-pair: the same with the two stride-4\n' +
+        '  taps only; default: shipped.\n' +
         "--from-decisions: a new version of the station's model, with the parts people accepted added to the good set.",
     );
     return values.help ? 0 : 2;
@@ -78,6 +89,7 @@ export default async function fitCommand(argv: string[]): Promise<number> {
     version: values.version,
     method,
     onProgress,
+    pretrained,
   });
   console.log(
     `fitted ${report.manifest.id} v${report.manifest.version} in ${report.fitSeconds.toFixed(1)} s on ${String(report.manifest.fittedOn?.goodImages)} good images`,

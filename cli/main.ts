@@ -38,7 +38,7 @@ const commands: Record<string, Command> = {
   fit: {
     summary: 'fit an anomaly model on good parts and write model.onnx + manifest.json',
     usage: [
-      '--data DIR/CATEGORY --out models/NAME [--method auto|aligned|texture] [--texture] [--id ID] [--version V]',
+      '--data DIR/CATEGORY --out models/NAME [--method auto|aligned|texture] [--texture] [--pretrained stride4|stride4-pair] [--id ID] [--version V]',
       '--from-decisions --out models/NAME [--config FILE] [--station S] [--data DIR/CATEGORY]',
     ],
     load: () => import('./fit.ts'),

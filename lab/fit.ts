@@ -17,7 +17,7 @@ import { fitQualityOnInput } from '../edge/src/vision/quality.ts';
 import { framePixels } from '../edge/src/vision/preprocess.ts';
 import { loadModel } from '../edge/src/vision/model.ts';
 import { readImage, trainImages } from './dataset.ts';
-import type { Tap } from './backbone.ts';
+import { TAPS, type Tap } from './backbone.ts';
 import { DEFAULT_TAPS, pretrained } from './extractor.ts';
 import { atImageLevel, fitFused, fusedGraph, type Combine } from './fusion.ts';
 import { chooseMethod, METHODS_BY_COST, type Method } from './method.ts';
@@ -55,11 +55,47 @@ export const FUSED: { handmadeStride: number; combine: Combine; imageLevel: bool
 };
 
 /** The pretrained model's settings (chosen by measurement, docs/model.md). */
-export const PRETRAINED: { stride: number; taps: Tap[]; bank: BankOptions; search: BankSearch } = {
+export const PRETRAINED: PretrainedSettings = {
   stride: 8,
   taps: DEFAULT_TAPS,
   bank: { dims: 64, bankSize: 4096, candidates: 60_000 },
   search: { int8: true },
+};
+
+export interface PretrainedSettings {
+  stride: number;
+  taps: Tap[];
+  bank: BankOptions;
+  search: BankSearch;
+}
+
+/**
+ * The same three taps on the stride-4 grid (4,096 patches a 256-pixel frame) with a bank of 8,192,
+ * searched in int8 tiles: finer marks on grey textures, at line speed but at about three times
+ * the shipped model's `session.run` (docs/model.md, "A sixth look"). Not the default:
+ * `loupe fit --pretrained stride4`, or `fit({ pretrained: PRETRAINED_STRIDE4 })`.
+ */
+export const PRETRAINED_STRIDE4: PretrainedSettings = {
+  stride: 4,
+  taps: DEFAULT_TAPS,
+  bank: { dims: 64, bankSize: 8192, candidates: 60_000, maxShare: 1 / 2 },
+  search: { int8: true, rows: 256, chunk: 1024 },
+};
+
+/**
+ * The two stride-4 taps alone (`p2o.Add.27`, `p2o.Add.43`) with the same bank and search: better than
+ * the three on the grey sets, worse on other-defects grass (docs/model.md, "A sixth look").
+ */
+export const PRETRAINED_STRIDE4_PAIR: PretrainedSettings = {
+  ...PRETRAINED_STRIDE4,
+  taps: [TAPS.s4a, TAPS.s4],
+};
+
+/** Settings of the pretrained candidates by name (`loupe fit --pretrained NAME`). */
+export const PRETRAINED_SETTINGS: Record<string, PretrainedSettings> = {
+  shipped: PRETRAINED,
+  stride4: PRETRAINED_STRIDE4,
+  'stride4-pair': PRETRAINED_STRIDE4_PAIR,
 };
 
 export type FitMethod = Method | 'auto';
@@ -75,6 +111,8 @@ export interface FitOptions {
   method?: FitMethod;
   /** where fitting says how far it got (the CLI prints it) */
   onProgress?: (message: string) => void;
+  /** the pretrained candidates' features, bank and search (default PRETRAINED) */
+  pretrained?: PretrainedSettings;
 }
 
 export interface FitReport {
@@ -126,6 +164,7 @@ export async function fit(options: FitOptions): Promise<FitReport> {
   progress(`decoded ${pixels.length} good parts`);
   const shape = { width: size, height: size };
   const requested = options.method ?? 'auto';
+  const settings = options.pretrained ?? PRETRAINED;
   const gaussian = await fitGaussian(shape, pixels);
   const layout = chooseMethod(gaussian.stats);
   const choice: MethodChoice = { requested, positionalShare: round(layout.positionalShare) };
@@ -168,15 +207,15 @@ export async function fit(options: FitOptions): Promise<FitReport> {
       (async () => {
         const say = tagged('pretrained');
         say('fitting the memory bank on pretrained features…');
-        const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps });
+        const extractor = pretrained({ stride: settings.stride, taps: settings.taps });
         const statistics = await fitStatistics(
           extractor,
           shape,
           () => pixels,
           { bank: true, gaussian: false },
-          { ...PRETRAINED.bank, threads, onReduction: reductionFitted, onProgress: say },
+          { ...settings.bank, threads, onReduction: reductionFitted, onProgress: say },
         );
-        await fitted('pretrained', bankGraph(extractor, shape, statistics, PRETRAINED.search));
+        await fitted('pretrained', bankGraph(extractor, shape, statistics, settings.search));
       })().finally(() => reductionFitted(undefined)),
     );
   else reductionFitted(undefined);
@@ -186,13 +225,13 @@ export async function fit(options: FitOptions): Promise<FitReport> {
         const say = tagged('pretrained-aligned');
         const borrowed = await reduction;
         say('fitting per-position Gaussians on pretrained features of the located part…');
-        const extractor = pretrained({ stride: PRETRAINED.stride, taps: PRETRAINED.taps, locate: true });
+        const extractor = pretrained({ stride: settings.stride, taps: settings.taps, locate: true });
         const statistics = await fitStatistics(
           extractor,
           shape,
           () => pixels,
           { bank: false, gaussian: true },
-          { ...PRETRAINED.bank, threads, reduction: borrowed, onProgress: say },
+          { ...settings.bank, threads, reduction: borrowed, onProgress: say },
         );
         await fitted('pretrained-aligned', gaussianGraph(extractor, shape, statistics));
       })(),
@@ -241,7 +280,10 @@ export async function fit(options: FitOptions): Promise<FitReport> {
       data: path.basename(path.resolve(options.data)),
       goodImages: fitFiles.length,
       heldOutImages: heldOutFiles.length,
-      method: METHODS[method],
+      method:
+        settings !== PRETRAINED && method.startsWith('pretrained')
+          ? `${METHODS[method]} (${settings.taps.map((t) => t.name).join(' + ')}, stride-${settings.stride} grid, bank ${settings.bank.bankSize ?? 4096} × ${settings.bank.dims ?? 64})`
+          : METHODS[method],
       choice,
     },
     createdBy: 'loupe fit',

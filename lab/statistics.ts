@@ -579,6 +579,14 @@ export interface BankSearch {
   int8?: boolean;
   /** a patch's anomaly is the mean distance to its k nearest entries (default 1: the nearest); exact search only */
   k?: number;
+  /**
+   * the patches searched in blocks of this many (the whole grid by default): on the stride-4 grid
+   * (4,096 patches) a block × chunk tile of distances fits the core's cache where a grid × chunk one
+   * does not; with `int8` the patches are then quantised once for the run (`DynamicQuantizeLinear`)
+   * and every tile is an integer product turned to floats (`MatMulIntegerToFloat`), not quantised
+   * again for each chunk (k = 1 only: with k > 1 the chunked search is used)
+   */
+  rows?: number;
 }
 
 /** Bank entries searched per chunk (each chunk's distances, 1,024 patches × 512, fit in the cache). */
@@ -589,7 +597,15 @@ const SEARCH_CHUNK = 512;
  * bank and ‖r‖² added as the product's bias; ‖p‖² is added once to the minimum (it is the same for
  * every entry), not to every distance.
  */
-function chunkedNearestNodes(memory: Float32Array, size: number, dims: number, search: BankSearch): GraphPiece {
+function chunkedNearestNodes(
+  memory: Float32Array,
+  size: number,
+  dims: number,
+  search: BankSearch,
+  patches: number,
+): GraphPiece {
+  if (search.rows && search.rows < patches && (search.k ?? 1) === 1)
+    return tiledNearestNodes(memory, size, dims, search, patches);
   const width = Math.max(1, Math.min(search.chunk ?? SEARCH_CHUNK, size));
   const k = Math.min(search.k ?? 1, width);
   const nodes: types.INodeProto[] = [];
@@ -597,25 +613,9 @@ function chunkedNearestNodes(memory: Float32Array, size: number, dims: number, s
   const minima: string[] = [];
   for (let start = 0, c = 0; start < size; start += width, c++) {
     const count = Math.min(width, size - start);
-    const t = new Float32Array(dims * count);
-    const norms = new Float32Array(count);
-    for (let r = 0; r < count; r++) {
-      for (let d = 0; d < dims; d++) {
-        const v = memory[(start + r) * dims + d];
-        t[d * count + r] = -2 * v;
-        norms[r] += v * v;
-      }
-    }
+    const { t, norms } = bankChunk(memory, start, count, dims);
     if (search.int8) {
-      // per entry (column) symmetric scale: the largest of −2·r over 127
-      const scales = new Float32Array(count);
-      const q = new Int8Array(dims * count);
-      for (let r = 0; r < count; r++) {
-        let largest = 0;
-        for (let d = 0; d < dims; d++) largest = Math.max(largest, Math.abs(t[d * count + r]));
-        scales[r] = largest / 127 || 1;
-        for (let d = 0; d < dims; d++) q[d * count + r] = Math.round(t[d * count + r] / scales[r]);
-      }
+      const { q, scales } = quantisedChunk(t, count, dims);
       initializers.push(
         int8s(`bank${c}_q`, [dims, count], q),
         floats(`bank${c}_scale`, [count], scales),
@@ -660,10 +660,119 @@ function chunkedNearestNodes(memory: Float32Array, size: number, dims: number, s
   return { nodes, initializers };
 }
 
+/** Entries `start`…`start + count` of the bank as −2·rᵀ (dims × count) and their squared norms. */
+function bankChunk(memory: Float32Array, start: number, count: number, dims: number) {
+  const t = new Float32Array(dims * count);
+  const norms = new Float32Array(count);
+  for (let r = 0; r < count; r++) {
+    for (let d = 0; d < dims; d++) {
+      const v = memory[(start + r) * dims + d];
+      t[d * count + r] = -2 * v;
+      norms[r] += v * v;
+    }
+  }
+  return { t, norms };
+}
+
+/** A chunk (dims × count) in signed bytes, each entry (column) with its own symmetric scale: the largest of −2·r over 127. */
+function quantisedChunk(t: Float32Array, count: number, dims: number) {
+  const scales = new Float32Array(count);
+  const q = new Int8Array(dims * count);
+  for (let r = 0; r < count; r++) {
+    let largest = 0;
+    for (let d = 0; d < dims; d++) largest = Math.max(largest, Math.abs(t[d * count + r]));
+    scales[r] = largest / 127 || 1;
+    for (let d = 0; d < dims; d++) q[d * count + r] = Math.round(t[d * count + r] / scales[r]);
+  }
+  return { q, scales };
+}
+
+/**
+ * The exact (or int8) search in tiles of `rows` patches × `chunk` entries: each tile's distances
+ * are read by their `ReduceMin` while still in the cache, the blocks' minima over the chunks are
+ * taken, and the blocks joined again. With `int8` the patches are quantised once (unsigned, with a
+ * zero point, as `DynamicQuantizeMatMul` does for each product) and each tile is one
+ * `MatMulIntegerToFloat` with the entries' norms as its bias: the same arithmetic as the chunked int8
+ * search, without quantising the patches once per chunk.
+ */
+function tiledNearestNodes(
+  memory: Float32Array,
+  size: number,
+  dims: number,
+  search: BankSearch,
+  patches: number,
+): GraphPiece {
+  const width = Math.max(1, Math.min(search.chunk ?? SEARCH_CHUNK, size));
+  const rows = Math.max(1, Math.min(search.rows ?? patches, patches));
+  const blocks: number[] = [];
+  for (let start = 0; start < patches; start += rows) blocks.push(Math.min(rows, patches - start));
+  const nodes: types.INodeProto[] = [];
+  const initializers: types.ITensorProto[] = [ints('row_blocks', [blocks.length], blocks)];
+  const source = search.int8 ? 'patches_q' : 'patches';
+  if (search.int8)
+    nodes.push(node('DynamicQuantizeLinear', ['patches'], ['patches_q', 'patches_scale', 'patches_zero']));
+  const blockNames = blocks.map((_, b) => `${source}_b${b}`);
+  nodes.push(node('Split', [source, 'row_blocks'], blockNames, { axis: 0 }));
+  const chunks: string[] = [];
+  for (let start = 0, c = 0; start < size; start += width, c++) {
+    const count = Math.min(width, size - start);
+    const { t, norms } = bankChunk(memory, start, count, dims);
+    if (search.int8) {
+      const { q, scales } = quantisedChunk(t, count, dims);
+      initializers.push(
+        int8s(`bank${c}_q`, [dims, count], q),
+        floats(`bank${c}_scale`, [count], scales),
+        int8s(`bank${c}_zero`, [count], new Int8Array(count)),
+      );
+    } else initializers.push(floats(`bank${c}_t`, [dims, count], t));
+    initializers.push(floats(`bank${c}_norm`, [count], norms));
+    chunks.push(`bank${c}`);
+  }
+  const blockMinima: string[] = [];
+  blockNames.forEach((block, b) => {
+    const minima: string[] = [];
+    for (const chunk of chunks) {
+      const partial = `${chunk}_b${b}_partial`;
+      if (search.int8)
+        nodes.push(
+          node(
+            'MatMulIntegerToFloat',
+            [block, `${chunk}_q`, 'patches_scale', `${chunk}_scale`, 'patches_zero', `${chunk}_zero`, `${chunk}_norm`],
+            [partial],
+            {},
+            MICROSOFT,
+          ),
+        );
+      else
+        nodes.push(
+          node('MatMul', [block, `${chunk}_t`], [`${chunk}_b${b}_m2dot`]),
+          node('Add', [`${chunk}_b${b}_m2dot`, `${chunk}_norm`], [partial]),
+        );
+      nodes.push(node('ReduceMin', [partial], [`${chunk}_b${b}_min`], { axes: [1], keepdims: 1 }));
+      minima.push(`${chunk}_b${b}_min`);
+    }
+    nodes.push(
+      minima.length > 1 ? node('Min', minima, [`block${b}_min`]) : node('Identity', minima, [`block${b}_min`]),
+    );
+    blockMinima.push(`block${b}_min`);
+  });
+  nodes.push(
+    node('Concat', blockMinima, ['bank_min'], { axis: 0 }),
+    node('Add', ['bank_min', 'patch_norm'], ['nearest2']),
+  );
+  return { nodes, initializers };
+}
+
 /** patch grid anomalies from the bank: `patches` (N × D), `patch_norm` (N × 1) → `nearest2` (N × 1). */
-function nearestNodes(memory: Float32Array, size: number, dims: number, search: BankSearch): GraphPiece {
+function nearestNodes(
+  memory: Float32Array,
+  size: number,
+  dims: number,
+  search: BankSearch,
+  patches: number,
+): GraphPiece {
   const coarse = search.coarse;
-  if (!coarse) return chunkedNearestNodes(memory, size, dims, search);
+  if (!coarse) return chunkedNearestNodes(memory, size, dims, search, patches);
   const { centres, members, width, k } = coarseTables(memory, size, dims, coarse.centroids);
   const probe = Math.min(coarse.probe, k);
   const toCentres = distanceNodes('centres', centres, k, dims);
@@ -700,6 +809,31 @@ function memberNorms(members: Float32Array, count: number, dims: number): Float3
   const norms = new Float32Array(count);
   for (let i = 0; i < count; i++) for (let d = 0; d < dims; d++) norms[i] += members[i * dims + d] ** 2;
   return norms;
+}
+
+/**
+ * The bank's search alone, as `bankGraph` writes it: `patches` (N × dims) → `nearest2` (N × 1, squared
+ * distances). For measuring and testing one search against another.
+ */
+export function searchGraph(
+  memory: Float32Array,
+  size: number,
+  dims: number,
+  patches: number,
+  search: BankSearch = {},
+) {
+  const nearest = nearestNodes(memory, size, dims, search, patches);
+  return model({
+    name: 'loupe-bank-search',
+    node: [
+      node('Mul', ['patches', 'patches'], ['patches2']),
+      node('ReduceSum', ['patches2', 'feature_axis'], ['patch_norm'], { keepdims: 1 }),
+      ...nearest.nodes,
+    ],
+    initializer: [...nearest.initializers, ints('feature_axis', [1], [1])],
+    input: [tensorInfo('patches', [patches, dims])],
+    output: [tensorInfo('nearest2', [patches, 1])],
+  });
 }
 
 /** Patches at the frame's edge left out of the score, in pixels: the backbone pads with zeros, so the rim is a kind of patch of its own. */
@@ -742,7 +876,7 @@ export function bankMapPiece(
   const dims = reduction.dims;
   const features = extractor.nodes(shape);
   const reduce = reductionNodes(extractor, reduction);
-  const nearest = nearestNodes(bank.memory, bank.size, dims, search);
+  const nearest = nearestNodes(bank.memory, bank.size, dims, search, gw * gh);
   const k = Math.min(search.k ?? 1, bank.size);
   // the frame's edge (lab/frame-edge.ts): a scale and an offset per position after the search
   const norm: GraphPiece = bank.normalise

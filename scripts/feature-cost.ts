@@ -7,10 +7,12 @@
  *   npx tsx scripts/feature-cost.ts [--runs N] [--threads T] [--config JSON ...]
  *
  * A config: { "taps": ["s4a","s4","s8"], "stride": 8, "handmade": 1, "contrast": "local", "bankSize": 4096, "dims": 64,
- *             "int8": true, "k": 3, "fuse": "max", "handStride": 4, "handBank": 4096, "handInt8": false, "texture": true }
+ *             "int8": true, "k": 3, "fuse": "max", "handStride": 4, "handBank": 4096, "handInt8": false, "texture": true,
+ *             "search": { "int8": true, "rows": 256, "chunk": 1024 } }
  * "int8": the bank searched in 8-bit integers, as `loupe fit` ships it; "k": the mean of the k nearest;
  * "fuse": the pretrained bank and the hand-made bank (its grid `handStride`, `handBank` entries) fused
  * in one graph (lab/fusion.ts); "texture": the hand-made texture model (lab/patchcore.ts, 2,048 entries).
+ * "search": any other field of lab/statistics.ts's `BankSearch` (e.g. the stride-4 grid's tiles), over "int8" and "k".
  */
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -35,6 +37,7 @@ interface Config {
   handBank?: number;
   handInt8?: boolean;
   texture?: boolean;
+  search?: BankSearch;
 }
 
 const SIZE = 256;
@@ -76,7 +79,7 @@ for (const config of configs) {
     handmade: config.handmade,
     contrast: config.contrast,
   });
-  const search: BankSearch = { int8: config.int8, k: config.k };
+  const search: BankSearch = { int8: config.int8, k: config.k, ...config.search };
   const fitted = randomStatistics(extractor, config.dims ?? 64, config.bankSize ?? 4096);
   let graph: Uint8Array;
   if (config.texture) {
