@@ -48,6 +48,9 @@ describe.skipIf(!chromium)('technician dashboard in Chromium', () => {
             thresholds: { passBelow: manifest.thresholds.passBelow, rejectAbove: manifest.thresholds.rejectAbove * 12 },
             audit: { share: 0 },
             review: { deadlineSeconds: 600 },
+            // The station's own retained status comes only on a change, not every 10 s: the offline test
+            // below publishes the broker's last will, and a heartbeat in between would bring it back.
+            statusIntervalSeconds: 3600,
           },
         ],
         // A decision waits two seconds on screen (undoable) before it goes: long enough for U, short for the tests.
