@@ -9,6 +9,7 @@
  * dims × channels matrix that folds into the reduction's 1×1 convolution, so serving costs the same
  * at equal output dimensions.
  */
+import { symmetricEigen } from './learned-projection.ts';
 
 /** How the whitened features are brought to fewer dimensions, when fewer are asked for. */
 export type WhitenKeep = 'random' | 'variance';
@@ -21,56 +22,14 @@ export interface WhitenOptions {
 }
 
 /**
- * Eigenvalues and eigenvectors of a symmetric n × n matrix (row-major; not changed), by cyclic
- * Jacobi rotations. Answers the values in decreasing order and the vectors as the rows of `vectors`
- * in the same order.
+ * Eigenvalues and eigenvectors of a symmetric n × n matrix (row-major; not changed), by the Jacobi
+ * rotations of lab/learned-projection.ts. Answers the values in decreasing order and the vectors as
+ * the rows of `vectors` in the same order.
  */
-export function symmetricEigen(matrix: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
-  const a = Float64Array.from(matrix);
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  let scale = 0;
-  for (let i = 0; i < n * n; i++) scale += a[i] * a[i];
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q] ** 2;
-    if (off <= 1e-24 * scale) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p * n + q];
-        if (apq === 0) continue;
-        const theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          // columns p and q, then rows p and q: A ← Jᵀ A J
-          const akp = a[k * n + p];
-          const akq = a[k * n + q];
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = a[p * n + k];
-          const aqk = a[q * n + k];
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = v[k * n + p];
-          const vkq = v[k * n + q];
-          v[k * n + p] = c * vkp - s * vkq;
-          v[k * n + q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => a[j * n + j] - a[i * n + i]);
-  const values = Float64Array.from(order, (i) => a[i * n + i]);
+export function eigenvectorRows(matrix: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+  const { values, vectors: columns } = symmetricEigen(matrix, n, 100);
   const vectors = new Float64Array(n * n);
-  order.forEach((i, r) => {
-    for (let k = 0; k < n; k++) vectors[r * n + k] = v[k * n + i];
-  });
+  for (let r = 0; r < n; r++) for (let k = 0; k < n; k++) vectors[r * n + k] = columns[k * n + r];
   return { values, vectors };
 }
 
@@ -108,7 +67,7 @@ export function whitening(
   options: WhitenOptions,
   random: () => number,
 ): Float32Array {
-  const { values, vectors } = symmetricEigen(cov, C);
+  const { values, vectors } = eigenvectorRows(cov, C);
   let trace = 0;
   for (let i = 0; i < C; i++) trace += cov[i * C + i];
   const floor = Math.max((options.shrink * trace) / C, 1e-12);

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { fitReduction, type Reduction } from '../../lab/statistics.ts';
 import { rng } from '../../lab/synth.ts';
-import { symmetricEigen } from '../../lab/whiten.ts';
+import { eigenvectorRows } from '../../lab/whiten.ts';
 
 const C = 12;
 
@@ -70,7 +70,7 @@ describe('whitening before the bank', () => {
     const a = new Float64Array(n * n);
     for (let i = 0; i < n; i++)
       for (let j = i; j < n; j++) a[i * n + j] = a[j * n + i] = random() - 0.5 + (i === j ? i : 0);
-    const { values, vectors } = symmetricEigen(a, n);
+    const { values, vectors } = eigenvectorRows(a, n);
     for (let r = 0; r < n; r++) {
       if (r > 0) expect(values[r]).toBeLessThanOrEqual(values[r - 1]);
       for (let i = 0; i < n; i++) {
@@ -87,7 +87,10 @@ describe('whitening before the bank', () => {
     expect(farthestFromIdentity(covarianceOf(sample.map((x) => reduce(whitened, x))))).toBeLessThan(1e-3);
     // centring alone leaves the spreads as they were: variances 10⁴ apart between directions
     const centred = fitReduction(sample, C, rng(1), false);
-    const { values } = symmetricEigen(Float64Array.from(covarianceOf(sample.map((x) => reduce(centred, x))).flat()), C);
+    const { values } = eigenvectorRows(
+      Float64Array.from(covarianceOf(sample.map((x) => reduce(centred, x))).flat()),
+      C,
+    );
     expect(values[0] / values[C - 1]).toBeGreaterThan(1e3);
   });
 
