@@ -35,6 +35,26 @@ export interface LearnedProjectionOptions {
   scale?: 'whiten' | 'gain' | 'unit';
 }
 
+/** A standard normal draw (Box–Muller). */
+export function gauss(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+/** Gram–Schmidt on the columns of a rows × cols matrix (row-major), in place. */
+export function orthonormalise(m: Float64Array, rows: number, cols: number): void {
+  for (let j = 0; j < cols; j++) {
+    for (let k = 0; k < j; k++) {
+      let dot = 0;
+      for (let r = 0; r < rows; r++) dot += m[r * cols + j] * m[r * cols + k];
+      for (let r = 0; r < rows; r++) m[r * cols + j] -= dot * m[r * cols + k];
+    }
+    let norm = 0;
+    for (let r = 0; r < rows; r++) norm += m[r * cols + j] ** 2;
+    norm = Math.sqrt(norm) || 1;
+    for (let r = 0; r < rows; r++) m[r * cols + j] /= norm;
+  }
+}
+
 /** Symmetric n × n (row-major): L with A = L Lᵀ, lower triangular; throws if A is not positive definite. */
 export function cholesky(a: Float64Array, n: number): Float64Array {
   const l = new Float64Array(n * n);

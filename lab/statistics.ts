@@ -25,7 +25,13 @@ import { gridOf, imageInput, mapOutputs, type Shape } from './stages.ts';
 import { kCentreInWorker } from './kcentre.ts';
 import { normalisation, smooth, type Normalisation } from './frame-edge.ts';
 import { rng } from './synth.ts';
-import { learnedDirections, scatter, type LearnedProjectionOptions } from './learned-projection.ts';
+import {
+  gauss,
+  learnedDirections,
+  orthonormalise,
+  scatter,
+  type LearnedProjectionOptions,
+} from './learned-projection.ts';
 import { perturb, PERTURBATIONS } from './perturb.ts';
 import { covariance, whitening, type WhitenOptions } from './whiten.ts';
 
@@ -388,25 +394,6 @@ export function fitReduction(
   return { mean: Float32Array.from(mean), invStd, projection, dims };
 }
 
-function gauss(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
-
-/** Gram–Schmidt on the columns of a rows × cols matrix (row-major), in place. */
-function orthonormalise(m: Float64Array, rows: number, cols: number): void {
-  for (let j = 0; j < cols; j++) {
-    for (let k = 0; k < j; k++) {
-      let dot = 0;
-      for (let r = 0; r < rows; r++) dot += m[r * cols + j] * m[r * cols + k];
-      for (let r = 0; r < rows; r++) m[r * cols + j] -= dot * m[r * cols + k];
-    }
-    let norm = 0;
-    for (let r = 0; r < rows; r++) norm += m[r * cols + j] ** 2;
-    norm = Math.sqrt(norm) || 1;
-    for (let r = 0; r < rows; r++) m[r * cols + j] /= norm;
-  }
-}
-
 /** Greedy k-centre (on a worker thread): each next entry is the candidate farthest from the bank so far. */
 export function coreset(
   pool: Float32Array[],
@@ -611,17 +598,10 @@ function chunkedNearestNodes(
   const nodes: types.INodeProto[] = [];
   const initializers: types.ITensorProto[] = [];
   const minima: string[] = [];
-  for (let start = 0, c = 0; start < size; start += width, c++) {
-    const count = Math.min(width, size - start);
-    const { t, norms } = bankChunk(memory, start, count, dims);
+  const chunks = bankChunks(memory, size, dims, width, Boolean(search.int8));
+  initializers.push(...chunks.initializers);
+  chunks.counts.forEach((count, c) => {
     if (search.int8) {
-      const { q, scales } = quantisedChunk(t, count, dims);
-      initializers.push(
-        int8s(`bank${c}_q`, [dims, count], q),
-        floats(`bank${c}_scale`, [count], scales),
-        int8s(`bank${c}_zero`, [count], new Int8Array(count)),
-        floats(`bank${c}_norm`, [count], norms),
-      );
       nodes.push(
         node(
           'DynamicQuantizeMatMul',
@@ -632,7 +612,6 @@ function chunkedNearestNodes(
         ),
       );
     } else {
-      initializers.push(floats(`bank${c}_t`, [dims, count], t), floats(`bank${c}_norm`, [count], norms));
       nodes.push(
         node('MatMul', ['patches', `bank${c}_t`], [`bank${c}_m2dot`]),
         node('Add', [`bank${c}_m2dot`, `bank${c}_norm`], [`bank${c}_partial`]),
@@ -647,7 +626,7 @@ function chunkedNearestNodes(
       );
     } else nodes.push(node('ReduceMin', [`bank${c}_partial`], [`bank${c}_min`], { axes: [1], keepdims: 1 }));
     minima.push(`bank${c}_min`);
-  }
+  });
   if (k > 1) {
     // each chunk's k nearest side by side (N × chunks·k), then the k nearest of those
     initializers.push(ints('bank_k', [1], [k]));
@@ -658,6 +637,31 @@ function chunkedNearestNodes(
   } else nodes.push(minima.length > 1 ? node('Min', minima, ['bank_min']) : node('Identity', minima, ['bank_min']));
   nodes.push(node('Add', ['bank_min', 'patch_norm'], ['nearest2']));
   return { nodes, initializers };
+}
+
+/**
+ * The bank cut into chunks of `width` entries, as the initializers both searches read: chunk c as
+ * `bank{c}_t` (−2·rᵀ, dims × count) or, in int8, `bank{c}_q` with its per-entry `bank{c}_scale` and
+ * `bank{c}_zero`; and its entries' squared norms `bank{c}_norm`. Answers each chunk's entry count.
+ */
+function bankChunks(memory: Float32Array, size: number, dims: number, width: number, int8: boolean) {
+  const initializers: types.ITensorProto[] = [];
+  const counts: number[] = [];
+  for (let start = 0, c = 0; start < size; start += width, c++) {
+    const count = Math.min(width, size - start);
+    const { t, norms } = bankChunk(memory, start, count, dims);
+    if (int8) {
+      const { q, scales } = quantisedChunk(t, count, dims);
+      initializers.push(
+        int8s(`bank${c}_q`, [dims, count], q),
+        floats(`bank${c}_scale`, [count], scales),
+        int8s(`bank${c}_zero`, [count], new Int8Array(count)),
+      );
+    } else initializers.push(floats(`bank${c}_t`, [dims, count], t));
+    initializers.push(floats(`bank${c}_norm`, [count], norms));
+    counts.push(count);
+  }
+  return { initializers, counts };
 }
 
 /** Entries `start`…`start + count` of the bank as −2·rᵀ (dims × count) and their squared norms. */
@@ -713,21 +717,9 @@ function tiledNearestNodes(
     nodes.push(node('DynamicQuantizeLinear', ['patches'], ['patches_q', 'patches_scale', 'patches_zero']));
   const blockNames = blocks.map((_, b) => `${source}_b${b}`);
   nodes.push(node('Split', [source, 'row_blocks'], blockNames, { axis: 0 }));
-  const chunks: string[] = [];
-  for (let start = 0, c = 0; start < size; start += width, c++) {
-    const count = Math.min(width, size - start);
-    const { t, norms } = bankChunk(memory, start, count, dims);
-    if (search.int8) {
-      const { q, scales } = quantisedChunk(t, count, dims);
-      initializers.push(
-        int8s(`bank${c}_q`, [dims, count], q),
-        floats(`bank${c}_scale`, [count], scales),
-        int8s(`bank${c}_zero`, [count], new Int8Array(count)),
-      );
-    } else initializers.push(floats(`bank${c}_t`, [dims, count], t));
-    initializers.push(floats(`bank${c}_norm`, [count], norms));
-    chunks.push(`bank${c}`);
-  }
+  const bank = bankChunks(memory, size, dims, width, Boolean(search.int8));
+  initializers.push(...bank.initializers);
+  const chunks = bank.counts.map((_, c) => `bank${c}`);
   const blockMinima: string[] = [];
   blockNames.forEach((block, b) => {
     const minima: string[] = [];

@@ -9,7 +9,7 @@
  * dims × channels matrix that folds into the reduction's 1×1 convolution, so serving costs the same
  * at equal output dimensions.
  */
-import { symmetricEigen } from './learned-projection.ts';
+import { gauss, orthonormalise, symmetricEigen } from './learned-projection.ts';
 
 /** How the whitened features are brought to fewer dimensions, when fewer are asked for. */
 export type WhitenKeep = 'random' | 'variance';
@@ -88,29 +88,14 @@ export function whitening(
     }
   }
   if (dims >= C) return Float32Array.from(zca);
-  const q = randomOrthonormalRows(dims, C, random);
+  // dims orthonormal directions (the columns of q, C × dims), drawn direction by direction
+  const q = new Float64Array(C * dims);
+  for (let d = 0; d < dims; d++) for (let k = 0; k < C; k++) q[k * dims + d] = gauss(random);
+  orthonormalise(q, C, dims);
   for (let d = 0; d < dims; d++)
     for (let k = 0; k < C; k++) {
-      const w = q[d * C + k];
+      const w = q[k * dims + d];
       for (let c = 0; c < C; c++) out[d * C + c] += w * zca[k * C + c];
     }
   return out;
-}
-
-/** `rows` orthonormal rows of length `cols` (rows ≤ cols), Gaussian then Gram–Schmidt. */
-function randomOrthonormalRows(rows: number, cols: number, random: () => number): Float64Array {
-  const m = new Float64Array(rows * cols);
-  for (let i = 0; i < m.length; i++) m[i] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-  for (let r = 0; r < rows; r++) {
-    for (let k = 0; k < r; k++) {
-      let dot = 0;
-      for (let c = 0; c < cols; c++) dot += m[r * cols + c] * m[k * cols + c];
-      for (let c = 0; c < cols; c++) m[r * cols + c] -= dot * m[k * cols + c];
-    }
-    let norm = 0;
-    for (let c = 0; c < cols; c++) norm += m[r * cols + c] ** 2;
-    norm = Math.sqrt(norm) || 1;
-    for (let c = 0; c < cols; c++) m[r * cols + c] /= norm;
-  }
-  return m;
 }
